@@ -1,0 +1,52 @@
+# tally — quick start: `make demo`, then `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOME_DIR ?= data
+# The machines are offline: no telemetry from dbt or Dagster.
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DAGSTER_DISABLE_TELEMETRY := 1
+
+DBT_SOURCES := $(shell find dbt_project -name '*.sql' -o -name '*.yml' -not -path '*/target/*' 2>/dev/null)
+MANIFEST := dbt_project/target/manifest.json
+
+.PHONY: install demo test test-fast lint bench ui clean
+
+$(BIN)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+# The dbt manifest is built ahead of time so Dagster can load the asset graph.
+$(MANIFEST): $(BIN)/.installed $(DBT_SOURCES)
+	$(BIN)/dagster-dbt project prepare-and-package --file orchestration/defs/dbt/project.py >/dev/null
+	@touch $@
+
+install: $(BIN)/.installed $(MANIFEST)
+
+demo: install
+	$(BIN)/tally demo --home $(HOME_DIR)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not e2e"
+
+lint: install
+	$(BIN)/ruff check orchestration transforms expectations tests bench
+	$(BIN)/ruff format --check orchestration transforms expectations tests bench
+
+bench: install
+	$(BIN)/python bench/run.py $(if $(EVENTS),--events $(EVENTS),)
+
+ui: install
+	mkdir -p $(HOME_DIR)/.dagster
+	TALLY_HOME=$(abspath $(HOME_DIR)) DAGSTER_HOME=$(abspath $(HOME_DIR))/.dagster \
+		$(BIN)/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf dbt_project/target dbt_project/logs logs .pytest_cache

@@ -1,0 +1,1 @@
+"""Pure Polars/Decimal transforms for tally: no Dagster imports, no environment reads."""

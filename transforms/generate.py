@@ -1,0 +1,474 @@
+"""Synthetic world for demos, tests and the benchmark (`tally generate`).
+
+Realistic rather than uniform: Zipf-like traffic per customer, a daily cycle and quieter
+weekends, several plans (per-unit, graduated, volume, package, outcome-based), a mid-month plan
+change, purchased and promotional credits, exports in CSV, gzipped JSON lines (flat and
+CloudEvents) and Parquet, with overlapping re-exports, late events, malformed rows and a
+billed_invoices.csv that mostly agrees. Everything is vectorized and deterministic per seed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import shutil
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from transforms.home import Home
+from transforms.money import round_money
+from transforms.pricebook import load_price_book, price_book_files
+from transforms.rating import Segment, month_bounds, plan_for_period, segment_lines
+
+PRICE_BOOK = """\
+# The demo price book: one plan per pricing model. Money is quoted so it is read exactly.
+plans:
+  - plan_id: starter              # pay per request, first 1,000 calls free
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    charges:
+      - charge_id: api_calls
+        metric: api_calls
+        aggregation: count
+        model: per_unit
+        unit_price: "0.0015"
+        free_units: 1000
+      - charge_id: tokens
+        metric: tokens
+        model: per_unit
+        unit_price: "0.000002"
+
+  - plan_id: growth               # graduated tiers, base fee, minimum commitment, credits
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    base_fee: "49.00"
+    minimum_commitment: "100.00"
+    credit_rate: "0.01"
+    charges:
+      - charge_id: api_calls
+        metric: api_calls
+        aggregation: count
+        model: graduated
+        tiers:
+          - {up_to: 10000, unit_price: "0.002", flat_fee: "0"}
+          - {up_to: 100000, unit_price: "0.001", flat_fee: "5.00"}
+          - {up_to: null, unit_price: "0.0005"}
+      - charge_id: tokens
+        metric: tokens
+        model: per_unit
+        unit_price: "0.0000015"
+
+  - plan_id: scale                # volume pricing: every unit at the tier the total reaches
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    base_fee: "499.00"
+    credit_rate: "0.01"
+    charges:
+      - charge_id: api_calls
+        metric: api_calls
+        aggregation: count
+        model: volume
+        tiers:
+          - {up_to: 50000, unit_price: "0.0012"}
+          - {up_to: 500000, unit_price: "0.0009", flat_fee: "10.00"}
+          - {up_to: null, unit_price: "0.0006", flat_fee: "25.00"}
+      - charge_id: tokens
+        metric: tokens
+        model: per_unit
+        unit_price: "0.000001"
+
+  - plan_id: bulk                 # packages of 1,000 calls, 500 free
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    charges:
+      - charge_id: api_calls
+        metric: api_calls
+        aggregation: count
+        model: package
+        package_size: 1000
+        package_price: "1.20"
+        free_units: 500
+
+  - plan_id: outcome              # outcome-based: only successful calls are billed
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    charges:
+      - charge_id: successful_calls
+        metric: api_calls
+        aggregation: count
+        filter: {status: success}
+        model: per_unit
+        unit_price: "0.004"
+      - charge_id: tokens_large
+        metric: tokens
+        filter: {properties: {model: [large]}}
+        model: per_unit
+        unit_price: "0.00001"
+      - charge_id: tokens_small
+        metric: tokens
+        filter: {properties: {model: [small]}}
+        model: per_unit
+        unit_price: "0.000002"
+
+  - plan_id: starter_eur          # the per-unit plan for customers billed in euros
+    version: 1
+    effective_from: 2026-01-01
+    currency: EUR
+    base_fee: "9.00"
+    charges:
+      - charge_id: api_calls
+        metric: api_calls
+        aggregation: count
+        model: per_unit
+        unit_price: "0.0014"
+        free_units: 1000
+"""
+
+USD_PLANS = ("starter", "growth", "scale", "bulk", "outcome")
+STATUSES = np.array([200, 201, 429, 500])
+STATUS_P = np.array([0.93, 0.02, 0.02, 0.03])
+HOURLY = 1.0 + 0.8 * np.sin((np.arange(24) - 9) / 24 * 2 * np.pi)  # peak mid-afternoon UTC
+FAULTS = (
+    "missing_event_id",
+    "bad_timestamp",
+    "unknown_customer",
+    "unknown_metric",
+    "bad_quantity",
+    "negative_quantity",
+    "future_timestamp",
+)
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    customers: int = 40
+    days: int = 61
+    events_per_day: int = 5000
+    start: dt.date = dt.date(2026, 9, 1)
+    seed: int = 7
+    duplicate_rate: float = 0.01
+    late_rate: float = 0.005
+    fault_rate: float = 0.001
+
+
+@dataclass(frozen=True)
+class GenerateSummary:
+    events: int  # distinct valid events (what tally should accept)
+    raw_rows: int  # rows written to landing, including duplicates and faults
+    duplicates: int
+    faults: int
+    files: int
+
+
+def _customers(cfg: GenerateConfig, rng: np.random.Generator) -> pl.DataFrame:
+    ids = [f"cus_{i:04d}" for i in range(1, cfg.customers + 1)]
+    currency = ["EUR" if i % 10 == 9 else "USD" for i in range(cfg.customers)]
+    created = [cfg.start - dt.timedelta(days=int(d)) for d in rng.integers(30, 400, cfg.customers)]
+    return pl.DataFrame(
+        {
+            "customer_id": ids,
+            "name": [f"Customer {i:04d}" for i in range(1, cfg.customers + 1)],
+            "currency": currency,
+            "created_at": [f"{c.isoformat()}T00:00:00Z" for c in created],
+        }
+    )
+
+
+def _subscriptions(cfg: GenerateConfig, customers: pl.DataFrame) -> pl.DataFrame:
+    rows = []
+    for i, (cid, ccy) in enumerate(customers.select("customer_id", "currency").iter_rows()):
+        start = cfg.start.replace(day=1)
+        if ccy == "EUR":
+            rows.append((f"sub_{cid}_1", cid, "starter_eur", start, None))
+            continue
+        plan = USD_PLANS[i % len(USD_PLANS)]
+        # Every fifth starter customer upgrades to growth mid-way through the second month.
+        if plan == "starter" and i % 2 == 0 and cfg.days > 45:
+            change = (month_bounds(start)[1]).replace(day=15)
+            rows.append((f"sub_{cid}_1", cid, "starter", start, change))
+            rows.append((f"sub_{cid}_2", cid, "growth", change, None))
+        else:
+            rows.append((f"sub_{cid}_1", cid, plan, start, None))
+    return pl.DataFrame(
+        rows,
+        schema={
+            "subscription_id": pl.String,
+            "customer_id": pl.String,
+            "plan_id": pl.String,
+            "started_at": pl.Date,
+            "ended_at": pl.Date,
+        },
+        orient="row",
+    )
+
+
+def _credit_grants(cfg: GenerateConfig, subs: pl.DataFrame) -> pl.DataFrame:
+    rows = []
+    credit_plans = subs.filter(pl.col("plan_id").is_in(["growth", "scale"]))
+    for n, cid in enumerate(sorted(set(credit_plans["customer_id"].to_list()))):
+        rows.append(
+            (f"gr_{cid}_promo", cid, cfg.start, "2000", "promotional", "0", cfg.start + dt.timedelta(days=45), 10)
+        )
+        credits = 5000 * (1 + n % 4)
+        expires = (cfg.start + dt.timedelta(days=75)) if n % 3 == 0 else None
+        price = Decimal(credits) * Decimal("0.008")
+        rows.append(
+            (f"gr_{cid}_buy1", cid, cfg.start + dt.timedelta(days=3), str(credits), "purchased", str(price), expires, 50)
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "grant_id": pl.String,
+            "customer_id": pl.String,
+            "granted_at": pl.Date,
+            "credits": pl.String,
+            "kind": pl.String,
+            "purchase_amount": pl.String,
+            "expires_at": pl.Date,
+            "priority": pl.Int32,
+        },
+        orient="row",
+    )
+
+
+def _events(cfg: GenerateConfig, customers: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """The clean truth: distinct valid events with the day of the export file they land in."""
+    n_cust = customers.height
+    weights = 1.0 / np.arange(1, n_cust + 1) ** 1.1
+    weights = rng.permutation(weights / weights.sum())
+    days = np.arange(cfg.days)
+    weekday = np.array([(cfg.start + dt.timedelta(days=int(d))).weekday() for d in days])
+    per_day = (cfg.events_per_day * np.where(weekday >= 5, 0.65, 1.1) * rng.uniform(0.9, 1.1, cfg.days)).astype(np.int64)
+    total = int(per_day.sum())
+    day = np.repeat(days, per_day)
+    hour = rng.choice(24, size=total, p=HOURLY / HOURLY.sum())
+    micros = (day * 86_400 + hour * 3600 + rng.integers(0, 3600, total)) * 1_000_000 + rng.integers(0, 1000, total) * 1000
+    start_us = int(dt.datetime.combine(cfg.start, dt.time(), dt.UTC).timestamp()) * 1_000_000
+    cust = rng.choice(n_cust, size=total, p=weights)
+    is_tokens = rng.random(total) < 0.3
+    quantity = np.where(is_tokens, np.maximum(1, rng.lognormal(6.5, 1.0, total).astype(np.int64)), 1)
+    status = rng.choice(STATUSES, size=total, p=STATUS_P)
+    model = np.where(rng.random(total) < 0.3, "large", "small")
+    # Late events reach the lake in a later day's export (up to five days late).
+    late = rng.random(total) < cfg.late_rate
+    export_day = np.minimum(day + np.where(late, rng.integers(1, 6, total), 0), cfg.days - 1)
+    return pl.DataFrame(
+        {
+            "seq": np.arange(total),
+            "occurred_us": start_us + micros,
+            "customer_id": customers["customer_id"].gather(cust),
+            "metric": np.where(is_tokens, "tokens", "api_calls"),
+            "quantity": quantity,
+            "status": status.astype(np.int32),
+            "model": model,
+            "export_day": export_day,
+        }
+    ).with_columns(
+        pl.format("evt_{}_{}", pl.lit(cfg.seed), pl.col("seq").cast(pl.String).str.zfill(10)).alias("event_id"),
+        pl.from_epoch("occurred_us", time_unit="us").dt.replace_time_zone("UTC").alias("occurred_at"),
+    ).sort("occurred_us")
+
+
+def _faults(cfg: GenerateConfig, events: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """Rows that must be quarantined, one reason each, spread over the export days."""
+    n = max(len(FAULTS), int(events.height * cfg.fault_rate))
+    sample = events.sample(n, seed=cfg.seed, with_replacement=True).with_columns(
+        pl.Series("fault", [FAULTS[i % len(FAULTS)] for i in range(n)]),
+        pl.format("bad_{}_{}", pl.lit(cfg.seed), pl.int_range(pl.len())).alias("event_id"),
+    )
+    return sample.with_columns(
+        pl.when(pl.col("fault") == "missing_event_id").then(pl.lit("")).otherwise(pl.col("event_id")).alias("event_id"),
+        pl.when(pl.col("fault") == "unknown_customer").then(pl.lit("cus_unknown")).otherwise(pl.col("customer_id")).alias("customer_id"),
+        pl.when(pl.col("fault") == "unknown_metric").then(pl.lit("gpu_seconds")).otherwise(pl.col("metric")).alias("metric"),
+        pl.when(pl.col("fault") == "future_timestamp")
+        .then(pl.col("occurred_at").dt.offset_by("3y"))
+        .otherwise(pl.col("occurred_at"))
+        .alias("occurred_at"),
+    )
+
+
+def _raw_frame(events: pl.DataFrame) -> pl.DataFrame:
+    """Events in the flat export schema, all as text as an exporter would write them."""
+    ts = pl.col("occurred_at").dt.to_string("%Y-%m-%dT%H:%M:%S%.3fZ")
+    fault = pl.col("fault") if "fault" in events.columns else pl.lit(None, pl.String)
+    return events.select(
+        "event_id",
+        pl.when(fault == "bad_timestamp").then(pl.lit("yesterday at noon")).otherwise(ts).alias("occurred_at"),
+        "customer_id",
+        "metric",
+        pl.when(fault == "bad_quantity")
+        .then(pl.lit("lots"))
+        .when(fault == "negative_quantity")
+        .then(pl.lit("-5"))
+        .otherwise(pl.col("quantity").cast(pl.String))
+        .alias("quantity"),
+        pl.col("status").cast(pl.String),
+        pl.concat_str(pl.lit('{"model":"'), pl.col("model"), pl.lit('"}')).alias("properties"),
+        "export_day",
+    )
+
+
+def _write_export(rows: pl.DataFrame, path: Path, kind: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "csv":
+        rows.write_csv(path)
+    elif kind == "csv.gz":
+        with gzip.open(path, "wb", compresslevel=1) as fh:
+            rows.write_csv(fh)
+    elif kind == "parquet":
+        rows.write_parquet(path)
+    else:  # jsonl.gz: odd days as CloudEvents, even days flat with epoch-millisecond timestamps
+        if kind == "cloudevents":
+            body = rows.select(
+                pl.lit("1.0").alias("specversion"),
+                pl.col("event_id").alias("id"),
+                pl.lit("/api/gateway").alias("source"),
+                pl.col("metric").alias("type"),
+                pl.col("occurred_at").alias("time"),
+                pl.col("customer_id").alias("subject"),
+                pl.struct(
+                    pl.col("quantity"),
+                    pl.col("status").cast(pl.Int32, strict=False),
+                    pl.col("properties").str.json_path_match("$.model").alias("model"),
+                ).alias("data"),
+            )
+        else:
+            epoch = pl.col("occurred_at").str.to_datetime("%Y-%m-%dT%H:%M:%S%.3fZ", strict=False)
+            body = rows.with_columns(
+                pl.when(epoch.is_not_null())
+                .then(epoch.dt.epoch("ms").cast(pl.String))
+                .otherwise(pl.col("occurred_at"))
+                .alias("occurred_at")
+            )
+        with gzip.open(path, "wb", compresslevel=1) as fh:
+            body.write_ndjson(fh)
+
+
+def _billed_invoices(
+    events: pl.DataFrame, subs: pl.DataFrame, customers: pl.DataFrame, book, cfg: GenerateConfig, rng
+) -> pl.DataFrame:
+    """What the billing system of record billed: correct rating, with a few deliberate slips."""
+    end = cfg.start + dt.timedelta(days=cfg.days)
+    months, m = [], cfg.start.replace(day=1)
+    while m < end:
+        months.append(m)
+        m = month_bounds(m)[1]
+    ccy = dict(customers.select("customer_id", "currency").iter_rows())
+    # Rated from a small aggregate, not per event: (customer, day, metric, status, model).
+    daily = events.group_by(
+        "customer_id", pl.col("occurred_at").dt.date().alias("d"), "metric", "status", "model"
+    ).agg(pl.len().alias("n"), pl.col("quantity").sum().alias("q"))
+    invoices = []
+    for month in months:
+        p_start, p_end = month_bounds(month)
+        if p_end > end:  # only complete months were billed
+            continue
+        for sub in subs.iter_rows(named=True):
+            s = max(sub["started_at"], p_start)
+            e = min(sub["ended_at"] or p_end, p_end)
+            if s >= e:
+                continue
+            plan = plan_for_period(book, sub["plan_id"], p_start)
+            seg_events = daily.filter((pl.col("customer_id") == sub["customer_id"]) & pl.col("d").is_between(s, e, closed="left"))
+            usage = {}
+            for charge in plan.charges:
+                cond = pl.col("metric") == charge.metric
+                if charge.status_ranges:
+                    cond &= pl.any_horizontal([pl.col("status").is_between(lo, hi) for lo, hi in charge.status_ranges])
+                for key, values in charge.property_filters:
+                    if key == "model":
+                        cond &= pl.col("model").is_in(list(values))
+                matched = seg_events.filter(cond)
+                n_events = int(matched["n"].sum() or 0)
+                units = n_events if charge.aggregation == "count" else int(matched["q"].sum() or 0)
+                usage[charge.charge_id] = (Decimal(units), n_events)
+            lines = segment_lines(Segment(sub["customer_id"], plan, s, e), usage)
+            invoices.append((sub["customer_id"], p_start, sum((ln.amount for ln in lines), Decimal(0))))
+    df = pl.DataFrame(invoices, schema={"customer_id": pl.String, "period_start": pl.Date, "subtotal": pl.Object}, orient="row")
+    totals: dict[tuple[str, dt.date], Decimal] = {}
+    for cid, p, amount in df.iter_rows():
+        totals[(cid, p)] = totals.get((cid, p), Decimal(0)) + amount
+    rows = []
+    for n, ((cid, p), subtotal) in enumerate(sorted(totals.items())):
+        roll = rng.random()
+        if roll < 0.03:  # the billing system missed this invoice
+            continue
+        if roll < 0.08:  # a manual edit nobody reconciled
+            subtotal = round_money(subtotal + Decimal("1.50"), ccy[cid])
+        rows.append((f"bill_{p:%Y%m}_{cid}", cid, p.isoformat(), ccy[cid], str(subtotal), "0", str(subtotal)))
+    return pl.DataFrame(
+        rows,
+        schema=["invoice_id", "customer_id", "period_start", "currency", "subtotal", "credits_applied", "total"],
+        orient="row",
+    )
+
+
+def generate(home: Home, cfg: GenerateConfig, *, progress=lambda _m: None) -> GenerateSummary:
+    """Write a complete synthetic world into `home` (landing files and price book)."""
+    rng = np.random.default_rng(cfg.seed)
+    home.pricing.mkdir(parents=True, exist_ok=True)
+    (home.pricing / "plans.yaml").write_text(PRICE_BOOK, encoding="utf-8")
+    book = load_price_book(price_book_files(home.pricing), base=home.root)
+    ref = home.landing_reference
+    ref.mkdir(parents=True, exist_ok=True)
+    customers = _customers(cfg, rng)
+    subs = _subscriptions(cfg, customers)
+    customers.write_csv(ref / "customers.csv")
+    subs.write_csv(ref / "subscriptions.csv")
+    _credit_grants(cfg, subs).write_csv(ref / "credit_grants.csv")
+    progress(f"reference data: {customers.height} customers, {subs.height} subscriptions")
+
+    events = _events(cfg, customers, rng)
+    progress(f"{events.height:,} events over {cfg.days} days")
+    faults = _faults(cfg, events, rng)
+    dup_mask = rng.random(events.height) < cfg.duplicate_rate
+    # An overlapping re-export: duplicates appear again in the next day's file.
+    dups = events.filter(pl.Series(dup_mask)).with_columns(
+        (pl.col("export_day") + 1).clip(upper_bound=cfg.days - 1).alias("export_day")
+    )
+    raw = pl.concat([_raw_frame(events), _raw_frame(dups), _raw_frame(faults)])
+    files = 0
+    parts = raw.partition_by("export_day", as_dict=True)
+    for (d,), rows in sorted(parts.items()):
+        day = cfg.start + dt.timedelta(days=int(d))
+        folder = home.landing_usage / f"{day:%Y/%m/%d}"
+        rows = rows.drop("export_day").sample(fraction=1.0, shuffle=True, seed=cfg.seed + int(d))
+        kind = ("csv", "jsonl", "parquet")[int(d) % 3]
+        if kind == "csv" and int(d) % 2:
+            kind = "csv.gz"
+        if kind == "jsonl":
+            kind = "cloudevents" if int(d) % 2 else "jsonl"
+        suffix = {"cloudevents": "jsonl.gz", "jsonl": "jsonl.gz"}.get(kind, kind)
+        _write_export(rows, folder / f"usage-{day:%Y%m%d}.{suffix}", kind)
+        files += 1
+    # Syntactically broken rows an exporter sometimes produces, and one exact re-delivery.
+    first = cfg.start
+    with (home.landing_usage / f"{first:%Y/%m/%d}" / "usage-manual-fix.csv").open("w") as fh:
+        fh.write("event_id,occurred_at,customer_id,metric,quantity,status,properties\n")
+        fh.write(f"man_1,{first}T12:00:00Z,cus_0001,api_calls,1,200\n")  # ragged: one field short
+        fh.write(f"man_2,{first}T12:00:00Z,cus_0001,api_calls,1,200,{{}},extra\n")  # ragged: one too many
+    files += 1
+    redelivered = home.landing_usage / "redelivered" / f"usage-{first:%Y%m%d}-copy"
+    src = next((home.landing_usage / f"{first:%Y/%m/%d}").glob("usage-*[0-9].*"))
+    redelivered.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, redelivered.with_name(redelivered.name + "".join(src.suffixes)))
+    files += 1
+
+    _billed_invoices(events, subs, customers, book, cfg, rng).write_csv(ref / "billed_invoices.csv")
+    progress(f"{files} export files, {raw.height + 2:,} raw rows")
+    return GenerateSummary(
+        events=events.height,
+        raw_rows=raw.height + 2,
+        duplicates=dups.height,
+        faults=faults.height + 2,
+        files=files,
+    )

@@ -1,0 +1,514 @@
+"""The price book: pricing as code (SPEC 2.3).
+
+YAML files under `pricing/` are merged, validated as a whole, and refused with an error naming
+the file, plan and field before any data is touched. Numbers are read exactly: the YAML loader
+builds Decimals from the literal text, so `base_fee: 49.10` never passes through a float.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+from transforms.money import MoneyError, is_currency, parse_decimal
+
+MODELS = ("per_unit", "graduated", "volume", "package", "percentage")
+AGGREGATIONS = ("sum", "count", "max", "unique_count", "latest")
+SUCCESS_STATUS = (200, 299)
+
+# Fixed-point types shared by every table written for the warehouse (see docs/DECISIONS.md).
+PRICE_TYPE = pl.Decimal(38, 12)
+MONEY_TYPE = pl.Decimal(38, 12)
+QUANTITY_TYPE = pl.Decimal(38, 9)
+
+
+class PriceBookError(ValueError):
+    """A price book that breaks the rules; the message names file, plan and field."""
+
+
+class _ExactLoader(yaml.SafeLoader):
+    """SafeLoader that reads floats as Decimal from their literal text."""
+
+
+def _decimal_constructor(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
+    return Decimal(loader.construct_scalar(node).replace("_", ""))
+
+
+_ExactLoader.add_constructor("tag:yaml.org,2002:float", _decimal_constructor)
+
+
+@dataclass(frozen=True)
+class Tier:
+    up_to: Decimal | None
+    unit_price: Decimal
+    flat_fee: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Charge:
+    charge_id: str
+    metric: str
+    aggregation: str
+    model: str
+    unique_property: str | None = None
+    status_ranges: tuple[tuple[int, int], ...] = ()  # empty = any status
+    property_filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    unit_price: Decimal | None = None
+    free_units: Decimal = Decimal(0)
+    tiers: tuple[Tier, ...] = ()
+    package_size: Decimal | None = None
+    package_price: Decimal | None = None
+    rate: Decimal | None = None
+    fixed_fee: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Plan:
+    plan_id: str
+    version: int
+    effective_from: dt.date
+    currency: str
+    base_fee: Decimal
+    minimum_commitment: Decimal | None
+    credit_rate: Decimal | None
+    charges: tuple[Charge, ...]
+    source_file: str
+
+
+@dataclass(frozen=True)
+class PriceBook:
+    plans: tuple[Plan, ...] = field(default_factory=tuple)
+
+    @property
+    def metrics(self) -> set[str]:
+        return {c.metric for p in self.plans for c in p.charges}
+
+    def plan_currencies(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for p in self.plans:
+            out.setdefault(p.plan_id, set()).add(p.currency)
+        return out
+
+
+class _Where:
+    """Builds error messages that say exactly where a problem is."""
+
+    def __init__(self, file: str, plan: str | None = None, path: str = ""):
+        self.file, self.plan, self.path = file, plan, path
+
+    def at(self, part: str | int) -> _Where:
+        sep = "" if isinstance(part, int) or not self.path else "."
+        part_s = f"[{part}]" if isinstance(part, int) else part
+        return _Where(self.file, self.plan, f"{self.path}{sep}{part_s}")
+
+    def error(self, message: str) -> PriceBookError:
+        where = self.file
+        if self.plan:
+            where += f": plan {self.plan}"
+        if self.path:
+            where += f": {self.path}"
+        return PriceBookError(f"{where}: {message}")
+
+
+def _take(mapping: dict, key: str, where: _Where, *, required: bool = True, default=None):
+    if key in mapping and mapping[key] is not None:
+        return mapping[key]
+    if required:
+        raise where.at(key).error("is required")
+    return default
+
+
+def _decimal(value, where: _Where, *, minimum: Decimal | None = Decimal(0), positive=False):
+    try:
+        result = parse_decimal(value)
+    except MoneyError as exc:
+        raise where.error(str(exc)) from None
+    if positive and result <= 0:
+        raise where.error(f"must be greater than 0, got {result}")
+    if minimum is not None and result < minimum:
+        raise where.error(f"must be at least {minimum}, got {result}")
+    return result
+
+
+def _no_unknown_keys(mapping: dict, allowed: set[str], where: _Where) -> None:
+    unknown = sorted(set(mapping) - allowed)
+    if unknown:
+        raise where.at(unknown[0]).error(f"unknown field (allowed: {', '.join(sorted(allowed))})")
+
+
+_PLAN_KEYS = {
+    "plan_id",
+    "version",
+    "effective_from",
+    "currency",
+    "base_fee",
+    "minimum_commitment",
+    "credit_rate",
+    "charges",
+    "name",
+    "description",
+}
+_CHARGE_KEYS = {
+    "charge_id",
+    "metric",
+    "aggregation",
+    "unique_property",
+    "filter",
+    "model",
+    "unit_price",
+    "free_units",
+    "tiers",
+    "package_size",
+    "package_price",
+    "rate",
+    "fixed_fee",
+    "description",
+}
+_MODEL_FIELDS = {
+    "per_unit": {"unit_price", "free_units"},
+    "graduated": {"tiers"},
+    "volume": {"tiers"},
+    "package": {"package_size", "package_price", "free_units"},
+    "percentage": {"rate", "fixed_fee"},
+}
+
+
+def _parse_status(value, where: _Where) -> tuple[tuple[int, int], ...]:
+    if value == "success":
+        return (SUCCESS_STATUS,)
+    codes = value if isinstance(value, list) else [value]
+    ranges = []
+    for i, code in enumerate(codes):
+        if code == "success":
+            ranges.append(SUCCESS_STATUS)
+        elif isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599:
+            ranges.append((code, code))
+        else:
+            raise where.at(i).error(f"{code!r} is not 'success' or an HTTP status code")
+    return tuple(sorted(set(ranges)))
+
+
+def _parse_filter(raw, where: _Where):
+    if not isinstance(raw, dict):
+        raise where.error("must be a mapping with 'status' and/or 'properties'")
+    _no_unknown_keys(raw, {"status", "properties"}, where)
+    status = _parse_status(raw["status"], where.at("status")) if "status" in raw else ()
+    props = []
+    raw_props = raw.get("properties") or {}
+    if not isinstance(raw_props, dict):
+        raise where.at("properties").error("must be a mapping of property -> value(s)")
+    for key, values in sorted(raw_props.items()):
+        vals = values if isinstance(values, list) else [values]
+        if not vals:
+            raise where.at("properties").at(str(key)).error("needs at least one value")
+        props.append((str(key), tuple(sorted(str(v) for v in vals))))
+    return status, tuple(props)
+
+
+def _parse_tiers(raw, where: _Where) -> tuple[Tier, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise where.error("must be a non-empty list of tiers")
+    tiers: list[Tier] = []
+    previous: Decimal | None = None
+    for i, t in enumerate(raw):
+        w = where.at(i)
+        if not isinstance(t, dict):
+            raise w.error("must be a mapping with up_to, unit_price, flat_fee")
+        _no_unknown_keys(t, {"up_to", "unit_price", "flat_fee"}, w)
+        if "up_to" not in t:
+            raise w.at("up_to").error("is required (null means no upper bound)")
+        up_to = None if t["up_to"] is None else _decimal(t["up_to"], w.at("up_to"), positive=True)
+        last = i == len(raw) - 1
+        if up_to is None and not last:
+            raise w.at("up_to").error("only the last tier may be unbounded (null)")
+        if up_to is not None and last:
+            raise w.at("up_to").error("the last tier must be unbounded (up_to: null)")
+        if up_to is not None and previous is not None and up_to <= previous:
+            raise w.at("up_to").error(f"tiers out of order: {up_to} is not above {previous}")
+        tiers.append(
+            Tier(
+                up_to=up_to,
+                unit_price=_decimal(_take(t, "unit_price", w), w.at("unit_price")),
+                flat_fee=_decimal(t.get("flat_fee", 0), w.at("flat_fee")),
+            )
+        )
+        previous = up_to
+    return tuple(tiers)
+
+
+def _parse_charge(raw, where: _Where) -> Charge:
+    if not isinstance(raw, dict):
+        raise where.error("must be a mapping")
+    _no_unknown_keys(raw, _CHARGE_KEYS, where)
+    model = _take(raw, "model", where)
+    if model not in MODELS:
+        raise where.at("model").error(f"unknown model {model!r} (one of {', '.join(MODELS)})")
+    aggregation = raw.get("aggregation", "sum")
+    if aggregation not in AGGREGATIONS:
+        raise where.at("aggregation").error(
+            f"unknown aggregation {aggregation!r} (one of {', '.join(AGGREGATIONS)})"
+        )
+    unique_property = raw.get("unique_property")
+    if aggregation == "unique_count" and not unique_property:
+        raise where.at("unique_property").error("is required for aggregation unique_count")
+    misplaced = sorted(
+        (set(raw) & set().union(*_MODEL_FIELDS.values())) - _MODEL_FIELDS[model]
+    )
+    if misplaced:
+        raise where.at(misplaced[0]).error(f"does not apply to model {model}")
+    status, props = _parse_filter(raw["filter"], where.at("filter")) if "filter" in raw else ((), ())
+    kwargs: dict = {}
+    if model == "per_unit":
+        kwargs["unit_price"] = _decimal(_take(raw, "unit_price", where), where.at("unit_price"))
+        kwargs["free_units"] = _decimal(raw.get("free_units", 0), where.at("free_units"))
+    elif model in ("graduated", "volume"):
+        kwargs["tiers"] = _parse_tiers(_take(raw, "tiers", where), where.at("tiers"))
+    elif model == "package":
+        kwargs["package_size"] = _decimal(
+            _take(raw, "package_size", where), where.at("package_size"), positive=True
+        )
+        kwargs["package_price"] = _decimal(
+            _take(raw, "package_price", where), where.at("package_price")
+        )
+        kwargs["free_units"] = _decimal(raw.get("free_units", 0), where.at("free_units"))
+    else:
+        kwargs["rate"] = _decimal(_take(raw, "rate", where), where.at("rate"))
+        kwargs["fixed_fee"] = _decimal(raw.get("fixed_fee", 0), where.at("fixed_fee"))
+    return Charge(
+        charge_id=str(_take(raw, "charge_id", where)),
+        metric=str(_take(raw, "metric", where)),
+        aggregation=aggregation,
+        model=model,
+        unique_property=str(unique_property) if unique_property else None,
+        status_ranges=status,
+        property_filters=props,
+        **kwargs,
+    )
+
+
+def filters_overlap(a: Charge, b: Charge) -> bool:
+    """True when some event could match both charges' filters."""
+    if a.status_ranges and b.status_ranges:
+        statuses_meet = any(
+            lo1 <= hi2 and lo2 <= hi1 for lo1, hi1 in a.status_ranges for lo2, hi2 in b.status_ranges
+        )
+        if not statuses_meet:
+            return False
+    b_props = dict(b.property_filters)
+    for key, values in a.property_filters:
+        if key in b_props and not set(values) & set(b_props[key]):
+            return False
+    return True
+
+
+def _parse_plan(raw, file: str, index: int) -> Plan:
+    where = _Where(file, path=f"plans[{index}]")
+    if not isinstance(raw, dict):
+        raise where.error("must be a mapping")
+    plan_id = raw.get("plan_id")
+    if not plan_id:
+        raise where.at("plan_id").error("is required")
+    where = _Where(file, str(plan_id))
+    _no_unknown_keys(raw, _PLAN_KEYS, where)
+    version = _take(raw, "version", where)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise where.at("version").error(f"must be a whole number >= 1, got {version!r}")
+    where = _Where(file, f"{plan_id} v{version}")
+    effective_from = _take(raw, "effective_from", where)
+    if isinstance(effective_from, str):
+        try:
+            effective_from = dt.date.fromisoformat(effective_from)
+        except ValueError:
+            raise where.at("effective_from").error("must be a date YYYY-MM-DD") from None
+    if not isinstance(effective_from, dt.date) or isinstance(effective_from, dt.datetime):
+        raise where.at("effective_from").error("must be a date YYYY-MM-DD")
+    currency = str(_take(raw, "currency", where)).upper()
+    if not is_currency(currency):
+        raise where.at("currency").error(f"{currency!r} is not an ISO 4217 currency code")
+    charges_raw = raw.get("charges") or []
+    if not isinstance(charges_raw, list):
+        raise where.at("charges").error("must be a list")
+    charges = tuple(_parse_charge(c, where.at("charges").at(i)) for i, c in enumerate(charges_raw))
+    seen: dict[str, int] = {}
+    for i, c in enumerate(charges):
+        if c.charge_id in seen:
+            raise where.at("charges").at(i).at("charge_id").error(
+                f"duplicate charge_id {c.charge_id!r}"
+            )
+        seen[c.charge_id] = i
+        for j, other in enumerate(charges[:i]):
+            if other.metric == c.metric and filters_overlap(other, c):
+                raise where.at("charges").at(i).at("filter").error(
+                    f"overlaps charges[{j}] ({other.charge_id}) on metric {c.metric!r}; "
+                    "charges on one metric need disjoint filters"
+                )
+    minimum = raw.get("minimum_commitment")
+    credit_rate = raw.get("credit_rate")
+    return Plan(
+        plan_id=str(plan_id),
+        version=version,
+        effective_from=effective_from,
+        currency=currency,
+        base_fee=_decimal(raw.get("base_fee", 0), where.at("base_fee")),
+        minimum_commitment=None
+        if minimum is None
+        else _decimal(minimum, where.at("minimum_commitment")),
+        credit_rate=None
+        if credit_rate is None
+        else _decimal(credit_rate, where.at("credit_rate"), positive=True),
+        charges=charges,
+        source_file=file,
+    )
+
+
+def load_price_book(files: list[Path], *, base: Path | None = None) -> PriceBook:
+    """Parse and validate every price-book file together; raise PriceBookError on the first fault."""
+    if not files:
+        raise PriceBookError("no price book: add at least one pricing/*.yaml file")
+    plans: list[Plan] = []
+    for path in sorted(files):
+        name = path.relative_to(base).as_posix() if base else path.name
+        try:
+            doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_ExactLoader)  # noqa: S506
+        except yaml.YAMLError as exc:
+            raise PriceBookError(f"{name}: not valid YAML: {exc}") from None
+        if doc is None:
+            continue
+        if not isinstance(doc, dict) or not isinstance(doc.get("plans"), list):
+            raise PriceBookError(f"{name}: must contain a top-level 'plans:' list")
+        plans.extend(_parse_plan(p, name, i) for i, p in enumerate(doc["plans"]))
+    seen: dict[tuple[str, int], str] = {}
+    for p in plans:
+        key = (p.plan_id, p.version)
+        if key in seen:
+            raise PriceBookError(
+                f"{p.source_file}: plan {p.plan_id} v{p.version}: version: "
+                f"already defined in {seen[key]}"
+            )
+        seen[key] = p.source_file
+    by_plan: dict[str, list[Plan]] = {}
+    for p in plans:
+        by_plan.setdefault(p.plan_id, []).append(p)
+    for versions in by_plan.values():
+        versions.sort(key=lambda p: p.version)
+        for older, newer in zip(versions, versions[1:], strict=False):
+            if newer.effective_from < older.effective_from:
+                raise PriceBookError(
+                    f"{newer.source_file}: plan {newer.plan_id} v{newer.version}: effective_from: "
+                    f"{newer.effective_from} is before v{older.version}'s {older.effective_from}; "
+                    "versions only grow"
+                )
+    return PriceBook(tuple(plans))
+
+
+def price_book_files(pricing_dir: Path) -> list[Path]:
+    return sorted([*pricing_dir.glob("*.yaml"), *pricing_dir.glob("*.yml")])
+
+
+def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
+    """Flatten the price book into the tables the warehouse reads (lake/pricing/*.parquet)."""
+    plans, charges, tiers, statuses, props = [], [], [], [], []
+    for p in book.plans:
+        key = {"plan_id": p.plan_id, "plan_version": p.version}
+        plans.append(
+            {
+                **key,
+                "effective_from": p.effective_from,
+                "currency": p.currency,
+                "base_fee": p.base_fee,
+                "minimum_commitment": p.minimum_commitment,
+                "credit_rate": p.credit_rate,
+                "source_file": p.source_file,
+            }
+        )
+        for c in p.charges:
+            ckey = {**key, "charge_id": c.charge_id}
+            charges.append(
+                {
+                    **ckey,
+                    "metric": c.metric,
+                    "aggregation": c.aggregation,
+                    "unique_property": c.unique_property,
+                    "model": c.model,
+                    "unit_price": c.unit_price,
+                    "free_units": c.free_units,
+                    "package_size": c.package_size,
+                    "package_price": c.package_price,
+                    "rate": c.rate,
+                    "fixed_fee": c.fixed_fee,
+                    "has_status_filter": bool(c.status_ranges),
+                    "property_filter_count": len(c.property_filters),
+                }
+            )
+            lower = Decimal(0)
+            for i, t in enumerate(c.tiers):
+                tiers.append(
+                    {
+                        **ckey,
+                        "tier_index": i + 1,
+                        "lower_bound": lower,
+                        "up_to": t.up_to,
+                        "unit_price": t.unit_price,
+                        "flat_fee": t.flat_fee,
+                    }
+                )
+                lower = t.up_to if t.up_to is not None else lower
+            for lo, hi in c.status_ranges:
+                statuses.append({**ckey, "status_from": lo, "status_to": hi})
+            for prop, values in c.property_filters:
+                props.extend({**ckey, "property_key": prop, "property_value": v} for v in values)
+    key_schema = {"plan_id": pl.String, "plan_version": pl.Int32}
+    ckey_schema = {**key_schema, "charge_id": pl.String}
+    schemas = {
+        "plans": {
+            **key_schema,
+            "effective_from": pl.Date,
+            "currency": pl.String,
+            "base_fee": MONEY_TYPE,
+            "minimum_commitment": MONEY_TYPE,
+            "credit_rate": PRICE_TYPE,
+            "source_file": pl.String,
+        },
+        "charges": {
+            **ckey_schema,
+            "metric": pl.String,
+            "aggregation": pl.String,
+            "unique_property": pl.String,
+            "model": pl.String,
+            "unit_price": PRICE_TYPE,
+            "free_units": QUANTITY_TYPE,
+            "package_size": QUANTITY_TYPE,
+            "package_price": MONEY_TYPE,
+            "rate": PRICE_TYPE,
+            "fixed_fee": MONEY_TYPE,
+            "has_status_filter": pl.Boolean,
+            "property_filter_count": pl.Int32,
+        },
+        "charge_tiers": {
+            **ckey_schema,
+            "tier_index": pl.Int32,
+            "lower_bound": QUANTITY_TYPE,
+            "up_to": QUANTITY_TYPE,
+            "unit_price": PRICE_TYPE,
+            "flat_fee": MONEY_TYPE,
+        },
+        "charge_status_filters": {**ckey_schema, "status_from": pl.Int32, "status_to": pl.Int32},
+        "charge_property_filters": {
+            **ckey_schema,
+            "property_key": pl.String,
+            "property_value": pl.String,
+        },
+    }
+    rows = {
+        "plans": plans,
+        "charges": charges,
+        "charge_tiers": tiers,
+        "charge_status_filters": statuses,
+        "charge_property_filters": props,
+    }
+    return {name: pl.DataFrame(rows[name], schema=schema) for name, schema in schemas.items()}

@@ -1,0 +1,188 @@
+"""Reference data (SPEC 2.2): customers, subscriptions, credit grants, billed invoices.
+
+Read from `landing/reference/*.csv` with declared types, validated, and written to
+`lake/reference/<name>.parquet` for the warehouse. A bad file is refused with an error naming
+the file, row and column, before any usage is touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+
+from transforms.money import is_currency
+from transforms.pricebook import MONEY_TYPE, QUANTITY_TYPE, PriceBook
+
+
+class ReferenceDataError(ValueError):
+    """Reference data that breaks a rule; the message names file, row and column."""
+
+
+SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "customers": {
+        "customer_id": pl.String,
+        "name": pl.String,
+        "currency": pl.String,
+        "created_at": pl.Datetime("us", "UTC"),
+    },
+    "subscriptions": {
+        "subscription_id": pl.String,
+        "customer_id": pl.String,
+        "plan_id": pl.String,
+        "started_at": pl.Date,
+        "ended_at": pl.Date,
+    },
+    "credit_grants": {
+        "grant_id": pl.String,
+        "customer_id": pl.String,
+        "granted_at": pl.Date,
+        "credits": QUANTITY_TYPE,
+        "kind": pl.String,
+        "purchase_amount": MONEY_TYPE,
+        "expires_at": pl.Date,
+        "priority": pl.Int32,
+    },
+    "billed_invoices": {
+        "invoice_id": pl.String,
+        "customer_id": pl.String,
+        "period_start": pl.Date,
+        "currency": pl.String,
+        "subtotal": MONEY_TYPE,
+        "credits_applied": MONEY_TYPE,
+        "total": MONEY_TYPE,
+    },
+}
+REQUIRED = {"customers": ("customer_id", "currency"), "subscriptions": ("subscription_id", "customer_id", "plan_id", "started_at"), "credit_grants": ("grant_id", "customer_id", "granted_at", "credits", "kind"), "billed_invoices": ("invoice_id", "customer_id", "period_start", "currency")}
+OPTIONAL_FILES = {"credit_grants", "billed_invoices"}
+DEFAULT_PRIORITY = 50
+
+
+def _parse_column(name: str, dtype: pl.DataType) -> pl.Expr:
+    col = pl.col(name).str.strip_chars()
+    col = pl.when(col == "").then(None).otherwise(col)
+    if dtype == pl.Date:
+        return col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+    if isinstance(dtype, pl.Datetime):
+        date_only = col.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        iso = col.str.replace(r"[zZ]$", "+00:00").str.to_datetime(
+            "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us", time_zone="UTC"
+        )
+        return pl.coalesce(iso, date_only)
+    if dtype == pl.String:
+        return col
+    return col.cast(dtype, strict=False)
+
+
+def read_reference(path: Path, name: str) -> pl.DataFrame:
+    """Read one reference CSV with its declared types; refuse unparseable values by row and column."""
+    schema = SCHEMAS[name]
+    if not path.exists():
+        if name in OPTIONAL_FILES:
+            return pl.DataFrame(schema=schema)
+        raise ReferenceDataError(f"{path.name}: required reference file is missing")
+    try:
+        raw = pl.read_csv(path, infer_schema=False)
+    except pl.exceptions.PolarsError as exc:
+        raise ReferenceDataError(f"{path.name}: not a readable CSV file: {exc}") from None
+    missing = [c for c in REQUIRED[name] if c not in raw.columns]
+    if missing:
+        raise ReferenceDataError(f"{path.name}: missing column {missing[0]!r}")
+    raw = raw.with_columns(pl.lit(None, pl.String).alias(c) for c in schema if c not in raw.columns)
+    parsed = raw.select(_parse_column(c, t).alias(c) for c, t in schema.items())
+    for column, dtype in schema.items():
+        bad = raw.with_row_index("row", offset=2).filter(
+            (pl.col(column).str.strip_chars().fill_null("") != "") & parsed[column].is_null()
+        )
+        if bad.height:
+            first = bad.row(0, named=True)
+            raise ReferenceDataError(
+                f"{path.name}: row {first['row']}: {column}: {first[column]!r} is not a valid {dtype}"
+            )
+        if column in REQUIRED[name]:
+            nulls = parsed.with_row_index("row", offset=2).filter(pl.col(column).is_null())
+            if nulls.height:
+                raise ReferenceDataError(f"{path.name}: row {nulls['row'][0]}: {column}: is required")
+    return parsed
+
+
+def _fail_on(df: pl.DataFrame, condition: pl.Expr, file: str, message: str) -> None:
+    bad = df.with_row_index("row", offset=2).filter(condition)
+    if bad.height:
+        row = bad.row(0, named=True)
+        details = message.format(**row)
+        raise ReferenceDataError(f"{file}: row {row['row']}: {details}")
+
+
+def validate_reference(tables: dict[str, pl.DataFrame], book: PriceBook) -> dict[str, pl.DataFrame]:
+    """Cross-checks that need more than one file: keys, currencies, plans, overlapping terms."""
+    customers = tables["customers"].with_columns(pl.col("currency").str.to_uppercase())
+    _fail_on(customers, pl.col("customer_id").is_duplicated(), "customers.csv", "customer_id: {customer_id!r} appears twice")
+    _fail_on(
+        customers,
+        ~pl.col("currency").map_elements(is_currency, return_dtype=pl.Boolean),
+        "customers.csv",
+        "currency: {currency!r} is not an ISO 4217 currency code",
+    )
+    known = customers["customer_id"].implode()
+    subs = tables["subscriptions"]
+    plan_currencies = book.plan_currencies()
+    _fail_on(subs, ~pl.col("customer_id").is_in(known), "subscriptions.csv", "customer_id: {customer_id!r} is not in customers.csv")
+    _fail_on(subs, pl.col("subscription_id").is_duplicated(), "subscriptions.csv", "subscription_id: {subscription_id!r} appears twice")
+    _fail_on(
+        subs,
+        ~pl.col("plan_id").is_in(pl.Series(sorted(plan_currencies), dtype=pl.String).implode()),
+        "subscriptions.csv",
+        "plan_id: {plan_id!r} is not a plan in the price book",
+    )
+    _fail_on(subs, pl.col("ended_at") <= pl.col("started_at"), "subscriptions.csv", "ended_at: {ended_at} is not after started_at {started_at}")
+    with_currency = subs.join(customers.select("customer_id", "currency"), on="customer_id", how="left")
+    plan_ccy = pl.DataFrame(
+        [(p, c) for p, cs in plan_currencies.items() for c in cs],
+        schema={"plan_id": pl.String, "plan_currency": pl.String},
+        orient="row",
+    )
+    mismatched = with_currency.join(plan_ccy, on="plan_id", how="left").filter(
+        pl.col("plan_currency") != pl.col("currency")
+    )
+    if mismatched.height:
+        r = mismatched.row(0, named=True)
+        raise ReferenceDataError(
+            f"subscriptions.csv: subscription {r['subscription_id']}: plan {r['plan_id']} is priced in "
+            f"{r['plan_currency']} but customer {r['customer_id']} is billed in {r['currency']}"
+        )
+    far = dt.date(9999, 12, 31)
+    overlap = (
+        subs.with_columns(pl.col("ended_at").fill_null(far).alias("_end"))
+        .join(subs.with_columns(pl.col("ended_at").fill_null(far).alias("_end")), on="customer_id", suffix="_b")
+        .filter(
+            (pl.col("subscription_id") < pl.col("subscription_id_b"))
+            & (pl.col("started_at") < pl.col("_end_b"))
+            & (pl.col("started_at_b") < pl.col("_end"))
+        )
+    )
+    if overlap.height:
+        r = overlap.row(0, named=True)
+        raise ReferenceDataError(
+            f"subscriptions.csv: customer {r['customer_id']}: subscriptions {r['subscription_id']} and "
+            f"{r['subscription_id_b']} overlap; a customer has at most one active subscription a day"
+        )
+    grants = tables["credit_grants"].with_columns(
+        pl.col("kind").str.to_lowercase(),
+        pl.col("priority").fill_null(DEFAULT_PRIORITY),
+        pl.col("purchase_amount").fill_null(pl.lit(0).cast(MONEY_TYPE)),
+    )
+    _fail_on(grants, pl.col("grant_id").is_duplicated(), "credit_grants.csv", "grant_id: {grant_id!r} appears twice")
+    _fail_on(grants, ~pl.col("customer_id").is_in(known), "credit_grants.csv", "customer_id: {customer_id!r} is not in customers.csv")
+    _fail_on(grants, ~pl.col("kind").is_in(["purchased", "promotional"]), "credit_grants.csv", "kind: {kind!r} is not purchased or promotional")
+    _fail_on(grants, pl.col("credits") < 0, "credit_grants.csv", "credits: {credits} is negative")
+    _fail_on(grants, pl.col("purchase_amount") < 0, "credit_grants.csv", "purchase_amount: {purchase_amount} is negative")
+    _fail_on(grants, pl.col("expires_at") <= pl.col("granted_at"), "credit_grants.csv", "expires_at: {expires_at} is not after granted_at {granted_at}")
+    billed = tables["billed_invoices"].with_columns(pl.col("currency").str.to_uppercase())
+    return {"customers": customers, "subscriptions": subs, "credit_grants": grants, "billed_invoices": billed}
+
+
+def load_reference(landing_reference: Path, book: PriceBook) -> dict[str, pl.DataFrame]:
+    tables = {name: read_reference(landing_reference / f"{name}.csv", name) for name in SCHEMAS}
+    return validate_reference(tables, book)
