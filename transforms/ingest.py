@@ -16,7 +16,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from transforms.home import Home
+from transforms.lake import write_table
 from transforms.pricebook import QUANTITY_TYPE
 
 # Quarantine reason codes, in the order they are checked: a row gets the first that applies.
@@ -422,15 +422,8 @@ def _remove_uncommitted(home: Home, committed: set[str]) -> None:
         for f in folder.rglob("batch-*.parquet"):
             if f.stem.removeprefix("batch-") not in committed:
                 f.unlink()
-        for f in folder.rglob("*.tmp"):
+        for f in folder.rglob("*.parquet.tmp"):
             f.unlink()
-
-
-def _write_atomic(df: pl.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    df.write_parquet(tmp, compression="zstd", statistics=True)
-    os.replace(tmp, path)
 
 
 def _existing_ids(home: Home, dates: list[dt.date], batch_id: str) -> pl.LazyFrame:
@@ -561,7 +554,7 @@ def ingest(
     )
 
     for (event_date,), part in events.partition_by("event_date", as_dict=True, include_key=False).items():
-        _write_atomic(
+        write_table(
             part.select(list(EVENT_SCHEMA)),
             home.lake_events / f"event_date={event_date.isoformat()}" / f"batch-{batch_id}.parquet",
         )
@@ -570,6 +563,6 @@ def ingest(
         if quarantine_parts
         else pl.DataFrame(schema={k: v for k, v in QUARANTINE_SCHEMA.items() if k != "batch_id"})
     ).with_columns(pl.lit(batch_id).alias("batch_id"))
-    _write_atomic(quarantine.cast(QUARANTINE_SCHEMA), home.lake_quarantine / f"batch-{batch_id}.parquet")
-    _write_atomic(files, home.lake_ingested_files / f"batch-{batch_id}.parquet")  # the commit
+    write_table(quarantine.cast(QUARANTINE_SCHEMA), home.lake_quarantine / f"batch-{batch_id}.parquet")
+    write_table(files, home.lake_ingested_files / f"batch-{batch_id}.parquet")  # the commit
     return IngestResult(batch_id, files, dates)

@@ -1,0 +1,57 @@
+{#-
+  Money is DECIMAL end to end. DuckDB turns DECIMAL / DECIMAL into DOUBLE, so nothing here
+  divides decimals: rounding and proration are done on whole numbers of minor units.
+-#}
+
+{% macro money_type() -%}decimal(38, 4){%- endmacro %}
+{% macro quantity_type() -%}decimal(38, 9){%- endmacro %}
+
+{# One minor unit of a currency with `minor_units` digits, as an exact decimal. #}
+{% macro minor_unit(minor_units) -%}
+    case {{ minor_units }}
+        when 0 then cast(1 as decimal(38, 4))
+        when 1 then cast(0.1 as decimal(38, 4))
+        when 2 then cast(0.01 as decimal(38, 4))
+        when 3 then cast(0.001 as decimal(38, 4))
+        else cast(0.0001 as decimal(38, 4))
+    end
+{%- endmacro %}
+
+{#
+  Round half-up (away from zero) to the currency's minor units. Each branch is cast on its
+  own: DuckDB unifies CASE branches of DECIMAL(38,0) and DECIMAL(38,2) to DECIMAL(38,0).
+#}
+{% macro round_money(amount, minor_units) -%}
+    case {{ minor_units }}
+        when 0 then cast(round({{ amount }}, 0) as {{ money_type() }})
+        when 1 then cast(round({{ amount }}, 1) as {{ money_type() }})
+        when 2 then cast(round({{ amount }}, 2) as {{ money_type() }})
+        when 3 then cast(round({{ amount }}, 3) as {{ money_type() }})
+        else cast(round({{ amount }}, 4) as {{ money_type() }})
+    end
+{%- endmacro %}
+
+{#
+  amount * numerator / denominator, rounded half-up to minor units, exactly: the amount
+  (scale <= 12) is scaled to a whole number, divided as integers with half-up rounding.
+  Requires amount >= 0, numerator >= 0, denominator > 0.
+#}
+{% macro prorate_money(amount, numerator, denominator, minor_units) -%}
+    (
+        cast(
+            {{ tally.int_div(
+                '2 * cast(cast(' ~ amount ~ ' as decimal(38, 12)) * 1000000000000 as ' ~ tally.whole_type() ~ ') * (' ~ numerator ~ ') * cast(power(10, ' ~ minor_units ~ ') as ' ~ tally.whole_type() ~ ')'
+                ~ ' + cast(1000000000000 as ' ~ tally.whole_type() ~ ') * (' ~ denominator ~ ')',
+                '2 * cast(1000000000000 as ' ~ tally.whole_type() ~ ') * (' ~ denominator ~ ')'
+            ) }} as decimal(38, 0)
+        ) * {{ tally.minor_unit(minor_units) }}
+    )
+{%- endmacro %}
+
+{# ceil(a / b) for non-negative quantities with at most 9 decimals, in exact integer math. #}
+{% macro ceil_div_quantity(a, b) -%}
+    {{ tally.int_div(
+        'cast(cast(' ~ a ~ ' as decimal(38, 9)) * 1000000000 as ' ~ tally.whole_type() ~ ') + cast(cast(' ~ b ~ ' as decimal(38, 9)) * 1000000000 as ' ~ tally.whole_type() ~ ') - 1',
+        'cast(cast(' ~ b ~ ' as decimal(38, 9)) * 1000000000 as ' ~ tally.whole_type() ~ ')'
+    ) }}
+{%- endmacro %}

@@ -1,0 +1,81 @@
+{#-
+  Engine-specific SQL lives here, behind adapter.dispatch, so the models run unchanged on
+  DuckDB (default) and on a distributed engine (Spark) through another dbt adapter.
+-#}
+
+{# A string value of a JSON object's top-level key, or null. #}
+{% macro json_get(json_column, key_column) -%}
+    {{ return(adapter.dispatch('json_get', 'tally')(json_column, key_column)) }}
+{%- endmacro %}
+{% macro default__json_get(json_column, key_column) -%}
+    json_extract_string({{ json_column }}, '$.' || {{ key_column }})
+{%- endmacro %}
+{% macro spark__json_get(json_column, key_column) -%}
+    get_json_object({{ json_column }}, concat('$.', {{ key_column }}))
+{%- endmacro %}
+
+{# Whole days from start (inclusive) to end (exclusive). #}
+{% macro days_between(start_date, end_date) -%}
+    {{ return(adapter.dispatch('days_between', 'tally')(start_date, end_date)) }}
+{%- endmacro %}
+{% macro default__days_between(start_date, end_date) -%}
+    datediff('day', {{ start_date }}, {{ end_date }})
+{%- endmacro %}
+{% macro spark__days_between(start_date, end_date) -%}
+    datediff({{ end_date }}, {{ start_date }})
+{%- endmacro %}
+
+{% macro add_months(date_expr, months) -%}
+    {{ return(adapter.dispatch('add_months', 'tally')(date_expr, months)) }}
+{%- endmacro %}
+{% macro default__add_months(date_expr, months) -%}
+    cast({{ date_expr }} + to_months({{ months }}) as date)
+{%- endmacro %}
+{% macro spark__add_months(date_expr, months) -%}
+    add_months({{ date_expr }}, {{ months }})
+{%- endmacro %}
+
+{% macro month_start(date_expr) -%}
+    cast(date_trunc('month', {{ date_expr }}) as date)
+{%- endmacro %}
+
+{# Integer division rounding toward negative infinity (operands are whole numbers). #}
+{% macro int_div(numerator, denominator) -%}
+    {{ return(adapter.dispatch('int_div', 'tally')(numerator, denominator)) }}
+{%- endmacro %}
+{% macro default__int_div(numerator, denominator) -%}
+    (({{ numerator }}) // ({{ denominator }}))
+{%- endmacro %}
+{% macro spark__int_div(numerator, denominator) -%}
+    floor(({{ numerator }}) / ({{ denominator }}))
+{%- endmacro %}
+
+{# A month as text YYYY-MM for keys. #}
+{% macro month_key(date_expr) -%}
+    {{ return(adapter.dispatch('month_key', 'tally')(date_expr)) }}
+{%- endmacro %}
+{% macro default__month_key(date_expr) -%}
+    strftime({{ date_expr }}, '%Y-%m')
+{%- endmacro %}
+{% macro spark__month_key(date_expr) -%}
+    date_format({{ date_expr }}, 'yyyy-MM')
+{%- endmacro %}
+
+{# Every month start from first_month to last_month inclusive, as column `period_start`. #}
+{% macro month_series(first_month, last_month) -%}
+    {{ return(adapter.dispatch('month_series', 'tally')(first_month, last_month)) }}
+{%- endmacro %}
+{% macro default__month_series(first_month, last_month) -%}
+    select cast(period_start as date) as period_start
+    from generate_series({{ first_month }}, {{ last_month }}, interval 1 month) as s(period_start)
+{%- endmacro %}
+{% macro spark__month_series(first_month, last_month) -%}
+    select explode(sequence({{ first_month }}, {{ last_month }}, interval 1 month)) as period_start
+{%- endmacro %}
+
+{# An exact whole-number type wide enough for money scaled to integers. #}
+{% macro whole_type() -%}
+    {{ return(adapter.dispatch('whole_type', 'tally')()) }}
+{%- endmacro %}
+{% macro default__whole_type() -%}hugeint{%- endmacro %}
+{% macro spark__whole_type() -%}decimal(38, 0){%- endmacro %}

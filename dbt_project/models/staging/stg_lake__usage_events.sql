@@ -1,0 +1,14 @@
+-- One row per accepted usage event (ingestion already deduplicated by event_id).
+select
+    event_id,
+    occurred_at,
+    cast(occurred_at as date) as usage_date,
+    customer_id,
+    metric,
+    cast(quantity as {{ quantity_type() }}) as quantity,
+    status,
+    properties,
+    source_file,
+    source_row,
+    batch_id
+from {{ source('lake', 'usage_events') }}

@@ -1,0 +1,10 @@
+select
+    plan_id,
+    plan_version,
+    charge_id,
+    tier_index,
+    lower_bound,
+    up_to,
+    unit_price,
+    flat_fee
+from {{ source('pricing', 'charge_tiers') }}

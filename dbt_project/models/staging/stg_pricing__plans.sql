@@ -1,0 +1,10 @@
+select
+    plan_id,
+    plan_version,
+    effective_from,
+    currency,
+    base_fee,
+    minimum_commitment,
+    credit_rate,
+    source_file
+from {{ source('pricing', 'plans') }}

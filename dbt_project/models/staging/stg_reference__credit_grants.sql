@@ -1,0 +1,10 @@
+select
+    grant_id,
+    customer_id,
+    granted_at,
+    cast(credits as {{ quantity_type() }}) as credits,
+    kind,
+    cast(purchase_amount as {{ money_type() }}) as purchase_amount,
+    expires_at,
+    priority
+from {{ source('reference', 'credit_grants') }}

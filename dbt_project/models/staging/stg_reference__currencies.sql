@@ -1,0 +1,4 @@
+select
+    currency,
+    minor_units
+from {{ source('reference', 'currencies') }}

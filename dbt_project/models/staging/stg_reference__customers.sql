@@ -1,0 +1,6 @@
+select
+    customer_id,
+    name as customer_name,
+    upper(currency) as currency,
+    created_at
+from {{ source('reference', 'customers') }}
