@@ -8,6 +8,7 @@ HOME_DIR ?= data
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := 1
+export PATH := $(abspath $(BIN)):$(PATH)
 
 DBT_SOURCES := $(shell find dbt_project -name '*.sql' -o -name '*.yml' -not -path '*/target/*' 2>/dev/null)
 MANIFEST := dbt_project/target/manifest.json

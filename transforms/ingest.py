@@ -414,6 +414,14 @@ def _read_manifests(home: Home) -> pl.DataFrame:
     return pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
 
 
+def latest_batch_id(home: Home) -> str | None:
+    """The most recently committed batch that accepted anything, or None."""
+    manifests = _read_manifests(home).filter(pl.col("status") == "ingested")
+    if manifests.height == 0:
+        return None
+    return manifests.sort("ingested_at", "batch_id")["batch_id"][-1]
+
+
 def _remove_uncommitted(home: Home, committed: set[str]) -> None:
     """Files left by a batch that crashed before writing its manifest are removed."""
     for folder in (home.lake_events, home.lake_quarantine):

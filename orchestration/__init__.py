@@ -1,0 +1,1 @@
+"""Dagster orchestration for tally: wires the pure transforms and the dbt project together."""

@@ -1,0 +1,275 @@
+"""The `tally` command: a thin layer that runs the Dagster jobs in-process (SPEC 5).
+
+Exit status: 0 success; 1 the run finished but data-quality checks failed (everything was
+written; see the summary); 2 bad input or a run that could not complete (one-line reason).
+"""
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_CHECKS_FAILED, EXIT_ERROR = 0, 1, 2
+
+DAGSTER_YAML = """\
+# Written by tally: runs from `tally run` / `tally close` are stored here and show in the UI.
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    # DuckDB has a single writer: one warehouse step at a time.
+    default_limit: 1
+"""
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line, exit status 2."""
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
+
+
+def _month(value: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a month YYYY-MM") from None
+
+
+def _prepare_environment(home: Path) -> None:
+    """Point dbt and Dagster at this home, offline and without telemetry."""
+    os.environ["TALLY_HOME"] = str(home)
+    os.environ["DAGSTER_HOME"] = str(home / ".dagster")
+    os.environ["DO_NOT_TRACK"] = "1"
+    os.environ["DAGSTER_DISABLE_TELEMETRY"] = "1"
+    dagster_home = home / ".dagster"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    config = dagster_home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML, encoding="utf-8")
+
+
+def _validate_inputs(home: Path) -> None:
+    """Refuse a bad price book or reference data before any data is touched."""
+    from transforms.home import Home
+    from transforms.pricebook import PriceBookError, load_price_book, price_book_files
+    from transforms.reference import ReferenceDataError, load_reference
+
+    h = Home.at(home)
+    try:
+        book = load_price_book(price_book_files(h.pricing), base=h.root)
+        load_reference(h.landing_reference, book)
+    except (PriceBookError, ReferenceDataError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _execute(job_name: str, *, partition_key: str | None = None, tags: dict | None = None):
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import defs
+
+    job = defs.resolve_job_def(job_name)
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance, partition_key=partition_key, tags=tags or {}, raise_on_error=False
+        )
+    failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    failed_checks = [
+        f"{e.asset_key.to_user_string()}:{e.check_name}"
+        for e in result.get_asset_check_evaluations()
+        if not e.passed
+    ]
+    return result.success, failed_steps, failed_checks
+
+
+def _report(success: bool, failed_steps: list[str], failed_checks: list[str]) -> int:
+    if failed_checks:
+        print(f"checks failed ({len(failed_checks)}): " + ", ".join(sorted(failed_checks)))
+    if not success:
+        print(f"run failed at: {', '.join(failed_steps) or 'unknown step'} (see the Dagster run logs)")
+        return EXIT_ERROR if not failed_checks else EXIT_CHECKS_FAILED
+    return EXIT_CHECKS_FAILED if failed_checks else EXIT_OK
+
+
+def cmd_generate(args) -> int:
+    from transforms.generate import GenerateConfig, generate
+    from transforms.home import Home
+
+    cfg = GenerateConfig(
+        customers=args.customers, days=args.days, events_per_day=args.events_per_day, start=args.start, seed=args.seed
+    )
+    summary = generate(Home.at(args.home), cfg, progress=lambda m: print(f"generate: {m}"))
+    print(
+        f"generated {summary.events:,} events ({summary.raw_rows:,} raw rows: {summary.duplicates:,} duplicates, "
+        f"{summary.faults:,} faulty) in {summary.files} files under {args.home}/landing"
+    )
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    if args.to_date < args.from_date:
+        raise UsageError(f"--to {args.to_date} is before --from {args.from_date}")
+    _prepare_environment(args.home)
+    _validate_inputs(args.home)
+    print(f"run: {args.from_date} .. {args.to_date} (home {args.home})")
+    tags = {
+        "dagster/asset_partition_range_start": args.from_date.isoformat(),
+        "dagster/asset_partition_range_end": args.to_date.isoformat(),
+    }
+    status = _report(*_execute("nightly_billing", tags=tags))
+    if status != EXIT_ERROR:
+        print_summary(args.home)
+    return status
+
+
+def cmd_close(args) -> int:
+    from transforms.home import Home
+
+    home = Home.at(args.home)
+    if not home.warehouse.exists():
+        raise UsageError(f"no warehouse at {home.warehouse}: run `tally run` before closing a month")
+    month_end = (args.month + dt.timedelta(days=32)).replace(day=1)
+    if dt.datetime.now(dt.UTC).date() < month_end:
+        raise UsageError(f"{args.month:%Y-%m} is not over yet (it ends {month_end}); close it after that")
+    _prepare_environment(args.home)
+    print(f"close: {args.month:%Y-%m}")
+    status = _report(*_execute("month_close", partition_key=args.month.isoformat()))
+    if status != EXIT_ERROR:
+        print_summary(args.home)
+    return status
+
+
+def cmd_simulate(args) -> int:
+    raise UsageError("tally simulate is not available yet (tracked in issue #6)")
+
+
+def cmd_query(args) -> int:
+    import duckdb
+    import polars as pl
+
+    from transforms.home import Home
+
+    warehouse = Home.at(args.home).warehouse
+    if not warehouse.exists():
+        raise UsageError(f"no warehouse at {warehouse}: run `tally run` first")
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            frame = pl.from_arrow(con.execute(args.sql).to_arrow_table())
+    except duckdb.Error as exc:
+        raise UsageError(f"query failed: {str(exc).splitlines()[0]}") from None
+    with pl.Config(tbl_rows=50, tbl_cols=20, tbl_width_chars=160, fmt_str_lengths=40):
+        print(frame)
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from transforms.generate import GenerateConfig
+    from transforms.rating import month_bounds
+
+    cfg = GenerateConfig()
+    args.customers, args.days, args.events_per_day = cfg.customers, cfg.days, cfg.events_per_day
+    args.start, args.seed = cfg.start, cfg.seed
+    cmd_generate(args)
+    args.from_date, args.to_date = cfg.start, cfg.start + dt.timedelta(days=cfg.days - 1)
+    status = cmd_run(args)
+    if status == EXIT_ERROR:
+        return status
+    month = cfg.start.replace(day=1)
+    while month_bounds(month)[1] <= args.to_date + dt.timedelta(days=1):
+        args.month = month
+        status = max(status, cmd_close(args))
+        month = month_bounds(month)[1]
+    return status
+
+
+def print_summary(home: Path) -> None:
+    """What a billing engineer wants to see after a run: events, quarantine, invoices, revenue."""
+    import duckdb
+
+    from transforms.home import Home
+
+    warehouse = Home.at(home).warehouse
+    if not warehouse.exists():
+        return
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        files = con.execute(
+            "select count(*), coalesce(sum(rows_read),0), coalesce(sum(rows_accepted),0), "
+            "coalesce(sum(rows_quarantined),0), coalesce(sum(duplicates_dropped),0), "
+            "count(*) filter (where status = 'failed') from marts.fct_ingested_files"
+        ).fetchone()
+        invoices = con.execute(
+            "select status, currency, count(*), sum(total) from marts.fct_invoices group by all order by all"
+        ).fetchall()
+        mismatches = con.execute("select count(*) from marts.fct_billing_mismatches").fetchone()[0]
+    print("summary:")
+    print(f"  files ingested      {files[0]:>12,}   unreadable {files[5]:,}")
+    print(f"  raw rows read       {files[1]:>12,}")
+    print(f"  events accepted     {files[2]:>12,}")
+    print(f"  rows quarantined    {files[3]:>12,}")
+    print(f"  duplicates dropped  {files[4]:>12,}")
+    conserved = files[1] == files[2] + files[3] + files[4]
+    print(f"  conservation        {'holds' if conserved else 'BROKEN':>12}   (read = accepted + quarantined + duplicates)")
+    for status, currency, count, total in invoices:
+        print(f"  invoices {status:<7} {count:>8,}   {currency} {total:,.2f}")
+    print(f"  billing mismatches  {mismatches:>12,}   (marts.fct_billing_mismatches)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tally", description="Usage-based billing warehouse.")
+    default_home = Path(os.environ.get("TALLY_HOME", "data"))
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", type=Path, default=default_home, help="tally home (env TALLY_HOME; default ./data)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", parents=[common], help="write a synthetic world into the home")
+    g.add_argument("--customers", type=int, default=40)
+    g.add_argument("--days", type=int, default=61)
+    g.add_argument("--events-per-day", type=int, default=5000)
+    g.add_argument("--start", type=_date, default=dt.date(2026, 9, 1))
+    g.add_argument("--seed", type=int, default=7)
+    g.set_defaults(func=cmd_generate)
+
+    r = sub.add_parser("run", parents=[common], help="ingest, rate, build marts, check")
+    r.add_argument("--from", dest="from_date", type=_date, required=True)
+    r.add_argument("--to", dest="to_date", type=_date, required=True)
+    r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("close", parents=[common], help="issue a month's invoices")
+    c.add_argument("--month", type=_month, required=True)
+    c.set_defaults(func=cmd_close)
+
+    s = sub.add_parser("simulate", parents=[common], help="rate a month under a candidate price book")
+    s.add_argument("--price-book", type=Path, required=True)
+    s.add_argument("--month", type=_month, required=True)
+    s.set_defaults(func=cmd_simulate)
+
+    q = sub.add_parser("query", parents=[common], help="run read-only SQL against the warehouse")
+    q.add_argument("sql")
+    q.set_defaults(func=cmd_query)
+
+    d = sub.add_parser("demo", parents=[common], help="generate + run + close + summary")
+    d.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.home = args.home.expanduser().resolve()
+    for name in ("customers", "days", "events_per_day"):
+        if getattr(args, name, 1) is not None and getattr(args, name, 1) < 1:
+            print(f"tally: --{name.replace('_', '-')} must be at least 1", file=sys.stderr)
+            return EXIT_ERROR
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"tally: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""The Dagster code location: `dagster dev -w workspace.yaml` loads `defs` from here."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.defs.billing.assets import issue_invoices
+from orchestration.defs.dbt.assets import tally_dbt_issued_models, tally_dbt_models
+from orchestration.defs.ingest.assets import ingest_usage, price_book, reference_data
+from orchestration.defs.jobs import month_close, nightly_billing
+from orchestration.defs.quality.checks import customers_expectations, usage_events_expectations
+from orchestration.defs.resources import resources
+from orchestration.defs.schedules import month_close_schedule, nightly_schedule
+from orchestration.defs.sensors import new_landing_files
+
+defs = dg.Definitions(
+    assets=[price_book, reference_data, ingest_usage, tally_dbt_models, issue_invoices, tally_dbt_issued_models],
+    asset_checks=[usage_events_expectations, customers_expectations],
+    jobs=[nightly_billing, month_close],
+    schedules=[nightly_schedule, month_close_schedule],
+    sensors=[new_landing_files],
+    resources=resources(),
+)

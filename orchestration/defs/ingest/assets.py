@@ -1,0 +1,91 @@
+"""Landing -> lake: the price book, reference data and usage events, one asset per lake table."""
+
+import dagster as dg
+import polars as pl
+
+from orchestration.defs.partitions import daily_partitions
+from orchestration.settings import TallySettings
+from transforms.ingest import REASONS, ingest
+from transforms.lake import currency_table, ensure_lake, write_table
+from transforms.pricebook import load_price_book, price_book_files, price_book_tables
+from transforms.reference import SCHEMAS, load_reference
+
+PRICE_BOOK_TABLES = ("plans", "charges", "charge_tiers", "charge_status_filters", "charge_property_filters")
+REFERENCE_TABLES = (*SCHEMAS, "currencies")
+USAGE_TABLES = ("usage_events", "quarantined_events", "ingested_files")
+
+
+def load_book(settings: TallySettings):
+    home = settings.tally_home
+    return load_price_book(price_book_files(home.pricing), base=home.root)
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(t, group_name="price_book", description=f"Price book table {t}.") for t in PRICE_BOOK_TABLES],
+    name="price_book",
+    description="Validate pricing/*.yaml (refused whole on any fault) and flatten it for the warehouse.",
+)
+def price_book(context: dg.AssetExecutionContext, settings: TallySettings):
+    home = settings.tally_home
+    book = load_book(settings)
+    for name, df in price_book_tables(book).items():
+        write_table(df, home.lake_pricing / f"{name}.parquet")
+        yield dg.MaterializeResult(asset_key=name, metadata={"rows": df.height})
+    context.log.info(f"price book: {len(book.plans)} plan versions, metrics {sorted(book.metrics)}")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(t, group_name="reference", deps=["plans"], description=f"Reference table {t}.")
+        for t in REFERENCE_TABLES
+    ],
+    name="reference_data",
+    description="Customers, subscriptions, credit grants and billed invoices, typed and cross-validated.",
+)
+def reference_data(context: dg.AssetExecutionContext, settings: TallySettings):
+    home = settings.tally_home
+    tables = {**load_reference(home.landing_reference, load_book(settings)), "currencies": currency_table()}
+    for name, df in tables.items():
+        write_table(df, home.lake_reference / f"{name}.parquet")
+        yield dg.MaterializeResult(asset_key=name, metadata={"rows": df.height})
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(t, group_name="usage", deps=["customers", "charges"], description=f"Lake table {t}.")
+        for t in USAGE_TABLES
+    ],
+    name="ingest_usage",
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="warehouse",
+    description=(
+        "New raw exports from landing/usage, normalized and deduplicated into lake/events; "
+        "bad rows quarantined with a reason. Every new file is ingested, whatever the window."
+    ),
+)
+def ingest_usage(context: dg.AssetExecutionContext, settings: TallySettings):
+    home = settings.tally_home
+    ensure_lake(home)
+    customers = pl.read_parquet(home.lake_reference / "customers.parquet")["customer_id"]
+    result = ingest(home, customers=customers, metrics=load_book(settings).metrics, progress=context.log.info)
+    totals = result.totals
+    context.log.info(f"ingested: {totals}")
+    reasons: dict[str, int] = {}
+    if result.batch_id:
+        batch = pl.read_parquet(home.lake_quarantine / f"batch-{result.batch_id}.parquet")
+        reasons = dict(batch.group_by("reason").len().iter_rows())
+    yield dg.MaterializeResult(
+        asset_key="usage_events",
+        metadata={"accepted": totals["rows_accepted"], "duplicates_dropped": totals["duplicates_dropped"],
+                  "event_dates": len(result.event_dates), "batch_id": result.batch_id or ""},
+    )
+    yield dg.MaterializeResult(
+        asset_key="quarantined_events",
+        metadata={"quarantined": totals["rows_quarantined"], **{r: int(reasons.get(r, 0)) for r in REASONS}},
+    )
+    yield dg.MaterializeResult(
+        asset_key="ingested_files",
+        metadata={"files": result.files.height, "rows_read": totals["rows_read"],
+                  "unreadable": result.files.filter(pl.col("status") == "failed").height},
+    )
