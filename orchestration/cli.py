@@ -75,8 +75,10 @@ def _execute(job_name: str, *, partition_key: str | None = None, tags: dict | No
 
     job = defs.resolve_job_def(job_name)
     with DagsterInstance.get() as instance:
+        # The CLI prints a summary; full step logs stay in the run (and the UI) at DEBUG.
+        quiet = {"loggers": {"console": {"config": {"log_level": os.environ.get("TALLY_LOG_LEVEL", "WARNING")}}}}
         result = job.execute_in_process(
-            instance=instance, partition_key=partition_key, tags=tags or {}, raise_on_error=False
+            run_config=quiet, instance=instance, partition_key=partition_key, tags=tags or {}, raise_on_error=False
         )
     failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     failed_checks = [

@@ -17,7 +17,16 @@ from orchestration.settings import TallySettings
 
 ISSUED_SELECTION = "source:issued+"
 
-translator = DagsterDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+class TallyDbtTranslator(DagsterDbtTranslator):
+    """Asset keys equal model names (`fct_invoices`); sources keep the key in their meta."""
+
+    def get_asset_key(self, dbt_resource_props):
+        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            return dg.AssetKey(dbt_resource_props["name"])
+        return super().get_asset_key(dbt_resource_props)
+
+
+translator = TallyDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
 def _dbt_env(settings: TallySettings) -> None:

@@ -1,0 +1,48 @@
+"""The Dagster code location loads with the assets, jobs, schedules and sensor users expect."""
+
+import datetime as dt
+
+import dagster as dg
+
+from orchestration.defs.partitions import window_to_vars
+
+
+def test_definitions_load_with_every_stage():
+    from orchestration.definitions import defs
+
+    repo = defs.get_repository_def()
+    keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
+    assert {"usage_events", "customers", "plans", "issued_invoices", "fct_invoices", "fct_usage_daily",
+            "fct_credit_ledger", "fct_revenue_monthly", "mart_customer_spend", "fct_billing_mismatches",
+            "fct_ingested_files", "fct_quarantined_events", "fct_invoice_adjustments"} <= keys
+    assert {j.name for j in repo.get_all_jobs()} >= {"nightly_billing", "month_close"}
+    assert {s.name for s in repo.schedule_defs} == {"nightly_billing_schedule", "month_close_schedule"}
+    assert [s.name for s in repo.sensor_defs] == ["new_landing_files"]
+    checks = {k.name for k in repo.asset_graph.asset_check_keys}
+    assert {"usage_events_expectations", "customers_expectations"} <= checks
+
+
+def test_partition_window_becomes_inclusive_dbt_vars():
+    start = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+    end = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    assert window_to_vars(start, end, "/h/lake") == {
+        "min_date": "2026-10-01",
+        "max_date": "2026-10-31",
+        "lake_dir": "/h/lake",
+    }
+
+
+def test_nightly_at_two_utc_and_month_close_on_the_third():
+    from orchestration.definitions import defs
+
+    crons = {s.name: s.cron_schedule for s in defs.get_repository_def().schedule_defs}
+    assert crons == {"nightly_billing_schedule": "0 2 * * *", "month_close_schedule": "0 6 3 * *"}
+
+
+def test_month_close_depends_on_computed_invoices_and_feeds_the_marts():
+    from orchestration.definitions import defs
+
+    graph = defs.get_repository_def().asset_graph
+    issued = graph.get(dg.AssetKey("issued_invoices"))
+    assert dg.AssetKey("int_invoices_computed") in issued.parent_keys
+    assert dg.AssetKey("stg_issued__invoices") in issued.child_keys

@@ -1,0 +1,171 @@
+"""Ingestion: every raw row is accepted, quarantined with a reason, or counted as a duplicate."""
+
+import datetime as dt
+import gzip
+import json
+import textwrap
+
+import polars as pl
+import pytest
+
+from transforms.home import Home
+from transforms.ingest import ingest
+
+NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+HEADER = "event_id,occurred_at,customer_id,metric,quantity,status,properties\n"
+
+
+@pytest.fixture
+def home(tmp_path):
+    h = Home.at(tmp_path)
+    h.landing_usage.mkdir(parents=True)
+    return h
+
+
+def land(home: Home, name: str, text: str) -> None:
+    path = home.landing_usage / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = textwrap.dedent(text).lstrip().encode()
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+
+
+def run(home: Home):
+    return ingest(home, customers=["c1", "c2"], metrics=["api_calls", "tokens"], now=NOW)
+
+
+def events(home: Home) -> pl.DataFrame:
+    return pl.read_parquet(home.lake_events / "**" / "batch-*.parquet").sort("event_id")
+
+
+def quarantine(home: Home) -> pl.DataFrame:
+    return pl.read_parquet(home.lake_quarantine / "batch-*.parquet").sort("file_path", "row_number")
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (",2026-10-01T10:00:00Z,c1,api_calls,1,200,", "missing_event_id"),
+        ("e1,not-a-time,c1,api_calls,1,200,", "bad_timestamp"),
+        ("e1,2026-10-01T10:00:00,c1,api_calls,1,200,", "bad_timestamp"),  # no offset: ambiguous
+        ("e1,2026-10-01T10:00:00Z,nobody,api_calls,1,200,", "unknown_customer"),
+        ("e1,2026-10-01T10:00:00Z,c1,gpu_hours,1,200,", "unknown_metric"),
+        ("e1,2026-10-01T10:00:00Z,c1,api_calls,lots,200,", "bad_quantity"),
+        ("e1,2026-10-01T10:00:00Z,c1,api_calls,NaN,200,", "bad_quantity"),
+        ("e1,2026-10-01T10:00:00Z,c1,api_calls,0.0000000001,200,", "bad_quantity"),  # > 9 decimals
+        ("e1,2026-10-01T10:00:00Z,c1,api_calls,-2,200,", "negative_quantity"),
+        ("e1,2026-11-02T10:00:00Z,c1,api_calls,1,200,", "future_timestamp"),
+        ("e1,2026-10-01T10:00:00Z,c1,api_calls,1,OK,", "malformed_row"),
+        ("e1,2026-10-01T10:00:00Z,c1,api_calls,1,200,x,y", "malformed_row"),  # ragged row
+    ],
+)
+def test_each_rule_quarantines_with_its_reason(home, row, reason):
+    land(home, "day.csv", HEADER + row + "\n" + "ok1,2026-10-01T10:00:00Z,c1,api_calls,1,200,\n")
+
+    result = run(home)
+
+    q = quarantine(home)
+    assert q["reason"].to_list() == [reason]
+    assert q["row_number"].to_list() == [1]
+    assert q["file_path"].to_list() == ["landing/usage/day.csv"]
+    assert events(home)["event_id"].to_list() == ["ok1"]
+    assert result.totals == {"rows_read": 2, "rows_accepted": 1, "rows_quarantined": 1, "duplicates_dropped": 0}
+
+
+def test_timestamps_are_normalized_to_utc_from_offsets_z_and_epoch_millis(home):
+    eight_utc_millis = int(dt.datetime(2026, 10, 1, 8, tzinfo=dt.UTC).timestamp() * 1000)
+    land(
+        home,
+        "day.csv",
+        HEADER
+        + "a,2026-10-01T12:00:00+02:00,c1,api_calls,,,\n"
+        + "b,2026-10-01T10:00:00.250Z,c1,api_calls,,,\n"
+        + f"c,{eight_utc_millis},c1,api_calls,,,\n",
+    )
+    run(home)
+    got = events(home).select("event_id", "occurred_at", "quantity")
+    assert got["occurred_at"].to_list() == [
+        dt.datetime(2026, 10, 1, 10, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 10, 1, 10, 0, 0, 250000, tzinfo=dt.UTC),
+        dt.datetime(2026, 10, 1, 8, 0, tzinfo=dt.UTC),
+    ]
+    assert [str(q) for q in got["quantity"]] == ["1.000000000"] * 3  # quantity defaults to 1
+
+
+def test_cloudevents_map_to_the_flat_schema(home):
+    lines = [
+        {"specversion": "1.0", "id": "ce1", "time": "2026-10-01T10:00:00Z", "subject": "c2", "type": "tokens",
+         "source": "/gw", "data": {"quantity": 250, "status": 201, "model": "large"}},
+    ]
+    land(home, "ce.jsonl.gz", "\n".join(json.dumps(x) for x in lines) + "\n")
+    run(home)
+    row = events(home).row(0, named=True)
+    assert (row["event_id"], row["customer_id"], row["metric"], row["status"]) == ("ce1", "c2", "tokens", 201)
+    assert str(row["quantity"]) == "250.000000000"
+    assert json.loads(row["properties"]) == {"model": "large"}
+
+
+def test_broken_json_line_is_quarantined_and_the_rest_of_the_file_is_kept(home):
+    good = {"event_id": "j1", "occurred_at": "2026-10-01T10:00:00Z", "customer_id": "c1", "metric": "api_calls"}
+    land(home, "day.jsonl", json.dumps(good) + "\n{not json\n")
+    result = run(home)
+    assert events(home)["event_id"].to_list() == ["j1"]
+    assert quarantine(home).select("row_number", "reason", "raw_record").rows() == [(2, "malformed_row", "{not json")]
+    assert result.totals["rows_read"] == 2
+
+
+def test_duplicates_across_files_and_runs_are_counted_once(home):
+    land(home, "a/day1.csv", HEADER + "e1,2026-10-01T10:00:00Z,c1,api_calls,5,200,\n")
+    land(home, "b/day2.csv", HEADER + "e1,2026-10-01T10:00:00Z,c1,api_calls,5,200,\ne2,2026-10-02T10:00:00Z,c1,api_calls,1,200,\n")
+    first = run(home)
+    land(home, "c/day3.csv", HEADER + "e2,2026-10-02T10:00:00Z,c1,api_calls,1,200,\n")
+    second = run(home)
+
+    assert events(home)["event_id"].to_list() == ["e1", "e2"]
+    per_file = dict(first.files.select("file_path", "duplicates_dropped").iter_rows())
+    assert per_file == {"landing/usage/a/day1.csv": 0, "landing/usage/b/day2.csv": 1}
+    assert second.totals == {"rows_read": 1, "rows_accepted": 0, "rows_quarantined": 0, "duplicates_dropped": 1}
+
+
+def test_rerun_ingests_nothing_and_same_content_elsewhere_is_not_ingested_twice(home):
+    body = HEADER + "e1,2026-10-01T10:00:00Z,c1,api_calls,1,200,\n"
+    land(home, "day.csv", body)
+    run(home)
+    before = events(home)
+
+    assert run(home).batch_id is None  # nothing new
+    land(home, "copy/day.csv", body)
+    again = run(home)
+
+    assert again.files.select("status", "rows_read").rows() == [("already_ingested", 0)]
+    assert events(home).equals(before)
+
+
+def test_unreadable_file_is_recorded_and_other_files_go_on(home):
+    (home.landing_usage / "broken.csv.gz").write_bytes(b"this is not gzip")
+    land(home, "good.csv", HEADER + "e1,2026-10-01T10:00:00Z,c1,api_calls,1,200,\n")
+    result = run(home)
+    status = dict(result.files.select("file_path", "status").iter_rows())
+    assert status == {"landing/usage/broken.csv.gz": "failed", "landing/usage/good.csv": "ingested"}
+    assert "gzip" in result.files.filter(pl.col("status") == "failed")["error"][0]
+    assert quarantine(home)["reason"].to_list() == ["unreadable_file"]
+    assert events(home)["event_id"].to_list() == ["e1"]
+
+
+def test_leftovers_of_a_crashed_batch_are_removed_before_the_next(home):
+    land(home, "day.csv", HEADER + "e1,2026-10-01T10:00:00Z,c1,api_calls,1,200,\n")
+    orphan = home.lake_events / "event_date=2026-10-01" / "batch-deadbeef.parquet"
+    orphan.parent.mkdir(parents=True)
+    pl.DataFrame({"event_id": ["e1"]}).write_parquet(orphan)  # written, never committed
+
+    result = run(home)
+
+    assert not orphan.exists()
+    assert result.totals["rows_accepted"] == 1  # not mistaken for a duplicate of the orphan
+
+
+def test_landing_files_are_never_modified(home):
+    land(home, "day.csv", HEADER + "e1,2026-10-01T10:00:00Z,c1,api_calls,1,200,\n")
+    before = {p: p.read_bytes() for p in home.landing_usage.rglob("*") if p.is_file()}
+    run(home)
+    after = {p: p.read_bytes() for p in home.landing_usage.rglob("*") if p.is_file()}
+    assert after == before
