@@ -1,0 +1,123 @@
+"""`make bench`: events/s per stage and end to end, against a DuckDB scan floor, with peak memory.
+
+Generates N events, then in one run measures: the floor (DuckDB scanning the same raw files and
+grouping by customer, metric and day), ingestion, the dbt build, the checks, and the whole
+`tally run`. Ratios are reported against the floor measured in the same run, because the
+machines are shared and noisy; absolute seconds are only context.
+"""
+
+import argparse
+import datetime as dt
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from transforms.generate import GenerateConfig, generate  # noqa: E402
+from transforms.home import Home  # noqa: E402
+
+
+def floor_seconds(home: Home) -> float:
+    """DuckDB reading every raw export and grouping by customer, metric and day."""
+    import duckdb
+
+    usage = home.landing_usage
+    sql = f"""
+        with raw as (
+            select customer_id, metric, cast(occurred_at as varchar) as ts
+            from read_csv(['{usage}/**/*.csv', '{usage}/**/*.csv.gz'], all_varchar = true, union_by_name = true,
+                          ignore_errors = true, null_padding = true)
+            union all
+            select customer_id, metric, cast(occurred_at as varchar)
+            from read_parquet('{usage}/**/*.parquet', union_by_name = true)
+            union all
+            select coalesce(customer_id, subject), coalesce(metric, type), cast(coalesce(occurred_at, time) as varchar)
+            from read_json('{usage}/**/*.jsonl.gz', format = 'newline_delimited', union_by_name = true,
+                           ignore_errors = true)
+        )
+        select customer_id, metric, left(ts, 10) as day, count(*) from raw group by all
+    """
+    con = duckdb.connect()
+    start = time.perf_counter()
+    con.execute(sql).fetchall()
+    return time.perf_counter() - start
+
+
+def stage_seconds(home: Home) -> dict[str, float]:
+    """Per-step durations of the latest nightly run, from the Dagster instance under the home."""
+    import os
+
+    os.environ["DAGSTER_HOME"] = str(home.dagster_home)
+    from dagster import DagsterEventType, DagsterInstance, RunsFilter
+
+    with DagsterInstance.get() as instance:
+        run = instance.get_run_records(RunsFilter(job_name="nightly_billing"), limit=1)[0].dagster_run
+        starts, out = {}, {}
+        for record in instance.all_logs(run.run_id):
+            ev = record.dagster_event
+            if ev is None:
+                continue
+            if ev.event_type == DagsterEventType.STEP_START:
+                starts[ev.step_key] = record.timestamp
+            elif ev.event_type == DagsterEventType.STEP_SUCCESS:
+                out[ev.step_key] = record.timestamp - starts.get(ev.step_key, record.timestamp)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--keep", action="store_true", help="keep the bench home for inspection")
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="tally-bench-"))
+    home = Home.at(root)
+    start = dt.date(2026, 9, 1)
+    cfg = GenerateConfig(customers=args.customers, days=args.days, events_per_day=args.events // args.days, start=start)
+    t0 = time.perf_counter()
+    truth = generate(home, cfg)
+    gen_s = time.perf_counter() - t0
+    print(f"generated {truth.events:,} events ({truth.raw_rows:,} raw rows) in {gen_s:.1f}s")
+
+    floor = floor_seconds(home)
+    end = start + dt.timedelta(days=args.days - 1)
+    cmd = [str(ROOT / ".venv" / "bin" / "tally"), "run", "--home", str(root), "--from", str(start), "--to", str(end)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    e2e = time.perf_counter() - t0
+    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / (1024 * 1024)
+    if proc.returncode not in (0, 1):
+        print(proc.stdout[-3000:], proc.stderr[-3000:])
+        return 1
+    stages = stage_seconds(home)
+    ingest = stages.get("ingest_usage", 0.0)
+    dbt = stages.get("tally_dbt_models", 0.0) + stages.get("tally_dbt_issued_models", 0.0)
+    checks = sum(v for k, v in stages.items() if "expectations" in k)
+    n = truth.raw_rows
+
+    def rate(seconds: float) -> str:
+        return f"{n / seconds / 1e6:6.2f} M rows/s" if seconds else "   n/a"
+
+    print(f"\nraw rows: {n:,}   (2 cores; ratios are the figures to compare)")
+    print(f"{'stage':<28}{'seconds':>9}  {'throughput':>16}  {'vs floor':>8}")
+    print(f"{'floor: DuckDB scan+group':<28}{floor:9.1f}  {rate(floor):>16}  {1.0:8.2f}")
+    for name, secs in (("ingest (Polars)", ingest), ("dbt build", dbt), ("checks (GX)", checks), ("end to end (tally run)", e2e)):
+        print(f"{name:<28}{secs:9.1f}  {rate(secs):>16}  {floor / secs if secs else 0:8.2f}")
+    print(f"peak memory (largest child process): {peak_gib:.2f} GiB")
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
+    else:
+        print(f"bench home kept at {root}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
