@@ -57,7 +57,9 @@ def stage_seconds(home: Home) -> dict[str, float]:
     from dagster import DagsterEventType, DagsterInstance, RunsFilter
 
     with DagsterInstance.get() as instance:
-        run = instance.get_run_records(RunsFilter(job_name="nightly_billing"), limit=1)[0].dagster_run
+        run = instance.get_run_records(RunsFilter(job_name="nightly_billing"), limit=1)[
+            0
+        ].dagster_run
         starts, out = {}, {}
         for record in instance.all_logs(run.run_id):
             ev = record.dagster_event
@@ -81,7 +83,12 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="tally-bench-"))
     home = Home.at(root)
     start = dt.date(2026, 9, 1)
-    cfg = GenerateConfig(customers=args.customers, days=args.days, events_per_day=args.events // args.days, start=start)
+    cfg = GenerateConfig(
+        customers=args.customers,
+        days=args.days,
+        events_per_day=args.events // args.days,
+        start=start,
+    )
     t0 = time.perf_counter()
     truth = generate(home, cfg)
     gen_s = time.perf_counter() - t0
@@ -89,7 +96,16 @@ def main() -> int:
 
     floor = floor_seconds(home)
     end = start + dt.timedelta(days=args.days - 1)
-    cmd = [str(ROOT / ".venv" / "bin" / "tally"), "run", "--home", str(root), "--from", str(start), "--to", str(end)]
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "tally"),
+        "run",
+        "--home",
+        str(root),
+        "--from",
+        str(start),
+        "--to",
+        str(end),
+    ]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     e2e = time.perf_counter() - t0
@@ -109,7 +125,12 @@ def main() -> int:
     print(f"\nraw rows: {n:,}   (2 cores; ratios are the figures to compare)")
     print(f"{'stage':<28}{'seconds':>9}  {'throughput':>16}  {'vs floor':>8}")
     print(f"{'floor: DuckDB scan+group':<28}{floor:9.1f}  {rate(floor):>16}  {1.0:8.2f}")
-    for name, secs in (("ingest (Polars)", ingest), ("dbt build", dbt), ("checks (GX)", checks), ("end to end (tally run)", e2e)):
+    for name, secs in (
+        ("ingest (Polars)", ingest),
+        ("dbt build", dbt),
+        ("checks (GX)", checks),
+        ("end to end (tally run)", e2e),
+    ):
         print(f"{name:<28}{secs:9.1f}  {rate(secs):>16}  {floor / secs if secs else 0:8.2f}")
     print(f"peak memory (largest child process): {peak_gib:.2f} GiB")
     if not args.keep:

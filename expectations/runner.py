@@ -18,7 +18,9 @@ class SuiteResult:
     def summary(self) -> str:
         if self.success:
             return f"{self.suite}: all {self.evaluated} expectations met"
-        return f"{self.suite}: {len(self.failed)} of {self.evaluated} failed: " + "; ".join(self.failed)
+        return f"{self.suite}: {len(self.failed)} of {self.evaluated} failed: " + "; ".join(
+            self.failed
+        )
 
 
 def validate(df: pl.DataFrame, suite_name: str, expectations: list) -> SuiteResult:
@@ -34,7 +36,9 @@ def validate(df: pl.DataFrame, suite_name: str, expectations: list) -> SuiteResu
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{suite_name}_validation", data=batch, suite=suite)
     )
-    result = definition.run(batch_parameters={"dataframe": df.to_pandas(use_pyarrow_extension_array=True)})
+    result = definition.run(
+        batch_parameters={"dataframe": df.to_pandas(use_pyarrow_extension_array=True)}
+    )
     failed = []
     for r in result.results:
         if not r.success:

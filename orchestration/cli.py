@@ -76,9 +76,17 @@ def _execute(job_name: str, *, partition_key: str | None = None, tags: dict | No
     job = defs.resolve_job_def(job_name)
     with DagsterInstance.get() as instance:
         # The CLI prints a summary; full step logs stay in the run (and the UI) at DEBUG.
-        quiet = {"loggers": {"console": {"config": {"log_level": os.environ.get("TALLY_LOG_LEVEL", "WARNING")}}}}
+        quiet = {
+            "loggers": {
+                "console": {"config": {"log_level": os.environ.get("TALLY_LOG_LEVEL", "WARNING")}}
+            }
+        }
         result = job.execute_in_process(
-            run_config=quiet, instance=instance, partition_key=partition_key, tags=tags or {}, raise_on_error=False
+            run_config=quiet,
+            instance=instance,
+            partition_key=partition_key,
+            tags=tags or {},
+            raise_on_error=False,
         )
     failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     failed_checks = [
@@ -93,7 +101,9 @@ def _report(success: bool, failed_steps: list[str], failed_checks: list[str]) ->
     if failed_checks:
         print(f"checks failed ({len(failed_checks)}): " + ", ".join(sorted(failed_checks)))
     if not success:
-        print(f"run failed at: {', '.join(failed_steps) or 'unknown step'} (see the Dagster run logs)")
+        print(
+            f"run failed at: {', '.join(failed_steps) or 'unknown step'} (see the Dagster run logs)"
+        )
         return EXIT_ERROR if not failed_checks else EXIT_CHECKS_FAILED
     return EXIT_CHECKS_FAILED if failed_checks else EXIT_OK
 
@@ -103,7 +113,11 @@ def cmd_generate(args) -> int:
     from transforms.home import Home
 
     cfg = GenerateConfig(
-        customers=args.customers, days=args.days, events_per_day=args.events_per_day, start=args.start, seed=args.seed
+        customers=args.customers,
+        days=args.days,
+        events_per_day=args.events_per_day,
+        start=args.start,
+        seed=args.seed,
     )
     summary = generate(Home.at(args.home), cfg, progress=lambda m: print(f"generate: {m}"))
     print(
@@ -134,10 +148,14 @@ def cmd_close(args) -> int:
 
     home = Home.at(args.home)
     if not home.warehouse.exists():
-        raise UsageError(f"no warehouse at {home.warehouse}: run `tally run` before closing a month")
+        raise UsageError(
+            f"no warehouse at {home.warehouse}: run `tally run` before closing a month"
+        )
     month_end = (args.month + dt.timedelta(days=32)).replace(day=1)
     if dt.datetime.now(dt.UTC).date() < month_end:
-        raise UsageError(f"{args.month:%Y-%m} is not over yet (it ends {month_end}); close it after that")
+        raise UsageError(
+            f"{args.month:%Y-%m} is not over yet (it ends {month_end}); close it after that"
+        )
     _prepare_environment(args.home)
     print(f"close: {args.month:%Y-%m}")
     status = _report(*_execute("month_close", partition_key=args.month.isoformat()))
@@ -215,7 +233,9 @@ def print_summary(home: Path) -> None:
     print(f"  rows quarantined    {files[3]:>12,}")
     print(f"  duplicates dropped  {files[4]:>12,}")
     conserved = files[1] == files[2] + files[3] + files[4]
-    print(f"  conservation        {'holds' if conserved else 'BROKEN':>12}   (read = accepted + quarantined + duplicates)")
+    print(
+        f"  conservation        {'holds' if conserved else 'BROKEN':>12}   (read = accepted + quarantined + duplicates)"
+    )
     for status, currency, count, total in invoices:
         print(f"  invoices {status:<7} {count:>8,}   {currency} {total:,.2f}")
     print(f"  billing mismatches  {mismatches:>12,}   (marts.fct_billing_mismatches)")
@@ -225,7 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tally", description="Usage-based billing warehouse.")
     default_home = Path(os.environ.get("TALLY_HOME", "data"))
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--home", type=Path, default=default_home, help="tally home (env TALLY_HOME; default ./data)")
+    common.add_argument(
+        "--home",
+        type=Path,
+        default=default_home,
+        help="tally home (env TALLY_HOME; default ./data)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", parents=[common], help="write a synthetic world into the home")
@@ -245,7 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--month", type=_month, required=True)
     c.set_defaults(func=cmd_close)
 
-    s = sub.add_parser("simulate", parents=[common], help="rate a month under a candidate price book")
+    s = sub.add_parser(
+        "simulate", parents=[common], help="rate a month under a candidate price book"
+    )
     s.add_argument("--price-book", type=Path, required=True)
     s.add_argument("--month", type=_month, required=True)
     s.set_defaults(func=cmd_simulate)

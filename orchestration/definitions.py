@@ -14,7 +14,14 @@ from orchestration.defs.schedules import month_close_schedule, nightly_schedule
 from orchestration.defs.sensors import new_landing_files
 
 defs = dg.Definitions(
-    assets=[price_book, reference_data, ingest_usage, tally_dbt_models, issue_invoices, tally_dbt_issued_models],
+    assets=[
+        price_book,
+        reference_data,
+        ingest_usage,
+        tally_dbt_models,
+        issue_invoices,
+        tally_dbt_issued_models,
+    ],
     asset_checks=[usage_events_expectations, customers_expectations],
     jobs=[nightly_billing, month_close],
     schedules=[nightly_schedule, month_close_schedule],

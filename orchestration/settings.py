@@ -1,6 +1,5 @@
 """The one place settings come from: a Dagster resource resolved at run time, never at import."""
 
-
 import dagster as dg
 
 from transforms.home import Home

@@ -49,14 +49,21 @@ def issue_month(
         return CloseResult(month, existing.height, Decimal(existing["total"].sum() or 0), True)
     next_month = (month + dt.timedelta(days=32)).replace(day=1)
     if now.date() < next_month:
-        raise CloseError(f"{month:%Y-%m} is not over yet (it ends {next_month}); close it after that")
+        raise CloseError(
+            f"{month:%Y-%m} is not over yet (it ends {next_month}); close it after that"
+        )
     issued_at = now.astimezone(dt.UTC)
     # Credits are applied at close by issue #4; until then the total is the subtotal.
-    invoices = invoices.with_columns(
-        pl.lit(0).cast(ISSUED_INVOICE_SCHEMA["credits_applied"]).alias("credits_applied"),
-        pl.col("subtotal").cast(ISSUED_INVOICE_SCHEMA["total"]).alias("total"),
-        pl.lit(issued_at).cast(ISSUED_INVOICE_SCHEMA["issued_at"]).alias("issued_at"),
-    ).select(list(ISSUED_INVOICE_SCHEMA)).cast(ISSUED_INVOICE_SCHEMA).sort("invoice_id")
+    invoices = (
+        invoices.with_columns(
+            pl.lit(0).cast(ISSUED_INVOICE_SCHEMA["credits_applied"]).alias("credits_applied"),
+            pl.col("subtotal").cast(ISSUED_INVOICE_SCHEMA["total"]).alias("total"),
+            pl.lit(issued_at).cast(ISSUED_INVOICE_SCHEMA["issued_at"]).alias("issued_at"),
+        )
+        .select(list(ISSUED_INVOICE_SCHEMA))
+        .cast(ISSUED_INVOICE_SCHEMA)
+        .sort("invoice_id")
+    )
     lines = lines.select(list(ISSUED_LINE_SCHEMA)).cast(ISSUED_LINE_SCHEMA).sort("invoice_line_id")
 
     home.exports.mkdir(parents=True, exist_ok=True)
@@ -66,7 +73,9 @@ def issue_month(
         document = {
             **{k: _json_value(v) for k, v in inv.items()},
             "status": "issued",
-            "lines": [{k: _json_value(v) for k, v in ln.items()} for ln in inv_lines.iter_rows(named=True)],
+            "lines": [
+                {k: _json_value(v) for k, v in ln.items()} for ln in inv_lines.iter_rows(named=True)
+            ],
         }
         path = home.exports / f"{inv['invoice_id']}.json"
         tmp = path.with_name(path.name + ".tmp")

@@ -216,13 +216,31 @@ def _credit_grants(cfg: GenerateConfig, subs: pl.DataFrame) -> pl.DataFrame:
     credit_plans = subs.filter(pl.col("plan_id").is_in(["growth", "scale"]))
     for n, cid in enumerate(sorted(set(credit_plans["customer_id"].to_list()))):
         rows.append(
-            (f"gr_{cid}_promo", cid, cfg.start, "2000", "promotional", "0", cfg.start + dt.timedelta(days=45), 10)
+            (
+                f"gr_{cid}_promo",
+                cid,
+                cfg.start,
+                "2000",
+                "promotional",
+                "0",
+                cfg.start + dt.timedelta(days=45),
+                10,
+            )
         )
         credits = 5000 * (1 + n % 4)
         expires = (cfg.start + dt.timedelta(days=75)) if n % 3 == 0 else None
         price = Decimal(credits) * Decimal("0.008")
         rows.append(
-            (f"gr_{cid}_buy1", cid, cfg.start + dt.timedelta(days=3), str(credits), "purchased", str(price), expires, 50)
+            (
+                f"gr_{cid}_buy1",
+                cid,
+                cfg.start + dt.timedelta(days=3),
+                str(credits),
+                "purchased",
+                str(price),
+                expires,
+                50,
+            )
         )
     return pl.DataFrame(
         rows,
@@ -247,35 +265,49 @@ def _events(cfg: GenerateConfig, customers: pl.DataFrame, rng: np.random.Generat
     weights = rng.permutation(weights / weights.sum())
     days = np.arange(cfg.days)
     weekday = np.array([(cfg.start + dt.timedelta(days=int(d))).weekday() for d in days])
-    per_day = (cfg.events_per_day * np.where(weekday >= 5, 0.65, 1.1) * rng.uniform(0.9, 1.1, cfg.days)).astype(np.int64)
+    per_day = (
+        cfg.events_per_day * np.where(weekday >= 5, 0.65, 1.1) * rng.uniform(0.9, 1.1, cfg.days)
+    ).astype(np.int64)
     total = int(per_day.sum())
     day = np.repeat(days, per_day)
     hour = rng.choice(24, size=total, p=HOURLY / HOURLY.sum())
-    micros = (day * 86_400 + hour * 3600 + rng.integers(0, 3600, total)) * 1_000_000 + rng.integers(0, 1000, total) * 1000
+    micros = (day * 86_400 + hour * 3600 + rng.integers(0, 3600, total)) * 1_000_000 + rng.integers(
+        0, 1000, total
+    ) * 1000
     start_us = int(dt.datetime.combine(cfg.start, dt.time(), dt.UTC).timestamp()) * 1_000_000
     cust = rng.choice(n_cust, size=total, p=weights)
     is_tokens = rng.random(total) < 0.3
-    quantity = np.where(is_tokens, np.maximum(1, rng.lognormal(6.5, 1.0, total).astype(np.int64)), 1)
+    quantity = np.where(
+        is_tokens, np.maximum(1, rng.lognormal(6.5, 1.0, total).astype(np.int64)), 1
+    )
     status = rng.choice(STATUSES, size=total, p=STATUS_P)
     model = np.where(rng.random(total) < 0.3, "large", "small")
     # Late events reach the lake in a later day's export (up to five days late).
     late = rng.random(total) < cfg.late_rate
     export_day = np.minimum(day + np.where(late, rng.integers(1, 6, total), 0), cfg.days - 1)
-    return pl.DataFrame(
-        {
-            "seq": np.arange(total),
-            "occurred_us": start_us + micros,
-            "customer_id": customers["customer_id"].gather(cust),
-            "metric": np.where(is_tokens, "tokens", "api_calls"),
-            "quantity": quantity,
-            "status": status.astype(np.int32),
-            "model": model,
-            "export_day": export_day,
-        }
-    ).with_columns(
-        pl.format("evt_{}_{}", pl.lit(cfg.seed), pl.col("seq").cast(pl.String).str.zfill(10)).alias("event_id"),
-        pl.from_epoch("occurred_us", time_unit="us").dt.replace_time_zone("UTC").alias("occurred_at"),
-    ).sort("occurred_us")
+    return (
+        pl.DataFrame(
+            {
+                "seq": np.arange(total),
+                "occurred_us": start_us + micros,
+                "customer_id": customers["customer_id"].gather(cust),
+                "metric": np.where(is_tokens, "tokens", "api_calls"),
+                "quantity": quantity,
+                "status": status.astype(np.int32),
+                "model": model,
+                "export_day": export_day,
+            }
+        )
+        .with_columns(
+            pl.format(
+                "evt_{}_{}", pl.lit(cfg.seed), pl.col("seq").cast(pl.String).str.zfill(10)
+            ).alias("event_id"),
+            pl.from_epoch("occurred_us", time_unit="us")
+            .dt.replace_time_zone("UTC")
+            .alias("occurred_at"),
+        )
+        .sort("occurred_us")
+    )
 
 
 def _faults(cfg: GenerateConfig, events: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
@@ -286,9 +318,18 @@ def _faults(cfg: GenerateConfig, events: pl.DataFrame, rng: np.random.Generator)
         pl.format("bad_{}_{}", pl.lit(cfg.seed), pl.int_range(pl.len())).alias("event_id"),
     )
     return sample.with_columns(
-        pl.when(pl.col("fault") == "missing_event_id").then(pl.lit("")).otherwise(pl.col("event_id")).alias("event_id"),
-        pl.when(pl.col("fault") == "unknown_customer").then(pl.lit("cus_unknown")).otherwise(pl.col("customer_id")).alias("customer_id"),
-        pl.when(pl.col("fault") == "unknown_metric").then(pl.lit("gpu_seconds")).otherwise(pl.col("metric")).alias("metric"),
+        pl.when(pl.col("fault") == "missing_event_id")
+        .then(pl.lit(""))
+        .otherwise(pl.col("event_id"))
+        .alias("event_id"),
+        pl.when(pl.col("fault") == "unknown_customer")
+        .then(pl.lit("cus_unknown"))
+        .otherwise(pl.col("customer_id"))
+        .alias("customer_id"),
+        pl.when(pl.col("fault") == "unknown_metric")
+        .then(pl.lit("gpu_seconds"))
+        .otherwise(pl.col("metric"))
+        .alias("metric"),
         pl.when(pl.col("fault") == "future_timestamp")
         .then(pl.col("occurred_at").dt.offset_by("3y"))
         .otherwise(pl.col("occurred_at"))
@@ -302,7 +343,10 @@ def _raw_frame(events: pl.DataFrame) -> pl.DataFrame:
     fault = pl.col("fault") if "fault" in events.columns else pl.lit(None, pl.String)
     return events.select(
         "event_id",
-        pl.when(fault == "bad_timestamp").then(pl.lit("yesterday at noon")).otherwise(ts).alias("occurred_at"),
+        pl.when(fault == "bad_timestamp")
+        .then(pl.lit("yesterday at noon"))
+        .otherwise(ts)
+        .alias("occurred_at"),
         "customer_id",
         "metric",
         pl.when(fault == "bad_quantity")
@@ -354,7 +398,12 @@ def _write_export(rows: pl.DataFrame, path: Path, kind: str) -> None:
 
 
 def _billed_invoices(
-    events: pl.DataFrame, subs: pl.DataFrame, customers: pl.DataFrame, book, cfg: GenerateConfig, rng
+    events: pl.DataFrame,
+    subs: pl.DataFrame,
+    customers: pl.DataFrame,
+    book,
+    cfg: GenerateConfig,
+    rng,
 ) -> pl.DataFrame:
     """What the billing system of record billed: correct rating, with a few deliberate slips."""
     end = cfg.start + dt.timedelta(days=cfg.days)
@@ -378,12 +427,17 @@ def _billed_invoices(
             if s >= e:
                 continue
             plan = plan_for_period(book, sub["plan_id"], p_start)
-            seg_events = daily.filter((pl.col("customer_id") == sub["customer_id"]) & pl.col("d").is_between(s, e, closed="left"))
+            seg_events = daily.filter(
+                (pl.col("customer_id") == sub["customer_id"])
+                & pl.col("d").is_between(s, e, closed="left")
+            )
             usage = {}
             for charge in plan.charges:
                 cond = pl.col("metric") == charge.metric
                 if charge.status_ranges:
-                    cond &= pl.any_horizontal([pl.col("status").is_between(lo, hi) for lo, hi in charge.status_ranges])
+                    cond &= pl.any_horizontal(
+                        [pl.col("status").is_between(lo, hi) for lo, hi in charge.status_ranges]
+                    )
                 for key, values in charge.property_filters:
                     if key == "model":
                         cond &= pl.col("model").is_in(list(values))
@@ -392,22 +446,46 @@ def _billed_invoices(
                 units = n_events if charge.aggregation == "count" else int(matched["q"].sum() or 0)
                 usage[charge.charge_id] = (Decimal(units), n_events)
             lines = segment_lines(Segment(sub["customer_id"], plan, s, e), usage)
-            invoices.append((sub["customer_id"], p_start, sum((ln.amount for ln in lines), Decimal(0))))
-    df = pl.DataFrame(invoices, schema={"customer_id": pl.String, "period_start": pl.Date, "subtotal": pl.Object}, orient="row")
+            invoices.append(
+                (sub["customer_id"], p_start, sum((ln.amount for ln in lines), Decimal(0)))
+            )
+    df = pl.DataFrame(
+        invoices,
+        schema={"customer_id": pl.String, "period_start": pl.Date, "subtotal": pl.Object},
+        orient="row",
+    )
     totals: dict[tuple[str, dt.date], Decimal] = {}
     for cid, p, amount in df.iter_rows():
         totals[(cid, p)] = totals.get((cid, p), Decimal(0)) + amount
     rows = []
-    for n, ((cid, p), subtotal) in enumerate(sorted(totals.items())):
+    for (cid, p), subtotal in sorted(totals.items()):
         roll = rng.random()
         if roll < 0.03:  # the billing system missed this invoice
             continue
         if roll < 0.08:  # a manual edit nobody reconciled
             subtotal = round_money(subtotal + Decimal("1.50"), ccy[cid])
-        rows.append((f"bill_{p:%Y%m}_{cid}", cid, p.isoformat(), ccy[cid], str(subtotal), "0", str(subtotal)))
+        rows.append(
+            (
+                f"bill_{p:%Y%m}_{cid}",
+                cid,
+                p.isoformat(),
+                ccy[cid],
+                str(subtotal),
+                "0",
+                str(subtotal),
+            )
+        )
     return pl.DataFrame(
         rows,
-        schema=["invoice_id", "customer_id", "period_start", "currency", "subtotal", "credits_applied", "total"],
+        schema=[
+            "invoice_id",
+            "customer_id",
+            "period_start",
+            "currency",
+            "subtotal",
+            "credits_applied",
+            "total",
+        ],
         orient="row",
     )
 
@@ -455,7 +533,9 @@ def generate(home: Home, cfg: GenerateConfig, *, progress=lambda _m: None) -> Ge
     with (home.landing_usage / f"{first:%Y/%m/%d}" / "usage-manual-fix.csv").open("w") as fh:
         fh.write("event_id,occurred_at,customer_id,metric,quantity,status,properties\n")
         fh.write(f"man_1,{first}T12:00:00Z,cus_0001,api_calls,1,200\n")  # ragged: one field short
-        fh.write(f"man_2,{first}T12:00:00Z,cus_0001,api_calls,1,200,{{}},extra\n")  # ragged: one too many
+        fh.write(
+            f"man_2,{first}T12:00:00Z,cus_0001,api_calls,1,200,{{}},extra\n"
+        )  # ragged: one too many
     files += 1
     redelivered = home.landing_usage / "redelivered" / f"usage-{first:%Y%m%d}-copy"
     src = next((home.landing_usage / f"{first:%Y/%m/%d}").glob("usage-*[0-9].*"))

@@ -84,7 +84,9 @@ class RawFile:
 
     rows: pl.DataFrame
     malformed: pl.DataFrame = field(
-        default_factory=lambda: pl.DataFrame(schema={"row_number": pl.Int64, "raw_record": pl.String})
+        default_factory=lambda: pl.DataFrame(
+            schema={"row_number": pl.Int64, "raw_record": pl.String}
+        )
     )
 
 
@@ -124,7 +126,9 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _with_row_number(df: pl.DataFrame) -> pl.DataFrame:
-    return df.with_row_index("row_number", offset=1).with_columns(pl.col("row_number").cast(pl.Int64))
+    return df.with_row_index("row_number", offset=1).with_columns(
+        pl.col("row_number").cast(pl.Int64)
+    )
 
 
 def _stringify(df: pl.DataFrame) -> pl.DataFrame:
@@ -161,7 +165,9 @@ def _cloudevent_data(df: pl.DataFrame, name: str) -> list[pl.Expr]:
     others = [f for f in fields if f not in ("quantity", "status")]
     if others:
         out.append(
-            pl.struct([data.struct.field(f) for f in others]).struct.json_encode().alias("data_properties")
+            pl.struct([data.struct.field(f) for f in others])
+            .struct.json_encode()
+            .alias("data_properties")
         )
     return out
 
@@ -199,9 +205,12 @@ def _read_csv_ragged(data: bytes) -> RawFile:
         else:
             bad.append((number, json.dumps(record)))
     rows = pl.DataFrame(
-        {name: [r[i] for r in good] for i, name in enumerate(header)}, schema=dict.fromkeys(header, pl.String)
+        {name: [r[i] for r in good] for i, name in enumerate(header)},
+        schema=dict.fromkeys(header, pl.String),
     ).with_columns(pl.Series("row_number", good_rows, dtype=pl.Int64))
-    malformed = pl.DataFrame(bad, schema={"row_number": pl.Int64, "raw_record": pl.String}, orient="row")
+    malformed = pl.DataFrame(
+        bad, schema={"row_number": pl.Int64, "raw_record": pl.String}, orient="row"
+    )
     return RawFile(rows, malformed)
 
 
@@ -241,7 +250,9 @@ def _read_jsonl_lines(data: bytes) -> RawFile:
     rows = pl.DataFrame(
         {n: [r.get(n) for r in good] for n in names}, schema=dict.fromkeys(names, pl.String)
     ).with_columns(pl.Series("row_number", good_rows, dtype=pl.Int64))
-    malformed = pl.DataFrame(bad, schema={"row_number": pl.Int64, "raw_record": pl.String}, orient="row")
+    malformed = pl.DataFrame(
+        bad, schema={"row_number": pl.Int64, "raw_record": pl.String}, orient="row"
+    )
     return RawFile(rows, malformed)
 
 
@@ -390,7 +401,9 @@ def accepted_events(validated: pl.DataFrame, file_path: str) -> pl.DataFrame:
     )
 
 
-def quarantined_rows(validated: pl.DataFrame, raw_columns: list[str], file_path: str) -> pl.DataFrame:
+def quarantined_rows(
+    validated: pl.DataFrame, raw_columns: list[str], file_path: str
+) -> pl.DataFrame:
     rejected = validated.filter(pl.col("reason").is_not_null())
     return rejected.select(
         pl.lit(file_path).alias("file_path"),
@@ -461,7 +474,9 @@ def ingest(
     manifests = _read_manifests(home)
     _remove_uncommitted(home, set(manifests["batch_id"].unique().to_list()))
     known_shas = set(manifests["content_sha256"].to_list())
-    known_pairs = set(zip(manifests["file_path"].to_list(), manifests["content_sha256"].to_list(), strict=True))
+    known_pairs = set(
+        zip(manifests["file_path"].to_list(), manifests["content_sha256"].to_list(), strict=True)
+    )
 
     candidates = []
     for path in home.usage_files():
@@ -484,7 +499,12 @@ def ingest(
     seen_in_batch: set[str] = set()
 
     for n, (rel, path, sha) in enumerate(candidates, start=1):
-        base = {"file_path": rel, "content_sha256": sha, "ingested_at": ingested_at, "batch_id": batch_id}
+        base = {
+            "file_path": rel,
+            "content_sha256": sha,
+            "ingested_at": ingested_at,
+            "batch_id": batch_id,
+        }
         zero = {"rows_read": 0, "rows_accepted": 0, "rows_quarantined": 0, "duplicates_dropped": 0}
         if sha in known_shas or sha in seen_in_batch:
             file_rows.append({**base, **zero, "status": "already_ingested", "error": None})
@@ -496,7 +516,14 @@ def ingest(
             file_rows.append({**base, **zero, "status": "failed", "error": str(exc)})
             quarantine_parts.append(
                 pl.DataFrame(
-                    [{"file_path": rel, "row_number": None, "reason": UNREADABLE_FILE, "raw_record": str(exc)}],
+                    [
+                        {
+                            "file_path": rel,
+                            "row_number": None,
+                            "reason": UNREADABLE_FILE,
+                            "raw_record": str(exc),
+                        }
+                    ],
                     schema={k: v for k, v in QUARANTINE_SCHEMA.items() if k != "batch_id"},
                 )
             )
@@ -504,7 +531,9 @@ def ingest(
             continue
         raw_columns = [c for c in raw.rows.columns if c != "row_number"]
         validated = validate(raw.rows, customers=customers, metrics=metrics, now=now)
-        accepted = accepted_events(validated, rel).with_columns(pl.lit(len(file_rows)).alias("_file_order"))
+        accepted = accepted_events(validated, rel).with_columns(
+            pl.lit(len(file_rows)).alias("_file_order")
+        )
         rejected = pl.concat(
             [
                 quarantined_rows(validated, raw_columns, rel),
@@ -533,9 +562,11 @@ def ingest(
 
     files = pl.DataFrame(file_rows, schema=FILES_SCHEMA)
     schema = {k: v for k, v in EVENT_SCHEMA.items() if k != "batch_id"} | {"_file_order": pl.Int32}
-    events = pl.concat(
-        [p.cast(schema) for p in accepted_parts], how="vertical"
-    ) if accepted_parts else pl.DataFrame(schema=schema)
+    events = (
+        pl.concat([p.cast(schema) for p in accepted_parts], how="vertical")
+        if accepted_parts
+        else pl.DataFrame(schema=schema)
+    )
     events = events.with_columns(pl.col("occurred_at").dt.date().alias("event_date"))
     dates = sorted(events["event_date"].unique().to_list())
 
@@ -544,24 +575,34 @@ def ingest(
     is_new = events.select(pl.col("event_id").is_first_distinct()).to_series()
     existing = _existing_ids(home, dates, batch_id).collect()
     if existing.height:
-        is_new = is_new & ~events["event_id"].is_in(existing["event_id"].implode(), nulls_equal=False)
-    dup_counts = (
-        events.filter(~is_new).group_by("_file_order").len().rename({"len": "dups"})
+        is_new = is_new & ~events["event_id"].is_in(
+            existing["event_id"].implode(), nulls_equal=False
+        )
+    dup_counts = events.filter(~is_new).group_by("_file_order").len().rename({"len": "dups"})
+    events = (
+        events.filter(is_new).drop("_file_order").with_columns(pl.lit(batch_id).alias("batch_id"))
     )
-    events = events.filter(is_new).drop("_file_order").with_columns(pl.lit(batch_id).alias("batch_id"))
 
     files = (
         files.with_row_index("_file_order")
         .with_columns(pl.col("_file_order").cast(pl.Int32))
-        .join(dup_counts.with_columns(pl.col("_file_order").cast(pl.Int32)), on="_file_order", how="left")
+        .join(
+            dup_counts.with_columns(pl.col("_file_order").cast(pl.Int32)),
+            on="_file_order",
+            how="left",
+        )
         .with_columns(
             pl.col("dups").fill_null(0).cast(pl.Int64).alias("duplicates_dropped"),
-            (pl.col("rows_accepted") - pl.col("dups").fill_null(0)).cast(pl.Int64).alias("rows_accepted"),
+            (pl.col("rows_accepted") - pl.col("dups").fill_null(0))
+            .cast(pl.Int64)
+            .alias("rows_accepted"),
         )
         .select(list(FILES_SCHEMA))
     )
 
-    for (event_date,), part in events.partition_by("event_date", as_dict=True, include_key=False).items():
+    for (event_date,), part in events.partition_by(
+        "event_date", as_dict=True, include_key=False
+    ).items():
         write_table(
             part.select(list(EVENT_SCHEMA)),
             home.lake_events / f"event_date={event_date.isoformat()}" / f"batch-{batch_id}.parquet",
@@ -571,6 +612,8 @@ def ingest(
         if quarantine_parts
         else pl.DataFrame(schema={k: v for k, v in QUARANTINE_SCHEMA.items() if k != "batch_id"})
     ).with_columns(pl.lit(batch_id).alias("batch_id"))
-    write_table(quarantine.cast(QUARANTINE_SCHEMA), home.lake_quarantine / f"batch-{batch_id}.parquet")
+    write_table(
+        quarantine.cast(QUARANTINE_SCHEMA), home.lake_quarantine / f"batch-{batch_id}.parquet"
+    )
     write_table(files, home.lake_ingested_files / f"batch-{batch_id}.parquet")  # the commit
     return IngestResult(batch_id, files, dates)

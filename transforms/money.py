@@ -12,7 +12,7 @@ class MoneyError(ValueError):
 
 def parse_decimal(value: object) -> Decimal:
     """Read a money or quantity value exactly; floats are refused because they are already lossy."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise MoneyError(f"{value!r} is a float; write it as a quoted string")
     if isinstance(value, Decimal):
         result = value

@@ -256,12 +256,12 @@ def _parse_charge(raw, where: _Where) -> Charge:
     unique_property = raw.get("unique_property")
     if aggregation == "unique_count" and not unique_property:
         raise where.at("unique_property").error("is required for aggregation unique_count")
-    misplaced = sorted(
-        (set(raw) & set().union(*_MODEL_FIELDS.values())) - _MODEL_FIELDS[model]
-    )
+    misplaced = sorted((set(raw) & set().union(*_MODEL_FIELDS.values())) - _MODEL_FIELDS[model])
     if misplaced:
         raise where.at(misplaced[0]).error(f"does not apply to model {model}")
-    status, props = _parse_filter(raw["filter"], where.at("filter")) if "filter" in raw else ((), ())
+    status, props = (
+        _parse_filter(raw["filter"], where.at("filter")) if "filter" in raw else ((), ())
+    )
     kwargs: dict = {}
     if model == "per_unit":
         kwargs["unit_price"] = _decimal(_take(raw, "unit_price", where), where.at("unit_price"))
@@ -295,7 +295,9 @@ def filters_overlap(a: Charge, b: Charge) -> bool:
     """True when some event could match both charges' filters."""
     if a.status_ranges and b.status_ranges:
         statuses_meet = any(
-            lo1 <= hi2 and lo2 <= hi1 for lo1, hi1 in a.status_ranges for lo2, hi2 in b.status_ranges
+            lo1 <= hi2 and lo2 <= hi1
+            for lo1, hi1 in a.status_ranges
+            for lo2, hi2 in b.status_ranges
         )
         if not statuses_meet:
             return False
@@ -337,15 +339,23 @@ def _parse_plan(raw, file: str, index: int) -> Plan:
     seen: dict[str, int] = {}
     for i, c in enumerate(charges):
         if c.charge_id in seen:
-            raise where.at("charges").at(i).at("charge_id").error(
-                f"duplicate charge_id {c.charge_id!r}"
+            raise (
+                where.at("charges")
+                .at(i)
+                .at("charge_id")
+                .error(f"duplicate charge_id {c.charge_id!r}")
             )
         seen[c.charge_id] = i
         for j, other in enumerate(charges[:i]):
             if other.metric == c.metric and filters_overlap(other, c):
-                raise where.at("charges").at(i).at("filter").error(
-                    f"overlaps charges[{j}] ({other.charge_id}) on metric {c.metric!r}; "
-                    "charges on one metric need disjoint filters"
+                raise (
+                    where.at("charges")
+                    .at(i)
+                    .at("filter")
+                    .error(
+                        f"overlaps charges[{j}] ({other.charge_id}) on metric {c.metric!r}; "
+                        "charges on one metric need disjoint filters"
+                    )
                 )
     minimum = raw.get("minimum_commitment")
     credit_rate = raw.get("credit_rate")

@@ -128,5 +128,7 @@ def segment_lines(segment: Segment, usage: dict[str, tuple[Decimal, int]]) -> li
         minimum = prorate(plan.minimum_commitment, days, period_days, cur)
         used = sum((ln.amount for ln in lines if ln.line_type == "usage"), ZERO)
         if minimum > used:
-            lines.append(Line(segment.customer_id, "minimum_true_up", None, Decimal(days), minimum - used))
+            lines.append(
+                Line(segment.customer_id, "minimum_true_up", None, Decimal(days), minimum - used)
+            )
     return lines

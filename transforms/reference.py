@@ -54,7 +54,12 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "total": MONEY_TYPE,
     },
 }
-REQUIRED = {"customers": ("customer_id", "currency"), "subscriptions": ("subscription_id", "customer_id", "plan_id", "started_at"), "credit_grants": ("grant_id", "customer_id", "granted_at", "credits", "kind"), "billed_invoices": ("invoice_id", "customer_id", "period_start", "currency")}
+REQUIRED = {
+    "customers": ("customer_id", "currency"),
+    "subscriptions": ("subscription_id", "customer_id", "plan_id", "started_at"),
+    "credit_grants": ("grant_id", "customer_id", "granted_at", "credits", "kind"),
+    "billed_invoices": ("invoice_id", "customer_id", "period_start", "currency"),
+}
 OPTIONAL_FILES = {"credit_grants", "billed_invoices"}
 DEFAULT_PRIORITY = 50
 
@@ -65,7 +70,11 @@ def _parse_column(name: str, dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.Date:
         return col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
     if isinstance(dtype, pl.Datetime):
-        date_only = col.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        date_only = (
+            col.str.to_date("%Y-%m-%d", strict=False)
+            .cast(pl.Datetime("us"))
+            .dt.replace_time_zone("UTC")
+        )
         iso = col.str.replace(r"[zZ]$", "+00:00").str.to_datetime(
             "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us", time_zone="UTC"
         )
@@ -103,7 +112,9 @@ def read_reference(path: Path, name: str) -> pl.DataFrame:
         if column in REQUIRED[name]:
             nulls = parsed.with_row_index("row", offset=2).filter(pl.col(column).is_null())
             if nulls.height:
-                raise ReferenceDataError(f"{path.name}: row {nulls['row'][0]}: {column}: is required")
+                raise ReferenceDataError(
+                    f"{path.name}: row {nulls['row'][0]}: {column}: is required"
+                )
     return parsed
 
 
@@ -118,7 +129,12 @@ def _fail_on(df: pl.DataFrame, condition: pl.Expr, file: str, message: str) -> N
 def validate_reference(tables: dict[str, pl.DataFrame], book: PriceBook) -> dict[str, pl.DataFrame]:
     """Cross-checks that need more than one file: keys, currencies, plans, overlapping terms."""
     customers = tables["customers"].with_columns(pl.col("currency").str.to_uppercase())
-    _fail_on(customers, pl.col("customer_id").is_duplicated(), "customers.csv", "customer_id: {customer_id!r} appears twice")
+    _fail_on(
+        customers,
+        pl.col("customer_id").is_duplicated(),
+        "customers.csv",
+        "customer_id: {customer_id!r} appears twice",
+    )
     _fail_on(
         customers,
         ~pl.col("currency").map_elements(is_currency, return_dtype=pl.Boolean),
@@ -128,16 +144,33 @@ def validate_reference(tables: dict[str, pl.DataFrame], book: PriceBook) -> dict
     known = customers["customer_id"].implode()
     subs = tables["subscriptions"]
     plan_currencies = book.plan_currencies()
-    _fail_on(subs, ~pl.col("customer_id").is_in(known), "subscriptions.csv", "customer_id: {customer_id!r} is not in customers.csv")
-    _fail_on(subs, pl.col("subscription_id").is_duplicated(), "subscriptions.csv", "subscription_id: {subscription_id!r} appears twice")
+    _fail_on(
+        subs,
+        ~pl.col("customer_id").is_in(known),
+        "subscriptions.csv",
+        "customer_id: {customer_id!r} is not in customers.csv",
+    )
+    _fail_on(
+        subs,
+        pl.col("subscription_id").is_duplicated(),
+        "subscriptions.csv",
+        "subscription_id: {subscription_id!r} appears twice",
+    )
     _fail_on(
         subs,
         ~pl.col("plan_id").is_in(pl.Series(sorted(plan_currencies), dtype=pl.String).implode()),
         "subscriptions.csv",
         "plan_id: {plan_id!r} is not a plan in the price book",
     )
-    _fail_on(subs, pl.col("ended_at") <= pl.col("started_at"), "subscriptions.csv", "ended_at: {ended_at} is not after started_at {started_at}")
-    with_currency = subs.join(customers.select("customer_id", "currency"), on="customer_id", how="left")
+    _fail_on(
+        subs,
+        pl.col("ended_at") <= pl.col("started_at"),
+        "subscriptions.csv",
+        "ended_at: {ended_at} is not after started_at {started_at}",
+    )
+    with_currency = subs.join(
+        customers.select("customer_id", "currency"), on="customer_id", how="left"
+    )
     plan_ccy = pl.DataFrame(
         [(p, c) for p, cs in plan_currencies.items() for c in cs],
         schema={"plan_id": pl.String, "plan_currency": pl.String},
@@ -155,7 +188,11 @@ def validate_reference(tables: dict[str, pl.DataFrame], book: PriceBook) -> dict
     far = dt.date(9999, 12, 31)
     overlap = (
         subs.with_columns(pl.col("ended_at").fill_null(far).alias("_end"))
-        .join(subs.with_columns(pl.col("ended_at").fill_null(far).alias("_end")), on="customer_id", suffix="_b")
+        .join(
+            subs.with_columns(pl.col("ended_at").fill_null(far).alias("_end")),
+            on="customer_id",
+            suffix="_b",
+        )
         .filter(
             (pl.col("subscription_id") < pl.col("subscription_id_b"))
             & (pl.col("started_at") < pl.col("_end_b"))
@@ -173,14 +210,44 @@ def validate_reference(tables: dict[str, pl.DataFrame], book: PriceBook) -> dict
         pl.col("priority").fill_null(DEFAULT_PRIORITY),
         pl.col("purchase_amount").fill_null(pl.lit(0).cast(MONEY_TYPE)),
     )
-    _fail_on(grants, pl.col("grant_id").is_duplicated(), "credit_grants.csv", "grant_id: {grant_id!r} appears twice")
-    _fail_on(grants, ~pl.col("customer_id").is_in(known), "credit_grants.csv", "customer_id: {customer_id!r} is not in customers.csv")
-    _fail_on(grants, ~pl.col("kind").is_in(["purchased", "promotional"]), "credit_grants.csv", "kind: {kind!r} is not purchased or promotional")
+    _fail_on(
+        grants,
+        pl.col("grant_id").is_duplicated(),
+        "credit_grants.csv",
+        "grant_id: {grant_id!r} appears twice",
+    )
+    _fail_on(
+        grants,
+        ~pl.col("customer_id").is_in(known),
+        "credit_grants.csv",
+        "customer_id: {customer_id!r} is not in customers.csv",
+    )
+    _fail_on(
+        grants,
+        ~pl.col("kind").is_in(["purchased", "promotional"]),
+        "credit_grants.csv",
+        "kind: {kind!r} is not purchased or promotional",
+    )
     _fail_on(grants, pl.col("credits") < 0, "credit_grants.csv", "credits: {credits} is negative")
-    _fail_on(grants, pl.col("purchase_amount") < 0, "credit_grants.csv", "purchase_amount: {purchase_amount} is negative")
-    _fail_on(grants, pl.col("expires_at") <= pl.col("granted_at"), "credit_grants.csv", "expires_at: {expires_at} is not after granted_at {granted_at}")
+    _fail_on(
+        grants,
+        pl.col("purchase_amount") < 0,
+        "credit_grants.csv",
+        "purchase_amount: {purchase_amount} is negative",
+    )
+    _fail_on(
+        grants,
+        pl.col("expires_at") <= pl.col("granted_at"),
+        "credit_grants.csv",
+        "expires_at: {expires_at} is not after granted_at {granted_at}",
+    )
     billed = tables["billed_invoices"].with_columns(pl.col("currency").str.to_uppercase())
-    return {"customers": customers, "subscriptions": subs, "credit_grants": grants, "billed_invoices": billed}
+    return {
+        "customers": customers,
+        "subscriptions": subs,
+        "credit_grants": grants,
+        "billed_invoices": billed,
+    }
 
 
 def load_reference(landing_reference: Path, book: PriceBook) -> dict[str, pl.DataFrame]:

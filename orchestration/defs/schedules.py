@@ -7,4 +7,6 @@ import dagster as dg
 from orchestration.defs.jobs import month_close, nightly_billing
 
 nightly_schedule = dg.build_schedule_from_partitioned_job(nightly_billing, hour_of_day=2)
-month_close_schedule = dg.build_schedule_from_partitioned_job(month_close, day_of_month=3, hour_of_day=6)
+month_close_schedule = dg.build_schedule_from_partitioned_job(
+    month_close, day_of_month=3, hour_of_day=6
+)

@@ -1,6 +1,5 @@
 """Sensors: start a billing run when new raw exports land."""
 
-
 import datetime as dt
 import hashlib
 
@@ -10,7 +9,9 @@ from orchestration.defs.jobs import nightly_billing
 from orchestration.settings import TallySettings
 
 
-@dg.sensor(job=nightly_billing, minimum_interval_seconds=300, description="New files under landing/usage.")
+@dg.sensor(
+    job=nightly_billing, minimum_interval_seconds=300, description="New files under landing/usage."
+)
 def new_landing_files(context: dg.SensorEvaluationContext, settings: TallySettings):
     files = settings.tally_home.usage_files()
     fingerprint = hashlib.sha256(

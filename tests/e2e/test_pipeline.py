@@ -19,8 +19,12 @@ START = dt.date(2026, 9, 1)
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     home = Home.at(tmp_path_factory.mktemp("world"))
-    truth = generate(home, GenerateConfig(customers=12, days=35, events_per_day=400, start=START, seed=3))
-    run_status = main(["run", "--home", str(home.root), "--from", "2026-09-01", "--to", "2026-10-05"])
+    truth = generate(
+        home, GenerateConfig(customers=12, days=35, events_per_day=400, start=START, seed=3)
+    )
+    run_status = main(
+        ["run", "--home", str(home.root), "--from", "2026-09-01", "--to", "2026-10-05"]
+    )
     close_status = main(["close", "--home", str(home.root), "--month", "2026-09"])
     return home, truth, run_status, close_status
 
@@ -84,10 +88,17 @@ def test_invoice_lines_sum_to_subtotals(world):
 
 def test_close_issues_the_month_and_leaves_later_months_draft(world):
     home, _, _, _ = world
-    status = dict(q(home, "select period_start, min(status) || '/' || max(status) from marts.fct_invoices group by 1"))
+    status = dict(
+        q(
+            home,
+            "select period_start, min(status) || '/' || max(status) from marts.fct_invoices group by 1",
+        )
+    )
     assert status == {dt.date(2026, 9, 1): "issued/issued", dt.date(2026, 10, 1): "draft/draft"}
     exported = sorted(p.stem for p in home.exports.glob("*.json"))
-    issued = sorted(r[0] for r in q(home, "select invoice_id from marts.fct_invoices where status = 'issued'"))
+    issued = sorted(
+        r[0] for r in q(home, "select invoice_id from marts.fct_invoices where status = 'issued'")
+    )
     assert exported == issued
 
 
@@ -103,17 +114,24 @@ def test_issued_invoices_never_change_on_later_runs(world):
         "event_id,occurred_at,customer_id,metric,quantity,status,properties\n"
         "late_1,2026-09-15T12:00:00Z,cus_0001,api_calls,1,200,\n"
     )
-    assert main(["run", "--home", str(home.root), "--from", "2026-09-01", "--to", "2026-10-05"]) == 0
+    assert (
+        main(["run", "--home", str(home.root), "--from", "2026-09-01", "--to", "2026-10-05"]) == 0
+    )
     assert main(["close", "--home", str(home.root), "--month", "2026-09"]) == 0
     assert issued_file.read_bytes() == before
     assert {p.name: p.read_bytes() for p in home.exports.glob("*.json")} == exports_before
-    [(n,)] = q(home, "select count(*) from marts.fct_usage_daily where usage_date = '2026-09-15' and customer_id = 'cus_0001'")
+    [(n,)] = q(
+        home,
+        "select count(*) from marts.fct_usage_daily where usage_date = '2026-09-15' and customer_id = 'cus_0001'",
+    )
     assert n >= 1
 
 
 def test_bad_input_exits_2_with_one_line(world, capsys):
     home, _, _, _ = world
     assert main(["close", "--home", str(home.root), "--month", "2099-01"]) == 2
-    assert main(["run", "--home", str(home.root), "--from", "2026-10-05", "--to", "2026-09-01"]) == 2
+    assert (
+        main(["run", "--home", str(home.root), "--from", "2026-10-05", "--to", "2026-09-01"]) == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("tally: ") for line in err)

@@ -12,11 +12,26 @@ def test_definitions_load_with_every_stage():
 
     repo = defs.get_repository_def()
     keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
-    assert {"usage_events", "customers", "plans", "issued_invoices", "fct_invoices", "fct_usage_daily",
-            "fct_credit_ledger", "fct_revenue_monthly", "mart_customer_spend", "fct_billing_mismatches",
-            "fct_ingested_files", "fct_quarantined_events", "fct_invoice_adjustments"} <= keys
+    assert {
+        "usage_events",
+        "customers",
+        "plans",
+        "issued_invoices",
+        "fct_invoices",
+        "fct_usage_daily",
+        "fct_credit_ledger",
+        "fct_revenue_monthly",
+        "mart_customer_spend",
+        "fct_billing_mismatches",
+        "fct_ingested_files",
+        "fct_quarantined_events",
+        "fct_invoice_adjustments",
+    } <= keys
     assert {j.name for j in repo.get_all_jobs()} >= {"nightly_billing", "month_close"}
-    assert {s.name for s in repo.schedule_defs} == {"nightly_billing_schedule", "month_close_schedule"}
+    assert {s.name for s in repo.schedule_defs} == {
+        "nightly_billing_schedule",
+        "month_close_schedule",
+    }
     assert [s.name for s in repo.sensor_defs] == ["new_landing_files"]
     checks = {k.name for k in repo.asset_graph.asset_check_keys}
     assert {"usage_events_expectations", "customers_expectations"} <= checks

@@ -68,7 +68,12 @@ def test_each_rule_quarantines_with_its_reason(home, row, reason):
     assert q["row_number"].to_list() == [1]
     assert q["file_path"].to_list() == ["landing/usage/day.csv"]
     assert events(home)["event_id"].to_list() == ["ok1"]
-    assert result.totals == {"rows_read": 2, "rows_accepted": 1, "rows_quarantined": 1, "duplicates_dropped": 0}
+    assert result.totals == {
+        "rows_read": 2,
+        "rows_accepted": 1,
+        "rows_quarantined": 1,
+        "duplicates_dropped": 0,
+    }
 
 
 def test_timestamps_are_normalized_to_utc_from_offsets_z_and_epoch_millis(home):
@@ -93,29 +98,53 @@ def test_timestamps_are_normalized_to_utc_from_offsets_z_and_epoch_millis(home):
 
 def test_cloudevents_map_to_the_flat_schema(home):
     lines = [
-        {"specversion": "1.0", "id": "ce1", "time": "2026-10-01T10:00:00Z", "subject": "c2", "type": "tokens",
-         "source": "/gw", "data": {"quantity": 250, "status": 201, "model": "large"}},
+        {
+            "specversion": "1.0",
+            "id": "ce1",
+            "time": "2026-10-01T10:00:00Z",
+            "subject": "c2",
+            "type": "tokens",
+            "source": "/gw",
+            "data": {"quantity": 250, "status": 201, "model": "large"},
+        },
     ]
     land(home, "ce.jsonl.gz", "\n".join(json.dumps(x) for x in lines) + "\n")
     run(home)
     row = events(home).row(0, named=True)
-    assert (row["event_id"], row["customer_id"], row["metric"], row["status"]) == ("ce1", "c2", "tokens", 201)
+    assert (row["event_id"], row["customer_id"], row["metric"], row["status"]) == (
+        "ce1",
+        "c2",
+        "tokens",
+        201,
+    )
     assert str(row["quantity"]) == "250.000000000"
     assert json.loads(row["properties"]) == {"model": "large"}
 
 
 def test_broken_json_line_is_quarantined_and_the_rest_of_the_file_is_kept(home):
-    good = {"event_id": "j1", "occurred_at": "2026-10-01T10:00:00Z", "customer_id": "c1", "metric": "api_calls"}
+    good = {
+        "event_id": "j1",
+        "occurred_at": "2026-10-01T10:00:00Z",
+        "customer_id": "c1",
+        "metric": "api_calls",
+    }
     land(home, "day.jsonl", json.dumps(good) + "\n{not json\n")
     result = run(home)
     assert events(home)["event_id"].to_list() == ["j1"]
-    assert quarantine(home).select("row_number", "reason", "raw_record").rows() == [(2, "malformed_row", "{not json")]
+    assert quarantine(home).select("row_number", "reason", "raw_record").rows() == [
+        (2, "malformed_row", "{not json")
+    ]
     assert result.totals["rows_read"] == 2
 
 
 def test_duplicates_across_files_and_runs_are_counted_once(home):
     land(home, "a/day1.csv", HEADER + "e1,2026-10-01T10:00:00Z,c1,api_calls,5,200,\n")
-    land(home, "b/day2.csv", HEADER + "e1,2026-10-01T10:00:00Z,c1,api_calls,5,200,\ne2,2026-10-02T10:00:00Z,c1,api_calls,1,200,\n")
+    land(
+        home,
+        "b/day2.csv",
+        HEADER
+        + "e1,2026-10-01T10:00:00Z,c1,api_calls,5,200,\ne2,2026-10-02T10:00:00Z,c1,api_calls,1,200,\n",
+    )
     first = run(home)
     land(home, "c/day3.csv", HEADER + "e2,2026-10-02T10:00:00Z,c1,api_calls,1,200,\n")
     second = run(home)
@@ -123,7 +152,12 @@ def test_duplicates_across_files_and_runs_are_counted_once(home):
     assert events(home)["event_id"].to_list() == ["e1", "e2"]
     per_file = dict(first.files.select("file_path", "duplicates_dropped").iter_rows())
     assert per_file == {"landing/usage/a/day1.csv": 0, "landing/usage/b/day2.csv": 1}
-    assert second.totals == {"rows_read": 1, "rows_accepted": 0, "rows_quarantined": 0, "duplicates_dropped": 1}
+    assert second.totals == {
+        "rows_read": 1,
+        "rows_accepted": 0,
+        "rows_quarantined": 0,
+        "duplicates_dropped": 1,
+    }
 
 
 def test_rerun_ingests_nothing_and_same_content_elsewhere_is_not_ingested_twice(home):

@@ -37,11 +37,26 @@ def test_money_is_read_exactly_even_when_unquoted(tmp_path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (("model: per_unit", "model: magic"), "plans.yaml: plan growth v2: charges[0].model: unknown model 'magic'"),
-        (("currency: USD", "currency: XXY"), "plans.yaml: plan growth v2: currency: 'XXY' is not an ISO 4217"),
-        (('unit_price: "0.002"', 'unit_price: "two"'), "plans.yaml: plan growth v2: charges[0].unit_price: 'two' is not a decimal"),
-        (("base_fee: 49.10", "base_fee: -1"), "plans.yaml: plan growth v2: base_fee: must be at least 0"),
-        (("version: 2", "version: two"), "plans.yaml: plan growth: version: must be a whole number"),
+        (
+            ("model: per_unit", "model: magic"),
+            "plans.yaml: plan growth v2: charges[0].model: unknown model 'magic'",
+        ),
+        (
+            ("currency: USD", "currency: XXY"),
+            "plans.yaml: plan growth v2: currency: 'XXY' is not an ISO 4217",
+        ),
+        (
+            ('unit_price: "0.002"', 'unit_price: "two"'),
+            "plans.yaml: plan growth v2: charges[0].unit_price: 'two' is not a decimal",
+        ),
+        (
+            ("base_fee: 49.10", "base_fee: -1"),
+            "plans.yaml: plan growth v2: base_fee: must be at least 0",
+        ),
+        (
+            ("version: 2", "version: two"),
+            "plans.yaml: plan growth: version: must be a whole number",
+        ),
     ],
 )
 def test_faults_name_file_plan_and_field(tmp_path, change, message):
@@ -56,7 +71,9 @@ def test_tiers_out_of_order_are_refused(tmp_path):
         "model: graduated\n        tiers:\n          - {up_to: 100, unit_price: '1'}\n"
         "          - {up_to: 50, unit_price: '1'}\n          - {up_to: null, unit_price: '1'}",
     )
-    with pytest.raises(PriceBookError, match=r"charges\[0\]\.tiers\[1\]\.up_to: tiers out of order"):
+    with pytest.raises(
+        PriceBookError, match=r"charges\[0\]\.tiers\[1\]\.up_to: tiers out of order"
+    ):
         book_from(tmp_path, text)
 
 
@@ -73,12 +90,16 @@ def test_overlapping_filters_on_one_metric_are_refused(tmp_path):
         ),
         "      ",
     )
-    with pytest.raises(PriceBookError, match=r"charges\[1\]\.filter: overlaps charges\[0\] \(calls\)"):
+    with pytest.raises(
+        PriceBookError, match=r"charges\[1\]\.filter: overlaps charges\[0\] \(calls\)"
+    ):
         book_from(tmp_path, text)
 
 
 def test_disjoint_filters_are_accepted(tmp_path):
-    text = PLAN.replace('unit_price: "0.002"', 'unit_price: "0.002"\n        filter: {status: success}') + textwrap.indent(
+    text = PLAN.replace(
+        'unit_price: "0.002"', 'unit_price: "0.002"\n        filter: {status: success}'
+    ) + textwrap.indent(
         textwrap.dedent(
             """\
             - charge_id: failed_calls
@@ -90,4 +111,7 @@ def test_disjoint_filters_are_accepted(tmp_path):
         ),
         "      ",
     )
-    assert [c.charge_id for c in book_from(tmp_path, text).plans[0].charges] == ["calls", "failed_calls"]
+    assert [c.charge_id for c in book_from(tmp_path, text).plans[0].charges] == [
+        "calls",
+        "failed_calls",
+    ]

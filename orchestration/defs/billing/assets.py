@@ -1,6 +1,5 @@
 """Month close: issue the period's invoices into the immutable issued store."""
 
-
 import datetime as dt
 
 import dagster as dg
@@ -14,10 +13,18 @@ from transforms.close import issue_month
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("issued_invoices", group_name="billing", deps=["int_invoices_computed"],
-                     description="Invoices of closed months, issued once and never changed afterwards."),
-        dg.AssetSpec("issued_invoice_lines", group_name="billing", deps=["int_invoice_lines_rated"],
-                     description="Lines of issued invoices, frozen with them."),
+        dg.AssetSpec(
+            "issued_invoices",
+            group_name="billing",
+            deps=["int_invoices_computed"],
+            description="Invoices of closed months, issued once and never changed afterwards.",
+        ),
+        dg.AssetSpec(
+            "issued_invoice_lines",
+            group_name="billing",
+            deps=["int_invoice_lines_rated"],
+            description="Lines of issued invoices, frozen with them.",
+        ),
     ],
     name="issue_invoices",
     partitions_def=monthly_partitions,
@@ -27,19 +34,29 @@ def issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
     home = settings.tally_home
     month = dt.date.fromisoformat(context.partition_key[:10])
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
-        invoices = pl.from_arrow(con.execute(
-            "select * from intermediate.int_invoices_computed where period_start = ?", [month]
-        ).to_arrow_table())
-        lines = pl.from_arrow(con.execute(
-            "select * from intermediate.int_invoice_lines_rated where period_start = ?", [month]
-        ).to_arrow_table())
+        invoices = pl.from_arrow(
+            con.execute(
+                "select * from intermediate.int_invoices_computed where period_start = ?", [month]
+            ).to_arrow_table()
+        )
+        lines = pl.from_arrow(
+            con.execute(
+                "select * from intermediate.int_invoice_lines_rated where period_start = ?", [month]
+            ).to_arrow_table()
+        )
     result = issue_month(home, month, invoices, lines, now=dt.datetime.now(dt.UTC))
     if result.already_issued:
         context.log.info(f"{month:%Y-%m} was already issued; issued invoices never change")
     else:
-        context.log.info(f"issued {result.invoices} invoices for {month:%Y-%m}, total {result.total}")
+        context.log.info(
+            f"issued {result.invoices} invoices for {month:%Y-%m}, total {result.total}"
+        )
     yield dg.MaterializeResult(
         asset_key="issued_invoices",
-        metadata={"invoices": result.invoices, "total": str(result.total), "already_issued": result.already_issued},
+        metadata={
+            "invoices": result.invoices,
+            "total": str(result.total),
+            "already_issued": result.already_issued,
+        },
     )
     yield dg.MaterializeResult(asset_key="issued_invoice_lines", metadata={"lines": lines.height})

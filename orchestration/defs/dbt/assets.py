@@ -5,17 +5,22 @@ store (`tally_dbt_models`), and the models that read it (`tally_dbt_issued_model
 month-close asset can sit between them without a cycle.
 """
 
-
 import os
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
 
 from orchestration.defs.dbt.project import tally_dbt_project
 from orchestration.defs.partitions import daily_partitions, dbt_vars_arg, window_to_vars
 from orchestration.settings import TallySettings
 
 ISSUED_SELECTION = "source:issued+"
+
 
 class TallyDbtTranslator(DagsterDbtTranslator):
     """Asset keys equal model names (`fct_invoices`); sources keep the key in their meta."""
@@ -46,7 +51,9 @@ def _dbt_env(settings: TallySettings) -> None:
     dagster_dbt_translator=translator,
     pool="warehouse",
 )
-def tally_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: TallySettings):
+def tally_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: TallySettings
+):
     _dbt_env(settings)
     window = context.partition_time_window
     variables = window_to_vars(window.start, window.end, str(settings.tally_home.lake))
@@ -60,7 +67,9 @@ def tally_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, set
     dagster_dbt_translator=translator,
     pool="warehouse",
 )
-def tally_dbt_issued_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: TallySettings):
+def tally_dbt_issued_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: TallySettings
+):
     _dbt_env(settings)
     variables = {"lake_dir": str(settings.tally_home.lake)}
     yield from dbt.cli(["build", *dbt_vars_arg(variables)], context=context).stream()

@@ -10,7 +10,13 @@ from transforms.lake import currency_table, ensure_lake, write_table
 from transforms.pricebook import load_price_book, price_book_files, price_book_tables
 from transforms.reference import SCHEMAS, load_reference
 
-PRICE_BOOK_TABLES = ("plans", "charges", "charge_tiers", "charge_status_filters", "charge_property_filters")
+PRICE_BOOK_TABLES = (
+    "plans",
+    "charges",
+    "charge_tiers",
+    "charge_status_filters",
+    "charge_property_filters",
+)
 REFERENCE_TABLES = (*SCHEMAS, "currencies")
 USAGE_TABLES = ("usage_events", "quarantined_events", "ingested_files")
 
@@ -21,7 +27,10 @@ def load_book(settings: TallySettings):
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(t, group_name="price_book", description=f"Price book table {t}.") for t in PRICE_BOOK_TABLES],
+    specs=[
+        dg.AssetSpec(t, group_name="price_book", description=f"Price book table {t}.")
+        for t in PRICE_BOOK_TABLES
+    ],
     name="price_book",
     description="Validate pricing/*.yaml (refused whole on any fault) and flatten it for the warehouse.",
 )
@@ -44,7 +53,10 @@ def price_book(context: dg.AssetExecutionContext, settings: TallySettings):
 )
 def reference_data(context: dg.AssetExecutionContext, settings: TallySettings):
     home = settings.tally_home
-    tables = {**load_reference(home.landing_reference, load_book(settings)), "currencies": currency_table()}
+    tables = {
+        **load_reference(home.landing_reference, load_book(settings)),
+        "currencies": currency_table(),
+    }
     for name, df in tables.items():
         write_table(df, home.lake_reference / f"{name}.parquet")
         yield dg.MaterializeResult(asset_key=name, metadata={"rows": df.height})
@@ -52,7 +64,9 @@ def reference_data(context: dg.AssetExecutionContext, settings: TallySettings):
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(t, group_name="usage", deps=["customers", "charges"], description=f"Lake table {t}.")
+        dg.AssetSpec(
+            t, group_name="usage", deps=["customers", "charges"], description=f"Lake table {t}."
+        )
         for t in USAGE_TABLES
     ],
     name="ingest_usage",
@@ -68,7 +82,9 @@ def ingest_usage(context: dg.AssetExecutionContext, settings: TallySettings):
     home = settings.tally_home
     ensure_lake(home)
     customers = pl.read_parquet(home.lake_reference / "customers.parquet")["customer_id"]
-    result = ingest(home, customers=customers, metrics=load_book(settings).metrics, progress=context.log.info)
+    result = ingest(
+        home, customers=customers, metrics=load_book(settings).metrics, progress=context.log.info
+    )
     totals = result.totals
     context.log.info(f"ingested: {totals}")
     reasons: dict[str, int] = {}
@@ -77,15 +93,25 @@ def ingest_usage(context: dg.AssetExecutionContext, settings: TallySettings):
         reasons = dict(batch.group_by("reason").len().iter_rows())
     yield dg.MaterializeResult(
         asset_key="usage_events",
-        metadata={"accepted": totals["rows_accepted"], "duplicates_dropped": totals["duplicates_dropped"],
-                  "event_dates": len(result.event_dates), "batch_id": result.batch_id or ""},
+        metadata={
+            "accepted": totals["rows_accepted"],
+            "duplicates_dropped": totals["duplicates_dropped"],
+            "event_dates": len(result.event_dates),
+            "batch_id": result.batch_id or "",
+        },
     )
     yield dg.MaterializeResult(
         asset_key="quarantined_events",
-        metadata={"quarantined": totals["rows_quarantined"], **{r: int(reasons.get(r, 0)) for r in REASONS}},
+        metadata={
+            "quarantined": totals["rows_quarantined"],
+            **{r: int(reasons.get(r, 0)) for r in REASONS},
+        },
     )
     yield dg.MaterializeResult(
         asset_key="ingested_files",
-        metadata={"files": result.files.height, "rows_read": totals["rows_read"],
-                  "unreadable": result.files.filter(pl.col("status") == "failed").height},
+        metadata={
+            "files": result.files.height,
+            "rows_read": totals["rows_read"],
+            "unreadable": result.files.filter(pl.col("status") == "failed").height,
+        },
     )
