@@ -8,12 +8,17 @@ import polars as pl
 
 
 def events_frame(events: pl.DataFrame) -> pl.DataFrame:
-    """The columns the events suite reads; quantity's sign precomputed so no number is converted."""
+    """The columns the events suite reads, as strings and booleans only.
+
+    Timestamps and decimals are turned into booleans in Polars first: a tz-aware timestamp
+    column anywhere in the frame made every GX expectation about 20x slower (measured on
+    1M rows), and no number needs to cross into pandas.
+    """
     return events.select(
         "event_id",
-        "occurred_at",
         "customer_id",
         "metric",
+        pl.col("occurred_at").is_not_null().alias("has_occurred_at"),
         (pl.col("quantity") >= 0).alias("quantity_is_non_negative"),
     )
 
@@ -25,7 +30,7 @@ def events_suite(metrics: Iterable[str]):
     return [
         E.ExpectColumnValuesToNotBeNull(column="event_id"),
         E.ExpectColumnValuesToBeUnique(column="event_id"),
-        E.ExpectColumnValuesToNotBeNull(column="occurred_at"),
+        E.ExpectColumnValuesToBeInSet(column="has_occurred_at", value_set=[True]),
         E.ExpectColumnValuesToNotBeNull(column="customer_id"),
         E.ExpectColumnValuesToBeInSet(column="metric", value_set=sorted(metrics)),
         E.ExpectColumnValuesToBeInSet(column="quantity_is_non_negative", value_set=[True]),

@@ -88,6 +88,14 @@ class RawFile:
             schema={"row_number": pl.Int64, "raw_record": pl.String}
         )
     )
+    # For JSON lines: the file's text, so a rejected row is kept exactly as it was written.
+    source_lines: bytes | None = None
+
+    def raw_records(self, row_numbers: list[int]) -> list[str] | None:
+        if self.source_lines is None:
+            return None
+        lines = self.source_lines.decode("utf-8", errors="replace").split("\n")
+        return [lines[n - 1] for n in row_numbers]
 
 
 @dataclass
@@ -214,17 +222,34 @@ def _read_csv_ragged(data: bytes) -> RawFile:
     return RawFile(rows, malformed)
 
 
+# Every top-level key the flat and CloudEvents formats use. Read as String, nested objects come
+# back as their JSON text and numbers as their digits, with no schema inference pass.
+JSON_KEYS = (*RAW_FIELDS, "properties", "id", "time", "subject", "type", "data", "specversion", "source")
+
+
 def _read_jsonl(path: Path) -> RawFile:
     data = _read_bytes(path)
     if not data.strip():
         return RawFile(pl.DataFrame({"row_number": pl.Series([], dtype=pl.Int64)}))
     try:
-        df = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+        df = pl.read_ndjson(io.BytesIO(data), schema=dict.fromkeys(JSON_KEYS, pl.String))
         if df.height == data.count(b"\n") + (0 if data.endswith(b"\n") else 1):
-            return RawFile(_stringify(_with_row_number(df)))
+            df = df.select([c for c in df.columns if df[c].null_count() < df.height])
+            return RawFile(_with_row_number(_decode_cloudevent_data(df)), source_lines=data)
     except (pl.exceptions.PolarsError, ValueError):
         pass
     return _read_jsonl_lines(data)
+
+
+def _decode_cloudevent_data(df: pl.DataFrame) -> pl.DataFrame:
+    """CloudEvents `data` (JSON text) to data_quantity, data_status and data_properties."""
+    if "data" not in df.columns:
+        return df
+    # Infer over every row: a key seen only late in the file must not be dropped.
+    decoded = df.with_columns(df["data"].str.json_decode(infer_schema_length=None))
+    if not isinstance(decoded.schema["data"], pl.Struct):
+        return df.drop("data")
+    return decoded.with_columns(_cloudevent_data(decoded, "data")).drop("data")
 
 
 def _read_jsonl_lines(data: bytes) -> RawFile:
@@ -314,23 +339,16 @@ def _first_present(df: pl.DataFrame, *names: str) -> pl.Expr:
 
 
 def parse_timestamp(raw: pl.Expr) -> pl.Expr:
-    """ISO-8601 with an offset or `Z`, or epoch milliseconds, to a UTC timestamp; else null."""
-    is_epoch = raw.str.contains(r"^-?\d{1,15}$")
-    epoch = pl.from_epoch(raw.cast(pl.Int64, strict=False), time_unit="ms").dt.replace_time_zone(
-        "UTC"
+    """ISO-8601 with an offset or `Z`, or epoch milliseconds, to a UTC timestamp; else null.
+
+    One parse covers `Z`, `+02:00` and `+0200` (`%#z`); a space may stand for the `T`.
+    A timestamp without an offset stays null: its zone would be a guess.
+    """
+    epoch = pl.from_epoch(raw.cast(pl.Int64, strict=False), time_unit="ms").dt.replace_time_zone("UTC")
+    iso = raw.str.replace(" ", "T", literal=True).str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_unit="us", time_zone="UTC"
     )
-    iso_text = raw.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T").str.replace(r"[zZ]$", "+00:00")
-    iso = iso_text.str.to_datetime(
-        "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us", time_zone="UTC"
-    )
-    iso_no_colon = iso_text.str.to_datetime(
-        "%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us", time_zone="UTC"
-    )
-    return (
-        pl.when(is_epoch)
-        .then(epoch.cast(pl.Datetime("us", "UTC")))
-        .otherwise(pl.coalesce(iso, iso_no_colon))
-    )
+    return pl.coalesce(epoch.cast(pl.Datetime("us", "UTC")), iso)
 
 
 def validate(
@@ -402,9 +420,17 @@ def accepted_events(validated: pl.DataFrame, file_path: str) -> pl.DataFrame:
 
 
 def quarantined_rows(
-    validated: pl.DataFrame, raw_columns: list[str], file_path: str
+    validated: pl.DataFrame, raw_columns: list[str], file_path: str, raw: RawFile | None = None
 ) -> pl.DataFrame:
     rejected = validated.filter(pl.col("reason").is_not_null())
+    lines = raw.raw_records(rejected["row_number"].to_list()) if raw and rejected.height else None
+    if lines is not None:
+        return rejected.select(
+            pl.lit(file_path).alias("file_path"),
+            pl.col("row_number"),
+            pl.col("reason"),
+            pl.Series("raw_record", lines, dtype=pl.String),
+        )
     return rejected.select(
         pl.lit(file_path).alias("file_path"),
         pl.col("row_number"),
@@ -441,23 +467,48 @@ def _remove_uncommitted(home: Home, committed: set[str]) -> None:
         if not folder.exists():
             continue
         for f in folder.rglob("batch-*.parquet"):
-            if f.stem.removeprefix("batch-") not in committed:
+            if _batch_of(f) not in committed:
                 f.unlink()
         for f in folder.rglob("*.parquet.tmp"):
             f.unlink()
 
 
-def _existing_ids(home: Home, dates: list[dt.date], batch_id: str) -> pl.LazyFrame:
-    """Event ids already accepted on the given event dates (duplicates share the date)."""
-    paths = [
-        f
-        for d in dates
-        for f in (home.lake_events / f"event_date={d.isoformat()}").glob("batch-*.parquet")
-        if f.stem != f"batch-{batch_id}"
-    ]
-    if not paths:
-        return pl.LazyFrame(schema={"event_id": pl.String})
-    return pl.scan_parquet(paths).select("event_id")
+class _SeenIds:
+    """Event ids already accepted, per event date: loaded from the lake the first time a date
+    is touched, then grown as the batch accepts events. Memory follows the dates a batch
+    touches, not the length of history."""
+
+    def __init__(self, home: Home, batch_id: str):
+        self._home, self._batch_id = home, batch_id
+        self._by_date: dict[dt.date, pl.Series] = {}
+
+    def _load(self, day: dt.date) -> pl.Series:
+        folder = self._home.lake_events / f"event_date={day.isoformat()}"
+        paths = [
+            f for f in folder.glob("batch-*.parquet") if _batch_of(f) != self._batch_id
+        ]
+        if not paths:
+            return pl.Series("event_id", [], dtype=pl.String)
+        return pl.read_parquet(paths, columns=["event_id"])["event_id"]
+
+    def drop_seen(self, events: pl.DataFrame) -> pl.DataFrame:
+        """Keep the first row of each id not seen before; remember the ids kept."""
+        events = events.filter(pl.col("event_id").is_first_distinct())
+        kept = []
+        for (day,), part in events.partition_by("event_date", as_dict=True).items():
+            if day not in self._by_date:
+                self._by_date[day] = self._load(day)
+            seen = self._by_date[day]
+            if seen.len():
+                part = part.filter(~pl.col("event_id").is_in(seen.implode()))
+            self._by_date[day] = pl.concat([seen, part["event_id"]])
+            kept.append(part)
+        return pl.concat(kept) if kept else events.clear()
+
+
+def _batch_of(path: Path) -> str:
+    """The batch id in `batch-<id>.parquet` or `batch-<id>-<part>.parquet`."""
+    return path.stem.split("-")[1]
 
 
 def ingest(
@@ -468,7 +519,11 @@ def ingest(
     now: dt.datetime | None = None,
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> IngestResult:
-    """Ingest every landing file whose content has not been ingested yet; return per-file counts."""
+    """Ingest every landing file whose content has not been ingested yet; return per-file counts.
+
+    Files are processed one at a time and their accepted events written at once, so memory
+    holds one file plus the ids of the dates the batch touches.
+    """
     now = now or dt.datetime.now(dt.UTC)
     customers, metrics = list(customers), list(metrics)
     manifests = _read_manifests(home)
@@ -482,9 +537,8 @@ def ingest(
     for path in home.usage_files():
         sha = file_sha256(path)
         rel = home.relative(path)
-        if (rel, sha) in known_pairs:
-            continue
-        candidates.append((rel, path, sha))
+        if (rel, sha) not in known_pairs:
+            candidates.append((rel, path, sha))
     if not candidates:
         progress("no new landing files")
         return IngestResult(None, pl.DataFrame(schema=FILES_SCHEMA), [])
@@ -492,39 +546,29 @@ def ingest(
     batch_id = hashlib.sha256(
         "\n".join(f"{rel}\t{sha}" for rel, _, sha in candidates).encode()
     ).hexdigest()[:16]
-    ingested_at = now.astimezone(dt.UTC).replace(tzinfo=dt.UTC)
+    ingested_at = now.astimezone(dt.UTC)
+    seen = _SeenIds(home, batch_id)
     file_rows: list[dict] = []
-    accepted_parts: list[pl.DataFrame] = []
     quarantine_parts: list[pl.DataFrame] = []
-    seen_in_batch: set[str] = set()
+    seen_shas: set[str] = set()
+    dates: set[dt.date] = set()
+    quarantine_columns = {k: v for k, v in QUARANTINE_SCHEMA.items() if k != "batch_id"}
 
     for n, (rel, path, sha) in enumerate(candidates, start=1):
-        base = {
-            "file_path": rel,
-            "content_sha256": sha,
-            "ingested_at": ingested_at,
-            "batch_id": batch_id,
-        }
+        base = {"file_path": rel, "content_sha256": sha, "ingested_at": ingested_at, "batch_id": batch_id}
         zero = {"rows_read": 0, "rows_accepted": 0, "rows_quarantined": 0, "duplicates_dropped": 0}
-        if sha in known_shas or sha in seen_in_batch:
+        if sha in known_shas or sha in seen_shas:
             file_rows.append({**base, **zero, "status": "already_ingested", "error": None})
             continue
-        seen_in_batch.add(sha)
+        seen_shas.add(sha)
         try:
             raw = read_raw(path)
         except UnreadableFile as exc:
             file_rows.append({**base, **zero, "status": "failed", "error": str(exc)})
             quarantine_parts.append(
                 pl.DataFrame(
-                    [
-                        {
-                            "file_path": rel,
-                            "row_number": None,
-                            "reason": UNREADABLE_FILE,
-                            "raw_record": str(exc),
-                        }
-                    ],
-                    schema={k: v for k, v in QUARANTINE_SCHEMA.items() if k != "batch_id"},
+                    [{"file_path": rel, "row_number": None, "reason": UNREADABLE_FILE, "raw_record": str(exc)}],
+                    schema=quarantine_columns,
                 )
             )
             progress(f"[{n}/{len(candidates)}] {rel}: unreadable ({exc})")
@@ -532,11 +576,11 @@ def ingest(
         raw_columns = [c for c in raw.rows.columns if c != "row_number"]
         validated = validate(raw.rows, customers=customers, metrics=metrics, now=now)
         accepted = accepted_events(validated, rel).with_columns(
-            pl.lit(len(file_rows)).alias("_file_order")
+            pl.col("occurred_at").dt.date().alias("event_date")
         )
         rejected = pl.concat(
             [
-                quarantined_rows(validated, raw_columns, rel),
+                quarantined_rows(validated, raw_columns, rel, raw),
                 raw.malformed.select(
                     pl.lit(rel).alias("file_path"),
                     "row_number",
@@ -545,75 +589,37 @@ def ingest(
                 ),
             ]
         )
-        accepted_parts.append(accepted)
+        new = seen.drop_seen(accepted)
+        for (day,), part in new.partition_by("event_date", as_dict=True).items():
+            dates.add(day)
+            write_table(
+                part.with_columns(pl.lit(batch_id).alias("batch_id")).select(
+                    [pl.col(c).cast(EVENT_SCHEMA[c]) for c in EVENT_SCHEMA]
+                ),
+                home.lake_events / f"event_date={day.isoformat()}" / f"batch-{batch_id}-{n:05d}.parquet",
+            )
         quarantine_parts.append(rejected)
+        rows_read = raw.rows.height + raw.malformed.height
         file_rows.append(
             {
                 **base,
-                "rows_read": raw.rows.height + raw.malformed.height,
-                "rows_accepted": accepted.height,  # duplicates are subtracted below
+                "rows_read": rows_read,
+                "rows_accepted": new.height,
                 "rows_quarantined": rejected.height,
-                "duplicates_dropped": 0,
+                "duplicates_dropped": accepted.height - new.height,
                 "status": "ingested",
                 "error": None,
             }
         )
-        progress(f"[{n}/{len(candidates)}] {rel}: {raw.rows.height + raw.malformed.height} rows")
+        progress(f"[{n}/{len(candidates)}] {rel}: {rows_read} rows, {new.height} accepted")
+        del raw, validated, accepted, new
 
     files = pl.DataFrame(file_rows, schema=FILES_SCHEMA)
-    schema = {k: v for k, v in EVENT_SCHEMA.items() if k != "batch_id"} | {"_file_order": pl.Int32}
-    events = (
-        pl.concat([p.cast(schema) for p in accepted_parts], how="vertical")
-        if accepted_parts
-        else pl.DataFrame(schema=schema)
-    )
-    events = events.with_columns(pl.col("occurred_at").dt.date().alias("event_date"))
-    dates = sorted(events["event_date"].unique().to_list())
-
-    # First seen wins: earlier file in path order, then earlier row; then drop ids already in the lake.
-    events = events.sort("_file_order", "source_row")
-    is_new = events.select(pl.col("event_id").is_first_distinct()).to_series()
-    existing = _existing_ids(home, dates, batch_id).collect()
-    if existing.height:
-        is_new = is_new & ~events["event_id"].is_in(
-            existing["event_id"].implode(), nulls_equal=False
-        )
-    dup_counts = events.filter(~is_new).group_by("_file_order").len().rename({"len": "dups"})
-    events = (
-        events.filter(is_new).drop("_file_order").with_columns(pl.lit(batch_id).alias("batch_id"))
-    )
-
-    files = (
-        files.with_row_index("_file_order")
-        .with_columns(pl.col("_file_order").cast(pl.Int32))
-        .join(
-            dup_counts.with_columns(pl.col("_file_order").cast(pl.Int32)),
-            on="_file_order",
-            how="left",
-        )
-        .with_columns(
-            pl.col("dups").fill_null(0).cast(pl.Int64).alias("duplicates_dropped"),
-            (pl.col("rows_accepted") - pl.col("dups").fill_null(0))
-            .cast(pl.Int64)
-            .alias("rows_accepted"),
-        )
-        .select(list(FILES_SCHEMA))
-    )
-
-    for (event_date,), part in events.partition_by(
-        "event_date", as_dict=True, include_key=False
-    ).items():
-        write_table(
-            part.select(list(EVENT_SCHEMA)),
-            home.lake_events / f"event_date={event_date.isoformat()}" / f"batch-{batch_id}.parquet",
-        )
     quarantine = (
         pl.concat(quarantine_parts, how="vertical_relaxed")
         if quarantine_parts
-        else pl.DataFrame(schema={k: v for k, v in QUARANTINE_SCHEMA.items() if k != "batch_id"})
+        else pl.DataFrame(schema=quarantine_columns)
     ).with_columns(pl.lit(batch_id).alias("batch_id"))
-    write_table(
-        quarantine.cast(QUARANTINE_SCHEMA), home.lake_quarantine / f"batch-{batch_id}.parquet"
-    )
+    write_table(quarantine.cast(QUARANTINE_SCHEMA), home.lake_quarantine / f"batch-{batch_id}.parquet")
     write_table(files, home.lake_ingested_files / f"batch-{batch_id}.parquet")  # the commit
-    return IngestResult(batch_id, files, dates)
+    return IngestResult(batch_id, files, sorted(dates))

@@ -203,3 +203,20 @@ def test_landing_files_are_never_modified(home):
     run(home)
     after = {p: p.read_bytes() for p in home.landing_usage.rglob("*") if p.is_file()}
     assert after == before
+
+
+def test_a_rejected_json_row_keeps_its_line_exactly_as_written(home):
+    line = '{"event_id": "j9", "occurred_at": "2026-10-01T10:00:00Z", "customer_id": "nobody", "metric": "api_calls", "note": "kept"}'
+    land(home, "day.jsonl", line + "\n")
+    run(home)
+    assert quarantine(home).select("reason", "raw_record").rows() == [("unknown_customer", line)]
+
+
+def test_memory_follows_one_file_not_the_batch(home):
+    """Each file's events are written as it is read: one lake file per landing file and day."""
+    for day in (1, 2, 3):
+        land(home, f"d{day}.csv", HEADER + f"e{day},2026-10-0{day}T10:00:00Z,c1,api_calls,1,200,\n")
+    result = run(home)
+    written = sorted(p.parent.name for p in home.lake_events.glob("*/batch-*.parquet"))
+    assert written == ["event_date=2026-10-01", "event_date=2026-10-02", "event_date=2026-10-03"]
+    assert result.event_dates == [dt.date(2026, 10, d) for d in (1, 2, 3)]

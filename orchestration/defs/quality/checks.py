@@ -25,7 +25,7 @@ def usage_events_expectations(
     home = settings.tally_home
     # Only the newest batch: memory stays bounded by one night's data, not by history.
     batch_id = latest_batch_id(home)
-    files = sorted(home.lake_events.glob(f"*/batch-{batch_id}.parquet")) if batch_id else []
+    files = sorted(home.lake_events.glob(f"*/batch-{batch_id}-*.parquet")) if batch_id else []
     if not files:
         return dg.AssetCheckResult(passed=True, description="no new events", metadata={"rows": 0})
     events = pl.scan_parquet(files).collect()
