@@ -5,6 +5,7 @@ written; see the summary); 2 bad input or a run that could not complete (one-lin
 """
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -74,20 +75,30 @@ def _execute(job_name: str, *, partition_key: str | None = None, tags: dict | No
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def(job_name)
-    with DagsterInstance.get() as instance:
-        # The CLI prints a summary; full step logs stay in the run (and the UI) at DEBUG.
-        quiet = {
-            "loggers": {
-                "console": {"config": {"log_level": os.environ.get("TALLY_LOG_LEVEL", "WARNING")}}
-            }
-        }
-        result = job.execute_in_process(
-            run_config=quiet,
-            instance=instance,
-            partition_key=partition_key,
-            tags=tags or {},
-            raise_on_error=False,
+    level = os.environ.get("TALLY_LOG_LEVEL", "WARNING").upper()
+    # The CLI prints a summary; step logs stay in the run (and the UI), and dbt's own output
+    # goes to a log file under the home unless TALLY_LOG_LEVEL asks for more.
+    quiet = {"loggers": {"console": {"config": {"log_level": level}}}}
+    log_dir = Path(os.environ["DAGSTER_HOME"]) / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{job_name}.log"
+    with open(log_path, "a", encoding="utf-8") as log, DagsterInstance.get() as instance:
+        redirect = (
+            contextlib.redirect_stdout(log)
+            if level in ("WARNING", "ERROR")
+            else contextlib.nullcontext()
         )
+        with redirect:
+            result = job.execute_in_process(
+                run_config=quiet,
+                instance=instance,
+                partition_key=partition_key,
+                tags=tags or {},
+                raise_on_error=False,
+            )
+    print(
+        f"{job_name}: run {result.run_id[:8]} {'succeeded' if result.success else 'failed'}; dbt log {log_path}"
+    )
     failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     failed_checks = [
         f"{e.asset_key.to_user_string()}:{e.check_name}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.defs.billing.assets import issue_invoices
-from orchestration.defs.dbt.assets import tally_dbt_issued_models, tally_dbt_models
+from orchestration.defs.dbt.assets import tally_dbt_models
 from orchestration.defs.ingest.assets import ingest_usage, price_book, reference_data
 from orchestration.defs.jobs import month_close, nightly_billing
 from orchestration.defs.quality.checks import customers_expectations, usage_events_expectations
@@ -20,7 +20,6 @@ defs = dg.Definitions(
         ingest_usage,
         tally_dbt_models,
         issue_invoices,
-        tally_dbt_issued_models,
     ],
     asset_checks=[usage_events_expectations, customers_expectations],
     jobs=[nightly_billing, month_close],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.defs.billing.assets import issue_invoices
-from orchestration.defs.dbt.assets import tally_dbt_issued_models
 
 nightly_billing = dg.define_asset_job(
     "nightly_billing",
@@ -15,6 +14,6 @@ nightly_billing = dg.define_asset_job(
 
 month_close = dg.define_asset_job(
     "month_close",
-    selection=dg.AssetSelection.assets(issue_invoices, tally_dbt_issued_models),
+    selection=dg.AssetSelection.assets(issue_invoices).downstream(),
     description="Issue a month's invoices once, then refresh the marts that read them.",
 )

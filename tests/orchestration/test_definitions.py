@@ -1,10 +1,6 @@
 """The Dagster code location loads with the assets, jobs, schedules and sensor users expect."""
 
-import datetime as dt
-
 import dagster as dg
-
-from orchestration.defs.partitions import window_to_vars
 
 
 def test_definitions_load_with_every_stage():
@@ -37,16 +33,6 @@ def test_definitions_load_with_every_stage():
     assert {"usage_events_expectations", "customers_expectations"} <= checks
 
 
-def test_partition_window_becomes_inclusive_dbt_vars():
-    start = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
-    end = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-    assert window_to_vars(start, end, "/h/lake") == {
-        "min_date": "2026-10-01",
-        "max_date": "2026-10-31",
-        "lake_dir": "/h/lake",
-    }
-
-
 def test_nightly_at_two_utc_and_month_close_on_the_third():
     from orchestration.definitions import defs
 
@@ -61,3 +47,16 @@ def test_month_close_depends_on_computed_invoices_and_feeds_the_marts():
     issued = graph.get(dg.AssetKey("issued_invoices"))
     assert dg.AssetKey("int_invoices_computed") in issued.parent_keys
     assert dg.AssetKey("stg_issued__invoices") in issued.child_keys
+
+
+def test_nightly_runs_dbt_once_and_month_close_only_what_reads_the_issued_store():
+    from orchestration.definitions import defs
+
+    repo = defs.get_repository_def()
+    nightly = repo.get_job("nightly_billing")
+    close = repo.get_job("month_close")
+    assert [n.name for n in nightly.graph.nodes].count("tally_dbt_models") == 1
+    assert "issue_invoices" not in [n.name for n in nightly.graph.nodes]
+    close_keys = {k.to_user_string() for k in close.asset_layer.selected_asset_keys}
+    assert {"issued_invoices", "fct_invoices", "stg_issued__invoices"} <= close_keys
+    assert "fct_usage_daily" not in close_keys

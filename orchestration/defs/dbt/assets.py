@@ -1,8 +1,9 @@
 """Every dbt model as a Dagster asset, and dbt tests as asset checks.
 
-The models are split in two around month close: everything upstream of the issued-invoice
-store (`tally_dbt_models`), and the models that read it (`tally_dbt_issued_models`), so the
-month-close asset can sit between them without a cycle.
+One unpartitioned @dbt_assets: the marts are rebuilt in full on every run, so a partition would
+claim more than the models do. The nightly job runs it whole (one dbt invocation); month close
+selects only the models downstream of the issued-invoice store. The op-level cycle
+(models -> issue_invoices -> models) is resolved by Dagster because the asset is subsettable.
 """
 
 import os
@@ -16,10 +17,7 @@ from dagster_dbt import (
 )
 
 from orchestration.defs.dbt.project import tally_dbt_project
-from orchestration.defs.partitions import daily_partitions, dbt_vars_arg, window_to_vars
 from orchestration.settings import TallySettings
-
-ISSUED_SELECTION = "source:issued+"
 
 
 class TallyDbtTranslator(DagsterDbtTranslator):
@@ -35,7 +33,8 @@ translator = TallyDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_ass
 
 
 def _dbt_env(settings: TallySettings) -> None:
-    # dbt runs as a subprocess that inherits the environment: it reads the warehouse path from it.
+    # dbt runs as a subprocess that inherits the environment: it reads the home from it.
+    # No --vars per run: changing vars forces dbt to re-parse the whole project every time.
     os.environ["TALLY_HOME"] = str(settings.tally_home.root)
     os.environ["TALLY_DUCKDB_MEMORY_LIMIT"] = settings.duckdb_memory_limit
     os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -44,10 +43,7 @@ def _dbt_env(settings: TallySettings) -> None:
 
 @dbt_assets(
     manifest=tally_dbt_project.manifest_path,
-    exclude=ISSUED_SELECTION,
     name="tally_dbt_models",
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     dagster_dbt_translator=translator,
     pool="warehouse",
 )
@@ -55,21 +51,7 @@ def tally_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: TallySettings
 ):
     _dbt_env(settings)
-    window = context.partition_time_window
-    variables = window_to_vars(window.start, window.end, str(settings.tally_home.lake))
-    yield from dbt.cli(["build", *dbt_vars_arg(variables)], context=context).stream()
-
-
-@dbt_assets(
-    manifest=tally_dbt_project.manifest_path,
-    select=ISSUED_SELECTION,
-    name="tally_dbt_issued_models",
-    dagster_dbt_translator=translator,
-    pool="warehouse",
-)
-def tally_dbt_issued_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: TallySettings
-):
-    _dbt_env(settings)
-    variables = {"lake_dir": str(settings.tally_home.lake)}
-    yield from dbt.cli(["build", *dbt_vars_arg(variables)], context=context).stream()
+    # One target folder per home: dbt's partial parse carries over between runs, and build
+    # output stays with the data instead of piling up in the repository.
+    target = settings.tally_home.dagster_home / "dbt-target"
+    yield from dbt.cli(["build"], context=context, target_path=target).stream()
