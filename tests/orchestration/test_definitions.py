@@ -60,3 +60,24 @@ def test_nightly_runs_dbt_once_and_month_close_only_what_reads_the_issued_store(
     close_keys = {k.to_user_string() for k in close.asset_layer.selected_asset_keys}
     assert {"issued_invoices", "fct_invoices", "stg_issued__invoices"} <= close_keys
     assert "fct_usage_daily" not in close_keys
+
+
+def test_dagster_validates_the_workspace_as_users_load_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "TALLY_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
+    dagster = Path(sys.executable).parent / "dagster"
+    proc = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "All code locations passed validation" in proc.stderr + proc.stdout
