@@ -135,3 +135,15 @@ def test_bad_input_exits_2_with_one_line(world, capsys):
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("tally: ") for line in err)
+
+
+def test_summary_tells_a_billing_engineer_what_happened(world, capsys):
+    from orchestration.cli import print_summary
+
+    home, truth, _, _ = world
+    print_summary(home.root)
+    out = capsys.readouterr().out
+    assert "conservation               holds" in out
+    late = 1 if (home.landing_usage / "late" / "late.csv").exists() else 0  # added by a test above
+    assert f"events accepted     {truth.events + late:>12,}" in out
+    assert "invoices issued" in out and "revenue recognized          USD" in out
