@@ -25,8 +25,11 @@ class SuiteResult:
 
 def validate(df: pl.DataFrame, suite_name: str, expectations: list) -> SuiteResult:
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
+    # Progress bars would go to the terminal of `tally run`; results are reported by the check.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     batch = (
         context.data_sources.add_pandas(f"{suite_name}_source")
         .add_dataframe_asset(f"{suite_name}_frame")
