@@ -224,7 +224,17 @@ def _read_csv_ragged(data: bytes) -> RawFile:
 
 # Every top-level key the flat and CloudEvents formats use. Read as String, nested objects come
 # back as their JSON text and numbers as their digits, with no schema inference pass.
-JSON_KEYS = (*RAW_FIELDS, "properties", "id", "time", "subject", "type", "data", "specversion", "source")
+JSON_KEYS = (
+    *RAW_FIELDS,
+    "properties",
+    "id",
+    "time",
+    "subject",
+    "type",
+    "data",
+    "specversion",
+    "source",
+)
 
 
 def _read_jsonl(path: Path) -> RawFile:
@@ -344,7 +354,9 @@ def parse_timestamp(raw: pl.Expr) -> pl.Expr:
     One parse covers `Z`, `+02:00` and `+0200` (`%#z`); a space may stand for the `T`.
     A timestamp without an offset stays null: its zone would be a guess.
     """
-    epoch = pl.from_epoch(raw.cast(pl.Int64, strict=False), time_unit="ms").dt.replace_time_zone("UTC")
+    epoch = pl.from_epoch(raw.cast(pl.Int64, strict=False), time_unit="ms").dt.replace_time_zone(
+        "UTC"
+    )
     iso = raw.str.replace(" ", "T", literal=True).str.to_datetime(
         "%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_unit="us", time_zone="UTC"
     )
@@ -484,9 +496,7 @@ class _SeenIds:
 
     def _load(self, day: dt.date) -> pl.Series:
         folder = self._home.lake_events / f"event_date={day.isoformat()}"
-        paths = [
-            f for f in folder.glob("batch-*.parquet") if _batch_of(f) != self._batch_id
-        ]
+        paths = [f for f in folder.glob("batch-*.parquet") if _batch_of(f) != self._batch_id]
         if not paths:
             return pl.Series("event_id", [], dtype=pl.String)
         return pl.read_parquet(paths, columns=["event_id"])["event_id"]
@@ -555,7 +565,12 @@ def ingest(
     quarantine_columns = {k: v for k, v in QUARANTINE_SCHEMA.items() if k != "batch_id"}
 
     for n, (rel, path, sha) in enumerate(candidates, start=1):
-        base = {"file_path": rel, "content_sha256": sha, "ingested_at": ingested_at, "batch_id": batch_id}
+        base = {
+            "file_path": rel,
+            "content_sha256": sha,
+            "ingested_at": ingested_at,
+            "batch_id": batch_id,
+        }
         zero = {"rows_read": 0, "rows_accepted": 0, "rows_quarantined": 0, "duplicates_dropped": 0}
         if sha in known_shas or sha in seen_shas:
             file_rows.append({**base, **zero, "status": "already_ingested", "error": None})
@@ -567,7 +582,14 @@ def ingest(
             file_rows.append({**base, **zero, "status": "failed", "error": str(exc)})
             quarantine_parts.append(
                 pl.DataFrame(
-                    [{"file_path": rel, "row_number": None, "reason": UNREADABLE_FILE, "raw_record": str(exc)}],
+                    [
+                        {
+                            "file_path": rel,
+                            "row_number": None,
+                            "reason": UNREADABLE_FILE,
+                            "raw_record": str(exc),
+                        }
+                    ],
                     schema=quarantine_columns,
                 )
             )
@@ -596,7 +618,9 @@ def ingest(
                 part.with_columns(pl.lit(batch_id).alias("batch_id")).select(
                     [pl.col(c).cast(EVENT_SCHEMA[c]) for c in EVENT_SCHEMA]
                 ),
-                home.lake_events / f"event_date={day.isoformat()}" / f"batch-{batch_id}-{n:05d}.parquet",
+                home.lake_events
+                / f"event_date={day.isoformat()}"
+                / f"batch-{batch_id}-{n:05d}.parquet",
             )
         quarantine_parts.append(rejected)
         rows_read = raw.rows.height + raw.malformed.height
@@ -620,6 +644,8 @@ def ingest(
         if quarantine_parts
         else pl.DataFrame(schema=quarantine_columns)
     ).with_columns(pl.lit(batch_id).alias("batch_id"))
-    write_table(quarantine.cast(QUARANTINE_SCHEMA), home.lake_quarantine / f"batch-{batch_id}.parquet")
+    write_table(
+        quarantine.cast(QUARANTINE_SCHEMA), home.lake_quarantine / f"batch-{batch_id}.parquet"
+    )
     write_table(files, home.lake_ingested_files / f"batch-{batch_id}.parquet")  # the commit
     return IngestResult(batch_id, files, sorted(dates))
