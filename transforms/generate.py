@@ -191,7 +191,7 @@ def _subscriptions(cfg: GenerateConfig, customers: pl.DataFrame) -> pl.DataFrame
             rows.append((f"sub_{cid}_1", cid, "starter_eur", start, None))
             continue
         plan = USD_PLANS[i % len(USD_PLANS)]
-        # Every fifth starter customer upgrades to growth mid-way through the second month.
+        # Every other starter customer upgrades to growth on the 15th of the second month.
         if plan == "starter" and i % 2 == 0 and cfg.days > 45:
             change = (month_bounds(start)[1]).replace(day=15)
             rows.append((f"sub_{cid}_1", cid, "starter", start, change))
