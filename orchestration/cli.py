@@ -190,7 +190,11 @@ def cmd_query(args) -> int:
         raise UsageError(f"no warehouse at {warehouse}: run `tally run` first")
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            frame = pl.from_arrow(con.execute(args.sql).to_arrow_table())
+            con.execute("set TimeZone = 'UTC'")  # billing periods are UTC, so is the output
+            relation = con.sql(args.sql)
+            if relation is None:  # a statement without a result, e.g. SET
+                return EXIT_OK
+            frame = pl.from_arrow(relation.to_arrow_table())
     except duckdb.Error as exc:
         raise UsageError(f"query failed: {str(exc).splitlines()[0]}") from None
     with pl.Config(tbl_rows=50, tbl_cols=20, tbl_width_chars=160, fmt_str_lengths=40):

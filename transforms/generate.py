@@ -83,6 +83,12 @@ plans:
         metric: tokens
         model: per_unit
         unit_price: "0.000001"
+      - charge_id: peak_storage     # billed on the month's highest storage reading
+        metric: storage_gb
+        aggregation: max
+        model: per_unit
+        unit_price: "0.08"
+        free_units: 100
 
   - plan_id: bulk                 # packages of 1,000 calls, 500 free
     version: 1
@@ -119,6 +125,56 @@ plans:
         model: per_unit
         unit_price: "0.000002"
 
+  - plan_id: platform             # seats, storage and payments
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    base_fee: "199.00"
+    minimum_commitment: "250.00"
+    charges:
+      - charge_id: active_users     # monthly active users, in packs of 5 after 3 free
+        metric: logins
+        aggregation: unique_count
+        unique_property: user_id
+        model: package
+        package_size: 5
+        package_price: "10.00"
+        free_units: 3
+      - charge_id: storage          # the last reading of the month; first 50 GB included
+        metric: storage_gb
+        aggregation: latest
+        model: graduated
+        tiers:
+          - {up_to: 50, unit_price: "0"}
+          - {up_to: null, unit_price: "0.25"}
+      - charge_id: card_payments    # 2.9% + 0.30 per settled payment
+        metric: payments
+        filter: {status: [200, 201]}
+        model: percentage
+        rate: "0.029"
+        fixed_fee: "0.30"
+
+  - plan_id: growth               # a price change from October: higher base fee, cheaper tier 2
+    version: 2
+    effective_from: 2026-10-01
+    currency: USD
+    base_fee: "59.00"
+    minimum_commitment: "100.00"
+    credit_rate: "0.01"
+    charges:
+      - charge_id: api_calls
+        metric: api_calls
+        aggregation: count
+        model: graduated
+        tiers:
+          - {up_to: 10000, unit_price: "0.002", flat_fee: "0"}
+          - {up_to: 100000, unit_price: "0.0008", flat_fee: "5.00"}
+          - {up_to: null, unit_price: "0.0005"}
+      - charge_id: tokens
+        metric: tokens
+        model: per_unit
+        unit_price: "0.0000015"
+
   - plan_id: starter_eur          # the per-unit plan for customers billed in euros
     version: 1
     effective_from: 2026-01-01
@@ -133,7 +189,10 @@ plans:
         free_units: 1000
 """
 
-USD_PLANS = ("starter", "growth", "scale", "bulk", "outcome")
+USD_PLANS = ("starter", "growth", "scale", "bulk", "outcome", "platform")
+METRICS = np.array(["api_calls", "tokens", "payments", "logins", "storage_gb"])
+METRIC_P = np.array([0.66, 0.30, 0.02, 0.02])  # per request; storage_gb is a daily reading
+PROPERTY_KEYS = ("model", "user_id")
 STATUSES = np.array([200, 201, 429, 500])
 STATUS_P = np.array([0.93, 0.02, 0.02, 0.03])
 HOURLY = 1.0 + 0.8 * np.sin((np.arange(24) - 9) / 24 * 2 * np.pi)  # peak mid-afternoon UTC
@@ -192,7 +251,7 @@ def _subscriptions(cfg: GenerateConfig, customers: pl.DataFrame) -> pl.DataFrame
             continue
         plan = USD_PLANS[i % len(USD_PLANS)]
         # Every other starter customer upgrades to growth on the 15th of the second month.
-        if plan == "starter" and i % 2 == 0 and cfg.days > 45:
+        if plan == "starter" and (i // len(USD_PLANS)) % 2 == 0 and cfg.days > 45:
             change = (month_bounds(start)[1]).replace(day=15)
             rows.append((f"sub_{cid}_1", cid, "starter", start, change))
             rows.append((f"sub_{cid}_2", cid, "growth", change, None))
@@ -258,8 +317,21 @@ def _credit_grants(cfg: GenerateConfig, subs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _hundredths_text(column: str) -> pl.Expr:
+    """A whole number of hundredths as exact decimal text: 1234 -> "12.34"."""
+    return pl.format(
+        "{}.{}", pl.col(column) // 100, (pl.col(column) % 100).cast(pl.String).str.zfill(2)
+    )
+
+
 def _events(cfg: GenerateConfig, customers: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
-    """The clean truth: distinct valid events with the day of the export file they land in."""
+    """The clean truth: distinct valid events with the day of the export file they land in.
+
+    Quantities and properties are the exact text an exporter writes. Metrics: api_calls (one
+    per call, HTTP status, the model used), tokens (a count per call), payments (an amount with
+    cents, settled or declined), logins (one per login, by user) and storage_gb (one reading
+    per customer and day, a gauge with fractions).
+    """
     n_cust = customers.height
     weights = 1.0 / np.arange(1, n_cust + 1) ** 1.1
     weights = rng.permutation(weights / weights.sum())
@@ -271,42 +343,83 @@ def _events(cfg: GenerateConfig, customers: pl.DataFrame, rng: np.random.Generat
     total = int(per_day.sum())
     day = np.repeat(days, per_day)
     hour = rng.choice(24, size=total, p=HOURLY / HOURLY.sum())
+    cust = rng.choice(n_cust, size=total, p=weights)
+    kind = np.searchsorted(np.cumsum(METRIC_P), rng.random(total), side="right")
+    metric = METRICS[np.minimum(kind, len(METRICS) - 2)]
+    # One storage reading per customer and day, at a random hour.
+    readings = n_cust * cfg.days
+    day = np.concatenate([day, np.repeat(days, n_cust)])
+    hour = np.concatenate([hour, rng.integers(0, 24, readings)])
+    cust = np.concatenate([cust, np.tile(np.arange(n_cust), cfg.days)])
+    metric = np.concatenate([metric, np.full(readings, "storage_gb")])
+    total += readings
     micros = (day * 86_400 + hour * 3600 + rng.integers(0, 3600, total)) * 1_000_000 + rng.integers(
         0, 1000, total
     ) * 1000
     start_us = int(dt.datetime.combine(cfg.start, dt.time(), dt.UTC).timestamp()) * 1_000_000
-    cust = rng.choice(n_cust, size=total, p=weights)
-    is_tokens = rng.random(total) < 0.3
-    quantity = np.where(
-        is_tokens, np.maximum(1, rng.lognormal(6.5, 1.0, total).astype(np.int64)), 1
+    tokens = np.maximum(1, rng.lognormal(6.5, 1.0, total).astype(np.int64))
+    cents = np.maximum(50, rng.lognormal(8.0, 1.0, total).astype(np.int64))
+    hundredths = rng.integers(100, 30_000, total)  # 1.00 to 299.99 GB
+    status = np.where(
+        metric == "payments",
+        np.where(rng.random(total) < 0.9, 200, 402),
+        rng.choice(STATUSES, size=total, p=STATUS_P),
     )
-    status = rng.choice(STATUSES, size=total, p=STATUS_P)
     model = np.where(rng.random(total) < 0.3, "large", "small")
+    user = rng.integers(0, 40, total)
     # Late events reach the lake in a later day's export (up to five days late).
     late = rng.random(total) < cfg.late_rate
     export_day = np.minimum(day + np.where(late, rng.integers(1, 6, total), 0), cfg.days - 1)
+    m = pl.col("metric")
     return (
         pl.DataFrame(
             {
-                "seq": np.arange(total),
                 "occurred_us": start_us + micros,
                 "customer_id": customers["customer_id"].gather(cust),
-                "metric": np.where(is_tokens, "tokens", "api_calls"),
-                "quantity": quantity,
+                "metric": metric,
+                "tokens": tokens,
+                "cents": cents,
+                "hundredths": hundredths,
                 "status": status.astype(np.int32),
                 "model": model,
+                "user": user,
                 "export_day": export_day,
             }
         )
-        .with_columns(
+        .sort("occurred_us")
+        .with_row_index("seq")
+        .select(
             pl.format(
                 "evt_{}_{}", pl.lit(cfg.seed), pl.col("seq").cast(pl.String).str.zfill(10)
             ).alias("event_id"),
             pl.from_epoch("occurred_us", time_unit="us")
             .dt.replace_time_zone("UTC")
             .alias("occurred_at"),
+            "occurred_us",
+            "customer_id",
+            "metric",
+            pl.when(m == "tokens")
+            .then(pl.col("tokens").cast(pl.String))
+            .when(m == "payments")
+            .then(_hundredths_text("cents"))
+            .when(m == "storage_gb")
+            .then(_hundredths_text("hundredths"))
+            .otherwise(pl.lit("1"))
+            .alias("quantity"),
+            pl.when(m == "storage_gb").then(None).otherwise(pl.col("status")).alias("status"),
+            pl.when(m.is_in(["api_calls", "tokens"]))
+            .then(pl.concat_str(pl.lit('{"model":"'), pl.col("model"), pl.lit('"}')))
+            .when(m == "logins")
+            .then(
+                pl.concat_str(
+                    pl.lit('{"user_id":"u_'),
+                    pl.col("user").cast(pl.String).str.zfill(3),
+                    pl.lit('"}'),
+                )
+            )
+            .alias("properties"),
+            "export_day",
         )
-        .sort("occurred_us")
     )
 
 
@@ -353,10 +466,10 @@ def _raw_frame(events: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("lots"))
         .when(fault == "negative_quantity")
         .then(pl.lit("-5"))
-        .otherwise(pl.col("quantity").cast(pl.String))
+        .otherwise(pl.col("quantity"))
         .alias("quantity"),
         pl.col("status").cast(pl.String),
-        pl.concat_str(pl.lit('{"model":"'), pl.col("model"), pl.lit('"}')).alias("properties"),
+        "properties",
         "export_day",
     )
 
@@ -382,7 +495,10 @@ def _write_export(rows: pl.DataFrame, path: Path, kind: str) -> None:
                 pl.struct(
                     pl.col("quantity"),
                     pl.col("status").cast(pl.Int32, strict=False),
-                    pl.col("properties").str.json_path_match("$.model").alias("model"),
+                    *[
+                        pl.col("properties").str.json_path_match(f"$.{key}").alias(key)
+                        for key in PROPERTY_KEYS
+                    ],
                 ).alias("data"),
             )
         else:
@@ -395,6 +511,36 @@ def _write_export(rows: pl.DataFrame, path: Path, kind: str) -> None:
             )
         with gzip.open(path, "wb", compresslevel=1) as fh:
             body.write_ndjson(fh)
+
+
+def _property(key: str) -> pl.Expr:
+    return pl.col("properties").str.json_path_match(f"$.{key}")
+
+
+def _oracle_usage(charge, groups: pl.DataFrame) -> tuple[Decimal, int]:
+    """Units and billable events of one charge over a segment's daily groups (SPEC 3)."""
+    cond = pl.col("metric") == charge.metric
+    if charge.status_ranges:
+        cond &= pl.any_horizontal(
+            [pl.col("status").is_between(lo, hi) for lo, hi in charge.status_ranges]
+        )
+    for key, values in charge.property_filters:
+        cond &= _property(key).is_in(list(values))
+    matched = groups.filter(cond)
+    events = int(matched["n"].sum() or 0)
+    if matched.is_empty():
+        return Decimal(0), 0
+    if charge.aggregation == "count":
+        units = Decimal(events)
+    elif charge.aggregation == "sum":
+        units = matched["q"].sum()
+    elif charge.aggregation == "max":
+        units = matched["q_max"].max()
+    elif charge.aggregation == "unique_count":
+        units = Decimal(matched.select(_property(charge.unique_property)).drop_nulls().n_unique())
+    else:  # latest: the last event by occurred_at, ties broken by the highest event_id
+        units = matched.sort("last_us", "last_id")["last_q"][-1]
+    return Decimal(units), events
 
 
 def _billed_invoices(
@@ -412,10 +558,20 @@ def _billed_invoices(
         months.append(m)
         m = month_bounds(m)[1]
     ccy = dict(customers.select("customer_id", "currency").iter_rows())
-    # Rated from a small aggregate, not per event: (customer, day, metric, status, model).
+    # Rated from a small aggregate, not per event: one row per (customer, day, metric, status,
+    # properties), with what each aggregation needs, including the day's last event.
+    quantity = pl.col("quantity").cast(pl.Decimal(38, 9))
+    last = ("occurred_us", "event_id")
     daily = events.group_by(
-        "customer_id", pl.col("occurred_at").dt.date().alias("d"), "metric", "status", "model"
-    ).agg(pl.len().alias("n"), pl.col("quantity").sum().alias("q"))
+        "customer_id", pl.col("occurred_at").dt.date().alias("d"), "metric", "status", "properties"
+    ).agg(
+        pl.len().alias("n"),
+        quantity.sum().alias("q"),
+        quantity.max().alias("q_max"),
+        pl.col("occurred_us").max().alias("last_us"),
+        pl.col("event_id").sort_by(*last).last().alias("last_id"),
+        quantity.sort_by(*last).last().alias("last_q"),
+    )
     invoices = []
     for month in months:
         p_start, p_end = month_bounds(month)
@@ -431,20 +587,7 @@ def _billed_invoices(
                 (pl.col("customer_id") == sub["customer_id"])
                 & pl.col("d").is_between(s, e, closed="left")
             )
-            usage = {}
-            for charge in plan.charges:
-                cond = pl.col("metric") == charge.metric
-                if charge.status_ranges:
-                    cond &= pl.any_horizontal(
-                        [pl.col("status").is_between(lo, hi) for lo, hi in charge.status_ranges]
-                    )
-                for key, values in charge.property_filters:
-                    if key == "model":
-                        cond &= pl.col("model").is_in(list(values))
-                matched = seg_events.filter(cond)
-                n_events = int(matched["n"].sum() or 0)
-                units = n_events if charge.aggregation == "count" else int(matched["q"].sum() or 0)
-                usage[charge.charge_id] = (Decimal(units), n_events)
+            usage = {charge.charge_id: _oracle_usage(charge, seg_events) for charge in plan.charges}
             lines = segment_lines(Segment(sub["customer_id"], plan, s, e), usage)
             invoices.append(
                 (sub["customer_id"], p_start, sum((ln.amount for ln in lines), Decimal(0)))

@@ -55,3 +55,16 @@
         'cast(cast(' ~ b ~ ' as decimal(38, 9)) * 1000000000 as ' ~ tally.whole_type() ~ ')'
     ) }}
 {%- endmacro %}
+
+{# q * numerator / denominator as a quantity (9 decimals, half-up), in exact integer math.
+   Requires q >= 0, numerator >= 0, denominator > 0. #}
+{% macro scale_quantity(q, numerator, denominator) -%}
+    (
+        cast(
+            {{ tally.int_div(
+                '2 * cast(cast(' ~ q ~ ' as decimal(38, 9)) * 1000000000 as ' ~ tally.whole_type() ~ ') * (' ~ numerator ~ ') + (' ~ denominator ~ ')',
+                '2 * (' ~ denominator ~ ')'
+            ) }} as decimal(38, 0)
+        ) * cast(0.000000001 as decimal(38, 9))
+    )
+{%- endmacro %}

@@ -1,23 +1,78 @@
 -- Usage per segment and charge, aggregated as the charge says. Every charge of the segment's
 -- plan gets a row, with zero usage if none, because some models bill at zero usage.
+--   sum / count / max   from the event groups
+--   unique_count        distinct non-null values of one property; properties are part of the
+--                       group key, so the groups hold every distinct value
+--   latest              quantity of the last billable event by occurred_at (ties: the
+--                       highest event_id), read from the events of `latest` charges only
+-- Also the usage projected to the end of the segment, for spend dashboards: sums and counts
+-- scale by segment days over days elapsed (as of the last usage day); max, unique_count and
+-- latest are levels, not flows, and stay as they are.
 with
 
 segments as (select * from {{ ref('int_subscription_segments') }}),
 charges as (select * from {{ ref('stg_pricing__charges') }}),
 usage as (select * from {{ ref('int_usage_charged') }} where charge_id is not null),
+matched as (select * from {{ ref('int_charge_signatures_matched') }}),
+events as (select * from {{ ref('stg_lake__usage_events') }}),
+as_of as (select max(usage_date) as as_of_date from events),
 
 usage_by_charge as (
     select
-        segment_id,
-        charge_id,
-        sum(events) as billable_events,
-        sum(quantity) as sum_quantity,
-        max(max_quantity) as max_quantity
-    from usage
+        u.segment_id,
+        u.charge_id,
+        sum(u.events) as billable_events,
+        sum(u.quantity) as sum_quantity,
+        max(u.max_quantity) as max_quantity,
+        count(distinct {{ json_get('u.properties_key', 'c.unique_property') }}) as unique_values
+    from usage as u
+    inner join charges as c
+        on u.plan_id = c.plan_id
+        and u.plan_version = c.plan_version
+        and u.charge_id = c.charge_id
     group by 1, 2
 ),
 
-final as (
+latest_charges as (
+    select m.*
+    from matched as m
+    inner join charges as c
+        on m.plan_id = c.plan_id
+        and m.plan_version = c.plan_version
+        and m.charge_id = c.charge_id
+    where c.aggregation = 'latest'
+),
+
+latest_ranked as (
+    select
+        s.segment_id,
+        lc.charge_id,
+        e.quantity,
+        row_number() over (
+            partition by s.segment_id, lc.charge_id
+            order by e.occurred_at desc, e.event_id desc
+        ) as recency
+    from events as e
+    inner join segments as s
+        on e.customer_id = s.customer_id
+        and e.usage_date >= s.segment_start
+        and e.usage_date < s.segment_end
+    inner join latest_charges as lc
+        on s.plan_id = lc.plan_id
+        and s.plan_version = lc.plan_version
+        and e.metric = lc.metric
+        and coalesce(e.status, -1) = lc.status_key
+        and coalesce(e.properties, '{}') = lc.properties_key
+    where e.metric in (select metric from latest_charges)
+),
+
+latest_usage as (
+    select segment_id, charge_id, quantity as latest_quantity
+    from latest_ranked
+    where recency = 1
+),
+
+measured as (
     select
         s.segment_id,
         s.customer_id,
@@ -27,20 +82,55 @@ final as (
         c.charge_id,
         c.aggregation,
         coalesce(u.billable_events, 0) as billable_events,
-        -- unique_count and latest need event-level data: rated in issue #3 (stubbed as 0).
-        cast(case c.aggregation
-            when 'sum' then coalesce(u.sum_quantity, 0)
-            when 'count' then coalesce(u.billable_events, 0)
-            when 'max' then coalesce(u.max_quantity, 0)
-            else 0
-        end as {{ quantity_type() }}) as units
+        -- Each branch is cast on its own so that no engine's CASE type unification can
+        -- change the scale of a fractional quantity.
+        case c.aggregation
+            when 'sum' then cast(coalesce(u.sum_quantity, 0) as {{ quantity_type() }})
+            when 'count' then cast(coalesce(u.billable_events, 0) as {{ quantity_type() }})
+            when 'max' then cast(coalesce(u.max_quantity, 0) as {{ quantity_type() }})
+            when 'unique_count' then cast(coalesce(u.unique_values, 0) as {{ quantity_type() }})
+            when 'latest' then cast(coalesce(lu.latest_quantity, 0) as {{ quantity_type() }})
+        end as units,
+        s.segment_days,
+        -- Days of the segment with data so far: 0 before it starts, all once it has ended
+        -- (or when there is no usage data at all).
+        coalesce(greatest(least(
+            {{ days_between('s.segment_start', 'a.as_of_date') }} + 1, s.segment_days
+        ), 0), s.segment_days) as elapsed_days
     from segments as s
+    cross join as_of as a
     inner join charges as c
         on s.plan_id = c.plan_id
         and s.plan_version = c.plan_version
     left join usage_by_charge as u
         on s.segment_id = u.segment_id
         and c.charge_id = u.charge_id
+    left join latest_usage as lu
+        on s.segment_id = lu.segment_id
+        and c.charge_id = lu.charge_id
+),
+
+final as (
+    select
+        segment_id,
+        customer_id,
+        period_start,
+        plan_id,
+        plan_version,
+        charge_id,
+        aggregation,
+        billable_events,
+        units,
+        case
+            when aggregation not in ('sum', 'count') or elapsed_days in (0, segment_days)
+                then units
+            else {{ scale_quantity('units', 'segment_days', 'elapsed_days') }}
+        end as projected_units,
+        case
+            when elapsed_days in (0, segment_days) then cast(billable_events as {{ quantity_type() }})
+            else {{ scale_quantity('billable_events', 'segment_days', 'elapsed_days') }}
+        end as projected_billable_events
+    from measured
 )
 
 select * from final

@@ -10,7 +10,8 @@ final as (
         period_start,
         max(period_end) as period_end,
         max(currency) as currency,
-        cast(sum(amount) as {{ money_type() }}) as subtotal
+        cast(sum(amount) as {{ money_type() }}) as subtotal,
+        cast(sum(projected_amount) as {{ money_type() }}) as projected_subtotal
     from lines
     group by 1, 2, 3
 )

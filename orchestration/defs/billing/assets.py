@@ -35,13 +35,15 @@ def issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
     month = dt.date.fromisoformat(context.partition_key[:10])
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
         invoices = pl.from_arrow(
-            con.execute(
-                "select * from intermediate.int_invoices_computed where period_start = ?", [month]
+            con.sql(
+                "select * from intermediate.int_invoices_computed where period_start = $month",
+                params={"month": month},
             ).to_arrow_table()
         )
         lines = pl.from_arrow(
-            con.execute(
-                "select * from intermediate.int_invoice_lines_rated where period_start = ?", [month]
+            con.sql(
+                "select * from intermediate.int_invoice_lines_rated where period_start = $month",
+                params={"month": month},
             ).to_arrow_table()
         )
     result = issue_month(home, month, invoices, lines, now=dt.datetime.now(dt.UTC))

@@ -1,9 +1,12 @@
--- Spend to date in each customer's latest period, for a customer-facing dashboard.
--- Projection: spend so far scaled to the whole period by days elapsed (as of the last usage day).
+-- Spend in each customer's latest period, for a customer-facing dashboard, as of the last
+-- usage day in the warehouse. spend_to_date is the invoice so far (the draft; the issued
+-- invoice once the month is closed). projected_spend prices usage projected to the period's
+-- end through the same tiers, packages and minimums (see int_invoice_usage), so a customer
+-- about to cross a volume tier or a minimum sees it; for an ended period it is the subtotal.
 with
 
 invoices as (select * from {{ ref('fct_invoices') }}),
-currencies as (select * from {{ ref('stg_reference__currencies') }}),
+computed as (select * from {{ ref('int_invoices_computed') }}),
 ledger as (select * from {{ ref('fct_credit_ledger') }}),
 as_of as (select max(usage_date) as as_of_date from {{ ref('stg_lake__usage_events') }}),
 
@@ -27,19 +30,14 @@ final as (
         l.currency,
         l.subtotal as spend_to_date,
         case
-            when a.as_of_date >= l.period_end or a.as_of_date < l.period_start then l.subtotal
-            else cast({{ prorate_money(
-                'l.subtotal',
-                days_between('l.period_start', 'l.period_end'),
-                days_between('l.period_start', 'a.as_of_date') ~ ' + 1',
-                'c.minor_units'
-            ) }} as {{ money_type() }})
+            when l.status = 'issued' then l.subtotal
+            else coalesce(c.projected_subtotal, l.subtotal)
         end as projected_spend,
         cast(coalesce(cr.credits_remaining, 0) as {{ quantity_type() }}) as credits_remaining,
         a.as_of_date as as_of
     from latest as l
     cross join as_of as a
-    inner join currencies as c on l.currency = c.currency
+    left join computed as c on l.invoice_id = c.invoice_id
     left join credits as cr on l.customer_id = cr.customer_id
     where l.recency = 1
 )

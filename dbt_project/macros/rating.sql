@@ -1,0 +1,68 @@
+{#-
+  The pricing models of SPEC section 3 over a usage relation with columns
+  (segment_id, plan_id, plan_version, charge_id, units, billable_events). Returns one row per
+  usage row: segment_id, charge_id, units, raw_amount (unrounded). Shared by the invoice
+  lines and the month-end projection, so both price the same way.
+  `charges` and `tiers` are the staged price book tables.
+-#}
+{% macro price_usage(usage, charges, tiers) -%}
+    with
+
+    -- graduated: each tier prices the units inside it; every tier reached adds its flat fee
+    -- (the first tier's even at zero usage).
+    graduated as (
+        select
+            u.segment_id,
+            u.charge_id,
+            sum(
+                (case
+                    when t.up_to is null or u.units < t.up_to then u.units
+                    else t.up_to
+                end - t.lower_bound) * t.unit_price
+                + t.flat_fee
+            ) as amount
+        from {{ usage }} as u
+        inner join {{ tiers }} as t
+            on u.plan_id = t.plan_id
+            and u.plan_version = t.plan_version
+            and u.charge_id = t.charge_id
+        where t.tier_index = 1 or u.units > t.lower_bound
+        group by 1, 2
+    ),
+
+    -- volume: all units at the tier that contains the total (0 falls in the first tier).
+    volume as (
+        select
+            u.segment_id,
+            u.charge_id,
+            u.units * t.unit_price + t.flat_fee as amount
+        from {{ usage }} as u
+        inner join {{ tiers }} as t
+            on u.plan_id = t.plan_id
+            and u.plan_version = t.plan_version
+            and u.charge_id = t.charge_id
+        where (u.units > t.lower_bound or t.tier_index = 1)
+            and (t.up_to is null or u.units <= t.up_to)
+    )
+
+    select
+        u.segment_id,
+        u.charge_id,
+        u.units,
+        case c.model
+            when 'per_unit' then greatest(u.units - c.free_units, 0) * c.unit_price
+            when 'graduated' then g.amount
+            when 'volume' then v.amount
+            when 'package' then
+                {{ ceil_div_quantity('greatest(u.units - c.free_units, 0)', 'c.package_size') }}
+                * c.package_price
+            when 'percentage' then u.units * c.rate + u.billable_events * c.fixed_fee
+        end as raw_amount
+    from {{ usage }} as u
+    inner join {{ charges }} as c
+        on u.plan_id = c.plan_id
+        and u.plan_version = c.plan_version
+        and u.charge_id = c.charge_id
+    left join graduated as g on u.segment_id = g.segment_id and u.charge_id = g.charge_id
+    left join volume as v on u.segment_id = v.segment_id and u.charge_id = v.charge_id
+{%- endmacro %}
