@@ -7,7 +7,11 @@ a far-from-UTC local time zone: billing days and periods are UTC whatever the ma
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from decimal import Decimal as D
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -405,3 +409,33 @@ def test_month_end_uses_utc_days(worked):
         "where customer_id = 'c_unit' and usage_date >= date '2026-09-30'",
     )
     assert dict(rows) == {dt.date(2026, 9, 30): 1, dt.date(2026, 10, 1): 1}
+
+
+def test_rating_sql_passes_its_dbt_unit_tests(worked, tmp_path):
+    """The `unit_tests:` of dbt_project, run against this warehouse: dbt types the fixtures
+    from the input relations, so they must exist."""
+    home = worked[0]
+    project = Path(__file__).resolve().parents[2] / "dbt_project"
+    dbt = Path(sys.executable).with_name("dbt")
+    done = subprocess.run(
+        [
+            str(dbt),
+            "test",
+            "--select",
+            "test_type:unit",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+        ],
+        env={**os.environ, "TALLY_HOME": str(home.root), "DO_NOT_TRACK": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert "PASS=5 " in done.stdout, done.stdout[-2000:]  # a selector typo would run none

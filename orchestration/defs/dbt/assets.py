@@ -54,4 +54,6 @@ def tally_dbt_models(
     # One target folder per home: dbt's partial parse carries over between runs, and build
     # output stays with the data instead of piling up in the repository.
     target = settings.tally_home.dagster_home / "dbt-target"
-    yield from dbt.cli(["build"], context=context, target_path=target).stream()
+    # Unit tests test the SQL, not the data: they run in the test suite, not every night.
+    args = ["build", "--exclude-resource-type", "unit_test"]
+    yield from dbt.cli(args, context=context, target_path=target).stream()
