@@ -172,8 +172,13 @@ def validate_reference(tables: dict[str, pl.DataFrame], book: PriceBook) -> dict
         customers.select("customer_id", "currency"), on="customer_id", how="left"
     )
     plan_ccy = pl.DataFrame(
-        [(p, c) for p, cs in plan_currencies.items() for c in cs],
-        schema={"plan_id": pl.String, "plan_currency": pl.String},
+        [(p.plan_id, p.version, p.currency, p.source_file) for p in book.plans],
+        schema={
+            "plan_id": pl.String,
+            "plan_version": pl.Int64,
+            "plan_currency": pl.String,
+            "plan_file": pl.String,
+        },
         orient="row",
     )
     mismatched = with_currency.join(plan_ccy, on="plan_id", how="left").filter(
@@ -182,8 +187,9 @@ def validate_reference(tables: dict[str, pl.DataFrame], book: PriceBook) -> dict
     if mismatched.height:
         r = mismatched.row(0, named=True)
         raise ReferenceDataError(
-            f"subscriptions.csv: subscription {r['subscription_id']}: plan {r['plan_id']} is priced in "
-            f"{r['plan_currency']} but customer {r['customer_id']} is billed in {r['currency']}"
+            f"{r['plan_file']}: plan {r['plan_id']} v{r['plan_version']}: currency: "
+            f"{r['plan_currency']} does not match customer {r['customer_id']}, who is billed in "
+            f"{r['currency']} (subscriptions.csv: subscription {r['subscription_id']})"
         )
     far = dt.date(9999, 12, 31)
     overlap = (

@@ -231,7 +231,7 @@ def _csv(path, header, rows):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _write_home(home: Home) -> None:
+def write_home(home: Home) -> None:
     home.pricing.mkdir(parents=True, exist_ok=True)
     (home.pricing / "plans.yaml").write_text(PRICE_BOOK, encoding="utf-8")
     ref = home.landing_reference
@@ -283,6 +283,16 @@ def _write_home(home: Home) -> None:
     )
 
 
+def _issued_files(home: Home) -> dict[str, bytes]:
+    """Every file month close wrote: the invoice documents and the issued lake tables."""
+    files = [*home.exports.glob("*.json"), *home.lake_issued.rglob("*.parquet")]
+    return {
+        str(p.relative_to(home.root)): p.read_bytes()
+        for p in sorted(files)
+        if not p.name.startswith("_")  # the lake's empty-schema placeholders
+    }
+
+
 def q(home: Home, sql: str):
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
         return con.execute(sql).fetchall()
@@ -293,12 +303,12 @@ def worked(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("TZ", "Pacific/Kiritimati")  # UTC+14: a local-time bug moves whole days
     home = Home.at(tmp_path_factory.mktemp("worked"))
-    _write_home(home)
+    write_home(home)
     statuses = [
         main(["run", "--home", str(home.root), "--from", "2026-09-01", "--to", "2026-10-01"]),
         main(["close", "--home", str(home.root), "--month", "2026-09"]),
     ]
-    issued = {p.name: p.read_bytes() for p in sorted(home.exports.glob("*.json"))}
+    issued = _issued_files(home)
     issued_rows = q(home, "select * from marts.fct_invoices where status = 'issued' order by 1")
     # Later: a late September call for c_unit and October tokens for c_grad arrive.
     _csv(
@@ -313,19 +323,20 @@ def worked(tmp_path_factory):
     statuses.append(
         main(["run", "--home", str(home.root), "--from", "2026-10-01", "--to", "2026-10-10"])
     )
+    statuses.append(main(["close", "--home", str(home.root), "--month", "2026-09"]))  # again
     yield home, statuses, issued, issued_rows
     mp.undo()
 
 
 def test_commands_succeed(worked):
     _, statuses, _, _ = worked
-    assert statuses == [0, 0, 0]
+    assert statuses == [0, 0, 0, 0]
 
 
 def test_every_line_is_rated_to_the_cent(worked):
     home, _, issued, _ = worked
     actual = {}
-    for name in issued:
+    for name in (n for n in issued if n.endswith(".json")):
         doc = json.loads(issued[name])
         actual[doc["customer_id"]] = {
             (ln["line_type"], ln["charge_id"]): D(ln["amount"]) for ln in doc["lines"]
@@ -365,7 +376,8 @@ def test_reconciliation_finds_nothing_when_billing_agrees(worked):
 
 def test_issued_invoices_never_change(worked):
     home, _, issued, issued_rows = worked
-    assert {p.name: p.read_bytes() for p in sorted(home.exports.glob("*.json"))} == issued
+    assert len(issued) == len(CUSTOMERS) + 2  # one document per invoice, two lake tables
+    assert _issued_files(home) == issued  # byte for byte, after a later run and a second close
     assert q(home, "select * from marts.fct_invoices where status = 'issued' order by 1") == (
         issued_rows
     )
@@ -439,3 +451,27 @@ def test_rating_sql_passes_its_dbt_unit_tests(worked, tmp_path):
     )
     assert done.returncode == 0, done.stdout[-4000:]
     assert "PASS=5 " in done.stdout, done.stdout[-2000:]  # a selector typo would run none
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("currency: JPY", "currency: USD"),
+            "tally: pricing/plans.yaml: plan yen v1: currency: USD does not match customer c_jpy",
+        ),
+        (
+            ('package_price: "3.00"', 'package_price: "3,00"'),
+            "tally: pricing/plans.yaml: plan pkg v1: charges[0].package_price: '3,00' is not a decimal",
+        ),
+    ],
+)
+def test_a_bad_price_book_is_refused_before_any_data_is_touched(tmp_path, capsys, change, message):
+    home = Home.at(tmp_path)
+    write_home(home)
+    (home.pricing / "plans.yaml").write_text(PRICE_BOOK.replace(*change), encoding="utf-8")
+    status = main(["run", "--home", str(home.root), "--from", "2026-09-01", "--to", "2026-10-01"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(err) == 1 and err[0].startswith(message), err
+    assert not home.lake.exists() and not home.warehouse.exists()
