@@ -1,0 +1,274 @@
+"""Credits at close, the ledger and revenue (SPEC 3): worked examples, one rule each.
+
+Unless a test says otherwise: customer c, September 2026 (closes 1 October), credit_rate 0.01
+USD, so 100 credits pay 1.00.
+"""
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from transforms.credits import CreditBook, Grant, Invoice, revenue_by_month, total_after_credits
+
+SEP = dt.date(2026, 9, 1)
+OCT = dt.date(2026, 10, 1)
+NOV = dt.date(2026, 11, 1)
+
+
+def grant(gid, credits, kind="purchased", paid="0", granted=dt.date(2026, 8, 1), **kw):
+    return Grant(gid, "c", granted, D(credits), kind, D(paid), **kw)
+
+
+def invoice(subtotal, start=SEP, end=OCT, rate="0.01", currency="USD", iid="inv"):
+    return Invoice(iid, "c", start, end, currency, D(subtotal), None if rate is None else D(rate))
+
+
+def drawn(book, inv):
+    return {e.grant_id: (e.credits, e.money) for e in book.close(inv)}
+
+
+def test_lower_priority_number_burns_first():
+    book = CreditBook(
+        [grant("promo", 1000, "promotional", priority=50), grant("vip", 1000, priority=10)]
+    )
+    assert drawn(book, invoice("5.00")) == {"vip": (D(500), D("5.00"))}
+
+
+def test_earlier_expiry_burns_first_and_never_expiring_last():
+    book = CreditBook(
+        [
+            grant("never", 1000),
+            grant("dec", 1000, expires_at=dt.date(2026, 12, 1)),
+            grant("nov", 100, expires_at=dt.date(2026, 11, 1)),
+        ]
+    )
+    # nov: 100 credits = 1.00; dec: 1000 credits = 10.00; never: 50 credits = 0.50
+    assert drawn(book, invoice("11.50")) == {
+        "nov": (D(100), D("1.00")),
+        "dec": (D(1000), D("10.00")),
+        "never": (D(50), D("0.50")),
+    }
+
+
+def test_promotional_before_purchased_then_oldest_then_by_id():
+    book = CreditBook(
+        [
+            grant("b_new", 100, granted=dt.date(2026, 8, 20)),
+            grant("a_new", 100, granted=dt.date(2026, 8, 20)),
+            grant("old", 100, granted=dt.date(2026, 8, 2)),
+            grant("promo", 100, "promotional", granted=dt.date(2026, 8, 25)),
+        ]
+    )
+    entries = book.close(invoice("3.50"))
+    assert [e.grant_id for e in entries] == ["promo", "old", "a_new", "b_new"]
+    assert entries[-1].credits == D(50)
+
+
+@pytest.mark.parametrize(
+    ("granted", "expires", "pays"),
+    [
+        (dt.date(2026, 9, 30), None, True),  # granted before the period ends
+        (OCT, None, False),  # granted at the period end: too late
+        (dt.date(2026, 8, 1), OCT, True),  # expires exactly at the period end: still live
+        (dt.date(2026, 8, 1), dt.date(2026, 9, 30), False),  # expired inside the period
+    ],
+)
+def test_a_grant_pays_only_if_live_at_close(granted, expires, pays):
+    book = CreditBook([grant("g", 1000, granted=granted, expires_at=expires)])
+    applied, total = total_after_credits(invoice("4.00"), book.close(invoice("4.00")))
+    assert (applied, total) == ((D("4.00"), D(0)) if pays else (D(0), D("4.00")))
+
+
+def test_credits_exceeding_the_invoice_pay_it_in_full_and_the_rest_stays():
+    book = CreditBook([grant("g", 10_000)])
+    inv = invoice("12.34")
+    entries = book.close(inv)
+    assert total_after_credits(inv, entries) == (D("12.34"), D(0))
+    assert entries[0].credits == D(1234)
+    assert book.balance["g"] == D(8766)
+
+
+def test_several_grants_partially_used_across_months():
+    book = CreditBook([grant("g1", 300), grant("g2", 500, granted=dt.date(2026, 8, 2))])
+    # September 6.50: g1 all 300 (3.00), g2 350 (3.50)
+    assert drawn(book, invoice("6.50")) == {"g1": (D(300), D("3.00")), "g2": (D(350), D("3.50"))}
+    # October 4.00: only g2's 150 credits (1.50) are left
+    oct_inv = invoice("4.00", start=OCT, end=NOV, iid="inv2")
+    entries = book.close(oct_inv)
+    assert total_after_credits(oct_inv, entries) == (D("1.50"), D("2.50"))
+    assert book.balance == {"g1": D(0), "g2": D(0)}
+
+
+def test_a_plan_without_a_credit_rate_takes_no_credits():
+    book = CreditBook([grant("g", 1000)])
+    inv = invoice("5.00", rate=None)
+    assert total_after_credits(inv, book.close(inv)) == (D(0), D("5.00"))
+    assert book.balance["g"] == D(1000)
+
+
+def test_money_and_credits_convert_at_the_plan_rate():
+    # 0.03 per credit: 0.10 due draws 3.333333333 credits (9 decimals, half-up)
+    book = CreditBook([grant("g", 100)])
+    assert drawn(book, invoice("0.10", rate="0.03")) == {"g": (D("3.333333333"), D("0.10"))}
+    # Half a credit at 0.01 is worth 0.005, rounded half-up to 0.01: the whole half is drawn.
+    book = CreditBook([grant("g", "0.5")])
+    assert drawn(book, invoice("1.00")) == {"g": (D("0.5"), D("0.01"))}
+    # JPY has no minor units: 3 credits at 0.5 JPY = 1.5 -> 2 JPY
+    book = CreditBook([grant("g", 3)])
+    assert drawn(book, invoice("10", rate="0.5", currency="JPY")) == {"g": (D(3), D(2))}
+
+
+def test_purchased_credits_recognize_revenue_at_cost_basis_and_add_up_exactly():
+    # 3 credits bought for 1.00 at 1.00 per credit: each credit's basis is 0.333...
+    book = CreditBook([grant("g", 3, paid="1.00")])
+    revenue = []
+    for month, end in ((SEP, OCT), (OCT, NOV), (NOV, dt.date(2026, 12, 1))):
+        entries = book.close(invoice("1.00", start=month, end=end, rate="1.00", iid=str(month)))
+        revenue.append(entries[0].revenue)
+    assert revenue == [D("0.33"), D("0.33"), D("0.34")]  # the last takes exactly the rest
+    assert book.deferred("g") == 0
+
+
+def test_expiry_turns_the_purchased_balance_into_breakage():
+    # 1000 credits bought for 8.00; 250 used in September (2.00 revenue) then it expires.
+    book = CreditBook([grant("g", 1000, paid="8.00", expires_at=dt.date(2026, 10, 15))])
+    [used] = book.close(invoice("2.50"))
+    assert (used.credits, used.money, used.revenue) == (D(250), D("2.50"), D("2.00"))
+    assert book.expire(through=dt.date(2026, 10, 14)) == []  # not yet
+    [expiry] = book.expire(through=dt.date(2026, 10, 31))
+    assert (expiry.entry_date, expiry.credits, expiry.breakage) == (
+        dt.date(2026, 10, 15),
+        D(750),
+        D("6.00"),
+    )
+    assert book.expire(through=dt.date(2026, 12, 31)) == []  # once only
+
+
+def test_promotional_credits_are_a_discount_not_revenue():
+    book = CreditBook([grant("p", 500, "promotional", expires_at=dt.date(2026, 10, 15))])
+    [used] = book.close(invoice("2.00"))
+    assert (used.money, used.revenue, used.discount) == (D("2.00"), D(0), D("2.00"))
+    [expiry] = book.expire(through=dt.date(2026, 10, 31))
+    assert (expiry.credits, expiry.breakage) == (D(300), D(0))
+
+
+def test_revenue_roll_forward_by_month():
+    # Bought 1000 credits for 8.00 in August (0.008 each). September's 2.50 invoice draws 250
+    # credits: 2.00 revenue, nothing billed. The rest expires on 15 October, before October's
+    # close, so October's 3.00 is billed in cash and 6.00 of breakage is recognized.
+    g = grant("g", 1000, paid="8.00", expires_at=dt.date(2026, 10, 15))
+    book = CreditBook([g])
+    sep_inv, oct_inv = invoice("2.50"), invoice("3.00", start=OCT, end=NOV, iid="inv2")
+    used = book.close(sep_inv)
+    expiries = book.expire(through=dt.date(2026, 10, 31))
+    used += book.close(oct_inv)
+    billed = {
+        ("c", SEP): total_after_credits(sep_inv, used)[1],
+        ("c", OCT): total_after_credits(oct_inv, [])[1],
+    }
+    rows = {r.month: r for r in revenue_by_month([g], used, expiries, billed)}
+    aug, sep, oct_ = rows[dt.date(2026, 8, 1)], rows[SEP], rows[OCT]
+    assert (aug.purchases, aug.deferred_opening, aug.deferred_closing) == (D("8.00"), 0, D("8.00"))
+    assert (sep.billed_revenue, sep.credit_revenue, sep.recognized_revenue) == (
+        D(0),
+        D("2.00"),
+        D("2.00"),
+    )
+    assert (sep.deferred_opening, sep.deferred_closing) == (D("8.00"), D("6.00"))
+    assert (oct_.billed_revenue, oct_.breakage_revenue, oct_.recognized_revenue) == (
+        D("3.00"),
+        D("6.00"),
+        D("9.00"),
+    )
+    assert (oct_.deferred_opening, oct_.deferred_closing) == (D("6.00"), D(0))
+
+
+# --- properties -------------------------------------------------------------------------
+
+MONTHS = [dt.date(2026, m, 1) for m in range(1, 13)]
+
+
+@st.composite
+def scenarios(draw):
+    grants = []
+    for i in range(draw(st.integers(1, 5))):
+        granted = draw(st.sampled_from(MONTHS[:10])) + dt.timedelta(days=draw(st.integers(0, 27)))
+        expires = draw(st.one_of(st.none(), st.integers(1, 200)))
+        kind = draw(st.sampled_from(["purchased", "promotional"]))
+        credits = draw(st.decimals(min_value=1, max_value=100_000, places=2))
+        paid = (
+            draw(st.decimals(min_value=0, max_value=10_000, places=2))
+            if kind == "purchased"
+            else D(0)
+        )
+        grants.append(
+            Grant(
+                f"g{i}",
+                "c",
+                granted,
+                credits,
+                kind,
+                paid,
+                None if expires is None else granted + dt.timedelta(days=expires),
+                draw(st.sampled_from([10, 50, 50, 90])),
+            )
+        )
+    subtotals = draw(
+        st.lists(st.decimals(min_value=0, max_value=5_000, places=2), min_size=11, max_size=11)
+    )
+    rate = draw(st.sampled_from([D("0.01"), D("0.03"), D("1"), D("0.0075")]))
+    return grants, subtotals, rate
+
+
+def _run(grants, subtotals, rate):
+    book = CreditBook(grants)
+    consumption, expiries, billed = [], [], {}
+    for month, nxt, subtotal in zip(MONTHS, MONTHS[1:], subtotals, strict=False):
+        expiries += book.expire(through=month)  # expiries before this period's close
+        inv = Invoice(f"i{month}", "c", month, nxt, "USD", subtotal, rate)
+        used = book.close(inv)
+        consumption += used
+        applied, total = total_after_credits(inv, used)
+        assert 0 <= applied <= subtotal and total == subtotal - applied
+        billed[("c", month)] = total
+        assert all(b >= 0 for b in book.balance.values())  # no balance ever goes negative
+    expiries += book.expire(through=dt.date(2099, 1, 1))
+    return book, consumption, expiries, billed
+
+
+@given(scenarios())
+def test_credits_are_conserved_and_never_negative(case):
+    grants, subtotals, rate = case
+    book, consumption, expiries, _ = _run(grants, subtotals, rate)
+    for g in grants:
+        used = sum((c.credits for c in consumption if c.grant_id == g.grant_id), D(0))
+        gone = sum((e.credits for e in expiries if e.grant_id == g.grant_id), D(0))
+        assert g.credits == used + gone + book.balance[g.grant_id]
+        assert all(c.credits > 0 and c.money > 0 for c in consumption)
+
+
+@given(scenarios())
+def test_the_deferred_revenue_roll_forward_always_ties(case):
+    grants, subtotals, rate = case
+    _, consumption, expiries, billed = _run(grants, subtotals, rate)
+    rows = revenue_by_month(grants, consumption, expiries, billed)
+    previous = D(0)
+    for r in rows:
+        assert r.deferred_opening == previous
+        assert r.deferred_opening + r.purchases - r.credit_revenue - r.breakage_revenue == (
+            r.deferred_closing
+        )
+        assert r.deferred_closing >= 0
+        previous = r.deferred_closing
+    # Every expiring grant has expired by 2099: a grant's revenue is exactly what was paid.
+    for g in grants:
+        if g.kind == "purchased":
+            recognized = sum((c.revenue for c in consumption if c.grant_id == g.grant_id), D(0))
+            recognized += sum((e.breakage for e in expiries if e.grant_id == g.grant_id), D(0))
+            if g.expires_at is not None:
+                assert recognized == g.purchase_amount
+            else:
+                assert recognized <= g.purchase_amount

@@ -1,0 +1,273 @@
+"""Prepaid credits (SPEC 3): which grants pay an invoice at close, the ledger, and revenue.
+
+Pure Decimal logic. Month close uses `CreditBook` to apply credits to the invoices it issues
+and freezes the result; the warehouse builds the ledger and revenue marts from what was frozen.
+
+Rules, in one place:
+- A grant may pay period P if granted_at < P.end and (no expiry or expires_at >= P.end).
+- Burn order: priority asc, expires_at asc (never-expiring last), promotional before
+  purchased, granted_at asc, grant_id asc.
+- Per grant, money applied = min(balance * credit_rate rounded half-up to minor units, what is
+  still due); credits drawn = money / credit_rate (9 decimals, half-up), never more than the
+  balance. When the whole balance's money value is applied, the whole balance is drawn.
+- Purchased credits carry a cost basis (purchase_amount / credits per credit). Consuming them
+  recognizes revenue at that basis, rounded per entry and never beyond what is still deferred;
+  the entry that empties a grant, or its expiry (breakage), recognizes exactly the rest, so a
+  grant's revenue always adds up to its purchase_amount. Promotional credits are a discount.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from transforms.money import round_money
+
+ZERO = Decimal(0)
+CREDIT_EXPONENT = Decimal("0.000000001")  # credits are kept to 9 decimals
+
+
+@dataclass(frozen=True)
+class Grant:
+    grant_id: str
+    customer_id: str
+    granted_at: dt.date
+    credits: Decimal
+    kind: str  # purchased | promotional
+    purchase_amount: Decimal = ZERO
+    expires_at: dt.date | None = None
+    priority: int = 50
+
+    def can_pay(self, period_end: dt.date) -> bool:
+        return self.granted_at < period_end and (
+            self.expires_at is None or self.expires_at >= period_end
+        )
+
+    @property
+    def burn_key(self) -> tuple:
+        return (
+            self.priority,
+            self.expires_at is None,
+            self.expires_at or dt.date.max,
+            self.kind != "promotional",
+            self.granted_at,
+            self.grant_id,
+        )
+
+
+@dataclass(frozen=True)
+class Invoice:
+    invoice_id: str
+    customer_id: str
+    period_start: dt.date
+    period_end: dt.date  # exclusive
+    currency: str
+    subtotal: Decimal
+    credit_rate: Decimal | None  # None: the plan takes no credits
+
+
+@dataclass(frozen=True)
+class Consumption:
+    """Credits of one grant applied to one invoice at close."""
+
+    grant_id: str
+    customer_id: str
+    invoice_id: str
+    entry_date: dt.date  # the last day of the period
+    credits: Decimal  # drawn, positive
+    money: Decimal  # applied to the invoice
+    revenue: Decimal  # recognized at cost basis (purchased grants), else 0
+    discount: Decimal  # money applied from promotional grants, else 0
+
+
+@dataclass(frozen=True)
+class Expiry:
+    grant_id: str
+    customer_id: str
+    entry_date: dt.date
+    credits: Decimal  # the balance that expired, positive
+    breakage: Decimal  # deferred revenue recognized (purchased grants), else 0
+
+
+class CreditBook:
+    """Balances of every grant; close months in order with `close`, expire with `expire`."""
+
+    def __init__(self, grants: Iterable[Grant]):
+        self.grants = {g.grant_id: g for g in grants}
+        self.balance = {g.grant_id: g.credits for g in self.grants.values()}
+        self.recognized = dict.fromkeys(self.grants, ZERO)
+        self.expired: set[str] = set()
+
+    def deferred(self, grant_id: str) -> Decimal:
+        """Purchase money of a grant not yet recognized as revenue."""
+        grant = self.grants[grant_id]
+        if grant.kind != "purchased":
+            return ZERO
+        return grant.purchase_amount - self.recognized[grant_id]
+
+    def replay(self, consumption: Iterable[Consumption]) -> None:
+        """Apply consumption frozen by earlier closes."""
+        for c in consumption:
+            self.balance[c.grant_id] -= c.credits
+            self.recognized[c.grant_id] += c.revenue
+
+    def close(self, invoice: Invoice) -> list[Consumption]:
+        """Apply credits to one invoice in burn order; returns one entry per grant drawn."""
+        if invoice.credit_rate is None or invoice.credit_rate <= 0:
+            return []
+        rate, currency = invoice.credit_rate, invoice.currency
+        due = invoice.subtotal
+        live = sorted(
+            (
+                g
+                for g in self.grants.values()
+                if g.customer_id == invoice.customer_id
+                and g.grant_id not in self.expired
+                and g.can_pay(invoice.period_end)
+                and self.balance[g.grant_id] > 0
+            ),
+            key=lambda g: g.burn_key,
+        )
+        entries = []
+        for grant in live:
+            if due <= 0:
+                break
+            balance = self.balance[grant.grant_id]
+            value = round_money(balance * rate, currency)
+            money = min(value, due)
+            if money <= 0:
+                continue
+            if money == value:  # the whole balance pays
+                credits = balance
+            else:
+                credits = min((money / rate).quantize(CREDIT_EXPONENT, ROUND_HALF_UP), balance)
+            revenue = ZERO
+            if grant.kind == "purchased":
+                deferred = self.deferred(grant.grant_id)
+                if credits == balance:
+                    revenue = deferred
+                else:
+                    basis = credits * grant.purchase_amount / grant.credits
+                    revenue = min(round_money(basis, currency), deferred)
+            self.balance[grant.grant_id] -= credits
+            self.recognized[grant.grant_id] += revenue
+            due -= money
+            entries.append(
+                Consumption(
+                    grant_id=grant.grant_id,
+                    customer_id=grant.customer_id,
+                    invoice_id=invoice.invoice_id,
+                    entry_date=invoice.period_end - dt.timedelta(days=1),
+                    credits=credits,
+                    money=money,
+                    revenue=revenue,
+                    discount=money if grant.kind == "promotional" else ZERO,
+                )
+            )
+        return entries
+
+    def expire(self, through: dt.date) -> list[Expiry]:
+        """Expire every grant whose expires_at is on or before `through`."""
+        out = []
+        for grant in sorted(self.grants.values(), key=lambda g: (g.expires_at or dt.date.max)):
+            if grant.expires_at is None or grant.expires_at > through:
+                continue
+            if grant.grant_id in self.expired:
+                continue
+            self.expired.add(grant.grant_id)
+            breakage = self.deferred(grant.grant_id)
+            out.append(
+                Expiry(
+                    grant.grant_id,
+                    grant.customer_id,
+                    grant.expires_at,
+                    self.balance[grant.grant_id],
+                    breakage,
+                )
+            )
+            self.recognized[grant.grant_id] += breakage
+            self.balance[grant.grant_id] = ZERO
+        return out
+
+
+def total_after_credits(invoice: Invoice, entries: Iterable[Consumption]) -> tuple[Decimal, Decimal]:
+    """(credits_applied, total) of an invoice: total = subtotal - credits, never negative."""
+    applied = sum((e.money for e in entries), ZERO)
+    return applied, max(invoice.subtotal - applied, ZERO)
+
+
+@dataclass(frozen=True)
+class RevenueMonth:
+    customer_id: str
+    month: dt.date
+    billed_revenue: Decimal
+    credit_revenue: Decimal
+    breakage_revenue: Decimal
+    promotional_discount: Decimal
+    purchases: Decimal
+    deferred_opening: Decimal
+    deferred_closing: Decimal
+
+    @property
+    def recognized_revenue(self) -> Decimal:
+        return self.billed_revenue + self.credit_revenue + self.breakage_revenue
+
+
+def _month(d: dt.date) -> dt.date:
+    return d.replace(day=1)
+
+
+def revenue_by_month(
+    grants: Iterable[Grant],
+    consumption: Iterable[Consumption],
+    expiries: Iterable[Expiry],
+    billed: dict[tuple[str, dt.date], Decimal],
+) -> list[RevenueMonth]:
+    """Revenue per customer and month (ASC 606 style) with the deferred roll-forward.
+
+    billed: cash-billed invoice totals by (customer, period_start). Purchases are deferred when
+    granted; consumption recognizes them at cost basis, expiry as breakage.
+    """
+    rows: dict[tuple[str, dt.date], dict[str, Decimal]] = {}
+
+    def add(customer: str, day: dt.date, field: str, amount: Decimal) -> None:
+        row = rows.setdefault((customer, _month(day)), {})
+        row[field] = row.get(field, ZERO) + amount
+
+    for g in grants:
+        if g.kind == "purchased":
+            add(g.customer_id, g.granted_at, "purchases", g.purchase_amount)
+    for c in consumption:
+        add(c.customer_id, c.entry_date, "credit_revenue", c.revenue)
+        add(c.customer_id, c.entry_date, "promotional_discount", c.discount)
+    for e in expiries:
+        add(e.customer_id, e.entry_date, "breakage_revenue", e.breakage)
+    for (customer, period), total in billed.items():
+        add(customer, period, "billed_revenue", total)
+
+    out, deferred = [], {}
+    for (customer, month), r in sorted(rows.items()):
+        opening = deferred.get(customer, ZERO)
+        closing = (
+            opening
+            + r.get("purchases", ZERO)
+            - r.get("credit_revenue", ZERO)
+            - r.get("breakage_revenue", ZERO)
+        )
+        deferred[customer] = closing
+        out.append(
+            RevenueMonth(
+                customer_id=customer,
+                month=month,
+                billed_revenue=r.get("billed_revenue", ZERO),
+                credit_revenue=r.get("credit_revenue", ZERO),
+                breakage_revenue=r.get("breakage_revenue", ZERO),
+                promotional_discount=r.get("promotional_discount", ZERO),
+                purchases=r.get("purchases", ZERO),
+                deferred_opening=opening,
+                deferred_closing=closing,
+            )
+        )
+    return out
