@@ -167,12 +167,36 @@ def cmd_close(args) -> int:
         raise UsageError(
             f"{args.month:%Y-%m} is not over yet (it ends {month_end}); close it after that"
         )
+    earlier = _unissued_months_before(home, args.month)
+    if earlier:
+        raise UsageError(
+            f"close {earlier[0]:%Y-%m} first: months close in order, because credits left "
+            f"after one month pay the next"
+        )
     _prepare_environment(args.home)
     print(f"close: {args.month:%Y-%m}")
     status = _report(*_execute("month_close", partition_key=args.month.isoformat()))
     if status != EXIT_ERROR and getattr(args, "summary", True):
         print_summary(args.home)
     return status
+
+
+def _unissued_months_before(home, month: dt.date) -> list[dt.date]:
+    """Earlier periods that have invoices but were never closed."""
+    import duckdb
+
+    from transforms.close import is_issued
+
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        try:
+            rows = con.execute(
+                "select distinct period_start from intermediate.int_invoices_computed "
+                "where period_start < ? order by 1",
+                [month],
+            ).fetchall()
+        except duckdb.CatalogException:  # not built yet: nothing to close before
+            return []
+    return [p for (p,) in rows if not is_issued(home, p)]
 
 
 def cmd_simulate(args) -> int:

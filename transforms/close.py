@@ -1,7 +1,9 @@
 """Month close: freeze a period's computed invoices into the issued store (SPEC 3).
 
 Issued invoices are written once per period and never rewritten; a later run that computes
-something different for that period produces adjustments instead (issue #6).
+something different for that period produces adjustments instead (issue #6). Credits are
+applied here, in the burn order of transforms.credits, and the consumption is frozen with the
+invoices: the ledger and revenue marts are built from it.
 """
 
 from __future__ import annotations
@@ -13,8 +15,14 @@ from decimal import Decimal
 
 import polars as pl
 
+from transforms.credits import Consumption, CreditBook, Grant, Invoice, total_after_credits
 from transforms.home import Home
-from transforms.lake import ISSUED_INVOICE_SCHEMA, ISSUED_LINE_SCHEMA, write_table
+from transforms.lake import (
+    ISSUED_CONSUMPTION_SCHEMA,
+    ISSUED_INVOICE_SCHEMA,
+    ISSUED_LINE_SCHEMA,
+    write_table,
+)
 
 
 class CloseError(ValueError):
@@ -27,10 +35,100 @@ class CloseResult:
     invoices: int
     total: Decimal
     already_issued: bool
+    credits_applied: Decimal = Decimal(0)
 
 
 def is_issued(home: Home, month: dt.date) -> bool:
     return (home.lake_issued / "invoices" / f"period={month:%Y-%m}.parquet").exists()
+
+
+def load_grants(home: Home) -> list[Grant]:
+    path = home.lake_reference / "credit_grants.parquet"
+    if not path.exists():
+        return []
+    return [
+        Grant(
+            r["grant_id"],
+            r["customer_id"],
+            r["granted_at"],
+            r["credits"],
+            r["kind"],
+            r["purchase_amount"] or Decimal(0),
+            r["expires_at"],
+            r["priority"],
+        )
+        for r in pl.read_parquet(path).iter_rows(named=True)
+    ]
+
+
+def issued_consumption(home: Home, before: dt.date | None = None) -> list[Consumption]:
+    """Credit consumption frozen by earlier closes (all of it, or of periods before a month)."""
+    folder = home.lake_issued / "credit_consumption"
+    out = []
+    for path in sorted(folder.glob("period=*.parquet")):
+        if before is not None and path.stem.removeprefix("period=") >= f"{before:%Y-%m}":
+            continue
+        for r in pl.read_parquet(path).iter_rows(named=True):
+            out.append(
+                Consumption(
+                    r["grant_id"],
+                    r["customer_id"],
+                    r["invoice_id"],
+                    r["entry_date"],
+                    r["credits"],
+                    r["money"],
+                    r["revenue"],
+                    r["discount"],
+                )
+            )
+    return out
+
+
+def apply_credits(
+    home: Home, month: dt.date, invoices: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Credits applied at close: invoices with credits_applied and total, and the consumption."""
+    book = CreditBook(load_grants(home))
+    book.replay(issued_consumption(home, before=month))
+    applied, totals, entries = [], [], []
+    for r in invoices.sort("invoice_id").iter_rows(named=True):
+        invoice = Invoice(
+            r["invoice_id"],
+            r["customer_id"],
+            r["period_start"],
+            r["period_end"],
+            r["currency"],
+            r["subtotal"],
+            r.get("credit_rate"),
+        )
+        used = book.close(invoice)
+        credits, total = total_after_credits(invoice, used)
+        applied.append(credits)
+        totals.append(total)
+        entries += used
+    invoices = invoices.sort("invoice_id").with_columns(
+        pl.Series("credits_applied", applied, dtype=pl.Decimal(38, 4)),
+        pl.Series("total", totals, dtype=pl.Decimal(38, 4)),
+    )
+    consumption = pl.DataFrame(
+        [
+            {
+                "entry_id": f"{e.grant_id}:{e.invoice_id}",
+                "grant_id": e.grant_id,
+                "customer_id": e.customer_id,
+                "invoice_id": e.invoice_id,
+                "period_start": month,
+                "entry_date": e.entry_date,
+                "credits": e.credits,
+                "money": e.money,
+                "revenue": e.revenue,
+                "discount": e.discount,
+            }
+            for e in entries
+        ],
+        schema=ISSUED_CONSUMPTION_SCHEMA,
+    )
+    return invoices, consumption
 
 
 def issue_month(
@@ -41,23 +139,28 @@ def issue_month(
     *,
     now: dt.datetime,
 ) -> CloseResult:
-    """Issue the month's invoices once: lines and invoices into the lake, one JSON per invoice."""
+    """Issue the month's invoices once: credits applied, lines, invoices and credit consumption
+    into the lake, one JSON document per invoice."""
     month = month.replace(day=1)
     invoices_file = home.lake_issued / "invoices" / f"period={month:%Y-%m}.parquet"
     if invoices_file.exists():
         existing = pl.read_parquet(invoices_file)
-        return CloseResult(month, existing.height, Decimal(existing["total"].sum() or 0), True)
+        return CloseResult(
+            month,
+            existing.height,
+            Decimal(existing["total"].sum() or 0),
+            True,
+            Decimal(existing["credits_applied"].sum() or 0),
+        )
     next_month = (month + dt.timedelta(days=32)).replace(day=1)
     if now.date() < next_month:
         raise CloseError(
             f"{month:%Y-%m} is not over yet (it ends {next_month}); close it after that"
         )
     issued_at = now.astimezone(dt.UTC)
-    # Credits are applied at close by issue #4; until then the total is the subtotal.
+    invoices, consumption = apply_credits(home, month, invoices)
     invoices = (
         invoices.with_columns(
-            pl.lit(0).cast(ISSUED_INVOICE_SCHEMA["credits_applied"]).alias("credits_applied"),
-            pl.col("subtotal").cast(ISSUED_INVOICE_SCHEMA["total"]).alias("total"),
             pl.lit(issued_at).cast(ISSUED_INVOICE_SCHEMA["issued_at"]).alias("issued_at"),
         )
         .select(list(ISSUED_INVOICE_SCHEMA))
@@ -68,23 +171,39 @@ def issue_month(
 
     home.exports.mkdir(parents=True, exist_ok=True)
     by_invoice = lines.partition_by("invoice_id", as_dict=True)
+    credits_by_invoice = consumption.partition_by("invoice_id", as_dict=True)
     for inv in invoices.iter_rows(named=True):
         inv_lines = by_invoice.get((inv["invoice_id"],), lines.clear())
+        inv_credits = credits_by_invoice.get((inv["invoice_id"],), consumption.clear())
         document = {
             **{k: _json_value(v) for k, v in inv.items()},
             "status": "issued",
             "lines": [
                 {k: _json_value(v) for k, v in ln.items()} for ln in inv_lines.iter_rows(named=True)
             ],
+            "credits": [
+                {k: _json_value(c[k]) for k in ("grant_id", "credits", "money")}
+                for c in inv_credits.iter_rows(named=True)
+            ],
         }
         path = home.exports / f"{inv['invoice_id']}.json"
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         tmp.replace(path)
-    # Lines first, invoices last: the invoices file is what marks the month as issued.
+    # Lines and credits first, invoices last: the invoices file marks the month as issued.
     write_table(lines, home.lake_issued / "invoice_lines" / f"period={month:%Y-%m}.parquet")
+    write_table(
+        consumption.sort("entry_id"),
+        home.lake_issued / "credit_consumption" / f"period={month:%Y-%m}.parquet",
+    )
     write_table(invoices, invoices_file)
-    return CloseResult(month, invoices.height, Decimal(invoices["total"].sum() or 0), False)
+    return CloseResult(
+        month,
+        invoices.height,
+        Decimal(invoices["total"].sum() or 0),
+        False,
+        Decimal(invoices["credits_applied"].sum() or 0),
+    )
 
 
 def _json_value(value):

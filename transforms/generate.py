@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from transforms.credits import CreditBook, Grant, Invoice, total_after_credits
 from transforms.home import Home
-from transforms.money import round_money
 from transforms.pricebook import load_price_book, price_book_files
 from transforms.rating import Segment, month_bounds, plan_for_period, segment_lines
 
@@ -550,8 +550,10 @@ def _billed_invoices(
     book,
     cfg: GenerateConfig,
     rng,
+    grants: pl.DataFrame,
 ) -> pl.DataFrame:
-    """What the billing system of record billed: correct rating, with a few deliberate slips."""
+    """What the billing system of record billed: correct rating and credits, with a few
+    deliberate slips."""
     end = cfg.start + dt.timedelta(days=cfg.days)
     months, m = [], cfg.start.replace(day=1)
     while m < end:
@@ -573,6 +575,7 @@ def _billed_invoices(
         quantity.sort_by(*last).last().alias("last_q"),
     )
     invoices = []
+    rate_at_end: dict[tuple[str, dt.date], tuple[dt.date, Decimal | None]] = {}
     for month in months:
         p_start, p_end = month_bounds(month)
         if p_end > end:  # only complete months were billed
@@ -589,6 +592,9 @@ def _billed_invoices(
             )
             usage = {charge.charge_id: _oracle_usage(charge, seg_events) for charge in plan.charges}
             lines = segment_lines(Segment(sub["customer_id"], plan, s, e), usage)
+            key = (sub["customer_id"], p_start)
+            if key not in rate_at_end or rate_at_end[key][0] < s:  # the plan at period end
+                rate_at_end[key] = (s, plan.credit_rate)
             invoices.append(
                 (sub["customer_id"], p_start, sum((ln.amount for ln in lines), Decimal(0)))
             )
@@ -600,13 +606,30 @@ def _billed_invoices(
     totals: dict[tuple[str, dt.date], Decimal] = {}
     for cid, p, amount in df.iter_rows():
         totals[(cid, p)] = totals.get((cid, p), Decimal(0)) + amount
+    book = CreditBook(
+        Grant(
+            g["grant_id"],
+            g["customer_id"],
+            g["granted_at"],
+            Decimal(g["credits"]),
+            g["kind"],
+            Decimal(g["purchase_amount"]),
+            g["expires_at"],
+            g["priority"],
+        )
+        for g in grants.iter_rows(named=True)
+    )
     rows = []
-    for (cid, p), subtotal in sorted(totals.items()):
+    for (cid, p), subtotal in sorted(totals.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        invoice = Invoice(
+            cid, cid, p, month_bounds(p)[1], ccy[cid], subtotal, rate_at_end[(cid, p)][1]
+        )
+        credits, total = total_after_credits(invoice, book.close(invoice))
         roll = rng.random()
         if roll < 0.03:  # the billing system missed this invoice
             continue
         if roll < 0.08:  # a manual edit nobody reconciled
-            subtotal = round_money(subtotal + Decimal("1.50"), ccy[cid])
+            subtotal, total = subtotal + Decimal("1.50"), total + Decimal("1.50")
         rows.append(
             (
                 f"bill_{p:%Y%m}_{cid}",
@@ -614,8 +637,8 @@ def _billed_invoices(
                 p.isoformat(),
                 ccy[cid],
                 str(subtotal),
-                "0",
-                str(subtotal),
+                str(credits),
+                str(total),
             )
         )
     return pl.DataFrame(
@@ -645,7 +668,8 @@ def generate(home: Home, cfg: GenerateConfig, *, progress=lambda _m: None) -> Ge
     subs = _subscriptions(cfg, customers)
     customers.write_csv(ref / "customers.csv")
     subs.write_csv(ref / "subscriptions.csv")
-    _credit_grants(cfg, subs).write_csv(ref / "credit_grants.csv")
+    grants = _credit_grants(cfg, subs)
+    grants.write_csv(ref / "credit_grants.csv")
     progress(f"reference data: {customers.height} customers, {subs.height} subscriptions")
 
     events = _events(cfg, customers, rng)
@@ -686,7 +710,8 @@ def generate(home: Home, cfg: GenerateConfig, *, progress=lambda _m: None) -> Ge
     shutil.copyfile(src, redelivered.with_name(redelivered.name + "".join(src.suffixes)))
     files += 1
 
-    _billed_invoices(events, subs, customers, book, cfg, rng).write_csv(ref / "billed_invoices.csv")
+    billed = _billed_invoices(events, subs, customers, book, cfg, rng, grants)
+    billed.write_csv(ref / "billed_invoices.csv")
     progress(f"{files} export files, {raw.height + 2:,} raw rows")
     return GenerateSummary(
         events=events.height,

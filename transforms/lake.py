@@ -31,6 +31,18 @@ ISSUED_LINE_SCHEMA = {
     "amount": pl.Decimal(38, 4),
     "currency": pl.String,
 }
+ISSUED_CONSUMPTION_SCHEMA = {
+    "entry_id": pl.String,
+    "grant_id": pl.String,
+    "customer_id": pl.String,
+    "invoice_id": pl.String,
+    "period_start": pl.Date,
+    "entry_date": pl.Date,
+    "credits": pl.Decimal(38, 9),
+    "money": pl.Decimal(38, 4),
+    "revenue": pl.Decimal(38, 4),
+    "discount": pl.Decimal(38, 4),
+}
 EMPTY_NAME = "_empty.parquet"
 
 
@@ -56,6 +68,7 @@ def ensure_lake(home: Home) -> None:
         home.lake_ingested_files: FILES_SCHEMA,
         home.lake_issued / "invoices": ISSUED_INVOICE_SCHEMA,
         home.lake_issued / "invoice_lines": ISSUED_LINE_SCHEMA,
+        home.lake_issued / "credit_consumption": ISSUED_CONSUMPTION_SCHEMA,
     }
     for folder, schema in tables.items():
         empty = folder / EMPTY_NAME

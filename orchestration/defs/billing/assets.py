@@ -25,6 +25,12 @@ from transforms.close import issue_month
             deps=["int_invoice_lines_rated"],
             description="Lines of issued invoices, frozen with them.",
         ),
+        dg.AssetSpec(
+            "issued_credit_consumption",
+            group_name="billing",
+            deps=["int_invoices_computed", "credit_grants"],
+            description="Prepaid credits applied to issued invoices at close, in burn order.",
+        ),
     ],
     name="issue_invoices",
     partitions_def=monthly_partitions,
@@ -62,3 +68,7 @@ def issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
         },
     )
     yield dg.MaterializeResult(asset_key="issued_invoice_lines", metadata={"lines": lines.height})
+    yield dg.MaterializeResult(
+        asset_key="issued_credit_consumption",
+        metadata={"credits_applied": str(result.credits_applied)},
+    )

@@ -4,22 +4,24 @@ with
 
 issued as (select * from {{ ref('stg_issued__invoices') }}),
 computed as (select * from {{ ref('int_invoices_computed') }}),
+draft_credits as (select * from {{ ref('int_draft_credits') }}),
 
+-- Credits are applied when a period closes; a draft shows what close would apply now.
 drafts as (
     select
-        invoice_id,
-        customer_id,
-        period_start,
-        period_end,
-        currency,
-        subtotal,
-        -- Credits are applied when the period closes (issue #4 adds draft credit estimates).
-        cast(0 as {{ money_type() }}) as credits_applied,
-        subtotal as total,
+        c.invoice_id,
+        c.customer_id,
+        c.period_start,
+        c.period_end,
+        c.currency,
+        c.subtotal,
+        cast(coalesce(d.credits_applied, 0) as {{ money_type() }}) as credits_applied,
+        cast(c.subtotal - coalesce(d.credits_applied, 0) as {{ money_type() }}) as total,
         'draft' as status,
         cast(null as timestamp with time zone) as issued_at
-    from computed
-    where invoice_id not in (select invoice_id from issued)
+    from computed as c
+    left join draft_credits as d on c.invoice_id = d.invoice_id
+    where c.invoice_id not in (select invoice_id from issued)
 ),
 
 final as (

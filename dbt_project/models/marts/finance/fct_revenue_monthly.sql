@@ -1,49 +1,73 @@
--- Revenue per customer and month. Billed (cash) revenue of issued invoices is complete;
--- credit revenue, breakage and the deferred roll-forward arrive with issue #4 (zero here).
+-- Revenue per customer and month, ASC 606 style (SPEC 3), from issued invoices and the
+-- credit ledger:
+--   billed_revenue        cash-billed totals of issued invoices of the month
+--   credit_revenue        purchased credits consumed, at their cost basis
+--   breakage_revenue      purchased balances that expired in the month
+--   promotional_discount  money paid by promotional credits (a discount, not revenue)
+--   deferred_*            unconsumed purchased credits: opening + purchases - credit_revenue
+--                         - breakage_revenue = closing, and closing is next month's opening
+{%- set zero = 'cast(0 as ' ~ money_type() ~ ')' %}
 with
 
 invoices as (select * from {{ ref('fct_invoices') }} where status = 'issued'),
+ledger as (select * from {{ ref('fct_credit_ledger') }}),
 grants as (select * from {{ ref('stg_reference__credit_grants') }}),
 
-billed as (
-    select customer_id, period_start as month, sum(total) as billed_revenue
+activity as (
+    -- Every branch is cast to the money type: no engine's type unification may drop cents.
+    select customer_id, period_start as month, total as billed, {{ zero }} as purchased,
+        {{ zero }} as credit_revenue, {{ zero }} as breakage, {{ zero }} as discount
     from invoices
-    group by 1, 2
-),
-
-purchases as (
-    select customer_id, {{ month_start('granted_at') }} as month, sum(purchase_amount) as purchased
+    union all
+    select customer_id, {{ month_start('granted_at') }}, {{ zero }}, purchase_amount,
+        {{ zero }}, {{ zero }}, {{ zero }}
     from grants
     where kind = 'purchased'
-    group by 1, 2
+    union all
+    select customer_id, {{ month_start('entry_date') }}, {{ zero }}, {{ zero }}, revenue,
+        {{ zero }}, case when kind = 'promotional' then money else {{ zero }} end
+    from ledger
+    where entry_type = 'consumption'
+    union all
+    select customer_id, {{ month_start('entry_date') }}, {{ zero }}, {{ zero }}, {{ zero }},
+        revenue, {{ zero }}
+    from ledger
+    where entry_type = 'expiry'
 ),
 
-months as (
-    select customer_id, month from billed
-    union
-    select customer_id, month from purchases
+monthly as (
+    select
+        customer_id,
+        month,
+        cast(sum(billed) as {{ money_type() }}) as billed_revenue,
+        cast(sum(credit_revenue) as {{ money_type() }}) as credit_revenue,
+        cast(sum(breakage) as {{ money_type() }}) as breakage_revenue,
+        cast(sum(discount) as {{ money_type() }}) as promotional_discount,
+        cast(sum(purchased) as {{ money_type() }}) as purchases,
+        cast(sum(purchased - credit_revenue - breakage) as {{ money_type() }}) as deferred_change
+    from activity
+    group by 1, 2
 ),
 
 final as (
     select
-        m.customer_id,
-        m.month,
-        cast(coalesce(b.billed_revenue, 0) as {{ money_type() }}) as billed_revenue,
-        cast(0 as {{ money_type() }}) as credit_revenue,
-        cast(0 as {{ money_type() }}) as breakage_revenue,
-        cast(coalesce(b.billed_revenue, 0) as {{ money_type() }}) as recognized_revenue,
-        cast(0 as {{ money_type() }}) as promotional_discount,
-        cast(coalesce(sum(p.purchased) over (
-            partition by m.customer_id order by m.month
+        customer_id,
+        month,
+        billed_revenue,
+        credit_revenue,
+        breakage_revenue,
+        cast(billed_revenue + credit_revenue + breakage_revenue as {{ money_type() }}) as recognized_revenue,
+        promotional_discount,
+        purchases,
+        cast(coalesce(sum(deferred_change) over (
+            partition by customer_id order by month
             rows between unbounded preceding and 1 preceding
         ), 0) as {{ money_type() }}) as deferred_opening,
-        cast(coalesce(sum(p.purchased) over (
-            partition by m.customer_id order by m.month
+        cast(sum(deferred_change) over (
+            partition by customer_id order by month
             rows between unbounded preceding and current row
-        ), 0) as {{ money_type() }}) as deferred_closing
-    from months as m
-    left join billed as b on m.customer_id = b.customer_id and m.month = b.month
-    left join purchases as p on m.customer_id = p.customer_id and m.month = p.month
+        ) as {{ money_type() }}) as deferred_closing
+    from monthly
 )
 
 select * from final

@@ -1,0 +1,13 @@
+-- Credits applied at month close, one row per grant drawn for an issued invoice.
+select
+    entry_id,
+    grant_id,
+    customer_id,
+    invoice_id,
+    period_start,
+    entry_date,
+    cast(credits as {{ quantity_type() }}) as credits,
+    cast(money as {{ money_type() }}) as money,
+    cast(revenue as {{ money_type() }}) as revenue,
+    cast(discount as {{ money_type() }}) as discount
+from {{ source('issued', 'credit_consumption') }}
