@@ -108,6 +108,16 @@ plans:
       - {charge_id: eu_storage, metric: storage_gb, aggregation: latest,
          filter: {properties: {region: [eu]}}, model: per_unit, unit_price: "0.10"}
 
+  - plan_id: cred                   # takes prepaid credits: 1 credit pays 0.01
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    base_fee: "20.00"
+    credit_rate: "0.01"
+    charges:
+      - {charge_id: calls, metric: api_calls, aggregation: count, model: per_unit,
+         unit_price: "0.10"}
+
   - plan_id: yen                    # a currency without minor units
     version: 1
     effective_from: 2026-01-01
@@ -127,6 +137,7 @@ CUSTOMERS = {
     "c_last": "EUR",
     "c_jpy": "JPY",
     "c_change": "USD",
+    "c_cred": "USD",
 }
 
 SUBSCRIPTIONS = [
@@ -139,7 +150,27 @@ SUBSCRIPTIONS = [
     ("s_jpy", "c_jpy", "yen", "2026-09-01", ""),
     ("s_change1", "c_change", "unit", "2026-09-01", "2026-09-16"),  # 15 days on unit
     ("s_change2", "c_change", "pkg", "2026-09-16", ""),  # then 15 days on pkg
+    ("s_cred", "c_cred", "cred", "2026-09-01", ""),
 ]
+
+# (grant_id, customer, granted_at, credits, kind, purchase_amount, expires_at, priority)
+GRANTS = [
+    # c_unit's plan has no credit_rate: its grant is never drawn.
+    ("cu_g", "c_unit", "2026-08-01", "1000", "purchased", "8.00", "", "50"),
+    # c_cred, September (20.20 due), burn order of the grants live at close (1 October):
+    #   cr_vip    priority 10                      200 credits =  2.00, emptied
+    #   cr_promo  priority 50, expires 1 October  1000 credits = 10.00, emptied (promotional)
+    #   cr_buy    priority 50, never expires       820 credits =  8.20 (of 3000)
+    #   not live: cr_old (expired 30 September), cr_late (granted 1 October)
+    # credits_applied 20.20, total 0. Revenue: cr_vip 2.00 (all it cost); cr_buy at
+    # 24.00 / 3000 = 0.008 per credit: 820 * 0.008 = 6.56. Promotional discount 10.00.
+    ("cr_buy", "c_cred", "2026-08-01", "3000", "purchased", "24.00", "", ""),
+    ("cr_old", "c_cred", "2026-08-01", "400", "promotional", "0", "2026-09-30", "50"),
+    ("cr_vip", "c_cred", "2026-08-15", "200", "purchased", "2.00", "2026-10-20", "10"),
+    ("cr_promo", "c_cred", "2026-08-20", "1000", "promotional", "0", "2026-10-01", "50"),
+    ("cr_late", "c_cred", "2026-10-01", "500", "purchased", "5.00", "", "1"),
+]
+CREDITS_APPLIED = {"c_cred": D("20.20")}
 
 # (event_id, occurred_at, customer, metric, quantity, status, properties)
 EVENTS = [
@@ -193,6 +224,9 @@ EVENTS = [
     ("x6", "2026-09-16T00:00:00Z", "c_change", "logins", "", "200", '{"user_id": "x"}'),
     ("x7", "2026-09-17T00:00:00Z", "c_change", "logins", "", "200", '{"user_id": "y"}'),
     ("x8", "2026-09-20T00:00:00Z", "c_change", "api_calls", "1", "200", ""),
+    # c_cred: 2 calls * 0.10 = 0.20, base fee 20.00
+    ("k1", "2026-09-08T00:00:00Z", "c_cred", "api_calls", "1", "200", ""),
+    ("k2", "2026-09-09T00:00:00Z", "c_cred", "api_calls", "1", "200", ""),
 ]
 
 # invoice -> {(line_type, charge_id): amount}, all worked out above
@@ -204,6 +238,7 @@ EXPECTED_LINES = {
     "c_pct": {("usage", "payments"): D("4.47"), ("minimum_true_up", None): D("5.53")},
     "c_last": {("usage", "eu_storage"): D("6.50")},
     "c_jpy": {("usage", "calls"): D("2"), ("base_fee", None): D("1000")},
+    "c_cred": {("usage", "calls"): D("0.20"), ("base_fee", None): D("20.00")},
     "c_change": {
         ("usage", "calls"): D("0.02"),
         ("usage", "mau"): D("3.00"),
@@ -257,9 +292,9 @@ def write_home(home: Home) -> None:
             "expires_at",
             "priority",
         ],
-        [],
+        GRANTS,
     )
-    # The billing system of record billed exactly the hand-worked subtotals.
+    # The billing system of record billed exactly the hand-worked subtotals and credits.
     _csv(
         ref / "billed_invoices.csv",
         [
@@ -272,7 +307,15 @@ def write_home(home: Home) -> None:
             "total",
         ],
         [
-            (f"b_{c}", c, "2026-09-01", CUSTOMERS[c], str(s), "0", str(s))
+            (
+                f"b_{c}",
+                c,
+                "2026-09-01",
+                CUSTOMERS[c],
+                str(s),
+                str(CREDITS_APPLIED.get(c, D(0))),
+                str(s - CREDITS_APPLIED.get(c, D(0))),
+            )
             for c, s in SUBTOTALS.items()
         ],
     )
@@ -376,7 +419,7 @@ def test_reconciliation_finds_nothing_when_billing_agrees(worked):
 
 def test_issued_invoices_never_change(worked):
     home, _, issued, issued_rows = worked
-    assert len(issued) == len(CUSTOMERS) + 2  # one document per invoice, two lake tables
+    assert len(issued) == len(CUSTOMERS) + 3  # a document per invoice, three lake tables
     assert _issued_files(home) == issued  # byte for byte, after a later run and a second close
     assert q(home, "select * from marts.fct_invoices where status = 'issued' order by 1") == (
         issued_rows
@@ -475,3 +518,106 @@ def test_a_bad_price_book_is_refused_before_any_data_is_touched(tmp_path, capsys
     assert status == 2
     assert len(err) == 1 and err[0].startswith(message), err
     assert not home.lake.exists() and not home.warehouse.exists()
+
+
+def test_credits_are_applied_at_close_in_burn_order(worked):
+    home, _, issued, _ = worked
+    doc = json.loads(issued["exports/INV-2026-09-c_cred.json"])
+    assert (D(doc["subtotal"]), D(doc["credits_applied"]), D(doc["total"])) == (
+        D("20.20"),
+        D("20.20"),
+        D(0),
+    )
+    # The document lists the grants drawn in burn order.
+    assert [(c["grant_id"], D(c["credits"]), D(c["money"])) for c in doc["credits"]] == [
+        ("cr_vip", D(200), D("2.00")),
+        ("cr_promo", D(1000), D("10.00")),
+        ("cr_buy", D(820), D("8.20")),
+    ]
+    unit = json.loads(issued["exports/INV-2026-09-c_unit.json"])
+    assert (D(unit["credits_applied"]), unit["credits"]) == (D(0), [])  # no credit_rate
+
+
+def test_the_ledger_records_grants_consumption_and_expiry_with_running_balances(worked):
+    home, _, _, _ = worked
+    rows = q(
+        home,
+        "select entry_date, entry_type, grant_id, credits, invoice_id, balance_after, "
+        "customer_balance_after, revenue from marts.fct_credit_ledger "
+        "where customer_id = 'c_cred' order by customer_balance_after is null, entry_date, "
+        "case entry_type when 'grant' then 0 when 'consumption' then 1 else 2 end, entry_id",
+    )
+    sep30, inv = dt.date(2026, 9, 30), "INV-2026-09-c_cred"
+    assert rows == [
+        (dt.date(2026, 8, 1), "grant", "cr_buy", 3000, None, 3000, 3000, 0),
+        (dt.date(2026, 8, 1), "grant", "cr_old", 400, None, 400, 3400, 0),
+        (dt.date(2026, 8, 15), "grant", "cr_vip", 200, None, 200, 3600, 0),
+        (dt.date(2026, 8, 20), "grant", "cr_promo", 1000, None, 1000, 4600, 0),
+        (sep30, "consumption", "cr_buy", -820, inv, 2180, 3780, D("6.56")),
+        (sep30, "consumption", "cr_promo", -1000, inv, 0, 2780, 0),
+        (sep30, "consumption", "cr_vip", -200, inv, 0, 2580, D("2.00")),
+        (sep30, "expiry", "cr_old", -400, None, 0, 2180, 0),  # promotional: no breakage
+        (dt.date(2026, 10, 1), "grant", "cr_late", 500, None, 500, 2680, 0),
+    ]
+
+
+def test_revenue_recognizes_credits_at_cost_basis_and_rolls_deferred_forward(worked):
+    home, _, _, _ = worked
+    rows = q(
+        home,
+        "select month, billed_revenue, credit_revenue, breakage_revenue, recognized_revenue, "
+        "promotional_discount, deferred_opening, deferred_closing "
+        "from marts.fct_revenue_monthly where customer_id = 'c_cred' order by month",
+    )
+    assert rows == [
+        # August: 24.00 + 2.00 bought, all deferred
+        (dt.date(2026, 8, 1), 0, 0, 0, 0, 0, 0, D("26.00")),
+        # September: nothing billed in cash; 2.00 + 6.56 of credits recognized
+        (dt.date(2026, 9, 1), 0, D("8.56"), 0, D("8.56"), D("10.00"), D("26.00"), D("17.44")),
+        # October: 5.00 more bought (October is not closed yet)
+        (dt.date(2026, 10, 1), 0, 0, 0, 0, 0, D("17.44"), D("22.44")),
+    ]
+
+
+def test_ledger_and_revenue_tie_to_the_issued_invoices(worked):
+    home, _, _, _ = worked
+    untied = q(
+        home,
+        """
+        with credits as (
+            select invoice_id, sum(money) as money from marts.fct_credit_ledger
+            where entry_type = 'consumption' group by 1
+        )
+        select i.invoice_id from marts.fct_invoices as i
+        left join credits as c using (invoice_id)
+        where i.status = 'issued'
+            and (coalesce(c.money, 0) <> i.credits_applied
+                 or i.total <> i.subtotal - i.credits_applied)
+        """,
+    )
+    assert untied == []
+    [(billed, cash)] = q(
+        home,
+        "select (select sum(billed_revenue) from marts.fct_revenue_monthly), "
+        "(select sum(total) from marts.fct_invoices where status = 'issued')",
+    )
+    assert billed == cash
+
+
+def test_a_draft_shows_the_credits_close_would_apply_and_spend_shows_what_is_left(worked):
+    """October for c_cred: 20.00 base fee, no usage. Live at the end of October: cr_late
+    (priority 1) 500 credits = 5.00, then cr_buy 2180 credits = 21.80, of which 15.00."""
+    home, _, _, _ = worked
+    [(subtotal, credits, total)] = q(
+        home,
+        "select subtotal, credits_applied, total from marts.fct_invoices "
+        "where invoice_id = 'INV-2026-10-c_cred'",
+    )
+    assert (subtotal, credits, total) == (D("20.00"), D("20.00"), D(0))
+    [(remaining, value, to_apply)] = q(
+        home,
+        "select credits_remaining, credits_remaining_value, credits_to_apply "
+        "from marts.mart_customer_spend where customer_id = 'c_cred'",
+    )
+    # as of 10 October: cr_buy 2180 + cr_late 500 (cr_vip is live but empty)
+    assert (remaining, value, to_apply) == (D(2680), D("26.80"), D("20.00"))
