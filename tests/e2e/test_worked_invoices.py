@@ -361,6 +361,10 @@ def worked(tmp_path_factory):
         + [
             (f"g_oct{d}", f"2026-10-{d:02d}T12:00:00Z", "c_grad", "tokens", "1.0", "200", "")
             for d in range(1, 11)
+        ]
+        + [
+            (f"k_oct{n}", "2026-10-02T09:00:00Z", "c_cred", "api_calls", "", "200", "")
+            for n in range(70)
         ],
     )
     statuses.append(
@@ -605,19 +609,36 @@ def test_ledger_and_revenue_tie_to_the_issued_invoices(worked):
 
 
 def test_a_draft_shows_the_credits_close_would_apply_and_spend_shows_what_is_left(worked):
-    """October for c_cred: 20.00 base fee, no usage. Live at the end of October: cr_late
-    (priority 1) 500 credits = 5.00, then cr_buy 2180 credits = 21.80, of which 15.00."""
+    """October for c_cred by 10 October: 20.00 base fee + 70 calls * 0.10 = 27.00. Live at the
+    end of October: cr_late (priority 1) 500 credits = 5.00, then cr_buy 2180 = 21.80: 26.80
+    applied, 0.20 to pay. Projected: 70 * 31 / 10 = 217 calls = 21.70 + 20.00 = 41.70."""
     home, _, _, _ = worked
     [(subtotal, credits, total)] = q(
         home,
         "select subtotal, credits_applied, total from marts.fct_invoices "
         "where invoice_id = 'INV-2026-10-c_cred'",
     )
-    assert (subtotal, credits, total) == (D("20.00"), D("20.00"), D(0))
-    [(remaining, value, to_apply)] = q(
+    assert (subtotal, credits, total) == (D("27.00"), D("26.80"), D("0.20"))
+    [(remaining, value, to_apply, projected)] = q(
         home,
-        "select credits_remaining, credits_remaining_value, credits_to_apply "
+        "select credits_remaining, credits_remaining_value, credits_to_apply, projected_spend "
         "from marts.mart_customer_spend where customer_id = 'c_cred'",
     )
     # as of 10 October: cr_buy 2180 + cr_late 500 (cr_vip is live but empty)
-    assert (remaining, value, to_apply) == (D(2680), D("26.80"), D("20.00"))
+    assert (remaining, value, to_apply, projected) == (D(2680), D("26.80"), D("26.80"), D("41.70"))
+
+
+def _readme_query(title: str) -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split(f"-- {title}", 1)[1]
+    return block.split("```", 1)[0].split("\n", 1)[1]
+
+
+def test_the_readme_answers_finance_questions_with_one_query_each(worked):
+    home, _, _, _ = worked
+    # c_cred carries 22.44 (above); c_unit's 8.00 grant is never drawn: its plan takes none.
+    deferred = q(home, _readme_query("How much deferred revenue do we carry?"))
+    assert deferred == [("EUR", 0), ("JPY", 0), ("USD", D("30.44"))]
+    # c_cred projects 41.70 against 26.80 of credits; c_unit's credits are worth nothing.
+    running_out = q(home, _readme_query("Which customers run out of credits this month?"))
+    assert [(r[0], r[-1]) for r in running_out] == [("c_cred", D("14.90"))]

@@ -12,6 +12,7 @@ with
 invoices as (select * from {{ ref('fct_invoices') }} where status = 'issued'),
 ledger as (select * from {{ ref('fct_credit_ledger') }}),
 grants as (select * from {{ ref('stg_reference__credit_grants') }}),
+customers as (select * from {{ ref('stg_reference__customers') }}),
 
 activity as (
     -- Every branch is cast to the money type: no engine's type unification may drop cents.
@@ -51,8 +52,9 @@ monthly as (
 
 final as (
     select
-        customer_id,
-        month,
+        m.customer_id,
+        m.month,
+        c.currency,
         billed_revenue,
         credit_revenue,
         breakage_revenue,
@@ -60,14 +62,15 @@ final as (
         promotional_discount,
         purchases,
         cast(coalesce(sum(deferred_change) over (
-            partition by customer_id order by month
+            partition by m.customer_id order by m.month
             rows between unbounded preceding and 1 preceding
         ), 0) as {{ money_type() }}) as deferred_opening,
         cast(sum(deferred_change) over (
-            partition by customer_id order by month
+            partition by m.customer_id order by m.month
             rows between unbounded preceding and current row
         ) as {{ money_type() }}) as deferred_closing
-    from monthly
+    from monthly as m
+    inner join customers as c on m.customer_id = c.customer_id
 )
 
 select * from final
