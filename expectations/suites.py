@@ -67,3 +67,74 @@ def grants_suite():
         E.ExpectColumnValuesToBeInSet(column="credits_non_negative", value_set=[True]),
         E.ExpectColumnValuesToBeInSet(column="expires_after_grant", value_set=[True]),
     ]
+
+
+def subscriptions_frame(subs: pl.DataFrame) -> pl.DataFrame:
+    """One row per subscription: does it overlap another subscription of the same customer?"""
+    far = pl.date(9999, 12, 31)
+    spans = subs.select(
+        "subscription_id", "customer_id", "started_at", pl.col("ended_at").fill_null(far)
+    )
+    pairs = spans.join(spans, on="customer_id", suffix="_other").filter(
+        (pl.col("subscription_id") != pl.col("subscription_id_other"))
+        & (pl.col("started_at") < pl.col("ended_at_other"))
+        & (pl.col("started_at_other") < pl.col("ended_at"))
+    )
+    overlapping = pairs["subscription_id"].unique().implode()
+    return subs.select(
+        "subscription_id",
+        (~pl.col("subscription_id").is_in(overlapping)).alias("one_active_per_customer_per_day"),
+        (pl.col("ended_at").is_null() | (pl.col("ended_at") > pl.col("started_at"))).alias(
+            "ends_after_start"
+        ),
+    )
+
+
+def subscriptions_suite():
+    import great_expectations as gx
+
+    E = gx.expectations
+    return [
+        E.ExpectColumnValuesToBeUnique(column="subscription_id"),
+        E.ExpectColumnValuesToBeInSet(column="one_active_per_customer_per_day", value_set=[True]),
+        E.ExpectColumnValuesToBeInSet(column="ends_after_start", value_set=[True]),
+    ]
+
+
+def invoices_frame(invoices: pl.DataFrame) -> pl.DataFrame:
+    """fct_invoices as strings and booleans: the money rules are evaluated exactly in Polars."""
+    return invoices.select(
+        "invoice_id",
+        "status",
+        "currency",
+        (pl.col("subtotal") >= 0).alias("subtotal_non_negative"),
+        (
+            (pl.col("credits_applied") >= 0) & (pl.col("credits_applied") <= pl.col("subtotal"))
+        ).alias("credits_within_subtotal"),
+        (pl.col("total") == pl.col("subtotal") - pl.col("credits_applied")).alias(
+            "total_is_subtotal_minus_credits"
+        ),
+        (pl.col("period_end") > pl.col("period_start")).alias("period_is_ordered"),
+        ((pl.col("status") == "issued") == pl.col("issued_at").is_not_null()).alias(
+            "issued_invoices_have_issued_at"
+        ),
+    )
+
+
+def invoices_suite(currencies: Iterable[str]):
+    import great_expectations as gx
+
+    E = gx.expectations
+    flags = (
+        "subtotal_non_negative",
+        "credits_within_subtotal",
+        "total_is_subtotal_minus_credits",
+        "period_is_ordered",
+        "issued_invoices_have_issued_at",
+    )
+    return [
+        E.ExpectColumnValuesToBeUnique(column="invoice_id"),
+        E.ExpectColumnValuesToBeInSet(column="status", value_set=["draft", "issued"]),
+        E.ExpectColumnValuesToBeInSet(column="currency", value_set=sorted(currencies)),
+        *[E.ExpectColumnValuesToBeInSet(column=f, value_set=[True]) for f in flags],
+    ]

@@ -1,7 +1,8 @@
 """The `tally` command: a thin layer that runs the Dagster jobs in-process (SPEC 5).
 
-Exit status: 0 success; 1 the run finished but data-quality checks failed (everything was
-written; see the summary); 2 bad input or a run that could not complete (one-line reason).
+Exit status: 0 success, every check passed; 1 the run finished and wrote everything, but a
+blocking (error) check failed; 2 bad input or a run that could not complete (one-line reason);
+3 the run finished, only warning checks failed. Failed checks are listed and alerted.
 """
 
 import argparse
@@ -11,7 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_CHECKS_FAILED, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_CHECKS_FAILED, EXIT_ERROR, EXIT_WARNINGS = 0, 1, 2, 3
+CLI_TAG = {"tally/launched_by": "cli"}  # the alert sensor leaves these runs to the CLI
 
 DAGSTER_YAML = """\
 # Written by tally: runs from `tally run` / `tally close` are stored here and show in the UI.
@@ -93,30 +95,52 @@ def _execute(job_name: str, *, partition_key: str | None = None, tags: dict | No
                 run_config=quiet,
                 instance=instance,
                 partition_key=partition_key,
-                tags=tags or {},
+                tags={**(tags or {}), **CLI_TAG},
                 raise_on_error=False,
             )
     print(
         f"{job_name}: run {result.run_id[:8]} {'succeeded' if result.success else 'failed'}; dbt log {log_path}"
     )
-    failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    failed_checks = [
-        f"{e.asset_key.to_user_string()}:{e.check_name}"
-        for e in result.get_asset_check_evaluations()
-        if not e.passed
-    ]
-    return result.success, failed_steps, failed_checks
+    from orchestration.alerts import raise_alerts
+    from orchestration.run_alerts import alerts_for_events, run_partition
+    from transforms.home import Home
+
+    partition = partition_key or run_partition(tags or {})
+    alerts = alerts_for_events(
+        result.all_events, job=job_name, partition=partition, run_id=result.run_id
+    )
+    failed_webhooks = raise_alerts(Home.at(os.environ["TALLY_HOME"]), alerts)
+    if alerts:
+        where = Home.at(os.environ["TALLY_HOME"]).alerts
+        note = f"; webhook failed for {failed_webhooks}" if failed_webhooks else ""
+        print(f"alerts: {len(alerts)} written to {where}{note}")
+    return result.success, alerts
 
 
-def _report(success: bool, failed_steps: list[str], failed_checks: list[str]) -> int:
-    if failed_checks:
-        print(f"checks failed ({len(failed_checks)}): " + ", ".join(sorted(failed_checks)))
+def _worst(a: int, b: int) -> int:
+    """The more serious of two exit statuses: error, then failed checks, then warnings."""
+    rank = {EXIT_OK: 0, EXIT_WARNINGS: 1, EXIT_CHECKS_FAILED: 2, EXIT_ERROR: 3}
+    return max(a, b, key=rank.__getitem__)
+
+
+def _report(success: bool, alerts) -> int:
+    """Print what failed and choose the exit status (see the module docstring)."""
+    checks = [a for a in alerts if not a.check.startswith("run:")]
+    for severity in ("error", "warning"):
+        failed = sorted(a.check for a in checks if a.severity == severity)
+        if failed:
+            print(f"checks failed ({severity}, {len(failed)}): " + ", ".join(failed))
     if not success:
+        steps = [a.check.split(":", 2)[2] for a in alerts if a.check.startswith("run:")]
+        reasons = [a.summary for a in alerts if a.check.startswith("run:")]
         print(
-            f"run failed at: {', '.join(failed_steps) or 'unknown step'} (see the Dagster run logs)"
+            f"run failed at: {', '.join(steps) or 'unknown step'}: {reasons[0] if reasons else ''}"
         )
-        return EXIT_ERROR if not failed_checks else EXIT_CHECKS_FAILED
-    return EXIT_CHECKS_FAILED if failed_checks else EXIT_OK
+        if not checks:
+            return EXIT_ERROR
+    if any(a.severity == "error" for a in checks):
+        return EXIT_CHECKS_FAILED
+    return EXIT_WARNINGS if checks else EXIT_OK
 
 
 def cmd_generate(args) -> int:
@@ -173,6 +197,13 @@ def cmd_close(args) -> int:
             f"close {earlier[0]:%Y-%m} first: months close in order, because credits left "
             f"after one month pay the next"
         )
+    from orchestration.defs.quality.reconciliation import blocking_findings, describe_blocking
+    from transforms.close import is_issued
+
+    blocking = {} if is_issued(home, args.month) else blocking_findings(home, args.month)
+    if blocking:
+        print(f"tally: {describe_blocking(args.month, blocking)}", file=sys.stderr)
+        return EXIT_CHECKS_FAILED
     _prepare_environment(args.home)
     print(f"close: {args.month:%Y-%m}")
     status = _report(*_execute("month_close", partition_key=args.month.isoformat()))
@@ -242,13 +273,14 @@ def cmd_demo(args) -> int:
     month = cfg.start.replace(day=1)
     while month_bounds(month)[1] <= args.to_date + dt.timedelta(days=1):
         args.month = month
-        status = max(status, cmd_close(args))
+        status = _worst(status, cmd_close(args))
         month = month_bounds(month)[1]
     print_summary(args.home)
     print(
-        "  (the demo's billed_invoices.csv has deliberate slips: missing and hand-edited invoices)"
+        "  (the demo's billed_invoices.csv has deliberate slips: missing and hand-edited invoices;"
+        " the warnings they raise are expected)"
     )
-    return status
+    return EXIT_OK if status == EXIT_WARNINGS else status
 
 
 def print_summary(home: Path) -> None:

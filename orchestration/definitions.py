@@ -8,10 +8,19 @@ from orchestration.defs.billing.assets import issue_invoices
 from orchestration.defs.dbt.assets import tally_dbt_models
 from orchestration.defs.ingest.assets import ingest_usage, price_book, reference_data
 from orchestration.defs.jobs import month_close, nightly_billing
-from orchestration.defs.quality.checks import customers_expectations, usage_events_expectations
+from orchestration.defs.quality.checks import (
+    customers_expectations,
+    invoices_expectations,
+    usage_events_expectations,
+)
+from orchestration.defs.quality.reconciliation import reconciliation
 from orchestration.defs.resources import resources
 from orchestration.defs.schedules import month_close_schedule, nightly_schedule
-from orchestration.defs.sensors import new_landing_files
+from orchestration.defs.sensors import (
+    alert_on_failed_checks,
+    alert_on_failed_runs,
+    new_landing_files,
+)
 
 defs = dg.Definitions(
     assets=[
@@ -21,9 +30,14 @@ defs = dg.Definitions(
         tally_dbt_models,
         issue_invoices,
     ],
-    asset_checks=[usage_events_expectations, customers_expectations],
+    asset_checks=[
+        usage_events_expectations,
+        customers_expectations,
+        invoices_expectations,
+        reconciliation,
+    ],
     jobs=[nightly_billing, month_close],
     schedules=[nightly_schedule, month_close_schedule],
-    sensors=[new_landing_files],
+    sensors=[new_landing_files, alert_on_failed_checks, alert_on_failed_runs],
     resources=resources(),
 )

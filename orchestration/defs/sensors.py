@@ -1,11 +1,13 @@
-"""Sensors: start a billing run when new raw exports land."""
+"""Sensors: start a billing run when new raw exports land; alert on finished runs."""
 
 import datetime as dt
 import hashlib
 
 import dagster as dg
 
-from orchestration.defs.jobs import nightly_billing
+from orchestration.alerts import raise_alerts
+from orchestration.defs.jobs import month_close, nightly_billing
+from orchestration.run_alerts import alerts_for_events, run_partition
 from orchestration.settings import TallySettings
 
 
@@ -22,3 +24,39 @@ def new_landing_files(context: dg.SensorEvaluationContext, settings: TallySettin
     context.update_cursor(fingerprint)
     yesterday = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
     return dg.RunRequest(run_key=fingerprint, partition_key=yesterday)
+
+
+def _alert_run(context: dg.RunStatusSensorContext, settings: TallySettings) -> None:
+    run = context.dagster_run
+    if run.tags.get("tally/launched_by") == "cli":  # the CLI alerted already
+        return
+    entries = context.instance.all_logs(
+        run.run_id,
+        of_type={dg.DagsterEventType.ASSET_CHECK_EVALUATION, dg.DagsterEventType.STEP_FAILURE},
+    )
+    alerts = alerts_for_events(
+        [e.dagster_event for e in entries if e.dagster_event],
+        job=run.job_name,
+        partition=run_partition(run.tags),
+        run_id=run.run_id,
+    )
+    raise_alerts(settings.tally_home, alerts)
+    if alerts:
+        context.log.info(f"{len(alerts)} alert(s) for run {run.run_id}")
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[nightly_billing, month_close],
+    description="Alerts for failed warning and error checks of scheduled runs that succeeded.",
+)
+def alert_on_failed_checks(context: dg.RunStatusSensorContext, settings: TallySettings):
+    _alert_run(context, settings)
+
+
+@dg.run_failure_sensor(
+    monitored_jobs=[nightly_billing, month_close],
+    description="Alerts for scheduled runs that failed: failed steps and blocking checks.",
+)
+def alert_on_failed_runs(context: dg.RunFailureSensorContext, settings: TallySettings):
+    _alert_run(context, settings)

@@ -28,9 +28,24 @@ def test_definitions_load_with_every_stage():
         "nightly_billing_schedule",
         "month_close_schedule",
     }
-    assert [s.name for s in repo.sensor_defs] == ["new_landing_files"]
+    assert {s.name for s in repo.sensor_defs} == {
+        "new_landing_files",
+        "alert_on_failed_checks",
+        "alert_on_failed_runs",
+    }
     checks = {k.name for k in repo.asset_graph.asset_check_keys}
-    assert {"usage_events_expectations", "customers_expectations"} <= checks
+    assert {
+        "usage_events_expectations",
+        "customers_expectations",
+        "invoices_expectations",
+        "rows_conserved",
+        "usage_matches_invoices",
+        "lines_sum_to_subtotal",
+        "total_is_subtotal_minus_credits",
+        "credits_match_ledger",
+        "deferred_revenue_rolls_forward",
+        "agrees_with_billing_system",
+    } <= checks
 
 
 def test_nightly_at_two_utc_and_month_close_on_the_third():

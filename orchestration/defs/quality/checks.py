@@ -10,6 +10,10 @@ from expectations.suites import (
     events_suite,
     grants_frame,
     grants_suite,
+    invoices_frame,
+    invoices_suite,
+    subscriptions_frame,
+    subscriptions_suite,
 )
 from orchestration.defs.ingest.assets import load_book
 from orchestration.settings import TallySettings
@@ -42,8 +46,9 @@ def usage_events_expectations(
 
 @dg.asset_check(
     asset="customers",
-    additional_deps=["credit_grants"],
-    description="GX: customers and credit grants are valid.",
+    additional_deps=["credit_grants", "subscriptions"],
+    description="GX: customers (ISO 4217 currencies), credit grants (non-negative, expiring "
+    "after they are granted) and subscriptions (one active per customer per day) are valid.",
 )
 def customers_expectations(
     context: dg.AssetCheckExecutionContext, settings: TallySettings
@@ -53,6 +58,7 @@ def customers_expectations(
     ref = settings.tally_home.lake_reference
     customers = pl.read_parquet(ref / "customers.parquet")
     grants = pl.read_parquet(ref / "credit_grants.parquet")
+    subscriptions = pl.read_parquet(ref / "subscriptions.parquet")
     results = [
         validate(
             customers.select("customer_id", "currency"),
@@ -60,9 +66,40 @@ def customers_expectations(
             customers_suite(currency_table()["currency"]),
         ),
         validate(grants_frame(grants), "credit_grants", grants_suite()),
+        validate(subscriptions_frame(subscriptions), "subscriptions", subscriptions_suite()),
     ]
     return dg.AssetCheckResult(
         passed=all(r.success for r in results),
         description=" | ".join(r.summary for r in results),
-        metadata={"customers": customers.height, "credit_grants": grants.height},
+        metadata={
+            "customers": customers.height,
+            "credit_grants": grants.height,
+            "subscriptions": subscriptions.height,
+        },
+    )
+
+
+@dg.asset_check(
+    asset="fct_invoices",
+    description="GX: invoices are unique, in a known currency and status, and their money adds "
+    "up (credits within the subtotal, total = subtotal - credits).",
+    pool="warehouse",
+)
+def invoices_expectations(
+    context: dg.AssetCheckExecutionContext, settings: TallySettings
+) -> dg.AssetCheckResult:
+    import duckdb
+
+    from transforms.lake import currency_table
+
+    with duckdb.connect(str(settings.tally_home.warehouse), read_only=True) as con:
+        invoices = pl.from_arrow(con.sql("select * from marts.fct_invoices").to_arrow_table())
+    result = validate(
+        invoices_frame(invoices), "fct_invoices", invoices_suite(currency_table()["currency"])
+    )
+    return dg.AssetCheckResult(
+        passed=result.success,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=result.summary,
+        metadata={"invoices": invoices.height, "failed_expectations": len(result.failed)},
     )

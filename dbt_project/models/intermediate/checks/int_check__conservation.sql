@@ -1,0 +1,88 @@
+-- Nothing lost between landing, lake and marts (SPEC 2.1):
+--   per file:  rows read = accepted + quarantined + duplicates dropped
+--   per batch: events the manifest accepted = events of that batch in the lake
+--   per day:   events in the lake = events counted in fct_usage_daily
+{%- set q = quantity_type() %}
+with
+
+files as (select * from {{ ref('stg_lake__ingested_files') }}),
+events as (select * from {{ ref('stg_lake__usage_events') }}),
+usage_daily as (select * from {{ ref('fct_usage_daily') }}),
+
+per_file as (
+    select
+        'conservation_per_file' as check_name,
+        cast(null as date) as period_start,
+        file_path as subject,
+        cast(rows_read as {{ q }}) as expected,
+        cast(rows_accepted + rows_quarantined + duplicates_dropped as {{ q }}) as actual
+    from files
+    where rows_read <> rows_accepted + rows_quarantined + duplicates_dropped
+),
+
+manifest_batches as (
+    select batch_id, sum(rows_accepted) as accepted
+    from files
+    group by 1
+),
+
+lake_batches as (
+    select batch_id, count(*) as events
+    from events
+    group by 1
+),
+
+per_batch as (
+    select
+        'conservation_lake' as check_name,
+        cast(null as date) as period_start,
+        'batch ' || coalesce(m.batch_id, l.batch_id) as subject,
+        cast(coalesce(m.accepted, 0) as {{ q }}) as expected,
+        cast(coalesce(l.events, 0) as {{ q }}) as actual
+    from manifest_batches as m
+    full outer join lake_batches as l on m.batch_id = l.batch_id
+    where coalesce(m.accepted, 0) <> coalesce(l.events, 0)
+),
+
+lake_days as (
+    select usage_date, count(*) as events
+    from events
+    group by 1
+),
+
+mart_days as (
+    select usage_date, sum(events) as events
+    from usage_daily
+    group by 1
+),
+
+per_day as (
+    select
+        'conservation_usage_daily' as check_name,
+        {{ month_start('coalesce(l.usage_date, m.usage_date)') }} as period_start,
+        cast(coalesce(l.usage_date, m.usage_date) as varchar) as subject,
+        cast(coalesce(l.events, 0) as {{ q }}) as expected,
+        cast(coalesce(m.events, 0) as {{ q }}) as actual
+    from lake_days as l
+    full outer join mart_days as m on l.usage_date = m.usage_date
+    where coalesce(l.events, 0) <> coalesce(m.events, 0)
+),
+
+final as (
+    select * from per_file
+    union all
+    select * from per_batch
+    union all
+    select * from per_day
+)
+
+select
+    check_name,
+    'error' as severity,
+    cast(null as varchar) as customer_id,
+    period_start,
+    subject,
+    expected,
+    actual,
+    actual - expected as difference
+from final

@@ -1,0 +1,141 @@
+-- Invoices agree with themselves, with usage and with the credit ledger:
+--   usage_differs_from_invoice   billable usage in fct_usage_daily vs the quantity invoiced,
+--                                per customer, period and charge (sum and count charges; max,
+--                                unique_count and latest are not additive over days). On a
+--                                draft this is an error; on an issued invoice it is late usage
+--                                after close (a warning: adjustments correct it).
+--   lines_differ_from_subtotal   the sum of an invoice's lines vs its subtotal
+--   total_differs_from_credits   total vs subtotal - credits_applied (and never negative)
+--   credits_differ_from_ledger   credits_applied of an issued invoice vs its ledger consumption
+{%- set q = quantity_type() %}
+with
+
+invoices as (select * from {{ ref('fct_invoices') }}),
+lines as (select * from {{ ref('fct_invoice_lines') }}),
+usage_daily as (select * from {{ ref('fct_usage_daily') }}),
+charge_usage as (select * from {{ ref('int_invoice_usage') }}),
+ledger as (select * from {{ ref('fct_credit_ledger') }}),
+
+aggregations as (
+    select customer_id, period_start, charge_id, max(aggregation) as aggregation
+    from charge_usage
+    group by 1, 2, 3
+),
+
+invoiced as (
+    select customer_id, period_start, charge_id, sum(quantity) as quantity
+    from lines
+    where line_type = 'usage'
+    group by 1, 2, 3
+),
+
+used as (
+    select
+        customer_id,
+        {{ month_start('usage_date') }} as period_start,
+        charge_id,
+        sum(billable_quantity) as quantity,
+        sum(billable_events) as events
+    from usage_daily
+    where charge_id is not null
+    group by 1, 2, 3
+),
+
+usage_vs_invoice as (
+    select
+        'usage_differs_from_invoice' as check_name,
+        case when i.status = 'issued' then 'warning' else 'error' end as severity,
+        a.customer_id,
+        a.period_start,
+        a.charge_id as subject,
+        cast(case a.aggregation when 'count' then coalesce(u.events, 0)
+            else coalesce(u.quantity, 0) end as {{ q }}) as expected,
+        cast(coalesce(v.quantity, 0) as {{ q }}) as actual
+    from aggregations as a
+    inner join invoices as i
+        on a.customer_id = i.customer_id
+        and a.period_start = i.period_start
+    left join used as u
+        on a.customer_id = u.customer_id
+        and a.period_start = u.period_start
+        and a.charge_id = u.charge_id
+    left join invoiced as v
+        on a.customer_id = v.customer_id
+        and a.period_start = v.period_start
+        and a.charge_id = v.charge_id
+    where a.aggregation in ('sum', 'count')
+),
+
+line_totals as (
+    select invoice_id, sum(amount) as amount
+    from lines
+    group by 1
+),
+
+lines_vs_subtotal as (
+    select
+        'lines_differ_from_subtotal' as check_name,
+        'error' as severity,
+        i.customer_id,
+        i.period_start,
+        i.invoice_id as subject,
+        cast(i.subtotal as {{ q }}) as expected,
+        cast(coalesce(l.amount, 0) as {{ q }}) as actual
+    from invoices as i
+    left join line_totals as l on i.invoice_id = l.invoice_id
+),
+
+totals as (
+    select
+        'total_differs_from_credits' as check_name,
+        'error' as severity,
+        customer_id,
+        period_start,
+        invoice_id as subject,
+        cast(greatest(subtotal - credits_applied, 0) as {{ q }}) as expected,
+        cast(total as {{ q }}) as actual
+    from invoices
+),
+
+consumed as (
+    select invoice_id, sum(money) as money
+    from ledger
+    where entry_type = 'consumption'
+    group by 1
+),
+
+credits_vs_ledger as (
+    select
+        'credits_differ_from_ledger' as check_name,
+        'error' as severity,
+        i.customer_id,
+        i.period_start,
+        i.invoice_id as subject,
+        cast(coalesce(c.money, 0) as {{ q }}) as expected,
+        cast(i.credits_applied as {{ q }}) as actual
+    from invoices as i
+    left join consumed as c on i.invoice_id = c.invoice_id
+    where i.status = 'issued'
+),
+
+final as (
+    select * from usage_vs_invoice
+    union all
+    select * from lines_vs_subtotal
+    union all
+    select * from totals
+    union all
+    select * from credits_vs_ledger
+)
+
+select
+    check_name,
+    severity,
+    customer_id,
+    period_start,
+    subject,
+    expected,
+    actual,
+    actual - expected as difference
+from final
+where expected <> actual
