@@ -171,7 +171,7 @@ class CreditBook:
     def expire(self, through: dt.date) -> list[Expiry]:
         """Expire every grant whose expires_at is on or before `through`."""
         out = []
-        for grant in sorted(self.grants.values(), key=lambda g: (g.expires_at or dt.date.max)):
+        for grant in sorted(self.grants.values(), key=lambda g: g.expires_at or dt.date.max):
             if grant.expires_at is None or grant.expires_at > through:
                 continue
             if grant.grant_id in self.expired:
@@ -192,7 +192,9 @@ class CreditBook:
         return out
 
 
-def total_after_credits(invoice: Invoice, entries: Iterable[Consumption]) -> tuple[Decimal, Decimal]:
+def total_after_credits(
+    invoice: Invoice, entries: Iterable[Consumption]
+) -> tuple[Decimal, Decimal]:
     """(credits_applied, total) of an invoice: total = subtotal - credits, never negative."""
     applied = sum((e.money for e in entries), ZERO)
     return applied, max(invoice.subtotal - applied, ZERO)

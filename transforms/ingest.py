@@ -186,11 +186,35 @@ def _read_csv(path: Path) -> RawFile:
         return RawFile(pl.DataFrame({"row_number": pl.Series([], dtype=pl.Int64)}))
     try:
         df = pl.read_csv(io.BytesIO(data), infer_schema=False, truncate_ragged_lines=False)
-        return RawFile(_with_row_number(df))
-    except pl.exceptions.ComputeError:
+    except pl.exceptions.ComputeError:  # a row with too many fields
         return _read_csv_ragged(data)
     except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
         raise UnreadableFile(f"not a readable CSV file: {exc}") from None
+    if _has_short_rows(data, df.width):  # Polars pads rows with too few fields with nulls
+        return _read_csv_ragged(data)
+    return RawFile(_with_row_number(df))
+
+
+def _has_short_rows(data: bytes, fields: int) -> bool:
+    """Whether any line has fewer fields than the header, counting separators outside quotes.
+
+    Each line is one string here (no quoting); removing every "..." span leaves the separators
+    between fields, since a quoted field's own quotes, escaped ones included, pair up inside
+    it. A quoted field spanning lines also looks short: the slow path then decides exactly.
+    """
+    try:
+        lines = pl.read_csv(
+            io.BytesIO(data),
+            has_header=False,
+            separator="\x1f",
+            quote_char=None,
+            new_columns=["line"],
+            infer_schema=False,
+        )["line"]
+    except pl.exceptions.PolarsError:
+        return True
+    separators = lines.str.replace_all(r'"[^"]*"', "").str.count_matches(",")
+    return bool((separators < fields - 1).any())
 
 
 def _read_csv_ragged(data: bytes) -> RawFile:

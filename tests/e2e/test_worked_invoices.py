@@ -13,317 +13,22 @@ import sys
 from decimal import Decimal as D
 from pathlib import Path
 
-import duckdb
 import pytest
+from worked_world import (
+    CUSTOMERS,
+    EXPECTED_LINES,
+    EXPECTED_QUANTITIES,
+    PRICE_BOOK,
+    SUBTOTALS,
+    q,
+    write_csv,
+    write_home,
+)
 
 from orchestration.cli import main
 from transforms.home import Home
 
 pytestmark = pytest.mark.e2e
-
-PRICE_BOOK = """\
-plans:
-  - plan_id: unit                   # per_unit with free units, count aggregation
-    version: 1
-    effective_from: 2026-01-01
-    currency: USD
-    charges:
-      - {charge_id: calls, metric: api_calls, aggregation: count, model: per_unit,
-         unit_price: "0.01", free_units: 2}
-  - plan_id: unit                   # from October only: September stays on version 1
-    version: 2
-    effective_from: 2026-10-01
-    currency: USD
-    charges:
-      - {charge_id: calls, metric: api_calls, aggregation: count, model: per_unit,
-         unit_price: "0.02", free_units: 2}
-
-  - plan_id: grad                   # superseded before September
-    version: 1
-    effective_from: 2026-01-01
-    currency: USD
-    charges:
-      - {charge_id: tokens, metric: tokens, model: per_unit, unit_price: "1.00"}
-  - plan_id: grad                   # graduated with flat fees, sum of fractional quantities
-    version: 2
-    effective_from: 2026-09-01
-    currency: USD
-    charges:
-      - charge_id: tokens
-        metric: tokens
-        aggregation: sum
-        model: graduated
-        tiers:
-          - {up_to: 10, unit_price: "0.10", flat_fee: "1.00"}
-          - {up_to: null, unit_price: "0.05", flat_fee: "2.00"}
-  - plan_id: grad                   # effective mid-September: first rates October
-    version: 3
-    effective_from: 2026-09-15
-    currency: USD
-    charges:
-      - charge_id: tokens
-        metric: tokens
-        aggregation: sum
-        model: graduated
-        tiers:
-          - {up_to: 10, unit_price: "0.20"}
-          - {up_to: null, unit_price: "0.10"}
-
-  - plan_id: vol                    # volume on the month's maximum reading
-    version: 1
-    effective_from: 2026-01-01
-    currency: USD
-    charges:
-      - charge_id: peak
-        metric: storage_gb
-        aggregation: max
-        model: volume
-        tiers:
-          - {up_to: 100, unit_price: "0.50"}
-          - {up_to: null, unit_price: "0.40", flat_fee: "5"}
-
-  - plan_id: pkg                    # packages of distinct users, prorated base fee
-    version: 1
-    effective_from: 2026-01-01
-    currency: USD
-    base_fee: "30.00"
-    charges:
-      - {charge_id: mau, metric: logins, aggregation: unique_count, unique_property: user_id,
-         model: package, package_size: 2, package_price: "3.00", free_units: 1}
-
-  - plan_id: pct                    # percentage of settled payments, minimum commitment
-    version: 1
-    effective_from: 2026-01-01
-    currency: USD
-    minimum_commitment: "10.00"
-    charges:
-      - {charge_id: payments, metric: payments, filter: {status: success}, model: percentage,
-         rate: "0.029", fixed_fee: "0.30"}
-
-  - plan_id: last_eur               # latest reading, filtered on a property, in euros
-    version: 1
-    effective_from: 2026-01-01
-    currency: EUR
-    charges:
-      - {charge_id: eu_storage, metric: storage_gb, aggregation: latest,
-         filter: {properties: {region: [eu]}}, model: per_unit, unit_price: "0.10"}
-
-  - plan_id: cred                   # takes prepaid credits: 1 credit pays 0.01
-    version: 1
-    effective_from: 2026-01-01
-    currency: USD
-    base_fee: "20.00"
-    credit_rate: "0.01"
-    charges:
-      - {charge_id: calls, metric: api_calls, aggregation: count, model: per_unit,
-         unit_price: "0.10"}
-
-  - plan_id: yen                    # a currency without minor units
-    version: 1
-    effective_from: 2026-01-01
-    currency: JPY
-    base_fee: "1000"
-    charges:
-      - {charge_id: calls, metric: api_calls, aggregation: sum, model: per_unit,
-         unit_price: "0.5"}
-"""
-
-CUSTOMERS = {
-    "c_unit": "USD",
-    "c_grad": "USD",
-    "c_vol": "USD",
-    "c_pkg": "USD",
-    "c_pct": "USD",
-    "c_last": "EUR",
-    "c_jpy": "JPY",
-    "c_change": "USD",
-    "c_cred": "USD",
-}
-
-SUBSCRIPTIONS = [
-    ("s_unit", "c_unit", "unit", "2026-09-01", ""),
-    ("s_grad", "c_grad", "grad", "2026-09-01", ""),
-    ("s_vol", "c_vol", "vol", "2026-09-01", ""),
-    ("s_pkg", "c_pkg", "pkg", "2026-09-11", ""),  # 20 of September's 30 days
-    ("s_pct", "c_pct", "pct", "2026-09-01", ""),
-    ("s_last", "c_last", "last_eur", "2026-09-01", ""),
-    ("s_jpy", "c_jpy", "yen", "2026-09-01", ""),
-    ("s_change1", "c_change", "unit", "2026-09-01", "2026-09-16"),  # 15 days on unit
-    ("s_change2", "c_change", "pkg", "2026-09-16", ""),  # then 15 days on pkg
-    ("s_cred", "c_cred", "cred", "2026-09-01", ""),
-]
-
-# (grant_id, customer, granted_at, credits, kind, purchase_amount, expires_at, priority)
-GRANTS = [
-    # c_unit's plan has no credit_rate: its grant is never drawn.
-    ("cu_g", "c_unit", "2026-08-01", "1000", "purchased", "8.00", "", "50"),
-    # c_cred, September (20.20 due), burn order of the grants live at close (1 October):
-    #   cr_vip    priority 10                      200 credits =  2.00, emptied
-    #   cr_promo  priority 50, expires 1 October  1000 credits = 10.00, emptied (promotional)
-    #   cr_buy    priority 50, never expires       820 credits =  8.20 (of 3000)
-    #   not live: cr_old (expired 30 September), cr_late (granted 1 October)
-    # credits_applied 20.20, total 0. Revenue: cr_vip 2.00 (all it cost); cr_buy at
-    # 24.00 / 3000 = 0.008 per credit: 820 * 0.008 = 6.56. Promotional discount 10.00.
-    ("cr_buy", "c_cred", "2026-08-01", "3000", "purchased", "24.00", "", ""),
-    ("cr_old", "c_cred", "2026-08-01", "400", "promotional", "0", "2026-09-30", "50"),
-    ("cr_vip", "c_cred", "2026-08-15", "200", "purchased", "2.00", "2026-10-20", "10"),
-    ("cr_promo", "c_cred", "2026-08-20", "1000", "promotional", "0", "2026-10-01", "50"),
-    ("cr_late", "c_cred", "2026-10-01", "500", "purchased", "5.00", "", "1"),
-]
-CREDITS_APPLIED = {"c_cred": D("20.20")}
-
-# (event_id, occurred_at, customer, metric, quantity, status, properties)
-EVENTS = [
-    # c_unit: 6 calls in September -> (6 - 2 free) * 0.01 = 0.04
-    ("u1", "2026-09-02T10:00:00Z", "c_unit", "api_calls", "", "200", ""),
-    ("u2", "2026-09-02T11:00:00Z", "c_unit", "api_calls", "", "500", ""),  # no filter: billed
-    ("u3", "2026-09-03T10:00:00Z", "c_unit", "api_calls", "1", "200", ""),
-    ("u4", "2026-09-04T10:00:00Z", "c_unit", "api_calls", "1", "200", ""),
-    ("u5", "2026-09-05T10:00:00Z", "c_unit", "api_calls", "1", "", ""),
-    ("u6", "2026-10-01T01:00:00+02:00", "c_unit", "api_calls", "1", "200", ""),  # Sep 30 UTC
-    ("u7", "2026-09-30T23:30:00-02:00", "c_unit", "api_calls", "1", "200", ""),  # Oct 1 UTC
-    # c_grad (version 2): 4.5 + 6 + 0.25 = 10.75 tokens
-    #   tier 1: 10 * 0.10 + 1.00 = 2.00; tier 2: 0.75 * 0.05 + 2.00 = 2.0375 -> 4.0375 -> 4.04
-    ("g1", "2026-09-05T00:00:00Z", "c_grad", "tokens", "4.5", "200", ""),
-    ("g2", "2026-09-20T00:00:00Z", "c_grad", "tokens", "6", "200", ""),
-    ("g3", "2026-09-30T23:59:59.999Z", "c_grad", "tokens", "0.25", "200", ""),
-    # c_vol: max(80, 120.5, 90) = 120.5 -> all at tier 2: 120.5 * 0.40 + 5 = 53.20
-    ("v1", "2026-09-05T00:00:00Z", "c_vol", "storage_gb", "80", "", ""),
-    ("v2", "2026-09-10T00:00:00Z", "c_vol", "storage_gb", "120.5", "", ""),
-    ("v3", "2026-09-15T00:00:00Z", "c_vol", "storage_gb", "90", "", ""),
-    # c_pkg: users a, b, c (a twice; one login without a user) -> 3 - 1 free = 2 -> 1 package
-    #   3.00, base fee 30.00 * 20 / 30 = 20.00
-    ("p1", "2026-09-12T08:00:00Z", "c_pkg", "logins", "", "200", '{"user_id": "a"}'),
-    ("p2", "2026-09-12T09:00:00Z", "c_pkg", "logins", "", "200", '{"user_id": "b"}'),
-    ("p3", "2026-09-13T08:00:00Z", "c_pkg", "logins", "", "200", '{"user_id": "a"}'),
-    ("p4", "2026-09-14T08:00:00Z", "c_pkg", "logins", "", "200", '{"user_id": "c"}'),
-    ("p5", "2026-09-14T09:00:00Z", "c_pkg", "logins", "", "200", "{}"),
-    # c_pct: settled 100.00 + 33.33 = 133.33 in 2 payments; the 402 is declined
-    #   133.33 * 0.029 + 2 * 0.30 = 3.86657 + 0.60 = 4.46657 -> 4.47; true-up 10.00 - 4.47 = 5.53
-    ("t1", "2026-09-03T00:00:00Z", "c_pct", "payments", "100.00", "200", ""),
-    ("t2", "2026-09-04T00:00:00Z", "c_pct", "payments", "33.33", "201", ""),
-    ("t3", "2026-09-05T00:00:00Z", "c_pct", "payments", "50.00", "402", ""),
-    # c_last: latest EU reading; l2 and l3 share a timestamp, the higher event_id wins -> 65
-    #   65 * 0.10 = 6.50 EUR (the later US reading does not match the filter)
-    ("l1", "2026-09-03T10:00:00Z", "c_last", "storage_gb", "50", "", '{"region": "eu"}'),
-    ("l2", "2026-09-20T10:00:00Z", "c_last", "storage_gb", "70", "", '{"region": "eu"}'),
-    ("l3", "2026-09-20T10:00:00Z", "c_last", "storage_gb", "65", "", '{"region": "eu"}'),
-    ("l4", "2026-09-25T10:00:00Z", "c_last", "storage_gb", "999", "", '{"region": "us"}'),
-    # c_jpy: 3 calls * 0.5 = 1.5 -> 2 JPY (no minor units), base fee 1000
-    ("y1", "2026-09-03T00:00:00Z", "c_jpy", "api_calls", "1", "200", ""),
-    ("y2", "2026-09-04T00:00:00Z", "c_jpy", "api_calls", "1", "200", ""),
-    ("y3", "2026-09-05T00:00:00Z", "c_jpy", "api_calls", "1", "200", ""),
-    # c_change: on unit until the 16th: 4 calls -> (4 - 2) * 0.01 = 0.02; the login on the
-    #   10th is not priced by unit. On pkg from the 16th: base 30.00 * 15 / 30 = 15.00, users
-    #   x, y -> 2 - 1 free -> 1 package 3.00; the call on the 20th is not priced by pkg.
-    ("x1", "2026-09-02T00:00:00Z", "c_change", "api_calls", "1", "200", ""),
-    ("x2", "2026-09-03T00:00:00Z", "c_change", "api_calls", "1", "200", ""),
-    ("x3", "2026-09-04T00:00:00Z", "c_change", "api_calls", "1", "200", ""),
-    ("x4", "2026-09-15T23:59:59Z", "c_change", "api_calls", "1", "200", ""),
-    ("x5", "2026-09-10T00:00:00Z", "c_change", "logins", "", "200", '{"user_id": "w"}'),
-    ("x6", "2026-09-16T00:00:00Z", "c_change", "logins", "", "200", '{"user_id": "x"}'),
-    ("x7", "2026-09-17T00:00:00Z", "c_change", "logins", "", "200", '{"user_id": "y"}'),
-    ("x8", "2026-09-20T00:00:00Z", "c_change", "api_calls", "1", "200", ""),
-    # c_cred: 2 calls * 0.10 = 0.20, base fee 20.00
-    ("k1", "2026-09-08T00:00:00Z", "c_cred", "api_calls", "1", "200", ""),
-    ("k2", "2026-09-09T00:00:00Z", "c_cred", "api_calls", "1", "200", ""),
-]
-
-# invoice -> {(line_type, charge_id): amount}, all worked out above
-EXPECTED_LINES = {
-    "c_unit": {("usage", "calls"): D("0.04")},
-    "c_grad": {("usage", "tokens"): D("4.04")},
-    "c_vol": {("usage", "peak"): D("53.20")},
-    "c_pkg": {("usage", "mau"): D("3.00"), ("base_fee", None): D("20.00")},
-    "c_pct": {("usage", "payments"): D("4.47"), ("minimum_true_up", None): D("5.53")},
-    "c_last": {("usage", "eu_storage"): D("6.50")},
-    "c_jpy": {("usage", "calls"): D("2"), ("base_fee", None): D("1000")},
-    "c_cred": {("usage", "calls"): D("0.20"), ("base_fee", None): D("20.00")},
-    "c_change": {
-        ("usage", "calls"): D("0.02"),
-        ("usage", "mau"): D("3.00"),
-        ("base_fee", None): D("15.00"),
-    },
-}
-EXPECTED_QUANTITIES = {
-    ("c_unit", "calls"): D(6),
-    ("c_grad", "tokens"): D("10.75"),
-    ("c_vol", "peak"): D("120.5"),
-    ("c_pkg", "mau"): D(3),
-    ("c_pct", "payments"): D("133.33"),
-    ("c_last", "eu_storage"): D(65),
-}
-SUBTOTALS = {c: sum(lines.values()) for c, lines in EXPECTED_LINES.items()}
-
-
-def _csv(path, header, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [",".join(header)]
-    for row in rows:
-        lines.append(
-            ",".join('"' + v.replace('"', '""') + '"' if "," in v or '"' in v else v for v in row)
-        )
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def write_home(home: Home) -> None:
-    home.pricing.mkdir(parents=True, exist_ok=True)
-    (home.pricing / "plans.yaml").write_text(PRICE_BOOK, encoding="utf-8")
-    ref = home.landing_reference
-    _csv(
-        ref / "customers.csv",
-        ["customer_id", "name", "currency", "created_at"],
-        [(c, c.upper(), ccy, "2026-01-01T00:00:00Z") for c, ccy in CUSTOMERS.items()],
-    )
-    _csv(
-        ref / "subscriptions.csv",
-        ["subscription_id", "customer_id", "plan_id", "started_at", "ended_at"],
-        SUBSCRIPTIONS,
-    )
-    _csv(
-        ref / "credit_grants.csv",
-        [
-            "grant_id",
-            "customer_id",
-            "granted_at",
-            "credits",
-            "kind",
-            "purchase_amount",
-            "expires_at",
-            "priority",
-        ],
-        GRANTS,
-    )
-    # The billing system of record billed exactly the hand-worked subtotals and credits.
-    _csv(
-        ref / "billed_invoices.csv",
-        [
-            "invoice_id",
-            "customer_id",
-            "period_start",
-            "currency",
-            "subtotal",
-            "credits_applied",
-            "total",
-        ],
-        [
-            (
-                f"b_{c}",
-                c,
-                "2026-09-01",
-                CUSTOMERS[c],
-                str(s),
-                str(CREDITS_APPLIED.get(c, D(0))),
-                str(s - CREDITS_APPLIED.get(c, D(0))),
-            )
-            for c, s in SUBTOTALS.items()
-        ],
-    )
-    _csv(
-        home.landing_usage / "2026-09.csv",
-        ["event_id", "occurred_at", "customer_id", "metric", "quantity", "status", "properties"],
-        EVENTS,
-    )
 
 
 def _issued_files(home: Home) -> dict[str, bytes]:
@@ -334,11 +39,6 @@ def _issued_files(home: Home) -> dict[str, bytes]:
         for p in sorted(files)
         if not p.name.startswith("_")  # the lake's empty-schema placeholders
     }
-
-
-def q(home: Home, sql: str):
-    with duckdb.connect(str(home.warehouse), read_only=True) as con:
-        return con.execute(sql).fetchall()
 
 
 @pytest.fixture(scope="module")
@@ -354,7 +54,7 @@ def worked(tmp_path_factory):
     issued = _issued_files(home)
     issued_rows = q(home, "select * from marts.fct_invoices where status = 'issued' order by 1")
     # Later: a late September call for c_unit and October tokens for c_grad arrive.
-    _csv(
+    write_csv(
         home.landing_usage / "late" / "2026-10-10.csv",
         ["event_id", "occurred_at", "customer_id", "metric", "quantity", "status", "properties"],
         [("u8", "2026-09-15T12:00:00Z", "c_unit", "api_calls", "1", "200", "")]

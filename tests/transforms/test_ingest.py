@@ -56,6 +56,7 @@ def quarantine(home: Home) -> pl.DataFrame:
         ("e1,2026-11-02T10:00:00Z,c1,api_calls,1,200,", "future_timestamp"),
         ("e1,2026-10-01T10:00:00Z,c1,api_calls,1,OK,", "malformed_row"),
         ("e1,2026-10-01T10:00:00Z,c1,api_calls,1,200,x,y", "malformed_row"),  # ragged row
+        ("e1,2026-10-01T10:00:00Z,c1,api_calls,1", "malformed_row"),  # too few fields
     ],
 )
 def test_each_rule_quarantines_with_its_reason(home, row, reason):

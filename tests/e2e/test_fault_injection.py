@@ -1,0 +1,265 @@
+"""Fault injection: the worked world with every fault tally must find, and the exact findings.
+
+Faults: one row per quarantine reason, an unreadable file, an overlapping re-export and a
+re-delivered file; a billing system that missed an invoice, billed one tally does not have,
+and disagrees on subtotal, credits and total (and once within tolerance); then, after
+September is closed, a corrupted issued invoice line, a corrupted credit consumption and a
+lake file lost. Alerts go to alerts.jsonl and to a local webhook.
+"""
+
+import datetime as dt
+import json
+import shutil
+import threading
+from decimal import Decimal as D
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import polars as pl
+import pytest
+from worked_world import CREDITS_APPLIED, CUSTOMERS, EVENTS, SUBTOTALS, q, write_csv, write_home
+
+from orchestration.alerts import Alert, raise_alerts
+from orchestration.cli import main
+from transforms.home import Home
+
+pytestmark = pytest.mark.e2e
+
+HEADER = ["event_id", "occurred_at", "customer_id", "metric", "quantity", "status", "properties"]
+SEP = dt.date(2026, 9, 1)
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 - the http.server API
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Hook.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+
+def _inject_landing_faults(home: Home) -> None:
+    usage = home.landing_usage
+    faults = usage / "faults" / "faults.csv"
+    faults.parent.mkdir(parents=True, exist_ok=True)
+    faults.write_text(
+        ",".join(HEADER)
+        + "\n"
+        + "\n".join(
+            [
+                ",2026-09-03T00:00:00Z,c_unit,api_calls,1,200,",  # missing_event_id
+                "f2,not a time,c_unit,api_calls,1,200,",  # bad_timestamp
+                "f3,2026-09-03T00:00:00Z,c_nobody,api_calls,1,200,",  # unknown_customer
+                "f4,2026-09-03T00:00:00Z,c_unit,gpu_hours,1,200,",  # unknown_metric
+                "f5,2026-09-03T00:00:00Z,c_unit,api_calls,lots,200,",  # bad_quantity
+                "f6,2026-09-03T00:00:00Z,c_unit,api_calls,-2,200,",  # negative_quantity
+                "f7,2030-01-01T00:00:00Z,c_unit,api_calls,1,200,",  # future_timestamp
+                "f8,2026-09-03T00:00:00Z,c_unit,api_calls,1",  # malformed_row (ragged)
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    (usage / "faults" / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
+    # An overlapping re-export: three events again, and one new event (c_vol, same max).
+    write_csv(
+        usage / "reexport" / "2026-09-late-export.csv",
+        HEADER,
+        [e for e in EVENTS if e[0] in ("u1", "g1", "v1")]
+        + [("v4", "2026-09-16T00:00:00Z", "c_vol", "storage_gb", "100", "", "")],
+    )
+    # The whole first export delivered again under another name.
+    shutil.copyfile(usage / "2026-09.csv", usage / "reexport" / "2026-09-copy.csv")
+
+
+def _inject_billing_faults(home: Home) -> None:
+    """billed_invoices.csv as a billing system with slips would have it."""
+    rows = []
+    for c, subtotal in SUBTOTALS.items():
+        credits = CREDITS_APPLIED.get(c, D(0))
+        total = subtotal - credits
+        if c == "c_vol":
+            continue  # missed by the billing system
+        if c == "c_grad":
+            subtotal, total = subtotal + D("0.50"), total + D("0.50")  # hand-edited
+        if c == "c_cred":
+            credits, total = credits - D("0.20"), total + D("0.20")  # credits short by 0.20
+        if c == "c_pkg":
+            subtotal, total = subtotal + D("0.01"), total + D("0.01")  # within tolerance
+        rows.append(
+            (f"b_{c}", c, "2026-09-01", CUSTOMERS[c], str(subtotal), str(credits), str(total))
+        )
+    rows.append(("b_aug_c_unit", "c_unit", "2026-08-01", "USD", "1.00", "0", "1.00"))
+    write_csv(
+        home.landing_reference / "billed_invoices.csv",
+        [
+            "invoice_id",
+            "customer_id",
+            "period_start",
+            "currency",
+            "subtotal",
+            "credits_applied",
+            "total",
+        ],
+        rows,
+    )
+
+
+def _corrupt_after_close(home: Home) -> str:
+    """An issued line and a credit consumption changed behind tally's back, and a lake file of
+    October lost. Returns the batch whose file was lost."""
+    lines_file = home.lake_issued / "invoice_lines" / "period=2026-09.parquet"
+    lines = pl.read_parquet(lines_file)
+    lines.with_columns(
+        pl.when(pl.col("invoice_id") == "INV-2026-09-c_unit")
+        .then(pl.col("amount") + pl.lit(D("0.01")).cast(pl.Decimal(38, 4)))
+        .otherwise(pl.col("amount"))
+        .alias("amount")
+    ).write_parquet(lines_file)
+    consumption_file = home.lake_issued / "credit_consumption" / "period=2026-09.parquet"
+    consumption = pl.read_parquet(consumption_file)
+    consumption.with_columns(
+        pl.when(pl.col("grant_id") == "cr_buy")
+        .then(pl.lit(D("8.00")).cast(pl.Decimal(38, 4)))
+        .otherwise(pl.col("money"))
+        .alias("money")
+    ).write_parquet(consumption_file)
+    [lost] = sorted((home.lake_events / "event_date=2026-10-01").glob("batch-*.parquet"))
+    lost.unlink()
+    return lost.name.split("-")[1]
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory):
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TALLY_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/hook")
+    home = Home.at(tmp_path_factory.mktemp("faulty"))
+    write_home(home)
+    _inject_landing_faults(home)
+    _inject_billing_faults(home)
+    run = ["run", "--home", str(home.root), "--from", "2026-09-01", "--to", "2026-10-01"]
+    statuses = [main(run), main(["close", "--home", str(home.root), "--month", "2026-09"])]
+    findings_before = q(home, "select check_name from marts.fct_billing_mismatches")
+    lost_batch = _corrupt_after_close(home)
+    statuses.append(main(run))
+    statuses.append(main(["close", "--home", str(home.root), "--month", "2026-10"]))
+    yield home, statuses, findings_before, lost_batch
+    mp.undo()
+    server.shutdown()
+
+
+def test_exit_statuses_tell_warnings_from_blocking_failures(faulty):
+    _, statuses, _, _ = faulty
+    # run and close with only billing-system warnings: 3; after the corruption the run finds
+    # blocking errors (1) and October's close is refused (1).
+    assert statuses == [3, 3, 1, 1]
+
+
+def test_every_quarantine_reason_is_found_and_nothing_valid_is_lost(faulty):
+    home, _, _, _ = faulty
+    reasons = dict(q(home, "select reason, count(*) from marts.fct_quarantined_events group by 1"))
+    assert reasons == {
+        "missing_event_id": 1,
+        "bad_timestamp": 1,
+        "unknown_customer": 1,
+        "unknown_metric": 1,
+        "bad_quantity": 1,
+        "negative_quantity": 1,
+        "future_timestamp": 1,
+        "malformed_row": 1,
+        "unreadable_file": 1,
+    }
+    [(status, error)] = q(
+        home,
+        "select status, error from marts.fct_ingested_files where file_path like '%broken.parquet'",
+    )
+    assert status == "failed" and "parquet" in error.lower()
+    # Every valid event exactly once: the worked events plus the one new event of the re-export.
+    [(accepted, duplicates, read)] = q(
+        home,
+        "select sum(rows_accepted), sum(duplicates_dropped), sum(rows_read) "
+        "from marts.fct_ingested_files",
+    )
+    assert accepted == len(EVENTS) + 1
+    assert duplicates == 3  # the three re-exported events
+    assert read == accepted + duplicates + 8  # eight faulty rows; the unreadable file has none
+    # The re-delivered file is recognized by its content and read no further.
+    [(status, rows)] = q(
+        home,
+        "select status, rows_read from marts.fct_ingested_files "
+        "where file_path like '%2026-09-copy.csv'",
+    )
+    assert (status, rows) == ("already_ingested", 0)
+
+
+def test_billing_system_disagreements_are_exact_warnings(faulty):
+    home, _, findings_before, _ = faulty
+    rows = q(
+        home,
+        "select check_name, customer_id, period_start, expected, actual, difference "
+        "from marts.fct_billing_mismatches where severity = 'warning' order by 1, 2",
+    )
+    assert rows == [
+        ("credits_differ", "c_cred", SEP, D("20.00"), D("20.20"), D("0.20")),
+        ("invoice_missing_in_billing_system", "c_vol", SEP, None, D("53.20"), D("53.20")),
+        ("invoice_missing_in_tally", "c_unit", dt.date(2026, 8, 1), D("1.00"), None, D("-1.00")),
+        ("subtotal_differs", "c_grad", SEP, D("4.54"), D("4.04"), D("-0.50")),
+        ("total_differs", "c_cred", SEP, D("0.20"), D(0), D("-0.20")),
+        ("total_differs", "c_grad", SEP, D("4.54"), D("4.04"), D("-0.50")),
+    ]
+    assert sorted(r[0] for r in findings_before) == sorted(r[0] for r in rows)
+
+
+def test_corruption_and_loss_are_blocking_errors(faulty):
+    home, _, _, lost_batch = faulty
+    rows = q(
+        home,
+        "select check_name, customer_id, subject, expected, actual "
+        "from marts.fct_billing_mismatches where severity = 'error' order by 1",
+    )
+    assert rows == [
+        # the first batch accepted every valid event; u7 (1 October UTC) is gone from the lake
+        ("conservation_lake", None, f"batch {lost_batch}", len(EVENTS) + 1, len(EVENTS)),
+        ("credits_differ_from_ledger", "c_cred", "INV-2026-09-c_cred", D("20.00"), D("20.20")),
+        ("lines_differ_from_subtotal", "c_unit", "INV-2026-09-c_unit", D("0.04"), D("0.05")),
+    ]
+
+
+def test_a_blocking_finding_stops_the_close_and_says_why(faulty, capsys):
+    home, _, _, _ = faulty
+    assert not (home.lake_issued / "invoices" / "period=2026-10.parquet").exists()
+    assert main(["close", "--home", str(home.root), "--month", "2026-10"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tally: not closing 2026-10: 3 blocking finding(s)")
+    assert "conservation_lake x1" in err and "lines_differ_from_subtotal x1" in err
+
+
+def test_alerts_reach_the_file_and_the_webhook(faulty):
+    home, _, _, _ = faulty
+    written = [json.loads(line) for line in home.alerts.read_text().splitlines()]
+    assert written == _Hook.received  # every alert, byte for byte the same object
+    checks = {(a["check"], a["severity"]) for a in written}
+    assert {
+        ("fct_billing_mismatches:agrees_with_billing_system", "warning"),
+        ("fct_billing_mismatches:rows_conserved", "error"),
+        ("fct_billing_mismatches:lines_sum_to_subtotal", "error"),
+        ("fct_billing_mismatches:credits_match_ledger", "error"),
+    } <= checks
+    for alert in written:
+        assert alert["text"].startswith(f":rotating_light: tally {alert['severity']}:")
+        assert alert["partition"] and alert["summary"] and alert["run_id"]
+
+
+def test_a_failing_webhook_is_logged_and_never_fatal(tmp_path, caplog):
+    home = Home.at(tmp_path)
+    alert = Alert("asset:check", "error", "2026-09-01", "something is off", {"findings": 2})
+    failed = raise_alerts(home, [alert], webhook="http://127.0.0.1:9/unreachable")
+    assert failed == 1
+    [line] = home.alerts.read_text().splitlines()
+    assert json.loads(line)["counts"] == {"findings": 2}
+    assert "alert webhook failed" in caplog.text
