@@ -6,6 +6,7 @@ alert looks the same whoever launched the run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import dagster as dg
@@ -45,6 +46,8 @@ def alerts_for_events(
         elif event.event_type_value == "STEP_FAILURE":
             failure = event.event_specific_data
             message = getattr(getattr(failure, "error", None), "message", "") or "step failed"
+            # "dagster._core.definitions.events.Failure: not closing ..." -> "not closing ..."
+            message = re.sub(r"^[A-Za-z_][\w.]*: ", "", message.strip())
             alerts.append(
                 Alert(
                     check=f"run:{job}:{event.step_key}",

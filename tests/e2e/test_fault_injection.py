@@ -263,3 +263,39 @@ def test_a_failing_webhook_is_logged_and_never_fatal(tmp_path, caplog):
     [line] = home.alerts.read_text().splitlines()
     assert json.loads(line)["counts"] == {"findings": 2}
     assert "alert webhook failed" in caplog.text
+
+
+def test_the_failure_sensor_alerts_for_runs_the_cli_did_not_start(faulty):
+    """A scheduled month close (no CLI tag) of October fails on the blocking findings; the
+    run-failure sensor writes the alert."""
+    import os
+
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.defs.sensors import alert_on_failed_runs
+    from orchestration.settings import TallySettings
+
+    home, _, _, _ = faulty
+    os.environ["TALLY_HOME"] = str(home.root)
+    before = len(home.alerts.read_text().splitlines())
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("month_close").execute_in_process(
+            instance=instance, partition_key="2026-10-01", raise_on_error=False
+        )
+        assert not result.success
+        run = instance.get_run_by_id(result.run_id)
+        failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+        context = dg.build_run_status_sensor_context(
+            sensor_name="alert_on_failed_runs",
+            dagster_instance=instance,
+            dagster_run=run,
+            dagster_event=failure,
+            resources={"settings": TallySettings(home=str(home.root))},
+        ).for_run_failure()
+        alert_on_failed_runs(context)
+    new = [json.loads(line) for line in home.alerts.read_text().splitlines()[before:]]
+    assert [(a["check"], a["severity"], a["partition"]) for a in new] == [
+        ("run:month_close:issue_invoices", "error", "2026-10-01")
+    ]
+    assert new[0]["summary"].startswith("not closing 2026-10: 3 blocking finding(s)")
