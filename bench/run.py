@@ -116,7 +116,7 @@ def main() -> int:
     stages = stage_seconds(home)
     ingest = stages.get("ingest_usage", 0.0)
     dbt = stages.get("tally_dbt_models", 0.0) + stages.get("tally_dbt_issued_models", 0.0)
-    checks = sum(v for k, v in stages.items() if "expectations" in k)
+    checks = sum(v for k, v in stages.items() if "expectations" in k or k == "reconciliation")
     n = truth.raw_rows
 
     def rate(seconds: float) -> str:

@@ -60,7 +60,11 @@ def _prepare_environment(home: Path) -> None:
 def _validate_inputs(home: Path) -> None:
     """Refuse a bad price book or reference data before any data is touched."""
     from transforms.home import Home
-    from transforms.pricebook import PriceBookError, load_price_book, price_book_files
+    from transforms.pricebook import (
+        PriceBookError,
+        load_price_book,
+        price_book_files,
+    )
     from transforms.reference import ReferenceDataError, load_reference
 
     h = Home.at(home)
@@ -231,7 +235,46 @@ def _unissued_months_before(home, month: dt.date) -> list[dt.date]:
 
 
 def cmd_simulate(args) -> int:
-    raise UsageError("tally simulate is not available yet (tracked in issue #6)")
+    import polars as pl
+
+    from transforms.home import Home
+    from transforms.pricebook import PriceBookError, load_price_book, price_book_files
+    from transforms.simulate import (
+        SimulationError,
+        simulate_month,
+        simulation_frame,
+        write_simulation,
+    )
+
+    home = Home.at(args.home)
+    if not (home.lake_reference / "subscriptions.parquet").exists():
+        raise UsageError(f"nothing ingested under {home.root}: run `tally run` first")
+    if args.price_book.is_dir():  # a whole candidate pricing/ folder
+        files, base = price_book_files(args.price_book), args.price_book
+    elif args.price_book.is_file():
+        files, base = [args.price_book], args.price_book.parent
+    else:
+        raise UsageError(f"--price-book {args.price_book}: no such file or folder")
+    try:
+        book = load_price_book(files, base=base)
+        frame = simulation_frame(simulate_month(home, book, args.month))
+    except (PriceBookError, SimulationError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"simulate: {args.month:%Y-%m} under {args.price_book} (nothing is written to the marts)")
+    with pl.Config(tbl_rows=-1, tbl_width_chars=160):
+        print(frame)
+        print(
+            frame.group_by("currency")
+            .agg(pl.col("current", "simulated", "difference").sum())
+            .sort("currency")
+        )
+    if args.output:
+        try:
+            write_simulation(frame, args.output)
+        except SimulationError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"written to {args.output}")
+    return EXIT_OK
 
 
 def cmd_query(args) -> int:
@@ -358,8 +401,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "simulate", parents=[common], help="rate a month under a candidate price book"
     )
-    s.add_argument("--price-book", type=Path, required=True)
+    s.add_argument(
+        "--price-book", type=Path, required=True, help="a price book YAML file or a folder of them"
+    )
     s.add_argument("--month", type=_month, required=True)
+    s.add_argument("--output", type=Path, help="also write the table to a .csv or .parquet file")
     s.set_defaults(func=cmd_simulate)
 
     q = sub.add_parser("query", parents=[common], help="run read-only SQL against the warehouse")

@@ -22,7 +22,14 @@ import polars as pl
 from transforms.credits import CreditBook, Grant, Invoice, total_after_credits
 from transforms.home import Home
 from transforms.pricebook import load_price_book, price_book_files
-from transforms.rating import Segment, month_bounds, plan_for_period, segment_lines
+from transforms.rating import (
+    Segment,
+    aggregate_groups,
+    month_bounds,
+    plan_for_period,
+    segment_lines,
+    usage_groups,
+)
 
 PRICE_BOOK = """\
 # The demo price book: one plan per pricing model. Money is quoted so it is read exactly.
@@ -513,36 +520,6 @@ def _write_export(rows: pl.DataFrame, path: Path, kind: str) -> None:
             body.write_ndjson(fh)
 
 
-def _property(key: str) -> pl.Expr:
-    return pl.col("properties").str.json_path_match(f"$.{key}")
-
-
-def _oracle_usage(charge, groups: pl.DataFrame) -> tuple[Decimal, int]:
-    """Units and billable events of one charge over a segment's daily groups (SPEC 3)."""
-    cond = pl.col("metric") == charge.metric
-    if charge.status_ranges:
-        cond &= pl.any_horizontal(
-            [pl.col("status").is_between(lo, hi) for lo, hi in charge.status_ranges]
-        )
-    for key, values in charge.property_filters:
-        cond &= _property(key).is_in(list(values))
-    matched = groups.filter(cond)
-    events = int(matched["n"].sum() or 0)
-    if matched.is_empty():
-        return Decimal(0), 0
-    if charge.aggregation == "count":
-        units = Decimal(events)
-    elif charge.aggregation == "sum":
-        units = matched["q"].sum()
-    elif charge.aggregation == "max":
-        units = matched["q_max"].max()
-    elif charge.aggregation == "unique_count":
-        units = Decimal(matched.select(_property(charge.unique_property)).drop_nulls().n_unique())
-    else:  # latest: the last event by occurred_at, ties broken by the highest event_id
-        units = matched.sort("last_us", "last_id")["last_q"][-1]
-    return Decimal(units), events
-
-
 def _billed_invoices(
     events: pl.DataFrame,
     subs: pl.DataFrame,
@@ -562,18 +539,7 @@ def _billed_invoices(
     ccy = dict(customers.select("customer_id", "currency").iter_rows())
     # Rated from a small aggregate, not per event: one row per (customer, day, metric, status,
     # properties), with what each aggregation needs, including the day's last event.
-    quantity = pl.col("quantity").cast(pl.Decimal(38, 9))
-    last = ("occurred_us", "event_id")
-    daily = events.group_by(
-        "customer_id", pl.col("occurred_at").dt.date().alias("d"), "metric", "status", "properties"
-    ).agg(
-        pl.len().alias("n"),
-        quantity.sum().alias("q"),
-        quantity.max().alias("q_max"),
-        pl.col("occurred_us").max().alias("last_us"),
-        pl.col("event_id").sort_by(*last).last().alias("last_id"),
-        quantity.sort_by(*last).last().alias("last_q"),
-    )
+    daily = usage_groups(events.lazy().with_columns(pl.col("quantity").cast(pl.Decimal(38, 9))))
     invoices = []
     rate_at_end: dict[tuple[str, dt.date], tuple[dt.date, Decimal | None]] = {}
     for month in months:
@@ -590,7 +556,9 @@ def _billed_invoices(
                 (pl.col("customer_id") == sub["customer_id"])
                 & pl.col("d").is_between(s, e, closed="left")
             )
-            usage = {charge.charge_id: _oracle_usage(charge, seg_events) for charge in plan.charges}
+            usage = {
+                charge.charge_id: aggregate_groups(charge, seg_events) for charge in plan.charges
+            }
             lines = segment_lines(Segment(sub["customer_id"], plan, s, e), usage)
             key = (sub["customer_id"], p_start)
             if key not in rate_at_end or rate_at_end[key][0] < s:  # the plan at period end

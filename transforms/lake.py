@@ -30,6 +30,9 @@ ISSUED_LINE_SCHEMA = {
     "quantity": pl.Decimal(38, 9),
     "amount": pl.Decimal(38, 4),
     "currency": pl.String,
+    # The pricing that produced the line, so a later re-rating can tell a price change apart.
+    "plan_id": pl.String,
+    "plan_version": pl.Int64,
 }
 ISSUED_CONSUMPTION_SCHEMA = {
     "entry_id": pl.String,

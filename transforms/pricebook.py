@@ -401,18 +401,9 @@ def load_price_book(files: list[Path], *, base: Path | None = None) -> PriceBook
                 f"already defined in {seen[key]}"
             )
         seen[key] = p.source_file
-    by_plan: dict[str, list[Plan]] = {}
-    for p in plans:
-        by_plan.setdefault(p.plan_id, []).append(p)
-    for versions in by_plan.values():
-        versions.sort(key=lambda p: p.version)
-        for older, newer in zip(versions, versions[1:], strict=False):
-            if newer.effective_from < older.effective_from:
-                raise PriceBookError(
-                    f"{newer.source_file}: plan {newer.plan_id} v{newer.version}: effective_from: "
-                    f"{newer.effective_from} is before v{older.version}'s {older.effective_from}; "
-                    "versions only grow"
-                )
+    # Effective dates may go back in time: a retroactive correction is a new, higher version
+    # with an earlier effective_from (SPEC 2.3: the highest version effective at a period's
+    # start rates it).
     return PriceBook(tuple(plans))
 
 

@@ -7,5 +7,7 @@ select
     charge_id,
     cast(quantity as {{ quantity_type() }}) as quantity,
     cast(amount as {{ money_type() }}) as amount,
-    currency
+    currency,
+    plan_id,
+    cast(plan_version as integer) as plan_version
 from {{ source('issued', 'invoice_lines') }}

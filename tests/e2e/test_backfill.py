@@ -1,0 +1,170 @@
+"""A retroactive price change and a late event after close, simulated first, then backfilled:
+the issued invoices stay as they were and every difference becomes an adjustment. Re-runs,
+including one killed halfway, give identical marts."""
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from worked_world import q, write_csv, write_home
+
+from orchestration.cli import main
+from transforms.home import Home
+
+pytestmark = pytest.mark.e2e
+
+HEADER = ["event_id", "occurred_at", "customer_id", "metric", "quantity", "status", "properties"]
+
+# Version 3 of `unit`, effective from 1 September: calls cost 0.03 instead of 0.01.
+CORRECTION = """\
+plans:
+  - plan_id: unit
+    version: 3
+    effective_from: 2026-09-01
+    currency: USD
+    charges:
+      - {charge_id: calls, metric: api_calls, aggregation: count, model: per_unit,
+         unit_price: "0.03", free_units: 2}
+"""
+MARTS = (
+    "fct_usage_daily",
+    "fct_invoice_lines",
+    "fct_invoices",
+    "fct_invoice_adjustments",
+    "fct_credit_ledger",
+    "fct_revenue_monthly",
+    "mart_customer_spend",
+    "fct_ingested_files",
+    "fct_quarantined_events",
+)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _marts(home: Home) -> dict[str, list]:
+    return {m: sorted(q(home, f"select * from marts.{m}"), key=repr) for m in MARTS}
+
+
+def _run(home: Home, start="2026-09-01", end="2026-09-30") -> int:
+    return main(["run", "--home", str(home.root), "--from", start, "--to", end])
+
+
+@pytest.fixture(scope="module")
+def backfilled(tmp_path_factory):
+    home = Home.at(tmp_path_factory.mktemp("backfill"))
+    write_home(home)
+    assert _run(home, end="2026-10-01") == 0
+    assert main(["close", "--home", str(home.root), "--month", "2026-09"]) == 0
+    issued = {p.name: p.read_bytes() for p in home.exports.glob("*.json")}
+
+    # 1. Simulate the candidate price book: nothing in the home may change.
+    candidate = tmp_path_factory.mktemp("pr") / "plans.yaml"
+    candidate.write_text(
+        (home.pricing / "plans.yaml").read_text() + CORRECTION.removeprefix("plans:\n")
+    )
+    before = {p: _digest(p) for p in sorted(home.root.rglob("*")) if p.is_file()}
+    sim_csv = tmp_path_factory.mktemp("sim") / "sim.csv"
+    sim_status = main(
+        ["simulate", "--home", str(home.root), "--price-book", str(candidate), "--month", "2026-09",
+         "--output", str(sim_csv)]
+    )  # fmt: skip
+    after = {p: _digest(p) for p in sorted(home.root.rglob("*")) if p.is_file()}
+
+    # 2. Merge the pricing change and receive a late September call, then backfill September.
+    (home.pricing / "2026-09-correction.yaml").write_text(CORRECTION)
+    write_csv(
+        home.landing_usage / "late" / "2026-10-12.csv",
+        HEADER,
+        [("late1", "2026-09-20T08:00:00Z", "c_unit", "api_calls", "1", "200", "")],
+    )
+    backfill_status = _run(home)
+    marts = _marts(home)
+    rerun_status = _run(home)
+    return home, issued, sim_status, sim_csv, before, after, backfill_status, marts, rerun_status
+
+
+def test_simulation_prints_the_difference_and_writes_nothing(backfilled, capsys):
+    home, _, sim_status, sim_csv, before, after, *_ = backfilled
+    assert sim_status == 0
+    assert before == after  # not one byte of the home changed
+    rows = {r.split(",")[0]: r.split(",")[2:] for r in sim_csv.read_text().splitlines()[1:]}
+    # c_unit: 6 calls, 2 free: 0.04 at 0.01, 0.12 at 0.03
+    assert [D(x) for x in rows["c_unit"]] == [D("0.04"), D("0.12"), D("0.08")]
+    # c_change: 4 calls on unit (0.02 -> 0.06), the rest unchanged: 18.02 -> 18.06
+    assert [D(x) for x in rows["c_change"]] == [D("18.02"), D("18.06"), D("0.04")]
+    assert [D(x) for x in rows["c_grad"]] == [D("4.04"), D("4.04"), D(0)]
+
+
+def test_backfill_turns_every_difference_into_an_adjustment(backfilled):
+    home, issued, *_ = backfilled
+    rows = q(
+        home,
+        "select invoice_id, charge_id, issued_amount, recomputed_amount, difference, reason "
+        "from marts.fct_invoice_adjustments order by 1, 2",
+    )
+    assert rows == [
+        # 4 calls, 2 free, now at 0.03: 0.02 -> 0.06
+        ("INV-2026-09-c_change", "calls", D("0.02"), D("0.06"), D("0.04"), "price_change"),
+        # 6 calls + the late one, 2 free, at 0.03: 0.04 -> 0.15
+        ("INV-2026-09-c_unit", "calls", D("0.04"), D("0.15"), D("0.11"), "both"),
+    ]
+    # The issued invoices themselves are untouched.
+    assert {p.name: p.read_bytes() for p in home.exports.glob("*.json")} == issued
+
+
+def test_the_late_event_lands_in_its_own_day(backfilled):
+    home, *_ = backfilled
+    [(events,)] = q(
+        home,
+        "select sum(events) from marts.fct_usage_daily "
+        "where customer_id = 'c_unit' and usage_date = date '2026-09-20'",
+    )
+    assert events == 1
+
+
+def test_rerunning_the_range_gives_identical_marts(backfilled):
+    home, *_, backfill_status, marts, rerun_status = backfilled
+    assert backfill_status == rerun_status == 3  # the late usage after close is a warning
+    assert _marts(home) == marts
+
+
+def test_a_run_killed_halfway_then_rerun_gives_identical_marts(backfilled, tmp_path):
+    home, *_, marts, _ = backfilled
+    write_csv(
+        home.landing_usage / "late" / "2026-10-13.csv",
+        HEADER,
+        [("late2", "2026-09-21T08:00:00Z", "c_grad", "tokens", "0", "200", "")],
+    )
+    tally = Path(sys.executable).with_name("tally")
+    args = [
+        str(tally),
+        "run",
+        "--home",
+        str(home.root),
+        "--from",
+        "2026-09-01",
+        "--to",
+        "2026-09-30",
+    ]
+    proc = subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL, env=os.environ)
+    time.sleep(12)  # inside the dbt build
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert _run(home) == 3
+    after = _marts(home)
+    # The new zero-token event is the only change: usage gains one event, nothing else moves.
+    changed = {m for m in MARTS if after[m] != marts[m]}
+    assert changed <= {"fct_usage_daily", "fct_ingested_files"}
+    [(events,)] = q(
+        home, "select count(*) from staging.stg_lake__usage_events where event_id = 'late2'"
+    )
+    assert events == 1
+    assert _run(home) == 3 and _marts(home) == after
