@@ -120,6 +120,55 @@ def test_backfill_turns_every_difference_into_an_adjustment(backfilled):
     assert {p.name: p.read_bytes() for p in home.exports.glob("*.json")} == issued
 
 
+def test_pending_adjustments_ride_on_the_next_open_invoice(backfilled):
+    home, *_ = backfilled
+    rows = q(
+        home,
+        "select invoice_id, charge_id, amount, invoice_status from marts.fct_invoice_lines "
+        "where line_type = 'adjustment' order by 1",
+    )
+    assert rows == [
+        ("INV-2026-10-c_change", "INV-2026-09-c_change:calls", D("0.04"), "draft"),
+        ("INV-2026-10-c_unit", "INV-2026-09-c_unit:calls", D("0.11"), "draft"),
+    ]
+    pending = q(
+        home,
+        "select invoice_id, carried_amount, pending_amount, pending_on_invoice_id "
+        "from marts.fct_invoice_adjustments order by 1",
+    )
+    assert pending == [
+        ("INV-2026-09-c_change", 0, D("0.04"), "INV-2026-10-c_change"),
+        ("INV-2026-09-c_unit", 0, D("0.11"), "INV-2026-10-c_unit"),
+    ]
+
+
+def test_closing_the_next_month_carries_them_once(backfilled, tmp_path):
+    """Closing October freezes the adjustment lines on its invoices; nothing stays pending."""
+    import shutil
+
+    home = Home.at(tmp_path / "copy")
+    shutil.copytree(backfilled[0].root, home.root)
+    assert main(["close", "--home", str(home.root), "--month", "2026-10"]) in (0, 3)
+    doc_lines = q(
+        home,
+        "select invoice_id, amount, invoice_status from marts.fct_invoice_lines "
+        "where line_type = 'adjustment' order by 1",
+    )
+    assert doc_lines == [
+        ("INV-2026-10-c_change", D("0.04"), "issued"),
+        ("INV-2026-10-c_unit", D("0.11"), "issued"),
+    ]
+    pending = q(
+        home,
+        "select invoice_id, carried_amount, pending_amount, pending_on_invoice_id "
+        "from marts.fct_invoice_adjustments order by 1",
+    )
+    assert pending == [
+        ("INV-2026-09-c_change", D("0.04"), 0, None),
+        ("INV-2026-09-c_unit", D("0.11"), 0, None),
+    ]
+
+
 def test_the_late_event_lands_in_its_own_day(backfilled):
     home, *_ = backfilled
     [(events,)] = q(

@@ -4,7 +4,7 @@
 -- and a later open period's credits depend on what the earlier one will draw.
 with
 
-invoices as (select * from {{ ref('int_invoices_computed') }}),
+invoices as (select * from {{ ref('int_invoices_with_adjustments') }}),
 issued as (select invoice_id from {{ ref('stg_issued__invoices') }}),
 grants as (select * from {{ ref('stg_reference__credit_grants') }}),
 consumption as (select * from {{ ref('stg_issued__credit_consumption') }}),

@@ -1,4 +1,5 @@
--- One invoice per customer and period, as the current data and price book give it.
+-- One invoice per customer and period, as the current data and price book rate it (before
+-- carried adjustments: see int_invoices_with_adjustments).
 -- credit_rate is that of the plan in force at the period's end (its last segment): credits
 -- are applied at close, under the plan the customer is on then. Null = no credits.
 with

@@ -1,4 +1,10 @@
-"""Month close: issue the period's invoices into the immutable issued store."""
+"""Month close: issue the period's invoices into the immutable issued store.
+
+The close reads the computed invoices and lines with the adjustments carried onto them
+(int_invoices_with_adjustments, int_invoice_lines). Those depend on the issued store of
+earlier months, which this asset writes, so only the rated inputs are declared as upstream:
+per month there is no cycle, but Dagster's asset graph cannot say "earlier partitions".
+"""
 
 import datetime as dt
 
@@ -46,13 +52,13 @@ def issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
         invoices = pl.from_arrow(
             con.sql(
-                "select * from intermediate.int_invoices_computed where period_start = $month",
+                "select * from intermediate.int_invoices_with_adjustments where period_start = $month",
                 params={"month": month},
             ).to_arrow_table()
         )
         lines = pl.from_arrow(
             con.sql(
-                "select * from intermediate.int_invoice_lines_rated where period_start = $month",
+                "select * from intermediate.int_invoice_lines where period_start = $month",
                 params={"month": month},
             ).to_arrow_table()
         )

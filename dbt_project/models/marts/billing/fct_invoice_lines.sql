@@ -3,7 +3,7 @@ with
 
 issued_invoices as (select * from {{ ref('stg_issued__invoices') }}),
 issued_lines as (select * from {{ ref('stg_issued__invoice_lines') }}),
-computed_lines as (select * from {{ ref('int_invoice_lines_rated') }}),
+computed_lines as (select * from {{ ref('int_invoice_lines') }}),
 
 issued as (
     select

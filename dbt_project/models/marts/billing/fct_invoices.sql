@@ -3,7 +3,7 @@
 with
 
 issued as (select * from {{ ref('stg_issued__invoices') }}),
-computed as (select * from {{ ref('int_invoices_computed') }}),
+computed as (select * from {{ ref('int_invoices_with_adjustments') }}),
 draft_credits as (select * from {{ ref('int_draft_credits') }}),
 
 -- Credits are applied when a period closes; a draft shows what close would apply now.
@@ -16,7 +16,8 @@ drafts as (
         c.currency,
         c.subtotal,
         cast(coalesce(d.credits_applied, 0) as {{ money_type() }}) as credits_applied,
-        cast(c.subtotal - coalesce(d.credits_applied, 0) as {{ money_type() }}) as total,
+        -- A carried credit note can make the subtotal negative: the total is never below 0.
+        cast(greatest(c.subtotal - coalesce(d.credits_applied, 0), 0) as {{ money_type() }}) as total,
         'draft' as status,
         cast(null as timestamp with time zone) as issued_at
     from computed as c

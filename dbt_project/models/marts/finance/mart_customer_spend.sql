@@ -9,7 +9,7 @@
 with
 
 invoices as (select * from {{ ref('fct_invoices') }}),
-computed as (select * from {{ ref('int_invoices_computed') }}),
+computed as (select * from {{ ref('int_invoices_with_adjustments') }}),
 grants as (select * from {{ ref('stg_reference__credit_grants') }}),
 consumption as (select * from {{ ref('stg_issued__credit_consumption') }}),
 currencies as (select * from {{ ref('stg_reference__currencies') }}),

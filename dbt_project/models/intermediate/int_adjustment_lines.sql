@@ -1,0 +1,73 @@
+-- Pending adjustments carried as lines on each customer's next open invoice (the earliest
+-- period after the adjusted one that is not issued yet). What a later issued invoice already
+-- carried is not carried again; if the adjustment grows (more late usage), only the rest is.
+-- A positive line is a debit, a negative one a credit note. One line per adjusted invoice
+-- and charge: charge_id names them, e.g. 'INV-2026-09-cus_0001:api_calls'.
+with
+
+adjustments as (select * from {{ ref('int_invoice_adjustments') }}),
+issued_invoices as (select * from {{ ref('stg_issued__invoices') }}),
+issued_lines as (select * from {{ ref('stg_issued__invoice_lines') }}),
+rated as (select * from {{ ref('int_invoice_lines_rated') }}),
+
+carried as (
+    select charge_id as adjustment_key, sum(amount) as amount
+    from issued_lines
+    where line_type = 'adjustment'
+    group by 1
+),
+
+pending as (
+    select
+        a.invoice_id || ':' || a.charge_id as adjustment_key,
+        a.customer_id,
+        a.period_start as adjusted_period,
+        a.difference - coalesce(c.amount, 0) as amount
+    from adjustments as a
+    left join carried as c on a.invoice_id || ':' || a.charge_id = c.adjustment_key
+),
+
+open_invoices as (
+    select distinct invoice_id, customer_id, period_start, period_end, currency
+    from rated
+    where invoice_id not in (select invoice_id from issued_invoices)
+),
+
+targets as (
+    select
+        p.adjustment_key,
+        p.amount,
+        o.invoice_id,
+        o.customer_id,
+        o.period_start,
+        o.period_end,
+        o.currency,
+        row_number() over (partition by p.adjustment_key order by o.period_start) as nearest
+    from pending as p
+    inner join open_invoices as o
+        on p.customer_id = o.customer_id
+        and o.period_start > p.adjusted_period
+    where p.amount <> 0
+),
+
+final as (
+    select
+        invoice_id,
+        invoice_id || ':adjustment:' || adjustment_key as invoice_line_id,
+        customer_id,
+        period_start,
+        period_end,
+        cast(null as varchar) as segment_id,
+        cast(null as varchar) as plan_id,
+        cast(null as integer) as plan_version,
+        'adjustment' as line_type,
+        adjustment_key as charge_id,
+        cast(0 as {{ quantity_type() }}) as quantity,
+        cast(amount as {{ money_type() }}) as amount,
+        cast(amount as {{ money_type() }}) as projected_amount,
+        currency
+    from targets
+    where nearest = 1
+)
+
+select * from final

@@ -1,0 +1,88 @@
+-- What issued invoices would say today: per issued invoice and charge, the issued amount, the
+-- amount the current data and price book give, and the difference (SPEC 3: issued invoices
+-- never change; corrections are adjustments). Base fee and minimum lines use their line type
+-- as charge_id. reason:
+--   late_usage    the quantity changed (usage that arrived after close) under the same pricing
+--   price_change  the plan version rating the charge changed, or the price at that version
+--                 did, with the quantity unchanged
+--   both          quantity and pricing changed
+with
+
+issued_invoices as (select * from {{ ref('stg_issued__invoices') }}),
+issued_lines as (select * from {{ ref('stg_issued__invoice_lines') }}),
+recomputed_lines as (select * from {{ ref('int_invoice_lines_rated') }}),
+
+issued as (
+    select
+        invoice_id,
+        customer_id,
+        period_start,
+        coalesce(charge_id, line_type) as charge_id,
+        sum(quantity) as quantity,
+        sum(amount) as amount,
+        min(plan_id || ':' || cast(plan_version as varchar)) as first_pricing,
+        max(plan_id || ':' || cast(plan_version as varchar)) as last_pricing
+    from issued_lines
+    where line_type <> 'adjustment'
+    group by 1, 2, 3, 4
+),
+
+recomputed as (
+    select
+        invoice_id,
+        customer_id,
+        period_start,
+        coalesce(charge_id, line_type) as charge_id,
+        sum(quantity) as quantity,
+        sum(amount) as amount,
+        min(plan_id || ':' || cast(plan_version as varchar)) as first_pricing,
+        max(plan_id || ':' || cast(plan_version as varchar)) as last_pricing
+    from recomputed_lines
+    where invoice_id in (select invoice_id from issued_invoices)
+    group by 1, 2, 3, 4
+),
+
+compared as (
+    select
+        coalesce(i.invoice_id, r.invoice_id) as invoice_id,
+        coalesce(i.customer_id, r.customer_id) as customer_id,
+        coalesce(i.period_start, r.period_start) as period_start,
+        coalesce(i.charge_id, r.charge_id) as charge_id,
+        coalesce(i.quantity, 0) as issued_quantity,
+        coalesce(r.quantity, 0) as recomputed_quantity,
+        coalesce(i.amount, 0) as issued_amount,
+        coalesce(r.amount, 0) as recomputed_amount,
+        -- Lines issued before pricing was recorded on them carry no pricing: not comparable.
+        i.first_pricing is not null
+            and (
+                r.first_pricing is null
+                or i.first_pricing <> r.first_pricing
+                or i.last_pricing <> r.last_pricing
+            ) as pricing_changed
+    from issued as i
+    full outer join recomputed as r
+        on i.invoice_id = r.invoice_id
+        and i.charge_id = r.charge_id
+),
+
+final as (
+    select
+        invoice_id,
+        customer_id,
+        period_start,
+        charge_id,
+        cast(issued_quantity as {{ quantity_type() }}) as issued_quantity,
+        cast(recomputed_quantity as {{ quantity_type() }}) as recomputed_quantity,
+        cast(issued_amount as {{ money_type() }}) as issued_amount,
+        cast(recomputed_amount as {{ money_type() }}) as recomputed_amount,
+        cast(recomputed_amount - issued_amount as {{ money_type() }}) as difference,
+        case
+            when issued_quantity <> recomputed_quantity and pricing_changed then 'both'
+            when issued_quantity <> recomputed_quantity then 'late_usage'
+            else 'price_change'
+        end as reason
+    from compared
+    where recomputed_amount <> issued_amount
+)
+
+select * from final
