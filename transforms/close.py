@@ -1,7 +1,7 @@
 """Month close: freeze a period's computed invoices into the issued store (SPEC 3).
 
 Issued invoices are written once per period and never rewritten; a later run that computes
-something different for that period produces adjustments instead (issue #6). Credits are
+something different for that period produces adjustments instead. Credits are
 applied here, in the burn order of transforms.credits, and the consumption is frozen with the
 invoices: the ledger and revenue marts are built from it.
 """

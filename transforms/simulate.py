@@ -74,8 +74,10 @@ def _current_subtotals(home: Home, month: dt.date) -> dict[str, tuple[str, Decim
     if not home.warehouse.exists():
         return {}
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        # The month's rated lines, without adjustments carried in from earlier months.
         rows = con.execute(
-            "select customer_id, currency, subtotal from marts.fct_invoices where period_start = ?",
+            "select customer_id, currency, sum(amount) from marts.fct_invoice_lines "
+            "where period_start = ? and line_type <> 'adjustment' group by 1, 2",
             [month],
         ).fetchall()
     return {c: (ccy, Decimal(s)) for c, ccy, s in rows}
