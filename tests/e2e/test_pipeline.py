@@ -153,11 +153,12 @@ def test_issued_invoices_never_change_on_later_runs(world):
         "event_id,occurred_at,customer_id,metric,quantity,status,properties\n"
         "late_1,2026-09-15T12:00:00Z,cus_0001,api_calls,1,200,\n"
     )
-    # Exit 3: only warnings, among them the late usage after close.
+    # Still inside the free calls: the late call changes no amount, so nothing is pending.
     assert (
-        main(["run", "--home", str(home.root), "--from", "2026-09-01", "--to", "2026-10-05"]) == 3
+        main(["run", "--home", str(home.root), "--from", "2026-09-01", "--to", "2026-10-05"]) == 0
     )
-    assert main(["close", "--home", str(home.root), "--month", "2026-09"]) == 3
+    assert main(["close", "--home", str(home.root), "--month", "2026-09"]) == 0
+    assert q(home, "select * from marts.fct_invoice_adjustments") == []
     assert issued_file.read_bytes() == before
     assert {p.name: p.read_bytes() for p in home.exports.glob("*.json")} == exports_before
     [(n,)] = q(

@@ -119,8 +119,9 @@ def test_invoices_are_issued_with_subtotals_in_their_currency(worked):
 
 
 def test_reconciliation_finds_only_the_late_usage_when_billing_agrees(worked):
-    """Billing agrees on every invoice; the one finding is the September call that arrived
-    after close: 7 calls used, 6 invoiced (a warning, not a reason to stop billing)."""
+    """Billing agrees on every invoice; the one finding is the adjustment the September call
+    that arrived after close makes: 7 calls, 2 free, at 0.01 is 0.05 against 0.04 issued (a
+    warning until the adjustment is carried onto a closed invoice)."""
     home, _, _, _ = worked
     findings = q(
         home,
@@ -129,19 +130,19 @@ def test_reconciliation_finds_only_the_late_usage_when_billing_agrees(worked):
     )
     assert findings == [
         (
-            "usage_differs_from_invoice",
+            "adjustment_pending",
             "warning",
             "c_unit",
             dt.date(2026, 9, 1),
-            "calls",
-            D(7),
-            D(6),
-            D(-1),
+            "INV-2026-09-c_unit:calls",
+            D("0.04"),
+            D("0.05"),
+            D("0.01"),
         )
     ]
     alerts = [json.loads(line) for line in home.alerts.read_text().splitlines()]
     assert {(a["check"], a["severity"]) for a in alerts} == {
-        ("fct_billing_mismatches:usage_matches_invoices", "warning")
+        ("fct_billing_mismatches:no_pending_adjustments", "warning")
     }
 
 

@@ -21,8 +21,12 @@ RECONCILIATION_CHECKS = {
     ),
     "usage_matches_invoices": (
         ("usage_differs_from_invoice",),
-        "Billable usage in fct_usage_daily equals the quantity invoiced (late usage after close "
-        "is a warning).",
+        "Billable usage in fct_usage_daily equals the quantity on each draft invoice.",
+    ),
+    "no_pending_adjustments": (
+        ("adjustment_pending",),
+        "Every difference between an issued invoice and what it would be today (late usage, "
+        "price changes) has been carried onto a later issued invoice.",
     ),
     "lines_sum_to_subtotal": (
         ("lines_differ_from_subtotal",),

@@ -1,9 +1,9 @@
 -- Invoices agree with themselves, with usage and with the credit ledger:
---   usage_differs_from_invoice   billable usage in fct_usage_daily vs the quantity invoiced,
---                                per customer, period and charge (sum and count charges; max,
---                                unique_count and latest are not additive over days). On a
---                                draft this is an error; on an issued invoice it is late usage
---                                after close (a warning: adjustments correct it).
+--   usage_differs_from_invoice   billable usage in fct_usage_daily vs the quantity on a draft
+--                                invoice, per customer, period and charge (sum and count
+--                                charges; max, unique_count and latest are not additive over
+--                                days). Issued invoices differ by design once usage arrives
+--                                late: int_check__adjustments reports what that changes.
 --   lines_differ_from_subtotal   the sum of an invoice's lines vs its subtotal
 --   total_differs_from_credits   total vs subtotal - credits_applied (and never negative)
 --   credits_differ_from_ledger   credits_applied of an issued invoice vs its ledger consumption
@@ -44,7 +44,7 @@ used as (
 usage_vs_invoice as (
     select
         'usage_differs_from_invoice' as check_name,
-        case when i.status = 'issued' then 'warning' else 'error' end as severity,
+        'error' as severity,
         a.customer_id,
         a.period_start,
         a.charge_id as subject,
@@ -64,6 +64,7 @@ usage_vs_invoice as (
         and a.period_start = v.period_start
         and a.charge_id = v.charge_id
     where a.aggregation in ('sum', 'count')
+        and i.status = 'draft'
 ),
 
 line_totals as (

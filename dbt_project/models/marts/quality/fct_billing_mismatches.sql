@@ -10,6 +10,8 @@ findings as (
     union all
     select * from {{ ref('int_check__revenue') }}
     union all
+    select * from {{ ref('int_check__adjustments') }}
+    union all
     select * from {{ ref('int_check__billing_system') }}
 ),
 
