@@ -7,24 +7,11 @@ with
 
 adjustments as (select * from {{ ref('int_invoice_adjustments') }}),
 issued_invoices as (select * from {{ ref('stg_issued__invoices') }}),
-issued_lines as (select * from {{ ref('stg_issued__invoice_lines') }}),
 rated as (select * from {{ ref('int_invoice_lines_rated') }}),
 
-carried as (
-    select charge_id as adjustment_key, sum(amount) as amount
-    from issued_lines
-    where line_type = 'adjustment'
-    group by 1
-),
-
 pending as (
-    select
-        a.invoice_id || ':' || a.charge_id as adjustment_key,
-        a.customer_id,
-        a.period_start as adjusted_period,
-        a.difference - coalesce(c.amount, 0) as amount
-    from adjustments as a
-    left join carried as c on a.invoice_id || ':' || a.charge_id = c.adjustment_key
+    select adjustment_key, customer_id, period_start as adjusted_period, pending_amount as amount
+    from adjustments
 ),
 
 open_invoices as (

@@ -9,6 +9,7 @@
 with
 
 issued_invoices as (select * from {{ ref('stg_issued__invoices') }}),
+-- Adjustment lines are what later invoices carried, not part of the invoice adjusted.
 issued_lines as (select * from {{ ref('stg_issued__invoice_lines') }}),
 recomputed_lines as (select * from {{ ref('int_invoice_lines_rated') }}),
 
@@ -65,12 +66,21 @@ compared as (
         and i.charge_id = r.charge_id
 ),
 
+-- What later issued invoices already carried of each adjustment (see int_adjustment_lines).
+carried as (
+    select charge_id as adjustment_key, sum(amount) as amount
+    from issued_lines
+    where line_type = 'adjustment'
+    group by 1
+),
+
 final as (
     select
-        invoice_id,
-        customer_id,
-        period_start,
-        charge_id,
+        c.invoice_id,
+        c.customer_id,
+        c.period_start,
+        c.charge_id,
+        c.invoice_id || ':' || c.charge_id as adjustment_key,
         cast(issued_quantity as {{ quantity_type() }}) as issued_quantity,
         cast(recomputed_quantity as {{ quantity_type() }}) as recomputed_quantity,
         cast(issued_amount as {{ money_type() }}) as issued_amount,
@@ -80,8 +90,11 @@ final as (
             when issued_quantity <> recomputed_quantity and pricing_changed then 'both'
             when issued_quantity <> recomputed_quantity then 'late_usage'
             else 'price_change'
-        end as reason
-    from compared
+        end as reason,
+        cast(coalesce(k.amount, 0) as {{ money_type() }}) as carried_amount,
+        cast(recomputed_amount - issued_amount - coalesce(k.amount, 0) as {{ money_type() }}) as pending_amount
+    from compared as c
+    left join carried as k on c.invoice_id || ':' || c.charge_id = k.adjustment_key
     where recomputed_amount <> issued_amount
 )
 
