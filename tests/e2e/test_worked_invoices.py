@@ -367,3 +367,31 @@ def test_the_readme_answers_finance_questions_with_one_query_each(worked):
     # c_cred projects 41.70 against 26.80 of credits; c_unit's credits are worth nothing.
     running_out = q(home, _readme_query("Which customers run out of credits this month?"))
     assert [(r[0], r[-1]) for r in running_out] == [("c_cred", D("14.90"))]
+
+
+def test_a_late_event_after_close_is_an_adjustment_carried_to_the_next_invoice(worked):
+    """u8 (15 September) arrived after September was issued: 7 calls, 2 free, 0.05 against
+    0.04 issued. The issued invoice keeps 0.04; October's draft carries the 0.01."""
+    home, _, _, _ = worked
+    rows = q(
+        home,
+        "select invoice_id, charge_id, issued_amount, recomputed_amount, difference, reason, "
+        "pending_on_invoice_id from marts.fct_invoice_adjustments",
+    )
+    assert rows == [
+        (
+            "INV-2026-09-c_unit",
+            "calls",
+            D("0.04"),
+            D("0.05"),
+            D("0.01"),
+            "late_usage",
+            "INV-2026-10-c_unit",
+        )
+    ]
+    [(amount,)] = q(
+        home,
+        "select amount from marts.fct_invoice_lines where invoice_id = 'INV-2026-10-c_unit' "
+        "and line_type = 'adjustment'",
+    )
+    assert amount == D("0.01")
