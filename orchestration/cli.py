@@ -60,11 +60,7 @@ def _prepare_environment(home: Path) -> None:
 def _validate_inputs(home: Path) -> None:
     """Refuse a bad price book or reference data before any data is touched."""
     from transforms.home import Home
-    from transforms.pricebook import (
-        PriceBookError,
-        load_price_book,
-        price_book_files,
-    )
+    from transforms.pricebook import PriceBookError, load_price_book, price_book_files
     from transforms.reference import ReferenceDataError, load_reference
 
     h = Home.at(home)
@@ -113,11 +109,11 @@ def _execute(job_name: str, *, partition_key: str | None = None, tags: dict | No
     alerts = alerts_for_events(
         result.all_events, job=job_name, partition=partition, run_id=result.run_id
     )
-    failed_webhooks = raise_alerts(Home.at(os.environ["TALLY_HOME"]), alerts)
+    home = Home.at(os.environ["TALLY_HOME"])
+    failed_webhooks = raise_alerts(home, alerts)
     if alerts:
-        where = Home.at(os.environ["TALLY_HOME"]).alerts
         note = f"; webhook failed for {failed_webhooks}" if failed_webhooks else ""
-        print(f"alerts: {len(alerts)} written to {where}{note}")
+        print(f"alerts: {len(alerts)} written to {home.alerts}{note}")
     return result.success, alerts
 
 
