@@ -129,6 +129,12 @@ def _corrupt_after_close(home: Home) -> str:
     ).write_parquet(consumption_file)
     [lost] = sorted((home.lake_events / "event_date=2026-10-01").glob("batch-*.parquet"))
     lost.unlink()
+    # An exporter re-sends an event id with another day's timestamp.
+    write_csv(
+        home.landing_usage / "reexport" / "2026-10-resend.csv",
+        HEADER,
+        [("v1", "2026-09-25T10:00:00Z", "c_vol", "storage_gb", "80", "", "")],
+    )
     return lost.name.split("-")[1]
 
 
@@ -179,13 +185,14 @@ def test_every_quarantine_reason_is_found_and_nothing_valid_is_lost(faulty):
         "select status, error from marts.fct_ingested_files where file_path like '%broken.parquet'",
     )
     assert status == "failed" and "parquet" in error.lower()
-    # Every valid event exactly once: the worked events plus the one new event of the re-export.
     [(accepted, duplicates, read)] = q(
         home,
         "select sum(rows_accepted), sum(duplicates_dropped), sum(rows_read) "
         "from marts.fct_ingested_files",
     )
-    assert accepted == len(EVENTS) + 1
+    # The worked events, the re-export's new event, and v1 re-sent with another day's
+    # timestamp: ingestion cannot tell it from a new event (see event_id_reused below).
+    assert accepted == len(EVENTS) + 2
     assert duplicates == 3  # the three re-exported events
     assert read == accepted + duplicates + 8  # eight faulty rows; the unreadable file has none
     # The re-delivered file is recognized by its content and read no further.
@@ -228,6 +235,7 @@ def test_corruption_and_loss_are_blocking_errors(faulty):
         # the first batch accepted every valid event; u7 (1 October UTC) is gone from the lake
         ("conservation_lake", None, f"batch {lost_batch}", len(EVENTS) + 1, len(EVENTS)),
         ("credits_differ_from_ledger", "c_cred", "INV-2026-09-c_cred", D("20.00"), D("20.20")),
+        ("event_id_reused", None, "v1", D(1), D(2)),  # 5 and 25 September
         ("lines_differ_from_subtotal", "c_unit", "INV-2026-09-c_unit", D("0.04"), D("0.05")),
     ]
 
@@ -237,7 +245,8 @@ def test_a_blocking_finding_stops_the_close_and_says_why(faulty, capsys):
     assert not (home.lake_issued / "invoices" / "period=2026-10.parquet").exists()
     assert main(["close", "--home", str(home.root), "--month", "2026-10"]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("tally: not closing 2026-10: 3 blocking finding(s)")
+    assert err.startswith("tally: not closing 2026-10: 4 blocking finding(s)")
+    assert "event_id_reused x1" in err
     assert "conservation_lake x1" in err and "lines_differ_from_subtotal x1" in err
 
 
@@ -300,4 +309,4 @@ def test_the_failure_sensor_alerts_for_runs_the_cli_did_not_start(faulty):
     assert [(a["check"], a["severity"], a["partition"]) for a in new] == [
         ("run:month_close:issue_invoices", "error", "2026-10-01")
     ]
-    assert new[0]["summary"].startswith("not closing 2026-10: 3 blocking finding(s)")
+    assert new[0]["summary"].startswith("not closing 2026-10: 4 blocking finding(s)")

@@ -15,9 +15,14 @@ from transforms.home import Home
 # Dagster check -> (the check_name values it owns, what it verifies)
 RECONCILIATION_CHECKS = {
     "rows_conserved": (
-        ("conservation_per_file", "conservation_lake", "conservation_usage_daily"),
-        "Every raw row is accepted, quarantined or a counted duplicate, and no accepted event is "
-        "lost between the lake and fct_usage_daily.",
+        (
+            "conservation_per_file",
+            "conservation_lake",
+            "conservation_usage_daily",
+            "event_id_reused",
+        ),
+        "Every raw row is accepted, quarantined or a counted duplicate, no accepted event is "
+        "lost between the lake and fct_usage_daily, and no event_id is in the lake twice.",
     ),
     "usage_matches_invoices": (
         ("usage_differs_from_invoice",),

@@ -2,6 +2,8 @@
 --   per file:  rows read = accepted + quarantined + duplicates dropped
 --   per batch: events the manifest accepted = events of that batch in the lake
 --   per day:   events in the lake = events counted in fct_usage_daily
+--   per id:    an event_id is in the lake once (ingestion deduplicates within an event's day;
+--              an id re-sent with another day's timestamp would otherwise be billed twice)
 {%- set q = quantity_type() %}
 with
 
@@ -68,8 +70,22 @@ per_day as (
     where coalesce(l.events, 0) <> coalesce(m.events, 0)
 ),
 
+reused_ids as (
+    select
+        'event_id_reused' as check_name,
+        min({{ month_start('usage_date') }}) as period_start,
+        event_id as subject,
+        cast(1 as {{ q }}) as expected,
+        cast(count(*) as {{ q }}) as actual
+    from events
+    group by event_id
+    having count(*) > 1
+),
+
 final as (
     select * from per_file
+    union all
+    select * from reused_ids
     union all
     select * from per_batch
     union all
