@@ -16,7 +16,9 @@ import gzip
 import hashlib
 import io
 import json
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,8 +96,11 @@ class RawFile:
     def raw_records(self, row_numbers: list[int]) -> list[str] | None:
         if self.source_lines is None:
             return None
-        lines = self.source_lines.decode("utf-8", errors="replace").split("\n")
-        return [lines[n - 1] for n in row_numbers]
+        lines = _text_lines(self.source_lines)
+        if lines is not None:
+            return lines.gather([n - 1 for n in row_numbers]).to_list()
+        text = self.source_lines.decode("utf-8", errors="replace").split("\n")
+        return [text[n - 1] for n in row_numbers]
 
 
 @dataclass
@@ -190,18 +195,14 @@ def _read_csv(path: Path) -> RawFile:
         return _read_csv_ragged(data)
     except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
         raise UnreadableFile(f"not a readable CSV file: {exc}") from None
-    if _has_short_rows(data, df.width):  # Polars pads rows with too few fields with nulls
+    if _has_short_rows(data, df):  # Polars pads rows with too few fields with nulls
         return _read_csv_ragged(data)
     return RawFile(_with_row_number(df))
 
 
-def _has_short_rows(data: bytes, fields: int) -> bool:
-    """Whether any line has fewer fields than the header, counting separators outside quotes.
-
-    Each line is one string here (no quoting); removing every "..." span leaves the separators
-    between fields, since a quoted field's own quotes, escaped ones included, pair up inside
-    it. A quoted field spanning lines also looks short: the slow path then decides exactly.
-    """
+def _text_lines(data: bytes) -> pl.Series | None:
+    """The lines of a text file, one string each, read natively; None if that cannot be exact
+    (blank lines, a unit separator in the text, bytes that are not UTF-8)."""
     try:
         lines = pl.read_csv(
             io.BytesIO(data),
@@ -210,11 +211,33 @@ def _has_short_rows(data: bytes, fields: int) -> bool:
             quote_char=None,
             new_columns=["line"],
             infer_schema=False,
+            empty_string_is_null=False,
         )["line"]
     except pl.exceptions.PolarsError:
+        return None
+    expected = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    return lines if lines.len() == expected else None
+
+
+def _has_short_rows(data: bytes, df: pl.DataFrame) -> bool:
+    """Whether any line has fewer fields than the header, counting separators outside quotes.
+
+    Only rows whose last field came back null can be short (Polars pads them), so only their
+    lines are counted. Removing every "..." span from a line leaves the separators between
+    fields, since a quoted field's own quotes, escaped ones included, pair up inside it. When
+    lines and rows do not pair up (a quoted field spanning lines, blank lines) every line is
+    counted; such a field also looks short, and the slow path then decides exactly.
+    """
+    padded = df[df.columns[-1]].is_null()
+    if not padded.any():
+        return False
+    lines = _text_lines(data)
+    if lines is None:
         return True
+    if lines.len() == df.height + 1:  # the header, then one line per row
+        lines = lines.slice(1).filter(padded)
     separators = lines.str.replace_all(r'"[^"]*"', "").str.count_matches(",")
-    return bool((separators < fields - 1).any())
+    return bool((separators < df.width - 1).any())
 
 
 def _read_csv_ragged(data: bytes) -> RawFile:
@@ -279,11 +302,16 @@ def _decode_cloudevent_data(df: pl.DataFrame) -> pl.DataFrame:
     """CloudEvents `data` (JSON text) to data_quantity, data_status and data_properties."""
     if "data" not in df.columns:
         return df
-    # Infer over every row: a key seen only late in the file must not be dropped.
-    decoded = df.with_columns(df["data"].str.json_decode(infer_schema_length=None))
-    if not isinstance(decoded.schema["data"], pl.Struct):
+    # Each distinct `data` text is decoded once (usage repeats the same few payloads), with
+    # the schema inferred over all of them: a key seen only late in the file must not be dropped.
+    distinct = df.select(pl.col("data").unique().drop_nulls())
+    decoded = distinct.with_columns(
+        distinct["data"].str.json_decode(infer_schema_length=None).alias("_decoded")
+    )
+    if not isinstance(decoded.schema["_decoded"], pl.Struct):
         return df.drop("data")
-    return decoded.with_columns(_cloudevent_data(decoded, "data")).drop("data")
+    fields = decoded.select("data", *_cloudevent_data(decoded, "_decoded"))
+    return df.join(fields, on="data", how="left", maintain_order="left").drop("data")
 
 
 def _read_jsonl_lines(data: bytes) -> RawFile:
@@ -398,7 +426,8 @@ def validate(
     customers = pl.Series("c", sorted(set(customers)), dtype=pl.String)
     metrics = pl.Series("m", sorted(set(metrics)), dtype=pl.String)
     props_raw = _first_present(raw, "properties", "data_properties")
-    df = raw.with_columns(
+    # Lazy: Polars evaluates the columns in parallel and shares the common subexpressions.
+    df = raw.lazy().with_columns(
         _first_present(raw, "event_id", "id").alias("_event_id"),
         _first_present(raw, "occurred_at", "time").alias("_occurred_raw"),
         _first_present(raw, "customer_id", "subject").alias("_customer_id"),
@@ -438,20 +467,28 @@ def validate(
         .then(pl.lit("negative_quantity"))
         .otherwise(None)
     )
-    return df.with_columns(reason.alias("reason"))
+    return df.with_columns(reason.alias("reason")).collect()
 
 
 def accepted_events(validated: pl.DataFrame, file_path: str) -> pl.DataFrame:
-    return validated.filter(pl.col("reason").is_null()).select(
-        pl.col("_event_id").alias("event_id"),
-        pl.col("_occurred_at").alias("occurred_at"),
-        pl.col("_customer_id").alias("customer_id"),
-        pl.col("_metric").alias("metric"),
-        pl.col("_quantity").fill_null(pl.lit(1).cast(QUANTITY_TYPE)).alias("quantity"),
-        pl.col("_status").alias("status"),
-        pl.col("_properties").alias("properties"),
-        pl.lit(file_path).alias("source_file"),
-        pl.col("row_number").alias("source_row"),
+    """The valid rows in the lake's schema (without `batch_id`), plus their `event_date`."""
+    return (
+        validated.lazy()
+        .filter(pl.col("reason").is_null())
+        .select(
+            pl.col("_event_id").alias("event_id"),
+            pl.col("_occurred_at").alias("occurred_at"),
+            pl.col("_customer_id").alias("customer_id"),
+            pl.col("_metric").alias("metric"),
+            pl.col("_quantity").fill_null(pl.lit(1).cast(QUANTITY_TYPE)).alias("quantity"),
+            pl.col("_status").alias("status"),
+            pl.col("_properties").alias("properties"),
+            pl.lit(file_path).alias("source_file"),
+            pl.col("row_number").alias("source_row"),
+        )
+        .cast({c: t for c, t in EVENT_SCHEMA.items() if c != "batch_id"})
+        .with_columns(pl.col("occurred_at").dt.date().alias("event_date"))
+        .collect()
     )
 
 
@@ -512,37 +549,120 @@ def _remove_uncommitted(home: Home, committed: set[str]) -> None:
 class _SeenIds:
     """Event ids already accepted, per event date: loaded from the lake the first time a date
     is touched, then grown as the batch accepts events. Memory follows the dates a batch
-    touches, not the length of history."""
+    touches, not the length of history.
+
+    Ids are kept with a 64-bit hash: a new part is screened against the hashes (cheap even for
+    a day of millions of ids), and only the rows whose hash matches are compared by id.
+    """
 
     def __init__(self, home: Home, batch_id: str):
         self._home, self._batch_id = home, batch_id
-        self._by_date: dict[dt.date, pl.Series] = {}
+        self._by_date: dict[dt.date, pl.DataFrame] = {}
 
-    def _load(self, day: dt.date) -> pl.Series:
+    def _load(self, day: dt.date) -> pl.DataFrame:
         folder = self._home.lake_events / f"event_date={day.isoformat()}"
         paths = [f for f in folder.glob("batch-*.parquet") if _batch_of(f) != self._batch_id]
         if not paths:
-            return pl.Series("event_id", [], dtype=pl.String)
-        return pl.read_parquet(paths, columns=["event_id"])["event_id"]
+            return pl.DataFrame(schema={"event_id": pl.String, "_hash": pl.UInt64})
+        return _hashed(pl.read_parquet(paths, columns=["event_id"]))
 
-    def drop_seen(self, events: pl.DataFrame) -> pl.DataFrame:
-        """Keep the first row of each id not seen before; remember the ids kept."""
-        events = events.filter(pl.col("event_id").is_first_distinct())
-        kept = []
-        for (day,), part in events.partition_by("event_date", as_dict=True).items():
-            if day not in self._by_date:
-                self._by_date[day] = self._load(day)
-            seen = self._by_date[day]
-            if seen.len():
-                part = part.filter(~pl.col("event_id").is_in(seen.implode()))
-            self._by_date[day] = pl.concat([seen, part["event_id"]])
-            kept.append(part)
-        return pl.concat(kept) if kept else events.clear()
+    def drop_seen(self, day: dt.date, events: pl.DataFrame) -> pl.DataFrame:
+        """The events of one date whose ids were not seen before (ids already distinct);
+        the ids kept are remembered."""
+        if day not in self._by_date:
+            self._by_date[day] = self._load(day)
+        seen = self._by_date[day]
+        ids = _hashed(events.select("event_id"))
+        if seen.height:
+            maybe = ids["_hash"].is_in(seen["_hash"].implode())
+            if maybe.any():
+                suspects = ids.filter(maybe)
+                matches = seen.filter(pl.col("_hash").is_in(suspects["_hash"].implode()))
+                repeated = suspects.join(matches, on=["_hash", "event_id"], how="semi")["event_id"]
+                keep = ~pl.col("event_id").is_in(repeated.implode())
+                events, ids = events.filter(keep), ids.filter(keep)
+        self._by_date[day] = pl.concat([seen, ids], rechunk=False)
+        return events
+
+
+def _hashed(ids: pl.DataFrame) -> pl.DataFrame:
+    return ids.with_columns(pl.col("event_id").hash(seed=0).alias("_hash"))
 
 
 def _batch_of(path: Path) -> str:
     """The batch id in `batch-<id>.parquet` or `batch-<id>-<part>.parquet`."""
     return path.stem.split("-")[1]
+
+
+@dataclass
+class _Prepared:
+    """One landing file read and validated: its new events (distinct within the file, in the
+    lake's schema, with `event_date`) and its rejected rows. Produced off the main thread."""
+
+    rows_read: int
+    valid_rows: int  # before duplicates within the file are dropped
+    accepted: pl.DataFrame
+    rejected: pl.DataFrame
+    error: str | None = None
+
+
+def _prepare(
+    rel: str, path: Path, *, customers: pl.Series, metrics: pl.Series, now: dt.datetime
+) -> _Prepared:
+    try:
+        raw = read_raw(path)
+    except UnreadableFile as exc:
+        rejected = pl.DataFrame(
+            [
+                {
+                    "file_path": rel,
+                    "row_number": None,
+                    "reason": UNREADABLE_FILE,
+                    "raw_record": str(exc),
+                }
+            ],
+            schema=_QUARANTINE_COLUMNS,
+        )
+        return _Prepared(0, 0, pl.DataFrame(), rejected, error=str(exc))
+    raw_columns = [c for c in raw.rows.columns if c != "row_number"]
+    validated = validate(raw.rows, customers=customers, metrics=metrics, now=now)
+    accepted = accepted_events(validated, rel)
+    distinct = accepted.filter(pl.col("event_id").is_first_distinct())
+    rejected = pl.concat(
+        [
+            quarantined_rows(validated, raw_columns, rel, raw),
+            raw.malformed.select(
+                pl.lit(rel).alias("file_path"),
+                "row_number",
+                pl.lit("malformed_row").alias("reason"),
+                "raw_record",
+            ),
+        ]
+    )
+    return _Prepared(raw.rows.height + raw.malformed.height, accepted.height, distinct, rejected)
+
+
+_QUARANTINE_COLUMNS = {k: v for k, v in QUARANTINE_SCHEMA.items() if k != "batch_id"}
+
+
+def _in_order(
+    pool: ThreadPoolExecutor, work: Callable[[tuple], _Prepared], items: list[tuple], ahead: int
+) -> Iterator[tuple[tuple, _Prepared]]:
+    """Results of `work` over `items`, in order, with at most `ahead` items in flight: the next
+    files are read while the current one is deduplicated and written, and memory holds a
+    bounded number of files."""
+    pending: deque = deque()
+    queue = iter(items)
+    for item in queue:
+        pending.append((item, pool.submit(work, item)))
+        if len(pending) >= ahead:
+            break
+    while pending:
+        item, future = pending.popleft()
+        following = next(queue, None)
+        if following is not None:
+            pending.append((following, pool.submit(work, following)))
+        yield item, future.result()
 
 
 def ingest(
@@ -552,14 +672,16 @@ def ingest(
     metrics: Iterable[str],
     now: dt.datetime | None = None,
     progress: Callable[[str], None] = lambda _msg: None,
+    workers: int = 2,
 ) -> IngestResult:
     """Ingest every landing file whose content has not been ingested yet; return per-file counts.
 
-    Files are processed one at a time and their accepted events written at once, so memory
-    holds one file plus the ids of the dates the batch touches.
+    Files are read and validated `workers` at a time, then deduplicated and written in order,
+    so memory holds a few files plus the ids of the dates the batch touches.
     """
     now = now or dt.datetime.now(dt.UTC)
-    customers, metrics = list(customers), list(metrics)
+    customer_ids = pl.Series("c", sorted(set(customers)), dtype=pl.String)
+    metric_names = pl.Series("m", sorted(set(metrics)), dtype=pl.String)
     manifests = _read_manifests(home)
     _remove_uncommitted(home, set(manifests["batch_id"].unique().to_list()))
     known_shas = set(manifests["content_sha256"].to_list())
@@ -584,92 +706,73 @@ def ingest(
     seen = _SeenIds(home, batch_id)
     file_rows: list[dict] = []
     quarantine_parts: list[pl.DataFrame] = []
-    seen_shas: set[str] = set()
     dates: set[dt.date] = set()
-    quarantine_columns = {k: v for k, v in QUARANTINE_SCHEMA.items() if k != "batch_id"}
 
+    # Content already ingested (under another name, or twice in this batch) is not read again.
+    to_read, shas = [], set(known_shas)
     for n, (rel, path, sha) in enumerate(candidates, start=1):
-        base = {
-            "file_path": rel,
-            "content_sha256": sha,
-            "ingested_at": ingested_at,
-            "batch_id": batch_id,
-        }
-        zero = {"rows_read": 0, "rows_accepted": 0, "rows_quarantined": 0, "duplicates_dropped": 0}
-        if sha in known_shas or sha in seen_shas:
-            file_rows.append({**base, **zero, "status": "already_ingested", "error": None})
-            continue
-        seen_shas.add(sha)
-        try:
-            raw = read_raw(path)
-        except UnreadableFile as exc:
-            file_rows.append({**base, **zero, "status": "failed", "error": str(exc)})
-            quarantine_parts.append(
-                pl.DataFrame(
-                    [
-                        {
-                            "file_path": rel,
-                            "row_number": None,
-                            "reason": UNREADABLE_FILE,
-                            "raw_record": str(exc),
-                        }
-                    ],
-                    schema=quarantine_columns,
-                )
-            )
-            progress(f"[{n}/{len(candidates)}] {rel}: unreadable ({exc})")
-            continue
-        raw_columns = [c for c in raw.rows.columns if c != "row_number"]
-        validated = validate(raw.rows, customers=customers, metrics=metrics, now=now)
-        accepted = accepted_events(validated, rel).with_columns(
-            pl.col("occurred_at").dt.date().alias("event_date")
-        )
-        rejected = pl.concat(
-            [
-                quarantined_rows(validated, raw_columns, rel, raw),
-                raw.malformed.select(
-                    pl.lit(rel).alias("file_path"),
-                    "row_number",
-                    pl.lit("malformed_row").alias("reason"),
-                    "raw_record",
-                ),
-            ]
-        )
-        new = seen.drop_seen(accepted)
-        for (day,), part in new.partition_by("event_date", as_dict=True).items():
-            dates.add(day)
-            write_table(
-                part.with_columns(pl.lit(batch_id).alias("batch_id")).select(
-                    [pl.col(c).cast(EVENT_SCHEMA[c]) for c in EVENT_SCHEMA]
-                ),
-                home.lake_events
-                / f"event_date={day.isoformat()}"
-                / f"batch-{batch_id}-{n:05d}.parquet",
-            )
-        quarantine_parts.append(rejected)
-        rows_read = raw.rows.height + raw.malformed.height
-        file_rows.append(
-            {
-                **base,
-                "rows_read": rows_read,
-                "rows_accepted": new.height,
-                "rows_quarantined": rejected.height,
-                "duplicates_dropped": accepted.height - new.height,
-                "status": "ingested",
-                "error": None,
-            }
-        )
-        progress(f"[{n}/{len(candidates)}] {rel}: {rows_read} rows, {new.height} accepted")
-        del raw, validated, accepted, new
+        base = {"file_path": rel, "content_sha256": sha, "ingested_at": ingested_at}
+        if sha in shas:
+            file_rows.append({**base, **_ZERO, "status": "already_ingested", "error": None, "n": n})
+        else:
+            shas.add(sha)
+            to_read.append((n, rel, path, base))
 
-    files = pl.DataFrame(file_rows, schema=FILES_SCHEMA)
+    def work(item: tuple) -> _Prepared:
+        _, rel, path, _ = item
+        return _prepare(rel, path, customers=customer_ids, metrics=metric_names, now=now)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for (n, rel, _, base), prepared in _in_order(pool, work, to_read, ahead=max(1, workers)):
+            quarantine_parts.append(prepared.rejected)
+            if prepared.error is not None:
+                file_rows.append(
+                    {**base, **_ZERO, "status": "failed", "error": prepared.error, "n": n}
+                )
+                progress(f"[{n}/{len(candidates)}] {rel}: unreadable ({prepared.error})")
+                continue
+            accepted = prepared.accepted
+            written = 0
+            for (day,), part in accepted.partition_by("event_date", as_dict=True).items():
+                part = seen.drop_seen(day, part)
+                if part.height == 0:
+                    continue
+                dates.add(day)
+                written += part.height
+                write_table(
+                    part.drop("event_date").with_columns(pl.lit(batch_id).alias("batch_id")),
+                    home.lake_events
+                    / f"event_date={day.isoformat()}"
+                    / f"batch-{batch_id}-{n:05d}.parquet",
+                )
+            file_rows.append(
+                {
+                    **base,
+                    "rows_read": prepared.rows_read,
+                    "rows_accepted": written,
+                    "rows_quarantined": prepared.rejected.height,
+                    "duplicates_dropped": prepared.valid_rows - written,
+                    "status": "ingested",
+                    "error": None,
+                    "n": n,
+                }
+            )
+            progress(
+                f"[{n}/{len(candidates)}] {rel}: {prepared.rows_read} rows, {written} accepted"
+            )
+
+    file_rows.sort(key=lambda row: row.pop("n"))  # candidate order, skipped files included
+    files = pl.DataFrame([{**row, "batch_id": batch_id} for row in file_rows], schema=FILES_SCHEMA)
     quarantine = (
         pl.concat(quarantine_parts, how="vertical_relaxed")
         if quarantine_parts
-        else pl.DataFrame(schema=quarantine_columns)
+        else pl.DataFrame(schema=_QUARANTINE_COLUMNS)
     ).with_columns(pl.lit(batch_id).alias("batch_id"))
     write_table(
         quarantine.cast(QUARANTINE_SCHEMA), home.lake_quarantine / f"batch-{batch_id}.parquet"
     )
     write_table(files, home.lake_ingested_files / f"batch-{batch_id}.parquet")  # the commit
     return IngestResult(batch_id, files, sorted(dates))
+
+
+_ZERO = {"rows_read": 0, "rows_accepted": 0, "rows_quarantined": 0, "duplicates_dropped": 0}
