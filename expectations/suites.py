@@ -6,6 +6,38 @@ from collections.abc import Iterable
 
 import polars as pl
 
+# GX validates at most about this many events of a batch (a deterministic sample); the one
+# property a sample cannot show, repeated event ids, is checked over every row in Polars.
+EVENTS_SAMPLE_ROWS = 100_000
+EVENTS_COLUMNS = ("event_id", "customer_id", "metric", "occurred_at", "quantity")
+
+
+def _id_hash() -> pl.Expr:
+    return pl.col("event_id").hash(seed=0)
+
+
+def sample_events(events: pl.LazyFrame, rows: int = EVENTS_SAMPLE_ROWS) -> pl.DataFrame:
+    """About `rows` events chosen by a hash of `event_id` (all of them if there are fewer):
+    the same batch always gives the same sample, and every copy of an id is in it or not."""
+    total = events.select(pl.len()).collect().item()
+    if total > rows:
+        events = events.filter(_id_hash() % total < rows)
+    return events.select(EVENTS_COLUMNS).collect(engine="streaming")
+
+
+def repeated_event_ids(events: pl.LazyFrame) -> int:
+    """Rows whose `event_id` already appeared in an earlier row, counted over every row.
+
+    Screened by 64-bit hash (equal ids have equal hashes, so distinct hashes prove distinct
+    ids); only the ids whose hash repeats are compared exactly.
+    """
+    hashes = events.select(_id_hash().alias("h")).collect(engine="streaming")["h"]
+    if hashes.n_unique() == hashes.len():
+        return 0
+    suspects = hashes.filter(hashes.is_duplicated()).unique().implode()
+    ids = events.filter(_id_hash().is_in(suspects)).select("event_id").collect()["event_id"]
+    return ids.len() - ids.n_unique()
+
 
 def events_frame(events: pl.DataFrame) -> pl.DataFrame:
     """The columns the events suite reads, as strings and booleans only.
