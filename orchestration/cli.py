@@ -8,8 +8,10 @@ blocking (error) check failed; 2 bad input or a run that could not complete (one
 import argparse
 import contextlib
 import datetime as dt
+import importlib
 import os
 import sys
+import threading
 from pathlib import Path
 
 EXIT_OK, EXIT_CHECKS_FAILED, EXIT_ERROR, EXIT_WARNINGS = 0, 1, 2, 3
@@ -71,12 +73,22 @@ def _validate_inputs(home: Path) -> None:
         raise UsageError(str(exc)) from None
 
 
+def _import_in_background(module: str) -> None:
+    """Start importing a slow module on a daemon thread: Great Expectations takes seconds to
+    import, and its checks run last, so the import overlaps the ingest and dbt steps."""
+    threading.Thread(
+        target=importlib.import_module, args=(module,), name=f"import {module}", daemon=True
+    ).start()
+
+
 def _execute(job_name: str, *, partition_key: str | None = None, tags: dict | None = None):
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def(job_name)
+    # After the definitions: two imports at once would only contend for the GIL.
+    _import_in_background("great_expectations")
     level = os.environ.get("TALLY_LOG_LEVEL", "WARNING").upper()
     # The CLI prints a summary; step logs stay in the run (and the UI), and dbt's own output
     # goes to a log file under the home unless TALLY_LOG_LEVEL asks for more.
