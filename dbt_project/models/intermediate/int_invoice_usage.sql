@@ -14,8 +14,13 @@ segments as (select * from {{ ref('int_subscription_segments') }}),
 charges as (select * from {{ ref('stg_pricing__charges') }}),
 usage as (select * from {{ ref('int_usage_charged') }} where charge_id is not null),
 matched as (select * from {{ ref('int_charge_signatures_matched') }}),
-events as (select * from {{ ref('stg_lake__usage_events') }}),
-as_of as (select max(usage_date) as as_of_date from events),
+-- The events are read in two places, each for its own few columns: a CTE shared by both
+-- would make DuckDB materialize every column of every event. max(occurred_at) gives the last
+-- day without computing a day per event.
+as_of as (
+    select {{ utc_date('max(occurred_at)') }} as as_of_date
+    from {{ ref('stg_lake__usage_events') }}
+),
 
 usage_by_charge as (
     select
@@ -52,7 +57,7 @@ latest_ranked as (
             partition by s.segment_id, lc.charge_id
             order by e.occurred_at desc, e.event_id desc
         ) as recency
-    from events as e
+    from {{ ref('stg_lake__usage_events') }} as e
     inner join segments as s
         on e.customer_id = s.customer_id
         and e.usage_date >= s.segment_start

@@ -6,14 +6,16 @@ with
 subscriptions as (select * from {{ ref('stg_reference__subscriptions') }}),
 plans as (select * from {{ ref('stg_pricing__plans') }}),
 currencies as (select * from {{ ref('stg_reference__currencies') }}),
-events as (select usage_date from {{ ref('stg_lake__usage_events') }}),
+events as (select occurred_at from {{ ref('stg_lake__usage_events') }}),
+
+last_usage as (select {{ utc_date('max(occurred_at)') }} as last_usage_date from events),
 
 -- Periods run from the first subscription month to the month of the latest data we hold.
 bounds as (
     select
         (select min({{ month_start('started_at') }}) from subscriptions) as first_month,
         {{ month_start('greatest(
-            coalesce((select max(usage_date) from events), cast(\'1900-01-01\' as date)),
+            coalesce((select last_usage_date from last_usage), cast(\'1900-01-01\' as date)),
             (select max(started_at) from subscriptions)
         )') }} as last_month
 ),

@@ -2,7 +2,7 @@
 select
     event_id,
     occurred_at,
-    cast(occurred_at as date) as usage_date,
+    {{ utc_date('occurred_at') }} as usage_date,
     customer_id,
     metric,
     cast(quantity as {{ quantity_type() }}) as quantity,
