@@ -87,8 +87,6 @@ def _execute(job_name: str, *, partition_key: str | None = None, tags: dict | No
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def(job_name)
-    # After the definitions: two imports at once would only contend for the GIL.
-    _import_in_background("great_expectations")
     level = os.environ.get("TALLY_LOG_LEVEL", "WARNING").upper()
     # The CLI prints a summary; step logs stay in the run (and the UI), and dbt's own output
     # goes to a log file under the home unless TALLY_LOG_LEVEL asks for more.
@@ -103,6 +101,8 @@ def _execute(job_name: str, *, partition_key: str | None = None, tags: dict | No
             else contextlib.nullcontext()
         )
         with redirect:
+            # Not earlier: two imports at once would only contend for the GIL.
+            _import_in_background("great_expectations")
             result = job.execute_in_process(
                 run_config=quiet,
                 instance=instance,

@@ -55,6 +55,8 @@ EVENT_SCHEMA = {
     "source_row": pl.Int64,
     "batch_id": pl.String,
 }
+# A 64-bit hash of the event id, to screen ids for duplicates before comparing strings.
+_ID_HASH = pl.col("event_id").hash(seed=0).alias("_hash")
 QUARANTINE_SCHEMA = {
     "file_path": pl.String,
     "row_number": pl.Int64,
@@ -187,7 +189,7 @@ def _cloudevent_data(df: pl.DataFrame, name: str) -> list[pl.Expr]:
 
 def _read_csv(path: Path) -> RawFile:
     data = _read_bytes(path)
-    if not data.strip():
+    if not data or data.isspace():
         return RawFile(pl.DataFrame({"row_number": pl.Series([], dtype=pl.Int64)}))
     try:
         df = pl.read_csv(io.BytesIO(data), infer_schema=False, truncate_ragged_lines=False)
@@ -286,7 +288,7 @@ JSON_KEYS = (
 
 def _read_jsonl(path: Path) -> RawFile:
     data = _read_bytes(path)
-    if not data.strip():
+    if not data or data.isspace():
         return RawFile(pl.DataFrame({"row_number": pl.Series([], dtype=pl.Int64)}))
     try:
         df = pl.read_ndjson(io.BytesIO(data), schema=dict.fromkeys(JSON_KEYS, pl.String))
@@ -471,7 +473,8 @@ def validate(
 
 
 def accepted_events(validated: pl.DataFrame, file_path: str) -> pl.DataFrame:
-    """The valid rows in the lake's schema (without `batch_id`), plus their `event_date`."""
+    """The valid rows in the lake's schema (without `batch_id`), plus their `event_date` and a
+    64-bit `_hash` of the event id for deduplication."""
     return (
         validated.lazy()
         .filter(pl.col("reason").is_null())
@@ -487,7 +490,7 @@ def accepted_events(validated: pl.DataFrame, file_path: str) -> pl.DataFrame:
             pl.col("row_number").alias("source_row"),
         )
         .cast({c: t for c, t in EVENT_SCHEMA.items() if c != "batch_id"})
-        .with_columns(pl.col("occurred_at").dt.date().alias("event_date"))
+        .with_columns(pl.col("occurred_at").dt.date().alias("event_date"), _ID_HASH)
         .collect()
     )
 
@@ -572,7 +575,7 @@ class _SeenIds:
         if day not in self._by_date:
             self._by_date[day] = self._load(day)
         seen = self._by_date[day]
-        ids = _hashed(events.select("event_id"))
+        ids = events.select("event_id", "_hash")
         if seen.height:
             maybe = ids["_hash"].is_in(seen["_hash"].implode())
             if maybe.any():
@@ -586,7 +589,19 @@ class _SeenIds:
 
 
 def _hashed(ids: pl.DataFrame) -> pl.DataFrame:
-    return ids.with_columns(pl.col("event_id").hash(seed=0).alias("_hash"))
+    return ids.with_columns(_ID_HASH)
+
+
+def _first_of_each_id(events: pl.DataFrame) -> pl.DataFrame:
+    """The first row of each event_id, in file order. Screened by the `_hash` column: only rows
+    whose hash repeats are compared by id (every earlier copy of an id shares its hash, so the
+    first copy among them is the first in the file)."""
+    repeated = events["_hash"].is_duplicated()
+    if not repeated.any():
+        return events
+    numbered = events.with_row_index("_row")
+    later_copies = numbered.filter(repeated).filter(~pl.col("event_id").is_first_distinct())
+    return numbered.filter(~pl.col("_row").is_in(later_copies["_row"].implode())).drop("_row")
 
 
 def _batch_of(path: Path) -> str:
@@ -627,7 +642,7 @@ def _prepare(
     raw_columns = [c for c in raw.rows.columns if c != "row_number"]
     validated = validate(raw.rows, customers=customers, metrics=metrics, now=now)
     accepted = accepted_events(validated, rel)
-    distinct = accepted.filter(pl.col("event_id").is_first_distinct())
+    distinct = _first_of_each_id(accepted)
     rejected = pl.concat(
         [
             quarantined_rows(validated, raw_columns, rel, raw),
@@ -740,7 +755,9 @@ def ingest(
                 dates.add(day)
                 written += part.height
                 write_table(
-                    part.drop("event_date").with_columns(pl.lit(batch_id).alias("batch_id")),
+                    part.drop("event_date", "_hash").with_columns(
+                        pl.lit(batch_id).alias("batch_id")
+                    ),
                     home.lake_events
                     / f"event_date={day.isoformat()}"
                     / f"batch-{batch_id}-{n:05d}.parquet",
