@@ -8,14 +8,11 @@ blocking (error) check failed; 2 bad input or a run that could not complete (one
 import argparse
 import contextlib
 import datetime as dt
-import importlib
 import os
 import sys
-import threading
 from pathlib import Path
 
 EXIT_OK, EXIT_CHECKS_FAILED, EXIT_ERROR, EXIT_WARNINGS = 0, 1, 2, 3
-CLI_TAG = {"tally/launched_by": "cli"}  # the alert sensor leaves these runs to the CLI
 
 DAGSTER_YAML = """\
 # Written by tally: runs from `tally run` / `tally close` are stored here and show in the UI.
@@ -73,18 +70,11 @@ def _validate_inputs(home: Path) -> None:
         raise UsageError(str(exc)) from None
 
 
-def _import_in_background(module: str) -> None:
-    """Start importing a slow module on a daemon thread: Great Expectations takes seconds to
-    import, and its checks run last, so the import overlaps the ingest and dbt steps."""
-    threading.Thread(
-        target=importlib.import_module, args=(module,), name=f"import {module}", daemon=True
-    ).start()
-
-
 def _execute(job_name: str, *, partition_key: str | None = None, tags: dict | None = None):
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
+    from orchestration.settings import CLI_TAG
 
     job = defs.resolve_job_def(job_name)
     level = os.environ.get("TALLY_LOG_LEVEL", "WARNING").upper()
@@ -101,8 +91,6 @@ def _execute(job_name: str, *, partition_key: str | None = None, tags: dict | No
             else contextlib.nullcontext()
         )
         with redirect:
-            # Not earlier: two imports at once would only contend for the GIL.
-            _import_in_background("great_expectations")
             result = job.execute_in_process(
                 run_config=quiet,
                 instance=instance,

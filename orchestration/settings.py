@@ -1,8 +1,26 @@
 """The one place settings come from: a Dagster resource resolved at run time, never at import."""
 
+import importlib
+import threading
+
 import dagster as dg
 
 from transforms.home import Home
+
+# Runs started by `tally` carry this tag: their steps run in one process, and the CLI itself
+# prints and sends their alerts (the alert sensors leave them alone).
+CLI_TAG = {"tally/launched_by": "cli"}
+
+
+def launched_by_cli(run: dg.DagsterRun) -> bool:
+    return run.tags.get("tally/launched_by") == CLI_TAG["tally/launched_by"]
+
+
+def import_in_background(module: str) -> None:
+    """Start importing a slow module on a daemon thread, so a later step finds it loaded."""
+    threading.Thread(
+        target=importlib.import_module, args=(module,), name=f"import {module}", daemon=True
+    ).start()
 
 
 class TallySettings(dg.ConfigurableResource):

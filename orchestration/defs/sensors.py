@@ -8,7 +8,7 @@ import dagster as dg
 from orchestration.alerts import raise_alerts
 from orchestration.defs.jobs import month_close, nightly_billing
 from orchestration.run_alerts import alerts_for_events, run_partition
-from orchestration.settings import TallySettings
+from orchestration.settings import TallySettings, launched_by_cli
 
 
 @dg.sensor(
@@ -28,7 +28,7 @@ def new_landing_files(context: dg.SensorEvaluationContext, settings: TallySettin
 
 def _alert_run(context: dg.RunStatusSensorContext, settings: TallySettings) -> None:
     run = context.dagster_run
-    if run.tags.get("tally/launched_by") == "cli":  # the CLI alerted already
+    if launched_by_cli(run):  # the CLI alerted already
         return
     entries = context.instance.all_logs(
         run.run_id,

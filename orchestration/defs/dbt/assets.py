@@ -17,7 +17,7 @@ from dagster_dbt import (
 )
 
 from orchestration.defs.dbt.project import tally_dbt_project
-from orchestration.settings import TallySettings
+from orchestration.settings import TallySettings, import_in_background, launched_by_cli
 
 
 class TallyDbtTranslator(DagsterDbtTranslator):
@@ -54,6 +54,10 @@ def tally_dbt_models(
     # One target folder per home: dbt's partial parse carries over between runs, and build
     # output stays with the data instead of piling up in the repository.
     target = settings.tally_home.dagster_home / "dbt-target"
+    if launched_by_cli(context.run):
+        # `tally` runs every step in this process and the GX checks follow this one: import GX
+        # (about 5 s) while dbt parses the project in its own process, leaving this one idle.
+        import_in_background("great_expectations")
     # Unit tests test the SQL, not the data: they run in the test suite, not every night.
     args = ["build", "--exclude-resource-type", "unit_test"]
     yield from dbt.cli(args, context=context, target_path=target).stream()
