@@ -70,6 +70,55 @@ def _validate_inputs(home: Path) -> None:
         raise UsageError(str(exc)) from None
 
 
+@contextlib.contextmanager
+def _one_command_per_home(dagster_home: Path):
+    """Hold an exclusive lock on the home while a job runs: the warehouse has a single writer,
+    and a second `tally run` or `tally close` would wait on it or collide. The operating system
+    releases the lock when the process ends, however it ends."""
+    import fcntl
+
+    with open(dagster_home / "tally.lock", "a+", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise UsageError(
+                f"another tally command is running in this home ({holder}); "
+                "wait for it to finish, then run this again"
+            ) from None
+        lock.truncate(0)
+        lock.write(f"pid {os.getpid()}")
+        lock.flush()
+        yield
+
+
+def _abandon_interrupted_runs(instance) -> list[str]:
+    """Mark runs that an earlier `tally` process started but never finished (it was killed) as
+    failed, and free the concurrency slots they held. Called with the home's lock held, so no
+    tally process is running any of them. Without this, a run killed inside the dbt step keeps
+    the `warehouse` pool's only slot, and the next run waits for it forever."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    from orchestration.settings import CLI_TAG
+
+    unfinished = [
+        DagsterRunStatus.QUEUED,
+        DagsterRunStatus.NOT_STARTED,
+        DagsterRunStatus.STARTING,
+        DagsterRunStatus.STARTED,
+        DagsterRunStatus.CANCELING,
+    ]
+    abandoned = []
+    for run in instance.get_runs(RunsFilter(statuses=unfinished, tags=CLI_TAG)):
+        instance.report_run_failed(
+            run, "the tally process running it ended before the run finished (killed?)"
+        )
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        abandoned.append(run.run_id)
+    return abandoned
+
+
 def _execute(job_name: str, *, partition_key: str | None = None, tags: dict | None = None):
     from dagster import DagsterInstance
 
@@ -84,7 +133,13 @@ def _execute(job_name: str, *, partition_key: str | None = None, tags: dict | No
     log_dir = Path(os.environ["DAGSTER_HOME"]) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{job_name}.log"
-    with open(log_path, "a", encoding="utf-8") as log, DagsterInstance.get() as instance:
+    with (
+        _one_command_per_home(Path(os.environ["DAGSTER_HOME"])),
+        open(log_path, "a", encoding="utf-8") as log,
+        DagsterInstance.get() as instance,
+    ):
+        for run_id in _abandon_interrupted_runs(instance):
+            print(f"{job_name}: run {run_id[:8]} was interrupted earlier; marked failed")
         redirect = (
             contextlib.redirect_stdout(log)
             if level in ("WARNING", "ERROR")

@@ -203,11 +203,21 @@ def test_a_run_killed_halfway_then_rerun_gives_identical_marts(backfilled, tmp_p
         "--to",
         "2026-09-30",
     ]
+    dbt_log = home.root / ".dagster" / "dbt-target" / "dbt.log"
+    logged = dbt_log.stat().st_size
     proc = subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL, env=os.environ)
-    time.sleep(12)  # inside the dbt build
+    deadline = time.monotonic() + 120
+    while dbt_log.stat().st_size == logged and time.monotonic() < deadline:
+        time.sleep(0.2)  # until dbt writes its log: the run is inside the dbt step
+    assert proc.poll() is None, "the run ended before it could be killed inside the dbt step"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert _run(home) == 3
+
+    # In a subprocess with a timeout: the killed run held the warehouse pool's only slot, and a
+    # rerun that waited for it would wait forever.
+    rerun = subprocess.run(args, capture_output=True, text=True, env=os.environ, timeout=600)
+    assert rerun.returncode == 3, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    assert "was interrupted earlier; marked failed" in rerun.stdout
     after = _marts(home)
     # The new zero-token event is the only change: usage gains one event, nothing else moves.
     changed = {m for m in MARTS if after[m] != marts[m]}
