@@ -221,3 +221,48 @@ def test_memory_follows_one_file_not_the_batch(home):
     written = sorted(p.parent.name for p in home.lake_events.glob("*/batch-*.parquet"))
     assert written == ["event_date=2026-10-01", "event_date=2026-10-02", "event_date=2026-10-03"]
     assert result.event_dates == [dt.date(2026, 10, d) for d in (1, 2, 3)]
+
+
+def test_within_a_file_the_first_copy_of_an_id_wins(home):
+    land(
+        home,
+        "day.csv",
+        HEADER
+        + "e1,2026-10-01T10:00:00Z,c1,api_calls,5,200,\n"
+        + "e2,2026-10-01T11:00:00Z,c1,api_calls,1,200,\n"
+        + "e1,2026-10-01T10:00:00Z,c1,api_calls,7,200,\n"
+        + "e3,2026-10-02T09:00:00Z,c1,api_calls,1,200,\n"
+        + "e2,2026-10-01T11:00:00Z,c1,api_calls,9,200,\n",
+    )
+
+    result = run(home)
+
+    kept = events(home).select("event_id", "quantity", "source_row")
+    assert kept.rows() == [("e1", 5, 1), ("e2", 1, 2), ("e3", 1, 4)]
+    assert result.totals["duplicates_dropped"] == 2
+
+
+def test_ids_that_only_share_a_hash_are_both_kept():
+    """The hash only screens: two different ids with the same hash are still two events."""
+    from transforms.ingest import _first_of_each_id
+
+    rows = pl.DataFrame(
+        {
+            "event_id": ["a", "b", "a", "c"],
+            "_hash": pl.Series([7, 7, 7, 8], dtype=pl.UInt64),  # "a" and "b" collide
+        }
+    )
+
+    assert _first_of_each_id(rows)["event_id"].to_list() == ["a", "b", "c"]
+
+
+def test_a_later_file_drops_only_ids_really_seen_not_ids_sharing_a_hash(home):
+    from transforms.ingest import _SeenIds
+
+    seen = _SeenIds(home, "batch")
+    day = dt.date(2026, 10, 1)
+    first = pl.DataFrame({"event_id": ["a", "c"], "_hash": pl.Series([7, 8], dtype=pl.UInt64)})
+    later = pl.DataFrame({"event_id": ["b", "c"], "_hash": pl.Series([7, 8], dtype=pl.UInt64)})
+
+    assert seen.drop_seen(day, first)["event_id"].to_list() == ["a", "c"]
+    assert seen.drop_seen(day, later)["event_id"].to_list() == ["b"]  # "b" only collides with "a"
