@@ -622,7 +622,7 @@ class _Prepared:
 
 
 def _prepare(
-    rel: str, path: Path, *, customers: pl.Series, metrics: pl.Series, now: dt.datetime
+    rel: str, path: Path, *, customers: list[str], metrics: list[str], now: dt.datetime
 ) -> _Prepared:
     try:
         raw = read_raw(path)
@@ -695,8 +695,7 @@ def ingest(
     so memory holds a few files plus the ids of the dates the batch touches.
     """
     now = now or dt.datetime.now(dt.UTC)
-    customer_ids = pl.Series("c", sorted(set(customers)), dtype=pl.String)
-    metric_names = pl.Series("m", sorted(set(metrics)), dtype=pl.String)
+    customers, metrics = sorted(set(customers)), sorted(set(metrics))
     manifests = _read_manifests(home)
     _remove_uncommitted(home, set(manifests["batch_id"].unique().to_list()))
     known_shas = set(manifests["content_sha256"].to_list())
@@ -735,7 +734,7 @@ def ingest(
 
     def work(item: tuple) -> _Prepared:
         _, rel, path, _ = item
-        return _prepare(rel, path, customers=customer_ids, metrics=metric_names, now=now)
+        return _prepare(rel, path, customers=customers, metrics=metrics, now=now)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for (n, rel, _, base), prepared in _in_order(pool, work, to_read, ahead=max(1, workers)):

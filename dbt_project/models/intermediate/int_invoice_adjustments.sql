@@ -13,23 +13,22 @@ issued_invoices as (select * from {{ ref('stg_issued__invoices') }}),
 issued_lines as (select * from {{ ref('stg_issued__invoice_lines') }}),
 recomputed_lines as (select * from {{ ref('int_invoice_lines_rated') }}),
 
-issued as (
-    select
-        invoice_id,
-        customer_id,
-        period_start,
-        coalesce(charge_id, line_type) as charge_id,
-        sum(quantity) as quantity,
-        sum(amount) as amount,
-        min(plan_id || ':' || cast(plan_version as varchar)) as first_pricing,
-        max(plan_id || ':' || cast(plan_version as varchar)) as last_pricing
+-- Both sides summed by one query, so they are summed alike.
+both_sides as (
+    select 'issued' as side, invoice_id, customer_id, period_start, charge_id, line_type,
+        quantity, amount, plan_id, plan_version
     from issued_lines
     where line_type <> 'adjustment'
-    group by 1, 2, 3, 4
+    union all
+    select 'recomputed', invoice_id, customer_id, period_start, charge_id, line_type,
+        quantity, amount, plan_id, plan_version
+    from recomputed_lines
+    where invoice_id in (select invoice_id from issued_invoices)
 ),
 
-recomputed as (
+totals as (
     select
+        side,
         invoice_id,
         customer_id,
         period_start,
@@ -38,10 +37,12 @@ recomputed as (
         sum(amount) as amount,
         min(plan_id || ':' || cast(plan_version as varchar)) as first_pricing,
         max(plan_id || ':' || cast(plan_version as varchar)) as last_pricing
-    from recomputed_lines
-    where invoice_id in (select invoice_id from issued_invoices)
-    group by 1, 2, 3, 4
+    from both_sides
+    group by 1, 2, 3, 4, 5
 ),
+
+issued as (select * from totals where side = 'issued'),
+recomputed as (select * from totals where side = 'recomputed'),
 
 compared as (
     select
