@@ -8,6 +8,7 @@ blocking (error) check failed; 2 bad input or a run that could not complete (one
 import argparse
 import contextlib
 import datetime as dt
+import logging
 import os
 import sys
 from pathlib import Path
@@ -482,5 +483,19 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def entry() -> None:
+    """The `tally` console script: `main`, then leave without tearing the interpreter down.
+
+    When `main` returns, every file is written and closed and the Dagster instance is disposed;
+    what remains is Python freeing the half million objects of Dagster, dbt and Great
+    Expectations one at a time, about 2 s of every command. Output is flushed first.
+    """
+    status = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
