@@ -402,19 +402,38 @@ def _first_present(df: pl.DataFrame, *names: str) -> pl.Expr:
     return pl.when(expr == "").then(None).otherwise(expr)
 
 
+# The general ISO-8601 shape: any fraction, and `Z`, `+02:00` or `+0200` (`%#z`).
+ISO_TIMESTAMP = "%Y-%m-%dT%H:%M:%S%.f%#z"
+# What most exporters write (JavaScript's toISOString): fixed width, which Polars parses with its
+# fast fixed-format parser, about 3x cheaper than the general one.
+ISO_MILLIS_Z = "%Y-%m-%dT%H:%M:%S.%3fZ"
+_UNIX_EPOCH = pl.lit(dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).cast(pl.Datetime("us", "UTC"))
+
+
 def parse_timestamp(raw: pl.Expr) -> pl.Expr:
     """ISO-8601 with an offset or `Z`, or epoch milliseconds, to a UTC timestamp; else null.
 
-    One parse covers `Z`, `+02:00` and `+0200` (`%#z`); a space may stand for the `T`.
-    A timestamp without an offset stays null: its zone would be a guess.
+    A space may stand for the `T`. A timestamp without an offset stays null: its zone would be
+    a guess, and so does one before 1970: no API was metered then, and a year that lost a digit
+    or gained a sign (`-026-09-03`) still parses. The millisecond `Z` shape is parsed first;
+    only what it leaves null meets the general parse, which gives the same result for every
+    string both accept.
     """
-    epoch = pl.from_epoch(raw.cast(pl.Int64, strict=False), time_unit="ms").dt.replace_time_zone(
-        "UTC"
+    epoch = (
+        pl.from_epoch(raw.cast(pl.Int64, strict=False), time_unit="ms")
+        .dt.replace_time_zone("UTC")
+        .cast(pl.Datetime("us", "UTC"))
     )
-    iso = raw.str.replace(" ", "T", literal=True).str.to_datetime(
-        "%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_unit="us", time_zone="UTC"
-    )
-    return pl.coalesce(epoch.cast(pl.Datetime("us", "UTC")), iso)
+    text = raw.str.replace(" ", "T", literal=True)
+    millis_z = text.str.strptime(pl.Datetime("us"), ISO_MILLIS_Z, strict=False)
+    general = parse_iso_timestamp(pl.when(epoch.is_null() & millis_z.is_null()).then(text))
+    parsed = pl.coalesce(epoch, millis_z.dt.replace_time_zone("UTC"), general)
+    return pl.when(parsed >= _UNIX_EPOCH).then(parsed)
+
+
+def parse_iso_timestamp(text: pl.Expr) -> pl.Expr:
+    """The general ISO-8601 parse, to a UTC timestamp; null if the text is not one."""
+    return text.str.to_datetime(ISO_TIMESTAMP, strict=False, time_unit="us", time_zone="UTC")
 
 
 def validate(

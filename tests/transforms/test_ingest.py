@@ -3,13 +3,14 @@
 import datetime as dt
 import gzip
 import json
+import random
 import textwrap
 
 import polars as pl
 import pytest
 
 from transforms.home import Home
-from transforms.ingest import ingest
+from transforms.ingest import ingest, parse_iso_timestamp, parse_timestamp
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 HEADER = "event_id,occurred_at,customer_id,metric,quantity,status,properties\n"
@@ -47,6 +48,8 @@ def quarantine(home: Home) -> pl.DataFrame:
         (",2026-10-01T10:00:00Z,c1,api_calls,1,200,", "missing_event_id"),
         ("e1,not-a-time,c1,api_calls,1,200,", "bad_timestamp"),
         ("e1,2026-10-01T10:00:00,c1,api_calls,1,200,", "bad_timestamp"),  # no offset: ambiguous
+        ("e1,-026-10-01T10:00:00.000Z,c1,api_calls,1,200,", "bad_timestamp"),  # year -26
+        ("e1,-5,c1,api_calls,1,200,", "bad_timestamp"),  # epoch millis before 1970
         ("e1,2026-10-01T10:00:00Z,nobody,api_calls,1,200,", "unknown_customer"),
         ("e1,2026-10-01T10:00:00Z,c1,gpu_hours,1,200,", "unknown_metric"),
         ("e1,2026-10-01T10:00:00Z,c1,api_calls,lots,200,", "bad_quantity"),
@@ -95,6 +98,45 @@ def test_timestamps_are_normalized_to_utc_from_offsets_z_and_epoch_millis(home):
         dt.datetime(2026, 10, 1, 8, 0, tzinfo=dt.UTC),
     ]
     assert [str(q) for q in got["quantity"]] == ["1.000000000"] * 3  # quantity defaults to 1
+
+
+def test_the_millisecond_fast_path_parses_exactly_like_the_general_parse():
+    """The fixed-width `...SS.mmmZ` parse must agree with the general ISO parse on every string,
+    near misses included (one or two characters of the common shape changed at random)."""
+    rng = random.Random(7)
+    base = "2026-09-03T03:38:26.123Z"
+    texts = [
+        base,
+        "2026-09-03 03:38:26.123Z",
+        "2024-02-29T23:59:59.999Z",
+        "2023-02-29T12:00:00.000Z",
+        "2026-09-03T23:59:60.000Z",
+        "2026-09-03T24:00:00.000Z",
+        "2026-09-03T03:38:26.12Z",
+        "2026-09-03T03:38:26.1234Z",
+        "2026-09-03T03:38:26.123+00:00",
+        "2026-09-03T03:38:26.123z",
+        "2026-09-03T03:38:26.123ZZ",
+        " 2026-09-03T03:38:26.123Z",
+        "+026-09-03T03:38:26.123Z",
+        None,
+    ]
+    for _ in range(5000):
+        chars = list(base)
+        for _ in range(rng.randint(1, 2)):
+            chars[rng.randrange(len(chars))] = rng.choice("0123456789-:.TZ+ z")
+        texts.append("".join(chars))
+    frame = pl.DataFrame({"t": texts}, schema={"t": pl.String})
+    general = parse_iso_timestamp(pl.col("t").str.replace(" ", "T", literal=True))
+    got = frame.select(
+        parse_timestamp(pl.col("t")).alias("fast"),
+        pl.when(general.dt.year() >= 1970).then(general).alias("general"),
+    )
+    assert got["fast"].to_list() == got["general"].to_list()
+    assert got["fast"][0] == dt.datetime(2026, 9, 3, 3, 38, 26, 123000, tzinfo=dt.UTC)
+    assert got["fast"][2] == dt.datetime(2024, 2, 29, 23, 59, 59, 999000, tzinfo=dt.UTC)
+    assert got["fast"][3] is None  # not a leap year
+    assert got["fast"].null_count() > 1000  # the near misses include many invalid strings
 
 
 def test_cloudevents_map_to_the_flat_schema(home):
