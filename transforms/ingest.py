@@ -92,17 +92,14 @@ class RawFile:
             schema={"row_number": pl.Int64, "raw_record": pl.String}
         )
     )
-    # For JSON lines: the file's text, so a rejected row is kept exactly as it was written.
-    source_lines: bytes | None = None
+    # For JSON lines: line n of the file is lines[n - 1], so a rejected row is kept exactly as
+    # it was written.
+    lines: pl.Series | None = None
 
     def raw_records(self, row_numbers: list[int]) -> list[str] | None:
-        if self.source_lines is None:
+        if self.lines is None:
             return None
-        lines = _text_lines(self.source_lines)
-        if lines is not None:
-            return lines.gather([n - 1 for n in row_numbers]).to_list()
-        text = self.source_lines.decode("utf-8", errors="replace").split("\n")
-        return [text[n - 1] for n in row_numbers]
+        return self.lines.gather([n - 1 for n in row_numbers]).to_list()
 
 
 @dataclass
@@ -187,27 +184,49 @@ def _cloudevent_data(df: pl.DataFrame, name: str) -> list[pl.Expr]:
     return out
 
 
+def _empty_file() -> RawFile:
+    return RawFile(pl.DataFrame({"row_number": pl.Series([], dtype=pl.Int64)}))
+
+
+# Landing files are handed to Polars as stored: it decompresses gzip natively, in a fraction of
+# the time Python's gzip takes. What it refuses (an empty file, ragged rows, broken gzip, text
+# that is not UTF-8) is read again from the decompressed bytes and judged exactly.
+
+
+def _stored_bytes(path: Path) -> bytes:
+    """The file as stored, for Polars to decompress; a `.gz` file must hold gzip."""
+    packed = path.read_bytes()
+    if path.name.lower().endswith(".gz") and not packed.startswith(b"\x1f\x8b"):
+        raise UnreadableFile("cannot decompress gzip: not a gzip file")
+    return packed
+
+
 def _read_csv(path: Path) -> RawFile:
-    data = _read_bytes(path)
-    if not data or data.isspace():
-        return RawFile(pl.DataFrame({"row_number": pl.Series([], dtype=pl.Int64)}))
+    packed = _stored_bytes(path)
     try:
-        df = pl.read_csv(io.BytesIO(data), infer_schema=False, truncate_ragged_lines=False)
-    except pl.exceptions.ComputeError:  # a row with too many fields
-        return _read_csv_ragged(data)
-    except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
-        raise UnreadableFile(f"not a readable CSV file: {exc}") from None
-    if _has_short_rows(data, df):  # Polars pads rows with too few fields with nulls
-        return _read_csv_ragged(data)
+        df = pl.read_csv(io.BytesIO(packed), infer_schema=False, truncate_ragged_lines=False)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        return _read_csv_refused(_read_bytes(path), exc)
+    if _has_short_rows(packed, df):  # Polars pads rows with too few fields with nulls
+        return _read_csv_ragged(_read_bytes(path))
     return RawFile(_with_row_number(df))
 
 
-def _text_lines(data: bytes) -> pl.Series | None:
-    """The lines of a text file, one string each, read natively; None if that cannot be exact
-    (blank lines, a unit separator in the text, bytes that are not UTF-8)."""
+def _read_csv_refused(data: bytes, exc: Exception) -> RawFile:
+    if not data or data.isspace():
+        return _empty_file()
+    if isinstance(exc, pl.exceptions.ComputeError):  # a row with too many fields, or not UTF-8
+        return _read_csv_ragged(data)
+    raise UnreadableFile(f"not a readable CSV file: {exc}") from None
+
+
+def _text_lines(packed: bytes) -> pl.Series | None:
+    """The lines of a text file (gzipped or not), one string each, blank lines included, read
+    natively; None if Polars cannot (a unit separator in the text, bytes that are not UTF-8).
+    A line's `\\r\\n` ending is dropped."""
     try:
-        lines = pl.read_csv(
-            io.BytesIO(data),
+        return pl.read_csv(
+            io.BytesIO(packed),
             has_header=False,
             separator="\x1f",
             quote_char=None,
@@ -215,13 +234,11 @@ def _text_lines(data: bytes) -> pl.Series | None:
             infer_schema=False,
             empty_string_is_null=False,
         )["line"]
-    except pl.exceptions.PolarsError:
+    except (pl.exceptions.PolarsError, OSError):
         return None
-    expected = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-    return lines if lines.len() == expected else None
 
 
-def _has_short_rows(data: bytes, df: pl.DataFrame) -> bool:
+def _has_short_rows(packed: bytes, df: pl.DataFrame) -> bool:
     """Whether any line has fewer fields than the header, counting separators outside quotes.
 
     Only rows whose last field came back null can be short (Polars pads them), so only their
@@ -233,7 +250,7 @@ def _has_short_rows(data: bytes, df: pl.DataFrame) -> bool:
     padded = df[df.columns[-1]].is_null()
     if not padded.any():
         return False
-    lines = _text_lines(data)
+    lines = _text_lines(packed)
     if lines is None:
         return True
     if lines.len() == df.height + 1:  # the header, then one line per row
@@ -287,17 +304,19 @@ JSON_KEYS = (
 
 
 def _read_jsonl(path: Path) -> RawFile:
-    data = _read_bytes(path)
-    if not data or data.isspace():
-        return RawFile(pl.DataFrame({"row_number": pl.Series([], dtype=pl.Int64)}))
-    try:
-        df = pl.read_ndjson(io.BytesIO(data), schema=dict.fromkeys(JSON_KEYS, pl.String))
-        if df.height == data.count(b"\n") + (0 if data.endswith(b"\n") else 1):
+    packed = _stored_bytes(path)
+    lines = _text_lines(packed)
+    if lines is not None:
+        try:
+            df = pl.read_ndjson(io.BytesIO(packed), schema=dict.fromkeys(JSON_KEYS, pl.String))
+        except (pl.exceptions.PolarsError, OSError, ValueError):
+            df = None
+        # The JSON reader skips blank lines and stops at a broken one: its rows are the file's
+        # lines, in order, only when there are as many of each.
+        if df is not None and df.height == lines.len():
             df = df.select([c for c in df.columns if df[c].null_count() < df.height])
-            return RawFile(_with_row_number(_decode_cloudevent_data(df)), source_lines=data)
-    except (pl.exceptions.PolarsError, ValueError):
-        pass
-    return _read_jsonl_lines(data)
+            return RawFile(_with_row_number(_decode_cloudevent_data(df)), lines=lines)
+    return _read_jsonl_lines(_read_bytes(path))
 
 
 def _decode_cloudevent_data(df: pl.DataFrame) -> pl.DataFrame:
@@ -317,9 +336,12 @@ def _decode_cloudevent_data(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _read_jsonl_lines(data: bytes) -> RawFile:
-    """Slow path for a JSON-lines file with broken lines: each line is judged on its own."""
+    """Slow path for a JSON-lines file with broken or blank lines: each line is judged on its
+    own. Lines end at `\\n` only (JSON text may hold a raw U+2028, which `splitlines` would cut)."""
+    if not data or data.isspace():
+        return _empty_file()
     try:
-        lines = data.decode("utf-8").splitlines()
+        lines = data.decode("utf-8").removesuffix("\n").split("\n")
     except UnicodeDecodeError as exc:
         raise UnreadableFile(f"not UTF-8 text: {exc}") from None
     good: list[dict] = []
@@ -342,7 +364,7 @@ def _read_jsonl_lines(data: bytes) -> RawFile:
     malformed = pl.DataFrame(
         bad, schema={"row_number": pl.Int64, "raw_record": pl.String}, orient="row"
     )
-    return RawFile(rows, malformed)
+    return RawFile(rows, malformed, lines=pl.Series("line", lines, dtype=pl.String))
 
 
 def _flatten_json_record(obj: dict) -> dict[str, str | None]:

@@ -255,6 +255,54 @@ def test_a_rejected_json_row_keeps_its_line_exactly_as_written(home):
     assert quarantine(home).select("reason", "raw_record").rows() == [("unknown_customer", line)]
 
 
+def test_gzipped_json_with_blank_and_broken_lines_keeps_line_numbers_and_text(home):
+    """Blank lines and a raw U+2028 inside a string (valid JSON) must not shift line numbers."""
+    ok = '{"event_id": "g1", "occurred_at": "2026-10-01T10:00:00Z", "customer_id": "c1", "metric": "api_calls"}'
+    odd = '{"event_id": "g2", "occurred_at": "2026-10-01T10:00:00Z", "customer_id": "c1", "metric": "api_calls", "properties": {"q": "a\u2028b"}}'
+    stranger = '{"event_id": "g3", "occurred_at": "2026-10-01T10:00:00Z", "customer_id": "nobody", "metric": "api_calls"}'
+    land(home, "day.jsonl.gz", "\n".join([ok, "", odd, "{oops", stranger]) + "\n")
+    result = run(home)
+    assert events(home)["event_id"].to_list() == ["g1", "g2"]
+    assert quarantine(home).select("row_number", "reason", "raw_record").rows() == [
+        (2, "malformed_row", ""),
+        (4, "malformed_row", "{oops"),
+        (5, "unknown_customer", stranger),
+    ]
+    assert result.totals["rows_read"] == 5
+
+
+def test_a_gzipped_csv_with_a_ragged_row_quarantines_only_that_row(home):
+    land(
+        home,
+        "day.csv.gz",
+        HEADER
+        + "r1,2026-10-01T10:00:00.000Z,c1,api_calls,1,200,\n"
+        + "r2,2026-10-01T10:00:00.000Z,c1,api_calls\n"
+        + "r3,2026-10-01T10:00:00.000Z,c1,api_calls,1,200,,extra\n",
+    )
+    run(home)
+    assert events(home)["event_id"].to_list() == ["r1"]
+    assert quarantine(home).select("row_number", "reason").rows() == [
+        (2, "malformed_row"),
+        (3, "malformed_row"),
+    ]
+
+
+def test_a_truncated_gzip_file_is_unreadable(home):
+    whole = gzip.compress((HEADER + "t1,2026-10-01T10:00:00Z,c1,api_calls,1,200,\n").encode())
+    (home.landing_usage / "cut.csv.gz").write_bytes(whole[:-6])
+    (home.landing_usage / "cut.jsonl.gz").write_bytes(gzip.compress(b'{"event_id": "x"}\n')[:-6])
+    result = run(home)
+    assert result.files["status"].to_list() == ["failed", "failed"]
+    assert (
+        result.files["error"].to_list()
+        == [
+            "cannot decompress gzip: Compressed file ended before the end-of-stream marker was reached"
+        ]
+        * 2
+    )
+
+
 def test_memory_follows_one_file_not_the_batch(home):
     """Each file's events are written as it is read: one lake file per landing file and day."""
     for day in (1, 2, 3):
