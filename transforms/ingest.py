@@ -596,7 +596,9 @@ class _SeenIds:
     touches, not the length of history.
 
     Ids are kept with a 64-bit hash: a new part is screened against the hashes (cheap even for
-    a day of millions of ids), and only the rows whose hash matches are compared by id.
+    a day of millions of ids), and only the rows whose hash matches are compared by id. The
+    screen builds its hash table on the smaller side: a daily export carries a few hundred late
+    events for each earlier day, and those must not rebuild a table of that day's ids each time.
     """
 
     def __init__(self, home: Home, batch_id: str):
@@ -617,16 +619,58 @@ class _SeenIds:
             self._by_date[day] = self._load(day)
         seen = self._by_date[day]
         ids = events.select("event_id", "_hash")
-        if seen.height:
-            maybe = ids["_hash"].is_in(seen["_hash"].implode())
-            if maybe.any():
-                suspects = ids.filter(maybe)
-                matches = seen.filter(pl.col("_hash").is_in(suspects["_hash"].implode()))
-                repeated = suspects.join(matches, on=["_hash", "event_id"], how="semi")["event_id"]
-                keep = ~pl.col("event_id").is_in(repeated.implode())
-                events, ids = events.filter(keep), ids.filter(keep)
+        matches = _sharing_a_hash(seen, ids) if seen.height else seen
+        if matches.height:
+            repeated = ids.join(matches, on=["_hash", "event_id"], how="semi")["event_id"]
+            keep = ~pl.col("event_id").is_in(repeated.implode())
+            events, ids = events.filter(keep), ids.filter(keep)
         self._by_date[day] = pl.concat([seen, ids], rechunk=False)
         return events
+
+
+def _sharing_a_hash(seen: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """The rows of `seen` whose hash is also among `new`'s, hashing the smaller of the two."""
+    if new.height <= seen.height:
+        return seen.filter(pl.col("_hash").is_in(new["_hash"].implode()))
+    suspects = new["_hash"].filter(new["_hash"].is_in(seen["_hash"].implode()))
+    return seen.filter(pl.col("_hash").is_in(suspects.implode()))
+
+
+class _LakeWriter:
+    """Writes a batch's new events under lake/events/event_date=D/. A file's part for one date
+    is written at once when large; small parts (the late events a daily export carries for
+    earlier days) wait and are written together per date, so a batch does not scatter hundreds
+    of tiny files. At most `max_waiting` rows wait in memory."""
+
+    def __init__(self, home: Home, batch_id: str, small: int = 50_000, max_waiting: int = 500_000):
+        self._home, self._batch_id = home, batch_id
+        self._small, self._max_waiting = small, max_waiting
+        self._waiting: dict[dt.date, list[pl.DataFrame]] = {}
+        self._waiting_rows = 0
+        self._flushes = 0
+
+    def add(self, day: dt.date, part: pl.DataFrame, file_number: int) -> None:
+        if part.height >= self._small:
+            self._write(day, [part], f"{file_number:05d}")
+            return
+        self._waiting.setdefault(day, []).append(part)
+        self._waiting_rows += part.height
+        if self._waiting_rows > self._max_waiting:
+            self.flush()
+
+    def flush(self) -> None:
+        self._flushes += 1
+        for day, parts in self._waiting.items():
+            self._write(day, parts, f"late{self._flushes:03d}")
+        self._waiting, self._waiting_rows = {}, 0
+
+    def _write(self, day: dt.date, parts: list[pl.DataFrame], suffix: str) -> None:
+        folder = self._home.lake_events / f"event_date={day.isoformat()}"
+        events = pl.concat(parts).drop("event_date", "_hash")
+        write_table(
+            events.with_columns(pl.lit(self._batch_id).alias("batch_id")),
+            folder / f"batch-{self._batch_id}-{suffix}.parquet",
+        )
 
 
 def _hashed(ids: pl.DataFrame) -> pl.DataFrame:
@@ -759,6 +803,7 @@ def ingest(
     ).hexdigest()[:16]
     ingested_at = now.astimezone(dt.UTC)
     seen = _SeenIds(home, batch_id)
+    lake = _LakeWriter(home, batch_id)
     file_rows: list[dict] = []
     quarantine_parts: list[pl.DataFrame] = []
     dates: set[dt.date] = set()
@@ -794,14 +839,7 @@ def ingest(
                     continue
                 dates.add(day)
                 written += part.height
-                write_table(
-                    part.drop("event_date", "_hash").with_columns(
-                        pl.lit(batch_id).alias("batch_id")
-                    ),
-                    home.lake_events
-                    / f"event_date={day.isoformat()}"
-                    / f"batch-{batch_id}-{n:05d}.parquet",
-                )
+                lake.add(day, part, n)
             file_rows.append(
                 {
                     **base,
@@ -818,6 +856,7 @@ def ingest(
                 f"[{n}/{len(candidates)}] {rel}: {prepared.rows_read} rows, {written} accepted"
             )
 
+    lake.flush()
     file_rows.sort(key=lambda row: row.pop("n"))  # candidate order, skipped files included
     files = pl.DataFrame([{**row, "batch_id": batch_id} for row in file_rows], schema=FILES_SCHEMA)
     quarantine = (

@@ -10,7 +10,13 @@ import polars as pl
 import pytest
 
 from transforms.home import Home
-from transforms.ingest import ingest, parse_iso_timestamp, parse_timestamp
+from transforms.ingest import (
+    _ID_HASH,
+    _LakeWriter,
+    ingest,
+    parse_iso_timestamp,
+    parse_timestamp,
+)
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 HEADER = "event_id,occurred_at,customer_id,metric,quantity,status,properties\n"
@@ -303,14 +309,54 @@ def test_a_truncated_gzip_file_is_unreadable(home):
     )
 
 
-def test_memory_follows_one_file_not_the_batch(home):
-    """Each file's events are written as it is read: one lake file per landing file and day."""
-    for day in (1, 2, 3):
-        land(home, f"d{day}.csv", HEADER + f"e{day},2026-10-0{day}T10:00:00Z,c1,api_calls,1,200,\n")
+def test_late_events_of_a_batch_are_gathered_into_one_lake_file_per_date(home):
+    """Each daily export carries a late event for the day before the batch: the small parts
+    are written together, one lake file per date, instead of one per landing file and date."""
+    for day in (2, 3, 4):
+        land(
+            home,
+            f"d{day}.csv",
+            HEADER
+            + f"e{day},2026-10-0{day}T10:00:00Z,c1,api_calls,1,200,\n"
+            + f"late{day},2026-10-01T23:00:00Z,c1,api_calls,1,200,\n",
+        )
     result = run(home)
     written = sorted(p.parent.name for p in home.lake_events.glob("*/batch-*.parquet"))
-    assert written == ["event_date=2026-10-01", "event_date=2026-10-02", "event_date=2026-10-03"]
-    assert result.event_dates == [dt.date(2026, 10, d) for d in (1, 2, 3)]
+    assert written == [f"event_date=2026-10-0{d}" for d in (1, 2, 3, 4)]
+    late = pl.read_parquet(home.lake_events / "event_date=2026-10-01" / "*.parquet")
+    assert sorted(late["event_id"]) == ["late2", "late3", "late4"]
+    assert result.event_dates == [dt.date(2026, 10, d) for d in (1, 2, 3, 4)]
+
+
+def test_the_lake_writer_writes_large_parts_at_once_and_bounds_what_waits(home):
+    """Memory follows one file, not the batch: at most `max_waiting` rows of small parts wait."""
+    lake = _LakeWriter(home, "b1", small=3, max_waiting=4)
+    day0, day1 = dt.date(2026, 10, 1), dt.date(2026, 10, 2)
+
+    def part(day, *ids):
+        return pl.DataFrame({"event_id": list(ids)}).with_columns(
+            pl.lit(day).alias("event_date"), _ID_HASH
+        )
+
+    def files():
+        return sorted(
+            (p.parent.name, pl.read_parquet(p).height)
+            for p in home.lake_events.glob("*/batch-b1-*.parquet")
+        )
+
+    lake.add(day0, part(day0, "a", "b"), 1)
+    lake.add(day1, part(day1, "c", "d"), 1)
+    assert files() == []  # four rows wait
+    lake.add(day0, part(day0, "e"), 2)  # five: over the bound, everything waiting is written
+    assert files() == [("event_date=2026-10-01", 3), ("event_date=2026-10-02", 2)]
+    lake.add(day1, part(day1, "f", "g", "h"), 3)  # large enough to be written at once
+    assert files() == [
+        ("event_date=2026-10-01", 3),
+        ("event_date=2026-10-02", 2),
+        ("event_date=2026-10-02", 3),
+    ]
+    lake.flush()  # nothing waits: no empty files
+    assert len(files()) == 3
 
 
 def test_within_a_file_the_first_copy_of_an_id_wins(home):
