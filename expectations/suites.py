@@ -6,14 +6,12 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from transforms.lake import event_id_hash
+
 # GX validates at most about this many events of a batch (a deterministic sample); the one
 # property a sample cannot show, repeated event ids, is checked over every row in Polars.
 EVENTS_SAMPLE_ROWS = 100_000
 EVENTS_COLUMNS = ("event_id", "customer_id", "metric", "occurred_at", "quantity")
-
-
-def _id_hash() -> pl.Expr:
-    return pl.col("event_id").hash(seed=0)
 
 
 def sample_events(events: pl.LazyFrame, rows: int = EVENTS_SAMPLE_ROWS) -> pl.DataFrame:
@@ -21,7 +19,7 @@ def sample_events(events: pl.LazyFrame, rows: int = EVENTS_SAMPLE_ROWS) -> pl.Da
     the same batch always gives the same sample, and every copy of an id is in it or not."""
     total = events.select(pl.len()).collect().item()
     if total > rows:
-        events = events.filter(_id_hash() % total < rows)
+        events = events.filter(event_id_hash() % total < rows)
     return events.select(EVENTS_COLUMNS).collect(engine="streaming")
 
 
@@ -31,11 +29,11 @@ def repeated_event_ids(events: pl.LazyFrame) -> int:
     Screened by 64-bit hash (equal ids have equal hashes, so distinct hashes prove distinct
     ids); only the ids whose hash repeats are compared exactly.
     """
-    hashes = events.select(_id_hash().alias("h")).collect(engine="streaming")["h"]
+    hashes = events.select(event_id_hash().alias("h")).collect(engine="streaming")["h"]
     if hashes.n_unique() == hashes.len():
         return 0
     suspects = hashes.filter(hashes.is_duplicated()).unique().implode()
-    ids = events.filter(_id_hash().is_in(suspects)).select("event_id").collect()["event_id"]
+    ids = events.filter(event_id_hash().is_in(suspects)).select("event_id").collect()["event_id"]
     return ids.len() - ids.n_unique()
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import polars as pl
 
 from transforms.home import Home
-from transforms.lake import write_table
+from transforms.lake import event_id_hash, write_table
 from transforms.pricebook import QUANTITY_TYPE
 
 # Quarantine reason codes, in the order they are checked: a row gets the first that applies.
@@ -55,8 +55,7 @@ EVENT_SCHEMA = {
     "source_row": pl.Int64,
     "batch_id": pl.String,
 }
-# A 64-bit hash of the event id, to screen ids for duplicates before comparing strings.
-_ID_HASH = pl.col("event_id").hash(seed=0).alias("_hash")
+_ID_HASH = event_id_hash().alias("_hash")
 QUARANTINE_SCHEMA = {
     "file_path": pl.String,
     "row_number": pl.Int64,
