@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,16 +78,57 @@ class Home:
         return self.root / ".dagster"
 
     def usage_files(self) -> list[Path]:
-        """Every raw usage export under landing/usage, any depth, in a stable order."""
-        if not self.landing_usage.exists():
+        """The raw usage exports tally reads, in a stable order (see `usage_entries`)."""
+        return [e.path for e in self.usage_entries() if e.refused is None]
+
+    def usage_entries(self) -> list[LandingEntry]:
+        """Every raw usage export under landing/usage, any depth, in a stable order.
+
+        Symbolic links are never followed out of the home: a link to a file inside the home is
+        read, a link to anything outside it, a link to a folder, a broken link and anything
+        that is not a regular file (a FIFO would block the reader) are listed as refused.
+        """
+        if not self.landing_usage.is_dir():
             return []
-        files = [
-            p
-            for p in self.landing_usage.rglob("*")
-            if p.is_file() and p.name.lower().endswith(USAGE_SUFFIXES)
-        ]
-        return sorted(files)
+        entries = []
+        for folder, dirs, names in os.walk(self.landing_usage, followlinks=False):
+            here = Path(folder)
+            for name in dirs:  # os.walk does not descend into linked folders; say so
+                if (here / name).is_symlink():
+                    entries.append(self._entry(here / name))
+            for name in names:
+                if name.lower().endswith(USAGE_SUFFIXES):
+                    entries.append(self._entry(here / name))
+        return sorted(entries, key=lambda e: e.rel)
+
+    def _entry(self, path: Path) -> LandingEntry:
+        rel = path.relative_to(self.root).as_posix()
+        if path.is_symlink():
+            target = path.resolve()
+            if not target.is_relative_to(self.root):
+                return LandingEntry(path, rel, "symbolic link to outside the home: not followed")
+            if target.is_dir():
+                return LandingEntry(path, rel, "symbolic link to a folder: not followed")
+            path = target
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            return LandingEntry(path, rel, f"cannot read: {exc.strerror or exc}")
+        if not stat.S_ISREG(mode):
+            return LandingEntry(path, rel, "not a regular file")
+        return LandingEntry(path, rel)
 
     def relative(self, path: Path) -> str:
-        """A path as recorded in the marts: relative to the home, POSIX separators."""
-        return path.resolve().relative_to(self.root).as_posix()
+        """A path under the home as recorded in the marts: relative to the home, POSIX
+        separators, symbolic links not resolved."""
+        return path.relative_to(self.root).as_posix()
+
+
+@dataclass(frozen=True)
+class LandingEntry:
+    """One landing file: where to read it, its name as recorded (`rel`, under the home), and
+    why it is refused, if it is."""
+
+    path: Path
+    rel: str
+    refused: str | None = None

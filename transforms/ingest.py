@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import io
 import json
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ import polars as pl
 
 from transforms.home import Home
 from transforms.lake import event_id_hash, write_table
+from transforms.numbers import QUANTITY, plain_decimals
 from transforms.pricebook import QUANTITY_TYPE
 
 # Quarantine reason codes, in the order they are checked: a row gets the first that applies.
@@ -41,6 +43,14 @@ REASONS = (
 )
 UNREADABLE_FILE = "unreadable_file"
 FUTURE_TOLERANCE = dt.timedelta(hours=1)
+# No API usage tally bills is older than this. It also catches epoch *seconds* written where
+# epoch milliseconds belong: read as milliseconds they fall in January 1970.
+EARLIEST_TIMESTAMP = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+# Columns of a landing file keep their names behind this prefix, so no column a file brings
+# (`row_number`, `reason`, `_event_id`, ...) can collide with one tally adds while reading it.
+# CloudEvents `data` fields become `data:quantity`, `data:status` and `data:properties`.
+SRC = "src:"
 
 RAW_FIELDS = ("event_id", "occurred_at", "customer_id", "metric", "quantity", "status")
 EVENT_SCHEMA = {
@@ -115,6 +125,7 @@ class IngestResult:
 
 # --------------------------------------------------------------------------------------------
 # Reading: every format becomes a frame of string columns plus `row_number` (1-based record).
+# The file's own columns are named `src:<name>`; see SRC.
 # --------------------------------------------------------------------------------------------
 
 
@@ -131,7 +142,7 @@ def _read_bytes(path: Path) -> bytes:
     if path.name.lower().endswith(".gz"):
         try:
             return gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise UnreadableFile(f"cannot decompress gzip: {exc}") from None
     return data
 
@@ -142,14 +153,20 @@ def _with_row_number(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _sourced(df: pl.DataFrame) -> pl.DataFrame:
+    """The file's columns under SRC, so none collides with a column tally adds."""
+    return df.rename({c: SRC + c for c in df.columns})
+
+
 def _stringify(df: pl.DataFrame) -> pl.DataFrame:
-    """Scalars to strings; nested values (properties, data) to JSON text."""
+    """Scalars to strings; nested values (properties, data) to JSON text. Binary columns must
+    hold UTF-8 text; a value that does not is left null here (see `_undecodable_rows`)."""
     exprs = []
     for name, dtype in df.schema.items():
         if name == "row_number":
             continue
         if isinstance(dtype, pl.Struct):
-            if name == "data":
+            if name == SRC + "data":
                 exprs.extend(_cloudevent_data(df, name))
             else:
                 exprs.append(pl.col(name).struct.json_encode().alias(name))
@@ -160,9 +177,24 @@ def _stringify(df: pl.DataFrame) -> pl.DataFrame:
             exprs.append(ts.dt.convert_time_zone("UTC").dt.to_string("%Y-%m-%dT%H:%M:%S%.f%z"))
         elif isinstance(dtype, pl.List | pl.Array):
             exprs.append(pl.lit(None, pl.String).alias(name))
+        elif dtype == pl.Binary:
+            exprs.append(pl.lit(_utf8_or_null(df[name])).alias(name))
         elif dtype != pl.String:
             exprs.append(pl.col(name).cast(pl.String).alias(name))
     return df.with_columns(exprs) if exprs else df
+
+
+def _utf8_or_null(values: pl.Series) -> pl.Series:
+    """Binary values as text; null where they are not UTF-8. Polars refuses the whole column
+    for one bad value, so this goes value by value (binary text columns are rare)."""
+
+    def decode(b: bytes | None) -> str | None:
+        try:
+            return None if b is None else b.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    return pl.Series(values.name, [decode(b) for b in values.to_list()], dtype=pl.String)
 
 
 def _cloudevent_data(df: pl.DataFrame, name: str) -> list[pl.Expr]:
@@ -172,13 +204,13 @@ def _cloudevent_data(df: pl.DataFrame, name: str) -> list[pl.Expr]:
     out = []
     for special in ("quantity", "status"):
         if special in fields:
-            out.append(data.struct.field(special).cast(pl.String).alias(f"data_{special}"))
+            out.append(data.struct.field(special).cast(pl.String).alias(f"data:{special}"))
     others = [f for f in fields if f not in ("quantity", "status")]
     if others:
         out.append(
             pl.struct([data.struct.field(f) for f in others])
             .struct.json_encode()
-            .alias("data_properties")
+            .alias("data:properties")
         )
     return out
 
@@ -208,7 +240,7 @@ def _read_csv(path: Path) -> RawFile:
         return _read_csv_refused(_read_bytes(path), exc)
     if _has_short_rows(packed, df):  # Polars pads rows with too few fields with nulls
         return _read_csv_ragged(_read_bytes(path))
-    return RawFile(_with_row_number(df))
+    return RawFile(_with_row_number(_sourced(df)))
 
 
 def _read_csv_refused(data: bytes, exc: Exception) -> RawFile:
@@ -216,7 +248,7 @@ def _read_csv_refused(data: bytes, exc: Exception) -> RawFile:
         return _empty_file()
     if isinstance(exc, pl.exceptions.ComputeError):  # a row with too many fields, or not UTF-8
         return _read_csv_ragged(data)
-    raise UnreadableFile(f"not a readable CSV file: {exc}") from None
+    raise UnreadableFile(f"not a readable CSV file: {_one_line(exc)}") from None
 
 
 def _text_lines(packed: bytes) -> pl.Series | None:
@@ -258,6 +290,21 @@ def _has_short_rows(packed: bytes, df: pl.DataFrame) -> bool:
     return bool((separators < df.width - 1).any())
 
 
+def _unique_header(header: list[str]) -> list[str]:
+    """Header names made unique the way Polars' CSV reader does (`a`, `a_duplicated_0`), so a
+    repeated column means the same on both CSV paths: the first one counts."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in header:
+        if name in seen:
+            out.append(f"{name}_duplicated_{seen[name]}")
+            seen[name] += 1
+        else:
+            seen[name] = 0
+            out.append(name)
+    return out
+
+
 def _read_csv_ragged(data: bytes) -> RawFile:
     """Slow path for a CSV with ragged rows: rows with the wrong field count are malformed."""
     try:
@@ -268,6 +315,7 @@ def _read_csv_ragged(data: bytes) -> RawFile:
     header = next(reader, None)
     if not header:
         raise UnreadableFile("CSV file has no header row")
+    names = [SRC + name for name in _unique_header(header)]
     good: list[list[str]] = []
     good_rows: list[int] = []
     bad: list[tuple[int, str]] = []
@@ -278,8 +326,8 @@ def _read_csv_ragged(data: bytes) -> RawFile:
         else:
             bad.append((number, json.dumps(record)))
     rows = pl.DataFrame(
-        {name: [r[i] for r in good] for i, name in enumerate(header)},
-        schema=dict.fromkeys(header, pl.String),
+        {name: [r[i] for r in good] for i, name in enumerate(names)},
+        schema=dict.fromkeys(names, pl.String),
     ).with_columns(pl.Series("row_number", good_rows, dtype=pl.Int64))
     malformed = pl.DataFrame(
         bad, schema={"row_number": pl.Int64, "raw_record": pl.String}, orient="row"
@@ -287,8 +335,9 @@ def _read_csv_ragged(data: bytes) -> RawFile:
     return RawFile(rows, malformed)
 
 
-# Every top-level key the flat and CloudEvents formats use. Read as String, nested objects come
-# back as their JSON text and numbers as their digits, with no schema inference pass.
+# Every top-level key the flat and CloudEvents formats use; other keys are ignored on every
+# path (a rejected line is kept as written, so nothing is lost). Read as String, nested objects
+# come back as their JSON text and numbers as their digits, with no schema inference pass.
 JSON_KEYS = (
     *RAW_FIELDS,
     "properties",
@@ -300,38 +349,43 @@ JSON_KEYS = (
     "specversion",
     "source",
 )
+# Polars reads a JSON number with a fraction or an exponent through a 64-bit float, exact only
+# up to 15 significant digits. A line with a longer run of digits takes the exact path.
+_LONG_NUMBER = r"[0-9.]{16}"
 
 
 def _read_jsonl(path: Path) -> RawFile:
     packed = _stored_bytes(path)
     lines = _text_lines(packed)
-    if lines is not None:
+    if lines is not None and not lines.str.contains(_LONG_NUMBER).any():
         try:
             df = pl.read_ndjson(io.BytesIO(packed), schema=dict.fromkeys(JSON_KEYS, pl.String))
+            # The JSON reader skips blank lines and stops at a broken one: its rows are the
+            # file's lines, in order, only when there are as many of each.
+            if df.height == lines.len():
+                df = df.select([c for c in df.columns if df[c].null_count() < df.height])
+                rows = _with_row_number(_decode_cloudevent_data(_sourced(df)))
+                return RawFile(rows, lines=lines)
         except (pl.exceptions.PolarsError, OSError, ValueError):
-            df = None
-        # The JSON reader skips blank lines and stops at a broken one: its rows are the file's
-        # lines, in order, only when there are as many of each.
-        if df is not None and df.height == lines.len():
-            df = df.select([c for c in df.columns if df[c].null_count() < df.height])
-            return RawFile(_with_row_number(_decode_cloudevent_data(df)), lines=lines)
+            pass  # e.g. `data.x` an object on one line and a string on another
     return _read_jsonl_lines(_read_bytes(path))
 
 
 def _decode_cloudevent_data(df: pl.DataFrame) -> pl.DataFrame:
-    """CloudEvents `data` (JSON text) to data_quantity, data_status and data_properties."""
-    if "data" not in df.columns:
+    """CloudEvents `data` (JSON text) to data:quantity, data:status and data:properties."""
+    name = SRC + "data"
+    if name not in df.columns:
         return df
     # Each distinct `data` text is decoded once (usage repeats the same few payloads), with
     # the schema inferred over all of them: a key seen only late in the file must not be dropped.
-    distinct = df.select(pl.col("data").unique().drop_nulls())
+    distinct = df.select(pl.col(name).unique().drop_nulls())
     decoded = distinct.with_columns(
-        distinct["data"].str.json_decode(infer_schema_length=None).alias("_decoded")
+        distinct[name].str.json_decode(infer_schema_length=None).alias("_decoded")
     )
     if not isinstance(decoded.schema["_decoded"], pl.Struct):
-        return df.drop("data")
-    fields = decoded.select("data", *_cloudevent_data(decoded, "_decoded"))
-    return df.join(fields, on="data", how="left", maintain_order="left").drop("data")
+        return df.drop(name)
+    fields = decoded.select(name, *_cloudevent_data(decoded, "_decoded"))
+    return df.join(fields, on=name, how="left", maintain_order="left").drop(name)
 
 
 def _read_jsonl_lines(data: bytes) -> RawFile:
@@ -348,8 +402,9 @@ def _read_jsonl_lines(data: bytes) -> RawFile:
     bad: list[tuple[int, str]] = []
     for number, line in enumerate(lines, start=1):
         try:
-            obj = json.loads(line)
-        except ValueError:
+            # Numbers keep their exact digits; see _flatten_json_record for nested values.
+            obj = json.loads(line, parse_float=_JsonNumber, parse_int=_JsonNumber)
+        except (ValueError, RecursionError):
             obj = None
         if isinstance(obj, dict):
             good.append(_flatten_json_record(obj))
@@ -366,6 +421,29 @@ def _read_jsonl_lines(data: bytes) -> RawFile:
     return RawFile(rows, malformed, lines=pl.Series("line", lines, dtype=pl.String))
 
 
+class _JsonNumber(str):
+    """A JSON number kept as the digits it was written with."""
+
+
+def _compact_json(value) -> str:
+    """Nested JSON (properties, CloudEvents data) as compact text. Property values are strings
+    by contract; a number there is read as a 64-bit float, as on the fast path."""
+
+    def plain(v):
+        if isinstance(v, _JsonNumber):
+            number = float(v)
+            return (
+                int(v) if number.is_integer() and "." not in v and "e" not in v.lower() else number
+            )
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        return v
+
+    return json.dumps(plain(value), separators=(",", ":"))
+
+
 def _flatten_json_record(obj: dict) -> dict[str, str | None]:
     """One JSON object to the same string columns the fast path produces."""
 
@@ -373,20 +451,20 @@ def _flatten_json_record(obj: dict) -> dict[str, str | None]:
         if v is None:
             return None
         if isinstance(v, dict | list):
-            return json.dumps(v, separators=(",", ":"))
+            return _compact_json(v)
         if isinstance(v, bool):
             return str(v).lower()
         return str(v)
 
-    out = {k: text(v) for k, v in obj.items() if k != "data"}
+    out = {SRC + k: text(v) for k, v in obj.items() if k in JSON_KEYS and k != "data"}
     data = obj.get("data")
     if isinstance(data, dict):
         for special in ("quantity", "status"):
             if special in data:
-                out[f"data_{special}"] = text(data[special])
+                out[f"data:{special}"] = text(data[special])
         others = {k: v for k, v in data.items() if k not in ("quantity", "status")}
         if others:
-            out["data_properties"] = json.dumps(others, separators=(",", ":"))
+            out["data:properties"] = _compact_json(others)
     return out
 
 
@@ -394,8 +472,32 @@ def _read_parquet(path: Path) -> RawFile:
     try:
         df = pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise UnreadableFile(f"not a readable Parquet file: {exc}") from None
-    return RawFile(_stringify(_with_row_number(df)))
+        raise UnreadableFile(f"not a readable Parquet file: {_one_line(exc)}") from None
+    df = _with_row_number(_sourced(df))
+    text = _stringify(df)
+    undecodable = _undecodable_rows(df, text)
+    if undecodable is None:
+        return RawFile(text)
+    malformed = df.filter(undecodable).select(
+        "row_number",
+        pl.struct(
+            pl.col(c).bin.encode("hex") if df.schema[c] == pl.Binary else pl.col(c)
+            for c in df.columns
+            if c != "row_number"
+        )
+        .struct.json_encode()
+        .alias("raw_record"),
+    )
+    return RawFile(text.filter(~undecodable), malformed)
+
+
+def _undecodable_rows(df: pl.DataFrame, text: pl.DataFrame) -> pl.Series | None:
+    """Rows with a binary value that is not UTF-8 text: malformed rows, not a broken file."""
+    lost = pl.repeat(False, df.height, eager=True)
+    for name, dtype in df.schema.items():
+        if dtype == pl.Binary:
+            lost = lost | (df[name].is_not_null() & text[name].is_null())
+    return lost if lost.any() else None
 
 
 def read_raw(path: Path) -> RawFile:
@@ -408,6 +510,12 @@ def read_raw(path: Path) -> RawFile:
     if name.endswith(".parquet"):
         return _read_parquet(path)
     raise UnreadableFile(f"unsupported file type: {path.name}")
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one line of text (Polars' messages run over several, with hints)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 # --------------------------------------------------------------------------------------------
@@ -428,15 +536,16 @@ ISO_TIMESTAMP = "%Y-%m-%dT%H:%M:%S%.f%#z"
 # What most exporters write (JavaScript's toISOString): fixed width, which Polars parses with its
 # fast fixed-format parser, about 3x cheaper than the general one.
 ISO_MILLIS_Z = "%Y-%m-%dT%H:%M:%S.%3fZ"
-_UNIX_EPOCH = pl.lit(dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).cast(pl.Datetime("us", "UTC"))
+_EARLIEST = pl.lit(EARLIEST_TIMESTAMP).cast(pl.Datetime("us", "UTC"))
 
 
 def parse_timestamp(raw: pl.Expr) -> pl.Expr:
     """ISO-8601 with an offset or `Z`, or epoch milliseconds, to a UTC timestamp; else null.
 
     A space may stand for the `T`. A timestamp without an offset stays null: its zone would be
-    a guess, and so does one before 1970: no API was metered then, and a year that lost a digit
-    or gained a sign (`-026-09-03`) still parses. The millisecond `Z` shape is parsed first;
+    a guess, and so does one before 2000 (EARLIEST_TIMESTAMP): epoch seconds read as
+    milliseconds land in 1970, and a year that lost a digit or gained a sign (`-026-09-03`)
+    still parses. The millisecond `Z` shape is parsed first;
     only what it leaves null meets the general parse, which gives the same result for every
     string both accept.
     """
@@ -449,7 +558,7 @@ def parse_timestamp(raw: pl.Expr) -> pl.Expr:
     millis_z = text.str.strptime(pl.Datetime("us"), ISO_MILLIS_Z, strict=False)
     general = parse_iso_timestamp(pl.when(epoch.is_null() & millis_z.is_null()).then(text))
     parsed = pl.coalesce(epoch, millis_z.dt.replace_time_zone("UTC"), general)
-    return pl.when(parsed >= _UNIX_EPOCH).then(parsed)
+    return pl.when(parsed >= _EARLIEST).then(parsed)
 
 
 def parse_iso_timestamp(text: pl.Expr) -> pl.Expr:
@@ -464,23 +573,34 @@ def validate(
     metrics: Iterable[str],
     now: dt.datetime,
 ) -> pl.DataFrame:
-    """Normalize raw string columns to the event schema and attach `reason` (null = accepted)."""
+    """Normalize raw string columns to the event schema and attach `reason` (null = accepted).
+
+    `raw` holds the file's columns under SRC (and CloudEvents `data:*` fields) beside
+    `row_number`; the result holds `row_number`, the normalized `_*` columns and `reason`.
+    """
     customers = pl.Series("c", sorted(set(customers)), dtype=pl.String)
     metrics = pl.Series("m", sorted(set(metrics)), dtype=pl.String)
-    props_raw = _first_present(raw, "properties", "data_properties")
-    # Lazy: Polars evaluates the columns in parallel and shares the common subexpressions.
-    df = raw.lazy().with_columns(
-        _first_present(raw, "event_id", "id").alias("_event_id"),
-        _first_present(raw, "occurred_at", "time").alias("_occurred_raw"),
-        _first_present(raw, "customer_id", "subject").alias("_customer_id"),
-        _first_present(raw, "metric", "type").alias("_metric"),
-        _first_present(raw, "quantity", "data_quantity").alias("_quantity_raw"),
-        _first_present(raw, "status", "data_status").alias("_status_raw"),
-        props_raw.alias("_properties"),
+
+    def first_present(*names: str) -> pl.Expr:
+        return _first_present(raw, *(n if n.startswith("data:") else SRC + n for n in names))
+
+    # Only tally's own columns go on: nothing a file brings can shadow them.
+    df = raw.select(
+        "row_number",
+        first_present("event_id", "id").alias("_event_id"),
+        first_present("occurred_at", "time").alias("_occurred_raw"),
+        first_present("customer_id", "subject").alias("_customer_id"),
+        first_present("metric", "type").alias("_metric"),
+        first_present("quantity", "data:quantity").alias("_quantity_raw"),
+        first_present("status", "data:status").alias("_status_raw"),
+        first_present("properties", "data:properties").alias("_properties"),
     )
-    df = df.with_columns(
+    # One rule for every reader: a quantity is kept exactly or refused (transforms.numbers).
+    df = df.with_columns(plain_decimals(df["_quantity_raw"]).alias("_quantity_plain"))
+    # Lazy: Polars evaluates the columns in parallel and shares the common subexpressions.
+    df = df.lazy().with_columns(
         parse_timestamp(pl.col("_occurred_raw")).alias("_occurred_at"),
-        pl.col("_quantity_raw").cast(QUANTITY_TYPE, strict=False).alias("_quantity"),
+        QUANTITY.parse_text(pl.col("_quantity_plain")).alias("_quantity"),
         pl.col("_status_raw").cast(pl.Int32, strict=False).alias("_status"),
     )
     limit = now.astimezone(dt.UTC) + FUTURE_TOLERANCE
@@ -500,10 +620,7 @@ def validate(
         .then(pl.lit("unknown_customer"))
         .when(pl.col("_metric").is_null() | ~pl.col("_metric").is_in(metrics))
         .then(pl.lit("unknown_metric"))
-        .when(
-            pl.col("_quantity_raw").is_not_null()
-            & (pl.col("_quantity").is_null() | pl.col("_quantity_raw").str.contains(r"\.\d{10,}"))
-        )
+        .when(pl.col("_quantity_raw").is_not_null() & pl.col("_quantity").is_null())
         .then(pl.lit("bad_quantity"))
         .when(pl.col("_quantity") < 0)
         .then(pl.lit("negative_quantity"))
@@ -535,11 +652,11 @@ def accepted_events(validated: pl.DataFrame, file_path: str) -> pl.DataFrame:
     )
 
 
-def quarantined_rows(
-    validated: pl.DataFrame, raw_columns: list[str], file_path: str, raw: RawFile | None = None
-) -> pl.DataFrame:
+def quarantined_rows(validated: pl.DataFrame, raw: RawFile, file_path: str) -> pl.DataFrame:
+    """The rejected rows with their reason and the record as the file holds it: the line as
+    written for JSON lines, else the row's columns as a JSON object."""
     rejected = validated.filter(pl.col("reason").is_not_null())
-    lines = raw.raw_records(rejected["row_number"].to_list()) if raw and rejected.height else None
+    lines = raw.raw_records(rejected["row_number"].to_list()) if rejected.height else None
     if lines is not None:
         return rejected.select(
             pl.lit(file_path).alias("file_path"),
@@ -547,13 +664,18 @@ def quarantined_rows(
             pl.col("reason"),
             pl.Series("raw_record", lines, dtype=pl.String),
         )
-    return rejected.select(
-        pl.lit(file_path).alias("file_path"),
-        pl.col("row_number"),
-        pl.col("reason"),
-        pl.struct(raw_columns).struct.json_encode().alias("raw_record")
-        if raw_columns
-        else pl.lit(None, pl.String).alias("raw_record"),
+    source = [c for c in raw.rows.columns if c.startswith(SRC)]
+    record = (
+        pl.struct(pl.col(c).alias(c.removeprefix(SRC)) for c in source).struct.json_encode()
+        if source
+        else pl.lit(None, pl.String)
+    )
+    return (
+        raw.rows.join(rejected.select("row_number", "reason"), on="row_number", how="inner")
+        .select(
+            pl.lit(file_path).alias("file_path"), "row_number", "reason", record.alias("raw_record")
+        )
+        .sort("row_number")
     )
 
 
@@ -708,28 +830,34 @@ class _Prepared:
 def _prepare(
     rel: str, path: Path, *, customers: list[str], metrics: list[str], now: dt.datetime
 ) -> _Prepared:
+    """Read and validate one file. Whatever goes wrong with it stays with it: the file is
+    recorded as unreadable with a one-line reason, and the batch goes on."""
     try:
-        raw = read_raw(path)
+        return _prepare_file(rel, path, customers=customers, metrics=metrics, now=now)
     except UnreadableFile as exc:
-        rejected = pl.DataFrame(
-            [
-                {
-                    "file_path": rel,
-                    "row_number": None,
-                    "reason": UNREADABLE_FILE,
-                    "raw_record": str(exc),
-                }
-            ],
-            schema=_QUARANTINE_COLUMNS,
-        )
-        return _Prepared(0, 0, pl.DataFrame(), rejected, error=str(exc))
-    raw_columns = [c for c in raw.rows.columns if c != "row_number"]
+        return _unreadable(rel, str(exc))
+    except Exception as exc:  # noqa: BLE001 - one bad file must never stop the others
+        return _unreadable(rel, f"cannot read: {type(exc).__name__}: {_one_line(exc)}")
+
+
+def _unreadable(rel: str, error: str) -> _Prepared:
+    rejected = pl.DataFrame(
+        [{"file_path": rel, "row_number": None, "reason": UNREADABLE_FILE, "raw_record": error}],
+        schema=_QUARANTINE_COLUMNS,
+    )
+    return _Prepared(0, 0, pl.DataFrame(), rejected, error=error)
+
+
+def _prepare_file(
+    rel: str, path: Path, *, customers: list[str], metrics: list[str], now: dt.datetime
+) -> _Prepared:
+    raw = read_raw(path)
     validated = validate(raw.rows, customers=customers, metrics=metrics, now=now)
     accepted = accepted_events(validated, rel)
     distinct = _first_of_each_id(accepted)
     rejected = pl.concat(
         [
-            quarantined_rows(validated, raw_columns, rel, raw),
+            quarantined_rows(validated, raw, rel),
             raw.malformed.select(
                 pl.lit(rel).alias("file_path"),
                 "row_number",
@@ -787,18 +915,25 @@ def ingest(
         zip(manifests["file_path"].to_list(), manifests["content_sha256"].to_list(), strict=True)
     )
 
-    candidates = []
-    for path in home.usage_files():
-        sha = file_sha256(path)
-        rel = home.relative(path)
-        if (rel, sha) not in known_pairs:
-            candidates.append((rel, path, sha))
+    # (rel, path, sha, refused): a refused entry is recorded as failed, never read.
+    candidates: list[tuple[str, Path, str, str | None]] = []
+    for entry in home.usage_entries():
+        refused = entry.refused
+        if refused is None:
+            try:
+                sha = file_sha256(entry.path)
+            except OSError as exc:
+                refused = f"cannot read: {exc.strerror or exc}"
+        if refused is not None:  # unique per name and reason, so each is recorded once
+            sha = hashlib.sha256(f"refused\t{entry.rel}\t{refused}".encode()).hexdigest()
+        if (entry.rel, sha) not in known_pairs:
+            candidates.append((entry.rel, entry.path, sha, refused))
     if not candidates:
         progress("no new landing files")
         return IngestResult(None, pl.DataFrame(schema=FILES_SCHEMA), [])
 
     batch_id = hashlib.sha256(
-        "\n".join(f"{rel}\t{sha}" for rel, _, sha in candidates).encode()
+        "\n".join(f"{rel}\t{sha}" for rel, _, sha, _ in candidates).encode()
     ).hexdigest()[:16]
     ingested_at = now.astimezone(dt.UTC)
     seen = _SeenIds(home, batch_id)
@@ -809,9 +944,13 @@ def ingest(
 
     # Content already ingested (under another name, or twice in this batch) is not read again.
     to_read, shas = [], set(known_shas)
-    for n, (rel, path, sha) in enumerate(candidates, start=1):
+    for n, (rel, path, sha, refused) in enumerate(candidates, start=1):
         base = {"file_path": rel, "content_sha256": sha, "ingested_at": ingested_at}
-        if sha in shas:
+        if refused is not None:
+            file_rows.append({**base, **_ZERO, "status": "failed", "error": refused, "n": n})
+            quarantine_parts.append(_unreadable(rel, refused).rejected)
+            progress(f"[{n}/{len(candidates)}] {rel}: refused ({refused})")
+        elif sha in shas:
             file_rows.append({**base, **_ZERO, "status": "already_ingested", "error": None, "n": n})
         else:
             shas.add(sha)
