@@ -39,7 +39,7 @@ class DecimalKind:
         """Why `value` does not fit this kind, or None when it does, exactly."""
         if not value.is_finite():
             return f"{value} is not a finite number"
-        if value != value.quantize(Decimal(1).scaleb(-self.scale), rounding="ROUND_DOWN"):
+        if decimals(value) > self.scale:
             return f"{value} has more than {self.scale} decimals"
         if abs(value) >= self.upper_bound:
             return f"{value} is not below {self.upper_bound:,}"
@@ -56,6 +56,14 @@ class DecimalKind:
         return pl.when(fits).then(text).cast(self.dtype, strict=False)
 
 
+def decimals(value: Decimal) -> int:
+    """Digits after the point that matter (trailing zeros do not), exactly, at any size."""
+    _, digits, exponent = value.as_tuple()
+    text = "".join(map(str, digits))
+    trailing = len(text) - len(text.rstrip("0")) if text.strip("0") else len(text)
+    return max(0, -(exponent + trailing))
+
+
 # The kinds of number tally stores (docs/DECISIONS.md, "Exact numbers at the door").
 QUANTITY = DecimalKind("quantity", scale=9, whole_digits=15)
 PRICE = DecimalKind("price", scale=12, whole_digits=9)
@@ -63,7 +71,6 @@ FEE = DecimalKind("amount", scale=12, whole_digits=12)
 AMOUNT = DecimalKind("amount", scale=4, whole_digits=15)
 INT32_MAX = 2**31 - 1
 
-_PLAIN = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
 _EXPONENT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+$"
 # Beyond this many digits an exponent cannot give a value any kind above holds exactly.
 _MAX_EXPONENT = 64
@@ -77,7 +84,8 @@ def plain_decimals(texts: pl.Series) -> pl.Series:
     exponent = stripped.str.contains(_EXPONENT).fill_null(False)
     if not exponent.any():
         return stripped
-    mapping = {t: _plain(t) for t in stripped.filter(exponent).unique().to_list()}
+    # Text that no exact plain form exists for is kept as it is: it will not parse.
+    mapping = {t: _plain(t) or t for t in stripped.filter(exponent).unique().to_list()}
     return stripped.replace(mapping)
 
 
@@ -91,7 +99,3 @@ def _plain(text: str) -> str | None:
     except InvalidOperation:
         return None
     return f"{value:f}"
-
-
-def is_plain_decimal(text: pl.Expr) -> pl.Expr:
-    return text.str.contains(_PLAIN)

@@ -16,6 +16,7 @@ import polars as pl
 import yaml
 
 from transforms.money import MoneyError, is_currency, parse_decimal
+from transforms.numbers import FEE, INT32_MAX, PRICE, QUANTITY, DecimalKind
 
 MODELS = ("per_unit", "graduated", "volume", "package", "percentage")
 AGGREGATIONS = ("sum", "count", "max", "unique_count", "latest")
@@ -31,8 +32,40 @@ class PriceBookError(ValueError):
     """A price book that breaks the rules; the message names file, plan and field."""
 
 
+# A price book is a few pages of YAML; anything far larger is a mistake or an attack.
+MAX_FILE_BYTES = 1 << 20
+
+
 class _ExactLoader(yaml.SafeLoader):
-    """SafeLoader that reads floats as Decimal from their literal text."""
+    """SafeLoader that reads floats as Decimal from their literal text, refuses a key given
+    twice in one mapping (YAML would keep the last silently) and refuses aliases (`*name`):
+    a price book has no use for them, and nested aliases build a document exponentially larger
+    than its file (billion laughs)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a price book", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if isinstance(key, list | dict):  # unhashable; refused by PyYAML itself
+                    continue
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping",
+                        node.start_mark,
+                        f"key {key!r} is given twice (first {seen[key]})",
+                        key_node.start_mark,
+                    )
+                seen[key] = f"at line {key_node.start_mark.line + 1}"
+        return super().construct_mapping(node, deep=deep)
 
 
 def _decimal_constructor(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
@@ -123,11 +156,22 @@ def _take(mapping: dict, key: str, where: _Where, *, required: bool = True, defa
     return default
 
 
-def _decimal(value, where: _Where, *, minimum: Decimal | None = Decimal(0), positive=False):
+def _decimal(
+    value,
+    where: _Where,
+    *,
+    kind: DecimalKind,
+    minimum: Decimal | None = Decimal(0),
+    positive=False,
+):
+    """A number of the price book, exactly as written; refused unless it fits `kind`."""
     try:
         result = parse_decimal(value)
     except MoneyError as exc:
         raise where.error(str(exc)) from None
+    problem = kind.problem(result)
+    if problem:
+        raise where.error(f"{problem}: a {kind.name} has {kind.describe()}")
     if positive and result <= 0:
         raise where.error(f"must be greater than 0, got {result}")
     if minimum is not None and result < minimum:
@@ -222,7 +266,11 @@ def _parse_tiers(raw, where: _Where) -> tuple[Tier, ...]:
         _no_unknown_keys(t, {"up_to", "unit_price", "flat_fee"}, w)
         if "up_to" not in t:
             raise w.at("up_to").error("is required (null means no upper bound)")
-        up_to = None if t["up_to"] is None else _decimal(t["up_to"], w.at("up_to"), positive=True)
+        up_to = (
+            None
+            if t["up_to"] is None
+            else _decimal(t["up_to"], w.at("up_to"), positive=True, kind=QUANTITY)
+        )
         last = i == len(raw) - 1
         if up_to is None and not last:
             raise w.at("up_to").error("only the last tier may be unbounded (null)")
@@ -233,8 +281,8 @@ def _parse_tiers(raw, where: _Where) -> tuple[Tier, ...]:
         tiers.append(
             Tier(
                 up_to=up_to,
-                unit_price=_decimal(_take(t, "unit_price", w), w.at("unit_price")),
-                flat_fee=_decimal(t.get("flat_fee", 0), w.at("flat_fee")),
+                unit_price=_decimal(_take(t, "unit_price", w), w.at("unit_price"), kind=PRICE),
+                flat_fee=_decimal(t.get("flat_fee", 0), w.at("flat_fee"), kind=FEE),
             )
         )
         previous = up_to
@@ -264,21 +312,30 @@ def _parse_charge(raw, where: _Where) -> Charge:
     )
     kwargs: dict = {}
     if model == "per_unit":
-        kwargs["unit_price"] = _decimal(_take(raw, "unit_price", where), where.at("unit_price"))
-        kwargs["free_units"] = _decimal(raw.get("free_units", 0), where.at("free_units"))
+        kwargs["unit_price"] = _decimal(
+            _take(raw, "unit_price", where), where.at("unit_price"), kind=PRICE
+        )
+        kwargs["free_units"] = _decimal(
+            raw.get("free_units", 0), where.at("free_units"), kind=QUANTITY
+        )
     elif model in ("graduated", "volume"):
         kwargs["tiers"] = _parse_tiers(_take(raw, "tiers", where), where.at("tiers"))
     elif model == "package":
         kwargs["package_size"] = _decimal(
-            _take(raw, "package_size", where), where.at("package_size"), positive=True
+            _take(raw, "package_size", where),
+            where.at("package_size"),
+            positive=True,
+            kind=QUANTITY,
         )
         kwargs["package_price"] = _decimal(
-            _take(raw, "package_price", where), where.at("package_price")
+            _take(raw, "package_price", where), where.at("package_price"), kind=FEE
         )
-        kwargs["free_units"] = _decimal(raw.get("free_units", 0), where.at("free_units"))
+        kwargs["free_units"] = _decimal(
+            raw.get("free_units", 0), where.at("free_units"), kind=QUANTITY
+        )
     else:
-        kwargs["rate"] = _decimal(_take(raw, "rate", where), where.at("rate"))
-        kwargs["fixed_fee"] = _decimal(raw.get("fixed_fee", 0), where.at("fixed_fee"))
+        kwargs["rate"] = _decimal(_take(raw, "rate", where), where.at("rate"), kind=PRICE)
+        kwargs["fixed_fee"] = _decimal(raw.get("fixed_fee", 0), where.at("fixed_fee"), kind=FEE)
     return Charge(
         charge_id=str(_take(raw, "charge_id", where)),
         metric=str(_take(raw, "metric", where)),
@@ -318,8 +375,10 @@ def _parse_plan(raw, file: str, index: int) -> Plan:
     where = _Where(file, str(plan_id))
     _no_unknown_keys(raw, _PLAN_KEYS, where)
     version = _take(raw, "version", where)
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise where.at("version").error(f"must be a whole number >= 1, got {version!r}")
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= INT32_MAX:
+        raise where.at("version").error(
+            f"must be a whole number from 1 to {INT32_MAX:,}, got {version!r}"
+        )
     where = _Where(file, f"{plan_id} v{version}")
     effective_from = _take(raw, "effective_from", where)
     if isinstance(effective_from, str):
@@ -364,13 +423,13 @@ def _parse_plan(raw, file: str, index: int) -> Plan:
         version=version,
         effective_from=effective_from,
         currency=currency,
-        base_fee=_decimal(raw.get("base_fee", 0), where.at("base_fee")),
+        base_fee=_decimal(raw.get("base_fee", 0), where.at("base_fee"), kind=FEE),
         minimum_commitment=None
         if minimum is None
-        else _decimal(minimum, where.at("minimum_commitment")),
+        else _decimal(minimum, where.at("minimum_commitment"), kind=FEE),
         credit_rate=None
         if credit_rate is None
-        else _decimal(credit_rate, where.at("credit_rate"), positive=True),
+        else _decimal(credit_rate, where.at("credit_rate"), positive=True, kind=PRICE),
         charges=charges,
         source_file=file,
     )
@@ -383,8 +442,12 @@ def load_price_book(files: list[Path], *, base: Path | None = None) -> PriceBook
     plans: list[Plan] = []
     for path in sorted(files):
         name = path.relative_to(base).as_posix() if base else path.name
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise PriceBookError(f"{name}: larger than {MAX_FILE_BYTES:,} bytes; not a price book")
         try:
             doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_ExactLoader)  # noqa: S506
+        except UnicodeDecodeError as exc:
+            raise PriceBookError(f"{name}: not UTF-8 text: {exc}") from None
         except yaml.YAMLError as exc:
             raise PriceBookError(f"{name}: not valid YAML: {exc}") from None
         if doc is None:

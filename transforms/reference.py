@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from transforms.money import is_currency
+from transforms.numbers import AMOUNT, QUANTITY, DecimalKind, plain_decimals
 from transforms.pricebook import MONEY_TYPE, QUANTITY_TYPE, PriceBook
 
 
@@ -62,11 +63,22 @@ REQUIRED = {
 }
 OPTIONAL_FILES = {"credit_grants", "billed_invoices"}
 DEFAULT_PRIORITY = 50
+# Numbers are read exactly and must fit the warehouse's types (transforms.numbers): money of
+# the billing system and of purchases is an amount (4 decimals); credits are a quantity.
+KINDS: dict[str, DecimalKind] = {
+    "credits": QUANTITY,
+    "purchase_amount": AMOUNT,
+    "subtotal": AMOUNT,
+    "credits_applied": AMOUNT,
+    "total": AMOUNT,
+}
 
 
 def _parse_column(name: str, dtype: pl.DataType) -> pl.Expr:
     col = pl.col(name).str.strip_chars()
     col = pl.when(col == "").then(None).otherwise(col)
+    if name in KINDS:
+        return KINDS[name].parse_text(col).cast(dtype)
     if dtype == pl.Date:
         return col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
     if isinstance(dtype, pl.Datetime):
@@ -99,15 +111,22 @@ def read_reference(path: Path, name: str) -> pl.DataFrame:
     if missing:
         raise ReferenceDataError(f"{path.name}: missing column {missing[0]!r}")
     raw = raw.with_columns(pl.lit(None, pl.String).alias(c) for c in schema if c not in raw.columns)
+    written = raw  # as in the file, for messages
+    raw = raw.with_columns(plain_decimals(raw[c]) for c in schema if c in KINDS)
     parsed = raw.select(_parse_column(c, t).alias(c) for c, t in schema.items())
     for column, dtype in schema.items():
-        bad = raw.with_row_index("row", offset=2).filter(
+        bad = written.with_row_index("row", offset=2).filter(
             (pl.col(column).str.strip_chars().fill_null("") != "") & parsed[column].is_null()
         )
         if bad.height:
             first = bad.row(0, named=True)
+            what = (
+                f"{KINDS[column].name} ({KINDS[column].describe()})"
+                if column in KINDS
+                else str(dtype)
+            )
             raise ReferenceDataError(
-                f"{path.name}: row {first['row']}: {column}: {first[column]!r} is not a valid {dtype}"
+                f"{path.name}: row {first['row']}: {column}: {first[column]!r} is not a valid {what}"
             )
         if column in REQUIRED[name]:
             nulls = parsed.with_row_index("row", offset=2).filter(pl.col(column).is_null())

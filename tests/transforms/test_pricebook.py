@@ -115,3 +115,106 @@ def test_disjoint_filters_are_accepted(tmp_path):
         "calls",
         "failed_calls",
     ]
+
+
+# --- hostile price books: refused with the place named, never changed or built ---------------
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ('unit_price: "0.002"', 'unit_price: "0.002"\n        unit_price: "0.001"'),
+            "plans.yaml: not valid YAML: while reading a mapping",
+        ),
+        (
+            ('unit_price: "0.002"', "unit_price: 0.30000000000000004"),
+            "charges[0].unit_price: 0.30000000000000004 has more than 12 decimals",
+        ),
+        (
+            ('unit_price: "0.002"', 'unit_price: "0.0000000000001"'),
+            "charges[0].unit_price: 1E-13 has more than 12 decimals",
+        ),
+        (
+            ('unit_price: "0.002"', 'unit_price: "1e26"'),
+            "charges[0].unit_price: 1E+26 is not below 1,000,000,000",
+        ),
+        (
+            ("base_fee: 49.10", "base_fee: 1000000000000.00"),
+            "base_fee: 1000000000000.00 is not below 1,000,000,000,000",
+        ),
+        (
+            ("version: 2", "version: 3000000000"),
+            "plans.yaml: plan growth: version: must be a whole number from 1 to 2,147,483,647",
+        ),
+        (
+            (
+                'model: per_unit\n        unit_price: "0.002"',
+                'model: package\n        package_size: 0.0000000001\n        package_price: "1"',
+            ),
+            "charges[0].package_size: 1E-10 has more than 9 decimals",
+        ),
+    ],
+)
+def test_a_number_that_would_change_or_not_fit_is_refused(tmp_path, change, message):
+    with pytest.raises(PriceBookError) as exc:
+        book_from(tmp_path, PLAN.replace(*change))
+    assert message in str(exc.value)
+
+
+def test_a_key_given_twice_names_the_key_and_both_lines(tmp_path):
+    with pytest.raises(PriceBookError) as exc:
+        book_from(tmp_path, PLAN.replace("currency: USD", "currency: USD\n    currency: EUR"))
+    assert "key 'currency' is given twice (first at line 6)" in str(exc.value)
+    assert "line 7" in str(exc.value)
+
+
+def test_yaml_aliases_are_refused_before_anything_is_built(tmp_path):
+    laughs = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for i in range(1, 30):  # 9^30 elements if it were built
+        prev, name = (
+            chr(ord("a") + (i - 1) % 26) * (1 + (i - 1) // 26),
+            chr(ord("a") + i % 26) * (1 + i // 26),
+        )
+        laughs.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    (tmp_path / "laughs.yaml").write_text("\n".join(laughs) + "\nplans: []\n")
+    with pytest.raises(PriceBookError) as exc:
+        load_price_book([tmp_path / "laughs.yaml"], base=tmp_path)
+    assert "aliases (*name) are not allowed in a price book" in str(exc.value)
+
+
+def test_an_oversized_price_book_file_is_refused_unread(tmp_path):
+    path = tmp_path / "huge.yaml"
+    path.write_text("plans: []\n" + "#" * (1 << 20))
+    with pytest.raises(PriceBookError, match="huge.yaml: larger than 1,048,576 bytes"):
+        load_price_book([path], base=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("field", "scale", "whole"),
+    [
+        ("unit_price", 12, 9),
+        ("base_fee", 12, 12),
+        ("minimum_commitment", 12, 12),
+        ("credit_rate", 12, 9),
+    ],
+)
+@pytest.mark.parametrize("excess", ["decimals", "whole digits"])
+def test_every_number_field_has_its_limits(tmp_path, field, scale, whole, excess):
+    """The class: every price-book number either fits its warehouse type exactly or is
+    refused; the limit itself is accepted."""
+
+    def plan_with(value: str) -> str:
+        if field == "unit_price":
+            return PLAN.replace('unit_price: "0.002"', f'unit_price: "{value}"')
+        if field == "base_fee":
+            return PLAN.replace("base_fee: 49.10", f'base_fee: "{value}"')
+        return PLAN.replace("base_fee: 49.10", f'base_fee: 49.10\n    {field}: "{value}"')
+
+    at_limit = "9" * whole + "." + "9" * scale
+    plan = book_from(tmp_path, plan_with(at_limit)).plans[0]
+    got = plan.charges[0].unit_price if field == "unit_price" else getattr(plan, field)
+    assert got == Decimal(at_limit)
+    beyond = "0." + "0" * scale + "1" if excess == "decimals" else "1" + "0" * whole
+    with pytest.raises(PriceBookError, match=field):
+        book_from(tmp_path, plan_with(beyond))

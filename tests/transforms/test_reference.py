@@ -1,0 +1,42 @@
+"""Reference files: numbers are read exactly and must fit the warehouse's types."""
+
+from decimal import Decimal
+
+import pytest
+
+from transforms.reference import ReferenceDataError, read_reference
+
+GRANTS = "grant_id,customer_id,granted_at,credits,kind,purchase_amount,expires_at,priority\n"
+
+
+def grants(tmp_path, credits: str, amount: str):
+    path = tmp_path / "credit_grants.csv"
+    path.write_text(GRANTS + f"g1,c1,2026-09-01,{credits},purchased,{amount},,\n")
+    return read_reference(path, "credit_grants")
+
+
+def test_exponent_notation_is_read_exactly(tmp_path):
+    row = grants(tmp_path, "1.5e3", "2.5E2").row(0, named=True)
+    assert (row["credits"], row["purchase_amount"]) == (Decimal("1500"), Decimal("250"))
+
+
+@pytest.mark.parametrize(
+    ("credits", "amount", "message"),
+    [
+        ("1000.0000000001", "10", "credits: '1000.0000000001' is not a valid quantity"),
+        ("1e20", "10", "credits: '1e20' is not a valid quantity"),
+        (
+            "100",
+            "10.00001",
+            "purchase_amount: '10.00001' is not a valid amount (at most 4 decimals",
+        ),
+        ("100", "1e300", "purchase_amount: '1e300' is not a valid amount"),
+    ],
+)
+def test_a_number_that_would_be_rounded_or_overflow_is_refused_with_row_and_column(
+    tmp_path, credits, amount, message
+):
+    with pytest.raises(ReferenceDataError) as exc:
+        grants(tmp_path, credits, amount)
+    assert str(exc.value).startswith("credit_grants.csv: row 2: ")
+    assert message in str(exc.value)
