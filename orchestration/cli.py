@@ -254,9 +254,21 @@ def cmd_close(args) -> int:
             f"after one month pay the next"
         )
     from orchestration.defs.quality.reconciliation import blocking_findings, describe_blocking
-    from transforms.close import is_issued
+    from transforms.close import is_issued, remove_uncommitted_closes, write_documents
+    from transforms.freshness import describe_stale, why_stale
 
-    blocking = {} if is_issued(home, args.month) else blocking_findings(home, args.month)
+    if is_issued(home, args.month):
+        # Issued invoices never change: nothing to run, nothing to alert. Documents a crash
+        # after the commit left unwritten are written now.
+        remove_uncommitted_closes(home)
+        written = write_documents(home, args.month)
+        note = f"; {written} missing invoice document(s) written" if written else ""
+        print(f"close: {args.month:%Y-%m} is already issued; nothing changed{note}")
+        return EXIT_OK
+    stale = why_stale(home)
+    if stale:
+        raise UsageError(describe_stale(args.month, stale))
+    blocking = blocking_findings(home, args.month)
     if blocking:
         print(f"tally: {describe_blocking(args.month, blocking)}", file=sys.stderr)
         return EXIT_CHECKS_FAILED
@@ -333,18 +345,18 @@ def cmd_query(args) -> int:
     import duckdb
     import polars as pl
 
+    from orchestration.warehouse import QueryRefused, check_read_only, read_only_connection
     from transforms.home import Home
 
-    warehouse = Home.at(args.home).warehouse
-    if not warehouse.exists():
-        raise UsageError(f"no warehouse at {warehouse}: run `tally run` first")
+    home = Home.at(args.home)
+    if not home.warehouse.exists():
+        raise UsageError(f"no warehouse at {home.warehouse}: run `tally run` first")
     try:
-        with duckdb.connect(str(warehouse), read_only=True) as con:
-            con.execute("set TimeZone = 'UTC'")  # billing periods are UTC, so is the output
-            relation = con.sql(args.sql)
-            if relation is None:  # a statement without a result, e.g. SET
-                return EXIT_OK
-            frame = pl.from_arrow(relation.to_arrow_table())
+        check_read_only(args.sql)
+        with read_only_connection(home) as con:
+            frame = pl.from_arrow(con.sql(args.sql).to_arrow_table())
+    except QueryRefused as exc:
+        raise UsageError(str(exc)) from None
     except duckdb.Error as exc:
         raise UsageError(f"query failed: {str(exc).splitlines()[0]}") from None
     with pl.Config(tbl_rows=50, tbl_cols=20, tbl_width_chars=160, fmt_str_lengths=40):

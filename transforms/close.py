@@ -12,11 +12,12 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import polars as pl
 
 from transforms.credits import Consumption, CreditBook, Grant, Invoice, total_after_credits
-from transforms.home import Home
+from transforms.home import Home, safe_file_name
 from transforms.lake import (
     ISSUED_CONSUMPTION_SCHEMA,
     ISSUED_INVOICE_SCHEMA,
@@ -131,6 +132,33 @@ def apply_credits(
     return invoices, consumption
 
 
+ISSUED_TABLES = ("invoice_lines", "credit_consumption", "invoices")
+
+
+def _period_file(home: Home, table: str, month: dt.date) -> Path:
+    return home.lake_issued / table / f"period={month:%Y-%m}.parquet"
+
+
+def remove_uncommitted_closes(home: Home) -> list[str]:
+    """A close commits by writing its invoices file last (the commit marker). Lines and credit
+    consumption of a period without one are the remains of a close that crashed before its
+    commit: they are removed, so nothing reads them and the close can run again."""
+    committed = {p.name for p in (home.lake_issued / "invoices").glob("period=*.parquet")}
+    removed = []
+    for table in ISSUED_TABLES:
+        folder = home.lake_issued / table
+        for leftover in folder.glob("*.parquet.tmp"):
+            leftover.unlink()
+            removed.append(home.relative(leftover))
+        if table == "invoices":
+            continue
+        for part in folder.glob("period=*.parquet"):
+            if part.name not in committed:
+                part.unlink()
+                removed.append(home.relative(part))
+    return removed
+
+
 def issue_month(
     home: Home,
     month: dt.date,
@@ -140,11 +168,13 @@ def issue_month(
     now: dt.datetime,
 ) -> CloseResult:
     """Issue the month's invoices once: credits applied, lines, invoices and credit consumption
-    into the lake, one JSON document per invoice."""
+    into the lake, committed together, then one JSON document per invoice."""
     month = month.replace(day=1)
-    invoices_file = home.lake_issued / "invoices" / f"period={month:%Y-%m}.parquet"
+    remove_uncommitted_closes(home)
+    invoices_file = _period_file(home, "invoices", month)
     if invoices_file.exists():
         existing = pl.read_parquet(invoices_file)
+        write_documents(home, month)  # a crash after the commit may have left some unwritten
         return CloseResult(
             month,
             existing.height,
@@ -168,11 +198,38 @@ def issue_month(
         .sort("invoice_id")
     )
     lines = lines.select(list(ISSUED_LINE_SCHEMA)).cast(ISSUED_LINE_SCHEMA).sort("invoice_line_id")
+    for inv in invoices["invoice_id"]:
+        safe_file_name(inv)  # refuse a name that cannot be a document before anything is written
 
+    # Lines and credits first, invoices last: the invoices file is the commit. A crash before
+    # it leaves parts that remove_uncommitted_closes() deletes; documents follow the commit.
+    write_table(lines, _period_file(home, "invoice_lines", month))
+    write_table(consumption.sort("entry_id"), _period_file(home, "credit_consumption", month))
+    write_table(invoices, invoices_file)
+    write_documents(home, month)
+    return CloseResult(
+        month,
+        invoices.height,
+        Decimal(invoices["total"].sum() or 0),
+        False,
+        Decimal(invoices["credits_applied"].sum() or 0),
+    )
+
+
+def write_documents(home: Home, month: dt.date) -> int:
+    """One JSON document per issued invoice of a committed month, from the issued store;
+    documents already written are left as they are. Returns how many were written."""
+    invoices = pl.read_parquet(_period_file(home, "invoices", month))
+    lines = pl.read_parquet(_period_file(home, "invoice_lines", month))
+    consumption = pl.read_parquet(_period_file(home, "credit_consumption", month))
     home.exports.mkdir(parents=True, exist_ok=True)
     by_invoice = lines.partition_by("invoice_id", as_dict=True)
     credits_by_invoice = consumption.partition_by("invoice_id", as_dict=True)
+    written = 0
     for inv in invoices.iter_rows(named=True):
+        path = home.exports / f"{safe_file_name(inv['invoice_id'])}.json"
+        if path.exists():
+            continue
         inv_lines = by_invoice.get((inv["invoice_id"],), lines.clear())
         inv_credits = credits_by_invoice.get((inv["invoice_id"],), consumption.clear())
         document = {
@@ -186,24 +243,11 @@ def issue_month(
                 for c in inv_credits.iter_rows(named=True)
             ],
         }
-        path = home.exports / f"{inv['invoice_id']}.json"
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         tmp.replace(path)
-    # Lines and credits first, invoices last: the invoices file marks the month as issued.
-    write_table(lines, home.lake_issued / "invoice_lines" / f"period={month:%Y-%m}.parquet")
-    write_table(
-        consumption.sort("entry_id"),
-        home.lake_issued / "credit_consumption" / f"period={month:%Y-%m}.parquet",
-    )
-    write_table(invoices, invoices_file)
-    return CloseResult(
-        month,
-        invoices.height,
-        Decimal(invoices["total"].sum() or 0),
-        False,
-        Decimal(invoices["credits_applied"].sum() or 0),
-    )
+        written += 1
+    return written
 
 
 def _json_value(value):

@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 USAGE_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".parquet")
 REFERENCE_FILES = ("customers.csv", "subscriptions.csv", "credit_grants.csv", "billed_invoices.csv")
+
+
+class UnsafeFileName(ValueError):
+    """A name built from data that would leave its folder even once escaped."""
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_MAX_NAME = 200  # leaves room for a suffix such as `.json.tmp`
+
+
+def safe_file_name(name: str) -> str:
+    """A file name built from data (an invoice id, a customer id) that stays in its folder
+    (SPEC 1): every character outside `[A-Za-z0-9._-]` is escaped as `%XX` (UTF-8 bytes), so
+    distinct names stay distinct; a name that is still `.`, `..` or empty is refused."""
+    escaped = _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m[0].encode("utf-8")), name)
+    if escaped in ("", ".", ".."):
+        raise UnsafeFileName(f"{name!r} cannot be used as a file name")
+    if len(escaped) > _MAX_NAME:  # file systems stop at 255 bytes; keep names distinct
+        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
+        escaped = f"{escaped[: _MAX_NAME - 17]}~{digest}"
+    return escaped
 
 
 @dataclass(frozen=True)

@@ -684,7 +684,8 @@ def quarantined_rows(validated: pl.DataFrame, raw: RawFile, file_path: str) -> p
 # --------------------------------------------------------------------------------------------
 
 
-def _read_manifests(home: Home) -> pl.DataFrame:
+def read_manifests(home: Home) -> pl.DataFrame:
+    """Every committed batch's per-file records (lake/ingested_files)."""
     files = sorted(home.lake_ingested_files.glob("batch-*.parquet"))
     if not files:
         return pl.DataFrame(schema=FILES_SCHEMA)
@@ -693,7 +694,7 @@ def _read_manifests(home: Home) -> pl.DataFrame:
 
 def latest_batch_id(home: Home) -> str | None:
     """The most recently committed batch that accepted anything, or None."""
-    manifests = _read_manifests(home).filter(pl.col("status") == "ingested")
+    manifests = read_manifests(home).filter(pl.col("status") == "ingested")
     if manifests.height == 0:
         return None
     return manifests.sort("ingested_at", "batch_id")["batch_id"][-1]
@@ -892,6 +893,33 @@ def _in_order(
         yield item, future.result()
 
 
+def new_landing_files(
+    home: Home, manifests: pl.DataFrame | None = None
+) -> list[tuple[str, Path, str, str | None]]:
+    """Landing files whose (name, content) no committed batch recorded, as
+    (name under the home, path, content sha256, why refused or None). A refused entry is
+    recorded as failed and never read; its hash is unique per name and reason, so each is
+    recorded once."""
+    if manifests is None:
+        manifests = read_manifests(home)
+    known = set(
+        zip(manifests["file_path"].to_list(), manifests["content_sha256"].to_list(), strict=True)
+    )
+    out = []
+    for entry in home.usage_entries():
+        refused = entry.refused
+        if refused is None:
+            try:
+                sha = file_sha256(entry.path)
+            except OSError as exc:
+                refused = f"cannot read: {exc.strerror or exc}"
+        if refused is not None:
+            sha = hashlib.sha256(f"refused\t{entry.rel}\t{refused}".encode()).hexdigest()
+        if (entry.rel, sha) not in known:
+            out.append((entry.rel, entry.path, sha, refused))
+    return out
+
+
 def ingest(
     home: Home,
     *,
@@ -908,26 +936,11 @@ def ingest(
     """
     now = now or dt.datetime.now(dt.UTC)
     customers, metrics = sorted(set(customers)), sorted(set(metrics))
-    manifests = _read_manifests(home)
+    manifests = read_manifests(home)
     _remove_uncommitted(home, set(manifests["batch_id"].unique().to_list()))
     known_shas = set(manifests["content_sha256"].to_list())
-    known_pairs = set(
-        zip(manifests["file_path"].to_list(), manifests["content_sha256"].to_list(), strict=True)
-    )
 
-    # (rel, path, sha, refused): a refused entry is recorded as failed, never read.
-    candidates: list[tuple[str, Path, str, str | None]] = []
-    for entry in home.usage_entries():
-        refused = entry.refused
-        if refused is None:
-            try:
-                sha = file_sha256(entry.path)
-            except OSError as exc:
-                refused = f"cannot read: {exc.strerror or exc}"
-        if refused is not None:  # unique per name and reason, so each is recorded once
-            sha = hashlib.sha256(f"refused\t{entry.rel}\t{refused}".encode()).hexdigest()
-        if (entry.rel, sha) not in known_pairs:
-            candidates.append((entry.rel, entry.path, sha, refused))
+    candidates = new_landing_files(home, manifests)
     if not candidates:
         progress("no new landing files")
         return IngestResult(None, pl.DataFrame(schema=FILES_SCHEMA), [])

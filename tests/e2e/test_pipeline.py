@@ -188,3 +188,40 @@ def test_summary_tells_a_billing_engineer_what_happened(world, capsys):
     late = 1 if (home.landing_usage / "late" / "late.csv").exists() else 0  # added by a test above
     assert f"events accepted     {truth.events + late:>12,}" in out
     assert "invoices issued" in out and "revenue recognized          USD" in out
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "COPY (select 'e9,2026-09-02T00:00:00Z,c1,api_calls,1,200,') TO '{home}/landing/usage/x.csv'",
+        "COPY marts.fct_invoices TO '{home}/lake/issued/invoices/period=2026-09.parquet'",
+        "EXPORT DATABASE '{home}/../exported'",
+        "select 1; copy (select 1) to '{home}/x.csv'",
+        "select * from read_csv('/etc/passwd')",
+        "attach '{home}/../other.duckdb'",
+        "install httpfs",
+        "pragma enable_profiling",
+    ],
+)
+def test_query_writes_nothing_and_reads_only_the_home(world, capsys, sql):
+    home = world[0]
+    before = sorted(p for p in home.root.parent.rglob("*") if p.is_file())
+    status = main(["query", "--home", str(home.root), sql.format(home=home.root)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1 and err.startswith("tally: ")
+    assert sorted(p for p in home.root.parent.rglob("*") if p.is_file()) == before
+
+
+def test_query_reads_marts_and_the_lake_views(world, capsys):
+    home = world[0]
+    status = main(
+        [
+            "query",
+            "--home",
+            str(home.root),
+            "select count(*) as n from staging.stg_lake__usage_events",
+        ]
+    )
+    assert status == 0
+    assert "│ n" in capsys.readouterr().out

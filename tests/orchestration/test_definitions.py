@@ -40,6 +40,7 @@ def test_definitions_load_with_every_stage():
         "invoices_expectations",
         "rows_conserved",
         "usage_matches_invoices",
+        "usage_has_a_subscription",
         "no_pending_adjustments",
         "lines_sum_to_subtotal",
         "total_is_subtotal_minus_credits",

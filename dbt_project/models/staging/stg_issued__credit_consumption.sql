@@ -11,3 +11,6 @@ select
     cast(revenue as {{ money_type() }}) as revenue,
     cast(discount as {{ money_type() }}) as discount
 from {{ source('issued', 'credit_consumption') }}
+-- A month is issued when its invoices file is written (the close's commit): parts of a close
+-- that crashed before it are not part of any issued invoice, whatever is left on disk.
+where period_start in (select period_start from {{ source('issued', 'invoices') }})

@@ -1,3 +1,4 @@
+-- Lines of issued invoices, frozen at month close.
 select
     invoice_line_id,
     invoice_id,
@@ -11,3 +12,6 @@ select
     plan_id,
     cast(plan_version as integer) as plan_version
 from {{ source('issued', 'invoice_lines') }}
+-- A month is issued when its invoices file is written (the close's commit): parts of a close
+-- that crashed before it are not part of any issued invoice, whatever is left on disk.
+where period_start in (select period_start from {{ source('issued', 'invoices') }})

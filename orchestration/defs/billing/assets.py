@@ -16,6 +16,7 @@ from orchestration.defs.partitions import monthly_partitions
 from orchestration.defs.quality.reconciliation import blocking_findings, describe_blocking
 from orchestration.settings import TallySettings
 from transforms.close import is_issued, issue_month
+from transforms.freshness import describe_stale, why_stale
 
 
 @dg.multi_asset(
@@ -46,9 +47,13 @@ from transforms.close import is_issued, issue_month
 def issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
     home = settings.tally_home
     month = dt.date.fromisoformat(context.partition_key[:10])
-    blocking = {} if is_issued(home, month) else blocking_findings(home, month)
-    if blocking:
-        raise dg.Failure(description=describe_blocking(month, blocking))
+    if not is_issued(home, month):
+        stale = why_stale(home)
+        if stale:
+            raise dg.Failure(description=describe_stale(month, stale))
+        blocking = blocking_findings(home, month)
+        if blocking:
+            raise dg.Failure(description=describe_blocking(month, blocking))
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
         invoices = pl.from_arrow(
             con.sql(

@@ -7,6 +7,7 @@ selects only the models downstream of the issued-invoice store. The op-level cyc
 """
 
 import os
+from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import (
@@ -18,6 +19,8 @@ from dagster_dbt import (
 
 from orchestration.defs.dbt.project import tally_dbt_project
 from orchestration.settings import TallySettings, import_in_background, launched_by_cli
+from orchestration.warehouse import WarehouseBusy, finish_build, start_build
+from transforms.freshness import mark_building, mark_built
 
 
 class TallyDbtTranslator(DagsterDbtTranslator):
@@ -32,13 +35,13 @@ class TallyDbtTranslator(DagsterDbtTranslator):
 translator = TallyDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def _dbt_env(settings: TallySettings) -> None:
+def _dbt_env(settings: TallySettings, database: Path) -> None:
     # dbt runs as a subprocess that inherits the environment: it reads the home from it.
     # No --vars per run: changing vars forces dbt to re-parse the whole project every time.
     os.environ["TALLY_HOME"] = str(settings.tally_home.root)
+    os.environ["TALLY_DUCKDB_PATH"] = str(database)
     os.environ["TALLY_DUCKDB_MEMORY_LIMIT"] = settings.duckdb_memory_limit
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    settings.tally_home.warehouse.parent.mkdir(parents=True, exist_ok=True)
 
 
 @dbt_assets(
@@ -50,14 +53,30 @@ def _dbt_env(settings: TallySettings) -> None:
 def tally_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: TallySettings
 ):
-    _dbt_env(settings)
+    home = settings.tally_home
+    # Readers never block the build and never see half of it: dbt builds a copy of the
+    # warehouse, which replaces the live file in one rename when dbt is done.
+    try:
+        build = start_build(home)
+    except WarehouseBusy as exc:
+        raise dg.Failure(description=str(exc)) from None
+    _dbt_env(settings, build)
+    mark_building(home)
     # One target folder per home: dbt's partial parse carries over between runs, and build
     # output stays with the data instead of piling up in the repository.
-    target = settings.tally_home.dagster_home / "dbt-target"
+    target = home.dagster_home / "dbt-target"
     if launched_by_cli(context.run):
         # `tally` runs every step in this process and the GX checks follow this one: import GX
         # (about 5 s) while dbt parses the project in its own process, leaving this one idle.
         import_in_background("great_expectations")
     # Unit tests test the SQL, not the data: they run in the test suite, not every night.
     args = ["build", "--exclude-resource-type", "unit_test"]
-    yield from dbt.cli(args, context=context, target_path=target).stream()
+    invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
+    yield from invocation.stream()
+    finish_build(home, build)
+    results = invocation.get_artifact("run_results.json").get("results", [])
+    if all(r["status"] == "success" for r in results if r["unique_id"].startswith("model.")):
+        mark_built(home)  # every model rebuilt: the marts reflect this run's inputs
+    error = invocation.get_error()
+    if error is not None:
+        raise error

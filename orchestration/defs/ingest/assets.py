@@ -5,6 +5,7 @@ import polars as pl
 
 from orchestration.defs.partitions import daily_partitions
 from orchestration.settings import TallySettings
+from transforms.close import remove_uncommitted_closes
 from transforms.ingest import REASONS, ingest
 from transforms.lake import currency_table, ensure_lake, write_table
 from transforms.pricebook import load_price_book, price_book_files, price_book_tables
@@ -81,6 +82,8 @@ def reference_data(context: dg.AssetExecutionContext, settings: TallySettings):
 def ingest_usage(context: dg.AssetExecutionContext, settings: TallySettings):
     home = settings.tally_home
     ensure_lake(home)
+    for removed in remove_uncommitted_closes(home):
+        context.log.warning(f"removed {removed}: left by a month close that did not commit")
     customers = pl.read_parquet(home.lake_reference / "customers.parquet")["customer_id"]
     result = ingest(
         home, customers=customers, metrics=load_book(settings).metrics, progress=context.log.info

@@ -28,6 +28,11 @@ RECONCILIATION_CHECKS = {
         ("usage_differs_from_invoice",),
         "Billable usage in fct_usage_daily equals the quantity on each draft invoice.",
     ),
+    "usage_has_a_subscription": (
+        ("usage_without_subscription",),
+        "Every usage event falls on a day its customer has a subscription; usage that nothing "
+        "bills is revenue leakage (or a wrong timestamp) for a person to look at.",
+    ),
     "no_pending_adjustments": (
         ("adjustment_pending",),
         "Every difference between an issued invoice and what it would be today (late usage, "

@@ -7,6 +7,9 @@
 --   lines_differ_from_subtotal   the sum of an invoice's lines vs its subtotal
 --   total_differs_from_credits   total vs subtotal - credits_applied (and never negative)
 --   credits_differ_from_ledger   credits_applied of an issued invoice vs its ledger consumption
+--   usage_without_subscription   usage on days the customer has no subscription: nothing bills
+--                                it (revenue leakage, or events with a wrong timestamp), per
+--                                customer, month and metric; a warning for a person to look at
 {%- set q = quantity_type() %}
 with
 
@@ -15,6 +18,7 @@ lines as (select * from {{ ref('fct_invoice_lines') }}),
 usage_daily as (select * from {{ ref('fct_usage_daily') }}),
 charge_usage as (select * from {{ ref('int_invoice_usage') }}),
 ledger as (select * from {{ ref('fct_credit_ledger') }}),
+event_groups as (select * from {{ ref('int_usage_event_groups') }}),
 
 aggregations as (
     select customer_id, period_start, charge_id, max(aggregation) as aggregation
@@ -119,8 +123,24 @@ credits_vs_ledger as (
     where i.status = 'issued'
 ),
 
+uncovered as (
+    select
+        'usage_without_subscription' as check_name,
+        'warning' as severity,
+        customer_id,
+        {{ month_start('usage_date') }} as period_start,
+        metric as subject,
+        cast(0 as {{ q }}) as expected,
+        cast(sum(events) as {{ q }}) as actual
+    from event_groups
+    where segment_id is null
+    group by 1, 2, 3, 4, 5
+),
+
 final as (
     select * from usage_vs_invoice
+    union all
+    select * from uncovered
     union all
     select * from lines_vs_subtotal
     union all

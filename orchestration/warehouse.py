@@ -1,0 +1,107 @@
+"""The warehouse file: how a run builds it without blocking readers, and how it is read.
+
+Building: dbt works on a copy (`tally.duckdb.build`) that replaces the live file in one
+rename when dbt is done. An analyst's read-only connection holds the old file open and keeps
+reading it; the next connection sees the new one. Nobody waits on DuckDB's file lock.
+
+Reading from outside a run: `tally query` and anything an analyst is handed.
+
+Read-only means read-only for files too. The connection opens the warehouse read-only, may
+read files under the home only (the staging views read the lake's Parquet), and its
+configuration is locked so SQL cannot lift either limit; only SELECT statements run, because
+DuckDB lets `COPY ... TO` and `EXPORT DATABASE` write into any directory it may read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from transforms.home import Home
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process holds the warehouse open for writing; the message says so in one line."""
+
+
+def _build_path(home: Home) -> Path:
+    return home.warehouse.with_name(home.warehouse.name + ".build")
+
+
+def _wal(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
+def start_build(home: Home) -> Path:
+    """A fresh copy of the live warehouse (with its write-ahead log, if a writer was killed)
+    for dbt to build into; its path. Refused in one line if a writer holds the live file."""
+    live, build = home.warehouse, _build_path(home)
+    live.parent.mkdir(parents=True, exist_ok=True)
+    for stale in (build, _wal(build)):
+        stale.unlink(missing_ok=True)
+    if not live.exists():
+        return build
+    try:  # a consistent copy needs no writer; readers are fine
+        duckdb.connect(str(live), read_only=True).close()
+    except duckdb.IOException as exc:
+        raise WarehouseBusy(
+            f"the warehouse {live} is open for writing by another process; close it and run "
+            f"again ({_lock_detail(exc)})"
+        ) from None
+    shutil.copyfile(live, build)
+    if _wal(live).exists():
+        shutil.copyfile(_wal(live), _wal(build))
+    return build
+
+
+def finish_build(home: Home, build: Path) -> None:
+    """Make the build the live warehouse, in one rename (dbt has closed it)."""
+    if not build.exists():
+        return
+    # The live file's log (left by a killed writer) was copied with it and replayed into the
+    # build; it must not be replayed into the new file. Everything here is rebuilt from the
+    # lake, so a crash between these two steps loses nothing the next run does not rebuild.
+    _wal(home.warehouse).unlink(missing_ok=True)
+    os.replace(build, home.warehouse)
+    if _wal(build).exists():
+        os.replace(_wal(build), _wal(home.warehouse))
+
+
+def _lock_detail(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    start = text.find("Conflicting lock")
+    return text[start:] if start >= 0 else text
+
+
+class QueryRefused(ValueError):
+    """SQL that `tally query` will not run; the message says why in one line."""
+
+
+def check_read_only(sql: str) -> None:
+    """Refuse anything but one SELECT (WITH, FROM-first, VALUES, DESCRIBE, SHOW, SUMMARIZE)."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryRefused(f"query failed: {str(exc).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise QueryRefused(f"one statement at a time, please (got {len(statements)})")
+    kind = statements[0].type
+    if kind != duckdb.StatementType.SELECT:
+        raise QueryRefused(f"tally query is read-only: it runs SELECT statements, not {kind.name}")
+
+
+@contextlib.contextmanager
+def read_only_connection(home: Home) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse, read-only, able to read files under the home and nothing else."""
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        con.execute("set TimeZone = 'UTC'")  # billing periods are UTC, so is the output
+        con.execute("set allowed_directories = [?]", [f"{home.root.as_posix()}/"])
+        con.execute("set enable_external_access = false")
+        con.execute("set autoinstall_known_extensions = false")
+        con.execute("set lock_configuration = true")
+        yield con
