@@ -78,7 +78,7 @@ def deliver(
     delivered = outcome["delivered"]
     if worker.is_alive():
         log.warning(
-            "%s webhook %s: gave up after %.0f s (%d of %d delivered); they are on disk",
+            "%s webhook failed (%s: gave up after %.0f s, %d of %d delivered); they are on disk",
             what,
             redact(url),
             deadline_seconds,
@@ -94,7 +94,7 @@ def _post_all(url: str, bodies: list[dict], outcome: dict[str, int], what: str) 
             _post(url, body)
         except Exception as exc:  # noqa: BLE001 - a webhook must never fail the run
             log.warning(
-                "%s webhook %s failed (%s); it is on disk", what, redact(url), _describe(exc)
+                "%s webhook failed (%s: %s); it is on disk", what, redact(url), _describe(exc)
             )
             return
         outcome["delivered"] += 1

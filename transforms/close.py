@@ -204,7 +204,8 @@ def issue_month(
     # Lines and credits first, invoices last: the invoices file is the commit. A crash before
     # it leaves parts that remove_uncommitted_closes() deletes; documents follow the commit.
     write_table(lines, _period_file(home, "invoice_lines", month))
-    write_table(consumption.sort("entry_id"), _period_file(home, "credit_consumption", month))
+    # In burn order (invoice by invoice), the order documents list the grants drawn.
+    write_table(consumption, _period_file(home, "credit_consumption", month))
     write_table(invoices, invoices_file)
     write_documents(home, month)
     return CloseResult(

@@ -50,9 +50,8 @@ class DecimalKind:
         exponent notation must be made plain first: see `plain_decimals`). Leading zeros and
         trailing zeros after the point do not count against the limits."""
         s, w = self.scale, self.whole_digits
-        fits = text.str.contains(rf"^[+-]?0*[0-9]{{0,{w}}}(\.[0-9]{{0,{s}}}0*)?$") & (
-            text.str.contains("[0-9]")
-        )
+        # Text with no digit at all ("", "+", ".") matches too, and the cast makes it null.
+        fits = text.str.contains(rf"^[+-]?0*[0-9]{{0,{w}}}(\.[0-9]{{0,{s}}}0*)?$")
         return pl.when(fits).then(text).cast(self.dtype, strict=False)
 
 
@@ -81,6 +80,8 @@ def plain_decimals(texts: pl.Series) -> pl.Series:
     decimal exactly. Exponent notation is rare, so its distinct values are rewritten in Python;
     text that is not a decimal number at all is kept as it is (it will not parse)."""
     stripped = texts.str.strip_chars()
+    if not stripped.str.contains("[eE]").any():  # the common case, a cheap scan
+        return stripped
     exponent = stripped.str.contains(_EXPONENT).fill_null(False)
     if not exponent.any():
         return stripped

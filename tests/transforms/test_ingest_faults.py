@@ -284,10 +284,14 @@ def test_a_json_number_keeps_every_digit(home):
         home,
         "n.jsonl",
         b'{"event_id":"n1","occurred_at":"2026-10-01T10:00:00Z","customer_id":"c1",'
-        b'"metric":"api_calls","quantity":123456789.123456789}\n',
+        b'"metric":"api_calls","quantity":123456789.123456789}\n'
+        # a float would read this as 0.1 and accept it; it has 22 decimals
+        b'{"event_id":"n2","occurred_at":"2026-10-01T10:00:00Z","customer_id":"c1",'
+        b'"metric":"api_calls","quantity":0.1000000000000000000001}\n',
     )
     run(home)
     assert [str(q) for q in events(home)["quantity"]] == ["123456789.123456789"]
+    assert quarantine(home).select("row_number", "reason").rows() == [(2, "bad_quantity")]
 
 
 def test_epoch_seconds_are_refused_not_read_as_milliseconds(home):

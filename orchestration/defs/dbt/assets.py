@@ -71,8 +71,11 @@ def tally_dbt_models(
         import_in_background("great_expectations")
     # Unit tests test the SQL, not the data: they run in the test suite, not every night.
     args = ["build", "--exclude-resource-type", "unit_test"]
-    invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
-    yield from invocation.stream()
+    try:
+        invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
+        yield from invocation.stream()
+    finally:
+        os.environ.pop("TALLY_DUCKDB_PATH", None)  # the build path means nothing after this
     finish_build(home, build)
     results = invocation.get_artifact("run_results.json").get("results", [])
     if all(r["status"] == "success" for r in results if r["unique_id"].startswith("model.")):

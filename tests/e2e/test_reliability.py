@@ -1,0 +1,211 @@
+"""Faults around a run and a close, on one small world, in the order they meet a real home:
+
+1. an analyst holds the warehouse open read-only while the nightly runs: the run succeeds;
+2. a process holds the warehouse open for writing: the run stops at dbt with one line, and
+   `tally close` refuses the stale marts (new events were ingested after the last build);
+3. close crashes between writing the lines and credit consumption and its commit: nothing it
+   wrote is read, the next run is clean, and the close then issues once; a customer id with
+   `/` gets an escaped document inside exports/;
+4. closing the issued month again changes nothing and says so.
+"""
+
+import csv
+import datetime as dt
+import json
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import polars as pl
+import pytest
+
+import transforms.close
+from orchestration.cli import main
+from transforms.generate import GenerateConfig, generate
+from transforms.home import Home
+
+pytestmark = pytest.mark.e2e
+
+SLASHED = "zz/x"  # a customer id with a slash
+RUN = ["--from", "2026-09-01", "--to", "2026-10-03"]
+
+
+def _append_csv(path, row: dict) -> None:
+    with path.open(newline="") as fh:
+        header = next(csv.reader(fh))
+    with path.open("a", newline="") as fh:
+        csv.writer(fh).writerow([row.get(c, "") for c in header])
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    home = Home.at(tmp_path_factory.mktemp("reliability"))
+    generate(home, GenerateConfig(customers=4, days=33, events_per_day=150, seed=5))
+    ref = home.landing_reference
+    first = pl.read_csv(ref / "subscriptions.csv", infer_schema=False).row(0, named=True)
+    customer = pl.read_csv(ref / "customers.csv", infer_schema=False).filter(
+        pl.col("customer_id") == first["customer_id"]
+    )
+    _append_csv(
+        ref / "customers.csv",
+        {**customer.row(0, named=True), "customer_id": SLASHED, "name": "Slash & Co"},
+    )
+    _append_csv(
+        ref / "subscriptions.csv",
+        {
+            "subscription_id": "s-slash",
+            "customer_id": SLASHED,
+            "plan_id": first["plan_id"],
+            "started_at": "2026-09-01",
+        },
+    )
+    (home.landing_usage / "slash.csv").write_text(
+        "event_id,occurred_at,customer_id,metric,quantity,status,properties\n"
+        f"slash-1,2026-09-10T10:00:00Z,{SLASHED},api_calls,1,200,\n"
+        # before the customer's subscription starts: nothing bills it
+        f"slash-0,2026-08-20T10:00:00Z,{SLASHED},api_calls,1,200,\n"
+    )
+    return home
+
+
+def _hold(home: Home, *, read_only: bool) -> subprocess.Popen:
+    """Another process with the warehouse open, until it is killed."""
+    code = textwrap.dedent(
+        f"""
+        import duckdb, sys, time
+        con = duckdb.connect({str(home.warehouse)!r}, read_only={read_only})
+        print(con.execute("select count(*) from marts.fct_invoices").fetchone()[0], flush=True)
+        time.sleep(600)
+        """
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip().isdigit()  # open before the run starts
+    return holder
+
+
+def _late_event(home: Home, name: str, event_id: str) -> None:
+    customer = pl.read_csv(home.landing_reference / "subscriptions.csv", infer_schema=False)[
+        "customer_id"
+    ][0]
+    (home.landing_usage / name).write_text(
+        "event_id,occurred_at,customer_id,metric,quantity,status,properties\n"
+        f"{event_id},2026-09-20T10:00:00Z,{customer},api_calls,1,200,\n"
+    )
+
+
+def test_a_reader_holding_the_warehouse_does_not_block_the_nightly(home, capsys):
+    assert main(["run", "--home", str(home.root), *RUN]) in (0, 3)
+    reader = _hold(home, read_only=True)
+    try:
+        _late_event(home, "late-1.csv", "late-1")
+        status = main(["run", "--home", str(home.root), *RUN])
+        assert status in (0, 3), capsys.readouterr()
+    finally:
+        reader.kill()
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        [(n,)] = con.execute(
+            "select count(*) from staging.stg_lake__usage_events where event_id = 'late-1'"
+        ).fetchall()
+        uncovered = con.execute(
+            "select customer_id, period_start, subject, severity, actual from "
+            "marts.fct_billing_mismatches where check_name = 'usage_without_subscription'"
+        ).fetchall()
+    assert n == 1
+    # usage that no subscription covers is revenue leakage: a finding, never silent
+    assert uncovered == [(SLASHED, dt.date(2026, 8, 1), "api_calls", "warning", 1)]
+
+
+def test_a_writer_holding_the_warehouse_stops_the_run_in_one_line_and_close_refuses(home, capsys):
+    writer = _hold(home, read_only=False)
+    try:
+        _late_event(home, "late-2.csv", "late-2")
+        capsys.readouterr()
+        status = main(["run", "--home", str(home.root), *RUN])
+        out = capsys.readouterr().out
+    finally:
+        writer.kill()
+        writer.wait()
+    assert status == 2
+    [failure] = [line for line in out.splitlines() if line.startswith("run failed at:")]
+    assert "is open for writing by another process" in failure
+    assert "Conflicting lock" in failure
+
+    status = main(["close", "--home", str(home.root), "--month", "2026-09"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("tally: not closing 2026-09: the marts are out of date: ")
+    assert "events were ingested after the marts were last built" in err
+    assert not transforms.close.is_issued(home, dt.date(2026, 9, 1))
+
+
+def test_new_landing_files_after_the_run_make_close_refuse(home, capsys):
+    assert main(["run", "--home", str(home.root), *RUN]) in (0, 3)
+    _late_event(home, "late-3.csv", "late-3")
+    capsys.readouterr()
+    status = main(["close", "--home", str(home.root), "--month", "2026-09"])
+    assert status == 2
+    assert (
+        "1 landing file(s) arrived or changed since the last run (e.g. landing/usage/late-3.csv)"
+        in (capsys.readouterr().err)
+    )
+
+
+def test_a_close_that_crashes_before_its_commit_leaves_nothing_that_is_read(
+    home, monkeypatch, capsys
+):
+    assert main(["run", "--home", str(home.root), *RUN]) in (0, 3)
+    real_write = transforms.close.write_table
+
+    def crash_at_commit(df, path):
+        if path.parent.name == "invoices":
+            raise OSError("disk full (injected)")
+        real_write(df, path)
+
+    with monkeypatch.context() as mp:
+        mp.setattr(transforms.close, "write_table", crash_at_commit)
+        status = main(["close", "--home", str(home.root), "--month", "2026-09"])
+    assert status == 2
+    issued = home.lake_issued
+    assert (issued / "invoice_lines" / "period=2026-09.parquet").exists()  # the half-written parts
+    assert (issued / "credit_consumption" / "period=2026-09.parquet").exists()
+    assert not transforms.close.is_issued(home, dt.date(2026, 9, 1))
+    assert not list(home.exports.glob("*.json"))  # no document says "issued"
+
+    # The next run removes the parts; nothing of them reaches the marts.
+    assert main(["run", "--home", str(home.root), *RUN]) in (0, 3)
+    assert not (issued / "invoice_lines" / "period=2026-09.parquet").exists()
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        statuses = con.execute("select distinct status from marts.fct_invoices").fetchall()
+        consumed = con.execute(
+            "select count(*) from marts.fct_credit_ledger where entry_type = 'consumption'"
+        ).fetchone()[0]
+        errors = con.execute(
+            "select count(*) from marts.fct_billing_mismatches where severity = 'error'"
+        ).fetchone()[0]
+    assert statuses == [("draft",)]
+    assert consumed == 0
+    assert errors == 0
+
+    capsys.readouterr()
+    assert main(["close", "--home", str(home.root), "--month", "2026-09"]) in (0, 3)
+    documents = {p.name: json.loads(p.read_text()) for p in home.exports.glob("*.json")}
+    assert documents and all(d["status"] == "issued" for d in documents.values())
+    slashed = [d for d in documents.values() if d["customer_id"] == SLASHED]
+    assert len(slashed) == 1
+    assert f"{slashed[0]['invoice_id'].replace('/', '%2F')}.json" in documents
+    assert all(p.parent == home.exports for p in home.exports.rglob("*") if p.is_file())
+
+
+def test_closing_an_issued_month_again_changes_nothing_and_says_so(home, capsys):
+    alerts_before = home.alerts.read_text() if home.alerts.exists() else ""
+    invoices = home.lake_issued / "invoices" / "period=2026-09.parquet"
+    stamp = invoices.stat().st_mtime_ns
+    run_logs = sorted((home.dagster_home / "logs").iterdir())
+    capsys.readouterr()
+    status = main(["close", "--home", str(home.root), "--month", "2026-09"])
+    assert status == 0
+    assert capsys.readouterr().out == "close: 2026-09 is already issued; nothing changed\n"
+    assert invoices.stat().st_mtime_ns == stamp
+    assert (home.alerts.read_text() if home.alerts.exists() else "") == alerts_before
+    assert sorted((home.dagster_home / "logs").iterdir()) == run_logs  # no job was run
