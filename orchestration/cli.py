@@ -408,6 +408,10 @@ def print_summary(home: Path) -> None:
         invoices = con.execute(
             "select status, currency, count(*), sum(total) from marts.fct_invoices group by all order by all"
         ).fetchall()
+        unreadable = con.execute(
+            "select file_path, error from marts.fct_ingested_files where status = 'failed' "
+            "order by ingested_at desc, file_path limit 6"
+        ).fetchall()
         mismatches = con.execute("select count(*) from marts.fct_billing_mismatches").fetchone()[0]
         revenue = con.execute(
             "select c.currency, sum(r.recognized_revenue) from marts.fct_revenue_monthly r "
@@ -416,6 +420,10 @@ def print_summary(home: Path) -> None:
         ).fetchall()
     print("summary:")
     print(f"  files ingested      {files[0]:>12,}   unreadable {files[5]:,}")
+    for path, error in unreadable[:5]:  # newest first; each is quarantined whole
+        print(f"    unreadable: {path}: {error}")
+    if files[5] > 5:
+        print(f"    ... {files[5] - 5:,} more in marts.fct_ingested_files where status = 'failed'")
     print(f"  raw rows read       {files[1]:>12,}")
     print(f"  events accepted     {files[2]:>12,}")
     print(f"  rows quarantined    {files[3]:>12,}")

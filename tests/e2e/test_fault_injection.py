@@ -310,3 +310,12 @@ def test_the_failure_sensor_alerts_for_runs_the_cli_did_not_start(faulty):
         ("run:month_close:issue_invoices", "error", "2026-10-01")
     ]
     assert new[0]["summary"].startswith("not closing 2026-10: 4 blocking finding(s)")
+
+
+def test_the_summary_names_each_unreadable_file_with_its_reason(faulty, capsys):
+    from orchestration.cli import print_summary
+
+    home, _, _, _ = faulty
+    print_summary(home.root)
+    out = capsys.readouterr().out
+    assert "    unreadable: landing/usage/faults/broken.parquet: not a readable Parquet file" in out
