@@ -38,9 +38,14 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not e2e"
 
+# Python: ruff (style, imports, complexity). SQL: sqlfluff through the dbt templater, which
+# compiles the project against an empty DuckDB file in a scratch home.
 lint: install
-	$(BIN)/ruff check orchestration transforms expectations tests bench
-	$(BIN)/ruff format --check orchestration transforms expectations tests bench
+	$(BIN)/ruff check orchestration transforms lake demo expectations tests bench
+	$(BIN)/ruff format --check orchestration transforms lake demo expectations tests bench
+	@scratch=$$(mktemp -d) && mkdir -p $$scratch/warehouse && \
+		TALLY_HOME=$$scratch DBT_TARGET_PATH=$$scratch/target $(BIN)/sqlfluff lint dbt_project/models dbt_project/tests \
+		--processes 2 --disable-progress-bar; status=$$?; rm -rf $$scratch; exit $$status
 
 bench: install
 	$(BIN)/python bench/run.py $(if $(EVENTS),--events $(EVENTS),)

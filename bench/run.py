@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from transforms.generate import GenerateConfig, generate  # noqa: E402
-from transforms.home import Home  # noqa: E402
+from demo.generate import GenerateConfig, generate  # noqa: E402
+from lake.home import Home  # noqa: E402
 
 
 def floor_seconds(home: Home) -> float:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from transforms.lake import event_id_hash
+from transforms.validation import event_id_hash
 
 # GX validates at most about this many events of a batch (a deterministic sample); the one
 # property a sample cannot show, repeated event ids, is checked over every row in Polars.

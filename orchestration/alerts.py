@@ -19,7 +19,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import asdict, dataclass, field
 
-from transforms.home import Home
+from lake.home import Home
 
 log = logging.getLogger("tally.alerts")
 WEBHOOK_ENV = "TALLY_ALERT_WEBHOOK"

@@ -59,9 +59,11 @@ def _prepare_environment(home: Path) -> None:
 
 def _validate_inputs(home: Path) -> None:
     """Refuse a bad price book or reference data before any data is touched."""
-    from transforms.home import Home
-    from transforms.pricebook import PriceBookError, load_price_book, price_book_files
-    from transforms.reference import ReferenceDataError, load_reference
+    from lake.home import Home
+    from lake.price_book import load_price_book, price_book_files
+    from lake.reference import load_reference
+    from transforms.pricebook import PriceBookError
+    from transforms.reference import ReferenceDataError
 
     h = Home.at(home)
     try:
@@ -157,9 +159,9 @@ def _execute(job_name: str, *, partition_key: str | None = None, tags: dict | No
     print(
         f"{job_name}: run {result.run_id[:8]} {'succeeded' if result.success else 'failed'}; dbt log {log_path}"
     )
+    from lake.home import Home
     from orchestration.alerts import raise_alerts
     from orchestration.run_alerts import alerts_for_events, run_partition
-    from transforms.home import Home
 
     partition = partition_key or run_partition(tags or {})
     alerts = alerts_for_events(
@@ -200,8 +202,8 @@ def _report(success: bool, alerts) -> int:
 
 
 def cmd_generate(args) -> int:
-    from transforms.generate import GenerateConfig, generate
-    from transforms.home import Home
+    from demo.generate import GenerateConfig, generate
+    from lake.home import Home
 
     cfg = GenerateConfig(
         customers=args.customers,
@@ -230,12 +232,14 @@ def cmd_run(args) -> int:
     }
     status = _report(*_execute("nightly_billing", tags=tags))
     if status != EXIT_ERROR and getattr(args, "summary", True):
+        from orchestration.summary import print_summary
+
         print_summary(args.home)
     return status
 
 
 def cmd_close(args) -> int:
-    from transforms.home import Home
+    from lake.home import Home
 
     home = Home.at(args.home)
     if not home.warehouse.exists():
@@ -253,9 +257,9 @@ def cmd_close(args) -> int:
             f"close {earlier[0]:%Y-%m} first: months close in order, because credits left "
             f"after one month pay the next"
         )
+    from lake.freshness import describe_stale, why_stale
+    from lake.issued import is_issued, remove_uncommitted_closes, write_documents
     from orchestration.defs.quality.reconciliation import blocking_findings, describe_blocking
-    from transforms.close import is_issued, remove_uncommitted_closes, write_documents
-    from transforms.freshness import describe_stale, why_stale
 
     if is_issued(home, args.month):
         # Issued invoices never change: nothing to run, nothing to alert. Documents a crash
@@ -276,6 +280,8 @@ def cmd_close(args) -> int:
     print(f"close: {args.month:%Y-%m}")
     status = _report(*_execute("month_close", partition_key=args.month.isoformat()))
     if status != EXIT_ERROR and getattr(args, "summary", True):
+        from orchestration.summary import print_summary
+
         print_summary(args.home)
     return status
 
@@ -284,7 +290,7 @@ def _unissued_months_before(home, month: dt.date) -> list[dt.date]:
     """Earlier periods that have invoices but were never closed."""
     import duckdb
 
-    from transforms.close import is_issued
+    from lake.issued import is_issued
 
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
         try:
@@ -301,18 +307,20 @@ def _unissued_months_before(home, month: dt.date) -> list[dt.date]:
 def cmd_simulate(args) -> int:
     import polars as pl
 
-    from transforms.home import Home
-    from transforms.pricebook import PriceBookError, load_price_book, price_book_files
-    from transforms.simulate import (
-        SimulationError,
-        simulate_month,
-        simulation_frame,
-        write_simulation,
-    )
+    from lake.events import month_events
+    from lake.home import Home
+    from lake.price_book import load_price_book, price_book_files
+    from orchestration.warehouse import current_subtotals
+    from transforms.pricebook import PriceBookError
+    from transforms.rating import month_bounds
+    from transforms.simulate import SimulationError, simulate_month, simulation_frame
 
     home = Home.at(args.home)
-    if not (home.lake_reference / "subscriptions.parquet").exists():
+    subscriptions = home.lake_reference / "subscriptions.parquet"
+    if not subscriptions.exists():
         raise UsageError(f"nothing ingested under {home.root}: run `tally run` first")
+    if args.output and args.output.suffix not in (".csv", ".parquet"):
+        raise UsageError(f"--output {args.output}: use a .csv or .parquet file")
     if args.price_book.is_dir():  # a whole candidate pricing/ folder
         files, base = price_book_files(args.price_book), args.price_book
     elif args.price_book.is_file():
@@ -321,9 +329,16 @@ def cmd_simulate(args) -> int:
         raise UsageError(f"--price-book {args.price_book}: no such file or folder")
     try:
         book = load_price_book(files, base=base)
-        frame = simulation_frame(simulate_month(home, book, args.month))
+        results = simulate_month(
+            book,
+            args.month,
+            events=month_events(home, *month_bounds(args.month)),
+            subscriptions=pl.read_parquet(subscriptions),
+            current=current_subtotals(home, args.month),
+        )
     except (PriceBookError, SimulationError) as exc:
         raise UsageError(str(exc)) from None
+    frame = simulation_frame(results)
     print(f"simulate: {args.month:%Y-%m} under {args.price_book} (nothing is written to the marts)")
     with pl.Config(tbl_rows=-1, tbl_width_chars=160):
         print(frame)
@@ -333,10 +348,11 @@ def cmd_simulate(args) -> int:
             .sort("currency")
         )
     if args.output:
-        try:
-            write_simulation(frame, args.output)
-        except SimulationError as exc:
-            raise UsageError(str(exc)) from None
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        if args.output.suffix == ".parquet":
+            frame.write_parquet(args.output)
+        else:
+            frame.write_csv(args.output)
         print(f"written to {args.output}")
     return EXIT_OK
 
@@ -345,8 +361,8 @@ def cmd_query(args) -> int:
     import duckdb
     import polars as pl
 
+    from lake.home import Home
     from orchestration.warehouse import QueryRefused, check_read_only, read_only_connection
-    from transforms.home import Home
 
     home = Home.at(args.home)
     if not home.warehouse.exists():
@@ -365,7 +381,7 @@ def cmd_query(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from transforms.generate import GenerateConfig
+    from demo.generate import GenerateConfig
     from transforms.rating import month_bounds
 
     cfg = GenerateConfig()
@@ -382,63 +398,14 @@ def cmd_demo(args) -> int:
         args.month = month
         status = _worst(status, cmd_close(args))
         month = month_bounds(month)[1]
+    from orchestration.summary import print_summary
+
     print_summary(args.home)
     print(
         "  (the demo's billed_invoices.csv has deliberate slips: missing and hand-edited invoices;"
         " the warnings they raise are expected)"
     )
     return EXIT_OK if status == EXIT_WARNINGS else status
-
-
-def print_summary(home: Path) -> None:
-    """What a billing engineer wants to see after a run: events, quarantine, invoices, revenue."""
-    import duckdb
-
-    from transforms.home import Home
-
-    warehouse = Home.at(home).warehouse
-    if not warehouse.exists():
-        return
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        files = con.execute(
-            "select count(*), coalesce(sum(rows_read),0), coalesce(sum(rows_accepted),0), "
-            "coalesce(sum(rows_quarantined),0), coalesce(sum(duplicates_dropped),0), "
-            "count(*) filter (where status = 'failed') from marts.fct_ingested_files"
-        ).fetchone()
-        invoices = con.execute(
-            "select status, currency, count(*), sum(total) from marts.fct_invoices group by all order by all"
-        ).fetchall()
-        unreadable = con.execute(
-            "select file_path, error from marts.fct_ingested_files where status = 'failed' "
-            "order by ingested_at desc, file_path limit 6"
-        ).fetchall()
-        mismatches = con.execute("select count(*) from marts.fct_billing_mismatches").fetchone()[0]
-        revenue = con.execute(
-            "select c.currency, sum(r.recognized_revenue) from marts.fct_revenue_monthly r "
-            "join (select distinct customer_id, currency from marts.fct_invoices) c using (customer_id) "
-            "group by 1 order by 1"
-        ).fetchall()
-    print("summary:")
-    print(f"  files ingested      {files[0]:>12,}   unreadable {files[5]:,}")
-    for path, error in unreadable[:5]:  # newest first; each is quarantined whole
-        print(f"    unreadable: {path}: {error}")
-    if files[5] > 5:
-        print(f"    ... {files[5] - 5:,} more in marts.fct_ingested_files where status = 'failed'")
-    print(f"  raw rows read       {files[1]:>12,}")
-    print(f"  events accepted     {files[2]:>12,}")
-    print(f"  rows quarantined    {files[3]:>12,}")
-    print(f"  duplicates dropped  {files[4]:>12,}")
-    conserved = files[1] == files[2] + files[3] + files[4]
-    print(
-        f"  conservation        {'holds' if conserved else 'BROKEN':>12}   (read = accepted + quarantined + duplicates)"
-    )
-    for status, currency, count, total in invoices:
-        print(f"  invoices {status:<7} {count:>8,}   {currency} {total:,.2f}")
-    for currency, amount in revenue:
-        print(
-            f"  revenue recognized          {currency} {amount:,.2f}   (marts.fct_revenue_monthly)"
-        )
-    print(f"  billing mismatches  {mismatches:>12,}   (marts.fct_billing_mismatches)")
 
 
 def build_parser() -> argparse.ArgumentParser:

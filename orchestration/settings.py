@@ -5,7 +5,7 @@ import threading
 
 import dagster as dg
 
-from transforms.home import Home
+from lake.home import Home
 
 # Runs started by `tally` carry this tag: their steps run in one process, and the CLI itself
 # prints and sends their alerts (the alert sensors leave them alone).

@@ -15,14 +15,16 @@ DuckDB lets `COPY ... TO` and `EXPORT DATABASE` write into any directory it may 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import shutil
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
-from transforms.home import Home
+from lake.home import Home
 
 
 class WarehouseBusy(RuntimeError):
@@ -76,6 +78,20 @@ def _lock_detail(exc: Exception) -> str:
     text = " ".join(str(exc).split())
     start = text.find("Conflicting lock")
     return text[start:] if start >= 0 else text
+
+
+def current_subtotals(home: Home, month: dt.date) -> dict[str, tuple[str, Decimal]]:
+    """The month's rated subtotal per customer (currency, amount), without adjustments carried
+    in from earlier months; empty before the first run."""
+    if not home.warehouse.exists():
+        return {}
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select customer_id, currency, sum(amount) from marts.fct_invoice_lines "
+            "where period_start = ? and line_type <> 'adjustment' group by 1, 2",
+            [month],
+        ).fetchall()
+    return {c: (ccy, Decimal(s)) for c, ccy, s in rows}
 
 
 class QueryRefused(ValueError):

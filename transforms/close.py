@@ -1,29 +1,20 @@
-"""Month close: freeze a period's computed invoices into the issued store (SPEC 3).
+"""Month close, the pure part: credits applied to a month's invoices in burn order (SPEC 3).
 
-Issued invoices are written once per period and never rewritten; a later run that computes
-something different for that period produces adjustments instead. Credits are
-applied here, in the burn order of transforms.credits, and the consumption is frozen with the
-invoices: the ledger and revenue marts are built from it.
+Given the grants, the consumption frozen by earlier closes and the month's computed invoices,
+`apply_credits` returns the invoices with credits applied and the consumption to freeze with
+them. Writing the issued store is `lake.issued`'s job.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import polars as pl
 
 from transforms.credits import Consumption, CreditBook, Grant, Invoice, total_after_credits
-from transforms.home import Home, safe_file_name
-from transforms.lake import (
-    ISSUED_CONSUMPTION_SCHEMA,
-    ISSUED_INVOICE_SCHEMA,
-    ISSUED_LINE_SCHEMA,
-    write_table,
-)
+from transforms.numbers import AMOUNT
 
 
 class CloseError(ValueError):
@@ -39,58 +30,14 @@ class CloseResult:
     credits_applied: Decimal = Decimal(0)
 
 
-def is_issued(home: Home, month: dt.date) -> bool:
-    return (home.lake_issued / "invoices" / f"period={month:%Y-%m}.parquet").exists()
-
-
-def load_grants(home: Home) -> list[Grant]:
-    path = home.lake_reference / "credit_grants.parquet"
-    if not path.exists():
-        return []
-    return [
-        Grant(
-            r["grant_id"],
-            r["customer_id"],
-            r["granted_at"],
-            r["credits"],
-            r["kind"],
-            r["purchase_amount"] or Decimal(0),
-            r["expires_at"],
-            r["priority"],
-        )
-        for r in pl.read_parquet(path).iter_rows(named=True)
-    ]
-
-
-def issued_consumption(home: Home, before: dt.date | None = None) -> list[Consumption]:
-    """Credit consumption frozen by earlier closes (all of it, or of periods before a month)."""
-    folder = home.lake_issued / "credit_consumption"
-    out = []
-    for path in sorted(folder.glob("period=*.parquet")):
-        if before is not None and path.stem.removeprefix("period=") >= f"{before:%Y-%m}":
-            continue
-        for r in pl.read_parquet(path).iter_rows(named=True):
-            out.append(
-                Consumption(
-                    r["grant_id"],
-                    r["customer_id"],
-                    r["invoice_id"],
-                    r["entry_date"],
-                    r["credits"],
-                    r["money"],
-                    r["revenue"],
-                    r["discount"],
-                )
-            )
-    return out
-
-
 def apply_credits(
-    home: Home, month: dt.date, invoices: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Credits applied at close: invoices with credits_applied and total, and the consumption."""
-    book = CreditBook(load_grants(home))
-    book.replay(issued_consumption(home, before=month))
+    grants: list[Grant], earlier: list[Consumption], month: dt.date, invoices: pl.DataFrame
+) -> tuple[pl.DataFrame, list[Consumption]]:
+    """Credits applied at close: invoices with credits_applied and total, and the consumption
+    entries drawn, in burn order.
+    `earlier` is the consumption frozen by the closes of earlier months."""
+    book = CreditBook(grants)
+    book.replay(earlier)
     applied, totals, entries = [], [], []
     for r in invoices.sort("invoice_id").iter_rows(named=True):
         invoice = Invoice(
@@ -108,152 +55,7 @@ def apply_credits(
         totals.append(total)
         entries += used
     invoices = invoices.sort("invoice_id").with_columns(
-        pl.Series("credits_applied", applied, dtype=pl.Decimal(38, 4)),
-        pl.Series("total", totals, dtype=pl.Decimal(38, 4)),
+        pl.Series("credits_applied", applied, dtype=AMOUNT.dtype),
+        pl.Series("total", totals, dtype=AMOUNT.dtype),
     )
-    consumption = pl.DataFrame(
-        [
-            {
-                "entry_id": f"{e.grant_id}:{e.invoice_id}",
-                "grant_id": e.grant_id,
-                "customer_id": e.customer_id,
-                "invoice_id": e.invoice_id,
-                "period_start": month,
-                "entry_date": e.entry_date,
-                "credits": e.credits,
-                "money": e.money,
-                "revenue": e.revenue,
-                "discount": e.discount,
-            }
-            for e in entries
-        ],
-        schema=ISSUED_CONSUMPTION_SCHEMA,
-    )
-    return invoices, consumption
-
-
-ISSUED_TABLES = ("invoice_lines", "credit_consumption", "invoices")
-
-
-def _period_file(home: Home, table: str, month: dt.date) -> Path:
-    return home.lake_issued / table / f"period={month:%Y-%m}.parquet"
-
-
-def remove_uncommitted_closes(home: Home) -> list[str]:
-    """A close commits by writing its invoices file last (the commit marker). Lines and credit
-    consumption of a period without one are the remains of a close that crashed before its
-    commit: they are removed, so nothing reads them and the close can run again."""
-    committed = {p.name for p in (home.lake_issued / "invoices").glob("period=*.parquet")}
-    removed = []
-    for table in ISSUED_TABLES:
-        folder = home.lake_issued / table
-        for leftover in folder.glob("*.parquet.tmp"):
-            leftover.unlink()
-            removed.append(home.relative(leftover))
-        if table == "invoices":
-            continue
-        for part in folder.glob("period=*.parquet"):
-            if part.name not in committed:
-                part.unlink()
-                removed.append(home.relative(part))
-    return removed
-
-
-def issue_month(
-    home: Home,
-    month: dt.date,
-    invoices: pl.DataFrame,
-    lines: pl.DataFrame,
-    *,
-    now: dt.datetime,
-) -> CloseResult:
-    """Issue the month's invoices once: credits applied, lines, invoices and credit consumption
-    into the lake, committed together, then one JSON document per invoice."""
-    month = month.replace(day=1)
-    remove_uncommitted_closes(home)
-    invoices_file = _period_file(home, "invoices", month)
-    if invoices_file.exists():
-        existing = pl.read_parquet(invoices_file)
-        write_documents(home, month)  # a crash after the commit may have left some unwritten
-        return CloseResult(
-            month,
-            existing.height,
-            Decimal(existing["total"].sum() or 0),
-            True,
-            Decimal(existing["credits_applied"].sum() or 0),
-        )
-    next_month = (month + dt.timedelta(days=32)).replace(day=1)
-    if now.date() < next_month:
-        raise CloseError(
-            f"{month:%Y-%m} is not over yet (it ends {next_month}); close it after that"
-        )
-    issued_at = now.astimezone(dt.UTC)
-    invoices, consumption = apply_credits(home, month, invoices)
-    invoices = (
-        invoices.with_columns(
-            pl.lit(issued_at).cast(ISSUED_INVOICE_SCHEMA["issued_at"]).alias("issued_at"),
-        )
-        .select(list(ISSUED_INVOICE_SCHEMA))
-        .cast(ISSUED_INVOICE_SCHEMA)
-        .sort("invoice_id")
-    )
-    lines = lines.select(list(ISSUED_LINE_SCHEMA)).cast(ISSUED_LINE_SCHEMA).sort("invoice_line_id")
-    for inv in invoices["invoice_id"]:
-        safe_file_name(inv)  # refuse a name that cannot be a document before anything is written
-
-    # Lines and credits first, invoices last: the invoices file is the commit. A crash before
-    # it leaves parts that remove_uncommitted_closes() deletes; documents follow the commit.
-    write_table(lines, _period_file(home, "invoice_lines", month))
-    # In burn order (invoice by invoice), the order documents list the grants drawn.
-    write_table(consumption, _period_file(home, "credit_consumption", month))
-    write_table(invoices, invoices_file)
-    write_documents(home, month)
-    return CloseResult(
-        month,
-        invoices.height,
-        Decimal(invoices["total"].sum() or 0),
-        False,
-        Decimal(invoices["credits_applied"].sum() or 0),
-    )
-
-
-def write_documents(home: Home, month: dt.date) -> int:
-    """One JSON document per issued invoice of a committed month, from the issued store;
-    documents already written are left as they are. Returns how many were written."""
-    invoices = pl.read_parquet(_period_file(home, "invoices", month))
-    lines = pl.read_parquet(_period_file(home, "invoice_lines", month))
-    consumption = pl.read_parquet(_period_file(home, "credit_consumption", month))
-    home.exports.mkdir(parents=True, exist_ok=True)
-    by_invoice = lines.partition_by("invoice_id", as_dict=True)
-    credits_by_invoice = consumption.partition_by("invoice_id", as_dict=True)
-    written = 0
-    for inv in invoices.iter_rows(named=True):
-        path = home.exports / f"{safe_file_name(inv['invoice_id'])}.json"
-        if path.exists():
-            continue
-        inv_lines = by_invoice.get((inv["invoice_id"],), lines.clear())
-        inv_credits = credits_by_invoice.get((inv["invoice_id"],), consumption.clear())
-        document = {
-            **{k: _json_value(v) for k, v in inv.items()},
-            "status": "issued",
-            "lines": [
-                {k: _json_value(v) for k, v in ln.items()} for ln in inv_lines.iter_rows(named=True)
-            ],
-            "credits": [
-                {k: _json_value(c[k]) for k in ("grant_id", "credits", "money")}
-                for c in inv_credits.iter_rows(named=True)
-            ],
-        }
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        tmp.replace(path)
-        written += 1
-    return written
-
-
-def _json_value(value):
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    return value
+    return invoices, entries

@@ -53,3 +53,15 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     """Round half-up (away from zero) to the currency's minor units, as every invoice line is."""
     exponent = Decimal(1).scaleb(-minor_units(currency))
     return amount.quantize(exponent, rounding=ROUND_HALF_UP)
+
+
+def currency_table():
+    """ISO 4217 currencies and their minor units, from CLDR via Babel, as a frame."""
+    import polars as pl
+    from babel.numbers import get_currency_precision, list_currencies
+
+    codes = sorted(list_currencies())
+    return pl.DataFrame(
+        {"currency": codes, "minor_units": [get_currency_precision(c) for c in codes]},
+        schema={"currency": pl.String, "minor_units": pl.Int32},
+    )

@@ -18,7 +18,7 @@ import polars as pl
 @dataclass(frozen=True)
 class DecimalKind:
     """A fixed-point kind of number: at most `scale` decimals and `whole_digits` digits before
-    the point, so that it fits `DECIMAL(38, scale)` with room for sums and products."""
+    the point, stored as `DECIMAL(38, scale)` with room left for sums and products."""
 
     name: str
     scale: int
@@ -63,7 +63,9 @@ def decimals(value: Decimal) -> int:
     return max(0, -(exponent + trailing))
 
 
-# The kinds of number tally stores (docs/DECISIONS.md, "Exact numbers at the door").
+# The kinds of number tally stores (docs/DECISIONS.md, "Exact numbers at the door"). Money has
+# two kinds: an *amount* is money billed or paid (invoice lines, totals, purchases), a *fee* is
+# money in the price book, prorated and multiplied before it is rounded to an amount.
 QUANTITY = DecimalKind("quantity", scale=9, whole_digits=15)
 PRICE = DecimalKind("price", scale=12, whole_digits=9)
 FEE = DecimalKind("amount", scale=12, whole_digits=12)

@@ -8,11 +8,10 @@ builds Decimals from the literal text, so `base_fee: 49.10` never passes through
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 
-import polars as pl
 import yaml
 
 from transforms.money import MoneyError, is_currency, parse_decimal
@@ -21,11 +20,6 @@ from transforms.numbers import FEE, INT32_MAX, PRICE, QUANTITY, DecimalKind
 MODELS = ("per_unit", "graduated", "volume", "package", "percentage")
 AGGREGATIONS = ("sum", "count", "max", "unique_count", "latest")
 SUCCESS_STATUS = (200, 299)
-
-# Fixed-point types shared by every table written for the warehouse (see docs/DECISIONS.md).
-PRICE_TYPE = pl.Decimal(38, 12)
-MONEY_TYPE = pl.Decimal(38, 12)
-QUANTITY_TYPE = pl.Decimal(38, 9)
 
 
 class PriceBookError(ValueError):
@@ -365,6 +359,36 @@ def filters_overlap(a: Charge, b: Charge) -> bool:
     return True
 
 
+def _parse_date(value, where: _Where) -> dt.date:
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            raise where.error("must be a date YYYY-MM-DD") from None
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise where.error("must be a date YYYY-MM-DD")
+    return value
+
+
+def _check_charges_apart(charges: tuple[Charge, ...], where: _Where) -> None:
+    """Charge ids are unique in a plan; charges on one metric have disjoint filters."""
+    seen: dict[str, int] = {}
+    for i, c in enumerate(charges):
+        if c.charge_id in seen:
+            raise where.at(i).at("charge_id").error(f"duplicate charge_id {c.charge_id!r}")
+        seen[c.charge_id] = i
+        for j, other in enumerate(charges[:i]):
+            if other.metric == c.metric and filters_overlap(other, c):
+                raise (
+                    where.at(i)
+                    .at("filter")
+                    .error(
+                        f"overlaps charges[{j}] ({other.charge_id}) on metric {c.metric!r}; "
+                        "charges on one metric need disjoint filters"
+                    )
+                )
+
+
 def _parse_plan(raw, file: str, index: int) -> Plan:
     where = _Where(file, path=f"plans[{index}]")
     if not isinstance(raw, dict):
@@ -380,14 +404,7 @@ def _parse_plan(raw, file: str, index: int) -> Plan:
             f"must be a whole number from 1 to {INT32_MAX:,}, got {version!r}"
         )
     where = _Where(file, f"{plan_id} v{version}")
-    effective_from = _take(raw, "effective_from", where)
-    if isinstance(effective_from, str):
-        try:
-            effective_from = dt.date.fromisoformat(effective_from)
-        except ValueError:
-            raise where.at("effective_from").error("must be a date YYYY-MM-DD") from None
-    if not isinstance(effective_from, dt.date) or isinstance(effective_from, dt.datetime):
-        raise where.at("effective_from").error("must be a date YYYY-MM-DD")
+    effective_from = _parse_date(_take(raw, "effective_from", where), where.at("effective_from"))
     currency = str(_take(raw, "currency", where)).upper()
     if not is_currency(currency):
         raise where.at("currency").error(f"{currency!r} is not an ISO 4217 currency code")
@@ -395,27 +412,7 @@ def _parse_plan(raw, file: str, index: int) -> Plan:
     if not isinstance(charges_raw, list):
         raise where.at("charges").error("must be a list")
     charges = tuple(_parse_charge(c, where.at("charges").at(i)) for i, c in enumerate(charges_raw))
-    seen: dict[str, int] = {}
-    for i, c in enumerate(charges):
-        if c.charge_id in seen:
-            raise (
-                where.at("charges")
-                .at(i)
-                .at("charge_id")
-                .error(f"duplicate charge_id {c.charge_id!r}")
-            )
-        seen[c.charge_id] = i
-        for j, other in enumerate(charges[:i]):
-            if other.metric == c.metric and filters_overlap(other, c):
-                raise (
-                    where.at("charges")
-                    .at(i)
-                    .at("filter")
-                    .error(
-                        f"overlaps charges[{j}] ({other.charge_id}) on metric {c.metric!r}; "
-                        "charges on one metric need disjoint filters"
-                    )
-                )
+    _check_charges_apart(charges, where.at("charges"))
     minimum = raw.get("minimum_commitment")
     credit_rate = raw.get("credit_rate")
     return Plan(
@@ -435,19 +432,17 @@ def _parse_plan(raw, file: str, index: int) -> Plan:
     )
 
 
-def load_price_book(files: list[Path], *, base: Path | None = None) -> PriceBook:
-    """Parse and validate every price-book file together; raise PriceBookError on the first fault."""
-    if not files:
-        raise PriceBookError("no price book: add at least one pricing/*.yaml file")
+def parse_price_book(documents: Iterable[tuple[str, str]]) -> PriceBook:
+    """Parse and validate price-book documents (name, YAML text) together, as one price book;
+    raise PriceBookError on the first fault, naming the document, plan and field."""
     plans: list[Plan] = []
-    for path in sorted(files):
-        name = path.relative_to(base).as_posix() if base else path.name
-        if path.stat().st_size > MAX_FILE_BYTES:
+    named = 0
+    for name, text in sorted(documents):
+        named += 1
+        if len(text) > MAX_FILE_BYTES:
             raise PriceBookError(f"{name}: larger than {MAX_FILE_BYTES:,} bytes; not a price book")
         try:
-            doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_ExactLoader)  # noqa: S506
-        except UnicodeDecodeError as exc:
-            raise PriceBookError(f"{name}: not UTF-8 text: {exc}") from None
+            doc = yaml.load(text, Loader=_ExactLoader)  # noqa: S506 - a SafeLoader
         except yaml.YAMLError as exc:
             raise PriceBookError(f"{name}: not valid YAML: {exc}") from None
         if doc is None:
@@ -455,6 +450,8 @@ def load_price_book(files: list[Path], *, base: Path | None = None) -> PriceBook
         if not isinstance(doc, dict) or not isinstance(doc.get("plans"), list):
             raise PriceBookError(f"{name}: must contain a top-level 'plans:' list")
         plans.extend(_parse_plan(p, name, i) for i, p in enumerate(doc["plans"]))
+    if not named:
+        raise PriceBookError("no price book: add at least one pricing/*.yaml file")
     seen: dict[tuple[str, int], str] = {}
     for p in plans:
         key = (p.plan_id, p.version)
@@ -468,111 +465,3 @@ def load_price_book(files: list[Path], *, base: Path | None = None) -> PriceBook
     # with an earlier effective_from (SPEC 2.3: the highest version effective at a period's
     # start rates it).
     return PriceBook(tuple(plans))
-
-
-def price_book_files(pricing_dir: Path) -> list[Path]:
-    return sorted([*pricing_dir.glob("*.yaml"), *pricing_dir.glob("*.yml")])
-
-
-def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
-    """Flatten the price book into the tables the warehouse reads (lake/pricing/*.parquet)."""
-    plans, charges, tiers, statuses, props = [], [], [], [], []
-    for p in book.plans:
-        key = {"plan_id": p.plan_id, "plan_version": p.version}
-        plans.append(
-            {
-                **key,
-                "effective_from": p.effective_from,
-                "currency": p.currency,
-                "base_fee": p.base_fee,
-                "minimum_commitment": p.minimum_commitment,
-                "credit_rate": p.credit_rate,
-                "source_file": p.source_file,
-            }
-        )
-        for c in p.charges:
-            ckey = {**key, "charge_id": c.charge_id}
-            charges.append(
-                {
-                    **ckey,
-                    "metric": c.metric,
-                    "aggregation": c.aggregation,
-                    "unique_property": c.unique_property,
-                    "model": c.model,
-                    "unit_price": c.unit_price,
-                    "free_units": c.free_units,
-                    "package_size": c.package_size,
-                    "package_price": c.package_price,
-                    "rate": c.rate,
-                    "fixed_fee": c.fixed_fee,
-                    "has_status_filter": bool(c.status_ranges),
-                    "property_filter_count": len(c.property_filters),
-                }
-            )
-            lower = Decimal(0)
-            for i, t in enumerate(c.tiers):
-                tiers.append(
-                    {
-                        **ckey,
-                        "tier_index": i + 1,
-                        "lower_bound": lower,
-                        "up_to": t.up_to,
-                        "unit_price": t.unit_price,
-                        "flat_fee": t.flat_fee,
-                    }
-                )
-                lower = t.up_to if t.up_to is not None else lower
-            for lo, hi in c.status_ranges:
-                statuses.append({**ckey, "status_from": lo, "status_to": hi})
-            for prop, values in c.property_filters:
-                props.extend({**ckey, "property_key": prop, "property_value": v} for v in values)
-    key_schema = {"plan_id": pl.String, "plan_version": pl.Int32}
-    ckey_schema = {**key_schema, "charge_id": pl.String}
-    schemas = {
-        "plans": {
-            **key_schema,
-            "effective_from": pl.Date,
-            "currency": pl.String,
-            "base_fee": MONEY_TYPE,
-            "minimum_commitment": MONEY_TYPE,
-            "credit_rate": PRICE_TYPE,
-            "source_file": pl.String,
-        },
-        "charges": {
-            **ckey_schema,
-            "metric": pl.String,
-            "aggregation": pl.String,
-            "unique_property": pl.String,
-            "model": pl.String,
-            "unit_price": PRICE_TYPE,
-            "free_units": QUANTITY_TYPE,
-            "package_size": QUANTITY_TYPE,
-            "package_price": MONEY_TYPE,
-            "rate": PRICE_TYPE,
-            "fixed_fee": MONEY_TYPE,
-            "has_status_filter": pl.Boolean,
-            "property_filter_count": pl.Int32,
-        },
-        "charge_tiers": {
-            **ckey_schema,
-            "tier_index": pl.Int32,
-            "lower_bound": QUANTITY_TYPE,
-            "up_to": QUANTITY_TYPE,
-            "unit_price": PRICE_TYPE,
-            "flat_fee": MONEY_TYPE,
-        },
-        "charge_status_filters": {**ckey_schema, "status_from": pl.Int32, "status_to": pl.Int32},
-        "charge_property_filters": {
-            **ckey_schema,
-            "property_key": pl.String,
-            "property_value": pl.String,
-        },
-    }
-    rows = {
-        "plans": plans,
-        "charges": charges,
-        "charge_tiers": tiers,
-        "charge_status_filters": statuses,
-        "charge_property_filters": props,
-    }
-    return {name: pl.DataFrame(rows[name], schema=schema) for name, schema in schemas.items()}

@@ -1,60 +1,25 @@
 """Reference data (SPEC 2.2): customers, subscriptions, credit grants, billed invoices.
 
-Read from `landing/reference/*.csv` with declared types, validated, and written to
-`lake/reference/<name>.parquet` for the warehouse. A bad file is refused with an error naming
-the file, row and column, before any usage is touched.
+Parsed with declared types and validated across files; `lake.reference` reads them from
+`landing/reference/*.csv`. A bad file is refused with an error naming the file, row and column,
+before any usage is touched.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import polars as pl
 
 from transforms.money import is_currency
 from transforms.numbers import AMOUNT, QUANTITY, DecimalKind, plain_decimals
-from transforms.pricebook import MONEY_TYPE, QUANTITY_TYPE, PriceBook
+from transforms.pricebook import PriceBook
 
 
 class ReferenceDataError(ValueError):
     """Reference data that breaks a rule; the message names file, row and column."""
 
 
-SCHEMAS: dict[str, dict[str, pl.DataType]] = {
-    "customers": {
-        "customer_id": pl.String,
-        "name": pl.String,
-        "currency": pl.String,
-        "created_at": pl.Datetime("us", "UTC"),
-    },
-    "subscriptions": {
-        "subscription_id": pl.String,
-        "customer_id": pl.String,
-        "plan_id": pl.String,
-        "started_at": pl.Date,
-        "ended_at": pl.Date,
-    },
-    "credit_grants": {
-        "grant_id": pl.String,
-        "customer_id": pl.String,
-        "granted_at": pl.Date,
-        "credits": QUANTITY_TYPE,
-        "kind": pl.String,
-        "purchase_amount": MONEY_TYPE,
-        "expires_at": pl.Date,
-        "priority": pl.Int32,
-    },
-    "billed_invoices": {
-        "invoice_id": pl.String,
-        "customer_id": pl.String,
-        "period_start": pl.Date,
-        "currency": pl.String,
-        "subtotal": MONEY_TYPE,
-        "credits_applied": MONEY_TYPE,
-        "total": MONEY_TYPE,
-    },
-}
 REQUIRED = {
     "customers": ("customer_id", "currency"),
     "subscriptions": ("subscription_id", "customer_id", "plan_id", "started_at"),
@@ -96,20 +61,14 @@ def _parse_column(name: str, dtype: pl.DataType) -> pl.Expr:
     return col.cast(dtype, strict=False)
 
 
-def read_reference(path: Path, name: str) -> pl.DataFrame:
-    """Read one reference CSV with its declared types; refuse unparseable values by row and column."""
-    schema = SCHEMAS[name]
-    if not path.exists():
-        if name in OPTIONAL_FILES:
-            return pl.DataFrame(schema=schema)
-        raise ReferenceDataError(f"{path.name}: required reference file is missing")
-    try:
-        raw = pl.read_csv(path, infer_schema=False)
-    except pl.exceptions.PolarsError as exc:
-        raise ReferenceDataError(f"{path.name}: not a readable CSV file: {exc}") from None
+def parse_reference(
+    raw: pl.DataFrame, name: str, schema: dict[str, pl.DataType], file: str
+) -> pl.DataFrame:
+    """One reference file read as text, typed by `schema`; unparseable values are refused by
+    row and column (row 2 is the first after the header)."""
     missing = [c for c in REQUIRED[name] if c not in raw.columns]
     if missing:
-        raise ReferenceDataError(f"{path.name}: missing column {missing[0]!r}")
+        raise ReferenceDataError(f"{file}: missing column {missing[0]!r}")
     raw = raw.with_columns(pl.lit(None, pl.String).alias(c) for c in schema if c not in raw.columns)
     written = raw  # as in the file, for messages
     raw = raw.with_columns(plain_decimals(raw[c]) for c in schema if c in KINDS)
@@ -126,14 +85,12 @@ def read_reference(path: Path, name: str) -> pl.DataFrame:
                 else str(dtype)
             )
             raise ReferenceDataError(
-                f"{path.name}: row {first['row']}: {column}: {first[column]!r} is not a valid {what}"
+                f"{file}: row {first['row']}: {column}: {first[column]!r} is not a valid {what}"
             )
         if column in REQUIRED[name]:
             nulls = parsed.with_row_index("row", offset=2).filter(pl.col(column).is_null())
             if nulls.height:
-                raise ReferenceDataError(
-                    f"{path.name}: row {nulls['row'][0]}: {column}: is required"
-                )
+                raise ReferenceDataError(f"{file}: row {nulls['row'][0]}: {column}: is required")
     return parsed
 
 
@@ -233,7 +190,7 @@ def validate_reference(tables: dict[str, pl.DataFrame], book: PriceBook) -> dict
     grants = tables["credit_grants"].with_columns(
         pl.col("kind").str.to_lowercase(),
         pl.col("priority").fill_null(DEFAULT_PRIORITY),
-        pl.col("purchase_amount").fill_null(pl.lit(0).cast(MONEY_TYPE)),
+        pl.col("purchase_amount").fill_null(pl.lit(0).cast(AMOUNT.dtype)),
     )
     _fail_on(
         grants,
@@ -273,8 +230,3 @@ def validate_reference(tables: dict[str, pl.DataFrame], book: PriceBook) -> dict
         "credit_grants": grants,
         "billed_invoices": billed,
     }
-
-
-def load_reference(landing_reference: Path, book: PriceBook) -> dict[str, pl.DataFrame]:
-    tables = {name: read_reference(landing_reference / f"{name}.csv", name) for name in SCHEMAS}
-    return validate_reference(tables, book)

@@ -1,9 +1,9 @@
 """Price simulation (`tally simulate`): a month rated under a candidate price book.
 
-Reads only: the month's accepted events from the lake, the subscriptions, and the current
-invoices from the warehouse (read-only). Rates with the pure functions of transforms.rating,
-so a candidate price book is priced exactly as the warehouse would price it, and writes
-nothing to the lake or the marts.
+Given the month's accepted events, the subscriptions and the current subtotals, rates with the
+pure functions of transforms.rating, so a candidate price book is priced exactly as the
+warehouse would price it. The command reads its inputs (lake and warehouse, read-only) and
+writes nothing to the lake or the marts.
 """
 
 from __future__ import annotations
@@ -11,12 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
-import duckdb
 import polars as pl
 
-from transforms.home import Home
+from transforms.numbers import AMOUNT
 from transforms.pricebook import PriceBook
 from transforms.rating import (
     Segment,
@@ -46,49 +44,19 @@ class SimulatedInvoice:
         return self.simulated - self.current
 
 
-def _month_events(home: Home, month: dt.date) -> pl.LazyFrame:
+def simulate_month(
+    book: PriceBook,
+    month: dt.date,
+    *,
+    events: pl.LazyFrame,
+    subscriptions: pl.DataFrame,
+    current: dict[str, tuple[str, Decimal]],
+) -> list[SimulatedInvoice]:
+    """Per customer: the month's current subtotal (`current`: customer -> currency, subtotal)
+    and its subtotal under `book`, from the month's `events` and the `subscriptions`."""
     start, end = month_bounds(month)
-    files = [
-        p
-        for p in sorted(home.lake_events.glob("event_date=*/*.parquet"))
-        if start.isoformat() <= p.parent.name.removeprefix("event_date=") < end.isoformat()
-    ]
-    if not files:
-        return pl.LazyFrame(
-            schema={
-                "event_id": pl.String,
-                "occurred_at": pl.Datetime("us", "UTC"),
-                "customer_id": pl.String,
-                "metric": pl.String,
-                "quantity": pl.Decimal(38, 9),
-                "status": pl.Int32,
-                "properties": pl.String,
-            }
-        )
-    return pl.scan_parquet(files).select(
-        "event_id", "occurred_at", "customer_id", "metric", "quantity", "status", "properties"
-    )
-
-
-def _current_subtotals(home: Home, month: dt.date) -> dict[str, tuple[str, Decimal]]:
-    if not home.warehouse.exists():
-        return {}
-    with duckdb.connect(str(home.warehouse), read_only=True) as con:
-        # The month's rated lines, without adjustments carried in from earlier months.
-        rows = con.execute(
-            "select customer_id, currency, sum(amount) from marts.fct_invoice_lines "
-            "where period_start = ? and line_type <> 'adjustment' group by 1, 2",
-            [month],
-        ).fetchall()
-    return {c: (ccy, Decimal(s)) for c, ccy, s in rows}
-
-
-def simulate_month(home: Home, book: PriceBook, month: dt.date) -> list[SimulatedInvoice]:
-    """Per customer: the month's current subtotal and its subtotal under `book`."""
-    start, end = month_bounds(month)
-    subs = pl.read_parquet(home.lake_reference / "subscriptions.parquet")
-    groups = usage_groups(_month_events(home, month))
-    current = _current_subtotals(home, month)
+    subs = subscriptions
+    groups = usage_groups(events)
     simulated: dict[str, tuple[str, Decimal]] = {}
     for sub in subs.sort("subscription_id").iter_rows(named=True):
         seg_start = max(sub["started_at"], start)
@@ -123,7 +91,7 @@ def simulate_month(home: Home, book: PriceBook, month: dt.date) -> list[Simulate
 
 
 def simulation_frame(results: list[SimulatedInvoice]) -> pl.DataFrame:
-    money = pl.Decimal(38, 4)
+    money = AMOUNT.dtype
     return pl.DataFrame(
         {
             "customer_id": [r.customer_id for r in results],
@@ -133,13 +101,3 @@ def simulation_frame(results: list[SimulatedInvoice]) -> pl.DataFrame:
             "difference": pl.Series([r.difference for r in results], dtype=money),
         },
     )
-
-
-def write_simulation(frame: pl.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".parquet":
-        frame.write_parquet(path)
-    elif path.suffix == ".csv":
-        frame.write_csv(path)
-    else:
-        raise SimulationError(f"--output {path}: use a .csv or .parquet file")

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from worked_world import q, write_csv, write_home
 
+from lake.home import Home
 from orchestration.cli import main
-from transforms.home import Home
 
 pytestmark = pytest.mark.e2e
 

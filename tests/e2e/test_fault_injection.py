@@ -18,9 +18,9 @@ import polars as pl
 import pytest
 from worked_world import CREDITS_APPLIED, CUSTOMERS, EVENTS, SUBTOTALS, q, write_csv, write_home
 
+from lake.home import Home
 from orchestration.alerts import Alert, raise_alerts
 from orchestration.cli import main
-from transforms.home import Home
 
 pytestmark = pytest.mark.e2e
 
@@ -313,7 +313,7 @@ def test_the_failure_sensor_alerts_for_runs_the_cli_did_not_start(faulty):
 
 
 def test_the_summary_names_each_unreadable_file_with_its_reason(faulty, capsys):
-    from orchestration.cli import print_summary
+    from orchestration.summary import print_summary
 
     home, _, _, _ = faulty
     print_summary(home.root)

@@ -7,9 +7,9 @@ import duckdb
 import polars as pl
 import pytest
 
+from demo.generate import GenerateConfig, generate
+from lake.home import Home
 from orchestration.cli import main
-from transforms.generate import GenerateConfig, generate
-from transforms.home import Home
 
 pytestmark = pytest.mark.e2e
 
@@ -179,7 +179,7 @@ def test_bad_input_exits_2_with_one_line(world, capsys):
 
 
 def test_summary_tells_a_billing_engineer_what_happened(world, capsys):
-    from orchestration.cli import print_summary
+    from orchestration.summary import print_summary
 
     home, truth, _, _ = world
     print_summary(home.root)

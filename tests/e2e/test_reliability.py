@@ -20,10 +20,10 @@ import duckdb
 import polars as pl
 import pytest
 
-import transforms.close
+import lake.issued
+from demo.generate import GenerateConfig, generate
+from lake.home import Home
 from orchestration.cli import main
-from transforms.generate import GenerateConfig, generate
-from transforms.home import Home
 
 pytestmark = pytest.mark.e2e
 
@@ -136,7 +136,7 @@ def test_a_writer_holding_the_warehouse_stops_the_run_in_one_line_and_close_refu
     assert status == 2
     assert err.startswith("tally: not closing 2026-09: the marts are out of date: ")
     assert "events were ingested after the marts were last built" in err
-    assert not transforms.close.is_issued(home, dt.date(2026, 9, 1))
+    assert not lake.issued.is_issued(home, dt.date(2026, 9, 1))
 
 
 def test_new_landing_files_after_the_run_make_close_refuse(home, capsys):
@@ -155,7 +155,7 @@ def test_a_close_that_crashes_before_its_commit_leaves_nothing_that_is_read(
     home, monkeypatch, capsys
 ):
     assert main(["run", "--home", str(home.root), *RUN]) in (0, 3)
-    real_write = transforms.close.write_table
+    real_write = lake.issued.write_table
 
     def crash_at_commit(df, path):
         if path.parent.name == "invoices":
@@ -163,13 +163,13 @@ def test_a_close_that_crashes_before_its_commit_leaves_nothing_that_is_read(
         real_write(df, path)
 
     with monkeypatch.context() as mp:
-        mp.setattr(transforms.close, "write_table", crash_at_commit)
+        mp.setattr(lake.issued, "write_table", crash_at_commit)
         status = main(["close", "--home", str(home.root), "--month", "2026-09"])
     assert status == 2
     issued = home.lake_issued
     assert (issued / "invoice_lines" / "period=2026-09.parquet").exists()  # the half-written parts
     assert (issued / "credit_consumption" / "period=2026-09.parquet").exists()
-    assert not transforms.close.is_issued(home, dt.date(2026, 9, 1))
+    assert not lake.issued.is_issued(home, dt.date(2026, 9, 1))
     assert not list(home.exports.glob("*.json"))  # no document says "issued"
 
     # The next run removes the parts; nothing of them reaches the marts.

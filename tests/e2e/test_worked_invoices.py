@@ -25,8 +25,8 @@ from worked_world import (
     write_home,
 )
 
+from lake.home import Home
 from orchestration.cli import main
-from transforms.home import Home
 
 pytestmark = pytest.mark.e2e
 

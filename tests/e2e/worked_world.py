@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import duckdb
 
-from transforms.home import Home
+from lake.home import Home
 
 PRICE_BOOK = """\
 plans:

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from lake.home import Home
 from orchestration.alerts import Alert, deliver, raise_alerts, redact
-from transforms.home import Home
 
 SECRET = "T000/B000/XXXXsecretXXXX"
 

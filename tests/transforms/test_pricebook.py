@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from transforms.pricebook import PriceBookError, load_price_book
+from lake.price_book import load_price_book
+from transforms.pricebook import PriceBookError
 
 PLAN = """
 plans:

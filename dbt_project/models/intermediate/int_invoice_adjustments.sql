@@ -20,7 +20,7 @@ both_sides as (
     from issued_lines
     where line_type <> 'adjustment'
     union all
-    select 'recomputed', invoice_id, customer_id, period_start, charge_id, line_type,
+    select 'recomputed' as side, invoice_id, customer_id, period_start, charge_id, line_type,
         quantity, amount, plan_id, plan_version
     from recomputed_lines
     where invoice_id in (select invoice_id from issued_invoices)

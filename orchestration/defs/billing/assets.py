@@ -12,11 +12,11 @@ import dagster as dg
 import duckdb
 import polars as pl
 
+from lake.freshness import describe_stale, why_stale
+from lake.issued import is_issued, issue_month
 from orchestration.defs.partitions import monthly_partitions
 from orchestration.defs.quality.reconciliation import blocking_findings, describe_blocking
 from orchestration.settings import TallySettings
-from transforms.close import is_issued, issue_month
-from transforms.freshness import describe_stale, why_stale
 
 
 @dg.multi_asset(

@@ -17,10 +17,10 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from lake.freshness import mark_building, mark_built
 from orchestration.defs.dbt.project import tally_dbt_project
 from orchestration.settings import TallySettings, import_in_background, launched_by_cli
 from orchestration.warehouse import WarehouseBusy, finish_build, start_build
-from transforms.freshness import mark_building, mark_built
 
 
 class TallyDbtTranslator(DagsterDbtTranslator):

@@ -3,13 +3,16 @@
 import dagster as dg
 import polars as pl
 
+from lake.ingest import ingest
+from lake.io import ensure_lake, write_table
+from lake.issued import remove_uncommitted_closes
+from lake.price_book import load_price_book, price_book_files, price_book_tables
+from lake.reference import load_reference
+from lake.schemas import REFERENCE_SCHEMAS
 from orchestration.defs.partitions import daily_partitions
 from orchestration.settings import TallySettings
-from transforms.close import remove_uncommitted_closes
-from transforms.ingest import REASONS, ingest
-from transforms.lake import currency_table, ensure_lake, write_table
-from transforms.pricebook import load_price_book, price_book_files, price_book_tables
-from transforms.reference import SCHEMAS, load_reference
+from transforms.money import currency_table
+from transforms.validation import REASONS
 
 PRICE_BOOK_TABLES = (
     "plans",
@@ -18,7 +21,7 @@ PRICE_BOOK_TABLES = (
     "charge_status_filters",
     "charge_property_filters",
 )
-REFERENCE_TABLES = (*SCHEMAS, "currencies")
+REFERENCE_TABLES = (*REFERENCE_SCHEMAS, "currencies")
 USAGE_TABLES = ("usage_events", "quarantined_events", "ingested_files")
 
 

@@ -17,9 +17,9 @@ from expectations.suites import (
     subscriptions_frame,
     subscriptions_suite,
 )
+from lake.ingest import latest_batch_id
 from orchestration.defs.ingest.assets import load_book
 from orchestration.settings import TallySettings
-from transforms.ingest import latest_batch_id
 
 # GX takes seconds to import; its checks run after the ingest and dbt steps that are ready at
 # the same time, so `tally` can import it in the background meanwhile (orchestration/cli.py).
@@ -72,7 +72,7 @@ def usage_events_expectations(
 def customers_expectations(
     context: dg.AssetCheckExecutionContext, settings: TallySettings
 ) -> dg.AssetCheckResult:
-    from transforms.lake import currency_table
+    from transforms.money import currency_table
 
     ref = settings.tally_home.lake_reference
     customers = pl.read_parquet(ref / "customers.parquet")
@@ -110,7 +110,7 @@ def invoices_expectations(
 ) -> dg.AssetCheckResult:
     import duckdb
 
-    from transforms.lake import currency_table
+    from transforms.money import currency_table
 
     with duckdb.connect(str(settings.tally_home.warehouse), read_only=True) as con:
         invoices = pl.from_arrow(con.sql("select * from marts.fct_invoices").to_arrow_table())

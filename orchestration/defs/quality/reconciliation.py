@@ -9,8 +9,8 @@ import datetime as dt
 import dagster as dg
 import duckdb
 
+from lake.home import Home
 from orchestration.settings import TallySettings
-from transforms.home import Home
 
 # Dagster check -> (the check_name values it owns, what it verifies)
 RECONCILIATION_CHECKS = {

@@ -38,25 +38,26 @@ findings as (
     from compared
     where not in_billing_system
     union all
-    select 'invoice_missing_in_tally', customer_id, period_start, subject,
-        cast(billed_total as {{ q }}), cast(null as {{ q }})
+    select 'invoice_missing_in_tally' as check_name, customer_id, period_start, subject,
+        cast(billed_total as {{ q }}) as expected, cast(null as {{ q }}) as actual
     from compared
     where not in_tally
     union all
-    select 'subtotal_differs', customer_id, period_start, subject,
-        cast(billed_subtotal as {{ q }}), cast(subtotal as {{ q }})
+    select 'subtotal_differs' as check_name, customer_id, period_start, subject,
+        cast(billed_subtotal as {{ q }}) as expected, cast(subtotal as {{ q }}) as actual
     from compared
     where in_tally and in_billing_system
         and abs(subtotal - billed_subtotal) > (select amount from tolerance)
     union all
-    select 'credits_differ', customer_id, period_start, subject,
-        cast(coalesce(billed_credits, 0) as {{ q }}), cast(credits_applied as {{ q }})
+    select 'credits_differ' as check_name, customer_id, period_start, subject,
+        cast(coalesce(billed_credits, 0) as {{ q }}) as expected,
+        cast(credits_applied as {{ q }}) as actual
     from compared
     where in_tally and in_billing_system
         and abs(credits_applied - coalesce(billed_credits, 0)) > (select amount from tolerance)
     union all
-    select 'total_differs', customer_id, period_start, subject,
-        cast(billed_total as {{ q }}), cast(total as {{ q }})
+    select 'total_differs' as check_name, customer_id, period_start, subject,
+        cast(billed_total as {{ q }}) as expected, cast(total as {{ q }}) as actual
     from compared
     where in_tally and in_billing_system
         and abs(total - coalesce(billed_total, billed_subtotal)) > (select amount from tolerance)

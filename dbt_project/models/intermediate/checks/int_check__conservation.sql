@@ -97,7 +97,7 @@ reused_ids as (
         cast(count(*) as {{ q }}) as actual
     from {{ events }}
     where {{ id_hash('event_id') }} in (select id_hash from repeated_hashes)
-    group by event_id
+    group by 1, 3
     having count(*) > 1
 ),
 

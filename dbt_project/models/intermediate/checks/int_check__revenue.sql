@@ -48,21 +48,21 @@ findings as (
     from rolled as r
     union all
     select
-        'deferred_roll_forward_broken',
+        'deferred_roll_forward_broken' as check_name,
         r.customer_id,
-        r.month,
-        'opening = previous closing',
-        cast(coalesce(r.previous_closing, 0) as {{ q }}),
-        cast(r.deferred_opening as {{ q }})
+        r.month as period_start,
+        'opening = previous closing' as subject,
+        cast(coalesce(r.previous_closing, 0) as {{ q }}) as expected,
+        cast(r.deferred_opening as {{ q }}) as actual
     from rolled as r
     union all
     select
-        'deferred_roll_forward_broken',
+        'deferred_roll_forward_broken' as check_name,
         r.customer_id,
-        r.month,
-        'closing = purchases to date - recognized to date',
-        cast(p.amount - c.amount as {{ q }}),
-        cast(r.deferred_closing as {{ q }})
+        r.month as period_start,
+        'closing = purchases to date - recognized to date' as subject,
+        cast(p.amount - c.amount as {{ q }}) as expected,
+        cast(r.deferred_closing as {{ q }}) as actual
     from rolled as r
     inner join purchased_to_date as p on r.customer_id = p.customer_id and r.month = p.month
     inner join recognized_to_date as c on r.customer_id = c.customer_id and r.month = c.month

@@ -9,14 +9,9 @@ import textwrap
 import polars as pl
 import pytest
 
-from transforms.home import Home
-from transforms.ingest import (
-    _ID_HASH,
-    _LakeWriter,
-    ingest,
-    parse_iso_timestamp,
-    parse_timestamp,
-)
+from lake.home import Home
+from lake.ingest import _ID_HASH, _LakeWriter, _SeenIds, ingest
+from transforms.validation import first_of_each_id, parse_iso_timestamp, parse_timestamp
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 HEADER = "event_id,occurred_at,customer_id,metric,quantity,status,properties\n"
@@ -380,7 +375,6 @@ def test_within_a_file_the_first_copy_of_an_id_wins(home):
 
 def test_ids_that_only_share_a_hash_are_both_kept():
     """The hash only screens: two different ids with the same hash are still two events."""
-    from transforms.ingest import _first_of_each_id
 
     rows = pl.DataFrame(
         {
@@ -389,11 +383,10 @@ def test_ids_that_only_share_a_hash_are_both_kept():
         }
     )
 
-    assert _first_of_each_id(rows)["event_id"].to_list() == ["a", "b", "c"]
+    assert first_of_each_id(rows)["event_id"].to_list() == ["a", "b", "c"]
 
 
 def test_a_later_file_drops_only_ids_really_seen_not_ids_sharing_a_hash(home):
-    from transforms.ingest import _SeenIds
 
     seen = _SeenIds(home, "batch")
     day = dt.date(2026, 10, 1)

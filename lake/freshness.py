@@ -14,9 +14,9 @@ import json
 import os
 from pathlib import Path
 
-from transforms.home import Home
-from transforms.ingest import new_landing_files, read_manifests
-from transforms.pricebook import price_book_files
+from lake.home import Home
+from lake.ingest import new_landing_files, read_manifests
+from lake.price_book import price_book_files
 
 
 def _record(home: Home) -> Path:

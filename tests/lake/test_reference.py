@@ -4,7 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from transforms.reference import ReferenceDataError, read_reference
+from lake.reference import read_reference
+from transforms.reference import ReferenceDataError
 
 GRANTS = "grant_id,customer_id,granted_at,credits,kind,purchase_amount,expires_at,priority\n"
 

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from transforms.home import Home
-from transforms.ingest import ingest
+from lake.home import Home
+from lake.ingest import ingest
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 HEADER = "event_id,occurred_at,customer_id,metric,quantity,status,properties\n"

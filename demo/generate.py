@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from lake.home import Home
+from lake.price_book import load_price_book, price_book_files
 from transforms.credits import CreditBook, Grant, Invoice, total_after_credits
-from transforms.home import Home
-from transforms.pricebook import load_price_book, price_book_files
 from transforms.rating import (
     Segment,
     aggregate_groups,
@@ -31,170 +31,8 @@ from transforms.rating import (
     usage_groups,
 )
 
-PRICE_BOOK = """\
-# The demo price book: one plan per pricing model. Money is quoted so it is read exactly.
-plans:
-  - plan_id: starter              # pay per request, first 1,000 calls free
-    version: 1
-    effective_from: 2026-01-01
-    currency: USD
-    charges:
-      - charge_id: api_calls
-        metric: api_calls
-        aggregation: count
-        model: per_unit
-        unit_price: "0.0015"
-        free_units: 1000
-      - charge_id: tokens
-        metric: tokens
-        model: per_unit
-        unit_price: "0.000002"
-
-  - plan_id: growth               # graduated tiers, base fee, minimum commitment, credits
-    version: 1
-    effective_from: 2026-01-01
-    currency: USD
-    base_fee: "49.00"
-    minimum_commitment: "100.00"
-    credit_rate: "0.01"
-    charges:
-      - charge_id: api_calls
-        metric: api_calls
-        aggregation: count
-        model: graduated
-        tiers:
-          - {up_to: 10000, unit_price: "0.002", flat_fee: "0"}
-          - {up_to: 100000, unit_price: "0.001", flat_fee: "5.00"}
-          - {up_to: null, unit_price: "0.0005"}
-      - charge_id: tokens
-        metric: tokens
-        model: per_unit
-        unit_price: "0.0000015"
-
-  - plan_id: scale                # volume pricing: every unit at the tier the total reaches
-    version: 1
-    effective_from: 2026-01-01
-    currency: USD
-    base_fee: "499.00"
-    credit_rate: "0.01"
-    charges:
-      - charge_id: api_calls
-        metric: api_calls
-        aggregation: count
-        model: volume
-        tiers:
-          - {up_to: 50000, unit_price: "0.0012"}
-          - {up_to: 500000, unit_price: "0.0009", flat_fee: "10.00"}
-          - {up_to: null, unit_price: "0.0006", flat_fee: "25.00"}
-      - charge_id: tokens
-        metric: tokens
-        model: per_unit
-        unit_price: "0.000001"
-      - charge_id: peak_storage     # billed on the month's highest storage reading
-        metric: storage_gb
-        aggregation: max
-        model: per_unit
-        unit_price: "0.08"
-        free_units: 100
-
-  - plan_id: bulk                 # packages of 1,000 calls, 500 free
-    version: 1
-    effective_from: 2026-01-01
-    currency: USD
-    charges:
-      - charge_id: api_calls
-        metric: api_calls
-        aggregation: count
-        model: package
-        package_size: 1000
-        package_price: "1.20"
-        free_units: 500
-
-  - plan_id: outcome              # outcome-based: only successful calls are billed
-    version: 1
-    effective_from: 2026-01-01
-    currency: USD
-    charges:
-      - charge_id: successful_calls
-        metric: api_calls
-        aggregation: count
-        filter: {status: success}
-        model: per_unit
-        unit_price: "0.004"
-      - charge_id: tokens_large
-        metric: tokens
-        filter: {properties: {model: [large]}}
-        model: per_unit
-        unit_price: "0.00001"
-      - charge_id: tokens_small
-        metric: tokens
-        filter: {properties: {model: [small]}}
-        model: per_unit
-        unit_price: "0.000002"
-
-  - plan_id: platform             # seats, storage and payments
-    version: 1
-    effective_from: 2026-01-01
-    currency: USD
-    base_fee: "199.00"
-    minimum_commitment: "250.00"
-    charges:
-      - charge_id: active_users     # monthly active users, in packs of 5 after 3 free
-        metric: logins
-        aggregation: unique_count
-        unique_property: user_id
-        model: package
-        package_size: 5
-        package_price: "10.00"
-        free_units: 3
-      - charge_id: storage          # the last reading of the month; first 50 GB included
-        metric: storage_gb
-        aggregation: latest
-        model: graduated
-        tiers:
-          - {up_to: 50, unit_price: "0"}
-          - {up_to: null, unit_price: "0.25"}
-      - charge_id: card_payments    # 2.9% + 0.30 per settled payment
-        metric: payments
-        filter: {status: [200, 201]}
-        model: percentage
-        rate: "0.029"
-        fixed_fee: "0.30"
-
-  - plan_id: growth               # a price change from October: higher base fee, cheaper tier 2
-    version: 2
-    effective_from: 2026-10-01
-    currency: USD
-    base_fee: "59.00"
-    minimum_commitment: "100.00"
-    credit_rate: "0.01"
-    charges:
-      - charge_id: api_calls
-        metric: api_calls
-        aggregation: count
-        model: graduated
-        tiers:
-          - {up_to: 10000, unit_price: "0.002", flat_fee: "0"}
-          - {up_to: 100000, unit_price: "0.0008", flat_fee: "5.00"}
-          - {up_to: null, unit_price: "0.0005"}
-      - charge_id: tokens
-        metric: tokens
-        model: per_unit
-        unit_price: "0.0000015"
-
-  - plan_id: starter_eur          # the per-unit plan for customers billed in euros
-    version: 1
-    effective_from: 2026-01-01
-    currency: EUR
-    base_fee: "9.00"
-    charges:
-      - charge_id: api_calls
-        metric: api_calls
-        aggregation: count
-        model: per_unit
-        unit_price: "0.0014"
-        free_units: 1000
-"""
+# The demo price book: one plan per pricing model (a real file, as a user would write it).
+PRICE_BOOK = Path(__file__).with_name("price_book.yaml")
 
 USD_PLANS = ("starter", "growth", "scale", "bulk", "outcome", "platform")
 METRICS = np.array(["api_calls", "tokens", "payments", "logins", "storage_gb"])
@@ -628,7 +466,7 @@ def generate(home: Home, cfg: GenerateConfig, *, progress=lambda _m: None) -> Ge
     """Write a complete synthetic world into `home` (landing files and price book)."""
     rng = np.random.default_rng(cfg.seed)
     home.pricing.mkdir(parents=True, exist_ok=True)
-    (home.pricing / "plans.yaml").write_text(PRICE_BOOK, encoding="utf-8")
+    shutil.copyfile(PRICE_BOOK, home.pricing / "plans.yaml")
     book = load_price_book(price_book_files(home.pricing), base=home.root)
     ref = home.landing_reference
     ref.mkdir(parents=True, exist_ok=True)

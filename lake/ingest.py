@@ -1,0 +1,378 @@
+"""Ingestion of raw usage exports into the lake (SPEC 2.1).
+
+Each new landing file (by content hash) is read (`lake.landing`) and validated
+(`transforms.validation`), and every row ends up in exactly one place: accepted into
+`lake/events/event_date=D/`, quarantined with a reason in `lake/quarantine/`, or counted as a
+duplicate of an event already accepted. A batch is committed by writing its manifest
+(`lake/ingested_files/batch-<id>.parquet`) last; files of a batch without a manifest are the
+remains of a crash and are removed before the next batch starts, so a re-run is always safe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from lake.home import Home
+from lake.io import write_table
+from lake.landing import UnreadableFile, file_sha256, one_line, read_raw
+from lake.schemas import EVENT_SCHEMA, FILES_SCHEMA, QUARANTINE_SCHEMA
+from transforms.validation import (
+    UNREADABLE_FILE,
+    accepted_events,
+    event_id_hash,
+    first_of_each_id,
+    quarantined_rows,
+    validate,
+)
+
+_ID_HASH = event_id_hash().alias("_hash")
+
+
+@dataclass
+class IngestResult:
+    batch_id: str | None
+    files: pl.DataFrame
+    event_dates: list[dt.date]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        cols = ["rows_read", "rows_accepted", "rows_quarantined", "duplicates_dropped"]
+        return {c: int(self.files[c].sum() or 0) for c in cols}
+
+
+def read_manifests(home: Home) -> pl.DataFrame:
+    """Every committed batch's per-file records (lake/ingested_files)."""
+    files = sorted(home.lake_ingested_files.glob("batch-*.parquet"))
+    if not files:
+        return pl.DataFrame(schema=FILES_SCHEMA)
+    return pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
+
+
+def latest_batch_id(home: Home) -> str | None:
+    """The most recently committed batch that accepted anything, or None."""
+    manifests = read_manifests(home).filter(pl.col("status") == "ingested")
+    if manifests.height == 0:
+        return None
+    return manifests.sort("ingested_at", "batch_id")["batch_id"][-1]
+
+
+def _remove_uncommitted(home: Home, committed: set[str]) -> None:
+    """Files left by a batch that crashed before writing its manifest are removed."""
+    for folder in (home.lake_events, home.lake_quarantine):
+        if not folder.exists():
+            continue
+        for f in folder.rglob("batch-*.parquet"):
+            if _batch_of(f) not in committed:
+                f.unlink()
+        for f in folder.rglob("*.parquet.tmp"):
+            f.unlink()
+
+
+class _SeenIds:
+    """Event ids already accepted, per event date: loaded from the lake the first time a date
+    is touched, then grown as the batch accepts events. Memory follows the dates a batch
+    touches, not the length of history.
+
+    Ids are kept with a 64-bit hash: a new part is screened against the hashes (cheap even for
+    a day of millions of ids), and only the rows whose hash matches are compared by id. The
+    screen builds its hash table on the smaller side: a daily export carries a few hundred late
+    events for each earlier day, and those must not rebuild a table of that day's ids each time.
+    """
+
+    def __init__(self, home: Home, batch_id: str):
+        self._home, self._batch_id = home, batch_id
+        self._by_date: dict[dt.date, pl.DataFrame] = {}
+
+    def _load(self, day: dt.date) -> pl.DataFrame:
+        folder = self._home.lake_events / f"event_date={day.isoformat()}"
+        paths = [f for f in folder.glob("batch-*.parquet") if _batch_of(f) != self._batch_id]
+        if not paths:
+            return pl.DataFrame(schema={"event_id": pl.String, "_hash": pl.UInt64})
+        return _hashed(pl.read_parquet(paths, columns=["event_id"]))
+
+    def drop_seen(self, day: dt.date, events: pl.DataFrame) -> pl.DataFrame:
+        """The events of one date whose ids were not seen before (ids already distinct);
+        the ids kept are remembered."""
+        if day not in self._by_date:
+            self._by_date[day] = self._load(day)
+        seen = self._by_date[day]
+        ids = events.select("event_id", "_hash")
+        matches = _sharing_a_hash(seen, ids) if seen.height else seen
+        if matches.height:
+            repeated = ids.join(matches, on=["_hash", "event_id"], how="semi")["event_id"]
+            keep = ~pl.col("event_id").is_in(repeated.implode())
+            events, ids = events.filter(keep), ids.filter(keep)
+        self._by_date[day] = pl.concat([seen, ids], rechunk=False)
+        return events
+
+
+def _sharing_a_hash(seen: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """The rows of `seen` whose hash is also among `new`'s, hashing the smaller of the two."""
+    if new.height <= seen.height:
+        return seen.filter(pl.col("_hash").is_in(new["_hash"].implode()))
+    suspects = new["_hash"].filter(new["_hash"].is_in(seen["_hash"].implode()))
+    return seen.filter(pl.col("_hash").is_in(suspects.implode()))
+
+
+class _LakeWriter:
+    """Writes a batch's new events under lake/events/event_date=D/. A file's part for one date
+    is written at once when large; small parts (the late events a daily export carries for
+    earlier days) wait and are written together per date, so a batch does not scatter hundreds
+    of tiny files. At most `max_waiting` rows wait in memory."""
+
+    def __init__(self, home: Home, batch_id: str, small: int = 50_000, max_waiting: int = 500_000):
+        self._home, self._batch_id = home, batch_id
+        self._small, self._max_waiting = small, max_waiting
+        self._waiting: dict[dt.date, list[pl.DataFrame]] = {}
+        self._waiting_rows = 0
+        self._flushes = 0
+
+    def add(self, day: dt.date, part: pl.DataFrame, file_number: int) -> None:
+        if part.height >= self._small:
+            self._write(day, [part], f"{file_number:05d}")
+            return
+        self._waiting.setdefault(day, []).append(part)
+        self._waiting_rows += part.height
+        if self._waiting_rows > self._max_waiting:
+            self.flush()
+
+    def flush(self) -> None:
+        self._flushes += 1
+        for day, parts in self._waiting.items():
+            self._write(day, parts, f"late{self._flushes:03d}")
+        self._waiting, self._waiting_rows = {}, 0
+
+    def _write(self, day: dt.date, parts: list[pl.DataFrame], suffix: str) -> None:
+        folder = self._home.lake_events / f"event_date={day.isoformat()}"
+        events = pl.concat(parts).drop("event_date", "_hash")
+        events = events.with_columns(pl.lit(self._batch_id).alias("batch_id"))
+        write_table(
+            events.cast({c: t for c, t in EVENT_SCHEMA.items() if c in events.columns}),
+            folder / f"batch-{self._batch_id}-{suffix}.parquet",
+        )
+
+
+def _hashed(ids: pl.DataFrame) -> pl.DataFrame:
+    return ids.with_columns(_ID_HASH)
+
+
+def _batch_of(path: Path) -> str:
+    """The batch id in `batch-<id>.parquet` or `batch-<id>-<part>.parquet`."""
+    return path.stem.split("-")[1]
+
+
+@dataclass
+class _Prepared:
+    """One landing file read and validated: its new events (distinct within the file, in the
+    lake's schema, with `event_date`) and its rejected rows. Produced off the main thread."""
+
+    rows_read: int
+    valid_rows: int  # before duplicates within the file are dropped
+    accepted: pl.DataFrame
+    rejected: pl.DataFrame
+    error: str | None = None
+
+
+def _prepare(
+    rel: str, path: Path, *, customers: list[str], metrics: list[str], now: dt.datetime
+) -> _Prepared:
+    """Read and validate one file. Whatever goes wrong with it stays with it: the file is
+    recorded as unreadable with a one-line reason, and the batch goes on."""
+    try:
+        return _prepare_file(rel, path, customers=customers, metrics=metrics, now=now)
+    except UnreadableFile as exc:
+        return _unreadable(rel, str(exc))
+    except Exception as exc:  # noqa: BLE001 - one bad file must never stop the others
+        return _unreadable(rel, f"cannot read: {type(exc).__name__}: {one_line(exc)}")
+
+
+def _unreadable(rel: str, error: str) -> _Prepared:
+    rejected = pl.DataFrame(
+        [{"file_path": rel, "row_number": None, "reason": UNREADABLE_FILE, "raw_record": error}],
+        schema=_QUARANTINE_COLUMNS,
+    )
+    return _Prepared(0, 0, pl.DataFrame(), rejected, error=error)
+
+
+def _prepare_file(
+    rel: str, path: Path, *, customers: list[str], metrics: list[str], now: dt.datetime
+) -> _Prepared:
+    raw = read_raw(path)
+    validated = validate(raw.rows, customers=customers, metrics=metrics, now=now)
+    accepted = accepted_events(validated, rel)
+    distinct = first_of_each_id(accepted)
+    rejected = pl.concat(
+        [
+            quarantined_rows(validated, raw.rows, rel, raw.lines),
+            raw.malformed.select(
+                pl.lit(rel).alias("file_path"),
+                "row_number",
+                pl.lit("malformed_row").alias("reason"),
+                "raw_record",
+            ),
+        ]
+    )
+    return _Prepared(raw.rows.height + raw.malformed.height, accepted.height, distinct, rejected)
+
+
+_QUARANTINE_COLUMNS = {k: v for k, v in QUARANTINE_SCHEMA.items() if k != "batch_id"}
+
+
+def _in_order(
+    pool: ThreadPoolExecutor, work: Callable[[tuple], _Prepared], items: list[tuple], ahead: int
+) -> Iterator[tuple[tuple, _Prepared]]:
+    """Results of `work` over `items`, in order, with at most `ahead` items in flight: the next
+    files are read while the current one is deduplicated and written, and memory holds a
+    bounded number of files."""
+    pending: deque = deque()
+    queue = iter(items)
+    for item in queue:
+        pending.append((item, pool.submit(work, item)))
+        if len(pending) >= ahead:
+            break
+    while pending:
+        item, future = pending.popleft()
+        following = next(queue, None)
+        if following is not None:
+            pending.append((following, pool.submit(work, following)))
+        yield item, future.result()
+
+
+def new_landing_files(
+    home: Home, manifests: pl.DataFrame | None = None
+) -> list[tuple[str, Path, str, str | None]]:
+    """Landing files whose (name, content) no committed batch recorded, as
+    (name under the home, path, content sha256, why refused or None). A refused entry is
+    recorded as failed and never read; its hash is unique per name and reason, so each is
+    recorded once."""
+    if manifests is None:
+        manifests = read_manifests(home)
+    known = set(
+        zip(manifests["file_path"].to_list(), manifests["content_sha256"].to_list(), strict=True)
+    )
+    out = []
+    for entry in home.usage_entries():
+        refused = entry.refused
+        if refused is None:
+            try:
+                sha = file_sha256(entry.path)
+            except OSError as exc:
+                refused = f"cannot read: {exc.strerror or exc}"
+        if refused is not None:
+            sha = hashlib.sha256(f"refused\t{entry.rel}\t{refused}".encode()).hexdigest()
+        if (entry.rel, sha) not in known:
+            out.append((entry.rel, entry.path, sha, refused))
+    return out
+
+
+def ingest(
+    home: Home,
+    *,
+    customers: Iterable[str],
+    metrics: Iterable[str],
+    now: dt.datetime | None = None,
+    progress: Callable[[str], None] = lambda _msg: None,
+    workers: int = 2,
+) -> IngestResult:
+    """Ingest every landing file whose content has not been ingested yet; return per-file counts.
+
+    Files are read and validated `workers` at a time, then deduplicated and written in order,
+    so memory holds a few files plus the ids of the dates the batch touches.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    customers, metrics = sorted(set(customers)), sorted(set(metrics))
+    manifests = read_manifests(home)
+    _remove_uncommitted(home, set(manifests["batch_id"].unique().to_list()))
+    known_shas = set(manifests["content_sha256"].to_list())
+
+    candidates = new_landing_files(home, manifests)
+    if not candidates:
+        progress("no new landing files")
+        return IngestResult(None, pl.DataFrame(schema=FILES_SCHEMA), [])
+
+    batch_id = hashlib.sha256(
+        "\n".join(f"{rel}\t{sha}" for rel, _, sha, _ in candidates).encode()
+    ).hexdigest()[:16]
+    ingested_at = now.astimezone(dt.UTC)
+    seen = _SeenIds(home, batch_id)
+    lake = _LakeWriter(home, batch_id)
+    file_rows: list[dict] = []
+    quarantine_parts: list[pl.DataFrame] = []
+    dates: set[dt.date] = set()
+
+    # Content already ingested (under another name, or twice in this batch) is not read again.
+    to_read, shas = [], set(known_shas)
+    for n, (rel, path, sha, refused) in enumerate(candidates, start=1):
+        base = {"file_path": rel, "content_sha256": sha, "ingested_at": ingested_at}
+        if refused is not None:
+            file_rows.append({**base, **_ZERO, "status": "failed", "error": refused, "n": n})
+            quarantine_parts.append(_unreadable(rel, refused).rejected)
+            progress(f"[{n}/{len(candidates)}] {rel}: refused ({refused})")
+        elif sha in shas:
+            file_rows.append({**base, **_ZERO, "status": "already_ingested", "error": None, "n": n})
+        else:
+            shas.add(sha)
+            to_read.append((n, rel, path, base))
+
+    def work(item: tuple) -> _Prepared:
+        _, rel, path, _ = item
+        return _prepare(rel, path, customers=customers, metrics=metrics, now=now)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for (n, rel, _, base), prepared in _in_order(pool, work, to_read, ahead=max(1, workers)):
+            quarantine_parts.append(prepared.rejected)
+            if prepared.error is not None:
+                file_rows.append(
+                    {**base, **_ZERO, "status": "failed", "error": prepared.error, "n": n}
+                )
+                progress(f"[{n}/{len(candidates)}] {rel}: unreadable ({prepared.error})")
+                continue
+            accepted = prepared.accepted
+            written = 0
+            for (day,), part in accepted.partition_by("event_date", as_dict=True).items():
+                part = seen.drop_seen(day, part)
+                if part.height == 0:
+                    continue
+                dates.add(day)
+                written += part.height
+                lake.add(day, part, n)
+            file_rows.append(
+                {
+                    **base,
+                    "rows_read": prepared.rows_read,
+                    "rows_accepted": written,
+                    "rows_quarantined": prepared.rejected.height,
+                    "duplicates_dropped": prepared.valid_rows - written,
+                    "status": "ingested",
+                    "error": None,
+                    "n": n,
+                }
+            )
+            progress(
+                f"[{n}/{len(candidates)}] {rel}: {prepared.rows_read} rows, {written} accepted"
+            )
+
+    lake.flush()
+    file_rows.sort(key=lambda row: row.pop("n"))  # candidate order, skipped files included
+    files = pl.DataFrame([{**row, "batch_id": batch_id} for row in file_rows], schema=FILES_SCHEMA)
+    quarantine = (
+        pl.concat(quarantine_parts, how="vertical_relaxed")
+        if quarantine_parts
+        else pl.DataFrame(schema=_QUARANTINE_COLUMNS)
+    ).with_columns(pl.lit(batch_id).alias("batch_id"))
+    write_table(
+        quarantine.cast(QUARANTINE_SCHEMA), home.lake_quarantine / f"batch-{batch_id}.parquet"
+    )
+    write_table(files, home.lake_ingested_files / f"batch-{batch_id}.parquet")  # the commit
+    return IngestResult(batch_id, files, sorted(dates))
+
+
+_ZERO = {"rows_read": 0, "rows_accepted": 0, "rows_quarantined": 0, "duplicates_dropped": 0}

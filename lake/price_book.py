@@ -1,0 +1,95 @@
+"""The price book on disk: `pricing/*.yaml` read together, and flattened for the warehouse
+(`lake/pricing/<table>.parquet`)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+
+from lake.schemas import PRICE_BOOK_SCHEMAS
+from transforms.pricebook import MAX_FILE_BYTES, PriceBook, PriceBookError, parse_price_book
+
+
+def price_book_files(pricing_dir: Path) -> list[Path]:
+    return sorted([*pricing_dir.glob("*.yaml"), *pricing_dir.glob("*.yml")])
+
+
+def load_price_book(files: list[Path], *, base: Path | None = None) -> PriceBook:
+    """Read and validate every price-book file together (names relative to `base`); raise
+    PriceBookError on the first fault. A file over the size limit is refused unread."""
+    documents = []
+    for path in files:
+        name = path.relative_to(base).as_posix() if base else path.name
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise PriceBookError(f"{name}: larger than {MAX_FILE_BYTES:,} bytes; not a price book")
+        try:
+            documents.append((name, path.read_text(encoding="utf-8")))
+        except UnicodeDecodeError as exc:
+            raise PriceBookError(f"{name}: not UTF-8 text: {exc}") from None
+    return parse_price_book(documents)
+
+
+def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
+    """Flatten the price book into the tables the warehouse reads (lake/pricing/*.parquet)."""
+    plans, charges, tiers, statuses, props = [], [], [], [], []
+    for p in book.plans:
+        key = {"plan_id": p.plan_id, "plan_version": p.version}
+        plans.append(
+            {
+                **key,
+                "effective_from": p.effective_from,
+                "currency": p.currency,
+                "base_fee": p.base_fee,
+                "minimum_commitment": p.minimum_commitment,
+                "credit_rate": p.credit_rate,
+                "source_file": p.source_file,
+            }
+        )
+        for c in p.charges:
+            ckey = {**key, "charge_id": c.charge_id}
+            charges.append(
+                {
+                    **ckey,
+                    "metric": c.metric,
+                    "aggregation": c.aggregation,
+                    "unique_property": c.unique_property,
+                    "model": c.model,
+                    "unit_price": c.unit_price,
+                    "free_units": c.free_units,
+                    "package_size": c.package_size,
+                    "package_price": c.package_price,
+                    "rate": c.rate,
+                    "fixed_fee": c.fixed_fee,
+                    "has_status_filter": bool(c.status_ranges),
+                    "property_filter_count": len(c.property_filters),
+                }
+            )
+            lower = Decimal(0)
+            for i, t in enumerate(c.tiers):
+                tiers.append(
+                    {
+                        **ckey,
+                        "tier_index": i + 1,
+                        "lower_bound": lower,
+                        "up_to": t.up_to,
+                        "unit_price": t.unit_price,
+                        "flat_fee": t.flat_fee,
+                    }
+                )
+                lower = t.up_to if t.up_to is not None else lower
+            for lo, hi in c.status_ranges:
+                statuses.append({**ckey, "status_from": lo, "status_to": hi})
+            for prop, values in c.property_filters:
+                props.extend({**ckey, "property_key": prop, "property_value": v} for v in values)
+    rows = {
+        "plans": plans,
+        "charges": charges,
+        "charge_tiers": tiers,
+        "charge_status_filters": statuses,
+        "charge_property_filters": props,
+    }
+    return {
+        name: pl.DataFrame(rows[name], schema=schema) for name, schema in PRICE_BOOK_SCHEMAS.items()
+    }

@@ -1,0 +1,38 @@
+"""Reading reference data from `landing/reference/*.csv` (SPEC 2.2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from lake.schemas import REFERENCE_SCHEMAS
+from transforms.pricebook import PriceBook
+from transforms.reference import (
+    OPTIONAL_FILES,
+    ReferenceDataError,
+    parse_reference,
+    validate_reference,
+)
+
+
+def read_reference(path: Path, name: str) -> pl.DataFrame:
+    """Read one reference CSV with its declared types; refuse unparseable values by row and column."""
+    schema = REFERENCE_SCHEMAS[name]
+    if not path.exists():
+        if name in OPTIONAL_FILES:
+            return pl.DataFrame(schema=schema)
+        raise ReferenceDataError(f"{path.name}: required reference file is missing")
+    try:
+        raw = pl.read_csv(path, infer_schema=False)
+    except pl.exceptions.PolarsError as exc:
+        raise ReferenceDataError(f"{path.name}: not a readable CSV file: {exc}") from None
+    return parse_reference(raw, name, schema, path.name)
+
+
+def load_reference(landing_reference: Path, book: PriceBook) -> dict[str, pl.DataFrame]:
+    """Every reference file, typed and cross-validated against each other and the price book."""
+    tables = {
+        name: read_reference(landing_reference / f"{name}.csv", name) for name in REFERENCE_SCHEMAS
+    }
+    return validate_reference(tables, book)

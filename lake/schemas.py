@@ -1,0 +1,174 @@
+"""Every table the lake holds, and the named fixed-point types of its numbers.
+
+The warehouse reads these tables (dbt sources); its SQL types mirror the named types here
+(`dbt_project/macros/money.sql`).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from transforms.numbers import AMOUNT, FEE, PRICE, QUANTITY
+
+# Named fixed-point types, one per kind of number (their limits: transforms.numbers).
+QUANTITY_TYPE = QUANTITY.dtype
+PRICE_TYPE = PRICE.dtype
+FEE_TYPE = FEE.dtype
+AMOUNT_TYPE = AMOUNT.dtype
+
+
+# --- usage: lake/events, lake/quarantine, lake/ingested_files --------------------------------
+
+EVENT_SCHEMA = {
+    "event_id": pl.String,
+    "occurred_at": pl.Datetime("us", "UTC"),
+    "customer_id": pl.String,
+    "metric": pl.String,
+    "quantity": QUANTITY_TYPE,
+    "status": pl.Int32,
+    "properties": pl.String,
+    "source_file": pl.String,
+    "source_row": pl.Int64,
+    "batch_id": pl.String,
+}
+QUARANTINE_SCHEMA = {
+    "file_path": pl.String,
+    "row_number": pl.Int64,
+    "reason": pl.String,
+    "raw_record": pl.String,
+    "batch_id": pl.String,
+}
+FILES_SCHEMA = {
+    "file_path": pl.String,
+    "content_sha256": pl.String,
+    "rows_read": pl.Int64,
+    "rows_accepted": pl.Int64,
+    "rows_quarantined": pl.Int64,
+    "duplicates_dropped": pl.Int64,
+    "status": pl.String,
+    "error": pl.String,
+    "ingested_at": pl.Datetime("us", "UTC"),
+    "batch_id": pl.String,
+}
+
+# --- reference data: lake/reference/<name>.parquet -------------------------------------------
+
+REFERENCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "customers": {
+        "customer_id": pl.String,
+        "name": pl.String,
+        "currency": pl.String,
+        "created_at": pl.Datetime("us", "UTC"),
+    },
+    "subscriptions": {
+        "subscription_id": pl.String,
+        "customer_id": pl.String,
+        "plan_id": pl.String,
+        "started_at": pl.Date,
+        "ended_at": pl.Date,
+    },
+    "credit_grants": {
+        "grant_id": pl.String,
+        "customer_id": pl.String,
+        "granted_at": pl.Date,
+        "credits": QUANTITY_TYPE,
+        "kind": pl.String,
+        "purchase_amount": AMOUNT_TYPE,
+        "expires_at": pl.Date,
+        "priority": pl.Int32,
+    },
+    "billed_invoices": {
+        "invoice_id": pl.String,
+        "customer_id": pl.String,
+        "period_start": pl.Date,
+        "currency": pl.String,
+        "subtotal": AMOUNT_TYPE,
+        "credits_applied": AMOUNT_TYPE,
+        "total": AMOUNT_TYPE,
+    },
+}
+
+# --- the price book, flattened: lake/pricing/<name>.parquet ----------------------------------
+
+_PLAN_KEY = {"plan_id": pl.String, "plan_version": pl.Int32}
+_CHARGE_KEY = {**_PLAN_KEY, "charge_id": pl.String}
+PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "plans": {
+        **_PLAN_KEY,
+        "effective_from": pl.Date,
+        "currency": pl.String,
+        "base_fee": FEE_TYPE,
+        "minimum_commitment": FEE_TYPE,
+        "credit_rate": PRICE_TYPE,
+        "source_file": pl.String,
+    },
+    "charges": {
+        **_CHARGE_KEY,
+        "metric": pl.String,
+        "aggregation": pl.String,
+        "unique_property": pl.String,
+        "model": pl.String,
+        "unit_price": PRICE_TYPE,
+        "free_units": QUANTITY_TYPE,
+        "package_size": QUANTITY_TYPE,
+        "package_price": FEE_TYPE,
+        "rate": PRICE_TYPE,
+        "fixed_fee": FEE_TYPE,
+        "has_status_filter": pl.Boolean,
+        "property_filter_count": pl.Int32,
+    },
+    "charge_tiers": {
+        **_CHARGE_KEY,
+        "tier_index": pl.Int32,
+        "lower_bound": QUANTITY_TYPE,
+        "up_to": QUANTITY_TYPE,
+        "unit_price": PRICE_TYPE,
+        "flat_fee": FEE_TYPE,
+    },
+    "charge_status_filters": {**_CHARGE_KEY, "status_from": pl.Int32, "status_to": pl.Int32},
+    "charge_property_filters": {
+        **_CHARGE_KEY,
+        "property_key": pl.String,
+        "property_value": pl.String,
+    },
+}
+
+# --- the issued store: lake/issued/<table>/period=YYYY-MM.parquet, written once --------------
+
+ISSUED_INVOICE_SCHEMA = {
+    "invoice_id": pl.String,
+    "customer_id": pl.String,
+    "period_start": pl.Date,
+    "period_end": pl.Date,
+    "currency": pl.String,
+    "subtotal": AMOUNT_TYPE,
+    "credits_applied": AMOUNT_TYPE,
+    "total": AMOUNT_TYPE,
+    "issued_at": pl.Datetime("us", "UTC"),
+}
+ISSUED_LINE_SCHEMA = {
+    "invoice_line_id": pl.String,
+    "invoice_id": pl.String,
+    "customer_id": pl.String,
+    "period_start": pl.Date,
+    "line_type": pl.String,
+    "charge_id": pl.String,
+    "quantity": QUANTITY_TYPE,
+    "amount": AMOUNT_TYPE,
+    "currency": pl.String,
+    # The pricing that produced the line, so a later re-rating can tell a price change apart.
+    "plan_id": pl.String,
+    "plan_version": pl.Int64,
+}
+ISSUED_CONSUMPTION_SCHEMA = {
+    "entry_id": pl.String,
+    "grant_id": pl.String,
+    "customer_id": pl.String,
+    "invoice_id": pl.String,
+    "period_start": pl.Date,
+    "entry_date": pl.Date,
+    "credits": QUANTITY_TYPE,
+    "money": AMOUNT_TYPE,
+    "revenue": AMOUNT_TYPE,
+    "discount": AMOUNT_TYPE,
+}
