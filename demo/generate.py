@@ -19,17 +19,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from demo.billing_system import billed_invoices
 from lake.home import Home
 from lake.price_book import load_price_book, price_book_files
-from transforms.credits import CreditBook, Grant, Invoice, total_after_credits
-from transforms.rating import (
-    Segment,
-    aggregate_groups,
-    month_bounds,
-    plan_for_period,
-    segment_lines,
-    usage_groups,
-)
+from transforms.rating import month_bounds
 
 # The demo price book: one plan per pricing model (a real file, as a user would write it).
 PRICE_BOOK = Path(__file__).with_name("price_book.yaml")
@@ -358,110 +351,6 @@ def _write_export(rows: pl.DataFrame, path: Path, kind: str) -> None:
             body.write_ndjson(fh)
 
 
-def _billed_invoices(
-    events: pl.DataFrame,
-    subs: pl.DataFrame,
-    customers: pl.DataFrame,
-    book,
-    cfg: GenerateConfig,
-    rng,
-    grants: pl.DataFrame,
-) -> pl.DataFrame:
-    """What the billing system of record billed: correct rating and credits, with a few
-    deliberate slips."""
-    end = cfg.start + dt.timedelta(days=cfg.days)
-    months, m = [], cfg.start.replace(day=1)
-    while m < end:
-        months.append(m)
-        m = month_bounds(m)[1]
-    ccy = dict(customers.select("customer_id", "currency").iter_rows())
-    # Rated from a small aggregate, not per event: one row per (customer, day, metric, status,
-    # properties), with what each aggregation needs, including the day's last event.
-    daily = usage_groups(events.lazy().with_columns(pl.col("quantity").cast(pl.Decimal(38, 9))))
-    invoices = []
-    rate_at_end: dict[tuple[str, dt.date], tuple[dt.date, Decimal | None]] = {}
-    for month in months:
-        p_start, p_end = month_bounds(month)
-        if p_end > end:  # only complete months were billed
-            continue
-        for sub in subs.iter_rows(named=True):
-            s = max(sub["started_at"], p_start)
-            e = min(sub["ended_at"] or p_end, p_end)
-            if s >= e:
-                continue
-            plan = plan_for_period(book, sub["plan_id"], p_start)
-            seg_events = daily.filter(
-                (pl.col("customer_id") == sub["customer_id"])
-                & pl.col("d").is_between(s, e, closed="left")
-            )
-            usage = {
-                charge.charge_id: aggregate_groups(charge, seg_events) for charge in plan.charges
-            }
-            lines = segment_lines(Segment(sub["customer_id"], plan, s, e), usage)
-            key = (sub["customer_id"], p_start)
-            if key not in rate_at_end or rate_at_end[key][0] < s:  # the plan at period end
-                rate_at_end[key] = (s, plan.credit_rate)
-            invoices.append(
-                (sub["customer_id"], p_start, sum((ln.amount for ln in lines), Decimal(0)))
-            )
-    df = pl.DataFrame(
-        invoices,
-        schema={"customer_id": pl.String, "period_start": pl.Date, "subtotal": pl.Object},
-        orient="row",
-    )
-    totals: dict[tuple[str, dt.date], Decimal] = {}
-    for cid, p, amount in df.iter_rows():
-        totals[(cid, p)] = totals.get((cid, p), Decimal(0)) + amount
-    book = CreditBook(
-        Grant(
-            g["grant_id"],
-            g["customer_id"],
-            g["granted_at"],
-            Decimal(g["credits"]),
-            g["kind"],
-            Decimal(g["purchase_amount"]),
-            g["expires_at"],
-            g["priority"],
-        )
-        for g in grants.iter_rows(named=True)
-    )
-    rows = []
-    for (cid, p), subtotal in sorted(totals.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        invoice = Invoice(
-            cid, cid, p, month_bounds(p)[1], ccy[cid], subtotal, rate_at_end[(cid, p)][1]
-        )
-        credits, total = total_after_credits(invoice, book.close(invoice))
-        roll = rng.random()
-        if roll < 0.03:  # the billing system missed this invoice
-            continue
-        if roll < 0.08:  # a manual edit nobody reconciled
-            subtotal, total = subtotal + Decimal("1.50"), total + Decimal("1.50")
-        rows.append(
-            (
-                f"bill_{p:%Y%m}_{cid}",
-                cid,
-                p.isoformat(),
-                ccy[cid],
-                str(subtotal),
-                str(credits),
-                str(total),
-            )
-        )
-    return pl.DataFrame(
-        rows,
-        schema=[
-            "invoice_id",
-            "customer_id",
-            "period_start",
-            "currency",
-            "subtotal",
-            "credits_applied",
-            "total",
-        ],
-        orient="row",
-    )
-
-
 def generate(home: Home, cfg: GenerateConfig, *, progress=lambda _m: None) -> GenerateSummary:
     """Write a complete synthetic world into `home` (landing files and price book)."""
     rng = np.random.default_rng(cfg.seed)
@@ -516,7 +405,16 @@ def generate(home: Home, cfg: GenerateConfig, *, progress=lambda _m: None) -> Ge
     shutil.copyfile(src, redelivered.with_name(redelivered.name + "".join(src.suffixes)))
     files += 1
 
-    billed = _billed_invoices(events, subs, customers, book, cfg, rng, grants)
+    billed = billed_invoices(
+        events,
+        subs,
+        customers,
+        book,
+        grants,
+        start=cfg.start,
+        end=cfg.start + dt.timedelta(days=cfg.days),
+        rng=rng,
+    )
     billed.write_csv(ref / "billed_invoices.csv")
     progress(f"{files} export files, {raw.height + 2:,} raw rows")
     return GenerateSummary(

@@ -243,3 +243,44 @@ def segment_lines(segment: Segment, usage: dict[str, tuple[Decimal, int]]) -> li
                 Line(segment.customer_id, "minimum_true_up", None, Decimal(days), minimum - used)
             )
     return lines
+
+
+@dataclass(frozen=True)
+class RatedSegment:
+    """One subscription's part of a billing period, rated: its plan, days and lines."""
+
+    segment: Segment
+    lines: list[Line]
+
+    @property
+    def amount(self) -> Decimal:
+        return sum((line.amount for line in self.lines), ZERO)
+
+
+def rate_period(
+    book: PriceBook, period_start: dt.date, groups: pl.DataFrame, subscriptions: pl.DataFrame
+) -> list[RatedSegment]:
+    """Every subscription segment of the period starting `period_start`, rated under `book`
+    from usage `groups` (see `usage_groups`), in subscription order. Raises LookupError when
+    the book has no version of a subscribed plan effective at the period's start."""
+    start, end = month_bounds(period_start)
+    rated = []
+    for sub in subscriptions.sort("subscription_id").iter_rows(named=True):
+        seg_start = max(sub["started_at"], start)
+        seg_end = min(sub["ended_at"] or end, end)
+        if seg_start >= seg_end:
+            continue
+        plan = plan_for_period(book, sub["plan_id"], start)
+        if plan is None:
+            raise LookupError(
+                f"the price book has no version of plan {sub['plan_id']!r} effective on "
+                f"{start} (subscription {sub['subscription_id']})"
+            )
+        seg_groups = groups.filter(
+            (pl.col("customer_id") == sub["customer_id"])
+            & pl.col("d").is_between(seg_start, seg_end, closed="left")
+        )
+        usage = {c.charge_id: aggregate_groups(c, seg_groups) for c in plan.charges}
+        segment = Segment(sub["customer_id"], plan, seg_start, seg_end)
+        rated.append(RatedSegment(segment, segment_lines(segment, usage)))
+    return rated

@@ -16,14 +16,7 @@ import polars as pl
 
 from transforms.numbers import AMOUNT
 from transforms.pricebook import PriceBook
-from transforms.rating import (
-    Segment,
-    aggregate_groups,
-    month_bounds,
-    plan_for_period,
-    segment_lines,
-    usage_groups,
-)
+from transforms.rating import rate_period, usage_groups
 
 ZERO = Decimal(0)
 
@@ -54,30 +47,14 @@ def simulate_month(
 ) -> list[SimulatedInvoice]:
     """Per customer: the month's current subtotal (`current`: customer -> currency, subtotal)
     and its subtotal under `book`, from the month's `events` and the `subscriptions`."""
-    start, end = month_bounds(month)
-    subs = subscriptions
-    groups = usage_groups(events)
+    try:
+        rated = rate_period(book, month, usage_groups(events), subscriptions)
+    except LookupError as exc:
+        raise SimulationError(f"candidate price book: {exc}") from None
     simulated: dict[str, tuple[str, Decimal]] = {}
-    for sub in subs.sort("subscription_id").iter_rows(named=True):
-        seg_start = max(sub["started_at"], start)
-        seg_end = min(sub["ended_at"] or end, end)
-        if seg_start >= seg_end:
-            continue
-        plan = plan_for_period(book, sub["plan_id"], start)
-        if plan is None:
-            raise SimulationError(
-                f"the candidate price book has no version of plan {sub['plan_id']!r} effective "
-                f"on {start} (subscription {sub['subscription_id']})"
-            )
-        seg_groups = groups.filter(
-            (pl.col("customer_id") == sub["customer_id"])
-            & pl.col("d").is_between(seg_start, seg_end, closed="left")
-        )
-        usage = {c.charge_id: aggregate_groups(c, seg_groups) for c in plan.charges}
-        lines = segment_lines(Segment(sub["customer_id"], plan, seg_start, seg_end), usage)
-        amount = sum((ln.amount for ln in lines), ZERO)
-        _, before = simulated.get(sub["customer_id"], (plan.currency, ZERO))
-        simulated[sub["customer_id"]] = (plan.currency, before + amount)
+    for r in rated:
+        customer, currency = r.segment.customer_id, r.segment.plan.currency
+        simulated[customer] = (currency, simulated.get(customer, (currency, ZERO))[1] + r.amount)
     customers = sorted(set(simulated) | set(current))
     return [
         SimulatedInvoice(
