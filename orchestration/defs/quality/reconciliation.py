@@ -1,6 +1,6 @@
 """Reconciliation checks: each reads its findings from marts.fct_billing_mismatches.
 
-The findings are computed in SQL (models/intermediate/checks); these asset checks turn them into
+The findings are computed in SQL (models/reconciliation); these asset checks turn them into
 pass/fail with a severity, so the run's exit status, alerts and the Dagster UI all show them.
 """
 

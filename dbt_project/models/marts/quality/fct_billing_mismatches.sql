@@ -1,18 +1,19 @@
--- Every reconciliation finding of the run, one row each (README, "Data-quality checks").
+-- Every reconciliation finding of the run, one row each (README, "Data-quality checks"),
+-- from the models of models/reconciliation/, which read the marts they reconcile.
 -- severity 'error' blocks a month close; 'warning' is for a person to look at.
 -- subject says what the finding is about: a file, a batch, a day, a charge or an invoice.
 with
 
 findings as (
-    select * from {{ ref('int_check__conservation') }}
+    select * from {{ ref('rec_conservation') }}
     union all
-    select * from {{ ref('int_check__invoices') }}
+    select * from {{ ref('rec_invoices') }}
     union all
-    select * from {{ ref('int_check__revenue') }}
+    select * from {{ ref('rec_revenue') }}
     union all
-    select * from {{ ref('int_check__adjustments') }}
+    select * from {{ ref('rec_adjustments') }}
     union all
-    select * from {{ ref('int_check__billing_system') }}
+    select * from {{ ref('rec_billing_system') }}
 ),
 
 final as (

@@ -3,7 +3,7 @@
 --                                invoice, per customer, period and charge (sum and count
 --                                charges; max, unique_count and latest are not additive over
 --                                days). Issued invoices differ by design once usage arrives
---                                late: int_check__adjustments reports what that changes.
+--                                late: rec_adjustments reports what that changes.
 --   lines_differ_from_subtotal   the sum of an invoice's lines vs its subtotal
 --   total_differs_from_credits   total vs subtotal - credits_applied (and never negative)
 --   credits_differ_from_ledger   credits_applied of an issued invoice vs its ledger consumption
@@ -149,14 +149,6 @@ final as (
     select * from credits_vs_ledger
 )
 
-select
-    check_name,
-    severity,
-    customer_id,
-    period_start,
-    subject,
-    expected,
-    actual,
-    actual - expected as difference
+select {{ finding_columns() }}
 from final
 where expected <> actual

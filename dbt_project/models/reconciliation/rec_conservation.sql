@@ -111,13 +111,5 @@ final as (
     select * from per_day
 )
 
-select
-    check_name,
-    'error' as severity,
-    cast(null as varchar) as customer_id,
-    period_start,
-    subject,
-    expected,
-    actual,
-    actual - expected as difference
+select {{ finding_columns("'error'", customer_id='cast(null as varchar)') }}
 from final

@@ -68,14 +68,6 @@ findings as (
     inner join recognized_to_date as c on r.customer_id = c.customer_id and r.month = c.month
 )
 
-select
-    check_name,
-    'error' as severity,
-    customer_id,
-    period_start,
-    subject,
-    expected,
-    actual,
-    actual - expected as difference
+select {{ finding_columns("'error'") }}
 from findings
 where expected <> actual

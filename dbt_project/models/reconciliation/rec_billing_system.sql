@@ -63,13 +63,5 @@ findings as (
         and abs(total - coalesce(billed_total, billed_subtotal)) > (select amount from tolerance)
 )
 
-select
-    check_name,
-    'warning' as severity,
-    customer_id,
-    period_start,
-    subject,
-    expected,
-    actual,
-    coalesce(actual, 0) - coalesce(expected, 0) as difference
+select {{ finding_columns("'warning'") }}
 from findings
