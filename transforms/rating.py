@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 import polars as pl
@@ -77,62 +76,13 @@ def charge_amount(charge: Charge, units: Decimal, billable_events: int) -> Decim
     raise ValueError(f"unknown model {charge.model!r}")
 
 
-@dataclass(frozen=True)
-class Event:
-    """One accepted usage event, as rating sees it."""
-
-    event_id: str
-    occurred_at: dt.datetime
-    metric: str
-    quantity: Decimal = Decimal(1)
-    status: int | None = None
-    properties: Mapping[str, str] = field(default_factory=dict)
-
-
-def matches(charge: Charge, event: Event) -> bool:
-    """Whether a charge bills this event: same metric, and every filter holds (SPEC 2.3)."""
-    if event.metric != charge.metric:
-        return False
-    if charge.status_ranges and not (
-        event.status is not None
-        and any(lo <= event.status <= hi for lo, hi in charge.status_ranges)
-    ):
-        return False
-    return all(event.properties.get(key) in values for key, values in charge.property_filters)
-
-
-def aggregate(charge: Charge, events: Iterable[Event]) -> tuple[Decimal, int]:
-    """Units and billable events of one charge over a segment's events.
-
-    sum and count add up quantities and events; max takes the largest quantity; unique_count
-    counts distinct non-null values of `unique_property`; latest takes the quantity of the
-    last event by occurred_at, ties going to the highest event_id. No events: zero units.
-    """
-    billable = [e for e in events if matches(charge, e)]
-    if not billable:
-        return ZERO, 0
-    if charge.aggregation == "sum":
-        units = sum((e.quantity for e in billable), ZERO)
-    elif charge.aggregation == "count":
-        units = Decimal(len(billable))
-    elif charge.aggregation == "max":
-        units = max(e.quantity for e in billable)
-    elif charge.aggregation == "unique_count":
-        values = {e.properties.get(charge.unique_property) for e in billable}
-        units = Decimal(len(values - {None}))
-    elif charge.aggregation == "latest":
-        units = max(billable, key=lambda e: (e.occurred_at, e.event_id)).quantity
-    else:
-        raise ValueError(f"unknown aggregation {charge.aggregation!r}")
-    return units, len(billable)
-
-
 def usage_groups(events: pl.LazyFrame) -> pl.DataFrame:
     """Events collapsed to one row per (customer, day, metric, status, properties) with what
     every aggregation needs: count, sum and max of quantity, and the last event.
 
-    The vectorized counterpart of `aggregate` for whole months of events (the generator's
-    reference billing and `tally simulate`); `aggregate_groups` rates a charge from it.
+    The vectorized counterpart of the per-event oracle in tests/transforms/oracles.py, for
+    whole months of events (`tally simulate`, the demo's billing system); `aggregate_groups`
+    rates a charge from it.
     """
     last = (pl.col("occurred_at"), pl.col("event_id"))
     return (
@@ -160,7 +110,8 @@ def _property(key: str) -> pl.Expr:
 
 
 def aggregate_groups(charge: Charge, groups: pl.DataFrame) -> tuple[Decimal, int]:
-    """`aggregate` over `usage_groups` rows: units and billable events of one charge."""
+    """Units and billable events of one charge over `usage_groups` rows (SPEC 3: sum, count,
+    max, unique_count of a property, latest by occurred_at with ties to the highest event_id)."""
     cond = pl.col("metric") == charge.metric
     if charge.status_ranges:
         cond &= pl.any_horizontal(

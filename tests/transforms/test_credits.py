@@ -10,8 +10,9 @@ from decimal import Decimal as D
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from oracles import revenue_by_month
 
-from transforms.credits import CreditBook, Grant, Invoice, revenue_by_month, total_after_credits
+from transforms.credits import CreditBook, Grant, Invoice, total_after_credits
 
 SEP = dt.date(2026, 9, 1)
 OCT = dt.date(2026, 10, 1)

@@ -5,19 +5,18 @@ fractional and huge quantities. The arithmetic is written next to each expected 
 """
 
 import datetime as dt
+import json
 from decimal import Decimal as D
 
 import pytest
+from oracles import Event, aggregate, matches
 
 from transforms.money import round_money
 from transforms.pricebook import Charge, Plan, PriceBook, Tier
 from transforms.rating import (
-    Event,
     Segment,
-    aggregate,
     charge_amount,
     graduated,
-    matches,
     package,
     per_unit,
     percentage,
@@ -247,3 +246,64 @@ def test_charge_amount_dispatches_on_model():
     assert charge_amount(vol, D(101), 0) == D("55.50")
     assert charge_amount(pkg, D(11), 0) == D("4")
     assert charge_amount(pct, D(10), 3) == D("1.15")
+
+
+def test_grouped_aggregation_equals_the_per_event_oracle_for_every_aggregation():
+    """`aggregate_groups` over `usage_groups` (what simulate and the demo billing use) gives
+    the per-event oracle's units and events, for every aggregation and filter, on events with
+    repeated timestamps, several days, statuses and properties."""
+    import random
+
+    import polars as pl
+
+    from transforms.rating import aggregate_groups, usage_groups
+
+    rng = random.Random(11)
+    raw = []
+    for n in range(400):
+        at = dt.datetime(2026, 9, 1 + rng.randrange(3), rng.randrange(2), tzinfo=dt.UTC)
+        props = {"model": rng.choice(["small", "large"]), "user": f"u{rng.randrange(7)}"}
+        raw.append(
+            (
+                f"e{n:03d}",
+                at,
+                rng.choice(["calls", "tokens"]),
+                D(rng.randrange(1, 500)) / 100,
+                rng.choice([200, 201, 404, 500, None]),
+                props,
+            )
+        )
+    events = [_ev_full(*r) for r in raw]
+    frame = pl.LazyFrame(
+        {
+            "event_id": [r[0] for r in raw],
+            "occurred_at": [r[1] for r in raw],
+            "customer_id": ["c"] * len(raw),
+            "metric": [r[2] for r in raw],
+            "quantity": pl.Series([r[3] for r in raw], dtype=pl.Decimal(38, 9)),
+            "status": pl.Series([r[4] for r in raw], dtype=pl.Int32),
+            "properties": [json.dumps(r[5], separators=(",", ":")) for r in raw],
+        }
+    )
+    groups = usage_groups(frame)
+    for aggregation in ("sum", "count", "max", "unique_count", "latest"):
+        for status, props in (((), ()), (((200, 299),), ()), ((), (("model", ("large",)),))):
+            charge = Charge(
+                "c1",
+                "calls",
+                aggregation,
+                "per_unit",
+                unique_property="user",
+                status_ranges=status,
+                property_filters=props,
+                unit_price=D(1),
+            )
+            assert aggregate_groups(charge, groups) == aggregate(charge, events), (
+                aggregation,
+                status,
+                props,
+            )
+
+
+def _ev_full(eid, at, metric, quantity, status, props):
+    return Event(eid, at, metric, quantity, status, props)

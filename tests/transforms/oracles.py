@@ -1,0 +1,143 @@
+"""Oracles: plain Python restatements of rules the product computes another way.
+
+The warehouse aggregates usage and builds revenue in SQL, and `transforms.rating` aggregates
+grouped usage in Polars; these per-event and per-entry versions say what the right answer is,
+in the simplest form, so tests can hold the product to them. They have no production caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from transforms.credits import Consumption, Expiry, Grant
+from transforms.pricebook import Charge
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One accepted usage event, as rating sees it."""
+
+    event_id: str
+    occurred_at: dt.datetime
+    metric: str
+    quantity: Decimal = Decimal(1)
+    status: int | None = None
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+
+def matches(charge: Charge, event: Event) -> bool:
+    """Whether a charge bills this event: same metric, and every filter holds (SPEC 2.3)."""
+    if event.metric != charge.metric:
+        return False
+    if charge.status_ranges and not (
+        event.status is not None
+        and any(lo <= event.status <= hi for lo, hi in charge.status_ranges)
+    ):
+        return False
+    return all(event.properties.get(key) in values for key, values in charge.property_filters)
+
+
+def aggregate(charge: Charge, events: Iterable[Event]) -> tuple[Decimal, int]:
+    """Units and billable events of one charge over a segment's events.
+
+    sum and count add up quantities and events; max takes the largest quantity; unique_count
+    counts distinct non-null values of `unique_property`; latest takes the quantity of the
+    last event by occurred_at, ties going to the highest event_id. No events: zero units.
+    """
+    billable = [e for e in events if matches(charge, e)]
+    if not billable:
+        return ZERO, 0
+    if charge.aggregation == "sum":
+        units = sum((e.quantity for e in billable), ZERO)
+    elif charge.aggregation == "count":
+        units = Decimal(len(billable))
+    elif charge.aggregation == "max":
+        units = max(e.quantity for e in billable)
+    elif charge.aggregation == "unique_count":
+        values = {e.properties.get(charge.unique_property) for e in billable}
+        units = Decimal(len(values - {None}))
+    elif charge.aggregation == "latest":
+        units = max(billable, key=lambda e: (e.occurred_at, e.event_id)).quantity
+    else:
+        raise ValueError(f"unknown aggregation {charge.aggregation!r}")
+    return units, len(billable)
+
+
+@dataclass(frozen=True)
+class RevenueMonth:
+    customer_id: str
+    month: dt.date
+    billed_revenue: Decimal
+    credit_revenue: Decimal
+    breakage_revenue: Decimal
+    promotional_discount: Decimal
+    purchases: Decimal
+    deferred_opening: Decimal
+    deferred_closing: Decimal
+
+    @property
+    def recognized_revenue(self) -> Decimal:
+        return self.billed_revenue + self.credit_revenue + self.breakage_revenue
+
+
+def _month(d: dt.date) -> dt.date:
+    return d.replace(day=1)
+
+
+def revenue_by_month(
+    grants: Iterable[Grant],
+    consumption: Iterable[Consumption],
+    expiries: Iterable[Expiry],
+    billed: dict[tuple[str, dt.date], Decimal],
+) -> list[RevenueMonth]:
+    """Revenue per customer and month (ASC 606 style) with the deferred roll-forward.
+
+    billed: cash-billed invoice totals by (customer, period_start). Purchases are deferred when
+    granted; consumption recognizes them at cost basis, expiry as breakage.
+    """
+    rows: dict[tuple[str, dt.date], dict[str, Decimal]] = {}
+
+    def add(customer: str, day: dt.date, field: str, amount: Decimal) -> None:
+        row = rows.setdefault((customer, _month(day)), {})
+        row[field] = row.get(field, ZERO) + amount
+
+    for g in grants:
+        if g.kind == "purchased":
+            add(g.customer_id, g.granted_at, "purchases", g.purchase_amount)
+    for c in consumption:
+        add(c.customer_id, c.entry_date, "credit_revenue", c.revenue)
+        add(c.customer_id, c.entry_date, "promotional_discount", c.discount)
+    for e in expiries:
+        add(e.customer_id, e.entry_date, "breakage_revenue", e.breakage)
+    for (customer, period), total in billed.items():
+        add(customer, period, "billed_revenue", total)
+
+    out, deferred = [], {}
+    for (customer, month), r in sorted(rows.items()):
+        opening = deferred.get(customer, ZERO)
+        closing = (
+            opening
+            + r.get("purchases", ZERO)
+            - r.get("credit_revenue", ZERO)
+            - r.get("breakage_revenue", ZERO)
+        )
+        deferred[customer] = closing
+        out.append(
+            RevenueMonth(
+                customer_id=customer,
+                month=month,
+                billed_revenue=r.get("billed_revenue", ZERO),
+                credit_revenue=r.get("credit_revenue", ZERO),
+                breakage_revenue=r.get("breakage_revenue", ZERO),
+                promotional_discount=r.get("promotional_discount", ZERO),
+                purchases=r.get("purchases", ZERO),
+                deferred_opening=opening,
+                deferred_closing=closing,
+            )
+        )
+    return out
