@@ -240,27 +240,10 @@ def cmd_run(args) -> int:
 
 def cmd_close(args) -> int:
     from lake.home import Home
+    from lake.issued import is_issued, remove_uncommitted_closes, write_documents
+    from orchestration.close_gate import why_not_close
 
     home = Home.at(args.home)
-    if not home.warehouse.exists():
-        raise UsageError(
-            f"no warehouse at {home.warehouse}: run `tally run` before closing a month"
-        )
-    month_end = (args.month + dt.timedelta(days=32)).replace(day=1)
-    if dt.datetime.now(dt.UTC).date() < month_end:
-        raise UsageError(
-            f"{args.month:%Y-%m} is not over yet (it ends {month_end}); close it after that"
-        )
-    earlier = _unissued_months_before(home, args.month)
-    if earlier:
-        raise UsageError(
-            f"close {earlier[0]:%Y-%m} first: months close in order, because credits left "
-            f"after one month pay the next"
-        )
-    from lake.freshness import describe_stale, why_stale
-    from lake.issued import is_issued, remove_uncommitted_closes, write_documents
-    from orchestration.defs.quality.reconciliation import blocking_findings, describe_blocking
-
     if is_issued(home, args.month):
         # Issued invoices never change: nothing to run, nothing to alert. Documents a crash
         # after the commit left unwritten are written now.
@@ -269,13 +252,12 @@ def cmd_close(args) -> int:
         note = f"; {written} missing invoice document(s) written" if written else ""
         print(f"close: {args.month:%Y-%m} is already issued; nothing changed{note}")
         return EXIT_OK
-    stale = why_stale(home)
-    if stale:
-        raise UsageError(describe_stale(args.month, stale))
-    blocking = blocking_findings(home, args.month)
-    if blocking:
-        print(f"tally: {describe_blocking(args.month, blocking)}", file=sys.stderr)
+    refusal = why_not_close(home, args.month, dt.datetime.now(dt.UTC).date())
+    if refusal and refusal.blocking_findings:
+        print(f"tally: {refusal.reason}", file=sys.stderr)
         return EXIT_CHECKS_FAILED
+    if refusal:
+        raise UsageError(refusal.reason)
     _prepare_environment(args.home)
     print(f"close: {args.month:%Y-%m}")
     status = _report(*_execute("month_close", partition_key=args.month.isoformat()))
@@ -284,24 +266,6 @@ def cmd_close(args) -> int:
 
         print_summary(args.home)
     return status
-
-
-def _unissued_months_before(home, month: dt.date) -> list[dt.date]:
-    """Earlier periods that have invoices but were never closed."""
-    import duckdb
-
-    from lake.issued import is_issued
-
-    with duckdb.connect(str(home.warehouse), read_only=True) as con:
-        try:
-            rows = con.execute(
-                "select distinct period_start from intermediate.int_invoices_computed "
-                "where period_start < ? order by 1",
-                [month],
-            ).fetchall()
-        except duckdb.CatalogException:  # not built yet: nothing to close before
-            return []
-    return [p for (p,) in rows if not is_issued(home, p)]
 
 
 def cmd_simulate(args) -> int:

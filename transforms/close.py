@@ -17,10 +17,6 @@ from transforms.credits import Consumption, CreditBook, Grant, Invoice, total_af
 from transforms.numbers import AMOUNT
 
 
-class CloseError(ValueError):
-    """A month that cannot be closed, with the reason."""
-
-
 @dataclass(frozen=True)
 class CloseResult:
     month: dt.date

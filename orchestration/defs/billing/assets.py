@@ -12,10 +12,9 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from lake.freshness import describe_stale, why_stale
 from lake.issued import is_issued, issue_month
+from orchestration.close_gate import why_not_close
 from orchestration.defs.partitions import monthly_partitions
-from orchestration.defs.quality.reconciliation import blocking_findings, describe_blocking
 from orchestration.settings import TallySettings
 
 
@@ -48,12 +47,9 @@ def issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
     home = settings.tally_home
     month = dt.date.fromisoformat(context.partition_key[:10])
     if not is_issued(home, month):
-        stale = why_stale(home)
-        if stale:
-            raise dg.Failure(description=describe_stale(month, stale))
-        blocking = blocking_findings(home, month)
-        if blocking:
-            raise dg.Failure(description=describe_blocking(month, blocking))
+        refusal = why_not_close(home, month, dt.datetime.now(dt.UTC).date())
+        if refusal:
+            raise dg.Failure(description=refusal.reason)
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
         invoices = pl.from_arrow(
             con.sql(

@@ -1,0 +1,60 @@
+"""What month close requires, in one place: the CLI and the close asset (so a scheduled close
+too) refuse a month for the same reasons, with the same words."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+
+from lake.freshness import describe_stale, why_stale
+from lake.home import Home
+from lake.issued import is_issued
+from orchestration.defs.quality.reconciliation import blocking_findings, describe_blocking
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a month cannot be closed now. `blocking_findings` tells a failed check (a person
+    must look at the findings) from a state to fix first (run, wait, close another month)."""
+
+    reason: str
+    blocking_findings: bool = False
+
+
+def why_not_close(home: Home, month: dt.date, today: dt.date) -> Refusal | None:
+    """Why `month` (not yet issued) cannot be closed on `today`, or None if it can: the month
+    is over, earlier months are closed, the marts are fresh and no blocking finding stands."""
+    if not home.warehouse.exists():
+        return Refusal(f"no warehouse at {home.warehouse}: run `tally run` before closing a month")
+    month_end = (month + dt.timedelta(days=32)).replace(day=1)
+    if today < month_end:
+        return Refusal(f"{month:%Y-%m} is not over yet (it ends {month_end}); close it after that")
+    earlier = unissued_months_before(home, month)
+    if earlier:
+        return Refusal(
+            f"close {earlier[0]:%Y-%m} first: months close in order, because credits left "
+            "after one month pay the next"
+        )
+    stale = why_stale(home)
+    if stale:
+        return Refusal(describe_stale(month, stale))
+    blocking = blocking_findings(home, month)
+    if blocking:
+        return Refusal(describe_blocking(month, blocking), blocking_findings=True)
+    return None
+
+
+def unissued_months_before(home: Home, month: dt.date) -> list[dt.date]:
+    """Earlier periods that have invoices but were never closed."""
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        try:
+            rows = con.execute(
+                "select distinct period_start from intermediate.int_invoices_computed "
+                "where period_start < ? order by 1",
+                [month],
+            ).fetchall()
+        except duckdb.CatalogException:  # not built yet: nothing to close before
+            return []
+    return [p for (p,) in rows if not is_issued(home, p)]
