@@ -7,7 +7,6 @@ from pathlib import Path
 import polars as pl
 
 from lake.schemas import REFERENCE_SCHEMAS
-from transforms.pricebook import PriceBook
 from transforms.reference import (
     OPTIONAL_FILES,
     ReferenceDataError,
@@ -30,9 +29,10 @@ def read_reference(path: Path, name: str) -> pl.DataFrame:
     return parse_reference(raw, name, schema, path.name)
 
 
-def load_reference(landing_reference: Path, book: PriceBook) -> dict[str, pl.DataFrame]:
-    """Every reference file, typed and cross-validated against each other and the price book."""
+def load_reference(landing_reference: Path, plans: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Every reference file, typed and cross-validated against each other and the price book's
+    plans table (`lake.price_book.price_book_tables`)."""
     tables = {
         name: read_reference(landing_reference / f"{name}.csv", name) for name in REFERENCE_SCHEMAS
     }
-    return validate_reference(tables, book)
+    return validate_reference(tables, plans)

@@ -60,7 +60,7 @@ def _prepare_environment(home: Path) -> None:
 def _validate_inputs(home: Path) -> None:
     """Refuse a bad price book or reference data before any data is touched."""
     from lake.home import Home
-    from lake.price_book import load_price_book, price_book_files
+    from lake.price_book import load_price_book, price_book_files, price_book_tables
     from lake.reference import load_reference
     from transforms.pricebook import PriceBookError
     from transforms.reference import ReferenceDataError
@@ -68,7 +68,7 @@ def _validate_inputs(home: Path) -> None:
     h = Home.at(home)
     try:
         book = load_price_book(price_book_files(h.pricing), base=h.root)
-        load_reference(h.landing_reference, book)
+        load_reference(h.landing_reference, price_book_tables(book)["plans"])
     except (PriceBookError, ReferenceDataError) as exc:
         raise UsageError(str(exc)) from None
 
@@ -201,9 +201,19 @@ def _report(success: bool, alerts) -> int:
     return EXIT_WARNINGS if checks else EXIT_OK
 
 
-def cmd_generate(args) -> int:
-    from demo.generate import GenerateConfig, generate
+def generate_world(home: Path, cfg) -> None:
+    from demo.generate import generate
     from lake.home import Home
+
+    summary = generate(Home.at(home), cfg, progress=lambda m: print(f"generate: {m}"))
+    print(
+        f"generated {summary.events:,} events ({summary.raw_rows:,} raw rows: {summary.duplicates:,} duplicates, "
+        f"{summary.faults:,} faulty) in {summary.files} files under {home}/landing"
+    )
+
+
+def cmd_generate(args) -> int:
+    from demo.generate import GenerateConfig
 
     cfg = GenerateConfig(
         customers=args.customers,
@@ -212,60 +222,66 @@ def cmd_generate(args) -> int:
         start=args.start,
         seed=args.seed,
     )
-    summary = generate(Home.at(args.home), cfg, progress=lambda m: print(f"generate: {m}"))
-    print(
-        f"generated {summary.events:,} events ({summary.raw_rows:,} raw rows: {summary.duplicates:,} duplicates, "
-        f"{summary.faults:,} faulty) in {summary.files} files under {args.home}/landing"
-    )
+    generate_world(args.home, cfg)
     return EXIT_OK
 
 
-def cmd_run(args) -> int:
-    if args.to_date < args.from_date:
-        raise UsageError(f"--to {args.to_date} is before --from {args.from_date}")
-    _prepare_environment(args.home)
-    _validate_inputs(args.home)
-    print(f"run: {args.from_date} .. {args.to_date} (home {args.home})")
+def run_range(home: Path, first: dt.date, last: dt.date, *, summary: bool = True) -> int:
+    """The nightly job over [first, last], then the summary; the exit status (see the module
+    docstring)."""
+    if last < first:
+        raise UsageError(f"--to {last} is before --from {first}")
+    _prepare_environment(home)
+    _validate_inputs(home)
+    print(f"run: {first} .. {last} (home {home})")
     tags = {
-        "dagster/asset_partition_range_start": args.from_date.isoformat(),
-        "dagster/asset_partition_range_end": args.to_date.isoformat(),
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
     }
-    status = _report(*_execute("nightly_billing", tags=tags))
-    if status != EXIT_ERROR and getattr(args, "summary", True):
+    return _summarized(home, _report(*_execute("nightly_billing", tags=tags)), summary)
+
+
+def _summarized(home: Path, status: int, summary: bool) -> int:
+    if summary and status != EXIT_ERROR:
         from orchestration.summary import print_summary
 
-        print_summary(args.home)
+        print_summary(home)
     return status
 
 
-def cmd_close(args) -> int:
+def cmd_run(args) -> int:
+    return run_range(args.home, args.from_date, args.to_date)
+
+
+def close_month(home_dir: Path, month: dt.date, *, summary: bool = True) -> int:
+    """Issue `month` once, then the summary; the exit status (see the module docstring)."""
     from lake.home import Home
     from lake.issued import is_issued, remove_uncommitted_closes, write_documents
     from orchestration.close_gate import why_not_close
 
-    home = Home.at(args.home)
-    if is_issued(home, args.month):
+    home = Home.at(home_dir)
+    if is_issued(home, month):
         # Issued invoices never change: nothing to run, nothing to alert. Documents a crash
         # after the commit left unwritten are written now.
         remove_uncommitted_closes(home)
-        written = write_documents(home, args.month)
+        written = write_documents(home, month)
         note = f"; {written} missing invoice document(s) written" if written else ""
-        print(f"close: {args.month:%Y-%m} is already issued; nothing changed{note}")
+        print(f"close: {month:%Y-%m} is already issued; nothing changed{note}")
         return EXIT_OK
-    refusal = why_not_close(home, args.month, dt.datetime.now(dt.UTC).date())
+    refusal = why_not_close(home, month, dt.datetime.now(dt.UTC).date())
     if refusal and refusal.blocking_findings:
         print(f"tally: {refusal.reason}", file=sys.stderr)
         return EXIT_CHECKS_FAILED
     if refusal:
         raise UsageError(refusal.reason)
-    _prepare_environment(args.home)
-    print(f"close: {args.month:%Y-%m}")
-    status = _report(*_execute("month_close", partition_key=args.month.isoformat()))
-    if status != EXIT_ERROR and getattr(args, "summary", True):
-        from orchestration.summary import print_summary
+    _prepare_environment(home_dir)
+    print(f"close: {month:%Y-%m}")
+    status = _report(*_execute("month_close", partition_key=month.isoformat()))
+    return _summarized(home_dir, status, summary)
 
-        print_summary(args.home)
-    return status
+
+def cmd_close(args) -> int:
+    return close_month(args.home, args.month)
 
 
 def cmd_simulate(args) -> int:
@@ -346,24 +362,19 @@ def cmd_query(args) -> int:
 
 def cmd_demo(args) -> int:
     from demo.generate import GenerateConfig
+    from orchestration.summary import print_summary
     from transforms.rating import month_bounds
 
     cfg = GenerateConfig()
-    args.customers, args.days, args.events_per_day = cfg.customers, cfg.days, cfg.events_per_day
-    args.start, args.seed = cfg.start, cfg.seed
-    cmd_generate(args)
-    args.summary = False  # one summary at the end, not one per step
-    args.from_date, args.to_date = cfg.start, cfg.start + dt.timedelta(days=cfg.days - 1)
-    status = cmd_run(args)
+    generate_world(args.home, cfg)
+    last = cfg.start + dt.timedelta(days=cfg.days - 1)
+    status = run_range(args.home, cfg.start, last, summary=False)
     if status == EXIT_ERROR:
         return status
     month = cfg.start.replace(day=1)
-    while month_bounds(month)[1] <= args.to_date + dt.timedelta(days=1):
-        args.month = month
-        status = _worst(status, cmd_close(args))
+    while month_bounds(month)[1] <= last + dt.timedelta(days=1):  # every month that is over
+        status = _worst(status, close_month(args.home, month, summary=False))
         month = month_bounds(month)[1]
-    from orchestration.summary import print_summary
-
     print_summary(args.home)
     print(
         "  (the demo's billed_invoices.csv has deliberate slips: missing and hand-edited invoices;"

@@ -115,12 +115,6 @@ class PriceBook:
     def metrics(self) -> set[str]:
         return {c.metric for p in self.plans for c in p.charges}
 
-    def plan_currencies(self) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {}
-        for p in self.plans:
-            out.setdefault(p.plan_id, set()).add(p.currency)
-        return out
-
 
 class _Where:
     """Builds error messages that say exactly where a problem is."""

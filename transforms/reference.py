@@ -13,7 +13,6 @@ import polars as pl
 
 from transforms.money import is_currency
 from transforms.numbers import AMOUNT, QUANTITY, DecimalKind, plain_decimals
-from transforms.pricebook import PriceBook
 
 
 class ReferenceDataError(ValueError):
@@ -102,8 +101,11 @@ def _fail_on(df: pl.DataFrame, condition: pl.Expr, file: str, message: str) -> N
         raise ReferenceDataError(f"{file}: row {row['row']}: {details}")
 
 
-def validate_reference(tables: dict[str, pl.DataFrame], book: PriceBook) -> dict[str, pl.DataFrame]:
-    """Cross-checks that need more than one file: keys, currencies, plans, overlapping terms."""
+def validate_reference(
+    tables: dict[str, pl.DataFrame], plans: pl.DataFrame
+) -> dict[str, pl.DataFrame]:
+    """Cross-checks that need more than one file: keys, currencies, plans, overlapping terms.
+    `plans` is the price book's plans table (plan_id, plan_version, currency, source_file)."""
     customers = tables["customers"].with_columns(pl.col("currency").str.to_uppercase())
     _fail_on(
         customers,
@@ -119,7 +121,6 @@ def validate_reference(tables: dict[str, pl.DataFrame], book: PriceBook) -> dict
     )
     known = customers["customer_id"].implode()
     subs = tables["subscriptions"]
-    plan_currencies = book.plan_currencies()
     _fail_on(
         subs,
         ~pl.col("customer_id").is_in(known),
@@ -134,7 +135,7 @@ def validate_reference(tables: dict[str, pl.DataFrame], book: PriceBook) -> dict
     )
     _fail_on(
         subs,
-        ~pl.col("plan_id").is_in(pl.Series(sorted(plan_currencies), dtype=pl.String).implode()),
+        ~pl.col("plan_id").is_in(plans["plan_id"].unique().implode()),
         "subscriptions.csv",
         "plan_id: {plan_id!r} is not a plan in the price book",
     )
@@ -147,15 +148,11 @@ def validate_reference(tables: dict[str, pl.DataFrame], book: PriceBook) -> dict
     with_currency = subs.join(
         customers.select("customer_id", "currency"), on="customer_id", how="left"
     )
-    plan_ccy = pl.DataFrame(
-        [(p.plan_id, p.version, p.currency, p.source_file) for p in book.plans],
-        schema={
-            "plan_id": pl.String,
-            "plan_version": pl.Int64,
-            "plan_currency": pl.String,
-            "plan_file": pl.String,
-        },
-        orient="row",
+    plan_ccy = plans.select(
+        "plan_id",
+        "plan_version",
+        pl.col("currency").alias("plan_currency"),
+        pl.col("source_file").alias("plan_file"),
     )
     mismatched = with_currency.join(plan_ccy, on="plan_id", how="left").filter(
         pl.col("plan_currency") != pl.col("currency")

@@ -25,11 +25,6 @@ REFERENCE_TABLES = (*REFERENCE_SCHEMAS, "currencies")
 USAGE_TABLES = ("usage_events", "quarantined_events", "ingested_files")
 
 
-def load_book(settings: TallySettings):
-    home = settings.tally_home
-    return load_price_book(price_book_files(home.pricing), base=home.root)
-
-
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(t, group_name="price_book", description=f"Price book table {t}.")
@@ -40,7 +35,8 @@ def load_book(settings: TallySettings):
 )
 def price_book(context: dg.AssetExecutionContext, settings: TallySettings):
     home = settings.tally_home
-    book = load_book(settings)
+    # The one parse of the price book in a run: the assets below read the tables it writes.
+    book = load_price_book(price_book_files(home.pricing), base=home.root)
     for name, df in price_book_tables(book).items():
         write_table(df, home.lake_pricing / f"{name}.parquet")
         yield dg.MaterializeResult(asset_key=name, metadata={"rows": df.height})
@@ -58,7 +54,9 @@ def price_book(context: dg.AssetExecutionContext, settings: TallySettings):
 def reference_data(context: dg.AssetExecutionContext, settings: TallySettings):
     home = settings.tally_home
     tables = {
-        **load_reference(home.landing_reference, load_book(settings)),
+        **load_reference(
+            home.landing_reference, pl.read_parquet(home.lake_pricing / "plans.parquet")
+        ),
         "currencies": currency_table(),
     }
     for name, df in tables.items():
@@ -89,7 +87,10 @@ def ingest_usage(context: dg.AssetExecutionContext, settings: TallySettings):
         context.log.warning(f"removed {removed}: left by a month close that did not commit")
     customers = pl.read_parquet(home.lake_reference / "customers.parquet")["customer_id"]
     result = ingest(
-        home, customers=customers, metrics=load_book(settings).metrics, progress=context.log.info
+        home,
+        customers=customers,
+        metrics=pl.read_parquet(home.lake_pricing / "charges.parquet")["metric"].unique().to_list(),
+        progress=context.log.info,
     )
     totals = result.totals
     context.log.info(f"ingested: {totals}")
