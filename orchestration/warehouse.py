@@ -19,6 +19,7 @@ import datetime as dt
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -92,6 +93,51 @@ def current_subtotals(home: Home, month: dt.date) -> dict[str, tuple[str, Decima
             [month],
         ).fetchall()
     return {c: (ccy, Decimal(s)) for c, ccy, s in rows}
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What the run summary shows, read from the marts."""
+
+    files: int
+    rows_read: int
+    rows_accepted: int
+    rows_quarantined: int
+    duplicates_dropped: int
+    unreadable: int
+    newest_unreadable: list[tuple[str, str]]  # (file_path, error), newest first, at most 5
+    invoices: list[tuple[str, str, int, Decimal]]  # (status, currency, count, total)
+    revenue: list[tuple[str, Decimal]]  # (currency, recognized revenue)
+    mismatches: int
+
+
+def summary_figures(home: Home) -> Figures | None:
+    """The marts' headline figures; None before the first run."""
+    if not home.warehouse.exists():
+        return None
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        files = con.execute(
+            "select count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_accepted), 0), "
+            "coalesce(sum(rows_quarantined), 0), coalesce(sum(duplicates_dropped), 0), "
+            "count(*) filter (where status = 'failed') from marts.fct_ingested_files"
+        ).fetchone()
+        unreadable = con.execute(
+            "select file_path, error from marts.fct_ingested_files where status = 'failed' "
+            "order by ingested_at desc, file_path limit 5"
+        ).fetchall()
+        invoices = con.execute(
+            "select status, currency, count(*), sum(total) from marts.fct_invoices "
+            "group by all order by all"
+        ).fetchall()
+        revenue = con.execute(
+            "select c.currency, sum(r.recognized_revenue) from marts.fct_revenue_monthly r "
+            "join (select distinct customer_id, currency from marts.fct_invoices) c "
+            "using (customer_id) group by 1 order by 1"
+        ).fetchall()
+        [(mismatches,)] = con.execute(
+            "select count(*) from marts.fct_billing_mismatches"
+        ).fetchall()
+    return Figures(*files, unreadable, invoices, revenue, mismatches)
 
 
 class QueryRefused(ValueError):
