@@ -9,7 +9,6 @@ from orchestration.defs.dbt.assets import tally_dbt_models
 from orchestration.defs.ingest.assets import ingest_usage, price_book, reference_data
 from orchestration.defs.jobs import month_close, nightly_billing
 from orchestration.defs.quality.checks import (
-    customers_expectations,
     invoices_expectations,
     usage_events_expectations,
 )
@@ -32,7 +31,6 @@ defs = dg.Definitions(
     ],
     asset_checks=[
         usage_events_expectations,
-        customers_expectations,
         invoices_expectations,
         reconciliation,
     ],

@@ -36,7 +36,6 @@ def test_definitions_load_with_every_stage():
     checks = {k.name for k in repo.asset_graph.asset_check_keys}
     assert {
         "usage_events_expectations",
-        "customers_expectations",
         "invoices_expectations",
         "rows_conserved",
         "usage_matches_invoices",

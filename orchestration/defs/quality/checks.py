@@ -5,17 +5,12 @@ import polars as pl
 
 from expectations.runner import validate
 from expectations.suites import (
-    customers_suite,
     events_frame,
     events_suite,
-    grants_frame,
-    grants_suite,
     invoices_frame,
     invoices_suite,
     repeated_event_ids,
     sample_events,
-    subscriptions_frame,
-    subscriptions_suite,
 )
 from lake.ingest import latest_batch_id
 from orchestration.settings import TallySettings
@@ -59,42 +54,6 @@ def usage_events_expectations(
             "rows_validated_by_gx": sample.height,
             "repeated_event_ids": repeated,
             "failed_expectations": len(result.failed),
-        },
-    )
-
-
-@dg.asset_check(
-    asset="customers",
-    additional_deps=["credit_grants", "subscriptions"],
-    description="GX: customers (ISO 4217 currencies), credit grants (non-negative, expiring "
-    "after they are granted) and subscriptions (one active per customer per day) are valid.",
-    op_tags=LATE,
-)
-def customers_expectations(
-    context: dg.AssetCheckExecutionContext, settings: TallySettings
-) -> dg.AssetCheckResult:
-    from transforms.money import currency_table
-
-    ref = settings.tally_home.lake_reference
-    customers = pl.read_parquet(ref / "customers.parquet")
-    grants = pl.read_parquet(ref / "credit_grants.parquet")
-    subscriptions = pl.read_parquet(ref / "subscriptions.parquet")
-    results = [
-        validate(
-            customers.select("customer_id", "currency"),
-            "customers",
-            customers_suite(currency_table()["currency"]),
-        ),
-        validate(grants_frame(grants), "credit_grants", grants_suite()),
-        validate(subscriptions_frame(subscriptions), "subscriptions", subscriptions_suite()),
-    ]
-    return dg.AssetCheckResult(
-        passed=all(r.success for r in results),
-        description=" | ".join(r.summary for r in results),
-        metadata={
-            "customers": customers.height,
-            "credit_grants": grants.height,
-            "subscriptions": subscriptions.height,
         },
     )
 
