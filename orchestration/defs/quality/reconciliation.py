@@ -4,68 +4,35 @@ The findings are computed in SQL (models/reconciliation); these asset checks tur
 pass/fail with a severity, so the run's exit status, alerts and the Dagster UI all show them.
 """
 
+import csv
 import datetime as dt
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 
 from lake.home import Home
+from orchestration.defs.dbt.project import DBT_PROJECT_DIR
 from orchestration.settings import TallySettings
 
-# Dagster check -> (the check_name values it owns, what it verifies)
-RECONCILIATION_CHECKS = {
-    "rows_conserved": (
-        (
-            "conservation_per_file",
-            "conservation_lake",
-            "conservation_usage_daily",
-            "event_id_reused",
-        ),
-        "Every raw row is accepted, quarantined or a counted duplicate, no accepted event is "
-        "lost between the lake and fct_usage_daily, and no event_id is in the lake twice.",
-    ),
-    "usage_matches_invoices": (
-        ("usage_differs_from_invoice",),
-        "Billable usage in fct_usage_daily equals the quantity on each draft invoice.",
-    ),
-    "usage_has_a_subscription": (
-        ("usage_without_subscription",),
-        "Every usage event falls on a day its customer has a subscription; usage that nothing "
-        "bills is revenue leakage (or a wrong timestamp) for a person to look at.",
-    ),
-    "no_pending_adjustments": (
-        ("adjustment_pending",),
-        "Every difference between an issued invoice and what it would be today (late usage, "
-        "price changes) has been carried onto a later issued invoice.",
-    ),
-    "lines_sum_to_subtotal": (
-        ("lines_differ_from_subtotal",),
-        "The lines of every invoice add up to its subtotal.",
-    ),
-    "total_is_subtotal_minus_credits": (
-        ("total_differs_from_credits",),
-        "Every invoice total is subtotal minus credits applied, never negative.",
-    ),
-    "credits_match_ledger": (
-        ("credits_differ_from_ledger",),
-        "Credits applied to each issued invoice equal its consumption in the credit ledger.",
-    ),
-    "deferred_revenue_rolls_forward": (
-        ("deferred_roll_forward_broken",),
-        "Deferred revenue: opening + purchases - credit revenue - breakage = closing, month "
-        "after month, and equals purchases less revenue recognized to date.",
-    ),
-    "agrees_with_billing_system": (
-        (
-            "invoice_missing_in_billing_system",
-            "invoice_missing_in_tally",
-            "subtotal_differs",
-            "credits_differ",
-            "total_differs",
-        ),
-        "tally's invoices agree with billed_invoices.csv within the tolerance.",
-    ),
-}
+CATALOG = DBT_PROJECT_DIR / "seeds" / "check_catalog.csv"
+
+
+def load_catalog(path: Path = CATALOG) -> dict[str, tuple[tuple[str, ...], str]]:
+    """The check catalog, one place for every reconciliation finding: the dbt seed
+    `check_catalog` (fct_billing_mismatches' findings must be in it, a dbt test says so), the
+    Dagster checks below, and the README table (a test holds it to the catalog).
+    Dagster check -> (the findings it owns, what it verifies)."""
+    checks: dict[str, tuple[list[str], str]] = {}
+    with path.open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            findings, about = checks.setdefault(row["dagster_check"], ([], ""))
+            findings.append(row["finding"])
+            checks[row["dagster_check"]] = (findings, about or row["about"])
+    return {name: (tuple(found), about) for name, (found, about) in checks.items()}
+
+
+RECONCILIATION_CHECKS = load_catalog()
 
 
 @dg.multi_asset_check(
