@@ -68,6 +68,14 @@ def parse_reference(
     missing = [c for c in REQUIRED[name] if c not in raw.columns]
     if missing:
         raise ReferenceDataError(f"{file}: missing column {missing[0]!r}")
+    # A column the contract does not name is refused, never dropped silently (SPEC 2.2): a
+    # misspelt `expires_on` would otherwise make every grant last forever.
+    unknown = [c for c in raw.columns if c not in schema]
+    if unknown:
+        raise ReferenceDataError(
+            f"{file}: column {unknown[0]!r} is not one tally reads "
+            f"(the columns are: {', '.join(schema)})"
+        )
     raw = raw.with_columns(pl.lit(None, pl.String).alias(c) for c in schema if c not in raw.columns)
     written = raw  # as in the file, for messages
     raw = raw.with_columns(plain_decimals(raw[c]) for c in schema if c in KINDS)

@@ -41,3 +41,16 @@ def test_a_number_that_would_be_rounded_or_overflow_is_refused_with_row_and_colu
         grants(tmp_path, credits, amount)
     assert str(exc.value).startswith("credit_grants.csv: row 2: ")
     assert message in str(exc.value)
+
+
+def test_a_column_the_contract_does_not_name_is_refused_naming_file_and_column(tmp_path):
+    path = tmp_path / "credit_grants.csv"
+    path.write_text(
+        GRANTS.strip() + ",expires_on\n" + "g1,c1,2026-09-01,100,purchased,10,,,2026-12-31\n"
+    )
+    with pytest.raises(ReferenceDataError) as exc:
+        read_reference(path, "credit_grants")
+    assert str(exc.value) == (
+        "credit_grants.csv: column 'expires_on' is not one tally reads (the columns are: "
+        "grant_id, customer_id, granted_at, credits, kind, purchase_amount, expires_at, priority)"
+    )
