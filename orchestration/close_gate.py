@@ -12,6 +12,7 @@ from lake.freshness import describe_stale, why_stale
 from lake.home import Home
 from lake.issued import is_issued
 from orchestration.defs.quality.reconciliation import blocking_findings, describe_blocking
+from orchestration.warehouse import reader
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def why_not_close(home: Home, month: dt.date, today: dt.date) -> Refusal | None:
 
 def unissued_months_before(home: Home, month: dt.date) -> list[dt.date]:
     """Earlier periods that have invoices but were never closed."""
-    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+    with reader(home) as con:
         try:
             rows = con.execute(
                 "select distinct period_start from intermediate.int_invoices_computed "

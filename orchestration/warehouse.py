@@ -81,12 +81,20 @@ def _lock_detail(exc: Exception) -> str:
     return text[start:] if start >= 0 else text
 
 
+def reader(home: Home) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the warehouse in UTC, for tally's own reads; use it as a
+    context manager. Every read of the warehouse outside dbt goes through this module."""
+    con = duckdb.connect(str(home.warehouse), read_only=True)
+    con.execute("set TimeZone = 'UTC'")  # billing periods are UTC, so is the output
+    return con
+
+
 def current_subtotals(home: Home, month: dt.date) -> dict[str, tuple[str, Decimal]]:
     """The month's rated subtotal per customer (currency, amount), without adjustments carried
     in from earlier months; empty before the first run."""
     if not home.warehouse.exists():
         return {}
-    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+    with reader(home) as con:
         rows = con.execute(
             "select customer_id, currency, sum(amount) from marts.fct_invoice_lines "
             "where period_start = ? and line_type <> 'adjustment' group by 1, 2",
@@ -115,7 +123,7 @@ def summary_figures(home: Home) -> Figures | None:
     """The marts' headline figures; None before the first run."""
     if not home.warehouse.exists():
         return None
-    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+    with reader(home) as con:
         files = con.execute(
             "select count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_accepted), 0), "
             "coalesce(sum(rows_quarantined), 0), coalesce(sum(duplicates_dropped), 0), "
@@ -160,8 +168,7 @@ def check_read_only(sql: str) -> None:
 @contextlib.contextmanager
 def read_only_connection(home: Home) -> Iterator[duckdb.DuckDBPyConnection]:
     """The warehouse, read-only, able to read files under the home and nothing else."""
-    with duckdb.connect(str(home.warehouse), read_only=True) as con:
-        con.execute("set TimeZone = 'UTC'")  # billing periods are UTC, so is the output
+    with reader(home) as con:
         con.execute("set allowed_directories = [?]", [f"{home.root.as_posix()}/"])
         con.execute("set enable_external_access = false")
         con.execute("set autoinstall_known_extensions = false")

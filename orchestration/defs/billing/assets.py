@@ -9,13 +9,13 @@ per month there is no cycle, but Dagster's asset graph cannot say "earlier parti
 import datetime as dt
 
 import dagster as dg
-import duckdb
 import polars as pl
 
 from lake.issued import is_issued, issue_month
 from orchestration.close_gate import why_not_close
 from orchestration.defs.partitions import monthly_partitions
 from orchestration.settings import TallySettings
+from orchestration.warehouse import reader
 
 
 @dg.multi_asset(
@@ -50,7 +50,7 @@ def issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
         refusal = why_not_close(home, month, dt.datetime.now(dt.UTC).date())
         if refusal:
             raise dg.Failure(description=refusal.reason)
-    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+    with reader(home) as con:
         invoices = pl.from_arrow(
             con.sql(
                 "select * from intermediate.int_invoices_with_adjustments where period_start = $month",

@@ -14,6 +14,7 @@ from expectations.suites import (
 )
 from lake.ingest import latest_batch_id
 from orchestration.settings import TallySettings
+from orchestration.warehouse import reader
 
 # GX takes seconds to import; its checks run after the ingest and dbt steps that are ready at
 # the same time, so `tally` can import it in the background meanwhile (orchestration/cli.py).
@@ -68,11 +69,10 @@ def usage_events_expectations(
 def invoices_expectations(
     context: dg.AssetCheckExecutionContext, settings: TallySettings
 ) -> dg.AssetCheckResult:
-    import duckdb
 
     from transforms.money import currency_table
 
-    with duckdb.connect(str(settings.tally_home.warehouse), read_only=True) as con:
+    with reader(settings.tally_home) as con:
         invoices = pl.from_arrow(con.sql("select * from marts.fct_invoices").to_arrow_table())
     result = validate(
         invoices_frame(invoices), "fct_invoices", invoices_suite(currency_table()["currency"])

@@ -14,6 +14,7 @@ import duckdb
 from lake.home import Home
 from orchestration.defs.dbt.project import DBT_PROJECT_DIR
 from orchestration.settings import TallySettings
+from orchestration.warehouse import reader
 
 CATALOG = DBT_PROJECT_DIR / "seeds" / "check_catalog.csv"
 
@@ -44,7 +45,7 @@ RECONCILIATION_CHECKS = load_catalog()
     pool="warehouse",
 )
 def reconciliation(context: dg.AssetCheckExecutionContext, settings: TallySettings):
-    with duckdb.connect(str(settings.tally_home.warehouse), read_only=True) as con:
+    with reader(settings.tally_home) as con:
         rows = con.execute(
             "select check_name, severity, count(*) from marts.fct_billing_mismatches group by 1, 2"
         ).fetchall()
@@ -75,7 +76,7 @@ def blocking_findings(home: Home, month: dt.date) -> dict[str, int]:
     earlier one, and those tied to no period (lost rows). check_name -> count."""
     if not home.warehouse.exists():
         return {}
-    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+    with reader(home) as con:
         try:
             rows = con.execute(
                 "select check_name, count(*) from marts.fct_billing_mismatches "
