@@ -12,6 +12,7 @@ from decimal import Decimal
 import numpy as np
 import polars as pl
 
+from lake.schemas import REFERENCE_SCHEMAS
 from transforms.credits import CreditBook, Grant, Invoice, total_after_credits
 from transforms.pricebook import PriceBook
 from transforms.rating import month_bounds, rate_period, usage_groups
@@ -94,14 +95,6 @@ def billed_invoices(
         )
     return pl.DataFrame(
         rows,
-        schema=[
-            "invoice_id",
-            "customer_id",
-            "period_start",
-            "currency",
-            "subtotal",
-            "credits_applied",
-            "total",
-        ],
+        schema=list(REFERENCE_SCHEMAS["billed_invoices"]),  # written as text, as a CSV holds it
         orient="row",
     )

@@ -50,7 +50,7 @@ def start_build(home: Home) -> Path:
     if not live.exists():
         return build
     try:  # a consistent copy needs no writer; readers are fine
-        duckdb.connect(str(live), read_only=True).close()
+        reader(home).close()
     except duckdb.IOException as exc:
         raise WarehouseBusy(
             f"the warehouse {live} is open for writing by another process; close it and run "
