@@ -51,12 +51,9 @@ def floor_seconds(home: Home) -> float:
 
 def stage_seconds(home: Home) -> dict[str, float]:
     """Per-step durations of the latest nightly run, from the Dagster instance under the home."""
-    import os
-
-    os.environ["DAGSTER_HOME"] = str(home.dagster_home)
     from dagster import DagsterEventType, DagsterInstance, RunsFilter
 
-    with DagsterInstance.get() as instance:
+    with DagsterInstance.from_config(str(home.dagster_home)) as instance:
         run = instance.get_run_records(RunsFilter(job_name="nightly_billing"), limit=1)[
             0
         ].dagster_run

@@ -44,17 +44,15 @@ def _month(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a month YYYY-MM") from None
 
 
-def _prepare_environment(home: Path) -> None:
-    """Point dbt and Dagster at this home, offline and without telemetry."""
-    os.environ["TALLY_HOME"] = str(home)
-    os.environ["DAGSTER_HOME"] = str(home / ".dagster")
-    os.environ["DO_NOT_TRACK"] = "1"
-    os.environ["DAGSTER_DISABLE_TELEMETRY"] = "1"
+def _prepare_dagster_home(home: Path) -> Path:
+    """The home's Dagster instance folder, with its configuration (no telemetry, one warehouse
+    writer) written the first time."""
     dagster_home = home / ".dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
     if not config.exists():
         config.write_text(DAGSTER_YAML, encoding="utf-8")
+    return dagster_home
 
 
 def _validate_inputs(home: Path) -> None:
@@ -122,24 +120,29 @@ def _abandon_interrupted_runs(instance) -> list[str]:
     return abandoned
 
 
-def _execute(job_name: str, *, partition_key: str | None = None, tags: dict | None = None):
+def _execute(
+    home_dir: Path, job_name: str, *, partition_key: str | None = None, tags: dict | None = None
+):
+    """Run a job in this process on the home given: its settings are the resources' config and
+    its Dagster instance lives under the home (nothing is relayed through the environment)."""
     from dagster import DagsterInstance
 
-    from orchestration.definitions import defs
-    from orchestration.settings import CLI_TAG
+    from orchestration.definitions import build_defs
+    from orchestration.settings import CLI_TAG, TallySettings
 
-    job = defs.resolve_job_def(job_name)
+    dagster_home = _prepare_dagster_home(home_dir)
+    job = build_defs(TallySettings(home=str(home_dir))).resolve_job_def(job_name)
     level = os.environ.get("TALLY_LOG_LEVEL", "WARNING").upper()
     # The CLI prints a summary; step logs stay in the run (and the UI), and dbt's own output
     # goes to a log file under the home unless TALLY_LOG_LEVEL asks for more.
     quiet = {"loggers": {"console": {"config": {"log_level": level}}}}
-    log_dir = Path(os.environ["DAGSTER_HOME"]) / "logs"
+    log_dir = dagster_home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{job_name}.log"
     with (
-        _one_command_per_home(Path(os.environ["DAGSTER_HOME"])),
+        _one_command_per_home(dagster_home),
         open(log_path, "a", encoding="utf-8") as log,
-        DagsterInstance.get() as instance,
+        DagsterInstance.from_config(str(dagster_home)) as instance,
     ):
         for run_id in _abandon_interrupted_runs(instance):
             print(f"{job_name}: run {run_id[:8]} was interrupted earlier; marked failed")
@@ -167,7 +170,7 @@ def _execute(job_name: str, *, partition_key: str | None = None, tags: dict | No
     alerts = alerts_for_events(
         result.all_events, job=job_name, partition=partition, run_id=result.run_id
     )
-    home = Home.at(os.environ["TALLY_HOME"])
+    home = Home.at(home_dir)
     failed_webhooks = raise_alerts(home, alerts)
     if alerts:
         note = f"; webhook failed for {failed_webhooks}" if failed_webhooks else ""
@@ -231,14 +234,13 @@ def run_range(home: Path, first: dt.date, last: dt.date, *, summary: bool = True
     docstring)."""
     if last < first:
         raise UsageError(f"--to {last} is before --from {first}")
-    _prepare_environment(home)
     _validate_inputs(home)
     print(f"run: {first} .. {last} (home {home})")
     tags = {
         "dagster/asset_partition_range_start": first.isoformat(),
         "dagster/asset_partition_range_end": last.isoformat(),
     }
-    return _summarized(home, _report(*_execute("nightly_billing", tags=tags)), summary)
+    return _summarized(home, _report(*_execute(home, "nightly_billing", tags=tags)), summary)
 
 
 def _summarized(home: Path, status: int, summary: bool) -> int:
@@ -274,9 +276,8 @@ def close_month(home_dir: Path, month: dt.date, *, summary: bool = True) -> int:
         return EXIT_CHECKS_FAILED
     if refusal:
         raise UsageError(refusal.reason)
-    _prepare_environment(home_dir)
     print(f"close: {month:%Y-%m}")
-    status = _report(*_execute("month_close", partition_key=month.isoformat()))
+    status = _report(*_execute(home_dir, "month_close", partition_key=month.isoformat()))
     return _summarized(home_dir, status, summary)
 
 

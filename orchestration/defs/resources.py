@@ -5,7 +5,6 @@ from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
 
-import dagster as dg
 from dagster_dbt import DbtCliResource
 from packaging.version import Version
 
@@ -34,9 +33,9 @@ class TallyDbtCliResource(DbtCliResource):
         return None
 
 
-def resources() -> dict[str, object]:
+def resources(settings: TallySettings) -> dict[str, object]:
     return {
-        "settings": TallySettings(home=dg.EnvVar("TALLY_HOME")),
+        "settings": settings,
         "dbt": TallyDbtCliResource(
             project_dir=tally_dbt_project,
             profiles_dir=str(tally_dbt_project.project_dir),

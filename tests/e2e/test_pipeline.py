@@ -1,7 +1,9 @@
 """generate -> run -> close through the CLI on a small world; the marts must tie to the inputs."""
 
 import datetime as dt
+import os
 from decimal import Decimal
+from unittest import mock
 
 import duckdb
 import polars as pl
@@ -14,6 +16,8 @@ from orchestration.cli import main
 pytestmark = pytest.mark.e2e
 
 START = dt.date(2026, 9, 1)
+# What the world's commands saw of the environment: a decoy home in TALLY_HOME / DAGSTER_HOME.
+ENVIRONMENT: dict[str, object] = {}
 
 
 @pytest.fixture(scope="module")
@@ -22,10 +26,15 @@ def world(tmp_path_factory):
     truth = generate(
         home, GenerateConfig(customers=12, days=35, events_per_day=400, start=START, seed=3)
     )
-    run_status = main(
-        ["run", "--home", str(home.root), "--from", "2026-09-01", "--to", "2026-10-05"]
-    )
-    close_status = main(["close", "--home", str(home.root), "--month", "2026-09"])
+    decoy = tmp_path_factory.mktemp("decoy") / "not-this-home"
+    decoys = {"TALLY_HOME": str(decoy), "DAGSTER_HOME": str(decoy / ".dagster")}
+    with mock.patch.dict(os.environ, decoys):
+        before = dict(os.environ)
+        run_status = main(
+            ["run", "--home", str(home.root), "--from", "2026-09-01", "--to", "2026-10-05"]
+        )
+        close_status = main(["close", "--home", str(home.root), "--month", "2026-09"])
+        ENVIRONMENT.update(before=before, after=dict(os.environ), decoy=decoy)
     return home, truth, run_status, close_status
 
 
@@ -37,6 +46,16 @@ def q(home: Home, sql: str):
 def test_commands_succeed(world):
     _, _, run_status, close_status = world
     assert (run_status, close_status) == (0, 0)
+
+
+def test_the_home_given_is_the_only_home_used_and_the_environment_is_left_alone(world):
+    """--home wins over TALLY_HOME and DAGSTER_HOME; settings reach Dagster and dbt as
+    configuration, not by rewriting the process environment."""
+    home, _, _, _ = world
+    assert ENVIRONMENT["after"] == ENVIRONMENT["before"]
+    assert not ENVIRONMENT["decoy"].exists()
+    assert (home.dagster_home / "dagster.yaml").exists()
+    assert home.warehouse.exists()
 
 
 def test_every_raw_row_is_accounted_for(world):

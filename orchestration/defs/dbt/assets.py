@@ -6,9 +6,6 @@ selects only the models downstream of the issued-invoice store. The op-level cyc
 (models -> issue_invoices -> models) is resolved by Dagster because the asset is subsettable.
 """
 
-import os
-from pathlib import Path
-
 import dagster as dg
 from dagster_dbt import (
     DagsterDbtTranslator,
@@ -18,6 +15,7 @@ from dagster_dbt import (
 )
 
 from lake.freshness import mark_building, mark_built
+from orchestration.defs.dbt.profile import write_run_profile
 from orchestration.defs.dbt.project import tally_dbt_project
 from orchestration.settings import TallySettings, import_in_background, launched_by_cli
 from orchestration.warehouse import WarehouseBusy, finish_build, start_build
@@ -33,15 +31,6 @@ class TallyDbtTranslator(DagsterDbtTranslator):
 
 
 translator = TallyDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
-
-
-def _dbt_env(settings: TallySettings, database: Path) -> None:
-    # dbt runs as a subprocess that inherits the environment: it reads the home from it.
-    # No --vars per run: changing vars forces dbt to re-parse the whole project every time.
-    os.environ["TALLY_HOME"] = str(settings.tally_home.root)
-    os.environ["TALLY_DUCKDB_PATH"] = str(database)
-    os.environ["TALLY_DUCKDB_MEMORY_LIMIT"] = settings.duckdb_memory_limit
-    os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
 @dbt_assets(
@@ -60,7 +49,9 @@ def tally_dbt_models(
         build = start_build(home)
     except WarehouseBusy as exc:
         raise dg.Failure(description=str(exc)) from None
-    _dbt_env(settings, build)
+    # dbt is told the home by a profile naming it, never through the environment. No --vars per
+    # run either: changing vars forces dbt to re-parse the whole project every time.
+    profiles = write_run_profile(home, build, settings.duckdb_memory_limit)
     mark_building(home)
     # One target folder per home: dbt's partial parse carries over between runs, and build
     # output stays with the data instead of piling up in the repository.
@@ -70,12 +61,9 @@ def tally_dbt_models(
         # (about 5 s) while dbt parses the project in its own process, leaving this one idle.
         import_in_background("great_expectations")
     # Unit tests test the SQL, not the data: they run in the test suite, not every night.
-    args = ["build", "--exclude-resource-type", "unit_test"]
-    try:
-        invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
-        yield from invocation.stream()
-    finally:
-        os.environ.pop("TALLY_DUCKDB_PATH", None)  # the build path means nothing after this
+    args = ["build", "--profiles-dir", str(profiles), "--exclude-resource-type", "unit_test"]
+    invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
+    yield from invocation.stream()
     finish_build(home, build)
     results = invocation.get_artifact("run_results.json").get("results", [])
     if all(r["status"] == "success" for r in results if r["unique_id"].startswith("model.")):
