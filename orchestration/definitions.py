@@ -19,13 +19,13 @@ from orchestration.defs.quality.checks import (
 )
 from orchestration.defs.quality.reconciliation import reconciliation
 from orchestration.defs.resources import resources
-from orchestration.settings import TallySettings
 from orchestration.defs.schedules import month_close_schedule, nightly_schedule
 from orchestration.defs.sensors import (
     alert_on_failed_checks,
     alert_on_failed_runs,
     new_landing_files,
 )
+from orchestration.settings import TallySettings
 
 
 def build_defs(settings: TallySettings) -> dg.Definitions:
