@@ -82,23 +82,14 @@ class Consumption:
     discount: Decimal  # money applied from promotional grants, else 0
 
 
-@dataclass(frozen=True)
-class Expiry:
-    grant_id: str
-    customer_id: str
-    entry_date: dt.date
-    credits: Decimal  # the balance that expired, positive
-    breakage: Decimal  # deferred revenue recognized (purchased grants), else 0
-
-
 class CreditBook:
-    """Balances of every grant; close months in order with `close`, expire with `expire`."""
+    """Balances of every grant; close months in order with `close`. A grant past its expiry
+    pays nothing (`Grant.can_pay`); its breakage is recognized by the revenue marts."""
 
     def __init__(self, grants: Iterable[Grant]):
         self.grants = {g.grant_id: g for g in grants}
         self.balance = {g.grant_id: g.credits for g in self.grants.values()}
         self.recognized = dict.fromkeys(self.grants, ZERO)
-        self.expired: set[str] = set()
 
     def deferred(self, grant_id: str) -> Decimal:
         """Purchase money of a grant not yet recognized as revenue."""
@@ -124,7 +115,6 @@ class CreditBook:
                 g
                 for g in self.grants.values()
                 if g.customer_id == invoice.customer_id
-                and g.grant_id not in self.expired
                 and g.can_pay(invoice.period_end)
                 and self.balance[g.grant_id] > 0
             ),
@@ -167,29 +157,6 @@ class CreditBook:
                 )
             )
         return entries
-
-    def expire(self, through: dt.date) -> list[Expiry]:
-        """Expire every grant whose expires_at is on or before `through`."""
-        out = []
-        for grant in sorted(self.grants.values(), key=lambda g: g.expires_at or dt.date.max):
-            if grant.expires_at is None or grant.expires_at > through:
-                continue
-            if grant.grant_id in self.expired:
-                continue
-            self.expired.add(grant.grant_id)
-            breakage = self.deferred(grant.grant_id)
-            out.append(
-                Expiry(
-                    grant.grant_id,
-                    grant.customer_id,
-                    grant.expires_at,
-                    self.balance[grant.grant_id],
-                    breakage,
-                )
-            )
-            self.recognized[grant.grant_id] += breakage
-            self.balance[grant.grant_id] = ZERO
-        return out
 
 
 def total_after_credits(

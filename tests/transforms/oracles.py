@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from transforms.credits import Consumption, Expiry, Grant
+from transforms.credits import Consumption, CreditBook, Grant
 from transforms.pricebook import Charge
 
 ZERO = Decimal(0)
@@ -141,3 +141,44 @@ def revenue_by_month(
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class Expiry:
+    grant_id: str
+    customer_id: str
+    entry_date: dt.date
+    credits: Decimal  # the balance that expired, positive
+    breakage: Decimal  # deferred revenue recognized (purchased grants), else 0
+
+
+class ExpiringBook(CreditBook):
+    """The credit book with expiry played event by event, as the ledger and breakage marts
+    compute it in SQL: a grant's remaining balance expires once, on its expires_at."""
+
+    def __init__(self, grants: Iterable[Grant]):
+        super().__init__(grants)
+        self.expired: set[str] = set()
+
+    def expire(self, through: dt.date) -> list[Expiry]:
+        """Expire every grant whose expires_at is on or before `through`."""
+        out = []
+        for grant in sorted(self.grants.values(), key=lambda g: g.expires_at or dt.date.max):
+            if grant.expires_at is None or grant.expires_at > through:
+                continue
+            if grant.grant_id in self.expired:
+                continue
+            self.expired.add(grant.grant_id)
+            breakage = self.deferred(grant.grant_id)
+            out.append(
+                Expiry(
+                    grant.grant_id,
+                    grant.customer_id,
+                    grant.expires_at,
+                    self.balance[grant.grant_id],
+                    breakage,
+                )
+            )
+            self.recognized[grant.grant_id] += breakage
+            self.balance[grant.grant_id] = ZERO
+        return out

@@ -10,7 +10,7 @@ from decimal import Decimal as D
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from oracles import revenue_by_month
+from oracles import ExpiringBook, revenue_by_month
 
 from transforms.credits import CreditBook, Grant, Invoice, total_after_credits
 
@@ -135,7 +135,7 @@ def test_purchased_credits_recognize_revenue_at_cost_basis_and_add_up_exactly():
 
 def test_expiry_turns_the_purchased_balance_into_breakage():
     # 1000 credits bought for 8.00; 250 used in September (2.00 revenue) then it expires.
-    book = CreditBook([grant("g", 1000, paid="8.00", expires_at=dt.date(2026, 10, 15))])
+    book = ExpiringBook([grant("g", 1000, paid="8.00", expires_at=dt.date(2026, 10, 15))])
     [used] = book.close(invoice("2.50"))
     assert (used.credits, used.money, used.revenue) == (D(250), D("2.50"), D("2.00"))
     assert book.expire(through=dt.date(2026, 10, 14)) == []  # not yet
@@ -149,7 +149,7 @@ def test_expiry_turns_the_purchased_balance_into_breakage():
 
 
 def test_promotional_credits_are_a_discount_not_revenue():
-    book = CreditBook([grant("p", 500, "promotional", expires_at=dt.date(2026, 10, 15))])
+    book = ExpiringBook([grant("p", 500, "promotional", expires_at=dt.date(2026, 10, 15))])
     [used] = book.close(invoice("2.00"))
     assert (used.money, used.revenue, used.discount) == (D("2.00"), D(0), D("2.00"))
     [expiry] = book.expire(through=dt.date(2026, 10, 31))
@@ -161,7 +161,7 @@ def test_revenue_roll_forward_by_month():
     # credits: 2.00 revenue, nothing billed. The rest expires on 15 October, before October's
     # close, so October's 3.00 is billed in cash and 6.00 of breakage is recognized.
     g = grant("g", 1000, paid="8.00", expires_at=dt.date(2026, 10, 15))
-    book = CreditBook([g])
+    book = ExpiringBook([g])
     sep_inv, oct_inv = invoice("2.50"), invoice("3.00", start=OCT, end=NOV, iid="inv2")
     used = book.close(sep_inv)
     expiries = book.expire(through=dt.date(2026, 10, 31))
@@ -225,7 +225,7 @@ def scenarios(draw):
 
 
 def _run(grants, subtotals, rate):
-    book = CreditBook(grants)
+    book = ExpiringBook(grants)
     consumption, expiries, billed = [], [], {}
     for month, nxt, subtotal in zip(MONTHS, MONTHS[1:], subtotals, strict=False):
         expiries += book.expire(through=month)  # expiries before this period's close
