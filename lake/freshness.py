@@ -64,7 +64,7 @@ def why_stale(home: Home) -> str | None:
     if pending:
         return (
             f"{len(pending)} landing file(s) arrived or changed since the last run "
-            f"(e.g. {pending[0][0]})"
+            f"(e.g. {pending[0].rel})"
         )
     if built.get("inputs") != inputs_fingerprint(home):
         return "the price book or reference data changed since the last run"

@@ -53,7 +53,12 @@ def read_manifests(home: Home) -> pl.DataFrame:
     files = sorted(home.lake_ingested_files.glob("batch-*.parquet"))
     if not files:
         return pl.DataFrame(schema=FILES_SCHEMA)
-    return pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
+    # Manifests written before a column existed have it null (diagonal).
+    frames = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+    return frames.select(
+        pl.col(c).cast(t) if c in frames.columns else pl.lit(None, t).alias(c)
+        for c, t in FILES_SCHEMA.items()
+    )
 
 
 def latest_batch_id(home: Home) -> str | None:
@@ -246,30 +251,50 @@ def _in_order(
         yield item, future.result()
 
 
-def new_landing_files(
-    home: Home, manifests: pl.DataFrame | None = None
-) -> list[tuple[str, Path, str, str | None]]:
-    """Landing files whose (name, content) no committed batch recorded, as
-    (name under the home, path, content sha256, why refused or None). A refused entry is
-    recorded as failed and never read; its hash is unique per name and reason, so each is
-    recorded once."""
+@dataclass(frozen=True)
+class Candidate:
+    """A landing file no committed batch recorded: its name under the home, where to read it,
+    its content hash, why it is refused (or None), and its size and modification time."""
+
+    rel: str
+    path: Path
+    sha: str
+    refused: str | None = None
+    size_bytes: int | None = None
+    modified_ns: int | None = None
+
+
+def new_landing_files(home: Home, manifests: pl.DataFrame | None = None) -> list[Candidate]:
+    """Landing files whose (name, content) no committed batch recorded. A file with the name,
+    size and modification time a manifest recorded is known without being read: a nightly run
+    hashes only what is new or changed. A refused entry is recorded as failed and never read;
+    its hash is unique per name and reason, so each is recorded once."""
     if manifests is None:
         manifests = read_manifests(home)
     known = set(
         zip(manifests["file_path"].to_list(), manifests["content_sha256"].to_list(), strict=True)
     )
+    unchanged = set(
+        manifests.filter(pl.col("size_bytes").is_not_null())
+        .select("file_path", "size_bytes", "modified_ns")
+        .iter_rows()
+    )
     out = []
     for entry in home.usage_entries():
-        refused = entry.refused
+        refused, size, modified = entry.refused, None, None
         if refused is None:
             try:
+                st = entry.path.stat()
+                size, modified = st.st_size, st.st_mtime_ns
+                if (entry.rel, size, modified) in unchanged:
+                    continue
                 sha = file_sha256(entry.path)
             except OSError as exc:
-                refused = f"cannot read: {exc.strerror or exc}"
+                refused, size, modified = f"cannot read: {exc.strerror or exc}", None, None
         if refused is not None:
             sha = hashlib.sha256(f"refused\t{entry.rel}\t{refused}".encode()).hexdigest()
         if (entry.rel, sha) not in known:
-            out.append((entry.rel, entry.path, sha, refused))
+            out.append(Candidate(entry.rel, entry.path, sha, refused, size, modified))
     return out
 
 
@@ -299,7 +324,7 @@ def ingest(
         return IngestResult(None, pl.DataFrame(schema=FILES_SCHEMA), [])
 
     batch_id = hashlib.sha256(
-        "\n".join(f"{rel}\t{sha}" for rel, _, sha, _ in candidates).encode()
+        "\n".join(f"{c.rel}\t{c.sha}" for c in candidates).encode()
     ).hexdigest()[:16]
     ingested_at = now.astimezone(dt.UTC)
     seen = _SeenIds(home, batch_id)
@@ -310,8 +335,15 @@ def ingest(
 
     # Content already ingested (under another name, or twice in this batch) is not read again.
     to_read, shas = [], set(known_shas)
-    for n, (rel, path, sha, refused) in enumerate(candidates, start=1):
-        base = {"file_path": rel, "content_sha256": sha, "ingested_at": ingested_at}
+    for n, c in enumerate(candidates, start=1):
+        rel, path, sha, refused = c.rel, c.path, c.sha, c.refused
+        base = {
+            "file_path": rel,
+            "content_sha256": sha,
+            "ingested_at": ingested_at,
+            "size_bytes": c.size_bytes,
+            "modified_ns": c.modified_ns,
+        }
         if refused is not None:
             file_rows.append({**base, **_ZERO, "status": "failed", "error": refused, "n": n})
             quarantine_parts.append(_unreadable(rel, refused).rejected)

@@ -49,6 +49,10 @@ FILES_SCHEMA = {
     "error": pl.String,
     "ingested_at": pl.Datetime("us", "UTC"),
     "batch_id": pl.String,
+    # The file as it was read (null for a refused entry): a later run that finds the same name,
+    # size and modification time takes it as known without reading or hashing it again.
+    "size_bytes": pl.Int64,
+    "modified_ns": pl.Int64,
 }
 
 # --- reference data: lake/reference/<name>.parquet -------------------------------------------

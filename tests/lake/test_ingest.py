@@ -395,3 +395,38 @@ def test_a_later_file_drops_only_ids_really_seen_not_ids_sharing_a_hash(home):
 
     assert seen.drop_seen(day, first)["event_id"].to_list() == ["a", "c"]
     assert seen.drop_seen(day, later)["event_id"].to_list() == ["b"]  # "b" only collides with "a"
+
+
+def test_a_nightly_run_reads_and_hashes_only_new_or_changed_files(home, monkeypatch):
+    import os
+
+    import lake.ingest
+
+    hashed = []
+    real = lake.ingest.file_sha256
+    monkeypatch.setattr(lake.ingest, "file_sha256", lambda p: hashed.append(p.name) or real(p))
+    row = "e{n},2026-10-01T10:00:00Z,c1,api_calls,1,200,\n"
+    land(home, "a.csv", HEADER + row.format(n=1))
+    land(home, "b.csv", HEADER + row.format(n=2))
+    run(home)
+    assert sorted(hashed) == ["a.csv", "b.csv"]
+
+    hashed.clear()
+    land(home, "c.csv", HEADER + row.format(n=3))
+    second = run(home)
+    assert hashed == ["c.csv"]  # a.csv and b.csv: same name, size and time as recorded
+    assert second.files["file_path"].to_list() == ["landing/usage/c.csv"]
+
+    # Touched but unchanged: hashed again, known by content, not ingested again.
+    hashed.clear()
+    os.utime(home.landing_usage / "a.csv", ns=(1, 1))
+    assert run(home).batch_id is None
+    assert hashed == ["a.csv"]
+
+    # Rewritten in place with other content: read as a new version of the file.
+    land(home, "b.csv", HEADER + row.format(n=4))
+    hashed.clear()
+    fourth = run(home)
+    assert hashed == ["a.csv", "b.csv"]  # a.csv's new time was never recorded: hashed again
+    assert fourth.files.select("file_path", "rows_accepted").rows() == [("landing/usage/b.csv", 1)]
+    assert sorted(events(home)["event_id"].to_list()) == ["e1", "e2", "e3", "e4"]
