@@ -73,6 +73,10 @@ class Home:
         return self.lake / "ingested_files"
 
     @property
+    def lake_batch_days(self) -> Path:
+        return self.lake / "batch_days"
+
+    @property
     def lake_reference(self) -> Path:
         return self.lake / "reference"
 

@@ -23,7 +23,7 @@ import polars as pl
 from lake.home import Home
 from lake.io import write_table
 from lake.landing import UnreadableFile, file_sha256, one_line, read_raw
-from lake.schemas import EVENT_SCHEMA, FILES_SCHEMA, QUARANTINE_SCHEMA
+from lake.schemas import BATCH_DAYS_SCHEMA, EVENT_SCHEMA, FILES_SCHEMA, QUARANTINE_SCHEMA
 from transforms.validation import (
     UNREADABLE_FILE,
     accepted_events,
@@ -71,7 +71,7 @@ def latest_batch_id(home: Home) -> str | None:
 
 def _remove_uncommitted(home: Home, committed: set[str]) -> None:
     """Files left by a batch that crashed before writing its manifest are removed."""
-    for folder in (home.lake_events, home.lake_quarantine):
+    for folder in (home.lake_events, home.lake_quarantine, home.lake_batch_days):
         if not folder.exists():
             continue
         for f in folder.rglob("batch-*.parquet"):
@@ -79,6 +79,36 @@ def _remove_uncommitted(home: Home, committed: set[str]) -> None:
                 f.unlink()
         for f in folder.rglob("*.parquet.tmp"):
             f.unlink()
+
+
+def _batch_days_path(home: Home, batch_id: str) -> Path:
+    return home.lake_batch_days / f"batch-{batch_id}.parquet"
+
+
+def _record_missing_batch_days(home: Home, manifests: pl.DataFrame) -> None:
+    """Lakes written before batch_days existed: record each committed batch's days once, from
+    its events in the lake (a one-time read of those batches)."""
+    batches = manifests.filter(pl.col("rows_accepted") > 0)["batch_id"].unique().to_list()
+    missing = [b for b in batches if not _batch_days_path(home, b).exists()]
+    if not missing:
+        return
+    events = pl.scan_parquet(
+        home.lake_events / "**" / "batch-*.parquet", hive_partitioning=False
+    ).filter(pl.col("batch_id").is_in(missing))
+    days = (
+        events.group_by("batch_id", pl.col("occurred_at").dt.date().alias("event_date"))
+        .agg(
+            pl.len().cast(pl.Int64).alias("events"),
+            pl.col("occurred_at").max().alias("last_occurred_at"),
+        )
+        .collect()
+    )
+    for batch_id in missing:
+        part = days.filter(pl.col("batch_id") == batch_id).sort("event_date")
+        write_table(
+            part.select(BATCH_DAYS_SCHEMA.keys()).cast(BATCH_DAYS_SCHEMA),
+            _batch_days_path(home, batch_id),
+        )
 
 
 class _SeenIds:
@@ -316,6 +346,7 @@ def ingest(
     customers, metrics = sorted(set(customers)), sorted(set(metrics))
     manifests = read_manifests(home)
     _remove_uncommitted(home, set(manifests["batch_id"].unique().to_list()))
+    _record_missing_batch_days(home, manifests)
     known_shas = set(manifests["content_sha256"].to_list())
 
     candidates = new_landing_files(home, manifests)
@@ -331,7 +362,7 @@ def ingest(
     lake = _LakeWriter(home, batch_id)
     file_rows: list[dict] = []
     quarantine_parts: list[pl.DataFrame] = []
-    dates: set[dt.date] = set()
+    days: dict[dt.date, tuple[int, dt.datetime]] = {}  # events accepted, latest occurred_at
 
     # Content already ingested (under another name, or twice in this batch) is not read again.
     to_read, shas = [], set(known_shas)
@@ -373,7 +404,8 @@ def ingest(
                 part = seen.drop_seen(day, part)
                 if part.height == 0:
                     continue
-                dates.add(day)
+                count, latest = days.get(day, (0, part["occurred_at"].max()))
+                days[day] = (count + part.height, max(latest, part["occurred_at"].max()))
                 written += part.height
                 lake.add(day, part, n)
             file_rows.append(
@@ -403,8 +435,16 @@ def ingest(
     write_table(
         quarantine.cast(QUARANTINE_SCHEMA), home.lake_quarantine / f"batch-{batch_id}.parquet"
     )
+    batch_days = pl.DataFrame(
+        [
+            {"batch_id": batch_id, "event_date": d, "events": n, "last_occurred_at": t}
+            for d, (n, t) in sorted(days.items())
+        ],
+        schema=BATCH_DAYS_SCHEMA,
+    )
+    write_table(batch_days, _batch_days_path(home, batch_id))
     write_table(files, home.lake_ingested_files / f"batch-{batch_id}.parquet")  # the commit
-    return IngestResult(batch_id, files, sorted(dates))
+    return IngestResult(batch_id, files, sorted(days))
 
 
 _ZERO = {"rows_read": 0, "rows_accepted": 0, "rows_quarantined": 0, "duplicates_dropped": 0}

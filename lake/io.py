@@ -9,6 +9,7 @@ import polars as pl
 
 from lake.home import Home
 from lake.schemas import (
+    BATCH_DAYS_SCHEMA,
     EVENT_SCHEMA,
     FILES_SCHEMA,
     ISSUED_CONSUMPTION_SCHEMA,
@@ -18,6 +19,9 @@ from lake.schemas import (
 )
 
 EMPTY_NAME = "_empty.parquet"
+# Events are read as hive partitions (event_date=D/), so their placeholder sits in a partition
+# of its own: a day long before any usage, holding no rows.
+EMPTY_EVENTS_PARTITION = "event_date=1970-01-01"
 
 
 def write_table(df: pl.DataFrame, path: Path) -> None:
@@ -36,9 +40,10 @@ def ensure_lake(home: Home) -> None:
     so a lake with no data yet reads as empty tables instead.
     """
     tables = {
-        home.lake_events: EVENT_SCHEMA,
+        home.lake_events / EMPTY_EVENTS_PARTITION: EVENT_SCHEMA,
         home.lake_quarantine: QUARANTINE_SCHEMA,
         home.lake_ingested_files: FILES_SCHEMA,
+        home.lake_batch_days: BATCH_DAYS_SCHEMA,
         home.lake_issued / "invoices": ISSUED_INVOICE_SCHEMA,
         home.lake_issued / "invoice_lines": ISSUED_LINE_SCHEMA,
         home.lake_issued / "credit_consumption": ISSUED_CONSUMPTION_SCHEMA,

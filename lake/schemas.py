@@ -31,6 +31,14 @@ EVENT_SCHEMA = {
     "source_row": pl.Int64,
     "batch_id": pl.String,
 }
+# What each committed batch added to each event date: the nightly build rebuilds exactly the
+# dates whose recorded count its daily aggregate does not hold yet, and takes "as of" from here.
+BATCH_DAYS_SCHEMA = {
+    "batch_id": pl.String,
+    "event_date": pl.Date,
+    "events": pl.Int64,
+    "last_occurred_at": pl.Datetime("us", "UTC"),
+}
 QUARANTINE_SCHEMA = {
     "file_path": pl.String,
     "row_number": pl.Int64,

@@ -430,3 +430,56 @@ def test_a_nightly_run_reads_and_hashes_only_new_or_changed_files(home, monkeypa
     assert hashed == ["a.csv", "b.csv"]  # a.csv's new time was never recorded: hashed again
     assert fourth.files.select("file_path", "rows_accepted").rows() == [("landing/usage/b.csv", 1)]
     assert sorted(events(home)["event_id"].to_list()) == ["e1", "e2", "e3", "e4"]
+
+
+def batch_days(home: Home) -> list[tuple]:
+    frame = pl.read_parquet(home.lake_batch_days / "batch-*.parquet")
+    return frame.sort("batch_id", "event_date").drop("batch_id").rows()
+
+
+def test_each_batch_records_the_events_it_added_to_each_day_and_the_latest_instant(home):
+    land(
+        home,
+        "a.csv",
+        HEADER
+        + "e1,2026-10-01T10:00:00Z,c1,api_calls,1,200,\n"
+        + "e2,2026-10-01T23:59:59.5Z,c1,api_calls,1,200,\n"
+        + "e3,2026-10-02T00:00:00Z,c1,api_calls,1,200,\n"
+        + "e3,2026-10-02T00:00:00Z,c1,api_calls,1,200,\n"  # a duplicate adds nothing
+        + "bad,never,c1,api_calls,1,200,\n",
+    )
+    run(home)
+    utc = dt.UTC
+    assert batch_days(home) == [
+        (dt.date(2026, 10, 1), 2, dt.datetime(2026, 10, 1, 23, 59, 59, 500000, tzinfo=utc)),
+        (dt.date(2026, 10, 2), 1, dt.datetime(2026, 10, 2, tzinfo=utc)),
+    ]
+    # The next export: one late event for 1 October, nothing else new.
+    land(home, "b.csv", HEADER + "e4,2026-10-01T08:00:00Z,c2,tokens,5,,\n")
+    second = run(home)
+    [late] = (
+        pl.read_parquet(home.lake_batch_days / f"batch-{second.batch_id}.parquet")
+        .drop("batch_id")
+        .rows()
+    )
+    assert late == (dt.date(2026, 10, 1), 1, dt.datetime(2026, 10, 1, 8, tzinfo=utc))
+
+
+def test_a_lake_without_batch_records_gets_them_from_its_events_once(home):
+    land(home, "a.csv", HEADER + "e1,2026-10-01T10:00:00Z,c1,api_calls,1,200,\n")
+    run(home)
+    recorded = batch_days(home)
+    for f in home.lake_batch_days.glob("batch-*.parquet"):
+        f.unlink()  # as a lake written before batch_days existed
+    assert run(home).batch_id is None  # nothing new to ingest
+    assert batch_days(home) == recorded
+
+
+def test_the_day_records_of_a_batch_that_never_committed_are_removed(home):
+    orphan = home.lake_batch_days / "batch-deadbeef.parquet"
+    orphan.parent.mkdir(parents=True)
+    pl.DataFrame({"batch_id": ["deadbeef"]}).write_parquet(orphan)
+    land(home, "a.csv", HEADER + "e1,2026-10-01T10:00:00Z,c1,api_calls,1,200,\n")
+    run(home)
+    assert not orphan.exists()
+    assert len(batch_days(home)) == 1

@@ -22,7 +22,7 @@ PRICE_BOOK_TABLES = (
     "charge_property_filters",
 )
 REFERENCE_TABLES = (*REFERENCE_SCHEMAS, "currencies")
-USAGE_TABLES = ("usage_events", "quarantined_events", "ingested_files")
+USAGE_TABLES = ("usage_events", "quarantined_events", "ingested_files", "batch_days")
 
 
 @dg.multi_asset(
@@ -122,3 +122,14 @@ def ingest_usage(context: dg.AssetExecutionContext, settings: TallySettings):
             "unreadable": result.files.filter(pl.col("status") == "failed").height,
         },
     )
+    yield dg.MaterializeResult(
+        asset_key="batch_days",
+        metadata={"event_dates": dg.MetadataValue.text(_date_span(result.event_dates))},
+    )
+
+
+def _date_span(dates: list) -> str:
+    """The event dates a batch touched, for the UI: `2026-10-01 .. 2026-10-05 (5 dates)`."""
+    if not dates:
+        return "none"
+    return f"{dates[0]} .. {dates[-1]} ({len(dates)} dates)"
