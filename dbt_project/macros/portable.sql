@@ -110,3 +110,14 @@
 {% macro spark__utc_date(ts) -%}
     to_date({{ ts }})
 {%- endmacro %}
+
+{# The value of `value` on the row with the greatest (order_1, order_2), in an aggregation. #}
+{% macro latest_of(value, order_1, order_2) -%}
+    {{ return(adapter.dispatch('latest_of', 'tally')(value, order_1, order_2)) }}
+{%- endmacro %}
+{% macro default__latest_of(value, order_1, order_2) -%}
+    arg_max({{ value }}, struct_pack(a := {{ order_1 }}, b := {{ order_2 }}))
+{%- endmacro %}
+{% macro spark__latest_of(value, order_1, order_2) -%}
+    max_by({{ value }}, struct({{ order_1 }}, {{ order_2 }}))
+{%- endmacro %}

@@ -4,7 +4,7 @@
 --   unique_count        distinct non-null values of one property; properties are part of the
 --                       group key, so the groups hold every distinct value
 --   latest              quantity of the last billable event by occurred_at (ties: the
---                       highest event_id), read from the events of `latest` charges only
+--                       highest event_id): the latest of the groups' own latest events
 -- Also the usage projected to the end of the segment, for spend dashboards: sums and counts
 -- scale by segment days over days elapsed (as of the last usage day); max, unique_count and
 -- latest are levels, not flows, and stay as they are.
@@ -14,12 +14,11 @@ segments as (select * from {{ ref('int_subscription_segments') }}),
 charges as (select * from {{ ref('stg_pricing__charges') }}),
 usage as (select * from {{ ref('int_usage_charged') }} where charge_id is not null),
 matched as (select * from {{ ref('int_charge_signatures_matched') }}),
--- The events are read in two places, each for its own few columns: a CTE shared by both
--- would make DuckDB materialize every column of every event. max(occurred_at) gives the last
--- day without computing a day per event.
+groups as (select * from {{ ref('int_usage_event_groups') }}),
+-- The last day with data: the latest event any committed batch recorded.
 as_of as (
-    select {{ utc_date('max(occurred_at)') }} as as_of_date
-    from {{ ref('stg_lake__usage_events') }}
+    select {{ utc_date('max(last_occurred_at)') }} as as_of_date
+    from {{ ref('stg_lake__batch_days') }}
 ),
 
 usage_by_charge as (
@@ -50,25 +49,20 @@ latest_charges as (
 
 latest_ranked as (
     select
-        s.segment_id,
+        g.segment_id,
         lc.charge_id,
-        e.quantity,
+        g.latest_quantity as quantity,
         row_number() over (
-            partition by s.segment_id, lc.charge_id
-            order by e.occurred_at desc, e.event_id desc
+            partition by g.segment_id, lc.charge_id
+            order by g.latest_occurred_at desc, g.latest_event_id desc
         ) as recency
-    from {{ ref('stg_lake__usage_events') }} as e
-    inner join segments as s
-        on e.customer_id = s.customer_id
-        and e.usage_date >= s.segment_start
-        and e.usage_date < s.segment_end
+    from groups as g
     inner join latest_charges as lc
-        on s.plan_id = lc.plan_id
-        and s.plan_version = lc.plan_version
-        and e.metric = lc.metric
-        and coalesce(e.status, -1) = lc.status_key
-        and coalesce(e.properties, '{}') = lc.properties_key
-    where e.metric in (select metric from latest_charges)
+        on g.plan_id = lc.plan_id
+        and g.plan_version = lc.plan_version
+        and g.metric = lc.metric
+        and g.status_key = lc.status_key
+        and g.properties_key = lc.properties_key
 ),
 
 latest_usage as (

@@ -1,30 +1,31 @@
--- Events collapsed to everything rating needs to tell them apart: customer, day, metric,
--- status and properties, with the segment (plan) in force that day. Filter matching then runs
+-- The daily event groups with the segment (plan) in force that day. Filter matching then runs
 -- on distinct signatures instead of on every event.
 with
 
-events as (select * from {{ ref('stg_lake__usage_events') }}),
+daily as (select * from {{ ref('int_usage_daily') }}),
 segments as (select * from {{ ref('int_subscription_segments') }}),
 
-grouped as (
+final as (
     select
-        e.customer_id,
-        e.usage_date,
-        e.metric,
-        coalesce(e.status, -1) as status_key,
-        coalesce(e.properties, '{}') as properties_key,
+        d.customer_id,
+        d.usage_date,
+        d.metric,
+        d.status_key,
+        d.properties_key,
         s.segment_id,
         s.plan_id,
         s.plan_version,
-        count(*) as events,
-        sum(e.quantity) as quantity,
-        max(e.quantity) as max_quantity
-    from events as e
+        d.events,
+        d.quantity,
+        d.max_quantity,
+        d.latest_quantity,
+        d.latest_occurred_at,
+        d.latest_event_id
+    from daily as d
     left join segments as s
-        on e.customer_id = s.customer_id
-        and e.usage_date >= s.segment_start
-        and e.usage_date < s.segment_end
-    group by 1, 2, 3, 4, 5, 6, 7, 8
+        on d.customer_id = s.customer_id
+        and d.usage_date >= s.segment_start
+        and d.usage_date < s.segment_end
 )
 
-select * from grouped
+select * from final

@@ -1,16 +1,16 @@
 -- Nothing lost between landing, lake and marts (SPEC 2.1):
 --   per file:  rows read = accepted + quarantined + duplicates dropped
---   per batch: events the manifest accepted = events of that batch in the lake
---   per day:   events in the lake = events counted in fct_usage_daily
+--   per batch: events the manifest accepted = events of that batch in the lake's files
+--   per day:   events the batches recorded for the day = events counted in fct_usage_daily
+--              (the daily aggregate was rebuilt from the lake for every day a batch touched)
 --   per id:    an event_id is in the lake once (ingestion deduplicates within an event's day;
 --              an id re-sent with another day's timestamp would otherwise be billed twice)
 {%- set q = quantity_type() %}
-{#- The lake is read by each CTE for its own columns: one shared `events` CTE would make DuckDB
-    materialize every column of every event. #}
 {%- set events = ref('stg_lake__usage_events') %}
 with
 
 files as (select * from {{ ref('stg_lake__ingested_files') }}),
+batch_days as (select * from {{ ref('stg_lake__batch_days') }}),
 usage_daily as (select * from {{ ref('fct_usage_daily') }}),
 
 per_file as (
@@ -30,17 +30,8 @@ manifest_batches as (
     group by 1
 ),
 
--- One pass over the lake gives both the per-batch and the per-day counts.
-lake_counts as (
-    select batch_id, usage_date, count(*) as events
-    from {{ events }}
-    group by 1, 2
-),
-
 lake_batches as (
-    select batch_id, sum(events) as events
-    from lake_counts
-    group by 1
+    {{ lake_events_per_batch() }}
 ),
 
 per_batch as (
@@ -56,8 +47,8 @@ per_batch as (
 ),
 
 lake_days as (
-    select usage_date, sum(events) as events
-    from lake_counts
+    select event_date as usage_date, sum(events) as events
+    from batch_days
     group by 1
 ),
 

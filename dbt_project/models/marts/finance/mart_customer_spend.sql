@@ -13,7 +13,10 @@ computed as (select * from {{ ref('int_invoices_with_adjustments') }}),
 grants as (select * from {{ ref('stg_reference__credit_grants') }}),
 consumption as (select * from {{ ref('stg_issued__credit_consumption') }}),
 currencies as (select * from {{ ref('stg_reference__currencies') }}),
-as_of as (select {{ utc_date('max(occurred_at)') }} as as_of_date from {{ ref('stg_lake__usage_events') }}),
+as_of as (
+    select {{ utc_date('max(last_occurred_at)') }} as as_of_date
+    from {{ ref('stg_lake__batch_days') }}
+),
 
 latest as (
     select

@@ -1,0 +1,42 @@
+-- Events collapsed to everything rating needs to tell them apart: customer, day, metric,
+-- status and properties. Incremental by usage date: a nightly run rebuilds only the dates the
+-- new batches touched (usage_dates_to_rebuild), reading only those folders of the lake.
+-- Each group keeps what later aggregations need and can merge across days: the count, the sum,
+-- the max, and the last event by (occurred_at, event_id) for `latest` charges.
+{{ config(
+    materialized='incremental',
+    unique_key='usage_date',
+    incremental_strategy=('insert_overwrite' if target.type == 'spark' else 'delete+insert'),
+    partition_by=(['usage_date'] if target.type == 'spark' else none),
+    on_schema_change='fail',
+) }}
+
+-- depends_on: {{ ref('stg_lake__batch_days') }}
+{%- set dates = usage_dates_to_rebuild(this) if is_incremental() else none %}
+
+with
+
+events as (
+    select event_date, usage_date, customer_id, metric, status, properties, quantity, occurred_at, event_id
+    from {{ ref('stg_lake__usage_events') }}
+    where {{ date_in('event_date', dates) }}
+),
+
+grouped as (
+    select
+        customer_id,
+        usage_date,
+        metric,
+        coalesce(status, -1) as status_key,
+        coalesce(properties, '{}') as properties_key,
+        count(*) as events,
+        sum(quantity) as quantity,
+        max(quantity) as max_quantity,
+        {{ latest_of('quantity', 'occurred_at', 'event_id') }} as latest_quantity,
+        max(occurred_at) as latest_occurred_at,
+        {{ latest_of('event_id', 'occurred_at', 'event_id') }} as latest_event_id
+    from events
+    group by 1, 2, 3, 4, 5
+)
+
+select * from grouped
