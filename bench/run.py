@@ -1,9 +1,14 @@
-"""`make bench`: events/s per stage and end to end, against a DuckDB scan floor, with peak memory.
+"""`make bench`: events/s per stage and end to end, against a DuckDB scan floor, with peak
+memory; then the nightly scenario (`bench/nightly.py`).
 
 Generates N events, then in one run measures: the floor (DuckDB scanning the same raw files and
 grouping by customer, metric and day), ingestion, the dbt build, the checks, and the whole
 `tally run`. Ratios are reported against the floor measured in the same run, because the
 machines are shared and noisy; absolute seconds are only context.
+
+`--nightly-days D --nightly-events-per-day E` (default 60 days of 300,000) measures the nightly
+run after 5 days and after D-1 days of history at the same daily volume, their ratio (the
+target is at most 1.25), and a run with nothing new (target under 15 s).
 """
 
 import argparse
@@ -75,7 +80,65 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--keep", action="store_true", help="keep the bench home for inspection")
+    parser.add_argument("--nightly-days", type=int, default=60)
+    parser.add_argument("--nightly-events-per-day", type=int, default=300_000)
+    parser.add_argument("--nightly-customers", type=int, default=2000)
+    parser.add_argument("--only", choices=["first-load", "nightly"], help="one scenario only")
     args = parser.parse_args()
+    status = 0
+    if args.only != "nightly":
+        status = first_load(args)
+    if args.only != "first-load" and status == 0:
+        status = nightly_scenario(args)
+    return status
+
+
+def nightly_scenario(args) -> int:
+    from nightly import nightly
+
+    root = Path(tempfile.mkdtemp(prefix="tally-bench-nightly-"))
+    world = Home.at(root / "world")
+    start = dt.date(2026, 8, 1)
+    cfg = GenerateConfig(
+        customers=args.nightly_customers,
+        days=args.nightly_days,
+        events_per_day=args.nightly_events_per_day,
+        start=start,
+    )
+    truth = generate(world, cfg)
+    print(
+        f"\nnightly scenario: {truth.events:,} events over {args.nightly_days} days "
+        f"({args.nightly_events_per_day:,} a day, {args.nightly_customers:,} customers)"
+    )
+    r = nightly(world, start, root, stage_seconds)
+    short, long_, noop = r["nightly_short"], r["nightly_long"], r["noop"]
+    print(f"{'run':<40}{'seconds':>9}  {'peak GiB':>8}")
+    print(
+        f"{'first load of ' + str(r['history_days']) + ' days':<40}"
+        f"{r['first_load_history'].seconds:9.1f}  {r['first_load_history'].peak_gib:8.2f}"
+    )
+    print(f"{'nightly after 5 days':<40}{short.seconds:9.1f}  {short.peak_gib:8.2f}")
+    print(
+        f"{'nightly after ' + str(r['history_days']) + ' days (1st month closed)':<40}"
+        f"{long_.seconds:9.1f}  {long_.peak_gib:8.2f}"
+    )
+    print(f"{'run with nothing new':<40}{noop.seconds:9.1f}  {noop.peak_gib:8.2f}")
+    print(
+        f"nightly ratio (long / short history): {long_.seconds / short.seconds:.2f} (target <= 1.25)"
+    )
+    for name in ("nightly_short_stages", "nightly_long_stages"):
+        stages = ", ".join(
+            f"{k} {v:.1f}s" for k, v in sorted(r[name].items(), key=lambda kv: -kv[1])
+        )
+        print(f"  {name.removesuffix('_stages')}: {stages}")
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
+    else:
+        print(f"bench homes kept under {root}")
+    return 0
+
+
+def first_load(args) -> int:
 
     root = Path(tempfile.mkdtemp(prefix="tally-bench-"))
     home = Home.at(root)
