@@ -121,7 +121,12 @@ def _abandon_interrupted_runs(instance) -> list[str]:
 
 
 def _execute(
-    home_dir: Path, job_name: str, *, partition_key: str | None = None, tags: dict | None = None
+    home_dir: Path,
+    job_name: str,
+    *,
+    partition_key: str | None = None,
+    tags: dict | None = None,
+    full_refresh: bool = False,
 ):
     """Run a job in this process on the home given: its settings are the resources' config and
     its Dagster instance lives under the home (nothing is relayed through the environment)."""
@@ -135,7 +140,9 @@ def _execute(
     level = os.environ.get("TALLY_LOG_LEVEL", "WARNING").upper()
     # The CLI prints a summary; step logs stay in the run (and the UI), and dbt's own output
     # goes to a log file under the home unless TALLY_LOG_LEVEL asks for more.
-    quiet = {"loggers": {"console": {"config": {"log_level": level}}}}
+    run_config: dict = {"loggers": {"console": {"config": {"log_level": level}}}}
+    if full_refresh:
+        run_config["ops"] = {"tally_dbt_models": {"config": {"full_refresh": True}}}
     log_dir = dagster_home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{job_name}.log"
@@ -153,7 +160,7 @@ def _execute(
         )
         with redirect:
             result = job.execute_in_process(
-                run_config=quiet,
+                run_config=run_config,
                 instance=instance,
                 partition_key=partition_key,
                 tags={**(tags or {}), **CLI_TAG},
@@ -229,9 +236,11 @@ def cmd_generate(args) -> int:
     return EXIT_OK
 
 
-def run_range(home: Path, first: dt.date, last: dt.date, *, summary: bool = True) -> int:
+def run_range(
+    home: Path, first: dt.date, last: dt.date, *, summary: bool = True, full_refresh: bool = False
+) -> int:
     """The nightly job over [first, last], then the summary; the exit status (see the module
-    docstring)."""
+    docstring). `full_refresh` rebuilds the incremental models from all of the lake."""
     if last < first:
         raise UsageError(f"--to {last} is before --from {first}")
     _validate_inputs(home)
@@ -240,7 +249,8 @@ def run_range(home: Path, first: dt.date, last: dt.date, *, summary: bool = True
         "dagster/asset_partition_range_start": first.isoformat(),
         "dagster/asset_partition_range_end": last.isoformat(),
     }
-    return _summarized(home, _report(*_execute(home, "nightly_billing", tags=tags)), summary)
+    result = _execute(home, "nightly_billing", tags=tags, full_refresh=full_refresh)
+    return _summarized(home, _report(*result), summary)
 
 
 def _summarized(home: Path, status: int, summary: bool) -> int:
@@ -252,7 +262,7 @@ def _summarized(home: Path, status: int, summary: bool) -> int:
 
 
 def cmd_run(args) -> int:
-    return run_range(args.home, args.from_date, args.to_date)
+    return run_range(args.home, args.from_date, args.to_date, full_refresh=args.full_refresh)
 
 
 def close_month(home_dir: Path, month: dt.date, *, summary: bool = True) -> int:
@@ -407,6 +417,12 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", parents=[common], help="ingest, rate, build marts, check")
     r.add_argument("--from", dest="from_date", type=_date, required=True)
     r.add_argument("--to", dest="to_date", type=_date, required=True)
+    r.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild the daily usage aggregate from every date of the lake, not only the "
+        "dates new exports touched",
+    )
     r.set_defaults(func=cmd_run)
 
     c = sub.add_parser("close", parents=[common], help="issue a month's invoices")

@@ -48,10 +48,14 @@ def _marts(home: Home) -> dict[str, list]:
         return out
 
 
-def _rebuilt_dates(home: Home) -> list[str]:
-    """The usage dates the last build of int_usage_daily read, from its compiled SQL."""
+def _rebuilt_dates(home: Home) -> list[str] | None:
+    """The usage dates the last build of int_usage_daily read, from its compiled SQL; None
+    when it read every date."""
     [sql] = (home.dagster_home / "dbt-target" / "compiled").rglob("int_usage_daily.sql")
-    return re.findall(r"cast\('(\d{4}-\d{2}-\d{2})' as date\)", sql.read_text())
+    text = sql.read_text()
+    if "where 1 = 1" in text:
+        return None
+    return re.findall(r"cast\('(\d{4}-\d{2}-\d{2})' as date\)", text)
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +90,24 @@ def histories(tmp_path_factory):
             )
         )
     again = main(["run", "--home", str(nightly.root), "--from", str(last), "--to", str(last)])
-    return whole, nightly, status_whole, statuses, rebuilt, touched, again
+    rebuilt.append(_rebuilt_dates(nightly))
+    nightly_marts = _marts(nightly)
+    refresh = ["run", "--home", str(nightly.root), "--from", str(last), "--to", str(last)]
+    refreshed = main([*refresh, "--full-refresh"])
+    rebuilt.append(_rebuilt_dates(nightly))
+    return (
+        whole,
+        nightly,
+        status_whole,
+        statuses,
+        rebuilt,
+        touched,
+        (again, refreshed, nightly_marts),
+    )
 
 
 def test_night_after_night_gives_the_marts_of_one_run_over_everything(histories):
+    """Compared after a --full-refresh of the nightly home, and before it (in the test below)."""
     whole, nightly, status_whole, statuses, _, _, _ = histories
     assert status_whole in (0, 3) and set(statuses) <= {0, 3}  # warnings: the billing slips
     expected, actual = _marts(whole), _marts(nightly)
@@ -101,14 +119,16 @@ def test_night_after_night_gives_the_marts_of_one_run_over_everything(histories)
 
 def test_each_night_rebuilds_only_the_dates_its_batch_touched(histories):
     _, _, _, _, rebuilt, touched, _ = histories
-    assert rebuilt[0] == []  # the first build reads everything: no date filter at all
-    for night in range(1, len(rebuilt)):
+    assert rebuilt[0] is None  # the first build reads every date: no date filter at all
+    for night in range(1, len(touched)):
         assert rebuilt[night] == touched[night], night
     # A night's export carries late events for earlier days: those days are rebuilt too.
     assert any(len(dates) > 2 for dates in touched[1:])
 
 
-def test_a_run_with_nothing_new_rebuilds_no_date_and_changes_nothing(histories):
-    _, nightly, _, statuses, rebuilt, _, again = histories
-    assert again == statuses[-1]
-    assert _rebuilt_dates(nightly) == []
+def test_a_run_with_nothing_new_rebuilds_no_date_and_a_full_refresh_rebuilds_all(histories):
+    whole, _, _, statuses, rebuilt, touched, (again, refreshed, nightly_marts) = histories
+    assert again == statuses[-1] and refreshed == statuses[-1]
+    assert rebuilt[len(touched)] == []  # nothing new: no date read
+    assert rebuilt[len(touched) + 1] is None  # --full-refresh: every date read
+    assert nightly_marts == _marts(whole)  # the marts of the no-op run, before the refresh

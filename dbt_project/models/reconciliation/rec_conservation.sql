@@ -70,11 +70,13 @@ per_day as (
     where coalesce(l.events, 0) <> coalesce(m.events, 0)
 ),
 
--- Ids are screened by hash (a 64-bit key groups far faster than a string); only ids whose
--- hash repeats are grouped by the id itself.
+-- Ids are screened by hash in the id index (a 64-bit key groups far faster than a string);
+-- only the days holding a repeated hash are read again, to group those ids by the id itself.
+id_index as (select * from {{ ref('int_event_ids') }}),
+
 repeated_hashes as (
-    select {{ id_hash('event_id') }} as id_hash
-    from {{ events }}
+    select id_hash
+    from id_index
     group by 1
     having count(*) > 1
 ),
@@ -87,7 +89,12 @@ reused_ids as (
         cast(1 as {{ q }}) as expected,
         cast(count(*) as {{ q }}) as actual
     from {{ events }}
-    where {{ id_hash('event_id') }} in (select id_hash from repeated_hashes)
+    where
+        event_date in (
+            select i.usage_date from id_index as i
+            where i.id_hash in (select r.id_hash from repeated_hashes as r)
+        )
+        and {{ id_hash('event_id') }} in (select r.id_hash from repeated_hashes as r)
     group by 1, 3
     having count(*) > 1
 ),

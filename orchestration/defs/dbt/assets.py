@@ -33,6 +33,13 @@ class TallyDbtTranslator(DagsterDbtTranslator):
 translator = TallyDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+class DbtBuildConfig(dg.Config):
+    """`full_refresh`: rebuild the incremental models from every date of the lake, not only
+    the dates new batches touched (`tally run --full-refresh`)."""
+
+    full_refresh: bool = False
+
+
 @dbt_assets(
     manifest=tally_dbt_project.manifest_path,
     name="tally_dbt_models",
@@ -40,7 +47,10 @@ translator = TallyDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_ass
     pool="warehouse",
 )
 def tally_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: TallySettings
+    context: dg.AssetExecutionContext,
+    config: DbtBuildConfig,
+    dbt: DbtCliResource,
+    settings: TallySettings,
 ):
     home = settings.tally_home
     # Readers never block the build and never see half of it: dbt builds a copy of the
@@ -62,6 +72,8 @@ def tally_dbt_models(
         import_in_background("great_expectations")
     # Unit tests test the SQL, not the data: they run in the test suite, not every night.
     args = ["build", "--profiles-dir", str(profiles), "--exclude-resource-type", "unit_test"]
+    if config.full_refresh:
+        args.append("--full-refresh")
     invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
     yield from invocation.stream()
     finish_build(home, build)
