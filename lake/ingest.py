@@ -114,7 +114,9 @@ def _record_missing_batch_days(home: Home, manifests: pl.DataFrame) -> None:
 class _SeenIds:
     """Event ids already accepted, per event date: loaded from the lake the first time a date
     is touched, then grown as the batch accepts events. Memory follows the dates a batch
-    touches, not the length of history.
+    touches, not the length of history, and is bounded: past `max_rows` ids held, the dates
+    used least recently are dropped (their waiting events written to the lake first) and read
+    back from the lake if touched again.
 
     Ids are kept with a 64-bit hash: a new part is screened against the hashes (cheap even for
     a day of millions of ids), and only the rows whose hash matches are compared by id. The
@@ -122,13 +124,18 @@ class _SeenIds:
     events for each earlier day, and those must not rebuild a table of that day's ids each time.
     """
 
-    def __init__(self, home: Home, batch_id: str):
-        self._home, self._batch_id = home, batch_id
-        self._by_date: dict[dt.date, pl.DataFrame] = {}
+    def __init__(self, home: Home, writer: _LakeWriter | None = None, max_rows: int = 8_000_000):
+        self._home, self._writer, self._max_rows = home, writer, max_rows
+        self._by_date: dict[dt.date, pl.DataFrame] = {}  # least recently used first
+        self._rows = 0
+        self._dropped: set[dt.date] = set()
+        self.reloads = 0  # dates read back from the lake after being dropped
 
     def _load(self, day: dt.date) -> pl.DataFrame:
-        folder = self._home.lake_events / f"event_date={day.isoformat()}"
-        paths = [f for f in folder.glob("batch-*.parquet") if _batch_of(f) != self._batch_id]
+        """The ids of `day` in the lake: earlier batches', and this batch's once written."""
+        paths = list(
+            (self._home.lake_events / f"event_date={day.isoformat()}").glob("batch-*.parquet")
+        )
         if not paths:
             return pl.DataFrame(schema={"event_id": pl.String, "_hash": pl.UInt64})
         return _hashed(pl.read_parquet(paths, columns=["event_id"]))
@@ -136,9 +143,11 @@ class _SeenIds:
     def drop_seen(self, day: dt.date, events: pl.DataFrame) -> pl.DataFrame:
         """The events of one date whose ids were not seen before (ids already distinct);
         the ids kept are remembered."""
-        if day not in self._by_date:
-            self._by_date[day] = self._load(day)
-        seen = self._by_date[day]
+        seen = self._by_date.pop(day, None)
+        if seen is None:
+            seen = self._load(day)
+            self.reloads += day in self._dropped
+            self._rows += seen.height
         ids = events.select("event_id", "_hash")
         matches = _sharing_a_hash(seen, ids) if seen.height else seen
         if matches.height:
@@ -146,7 +155,21 @@ class _SeenIds:
             keep = ~pl.col("event_id").is_in(repeated.implode())
             events, ids = events.filter(keep), ids.filter(keep)
         self._by_date[day] = pl.concat([seen, ids], rechunk=False)
+        self._rows += ids.height
+        self._shed(keep=day)
         return events
+
+    def _shed(self, keep: dt.date) -> None:
+        """Drop the least recently used dates (never `keep`) until at most max_rows remain."""
+        for day in list(self._by_date):
+            if self._rows <= self._max_rows:
+                return
+            if day == keep:
+                continue
+            if self._writer is not None:
+                self._writer.flush_date(day)  # its ids must be in the lake to be read back
+            self._rows -= self._by_date.pop(day).height
+            self._dropped.add(day)
 
 
 def _sharing_a_hash(seen: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
@@ -184,6 +207,14 @@ class _LakeWriter:
         for day, parts in self._waiting.items():
             self._write(day, parts, f"late{self._flushes:03d}")
         self._waiting, self._waiting_rows = {}, 0
+
+    def flush_date(self, day: dt.date) -> None:
+        """Write the events waiting for one date now."""
+        parts = self._waiting.pop(day, None)
+        if parts:
+            self._flushes += 1
+            self._waiting_rows -= sum(p.height for p in parts)
+            self._write(day, parts, f"late{self._flushes:03d}")
 
     def _write(self, day: dt.date, parts: list[pl.DataFrame], suffix: str) -> None:
         folder = self._home.lake_events / f"event_date={day.isoformat()}"
@@ -336,11 +367,13 @@ def ingest(
     now: dt.datetime | None = None,
     progress: Callable[[str], None] = lambda _msg: None,
     workers: int = 2,
+    seen_ids_in_memory: int = 8_000_000,
 ) -> IngestResult:
     """Ingest every landing file whose content has not been ingested yet; return per-file counts.
 
     Files are read and validated `workers` at a time, then deduplicated and written in order,
-    so memory holds a few files plus the ids of the dates the batch touches.
+    so memory holds a few files plus at most `seen_ids_in_memory` ids already accepted (about
+    40 bytes each; dates beyond it are read back from the lake when touched again).
     """
     now = now or dt.datetime.now(dt.UTC)
     customers, metrics = sorted(set(customers)), sorted(set(metrics))
@@ -358,8 +391,8 @@ def ingest(
         "\n".join(f"{c.rel}\t{c.sha}" for c in candidates).encode()
     ).hexdigest()[:16]
     ingested_at = now.astimezone(dt.UTC)
-    seen = _SeenIds(home, batch_id)
     lake = _LakeWriter(home, batch_id)
+    seen = _SeenIds(home, lake, max_rows=seen_ids_in_memory)
     file_rows: list[dict] = []
     quarantine_parts: list[pl.DataFrame] = []
     days: dict[dt.date, tuple[int, dt.datetime]] = {}  # events accepted, latest occurred_at

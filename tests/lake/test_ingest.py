@@ -388,7 +388,7 @@ def test_ids_that_only_share_a_hash_are_both_kept():
 
 def test_a_later_file_drops_only_ids_really_seen_not_ids_sharing_a_hash(home):
 
-    seen = _SeenIds(home, "batch")
+    seen = _SeenIds(home)
     day = dt.date(2026, 10, 1)
     first = pl.DataFrame({"event_id": ["a", "c"], "_hash": pl.Series([7, 8], dtype=pl.UInt64)})
     later = pl.DataFrame({"event_id": ["b", "c"], "_hash": pl.Series([7, 8], dtype=pl.UInt64)})
@@ -483,3 +483,40 @@ def test_the_day_records_of_a_batch_that_never_committed_are_removed(home):
     run(home)
     assert not orphan.exists()
     assert len(batch_days(home)) == 1
+
+
+def test_ids_held_in_memory_are_bounded_and_dropped_dates_are_read_back_exactly(home):
+    """A batch whose files keep returning to earlier dates, with room for two ids in memory:
+    dates are dropped and read back from the lake, and every duplicate is still found."""
+    rows = {
+        "a.csv": ["e1,2026-10-01", "e2,2026-10-02", "e3,2026-10-03"],
+        "b.csv": ["e1,2026-10-01", "e4,2026-10-01", "e2,2026-10-02"],  # e1, e2 again
+        "c.csv": ["e3,2026-10-03", "e4,2026-10-01", "e5,2026-10-02"],  # e3, e4 again
+    }
+    for name, lines in rows.items():
+        body = "".join(f"{line}T10:00:00Z,c1,api_calls,1,200,\n" for line in lines)
+        land(home, name, HEADER + body)
+    lake = _LakeWriter(home, "b1")
+    seen = _SeenIds(home, lake, max_rows=2)
+    for lines in rows.values():
+        ids = pl.DataFrame({"event_id": [line.split(",")[0] for line in lines]}).with_columns(
+            _ID_HASH
+        )
+        for day in sorted({line.split(",")[1] for line in lines}):
+            date = dt.date.fromisoformat(day)
+            part = ids.filter(
+                pl.col("event_id").is_in(
+                    [line.split(",")[0] for line in lines if line.endswith(day)]
+                )
+            )
+            kept = seen.drop_seen(date, part)
+            lake.add(date, kept.with_columns(pl.lit(date).alias("event_date")), 1)
+    lake.flush()
+    assert seen.reloads > 0  # dates really were dropped and read back
+    written = pl.read_parquet(home.lake_events / "*" / "batch-b1-*.parquet")["event_id"]
+    assert sorted(written.to_list()) == ["e1", "e2", "e3", "e4", "e5"]  # each id once
+
+    # The same through ingest() (the hand-made batch above never committed: it is removed).
+    result = ingest(home, customers=["c1"], metrics=["api_calls"], now=NOW, seen_ids_in_memory=2)
+    assert (result.totals["rows_accepted"], result.totals["duplicates_dropped"]) == (5, 4)
+    assert sorted(events(home)["event_id"].to_list()) == ["e1", "e2", "e3", "e4", "e5"]
