@@ -20,20 +20,18 @@ from pathlib import Path
 
 import polars as pl
 
+from lake.events import EventWriter, SeenIds, batch_of
 from lake.home import Home
 from lake.io import write_table
 from lake.landing import UnreadableFile, file_sha256, one_line, read_raw
-from lake.schemas import BATCH_DAYS_SCHEMA, EVENT_SCHEMA, FILES_SCHEMA, QUARANTINE_SCHEMA
+from lake.schemas import BATCH_DAYS_SCHEMA, FILES_SCHEMA, QUARANTINE_SCHEMA
 from transforms.validation import (
     UNREADABLE_FILE,
     accepted_events,
-    event_id_hash,
     first_of_each_id,
     quarantined_rows,
     validate,
 )
-
-_ID_HASH = event_id_hash().alias("_hash")
 
 
 @dataclass
@@ -75,7 +73,7 @@ def _remove_uncommitted(home: Home, committed: set[str]) -> None:
         if not folder.exists():
             continue
         for f in folder.rglob("batch-*.parquet"):
-            if _batch_of(f) not in committed:
+            if batch_of(f) not in committed:
                 f.unlink()
         for f in folder.rglob("*.parquet.tmp"):
             f.unlink()
@@ -109,130 +107,6 @@ def _record_missing_batch_days(home: Home, manifests: pl.DataFrame) -> None:
             part.select(BATCH_DAYS_SCHEMA.keys()).cast(BATCH_DAYS_SCHEMA),
             _batch_days_path(home, batch_id),
         )
-
-
-class _SeenIds:
-    """Event ids already accepted, per event date: loaded from the lake the first time a date
-    is touched, then grown as the batch accepts events. Memory follows the dates a batch
-    touches, not the length of history, and is bounded: past `max_rows` ids held, the dates
-    used least recently are dropped (their waiting events written to the lake first) and read
-    back from the lake if touched again.
-
-    Ids are kept with a 64-bit hash: a new part is screened against the hashes (cheap even for
-    a day of millions of ids), and only the rows whose hash matches are compared by id. The
-    screen builds its hash table on the smaller side: a daily export carries a few hundred late
-    events for each earlier day, and those must not rebuild a table of that day's ids each time.
-    """
-
-    def __init__(self, home: Home, writer: _LakeWriter | None = None, max_rows: int = 8_000_000):
-        self._home, self._writer, self._max_rows = home, writer, max_rows
-        self._by_date: dict[dt.date, pl.DataFrame] = {}  # least recently used first
-        self._rows = 0
-        self._dropped: set[dt.date] = set()
-        self.reloads = 0  # dates read back from the lake after being dropped
-
-    def _load(self, day: dt.date) -> pl.DataFrame:
-        """The ids of `day` in the lake: earlier batches', and this batch's once written."""
-        paths = list(
-            (self._home.lake_events / f"event_date={day.isoformat()}").glob("batch-*.parquet")
-        )
-        if not paths:
-            return pl.DataFrame(schema={"event_id": pl.String, "_hash": pl.UInt64})
-        return _hashed(pl.read_parquet(paths, columns=["event_id"]))
-
-    def drop_seen(self, day: dt.date, events: pl.DataFrame) -> pl.DataFrame:
-        """The events of one date whose ids were not seen before (ids already distinct);
-        the ids kept are remembered."""
-        seen = self._by_date.pop(day, None)
-        if seen is None:
-            seen = self._load(day)
-            self.reloads += day in self._dropped
-            self._rows += seen.height
-        ids = events.select("event_id", "_hash")
-        matches = _sharing_a_hash(seen, ids) if seen.height else seen
-        if matches.height:
-            repeated = ids.join(matches, on=["_hash", "event_id"], how="semi")["event_id"]
-            keep = ~pl.col("event_id").is_in(repeated.implode())
-            events, ids = events.filter(keep), ids.filter(keep)
-        self._by_date[day] = pl.concat([seen, ids], rechunk=False)
-        self._rows += ids.height
-        self._shed(keep=day)
-        return events
-
-    def _shed(self, keep: dt.date) -> None:
-        """Drop the least recently used dates (never `keep`) until at most max_rows remain."""
-        for day in list(self._by_date):
-            if self._rows <= self._max_rows:
-                return
-            if day == keep:
-                continue
-            if self._writer is not None:
-                self._writer.flush_date(day)  # its ids must be in the lake to be read back
-            self._rows -= self._by_date.pop(day).height
-            self._dropped.add(day)
-
-
-def _sharing_a_hash(seen: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
-    """The rows of `seen` whose hash is also among `new`'s, hashing the smaller of the two."""
-    if new.height <= seen.height:
-        return seen.filter(pl.col("_hash").is_in(new["_hash"].implode()))
-    suspects = new["_hash"].filter(new["_hash"].is_in(seen["_hash"].implode()))
-    return seen.filter(pl.col("_hash").is_in(suspects.implode()))
-
-
-class _LakeWriter:
-    """Writes a batch's new events under lake/events/event_date=D/. A file's part for one date
-    is written at once when large; small parts (the late events a daily export carries for
-    earlier days) wait and are written together per date, so a batch does not scatter hundreds
-    of tiny files. At most `max_waiting` rows wait in memory."""
-
-    def __init__(self, home: Home, batch_id: str, small: int = 50_000, max_waiting: int = 500_000):
-        self._home, self._batch_id = home, batch_id
-        self._small, self._max_waiting = small, max_waiting
-        self._waiting: dict[dt.date, list[pl.DataFrame]] = {}
-        self._waiting_rows = 0
-        self._flushes = 0
-
-    def add(self, day: dt.date, part: pl.DataFrame, file_number: int) -> None:
-        if part.height >= self._small:
-            self._write(day, [part], f"{file_number:05d}")
-            return
-        self._waiting.setdefault(day, []).append(part)
-        self._waiting_rows += part.height
-        if self._waiting_rows > self._max_waiting:
-            self.flush()
-
-    def flush(self) -> None:
-        self._flushes += 1
-        for day, parts in self._waiting.items():
-            self._write(day, parts, f"late{self._flushes:03d}")
-        self._waiting, self._waiting_rows = {}, 0
-
-    def flush_date(self, day: dt.date) -> None:
-        """Write the events waiting for one date now."""
-        parts = self._waiting.pop(day, None)
-        if parts:
-            self._flushes += 1
-            self._waiting_rows -= sum(p.height for p in parts)
-            self._write(day, parts, f"late{self._flushes:03d}")
-
-    def _write(self, day: dt.date, parts: list[pl.DataFrame], suffix: str) -> None:
-        folder = self._home.lake_events / f"event_date={day.isoformat()}"
-        events = pl.concat(parts).drop("event_date", "_hash")
-        events = events.with_columns(pl.lit(self._batch_id).alias("batch_id"))
-        write_table(
-            events.cast({c: t for c, t in EVENT_SCHEMA.items() if c in events.columns}),
-            folder / f"batch-{self._batch_id}-{suffix}.parquet",
-        )
-
-
-def _hashed(ids: pl.DataFrame) -> pl.DataFrame:
-    return ids.with_columns(_ID_HASH)
-
-
-def _batch_of(path: Path) -> str:
-    """The batch id in `batch-<id>.parquet` or `batch-<id>-<part>.parquet`."""
-    return path.stem.split("-")[1]
 
 
 @dataclass
@@ -391,8 +265,8 @@ def ingest(
         "\n".join(f"{c.rel}\t{c.sha}" for c in candidates).encode()
     ).hexdigest()[:16]
     ingested_at = now.astimezone(dt.UTC)
-    lake = _LakeWriter(home, batch_id)
-    seen = _SeenIds(home, lake, max_rows=seen_ids_in_memory)
+    lake = EventWriter(home, batch_id)
+    seen = SeenIds(home, lake, max_rows=seen_ids_in_memory)
     file_rows: list[dict] = []
     quarantine_parts: list[pl.DataFrame] = []
     days: dict[dt.date, tuple[int, dt.datetime]] = {}  # events accepted, latest occurred_at

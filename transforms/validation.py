@@ -44,7 +44,7 @@ def event_id_hash() -> pl.Expr:
     return pl.col("event_id").hash(seed=0)
 
 
-_ID_HASH = event_id_hash().alias("_hash")
+ID_HASH = event_id_hash().alias("_hash")
 
 
 def _first_present(df: pl.DataFrame, *names: str) -> pl.Expr:
@@ -170,7 +170,7 @@ def accepted_events(validated: pl.DataFrame, file_path: str) -> pl.DataFrame:
             pl.lit(file_path).alias("source_file"),
             pl.col("row_number").alias("source_row"),
         )
-        .with_columns(pl.col("occurred_at").dt.date().alias("event_date"), _ID_HASH)
+        .with_columns(pl.col("occurred_at").dt.date().alias("event_date"), ID_HASH)
         .collect()
     )
 

@@ -9,8 +9,9 @@ import textwrap
 import polars as pl
 import pytest
 
+from lake.events import ID_HASH, EventWriter, SeenIds
 from lake.home import Home
-from lake.ingest import _ID_HASH, _LakeWriter, _SeenIds, ingest
+from lake.ingest import ingest
 from transforms.validation import first_of_each_id, parse_iso_timestamp, parse_timestamp
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -325,12 +326,12 @@ def test_late_events_of_a_batch_are_gathered_into_one_lake_file_per_date(home):
 
 def test_the_lake_writer_writes_large_parts_at_once_and_bounds_what_waits(home):
     """Memory follows one file, not the batch: at most `max_waiting` rows of small parts wait."""
-    lake = _LakeWriter(home, "b1", small=3, max_waiting=4)
+    lake = EventWriter(home, "b1", small=3, max_waiting=4)
     day0, day1 = dt.date(2026, 10, 1), dt.date(2026, 10, 2)
 
     def part(day, *ids):
         return pl.DataFrame({"event_id": list(ids)}).with_columns(
-            pl.lit(day).alias("event_date"), _ID_HASH
+            pl.lit(day).alias("event_date"), ID_HASH
         )
 
     def files():
@@ -388,7 +389,7 @@ def test_ids_that_only_share_a_hash_are_both_kept():
 
 def test_a_later_file_drops_only_ids_really_seen_not_ids_sharing_a_hash(home):
 
-    seen = _SeenIds(home)
+    seen = SeenIds(home)
     day = dt.date(2026, 10, 1)
     first = pl.DataFrame({"event_id": ["a", "c"], "_hash": pl.Series([7, 8], dtype=pl.UInt64)})
     later = pl.DataFrame({"event_id": ["b", "c"], "_hash": pl.Series([7, 8], dtype=pl.UInt64)})
@@ -496,11 +497,11 @@ def test_ids_held_in_memory_are_bounded_and_dropped_dates_are_read_back_exactly(
     for name, lines in rows.items():
         body = "".join(f"{line}T10:00:00Z,c1,api_calls,1,200,\n" for line in lines)
         land(home, name, HEADER + body)
-    lake = _LakeWriter(home, "b1")
-    seen = _SeenIds(home, lake, max_rows=2)
+    lake = EventWriter(home, "b1")
+    seen = SeenIds(home, lake, max_rows=2)
     for lines in rows.values():
         ids = pl.DataFrame({"event_id": [line.split(",")[0] for line in lines]}).with_columns(
-            _ID_HASH
+            ID_HASH
         )
         for day in sorted({line.split(",")[1] for line in lines}):
             date = dt.date.fromisoformat(day)
