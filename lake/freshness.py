@@ -42,11 +42,31 @@ def mark_building(home: Home) -> None:
     _record(home).unlink(missing_ok=True)
 
 
-def mark_built(home: Home) -> None:
-    """The marts now reflect the committed batches and the current price book and references."""
+def _lake_files(home: Home) -> str:
+    """sha256 over the name and size of every lake file: a file lost, added or rewritten (in
+    events, batch records or the issued store) since the build shows, without reading any."""
+    digest = hashlib.sha256()
+    if home.lake.exists():
+        for f in sorted(home.lake.rglob("*.parquet")):
+            digest.update(f"{home.relative(f)}:{f.stat().st_size}\n".encode())
+    return digest.hexdigest()
+
+
+def _state(home: Home, project: str) -> dict:
+    return {
+        "batches": _committed_batches(home),
+        "inputs": inputs_fingerprint(home),
+        "lake_files": _lake_files(home),
+        "project": project,
+    }
+
+
+def mark_built(home: Home, project: str = "") -> None:
+    """The marts now reflect the committed batches, the lake's files, the current price book and
+    references, and the models of `project` (a fingerprint of the dbt project)."""
     record = _record(home)
     record.parent.mkdir(parents=True, exist_ok=True)
-    body = {"batches": _committed_batches(home), "inputs": inputs_fingerprint(home)}
+    body = _state(home, project)
     tmp = record.with_name(record.name + ".tmp")
     tmp.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, record)
@@ -69,6 +89,16 @@ def why_stale(home: Home) -> str | None:
     if built.get("inputs") != inputs_fingerprint(home):
         return "the price book or reference data changed since the last run"
     return None
+
+
+def unchanged_since_built(home: Home, project: str) -> bool:
+    """Whether a build now would read exactly what the last complete build read: the same
+    batches, lake files, price book, references and models, into a warehouse that is there.
+    (New landing files are not looked at: a run ingests them first, and they become batches.)"""
+    record = _record(home)
+    if not record.exists() or not home.warehouse.exists():
+        return False
+    return json.loads(record.read_text(encoding="utf-8")) == _state(home, project)
 
 
 def describe_stale(month, reason: str) -> str:
