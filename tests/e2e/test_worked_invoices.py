@@ -222,7 +222,7 @@ def test_rating_sql_passes_its_dbt_unit_tests(worked, tmp_path):
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-4000:]
-    assert "PASS=7 " in done.stdout, done.stdout[-2000:]  # a selector typo would run none
+    assert "PASS=8 " in done.stdout, done.stdout[-2000:]  # a selector typo would run none
 
 
 @pytest.mark.parametrize(
