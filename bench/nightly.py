@@ -10,9 +10,9 @@ memory is its own.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,19 +30,32 @@ class Measured:
     status: int
 
 
+# Started from a small Python process, which reports its child's peak: Linux carries the
+# resident size of the process that spawns a child into the child's own peak (ru_maxrss is
+# kept across exec), so measured straight from the bench (which may hold a generated world)
+# every run would report the bench's size.
+_PEAK = (
+    "import os, subprocess, sys\n"
+    "p = subprocess.Popen(sys.argv[1:])\n"
+    "_, status, usage = os.wait4(p.pid, 0)\n"
+    "print(f'PEAK_KIB {usage.ru_maxrss}', file=sys.stderr)\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def run_tally(*args: str) -> Measured:
     """One `tally` command in its own process: wall seconds, its peak memory, exit status."""
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        [str(TALLY), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    proc = subprocess.run(
+        [sys.executable, "-c", _PEAK, str(TALLY), *args], capture_output=True, text=True
     )
-    output = proc.stdout.read() if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1, 3):  # 1 and 3: checks failed, everything was written
-        raise RuntimeError(f"tally {' '.join(args)} exited {code}:\n{output[-3000:]}")
-    return Measured(seconds, usage.ru_maxrss / (1024 * 1024), code)
+    if proc.returncode not in (0, 1, 3):  # 1 and 3: checks failed, everything was written
+        raise RuntimeError(
+            f"tally {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+        )
+    peak_kib = int(proc.stderr.rsplit("PEAK_KIB ", 1)[1].split()[0])
+    return Measured(seconds, peak_kib / (1024 * 1024), proc.returncode)
 
 
 def exports_by_day(world: Home) -> list[list[Path]]:
@@ -96,5 +109,6 @@ def nightly(world: Home, start: dt.date, scratch: Path, stage_seconds) -> dict[s
     out["nightly_long"] = run(long, len(days) - 1)
     out["nightly_long_stages"] = stage_seconds(long)
     out["noop"] = run(long, len(days) - 1)
+    out["noop_stages"] = stage_seconds(long)
     out["history_days"] = len(days) - 1
     return out

@@ -13,9 +13,7 @@ target is at most 1.25), and a run with nothing new (target under 15 s).
 
 import argparse
 import datetime as dt
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -126,7 +124,7 @@ def nightly_scenario(args) -> int:
     print(
         f"nightly ratio (long / short history): {long_.seconds / short.seconds:.2f} (target <= 1.25)"
     )
-    for name in ("nightly_short_stages", "nightly_long_stages"):
+    for name in ("nightly_short_stages", "nightly_long_stages", "noop_stages"):
         stages = ", ".join(
             f"{k} {v:.1f}s" for k, v in sorted(r[name].items(), key=lambda kv: -kv[1])
         )
@@ -166,13 +164,10 @@ def first_load(args) -> int:
         "--to",
         str(end),
     ]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    e2e = time.perf_counter() - t0
-    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / (1024 * 1024)
-    if proc.returncode not in (0, 1, 3):  # 1 and 3: checks failed, everything was written
-        print(proc.stdout[-3000:], proc.stderr[-3000:])
-        return 1
+    from nightly import run_tally
+
+    measured = run_tally(*cmd[1:])
+    e2e, peak_gib = measured.seconds, measured.peak_gib
     stages = stage_seconds(home)
     ingest = stages.get("ingest_usage", 0.0)
     dbt = stages.get("tally_dbt_models", 0.0) + stages.get("tally_dbt_issued_models", 0.0)
