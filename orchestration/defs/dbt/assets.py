@@ -56,6 +56,11 @@ def tally_dbt_models(
     settings: TallySettings,
 ):
     home = settings.tally_home
+    if launched_by_cli(context.run):
+        # `tally` runs every step in this process and the GX checks follow this one: import GX
+        # (about 5 s) while dbt parses the project in its own process, leaving this one idle
+        # (or, when dbt need not run, while the models are recorded as current).
+        import_in_background("great_expectations")
     project = hashlib.sha256(tally_dbt_project.manifest_path.read_bytes()).hexdigest()
     whole = context.selected_asset_keys == set(context.assets_def.keys)
     if whole and not config.full_refresh and unchanged_since_built(home, project):
@@ -83,10 +88,6 @@ def tally_dbt_models(
     # One target folder per home: dbt's partial parse carries over between runs, and build
     # output stays with the data instead of piling up in the repository.
     target = home.dagster_home / "dbt-target"
-    if launched_by_cli(context.run):
-        # `tally` runs every step in this process and the GX checks follow this one: import GX
-        # (about 5 s) while dbt parses the project in its own process, leaving this one idle.
-        import_in_background("great_expectations")
     # Unit tests test the SQL, not the data: they run in the test suite, not every night.
     args = ["build", "--profiles-dir", str(profiles), "--exclude-resource-type", "unit_test"]
     if config.full_refresh:
