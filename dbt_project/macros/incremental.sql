@@ -6,6 +6,20 @@
   folders of the lake; a full refresh (or the first build) reads every date.
 -#}
 
+{# The configuration of a model incremental by usage date, on either engine: delete+insert of
+   the rebuilt dates on DuckDB, insert_overwrite of their partitions on Spark. A change of its
+   columns fails the run (rebuild with `tally run --full-refresh`) instead of leaving old dates
+   with empty columns. Use: {{ config(**usage_date_incremental()) }} #}
+{% macro usage_date_incremental() -%}
+    {{ return({
+        'materialized': 'incremental',
+        'unique_key': 'usage_date',
+        'incremental_strategy': 'insert_overwrite' if target.type == 'spark' else 'delete+insert',
+        'partition_by': ['usage_date'] if target.type == 'spark' else none,
+        'on_schema_change': 'fail',
+    }) }}
+{%- endmacro %}
+
 {# The usage dates `model` must rebuild, as a list of 'YYYY-MM-DD' strings (at execution). #}
 {% macro usage_dates_to_rebuild(model, events_column='events') -%}
     {%- if not execute -%}{{ return([]) }}{%- endif -%}

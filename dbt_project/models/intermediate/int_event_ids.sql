@@ -1,13 +1,7 @@
 -- The id index: every accepted event's id hash, by usage date. Incremental over the same
 -- dates as int_usage_daily (the dates new batches touched), so a nightly run hashes only the
 -- ids of those dates; finding an id used twice then groups 8-byte hashes, not id strings.
-{{ config(
-    materialized='incremental',
-    unique_key='usage_date',
-    incremental_strategy=('insert_overwrite' if target.type == 'spark' else 'delete+insert'),
-    partition_by=(['usage_date'] if target.type == 'spark' else none),
-    on_schema_change='fail',
-) }}
+{{ config(**usage_date_incremental()) }}
 
 -- depends_on: {{ ref('stg_lake__batch_days') }}
 {%- set dates = usage_dates_to_rebuild(this, events_column='1') if is_incremental() else none %}

@@ -3,13 +3,7 @@
 -- new batches touched (usage_dates_to_rebuild), reading only those folders of the lake.
 -- Each group keeps what later aggregations need and can merge across days: the count, the sum,
 -- the max, and the last event by (occurred_at, event_id) for `latest` charges.
-{{ config(
-    materialized='incremental',
-    unique_key='usage_date',
-    incremental_strategy=('insert_overwrite' if target.type == 'spark' else 'delete+insert'),
-    partition_by=(['usage_date'] if target.type == 'spark' else none),
-    on_schema_change='fail',
-) }}
+{{ config(**usage_date_incremental()) }}
 
 -- depends_on: {{ ref('stg_lake__batch_days') }}
 {%- set dates = usage_dates_to_rebuild(this) if is_incremental() else none %}
