@@ -91,6 +91,12 @@ def why_stale(home: Home) -> str | None:
     return None
 
 
+def built_record(home: Home) -> str | None:
+    """The build record as written, or None when the marts are being (or were never) built."""
+    record = _record(home)
+    return record.read_text(encoding="utf-8") if record.exists() else None
+
+
 def unchanged_since_built(home: Home, project: str) -> bool:
     """Whether a build now would read exactly what the last complete build read: the same
     batches, lake files, price book, references and models, into a warehouse that is there.

@@ -182,7 +182,7 @@ def _execute(
     if alerts:
         note = f"; webhook failed for {failed_webhooks}" if failed_webhooks else ""
         print(f"alerts: {len(alerts)} written to {home.alerts}{note}")
-    return result.success, alerts
+    return result.success, alerts, result.run_id
 
 
 def _worst(a: int, b: int) -> int:
@@ -191,13 +191,26 @@ def _worst(a: int, b: int) -> int:
     return max(a, b, key=rank.__getitem__)
 
 
+def _failed_checks(alerts) -> dict[str, list[str]]:
+    """The checks that failed, by severity (run failures are not checks)."""
+    checks = [a for a in alerts if not a.check.startswith("run:")]
+    return {
+        severity: sorted(a.check for a in checks if a.severity == severity)
+        for severity in ("error", "warning")
+    }
+
+
+def _print_failed(failed: dict[str, list[str]]) -> None:
+    for severity in ("error", "warning"):
+        if failed.get(severity):
+            names = failed[severity]
+            print(f"checks failed ({severity}, {len(names)}): " + ", ".join(names))
+
+
 def _report(success: bool, alerts) -> int:
     """Print what failed and choose the exit status (see the module docstring)."""
     checks = [a for a in alerts if not a.check.startswith("run:")]
-    for severity in ("error", "warning"):
-        failed = sorted(a.check for a in checks if a.severity == severity)
-        if failed:
-            print(f"checks failed ({severity}, {len(failed)}): " + ", ".join(failed))
+    _print_failed(_failed_checks(alerts))
     if not success:
         steps = [a.check.split(":", 2)[2] for a in alerts if a.check.startswith("run:")]
         reasons = [a.summary for a in alerts if a.check.startswith("run:")]
@@ -243,14 +256,46 @@ def run_range(
     docstring). `full_refresh` rebuilds the incremental models from all of the lake."""
     if last < first:
         raise UsageError(f"--to {last} is before --from {first}")
+    standing = None if full_refresh else _nothing_new(home)
+    if standing is not None:
+        print(
+            f"run: {first} .. {last} (home {home}): nothing new since run "
+            f"{standing.run_id[:8]} at {standing.finished_at}; the marts are current"
+        )
+        _print_failed(standing.failed_checks)
+        return _summarized(home, standing.status, summary)
     _validate_inputs(home)
     print(f"run: {first} .. {last} (home {home})")
     tags = {
         "dagster/asset_partition_range_start": first.isoformat(),
         "dagster/asset_partition_range_end": last.isoformat(),
     }
-    result = _execute(home, "nightly_billing", tags=tags, full_refresh=full_refresh)
-    return _summarized(home, _report(*result), summary)
+    success, alerts, run_id = _execute(
+        home, "nightly_billing", tags=tags, full_refresh=full_refresh
+    )
+    status = _report(success, alerts)
+    if status != EXIT_ERROR:
+        from lake.home import Home
+        from orchestration.outcome import record
+
+        record(Home.at(home), status, _failed_checks(alerts), run_id)
+    return _summarized(home, status, summary)
+
+
+def _nothing_new(home_dir: Path):
+    """The last run's outcome when nothing has changed since it: no new landing file and the
+    lake, price book, references and models as its build left them. None otherwise."""
+    from lake.freshness import unchanged_since_built
+    from lake.home import Home
+    from lake.ingest import new_landing_files
+    from orchestration.defs.dbt.paths import models_fingerprint
+    from orchestration.outcome import standing
+
+    home = Home.at(home_dir)
+    outcome = standing(home)
+    if outcome is None or new_landing_files(home):
+        return None
+    return outcome if unchanged_since_built(home, models_fingerprint()) else None
 
 
 def _summarized(home: Path, status: int, summary: bool) -> int:
@@ -287,7 +332,8 @@ def close_month(home_dir: Path, month: dt.date, *, summary: bool = True) -> int:
     if refusal:
         raise UsageError(refusal.reason)
     print(f"close: {month:%Y-%m}")
-    status = _report(*_execute(home_dir, "month_close", partition_key=month.isoformat()))
+    success, alerts, _ = _execute(home_dir, "month_close", partition_key=month.isoformat())
+    status = _report(success, alerts)
     return _summarized(home_dir, status, summary)
 
 

@@ -2,7 +2,9 @@
 earlier days included, give the same marts as one run over all of them, while each night
 rebuilds only the usage dates its batch touched."""
 
+import contextlib
 import datetime as dt
+import io
 import re
 import shutil
 from pathlib import Path
@@ -21,6 +23,7 @@ START = dt.date(2026, 9, 26)
 DAYS = 9  # across the September/October boundary
 # Columns that name a batch or an instant of the run, not a figure: they differ by design.
 RUN_COLUMNS = {"batch_id", "ingested_at", "detected_at"}
+NOOP_OUTPUT: list[str] = []  # what the run with nothing new printed
 
 
 def _arrivals(landing: Path) -> list[list[Path]]:
@@ -95,7 +98,10 @@ def histories(tmp_path_factory):
             )
         )
     compiled_before = _compiled(nightly).stat().st_mtime_ns
-    again = main(["run", "--home", str(nightly.root), "--from", str(last), "--to", str(last)])
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        again = main(["run", "--home", str(nightly.root), "--from", str(last), "--to", str(last)])
+    NOOP_OUTPUT.append(printed.getvalue())
     rebuilt.append(None if _compiled(nightly).stat().st_mtime_ns != compiled_before else "no dbt")
     nightly_marts = _marts(nightly)
     refresh = ["run", "--home", str(nightly.root), "--from", str(last), "--to", str(last)]
@@ -138,5 +144,8 @@ def test_a_run_with_nothing_new_runs_no_dbt_and_a_full_refresh_rebuilds_all(hist
     whole, _, _, statuses, rebuilt, touched, (again, refreshed, nightly_marts) = histories
     assert again == statuses[-1] and refreshed == statuses[-1]
     assert rebuilt[len(touched)] == "no dbt"
+    [output] = NOOP_OUTPUT
+    assert "nothing new since run" in output and "the marts are current" in output
+    assert "summary:" in output
     assert rebuilt[len(touched) + 1] is None  # --full-refresh: every date read
     assert nightly_marts == _marts(whole)  # the marts of the no-op run, before the refresh

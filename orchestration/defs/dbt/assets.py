@@ -6,7 +6,6 @@ selects only the models downstream of the issued-invoice store. The op-level cyc
 (models -> issue_invoices -> models) is resolved by Dagster because the asset is subsettable.
 """
 
-import hashlib
 from graphlib import TopologicalSorter
 
 import dagster as dg
@@ -18,6 +17,7 @@ from dagster_dbt import (
 )
 
 from lake.freshness import mark_building, mark_built, unchanged_since_built
+from orchestration.defs.dbt.paths import models_fingerprint
 from orchestration.defs.dbt.profile import write_run_profile
 from orchestration.defs.dbt.project import tally_dbt_project
 from orchestration.settings import TallySettings, import_in_background, launched_by_cli
@@ -61,7 +61,7 @@ def tally_dbt_models(
         # (about 5 s) while dbt parses the project in its own process, leaving this one idle
         # (or, when dbt need not run, while the models are recorded as current).
         import_in_background("great_expectations")
-    project = hashlib.sha256(tally_dbt_project.manifest_path.read_bytes()).hexdigest()
+    project = models_fingerprint()
     whole = context.selected_asset_keys == set(context.assets_def.keys)
     if whole and not config.full_refresh and unchanged_since_built(home, project):
         # Nothing a model reads has changed since the last complete build: the marts are

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from lake.home import Home
-from orchestration.defs.dbt.project import DBT_PROJECT_DIR
+from orchestration.defs.dbt.paths import DBT_PROJECT_DIR
 
 PROFILE, TARGET = "tally", "duckdb"
 
