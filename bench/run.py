@@ -128,6 +128,7 @@ def nightly_scenario(args) -> int:
         stages = ", ".join(
             f"{k} {v:.1f}s" for k, v in sorted(r[name].items(), key=lambda kv: -kv[1])
         )
+        stages = stages or "no Dagster run (answered from the last run's outcome)"
         print(f"  {name.removesuffix('_stages')}: {stages}")
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
