@@ -1,7 +1,8 @@
 """Every dbt model as a Dagster asset, and dbt tests as asset checks.
 
-One unpartitioned @dbt_assets: the marts are rebuilt in full on every run, so a partition would
-claim more than the models do. The nightly job runs it whole (one dbt invocation); month close
+One unpartitioned @dbt_assets: which usage dates a build reads is decided inside dbt from the
+lake's batch records (the incremental models), not by Dagster partitions. The nightly job runs
+it whole (one dbt invocation); month close
 selects only the models downstream of the issued-invoice store. The op-level cycle
 (models -> issue_invoices -> models) is resolved by Dagster because the asset is subsettable.
 """
