@@ -6,28 +6,15 @@ blocking (error) check failed; 2 bad input or a run that could not complete (one
 """
 
 import argparse
-import contextlib
 import datetime as dt
 import logging
 import os
 import sys
 from pathlib import Path
 
+from orchestration.runner import UsageError, execute
+
 EXIT_OK, EXIT_CHECKS_FAILED, EXIT_ERROR, EXIT_WARNINGS = 0, 1, 2, 3
-
-DAGSTER_YAML = """\
-# Written by tally: runs from `tally run` / `tally close` are stored here and show in the UI.
-telemetry:
-  enabled: false
-concurrency:
-  pools:
-    # DuckDB has a single writer: one warehouse step at a time.
-    default_limit: 1
-"""
-
-
-class UsageError(Exception):
-    """Bad input: reported as one line, exit status 2."""
 
 
 def _date(value: str) -> dt.date:
@@ -44,17 +31,6 @@ def _month(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a month YYYY-MM") from None
 
 
-def _prepare_dagster_home(home: Path) -> Path:
-    """The home's Dagster instance folder, with its configuration (no telemetry, one warehouse
-    writer) written the first time."""
-    dagster_home = home / ".dagster"
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    config = dagster_home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML, encoding="utf-8")
-    return dagster_home
-
-
 def _validate_inputs(home: Path) -> None:
     """Refuse a bad price book or reference data before any data is touched."""
     from lake.home import Home
@@ -69,120 +45,6 @@ def _validate_inputs(home: Path) -> None:
         load_reference(h.landing_reference, price_book_tables(book)["plans"])
     except (PriceBookError, ReferenceDataError) as exc:
         raise UsageError(str(exc)) from None
-
-
-@contextlib.contextmanager
-def _one_command_per_home(dagster_home: Path):
-    """Hold an exclusive lock on the home while a job runs: the warehouse has a single writer,
-    and a second `tally run` or `tally close` would wait on it or collide. The operating system
-    releases the lock when the process ends, however it ends."""
-    import fcntl
-
-    with open(dagster_home / "tally.lock", "a+", encoding="utf-8") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "another process"
-            raise UsageError(
-                f"another tally command is running in this home ({holder}); "
-                "wait for it to finish, then run this again"
-            ) from None
-        lock.truncate(0)
-        lock.write(f"pid {os.getpid()}")
-        lock.flush()
-        yield
-
-
-def _abandon_interrupted_runs(instance) -> list[str]:
-    """Mark runs that an earlier `tally` process started but never finished (it was killed) as
-    failed, and free the concurrency slots they held. Called with the home's lock held, so no
-    tally process is running any of them. Without this, a run killed inside the dbt step keeps
-    the `warehouse` pool's only slot, and the next run waits for it forever."""
-    from dagster import DagsterRunStatus, RunsFilter
-
-    from orchestration.settings import CLI_TAG
-
-    unfinished = [
-        DagsterRunStatus.QUEUED,
-        DagsterRunStatus.NOT_STARTED,
-        DagsterRunStatus.STARTING,
-        DagsterRunStatus.STARTED,
-        DagsterRunStatus.CANCELING,
-    ]
-    abandoned = []
-    for run in instance.get_runs(RunsFilter(statuses=unfinished, tags=CLI_TAG)):
-        instance.report_run_failed(
-            run, "the tally process running it ended before the run finished (killed?)"
-        )
-        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        abandoned.append(run.run_id)
-    return abandoned
-
-
-def _execute(
-    home_dir: Path,
-    job_name: str,
-    *,
-    partition_key: str | None = None,
-    tags: dict | None = None,
-    full_refresh: bool = False,
-):
-    """Run a job in this process on the home given: its settings are the resources' config and
-    its Dagster instance lives under the home (nothing is relayed through the environment)."""
-    from dagster import DagsterInstance
-
-    from orchestration.definitions import build_defs
-    from orchestration.settings import CLI_TAG, TallySettings
-
-    dagster_home = _prepare_dagster_home(home_dir)
-    job = build_defs(TallySettings(home=str(home_dir))).resolve_job_def(job_name)
-    level = os.environ.get("TALLY_LOG_LEVEL", "WARNING").upper()
-    # The CLI prints a summary; step logs stay in the run (and the UI), and dbt's own output
-    # goes to a log file under the home unless TALLY_LOG_LEVEL asks for more.
-    run_config: dict = {"loggers": {"console": {"config": {"log_level": level}}}}
-    if full_refresh:
-        run_config["ops"] = {"tally_dbt_models": {"config": {"full_refresh": True}}}
-    log_dir = dagster_home / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{job_name}.log"
-    with (
-        _one_command_per_home(dagster_home),
-        open(log_path, "a", encoding="utf-8") as log,
-        DagsterInstance.from_config(str(dagster_home)) as instance,
-    ):
-        for run_id in _abandon_interrupted_runs(instance):
-            print(f"{job_name}: run {run_id[:8]} was interrupted earlier; marked failed")
-        redirect = (
-            contextlib.redirect_stdout(log)
-            if level in ("WARNING", "ERROR")
-            else contextlib.nullcontext()
-        )
-        with redirect:
-            result = job.execute_in_process(
-                run_config=run_config,
-                instance=instance,
-                partition_key=partition_key,
-                tags={**(tags or {}), **CLI_TAG},
-                raise_on_error=False,
-            )
-    print(
-        f"{job_name}: run {result.run_id[:8]} {'succeeded' if result.success else 'failed'}; dbt log {log_path}"
-    )
-    from lake.home import Home
-    from orchestration.alerts import raise_alerts
-    from orchestration.run_alerts import alerts_for_events, run_partition
-
-    partition = partition_key or run_partition(tags or {})
-    alerts = alerts_for_events(
-        result.all_events, job=job_name, partition=partition, run_id=result.run_id
-    )
-    home = Home.at(home_dir)
-    failed_webhooks = raise_alerts(home, alerts)
-    if alerts:
-        note = f"; webhook failed for {failed_webhooks}" if failed_webhooks else ""
-        print(f"alerts: {len(alerts)} written to {home.alerts}{note}")
-    return result.success, alerts, result.run_id
 
 
 def _worst(a: int, b: int) -> int:
@@ -270,9 +132,7 @@ def run_range(
         "dagster/asset_partition_range_start": first.isoformat(),
         "dagster/asset_partition_range_end": last.isoformat(),
     }
-    success, alerts, run_id = _execute(
-        home, "nightly_billing", tags=tags, full_refresh=full_refresh
-    )
+    success, alerts, run_id = execute(home, "nightly_billing", tags=tags, full_refresh=full_refresh)
     status = _report(success, alerts)
     if status != EXIT_ERROR:
         from lake.home import Home
@@ -332,7 +192,7 @@ def close_month(home_dir: Path, month: dt.date, *, summary: bool = True) -> int:
     if refusal:
         raise UsageError(refusal.reason)
     print(f"close: {month:%Y-%m}")
-    success, alerts, _ = _execute(home_dir, "month_close", partition_key=month.isoformat())
+    success, alerts, _ = execute(home_dir, "month_close", partition_key=month.isoformat())
     status = _report(success, alerts)
     return _summarized(home_dir, status, summary)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from orchestration.cli import UsageError, _one_command_per_home
+from orchestration.runner import UsageError, _one_command_per_home
 
 REFUSED = r"another tally command is running in this home \(pid \d+\)"
 
