@@ -130,10 +130,15 @@ def nightly_scenario(args) -> int:
         )
         stages = stages or "no Dagster run (answered from the last run's outcome)"
         print(f"  {name.removesuffix('_stages')}: {stages}")
-    if not args.keep:
-        shutil.rmtree(root, ignore_errors=True)
-    else:
+    return _finish(root, args.keep)
+
+
+def _finish(root: Path, keep: bool) -> int:
+    """Remove the bench's homes, or say where they are kept."""
+    if keep:
         print(f"bench homes kept under {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
     return 0
 
 
@@ -188,12 +193,8 @@ def first_load(args) -> int:
         ("end to end (tally run)", e2e),
     ):
         print(f"{name:<28}{secs:9.1f}  {rate(secs):>16}  {floor / secs if secs else 0:8.2f}")
-    print(f"peak memory (largest child process): {peak_gib:.2f} GiB")
-    if not args.keep:
-        shutil.rmtree(root, ignore_errors=True)
-    else:
-        print(f"bench home kept at {root}")
-    return 0
+    print(f"peak memory (the run's own): {peak_gib:.2f} GiB")
+    return _finish(root, args.keep)
 
 
 if __name__ == "__main__":
