@@ -15,11 +15,11 @@ import polars as pl
 from lake.schemas import REFERENCE_SCHEMAS
 from transforms.credits import CreditBook, Grant, Invoice, total_after_credits
 from transforms.pricebook import PriceBook
-from transforms.rating import month_bounds, rate_period, usage_groups
+from transforms.rating import month_bounds, rate_period
 
 
 def billed_invoices(
-    events: pl.DataFrame,
+    daily: pl.DataFrame,
     subs: pl.DataFrame,
     customers: pl.DataFrame,
     book: PriceBook,
@@ -30,15 +30,15 @@ def billed_invoices(
     rng: np.random.Generator,
 ) -> pl.DataFrame:
     """What the billing system of record billed for the complete months of [start, end):
-    correct rating and credits, with a few deliberate slips."""
+    correct rating and credits, with a few deliberate slips.
+
+    Rated from `daily`, the events' `usage_groups` (one row per customer, day, metric, status
+    and properties, with what each aggregation needs), not per event."""
     months, m = [], start.replace(day=1)
     while m < end:
         months.append(m)
         m = month_bounds(m)[1]
     ccy = dict(customers.select("customer_id", "currency").iter_rows())
-    # Rated from a small aggregate, not per event: one row per (customer, day, metric, status,
-    # properties), with what each aggregation needs, including the day's last event.
-    daily = usage_groups(events.lazy().with_columns(pl.col("quantity").cast(pl.Decimal(38, 9))))
     invoices = []
     rate_at_end: dict[tuple[str, dt.date], tuple[dt.date, Decimal | None]] = {}
     for month in months:

@@ -22,7 +22,8 @@ import polars as pl
 from demo.billing_system import billed_invoices
 from lake.home import Home
 from lake.price_book import load_price_book, price_book_files
-from transforms.rating import month_bounds
+from lake.schemas import QUANTITY_TYPE
+from transforms.rating import month_bounds, usage_groups
 
 # The demo price book: one plan per pricing model (a real file, as a user would write it).
 PRICE_BOOK = Path(__file__).with_name("price_book.yaml")
@@ -162,35 +163,48 @@ def _hundredths_text(column: str) -> pl.Expr:
     )
 
 
-def _events(cfg: GenerateConfig, customers: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
-    """The clean truth: distinct valid events with the day of the export file they land in.
+@dataclass(frozen=True)
+class _Traffic:
+    """What every day shares: who calls how much, and how many events each day has."""
+
+    customers: pl.DataFrame
+    weights: np.ndarray  # each customer's share of the day's requests
+    per_day: np.ndarray  # requests per day (before the daily storage readings)
+
+
+def _traffic(cfg: GenerateConfig, customers: pl.DataFrame, rng: np.random.Generator) -> _Traffic:
+    n_cust = customers.height
+    weights = 1.0 / np.arange(1, n_cust + 1) ** 1.1
+    weights = rng.permutation(weights / weights.sum())
+    weekday = np.array([(cfg.start + dt.timedelta(days=d)).weekday() for d in range(cfg.days)])
+    per_day = (
+        cfg.events_per_day * np.where(weekday >= 5, 0.65, 1.1) * rng.uniform(0.9, 1.1, cfg.days)
+    ).astype(np.int64)
+    return _Traffic(customers, weights, per_day)
+
+
+def _day_events(
+    cfg: GenerateConfig, traffic: _Traffic, day: int, first_seq: int, rng: np.random.Generator
+) -> pl.DataFrame:
+    """The clean truth of one day: distinct valid events with the day of the export file they
+    land in. Event ids are numbered in time order across days, from `first_seq`.
 
     Quantities and properties are the exact text an exporter writes. Metrics: api_calls (one
     per call, HTTP status, the model used), tokens (a count per call), payments (an amount with
     cents, settled or declined), logins (one per login, by user) and storage_gb (one reading
     per customer and day, a gauge with fractions).
     """
-    n_cust = customers.height
-    weights = 1.0 / np.arange(1, n_cust + 1) ** 1.1
-    weights = rng.permutation(weights / weights.sum())
-    days = np.arange(cfg.days)
-    weekday = np.array([(cfg.start + dt.timedelta(days=int(d))).weekday() for d in days])
-    per_day = (
-        cfg.events_per_day * np.where(weekday >= 5, 0.65, 1.1) * rng.uniform(0.9, 1.1, cfg.days)
-    ).astype(np.int64)
-    total = int(per_day.sum())
-    day = np.repeat(days, per_day)
-    hour = rng.choice(24, size=total, p=HOURLY / HOURLY.sum())
-    cust = rng.choice(n_cust, size=total, p=weights)
-    kind = np.searchsorted(np.cumsum(METRIC_P), rng.random(total), side="right")
+    n_cust = traffic.customers.height
+    requests = int(traffic.per_day[day])
+    hour = rng.choice(24, size=requests, p=HOURLY / HOURLY.sum())
+    cust = rng.choice(n_cust, size=requests, p=traffic.weights)
+    kind = np.searchsorted(np.cumsum(METRIC_P), rng.random(requests), side="right")
     metric = METRICS[np.minimum(kind, len(METRICS) - 2)]
     # One storage reading per customer and day, at a random hour.
-    readings = n_cust * cfg.days
-    day = np.concatenate([day, np.repeat(days, n_cust)])
-    hour = np.concatenate([hour, rng.integers(0, 24, readings)])
-    cust = np.concatenate([cust, np.tile(np.arange(n_cust), cfg.days)])
-    metric = np.concatenate([metric, np.full(readings, "storage_gb")])
-    total += readings
+    hour = np.concatenate([hour, rng.integers(0, 24, n_cust)])
+    cust = np.concatenate([cust, np.arange(n_cust)])
+    metric = np.concatenate([metric, np.full(n_cust, "storage_gb")])
+    total = requests + n_cust
     micros = (day * 86_400 + hour * 3600 + rng.integers(0, 3600, total)) * 1_000_000 + rng.integers(
         0, 1000, total
     ) * 1000
@@ -213,7 +227,7 @@ def _events(cfg: GenerateConfig, customers: pl.DataFrame, rng: np.random.Generat
         pl.DataFrame(
             {
                 "occurred_us": start_us + micros,
-                "customer_id": customers["customer_id"].gather(cust),
+                "customer_id": traffic.customers["customer_id"].gather(cust),
                 "metric": metric,
                 "tokens": tokens,
                 "cents": cents,
@@ -225,7 +239,7 @@ def _events(cfg: GenerateConfig, customers: pl.DataFrame, rng: np.random.Generat
             }
         )
         .sort("occurred_us")
-        .with_row_index("seq")
+        .with_row_index("seq", offset=first_seq)
         .select(
             pl.format(
                 "evt_{}_{}", pl.lit(cfg.seed), pl.col("seq").cast(pl.String).str.zfill(10)
@@ -261,12 +275,17 @@ def _events(cfg: GenerateConfig, customers: pl.DataFrame, rng: np.random.Generat
     )
 
 
-def _faults(cfg: GenerateConfig, events: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
-    """Rows that must be quarantined, one reason each, spread over the export days."""
+def _faults(
+    cfg: GenerateConfig, events: pl.DataFrame, day: int, rng: np.random.Generator
+) -> pl.DataFrame:
+    """Rows of one day that must be quarantined, one reason each (every reason every day)."""
     n = max(len(FAULTS), int(events.height * cfg.fault_rate))
-    sample = events.sample(n, seed=cfg.seed, with_replacement=True).with_columns(
+    seed = int(rng.integers(0, 2**32))
+    sample = events.sample(n, seed=seed, with_replacement=True).with_columns(
         pl.Series("fault", [FAULTS[i % len(FAULTS)] for i in range(n)]),
-        pl.format("bad_{}_{}", pl.lit(cfg.seed), pl.int_range(pl.len())).alias("event_id"),
+        pl.format("bad_{}_{}_{}", pl.lit(cfg.seed), pl.lit(day), pl.int_range(pl.len())).alias(
+            "event_id"
+        ),
     )
     return sample.with_columns(
         pl.when(pl.col("fault") == "missing_event_id")
@@ -351,8 +370,24 @@ def _write_export(rows: pl.DataFrame, path: Path, kind: str) -> None:
             body.write_ndjson(fh)
 
 
+def _export_kind(day: int) -> tuple[str, str]:
+    """The format of a day's export file and its suffix: CSV, gzipped CSV, JSON lines (flat
+    and CloudEvents) and Parquet in turn."""
+    kind = ("csv", "jsonl", "parquet")[day % 3]
+    if kind == "csv" and day % 2:
+        kind = "csv.gz"
+    if kind == "jsonl":
+        kind = "cloudevents" if day % 2 else "jsonl"
+    return kind, {"cloudevents": "jsonl.gz", "jsonl": "jsonl.gz"}.get(kind, kind)
+
+
 def generate(home: Home, cfg: GenerateConfig, *, progress=lambda _m: None) -> GenerateSummary:
-    """Write a complete synthetic world into `home` (landing files and price book)."""
+    """Write a complete synthetic world into `home` (landing files and price book).
+
+    Day by day: one day's events are in memory at a time, with the late events and
+    re-exported duplicates waiting for a later day's file, so memory stays flat in the number
+    of days. Each day draws from its own generator (seeded by the world's seed and the day).
+    """
     rng = np.random.default_rng(cfg.seed)
     home.pricing.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(PRICE_BOOK, home.pricing / "plans.yaml")
@@ -367,29 +402,37 @@ def generate(home: Home, cfg: GenerateConfig, *, progress=lambda _m: None) -> Ge
     grants.write_csv(ref / "credit_grants.csv")
     progress(f"reference data: {customers.height} customers, {subs.height} subscriptions")
 
-    events = _events(cfg, customers, rng)
-    progress(f"{events.height:,} events over {cfg.days} days")
-    faults = _faults(cfg, events, rng)
-    dup_mask = rng.random(events.height) < cfg.duplicate_rate
-    # An overlapping re-export: duplicates appear again in the next day's file.
-    dups = events.filter(pl.Series(dup_mask)).with_columns(
-        (pl.col("export_day") + 1).clip(upper_bound=cfg.days - 1).alias("export_day")
-    )
-    raw = pl.concat([_raw_frame(events), _raw_frame(dups), _raw_frame(faults)])
-    files = 0
-    parts = raw.partition_by("export_day", as_dict=True)
-    for (d,), rows in sorted(parts.items()):
-        day = cfg.start + dt.timedelta(days=int(d))
-        folder = home.landing_usage / f"{day:%Y/%m/%d}"
-        rows = rows.drop("export_day").sample(fraction=1.0, shuffle=True, seed=cfg.seed + int(d))
-        kind = ("csv", "jsonl", "parquet")[int(d) % 3]
-        if kind == "csv" and int(d) % 2:
-            kind = "csv.gz"
-        if kind == "jsonl":
-            kind = "cloudevents" if int(d) % 2 else "jsonl"
-        suffix = {"cloudevents": "jsonl.gz", "jsonl": "jsonl.gz"}.get(kind, kind)
-        _write_export(rows, folder / f"usage-{day:%Y%m%d}.{suffix}", kind)
-        files += 1
+    traffic = _traffic(cfg, customers, rng)
+    waiting: list[pl.DataFrame] = []  # raw rows bound for a later day's export
+    daily_groups: list[pl.DataFrame] = []
+    events = raw_rows = duplicates = faults = files = 0
+    for d in range(cfg.days):
+        day_rng = np.random.default_rng([cfg.seed, d])
+        truth = _day_events(cfg, traffic, d, events, day_rng)
+        events += truth.height
+        daily_groups.append(
+            usage_groups(truth.lazy().with_columns(pl.col("quantity").cast(QUANTITY_TYPE)))
+        )
+        bad = _faults(cfg, truth, d, day_rng)
+        # An overlapping re-export: duplicates appear again in the next day's file.
+        dups = truth.filter(pl.Series(day_rng.random(truth.height) < cfg.duplicate_rate))
+        dups = dups.with_columns(
+            (pl.col("export_day") + 1).clip(upper_bound=cfg.days - 1).alias("export_day")
+        )
+        duplicates, faults = duplicates + dups.height, faults + bad.height
+        raw = pl.concat([*waiting, _raw_frame(truth), _raw_frame(dups), _raw_frame(bad)])
+        due = pl.col("export_day") == d
+        waiting = [raw.filter(~due)]
+        rows = raw.filter(due).drop("export_day")
+        rows = rows.sample(fraction=1.0, shuffle=True, seed=cfg.seed + d)
+        day = cfg.start + dt.timedelta(days=d)
+        kind, suffix = _export_kind(d)
+        _write_export(
+            rows, home.landing_usage / f"{day:%Y/%m/%d}" / f"usage-{day:%Y%m%d}.{suffix}", kind
+        )
+        raw_rows, files = raw_rows + rows.height, files + 1
+        if (d + 1) % 10 == 0 or d + 1 == cfg.days:
+            progress(f"day {d + 1} of {cfg.days}: {events:,} events so far")
     # Syntactically broken rows an exporter sometimes produces, and one exact re-delivery.
     first = cfg.start
     with (home.landing_usage / f"{first:%Y/%m/%d}" / "usage-manual-fix.csv").open("w") as fh:
@@ -406,7 +449,7 @@ def generate(home: Home, cfg: GenerateConfig, *, progress=lambda _m: None) -> Ge
     files += 1
 
     billed = billed_invoices(
-        events,
+        pl.concat(daily_groups),
         subs,
         customers,
         book,
@@ -416,11 +459,11 @@ def generate(home: Home, cfg: GenerateConfig, *, progress=lambda _m: None) -> Ge
         rng=rng,
     )
     billed.write_csv(ref / "billed_invoices.csv")
-    progress(f"{files} export files, {raw.height + 2:,} raw rows")
+    progress(f"{files} export files, {raw_rows + 2:,} raw rows")
     return GenerateSummary(
-        events=events.height,
-        raw_rows=raw.height + 2,
-        duplicates=dups.height,
-        faults=faults.height + 2,
+        events=events,
+        raw_rows=raw_rows + 2,
+        duplicates=duplicates,
+        faults=faults + 2,
         files=files,
     )
