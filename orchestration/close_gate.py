@@ -47,6 +47,23 @@ def why_not_close(home: Home, month: dt.date, today: dt.date) -> Refusal | None:
     return None
 
 
+def audit_refusal(home: Home, month: dt.date) -> Refusal | None:
+    """Why the full audit of the lake (`audit.audit_lake`, built by the month_close job just
+    before issuing) refuses the close of `month`, or None when it found nothing."""
+    with reader(home) as con:
+        rows = con.execute(
+            "select check_name, count(*) from audit.audit_lake group by 1 order by 1"
+        ).fetchall()
+    if not rows:
+        return None
+    found = ", ".join(f"{name} ({n})" for name, n in rows)
+    return Refusal(
+        f"{month:%Y-%m} not closed: the full audit of the lake found {found}; "
+        'see `tally query "select * from audit.audit_lake"`',
+        blocking_findings=True,
+    )
+
+
 def unissued_months_before(home: Home, month: dt.date) -> list[dt.date]:
     """Earlier periods that have invoices but were never closed."""
     with reader(home) as con:

@@ -6,14 +6,20 @@ import dagster as dg
 
 from orchestration.defs.billing.assets import issue_invoices
 
+# The full audit of the lake reads every event once: at month close, not every night.
+FULL_AUDIT = dg.AssetSelection.assets("audit_lake")
+
 nightly_billing = dg.define_asset_job(
     "nightly_billing",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(issue_invoices),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(issue_invoices) - FULL_AUDIT,
     description="Ingest new exports, refresh reference data and price book, rate, build marts, check.",
 )
 
 month_close = dg.define_asset_job(
     "month_close",
-    selection=dg.AssetSelection.assets(issue_invoices).downstream(),
-    description="Issue a month's invoices once, then refresh the marts that read them.",
+    selection=FULL_AUDIT | dg.AssetSelection.assets(issue_invoices).downstream(),
+    description=(
+        "Audit the whole lake, issue a month's invoices once, then refresh the marts that "
+        "read them."
+    ),
 )

@@ -151,6 +151,43 @@ def test_new_landing_files_after_the_run_make_close_refuse(home, capsys):
     )
 
 
+def test_the_full_audit_at_close_finds_what_the_nightly_does_not_read(home, capsys):
+    """A lake file edited by hand on a day no new batch touches: the nightly rebuilds only the
+    days its batches touched and counts events from file footers, so it sees nothing wrong; the
+    full audit at month close reads every event and refuses the close."""
+    assert main(["run", "--home", str(home.root), *RUN]) in (0, 3)
+    [path, *_] = sorted((home.lake_events / "event_date=2026-09-05").glob("batch-*.parquet"))
+    original = path.read_bytes()
+    events = pl.read_parquet(path)
+    first_row = pl.int_range(pl.len()) == 0
+    edited = pl.when(first_row).then(pl.col("quantity") + 1).otherwise(pl.col("quantity"))
+    events.with_columns(edited.cast(events.schema["quantity"])).write_parquet(path)
+    try:
+        assert main(["run", "--home", str(home.root), *RUN]) in (0, 3)
+        with duckdb.connect(str(home.warehouse), read_only=True) as con:
+            errors = con.execute(
+                "select count(*) from marts.fct_billing_mismatches where severity = 'error'"
+            ).fetchone()[0]
+        assert errors == 0  # the nightly's checks pass
+
+        capsys.readouterr()
+        status = main(["close", "--home", str(home.root), "--month", "2026-09"])
+        out = capsys.readouterr()
+        assert status == 2
+        assert (
+            "2026-09 not closed: the full audit of the lake found audit_day_aggregate_quantity (1)"
+            in out.out + out.err
+        )
+        assert not lake.issued.is_issued(home, dt.date(2026, 9, 1))
+        with duckdb.connect(str(home.warehouse), read_only=True) as con:
+            finding = con.execute(
+                "select subject, expected - actual from audit.audit_lake"
+            ).fetchall()
+        assert finding == [("2026-09-05", 1)]
+    finally:
+        path.write_bytes(original)
+
+
 def test_a_close_that_crashes_before_its_commit_leaves_nothing_that_is_read(
     home, monkeypatch, capsys
 ):

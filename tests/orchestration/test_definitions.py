@@ -97,3 +97,15 @@ def test_dagster_validates_the_workspace_as_users_load_it(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "All code locations passed validation" in proc.stderr + proc.stdout
+
+
+def test_the_full_audit_runs_at_month_close_before_issuing_and_never_nightly():
+    from orchestration.definitions import defs
+
+    repo = defs.get_repository_def()
+    nightly = repo.get_job("nightly_billing").asset_layer.selected_asset_keys
+    close = repo.get_job("month_close").asset_layer.selected_asset_keys
+    audit = dg.AssetKey("audit_lake")
+    assert audit not in nightly
+    assert audit in close
+    assert audit in repo.asset_graph.get(dg.AssetKey("issued_invoices")).parent_keys

@@ -12,7 +12,7 @@ import dagster as dg
 import polars as pl
 
 from lake.issued import is_issued, issue_month
-from orchestration.close_gate import why_not_close
+from orchestration.close_gate import audit_refusal, why_not_close
 from orchestration.defs.partitions import monthly_partitions
 from orchestration.settings import TallySettings
 from orchestration.warehouse import reader
@@ -23,7 +23,7 @@ from orchestration.warehouse import reader
         dg.AssetSpec(
             "issued_invoices",
             group_name="billing",
-            deps=["int_invoices_computed"],
+            deps=["int_invoices_computed", "audit_lake"],
             description="Invoices of closed months, issued once and never changed afterwards.",
         ),
         dg.AssetSpec(
@@ -47,7 +47,8 @@ def issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
     home = settings.tally_home
     month = dt.date.fromisoformat(context.partition_key[:10])
     if not is_issued(home, month):
-        refusal = why_not_close(home, month, dt.datetime.now(dt.UTC).date())
+        today = dt.datetime.now(dt.UTC).date()
+        refusal = why_not_close(home, month, today) or audit_refusal(home, month)
         if refusal:
             raise dg.Failure(description=refusal.reason)
     with reader(home) as con:

@@ -2,9 +2,10 @@
 
 One unpartitioned @dbt_assets: which usage dates a build reads is decided inside dbt from the
 lake's batch records (the incremental models), not by Dagster partitions. The nightly job runs
-it whole (one dbt invocation); month close
-selects only the models downstream of the issued-invoice store. The op-level cycle
-(models -> issue_invoices -> models) is resolved by Dagster because the asset is subsettable.
+every model but the full audit (one dbt invocation); month close selects the full audit of the
+lake (`audit_lake`, before issuing) and the models downstream of the issued-invoice store. The
+op-level cycle (models -> issue_invoices -> models) is resolved by Dagster because the asset is
+subsettable.
 """
 
 from graphlib import TopologicalSorter
@@ -33,6 +34,9 @@ class TallyDbtTranslator(DagsterDbtTranslator):
             return dg.AssetKey(dbt_resource_props["name"])
         return super().get_asset_key(dbt_resource_props)
 
+
+# The full audit of the lake (models/audit), built by the month_close job only.
+AUDIT = dg.AssetKey("audit_lake")
 
 translator = TallyDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
@@ -63,14 +67,17 @@ def tally_dbt_models(
         # (or, when dbt need not run, while the models are recorded as current).
         import_in_background("great_expectations")
     project = models_fingerprint()
-    whole = context.selected_asset_keys == set(context.assets_def.keys)
-    if whole and not config.full_refresh and unchanged_since_built(home, project):
+    selected = context.selected_asset_keys
+    # A complete build: every model (the month-close audit aside, which only reads).
+    whole = selected - {AUDIT} == set(context.assets_def.keys) - {AUDIT}
+    nightly = whole and AUDIT not in selected
+    if nightly and not config.full_refresh and unchanged_since_built(home, project):
         # Nothing a model reads has changed since the last complete build: the marts are
         # current. Recorded as materializations with that reason, so the checks downstream
         # still run against them (a run with nothing new reports what still stands).
         context.log.info("dbt not run: nothing new since the marts were last built")
-        deps = context.assets_def.asset_deps
-        order = TopologicalSorter({k: deps.get(k, set()) & set(deps) for k in deps}).static_order()
+        deps = {k: v for k, v in context.assets_def.asset_deps.items() if k in selected}
+        order = TopologicalSorter({k: deps[k] & set(deps) for k in deps}).static_order()
         for key in order:  # upstream first, as Dagster requires
             yield dg.MaterializeResult(
                 asset_key=key, metadata={"dbt": "not run: nothing new since the last build"}
