@@ -92,6 +92,13 @@
     xxhash64({{ expr }})
 {%- endmacro %}
 
+{#- The type id_hash returns: DuckDB's hash is an unsigned 64-bit integer, Spark's signed. #}
+{% macro id_hash_type() -%}
+    {{ return(adapter.dispatch('id_hash_type', 'tally')()) }}
+{%- endmacro %}
+{% macro default__id_hash_type() -%}ubigint{%- endmacro %}
+{% macro spark__id_hash_type() -%}bigint{%- endmacro %}
+
 {#- The UTC calendar day of a timestamp with time zone. On DuckDB a plain cast goes through the
     ICU calendar for every row (3x slower over millions of events); whole days since the epoch
     give the same day, for instants before 1970 too. #}

@@ -70,15 +70,19 @@ per_day as (
     where coalesce(l.events, 0) <> coalesce(m.events, 0)
 ),
 
--- Ids are screened by hash in the id index (a 64-bit key groups far faster than a string);
--- only the days holding a repeated hash are read again, to group those ids by the id itself.
-id_index as (select * from {{ ref('int_event_ids') }}),
+-- Ids are screened by hash: int_event_id_repeats holds, per date, the hashes also held on
+-- another date (or twice on one). Only the days holding such a hash are read again, to group
+-- those ids by the id itself.
+repeats as (
+    select usage_date, id_hash, other_date
+    from {{ ref('int_event_id_repeats') }}
+    where id_hash is not null
+),
 
-repeated_hashes as (
-    select id_hash
-    from id_index
-    group by 1
-    having count(*) > 1
+repeat_days as (
+    select usage_date from repeats
+    union
+    select other_date as usage_date from repeats
 ),
 
 reused_ids as (
@@ -90,11 +94,8 @@ reused_ids as (
         cast(count(*) as {{ q }}) as actual
     from {{ events }}
     where
-        event_date in (
-            select i.usage_date from id_index as i
-            where i.id_hash in (select r.id_hash from repeated_hashes as r)
-        )
-        and {{ id_hash('event_id') }} in (select r.id_hash from repeated_hashes as r)
+        event_date in (select d.usage_date from repeat_days as d)
+        and {{ id_hash('event_id') }} in (select r.id_hash from repeats as r)
     group by 1, 3
     having count(*) > 1
 ),
