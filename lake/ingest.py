@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import shutil
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +25,7 @@ import polars as pl
 from lake.events import EventWriter, SeenIds, batch_of
 from lake.home import Home
 from lake.io import write_table
-from lake.landing import UnreadableFile, file_sha256, one_line, read_raw
+from lake.landing import UnreadableFile, file_sha256, one_line, read_raw_pieces
 from lake.schemas import BATCH_DAYS_SCHEMA, FILES_SCHEMA, QUARANTINE_SCHEMA
 from transforms.validation import (
     UNREADABLE_FILE,
@@ -67,8 +69,15 @@ def latest_batch_id(home: Home) -> str | None:
     return manifests.sort("ingested_at", "batch_id")["batch_id"][-1]
 
 
+def _stage_path(home: Home) -> Path:
+    """Where the parts of the batch's large files wait between reading and deduplication (one
+    batch at a time runs in a home)."""
+    return home.lake / "staging"
+
+
 def _remove_uncommitted(home: Home, committed: set[str]) -> None:
     """Files left by a batch that crashed before writing its manifest are removed."""
+    shutil.rmtree(_stage_path(home), ignore_errors=True)
     for folder in (home.lake_events, home.lake_quarantine, home.lake_batch_days):
         if not folder.exists():
             continue
@@ -111,26 +120,50 @@ def _record_missing_batch_days(home: Home, manifests: pl.DataFrame) -> None:
 
 @dataclass
 class _Prepared:
-    """One landing file read and validated: its new events (distinct within the file, in the
-    lake's schema, with `event_date`) and its rejected rows. Produced off the main thread."""
+    """One landing file read and validated: its accepted events in parts (each distinct within
+    itself, in the lake's schema, with `event_date`; in memory, or staged on disk when the file
+    came in several pieces) and its rejected rows. Produced off the main thread."""
 
     rows_read: int
-    valid_rows: int  # before duplicates within the file are dropped
-    accepted: pl.DataFrame
+    valid_rows: int  # before duplicates within each part are dropped
+    parts: list[pl.DataFrame | Path]
     rejected: pl.DataFrame
     error: str | None = None
 
+    def accepted(self) -> Iterator[pl.DataFrame]:
+        """The accepted parts in file order, each read back (and its staged file removed) only
+        when its turn comes, so one part at a time is in memory."""
+        for part in self.parts:
+            if isinstance(part, Path):
+                frame = pl.read_ipc(part)
+                part.unlink()
+                yield frame
+            else:
+                yield part
+
 
 def _prepare(
-    rel: str, path: Path, *, customers: list[str], metrics: list[str], now: dt.datetime
+    rel: str,
+    path: Path,
+    *,
+    customers: list[str],
+    metrics: list[str],
+    now: dt.datetime,
+    stage: Path,
 ) -> _Prepared:
     """Read and validate one file. Whatever goes wrong with it stays with it: the file is
-    recorded as unreadable with a one-line reason, and the batch goes on."""
+    recorded as unreadable with a one-line reason, nothing of it is kept (parts it staged
+    are removed), and the batch goes on. `stage` is where its parts wait when it is large."""
+    staged: list[Path] = []
     try:
-        return _prepare_file(rel, path, customers=customers, metrics=metrics, now=now)
-    except UnreadableFile as exc:
-        return _unreadable(rel, str(exc))
+        return _prepare_file(
+            rel, path, customers=customers, metrics=metrics, now=now, stage=stage, staged=staged
+        )
     except Exception as exc:  # noqa: BLE001 - one bad file must never stop the others
+        for part in staged:
+            part.unlink(missing_ok=True)
+        if isinstance(exc, UnreadableFile):
+            return _unreadable(rel, str(exc))
         return _unreadable(rel, f"cannot read: {type(exc).__name__}: {one_line(exc)}")
 
 
@@ -139,28 +172,78 @@ def _unreadable(rel: str, error: str) -> _Prepared:
         [{"file_path": rel, "row_number": None, "reason": UNREADABLE_FILE, "raw_record": error}],
         schema=_QUARANTINE_COLUMNS,
     )
-    return _Prepared(0, 0, pl.DataFrame(), rejected, error=error)
+    return _Prepared(0, 0, [], rejected, error=error)
 
 
 def _prepare_file(
-    rel: str, path: Path, *, customers: list[str], metrics: list[str], now: dt.datetime
+    rel: str,
+    path: Path,
+    *,
+    customers: list[str],
+    metrics: list[str],
+    now: dt.datetime,
+    stage: Path,
+    staged: list[Path],
 ) -> _Prepared:
-    raw = read_raw(path)
-    validated = validate(raw.rows, customers=customers, metrics=metrics, now=now)
-    accepted = accepted_events(validated, rel)
-    distinct = first_of_each_id(accepted)
-    rejected = pl.concat(
-        [
-            quarantined_rows(validated, raw.rows, rel, raw.lines),
-            raw.malformed.select(
-                pl.lit(rel).alias("file_path"),
-                "row_number",
-                pl.lit("malformed_row").alias("reason"),
-                "raw_record",
-            ),
-        ]
-    )
-    return _Prepared(raw.rows.height + raw.malformed.height, accepted.height, distinct, rejected)
+    """Read and validate a file piece by piece (`read_raw_pieces`). A file of one piece stays
+    in memory; the parts of a larger one are staged on disk (Arrow IPC, uncompressed) as they
+    are made, so memory holds one piece however large the file. `staged` lists what was
+    written, for the caller to remove if a later piece fails."""
+    parts: list[pl.DataFrame | Path] = []
+    rejected: list[pl.DataFrame] = []
+    rows_read = valid_rows = 0
+    earlier = pl.DataFrame(schema=_PIECE_KEY)  # the ids accepted from the file's earlier pieces
+    for piece in read_raw_pieces(path):
+        validated = validate(piece.rows, customers=customers, metrics=metrics, now=now)
+        accepted = accepted_events(validated, rel)
+        offset = pl.col("row_number") + piece.first_row
+        rejected.append(
+            pl.concat(
+                [
+                    quarantined_rows(validated, piece.rows, rel, piece.lines),
+                    piece.malformed.select(
+                        pl.lit(rel).alias("file_path"),
+                        "row_number",
+                        pl.lit("malformed_row").alias("reason"),
+                        "raw_record",
+                    ),
+                ]
+            ).with_columns(offset)
+        )
+        rows_read += piece.rows.height + piece.malformed.height
+        valid_rows += accepted.height
+        # Within a file the first copy of an id wins, whatever its date, as when the file is
+        # read whole: copies of ids from earlier pieces are dropped here.
+        distinct = first_of_each_id(accepted).with_columns(
+            pl.col("source_row") + piece.first_row, _SECOND_HASH
+        )
+        # The piece's hashes are the smaller side: the earlier ones are screened against them,
+        # and only ids sharing a hash with an earlier piece are compared by both hashes.
+        suspects = earlier.filter(pl.col("_hash").is_in(distinct["_hash"].implode()))
+        if suspects.height:
+            distinct = distinct.join(
+                suspects, on=list(_PIECE_KEY), how="anti", maintain_order="left"
+            )
+        earlier = pl.concat([earlier, distinct.select(_PIECE_KEY.keys())])
+        parts.append(distinct.drop("_hash2"))
+        if len(parts) > 1:  # a large file: its parts wait on disk
+            parts = [_staged(p, stage, staged) if isinstance(p, pl.DataFrame) else p for p in parts]
+    return _Prepared(rows_read, valid_rows, parts, pl.concat(rejected))
+
+
+# Ids of a file's earlier pieces are compared by two independent 64-bit hashes, 16 bytes an
+# id (a 100M-row file holds 1.6 GB of them; a 1-in-10^23 chance that two ids of one file share
+# both); its other ids are not held.
+_SECOND_HASH = pl.col("event_id").hash(seed=1).alias("_hash2")
+_PIECE_KEY = {"_hash": pl.UInt64, "_hash2": pl.UInt64}
+
+
+def _staged(part: pl.DataFrame, stage: Path, staged: list[Path]) -> Path:
+    stage.mkdir(parents=True, exist_ok=True)
+    path = stage / f"part-{uuid.uuid4().hex}.arrow"
+    staged.append(path)
+    part.write_ipc(path, compression="uncompressed")
+    return path
 
 
 _QUARANTINE_COLUMNS = {k: v for k, v in QUARANTINE_SCHEMA.items() if k != "batch_id"}
@@ -292,9 +375,11 @@ def ingest(
             shas.add(sha)
             to_read.append((n, rel, path, base))
 
+    stage = _stage_path(home)
+
     def work(item: tuple) -> _Prepared:
         _, rel, path, _ = item
-        return _prepare(rel, path, customers=customers, metrics=metrics, now=now)
+        return _prepare(rel, path, customers=customers, metrics=metrics, now=now, stage=stage)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for (n, rel, _, base), prepared in _in_order(pool, work, to_read, ahead=max(1, workers)):
@@ -305,16 +390,16 @@ def ingest(
                 )
                 progress(f"[{n}/{len(candidates)}] {rel}: unreadable ({prepared.error})")
                 continue
-            accepted = prepared.accepted
             written = 0
-            for (day,), part in accepted.partition_by("event_date", as_dict=True).items():
-                part = seen.drop_seen(day, part)
-                if part.height == 0:
-                    continue
-                count, latest = days.get(day, (0, part["occurred_at"].max()))
-                days[day] = (count + part.height, max(latest, part["occurred_at"].max()))
-                written += part.height
-                lake.add(day, part, n)
+            for accepted in prepared.accepted():
+                for (day,), part in accepted.partition_by("event_date", as_dict=True).items():
+                    part = seen.drop_seen(day, part)
+                    if part.height == 0:
+                        continue
+                    count, latest = days.get(day, (0, part["occurred_at"].max()))
+                    days[day] = (count + part.height, max(latest, part["occurred_at"].max()))
+                    written += part.height
+                    lake.add(day, part, n)
             file_rows.append(
                 {
                     **base,
@@ -332,6 +417,7 @@ def ingest(
             )
 
     lake.flush()
+    shutil.rmtree(stage, ignore_errors=True)
     file_rows.sort(key=lambda row: row.pop("n"))  # candidate order, skipped files included
     files = pl.DataFrame([{**row, "batch_id": batch_id} for row in file_rows], schema=FILES_SCHEMA)
     quarantine = (

@@ -14,10 +14,12 @@ import hashlib
 import io
 import json
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+from isal import isal_zlib
 
 from transforms.validation import SRC
 
@@ -38,9 +40,12 @@ class RawFile:
             schema={"row_number": pl.Int64, "raw_record": pl.String}
         )
     )
-    # For JSON lines: line n of the file is lines[n - 1], so a rejected row is kept exactly as
+    # For JSON lines: line n of the piece is lines[n - 1], so a rejected row is kept exactly as
     # it was written.
     lines: pl.Series | None = None
+    # Records of the file before this piece (see read_raw_pieces): row n of the piece is record
+    # first_row + n of the file.
+    first_row: int = 0
 
 
 def file_sha256(path: Path) -> str:
@@ -147,13 +152,18 @@ def _stored_bytes(path: Path) -> bytes:
 
 
 def _read_csv(path: Path) -> RawFile:
-    packed = _stored_bytes(path)
+    return _csv_rows(_stored_bytes(path), lambda: _read_bytes(path))
+
+
+def _csv_rows(packed: bytes, plain: Callable[[], bytes]) -> RawFile:
+    """A CSV file's rows from its bytes as stored (`packed`, gzipped or not); `plain` gives
+    the decompressed bytes for the exact path."""
     try:
         df = pl.read_csv(io.BytesIO(packed), infer_schema=False, truncate_ragged_lines=False)
     except (pl.exceptions.PolarsError, OSError) as exc:
-        return _read_csv_refused(_read_bytes(path), exc)
+        return _read_csv_refused(plain(), exc)
     if _has_short_rows(packed, df):  # Polars pads rows with too few fields with nulls
-        return _read_csv_ragged(_read_bytes(path))
+        return _read_csv_ragged(plain())
     return RawFile(_with_row_number(_sourced(df)))
 
 
@@ -271,7 +281,12 @@ _EXACT_FIELDS = ("quantity", "event_id", "id", "data:quantity")
 
 
 def _read_jsonl(path: Path) -> RawFile:
-    packed = _stored_bytes(path)
+    return _jsonl_rows(_stored_bytes(path), lambda: _read_bytes(path))
+
+
+def _jsonl_rows(packed: bytes, plain: Callable[[], bytes]) -> RawFile:
+    """A JSON-lines file's rows from its bytes as stored (`packed`, gzipped or not); `plain`
+    gives the decompressed bytes for the exact path."""
     lines = _text_lines(packed)
     if lines is not None:
         try:
@@ -285,7 +300,7 @@ def _read_jsonl(path: Path) -> RawFile:
                     return RawFile(rows, lines=lines)
         except (pl.exceptions.PolarsError, OSError, ValueError):
             pass  # e.g. `data.x` an object on one line and a string on another
-    return _read_jsonl_lines(_read_bytes(path))
+    return _read_jsonl_lines(plain())
 
 
 def _may_have_lost_digits(rows: pl.DataFrame, lines: pl.Series) -> bool:
@@ -404,6 +419,11 @@ def _read_parquet(path: Path) -> RawFile:
         df = pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise UnreadableFile(f"not a readable Parquet file: {one_line(exc)}") from None
+    return _parquet_rows(df)
+
+
+def _parquet_rows(df: pl.DataFrame) -> RawFile:
+    """A Parquet file's rows (or a slice of them) as text."""
     df = _with_row_number(_sourced(df))
     text = _stringify(df)
     undecodable = _undecodable_rows(df, text)
@@ -441,6 +461,133 @@ def read_raw(path: Path) -> RawFile:
     if name.endswith(".parquet"):
         return _read_parquet(path)
     raise UnreadableFile(f"unsupported file type: {path.name}")
+
+
+# A landing file larger than this (in text, or a quarter of it gzipped) is read in pieces of
+# about this much text, and a Parquet file in slices of PIECE_ROWS: memory follows the piece,
+# whatever the size of the file.
+PIECE_BYTES = 64 << 20
+PIECE_ROWS = 500_000
+
+
+def read_raw_pieces(
+    path: Path, piece_bytes: int | None = None, piece_rows: int | None = None
+) -> Iterator[RawFile]:
+    """A landing file as pieces of whole records, in order; a small file is one piece, read
+    exactly as `read_raw` reads it. Each piece of a large text file is read by the same rules
+    as a whole file (a CSV piece under the file's header line); `first_row` numbers its
+    records within the file. Raises UnreadableFile as soon as any part cannot be read: the
+    caller keeps nothing of a file that fails in its last piece."""
+    piece_bytes, piece_rows = piece_bytes or PIECE_BYTES, piece_rows or PIECE_ROWS
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        yield from _parquet_pieces(path, piece_rows)
+        return
+    is_csv = name.endswith((".csv", ".csv.gz"))
+    gzipped = name.endswith(".gz")
+    try:
+        stored = path.stat().st_size
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read: {exc.strerror or exc}") from None
+    if not (is_csv or name.endswith((".jsonl", ".jsonl.gz"))) or stored <= (
+        piece_bytes // 4 if gzipped else piece_bytes
+    ):
+        yield read_raw(path)
+        return
+    first_row, header = 0, b""
+    for number, data in enumerate(_text_pieces(path, piece_bytes, quoted=is_csv)):
+        if is_csv:
+            if number == 0:
+                header = data[: data.find(b"\n") + 1] if b"\n" in data else data
+            else:
+                data = header + data
+            piece = _csv_rows(data, lambda data=data: data)
+            records = piece.rows.height + piece.malformed.height
+        else:
+            piece = _jsonl_rows(data, lambda data=data: data)
+            records = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        piece.first_row = first_row
+        yield piece
+        first_row += records
+
+
+def _parquet_pieces(path: Path, piece_rows: int) -> Iterator[RawFile]:
+    try:
+        rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise UnreadableFile(f"not a readable Parquet file: {one_line(exc)}") from None
+    if rows <= piece_rows:
+        yield _read_parquet(path)
+        return
+    for first_row in range(0, rows, piece_rows):
+        try:
+            df = pl.scan_parquet(path).slice(first_row, piece_rows).collect()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise UnreadableFile(f"not a readable Parquet file: {one_line(exc)}") from None
+        piece = _parquet_rows(df)
+        piece.first_row = first_row
+        yield piece
+
+
+def _text_pieces(path: Path, piece_bytes: int, *, quoted: bool) -> Iterator[bytes]:
+    """The decompressed text of a file in pieces of at least `piece_bytes` (the last one
+    shorter), each ending at a record boundary: after a newline, and for CSV (`quoted`) a
+    newline outside quotes (an even number of `"` since the piece began)."""
+    buffer = bytearray()
+    for block in _decompressed_blocks(path):
+        buffer += block
+        while len(buffer) >= piece_bytes:
+            # The last record boundary within a piece's size; for a record longer than that,
+            # the last one in what was read so far (none yet: read on).
+            cut = _record_boundary(buffer, piece_bytes, quoted) or _record_boundary(
+                buffer, len(buffer), quoted
+            )
+            if not cut:
+                break
+            with memoryview(buffer) as view:
+                piece = bytes(view[:cut])
+            del buffer[:cut]
+            yield piece
+    if buffer:
+        yield bytes(buffer)
+
+
+def _record_boundary(buffer: bytearray, limit: int, quoted: bool) -> int:
+    """The end of the last whole record within the first `limit` bytes of `buffer` (0 if none)."""
+    cut = buffer.rfind(b"\n", 0, limit) + 1
+    if not quoted:
+        return cut
+    odd = buffer.count(b'"', 0, cut) % 2
+    while cut and odd:  # inside a quoted field: step back a line at a time
+        previous = buffer.rfind(b"\n", 0, cut - 1) + 1
+        odd ^= buffer.count(b'"', previous, cut) % 2
+        cut = previous
+    return cut
+
+
+def _decompressed_blocks(path: Path, block: int = 1 << 20) -> Iterator[bytes]:
+    """A file's bytes, gunzipped when its name ends in .gz (every gzip member), block by block."""
+    gzipped = path.name.lower().endswith(".gz")
+    with path.open("rb") as fh:
+        if not gzipped:
+            while data := fh.read(block):
+                yield data
+            return
+        stream, inside = isal_zlib.decompressobj(wbits=31), False
+        while data := fh.read(block):
+            while data:
+                try:
+                    out = stream.decompress(data)
+                except isal_zlib.error as exc:
+                    raise UnreadableFile(f"cannot decompress gzip: {exc}") from None
+                inside, data = True, b""
+                if out:
+                    yield out
+                if stream.eof:  # another gzip member may follow
+                    inside, data = False, stream.unused_data
+                    stream = isal_zlib.decompressobj(wbits=31)
+        if inside:
+            raise UnreadableFile("cannot decompress gzip: the file ends inside a gzip member")
 
 
 def one_line(exc: BaseException) -> str:
