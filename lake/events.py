@@ -108,22 +108,31 @@ def _sharing_a_hash(seen: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     return seen.filter(pl.col("_hash").is_in(suspects.implode()))
 
 
+# A part of at least this many events for one date is written at once; smaller ones wait.
+SMALL_PART = 50_000
+
+
 class EventWriter:
     """Writes a batch's new events under lake/events/event_date=D/. A file's part for one date
     is written at once when large; small parts (the late events a daily export carries for
     earlier days) wait and are written together per date, so a batch does not scatter hundreds
     of tiny files. At most `max_waiting` rows wait in memory."""
 
-    def __init__(self, home: Home, batch_id: str, small: int = 50_000, max_waiting: int = 500_000):
+    def __init__(
+        self, home: Home, batch_id: str, small: int | None = None, max_waiting: int = 500_000
+    ):
         self._home, self._batch_id = home, batch_id
-        self._small, self._max_waiting = small, max_waiting
+        self._small, self._max_waiting = small or SMALL_PART, max_waiting
         self._waiting: dict[dt.date, list[pl.DataFrame]] = {}
         self._waiting_rows = 0
         self._flushes = 0
+        self._parts: dict[tuple[dt.date, int], int] = {}  # large parts written per date and file
 
     def add(self, day: dt.date, part: pl.DataFrame, file_number: int) -> None:
         if part.height >= self._small:
-            self._write(day, [part], f"{file_number:05d}")
+            # A large file comes in several parts: each is its own lake file.
+            n = self._parts[day, file_number] = self._parts.get((day, file_number), 0) + 1
+            self._write(day, [part], f"{file_number:05d}" + (f"-{n}" if n > 1 else ""))
             return
         self._waiting.setdefault(day, []).append(part)
         self._waiting_rows += part.height

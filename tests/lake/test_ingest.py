@@ -562,11 +562,19 @@ def test_a_large_file_read_in_pieces_ingests_exactly_as_read_whole(tmp_path, mon
     expected = run(whole)
     monkeypatch.setattr("lake.landing.PIECE_BYTES", 16_384)
     monkeypatch.setattr("lake.landing.PIECE_ROWS", 700)
+    monkeypatch.setattr("lake.events.SMALL_PART", 100)  # each part its own lake file
     actual = run(pieces)
     columns = ["file_path", "rows_read", "rows_accepted", "rows_quarantined", "duplicates_dropped"]
     assert actual.files.select(columns).rows() == expected.files.select(columns).rows()
     assert expected.totals["rows_quarantined"] > 8 and expected.totals["duplicates_dropped"] > 1000
-    lake_columns = ["event_id", "occurred_at", "quantity", "properties", "source_file", "source_row"]
+    lake_columns = [
+        "event_id",
+        "occurred_at",
+        "quantity",
+        "properties",
+        "source_file",
+        "source_row",
+    ]
     assert events(pieces).select(lake_columns).rows() == events(whole).select(lake_columns).rows()
     rejected = ["file_path", "row_number", "reason", "raw_record"]
     # An empty CSV field is kept as "" by the exact path a ragged row sends its piece (or its
@@ -577,6 +585,8 @@ def test_a_large_file_read_in_pieces_ingests_exactly_as_read_whole(tmp_path, mon
         == quarantine(whole).select(rejected).with_columns(as_text).rows()
     )
     assert not (pieces.lake / "staging").exists()  # the staged parts are gone
+    # Several parts of one file for one date: one lake file each, none written over another.
+    assert len(list((pieces.lake_events / "event_date=2026-10-01").glob("batch-*-00001*"))) > 1
 
 
 def test_a_large_file_that_fails_in_its_last_piece_leaves_nothing_in_the_lake(home, monkeypatch):
