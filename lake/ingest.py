@@ -25,7 +25,8 @@ import polars as pl
 from lake.events import EventWriter, SeenIds, batch_of
 from lake.home import Home
 from lake.io import write_table
-from lake.landing import UnreadableFile, file_sha256, one_line, read_raw_pieces
+from lake.landing import UnreadableFile, file_sha256, one_line
+from lake.pieces import read_raw_pieces
 from lake.schemas import BATCH_DAYS_SCHEMA, FILES_SCHEMA, QUARANTINE_SCHEMA
 from transforms.validation import (
     UNREADABLE_FILE,

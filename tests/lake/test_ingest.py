@@ -560,8 +560,8 @@ def test_a_large_file_read_in_pieces_ingests_exactly_as_read_whole(tmp_path, mon
     for h in (whole, pieces):
         _large_world(h)
     expected = run(whole)
-    monkeypatch.setattr("lake.landing.PIECE_BYTES", 16_384)
-    monkeypatch.setattr("lake.landing.PIECE_ROWS", 700)
+    monkeypatch.setattr("lake.pieces.PIECE_BYTES", 16_384)
+    monkeypatch.setattr("lake.pieces.PIECE_ROWS", 700)
     monkeypatch.setattr("lake.events.SMALL_PART", 100)  # each part its own lake file
     actual = run(pieces)
     columns = ["file_path", "rows_read", "rows_accepted", "rows_quarantined", "duplicates_dropped"]
@@ -594,7 +594,7 @@ def test_a_large_file_that_fails_in_its_last_piece_leaves_nothing_in_the_lake(ho
     packed = gzip.compress(good.encode())
     (home.landing_usage / "cut.csv.gz").write_bytes(packed[: len(packed) - 40])
     land(home, "fine.csv", HEADER + "f1,2026-10-01T10:00:00Z,c1,api_calls,1,200,\n")
-    monkeypatch.setattr("lake.landing.PIECE_BYTES", 8_192)
+    monkeypatch.setattr("lake.pieces.PIECE_BYTES", 8_192)
     result = run(home)
     assert result.files.select("file_path", "status").rows() == [
         ("landing/usage/cut.csv.gz", "failed"),
