@@ -276,6 +276,9 @@ JSON_KEYS = (
 # up to 15 significant digits. A file where such a value may come from a longer run of digits
 # takes the exact path (see _may_have_lost_digits).
 _LONG_NUMBER = r"[0-9.]{16}"
+# What a float comes out as: a number with a fraction or an exponent. An id such as
+# `evt_0001` holds an `e` but is no number, so it cannot have passed through a float.
+_FLOAT_TEXT = r"^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
 _EXACT_FIELDS = ("quantity", "event_id", "id", "data:quantity")
 
 
@@ -307,7 +310,11 @@ def _may_have_lost_digits(rows: pl.DataFrame, lines: pl.Series) -> bool:
     it came out with a fraction or an exponent, and its line holds a run of 16 or more digits.
     Only those rows' lines are searched (a full scan cost 40% of reading the file)."""
     names = [n if n.startswith("data:") else SRC + n for n in _EXACT_FIELDS]
-    present = [pl.col(n).str.contains("[.eE]").fill_null(False) for n in names if n in rows.columns]
+    present = [
+        (pl.col(n).str.contains("[.eE]") & pl.col(n).str.contains(_FLOAT_TEXT)).fill_null(False)
+        for n in names
+        if n in rows.columns
+    ]
     if not present:
         return False
     fractional = rows.select(pl.any_horizontal(present)).to_series()

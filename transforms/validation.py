@@ -52,7 +52,7 @@ def _first_present(df: pl.DataFrame, *names: str) -> pl.Expr:
     if not present:
         return pl.lit(None, pl.String)
     expr = pl.coalesce(present) if len(present) > 1 else present[0]
-    return pl.when(expr == "").then(None).otherwise(expr)
+    return expr.replace("", None)  # a third of the cost of when(expr == "")
 
 
 # The general ISO-8601 shape: any fraction, and `Z`, `+02:00` or `+0200` (`%#z`).
@@ -63,26 +63,37 @@ ISO_MILLIS_Z = "%Y-%m-%dT%H:%M:%S.%3fZ"
 _EARLIEST = pl.lit(EARLIEST_TIMESTAMP).cast(pl.Datetime("us", "UTC"))
 
 
-def parse_timestamp(raw: pl.Expr) -> pl.Expr:
-    """ISO-8601 with an offset or `Z`, or epoch milliseconds, to a UTC timestamp; else null.
+def with_timestamp(frame: pl.LazyFrame, raw: str, name: str) -> pl.LazyFrame:
+    """`frame` with column `name`: its text column `raw` (ISO-8601 with an offset or `Z`, or
+    epoch milliseconds) as a UTC timestamp, else null.
 
     A space may stand for the `T`. A timestamp without an offset stays null: its zone would be
     a guess, and so does one before 2000 (EARLIEST_TIMESTAMP): epoch seconds read as
     milliseconds land in 1970, and a year that lost a digit or gained a sign (`-026-09-03`)
-    still parses. The millisecond `Z` shape is parsed first;
-    only what it leaves null meets the general parse, which gives the same result for every
-    string both accept.
+    still parses. The millisecond `Z` shape and epoch milliseconds are parsed first; only what
+    they leave null meets the general parse, which gives the same result for every string both
+    accept. The stages are separate columns so that each parse runs once (in one expression
+    Polars evaluated the fast parses twice: 0.34 s a million rows instead of 0.16).
     """
+    text, fast = f"{name}:text", f"{name}:fast"
     epoch = (
-        pl.from_epoch(raw.cast(pl.Int64, strict=False), time_unit="ms")
+        pl.from_epoch(pl.col(raw).cast(pl.Int64, strict=False), time_unit="ms")
         .dt.replace_time_zone("UTC")
         .cast(pl.Datetime("us", "UTC"))
     )
-    text = raw.str.replace(" ", "T", literal=True)
-    millis_z = text.str.strptime(pl.Datetime("us"), ISO_MILLIS_Z, strict=False)
-    general = parse_iso_timestamp(pl.when(epoch.is_null() & millis_z.is_null()).then(text))
-    parsed = pl.coalesce(epoch, millis_z.dt.replace_time_zone("UTC"), general)
-    return pl.when(parsed >= _EARLIEST).then(parsed)
+    millis_z = (
+        pl.col(text)
+        .str.strptime(pl.Datetime("us"), ISO_MILLIS_Z, strict=False)
+        .dt.replace_time_zone("UTC")
+    )
+    general = parse_iso_timestamp(pl.when(pl.col(fast).is_null()).then(pl.col(text)))
+    parsed = pl.coalesce(fast, general)
+    return (
+        frame.with_columns(pl.col(raw).str.replace(" ", "T", literal=True).alias(text))
+        .with_columns(pl.coalesce(epoch, millis_z).alias(fast))
+        .with_columns(pl.when(parsed >= _EARLIEST).then(parsed).alias(name))
+        .drop(text, fast)
+    )
 
 
 def parse_iso_timestamp(text: pl.Expr) -> pl.Expr:
@@ -109,24 +120,28 @@ def validate(
         return _first_present(raw, *(n if n.startswith("data:") else SRC + n for n in names))
 
     # Only tally's own columns go on: nothing a file brings can shadow them.
-    df = raw.select(
-        "row_number",
-        first_present("event_id", "id").alias("_event_id"),
-        first_present("occurred_at", "time").alias("_occurred_raw"),
-        first_present("customer_id", "subject").alias("_customer_id"),
-        first_present("metric", "type").alias("_metric"),
-        first_present("quantity", "data:quantity").alias("_quantity_raw"),
-        first_present("status", "data:status").alias("_status_raw"),
-        first_present("properties", "data:properties").alias("_properties"),
+    df = (
+        raw.lazy()
+        .select(
+            "row_number",
+            first_present("event_id", "id").alias("_event_id"),
+            first_present("occurred_at", "time").alias("_occurred_raw"),
+            first_present("customer_id", "subject").alias("_customer_id"),
+            first_present("metric", "type").alias("_metric"),
+            first_present("quantity", "data:quantity").alias("_quantity_raw"),
+            first_present("status", "data:status").alias("_status_raw"),
+            first_present("properties", "data:properties").alias("_properties"),
+        )
+        .collect()
     )
     # One rule for every reader: a quantity is kept exactly or refused (transforms.numbers).
     df = df.with_columns(plain_decimals(df["_quantity_raw"]).alias("_quantity_plain"))
     # Lazy: Polars evaluates the columns in parallel and shares the common subexpressions.
     df = df.lazy().with_columns(
-        parse_timestamp(pl.col("_occurred_raw")).alias("_occurred_at"),
         QUANTITY.parse_text(pl.col("_quantity_plain")).alias("_quantity"),
         pl.col("_status_raw").cast(pl.Int32, strict=False).alias("_status"),
     )
+    df = with_timestamp(df, "_occurred_raw", "_occurred_at")
     limit = now.astimezone(dt.UTC) + FUTURE_TOLERANCE
     reason = (
         pl.when(
@@ -200,7 +215,8 @@ def quarantined_rows(
         else pl.lit(None, pl.String)
     )
     return (
-        rows.join(rejected.select("row_number", "reason"), on="row_number", how="inner")
+        rows.filter(pl.col("row_number").is_in(rejected["row_number"].implode()))
+        .join(rejected.select("row_number", "reason"), on="row_number", how="inner")
         .select(
             pl.lit(file_path).alias("file_path"), "row_number", "reason", record.alias("raw_record")
         )
@@ -215,6 +231,6 @@ def first_of_each_id(events: pl.DataFrame) -> pl.DataFrame:
     repeated = events["_hash"].is_duplicated()
     if not repeated.any():
         return events
-    numbered = events.with_row_index("_row")
-    later_copies = numbered.filter(repeated).filter(~pl.col("event_id").is_first_distinct())
-    return numbered.filter(~pl.col("_row").is_in(later_copies["_row"].implode())).drop("_row")
+    suspects = repeated.arg_true()
+    first = events["event_id"].gather(suspects).is_first_distinct()
+    return events.filter((~repeated).scatter(suspects, first))
