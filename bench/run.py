@@ -52,6 +52,23 @@ def floor_seconds(home: Home) -> float:
     return time.perf_counter() - start
 
 
+def stage_peaks(home: Home) -> dict[str, str]:
+    """Per-step peak memory of the latest nightly run, as its steps logged it."""
+    from dagster import DagsterInstance, RunsFilter
+
+    from orchestration.memory import LOG_PREFIX
+
+    with DagsterInstance.from_config(str(home.dagster_home)) as instance:
+        run = instance.get_run_records(RunsFilter(job_name="nightly_billing"), limit=1)[
+            0
+        ].dagster_run
+        return {
+            record.step_key: record.user_message.removeprefix(LOG_PREFIX)
+            for record in instance.all_logs(run.run_id)
+            if record.step_key and record.user_message.startswith(LOG_PREFIX)
+        }
+
+
 def stage_seconds(home: Home) -> dict[str, float]:
     """Per-step durations of the latest nightly run, from the Dagster instance under the home."""
     from dagster import DagsterEventType, DagsterInstance, RunsFilter
@@ -193,7 +210,10 @@ def first_load(args) -> int:
         ("end to end (tally run)", e2e),
     ):
         print(f"{name:<28}{secs:9.1f}  {rate(secs):>16}  {floor / secs if secs else 0:8.2f}")
+    peaks = stage_peaks(home)
     print(f"peak memory (the run's own): {peak_gib:.2f} GiB")
+    print(f"  ingest: {peaks.get('ingest_usage', 'n/a')}")
+    print(f"  dbt (its own process): {peaks.get('tally_dbt_models', 'n/a')}")
     return _finish(root, args.keep)
 
 

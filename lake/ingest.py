@@ -24,7 +24,7 @@ import polars as pl
 
 from lake.events import EventWriter, SeenIds, batch_of
 from lake.home import Home
-from lake.io import write_table
+from lake.io import sink_table, write_table
 from lake.landing import UnreadableFile, file_sha256, one_line
 from lake.pieces import read_raw_pieces
 from lake.schemas import BATCH_DAYS_SCHEMA, FILES_SCHEMA, QUARANTINE_SCHEMA
@@ -186,9 +186,9 @@ def _prepare_file(
     stage: Path,
     staged: list[Path],
 ) -> _Prepared:
-    """Read and validate a file piece by piece (`read_raw_pieces`). A file of one piece stays
-    in memory; the parts of a larger one are staged on disk (Arrow IPC, uncompressed) as they
-    are made, so memory holds one piece however large the file. `staged` lists what was
+    """Read and validate a file piece by piece (`read_raw_pieces`). Its accepted parts stay in
+    memory up to FILE_ROWS_HELD rows; past that they are staged on disk (Arrow IPC,
+    uncompressed) as they are made, so memory holds about one piece however large the file. `staged` lists what was
     written, for the caller to remove if a later piece fails."""
     parts: list[pl.DataFrame | Path] = []
     rejected: list[pl.DataFrame] = []
@@ -227,10 +227,16 @@ def _prepare_file(
             )
         earlier = pl.concat([earlier, distinct.select(_PIECE_KEY.keys())])
         parts.append(distinct.drop("_hash2"))
-        if len(parts) > 1:  # a large file: its parts wait on disk
+        held = sum(p.height for p in parts if isinstance(p, pl.DataFrame))
+        if held > FILE_ROWS_HELD:  # a large file: its parts wait on disk
             parts = [_staged(p, stage, staged) if isinstance(p, pl.DataFrame) else p for p in parts]
     return _Prepared(rows_read, valid_rows, parts, pl.concat(rejected))
 
+
+# A file's accepted rows held in memory until it is done; past this they wait on disk. Up to a
+# million rows (about 150 MB) staging would cost more than it saves: writing, reading back and
+# removing the parts took a sixth of ingestion on files of a million rows.
+FILE_ROWS_HELD = 1_000_000
 
 # Ids of a file's earlier pieces are compared by two independent 64-bit hashes, 16 bytes an
 # id (a 100M-row file holds 1.6 GB of them; a 1-in-10^23 chance that two ids of one file share
@@ -248,6 +254,43 @@ def _staged(part: pl.DataFrame, stage: Path, staged: list[Path]) -> Path:
 
 
 _QUARANTINE_COLUMNS = {k: v for k, v in QUARANTINE_SCHEMA.items() if k != "batch_id"}
+
+
+QUARANTINE_WAITING = 200_000
+
+
+class _QuarantineWriter:
+    """Collects a batch's quarantined rows, their records included. Past `max_waiting` rows
+    they wait on disk (in the stage), and the batch's quarantine file is streamed from there:
+    a 100M-event batch quarantines millions of rows, a gigabyte of records."""
+
+    def __init__(self, stage: Path, max_waiting: int | None = None):
+        self._stage, self._max_waiting = stage, max_waiting or QUARANTINE_WAITING
+        self._waiting: list[pl.DataFrame] = []
+        self._rows = 0
+        self._spilled: list[Path] = []
+
+    def add(self, rows: pl.DataFrame) -> None:
+        if rows.height == 0:
+            return
+        self._waiting.append(rows.select(_QUARANTINE_COLUMNS.keys()).cast(_QUARANTINE_COLUMNS))
+        self._rows += rows.height
+        if self._rows > self._max_waiting:
+            self._stage.mkdir(parents=True, exist_ok=True)
+            path = self._stage / f"quarantine-{len(self._spilled):05d}.parquet"
+            write_table(pl.concat(self._waiting), path)
+            self._spilled.append(path)
+            self._waiting, self._rows = [], 0
+
+    def write(self, path: Path, batch_id: str) -> None:
+        """The batch's quarantine file, in the order the rows came."""
+        waiting = (
+            pl.concat(self._waiting) if self._waiting else pl.DataFrame(schema=_QUARANTINE_COLUMNS)
+        )
+        rows = pl.concat([*(pl.scan_parquet(p) for p in self._spilled), waiting.lazy()])
+        sink_table(
+            rows.with_columns(pl.lit(batch_id).alias("batch_id")).cast(QUARANTINE_SCHEMA), path
+        )
 
 
 def _in_order(
@@ -352,7 +395,8 @@ def ingest(
     lake = EventWriter(home, batch_id)
     seen = SeenIds(home, lake, max_rows=seen_ids_in_memory)
     file_rows: list[dict] = []
-    quarantine_parts: list[pl.DataFrame] = []
+    stage = _stage_path(home)
+    quarantine = _QuarantineWriter(stage)
     days: dict[dt.date, tuple[int, dt.datetime]] = {}  # events accepted, latest occurred_at
 
     # Content already ingested (under another name, or twice in this batch) is not read again.
@@ -368,7 +412,7 @@ def ingest(
         }
         if refused is not None:
             file_rows.append({**base, **_ZERO, "status": "failed", "error": refused, "n": n})
-            quarantine_parts.append(_unreadable(rel, refused).rejected)
+            quarantine.add(_unreadable(rel, refused).rejected)
             progress(f"[{n}/{len(candidates)}] {rel}: refused ({refused})")
         elif sha in shas:
             file_rows.append({**base, **_ZERO, "status": "already_ingested", "error": None, "n": n})
@@ -376,15 +420,13 @@ def ingest(
             shas.add(sha)
             to_read.append((n, rel, path, base))
 
-    stage = _stage_path(home)
-
     def work(item: tuple) -> _Prepared:
         _, rel, path, _ = item
         return _prepare(rel, path, customers=customers, metrics=metrics, now=now, stage=stage)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for (n, rel, _, base), prepared in _in_order(pool, work, to_read, ahead=max(1, workers)):
-            quarantine_parts.append(prepared.rejected)
+            quarantine.add(prepared.rejected)
             if prepared.error is not None:
                 file_rows.append(
                     {**base, **_ZERO, "status": "failed", "error": prepared.error, "n": n}
@@ -418,17 +460,10 @@ def ingest(
             )
 
     lake.flush()
+    quarantine.write(home.lake_quarantine / f"batch-{batch_id}.parquet", batch_id)
     shutil.rmtree(stage, ignore_errors=True)
     file_rows.sort(key=lambda row: row.pop("n"))  # candidate order, skipped files included
     files = pl.DataFrame([{**row, "batch_id": batch_id} for row in file_rows], schema=FILES_SCHEMA)
-    quarantine = (
-        pl.concat(quarantine_parts, how="vertical_relaxed")
-        if quarantine_parts
-        else pl.DataFrame(schema=_QUARANTINE_COLUMNS)
-    ).with_columns(pl.lit(batch_id).alias("batch_id"))
-    write_table(
-        quarantine.cast(QUARANTINE_SCHEMA), home.lake_quarantine / f"batch-{batch_id}.parquet"
-    )
     batch_days = pl.DataFrame(
         [
             {"batch_id": batch_id, "event_date": d, "events": n, "last_occurred_at": t}

@@ -33,6 +33,14 @@ def write_table(df: pl.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def sink_table(frame: pl.LazyFrame, path: Path) -> None:
+    """`write_table` for a frame streamed from files on disk: never whole in memory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    frame.sink_parquet(tmp, compression="zstd", compression_level=1)
+    os.replace(tmp, path)
+
+
 def ensure_lake(home: Home) -> None:
     """Give every appendable lake table a zero-row file carrying its schema.
 

@@ -22,6 +22,7 @@ from lake.freshness import mark_building, mark_built, unchanged_since_built
 from orchestration.defs.dbt.paths import models_fingerprint
 from orchestration.defs.dbt.profile import write_run_profile
 from orchestration.defs.dbt.project import tally_dbt_project
+from orchestration.memory import ChildPeak, describe
 from orchestration.settings import TallySettings, import_in_background, launched_by_cli
 from orchestration.warehouse import WarehouseBusy, finish_build, start_build
 
@@ -101,7 +102,9 @@ def tally_dbt_models(
     if config.full_refresh:
         args.append("--full-refresh")
     invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
+    peak = ChildPeak(invocation.process.pid)
     yield from invocation.stream()
+    context.log.info(describe(peak.stop()))
     finish_build(home, build)
     results = invocation.get_artifact("run_results.json").get("results", [])
     if all(r["status"] == "success" for r in results if r["unique_id"].startswith("model.")):

@@ -10,6 +10,7 @@ from lake.price_book import load_price_book, price_book_files, price_book_tables
 from lake.reference import load_reference
 from lake.schemas import REFERENCE_SCHEMAS
 from orchestration.defs.partitions import daily_partitions
+from orchestration.memory import describe, own_peak_gib, reset_own_peak
 from orchestration.settings import TallySettings
 from transforms.money import currency_table
 from transforms.validation import REASONS
@@ -86,6 +87,7 @@ def ingest_usage(context: dg.AssetExecutionContext, settings: TallySettings):
     for removed in remove_uncommitted_closes(home):
         context.log.warning(f"removed {removed}: left by a month close that did not commit")
     customers = pl.read_parquet(home.lake_reference / "customers.parquet")["customer_id"]
+    reset_own_peak()
     result = ingest(
         home,
         customers=customers,
@@ -94,10 +96,11 @@ def ingest_usage(context: dg.AssetExecutionContext, settings: TallySettings):
     )
     totals = result.totals
     context.log.info(f"ingested: {totals}")
+    context.log.info(describe(own_peak_gib()))
     reasons: dict[str, int] = {}
     if result.batch_id:
-        batch = pl.read_parquet(home.lake_quarantine / f"batch-{result.batch_id}.parquet")
-        reasons = dict(batch.group_by("reason").len().iter_rows())
+        batch = pl.scan_parquet(home.lake_quarantine / f"batch-{result.batch_id}.parquet")
+        reasons = dict(batch.group_by("reason").len().collect().iter_rows())
     yield dg.MaterializeResult(
         asset_key="usage_events",
         metadata={
