@@ -22,6 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
+from lake import events as lake_events
 from lake.events import EventWriter, SeenIds, batch_of
 from lake.home import Home
 from lake.io import sink_table, write_table
@@ -313,6 +314,40 @@ def _in_order(
         yield item, future.result()
 
 
+class _Accepting:
+    """A batch's accepted parts, file after file: ids seen before dropped (`SeenIds`), the
+    rest handed to the lake's writer, and the events accepted per day counted."""
+
+    def __init__(self, seen: SeenIds, lake: EventWriter):
+        self._seen, self._lake = seen, lake
+        self.days: dict[dt.date, tuple[int, dt.datetime]] = {}  # events, latest occurred_at
+
+    def accept_file(self, n: int, prepared: _Prepared) -> int:
+        """Accept one file's parts; the number of its events written. Its late events for
+        dates not held wait until the file is read, so each such date is looked up once a
+        file rather than once a piece (the file's ids are distinct already, so the order of
+        its dates does not change what is kept)."""
+        written = 0
+        late: dict[dt.date, list[pl.DataFrame]] = {}
+        for accepted in prepared.accepted():
+            for (day,), part in accepted.partition_by("event_date", as_dict=True).items():
+                if part.height < lake_events.SMALL_PART and not self._seen.holds(day):
+                    late.setdefault(day, []).append(part)
+                else:
+                    written += self._accept(n, day, part)
+        for day, parts in late.items():
+            written += self._accept(n, day, pl.concat(parts))
+        return written
+
+    def _accept(self, n: int, day: dt.date, part: pl.DataFrame) -> int:
+        part = self._seen.drop_seen(day, part)
+        if part.height:
+            count, latest = self.days.get(day, (0, part["occurred_at"].max()))
+            self.days[day] = (count + part.height, max(latest, part["occurred_at"].max()))
+            self._lake.add(day, part, n)
+        return part.height
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A landing file no committed batch recorded: its name under the home, where to read it,
@@ -393,11 +428,10 @@ def ingest(
     ).hexdigest()[:16]
     ingested_at = now.astimezone(dt.UTC)
     lake = EventWriter(home, batch_id)
-    seen = SeenIds(home, lake, max_rows=seen_ids_in_memory)
+    batch = _Accepting(SeenIds(home, lake, max_rows=seen_ids_in_memory), lake)
     file_rows: list[dict] = []
     stage = _stage_path(home)
     quarantine = _QuarantineWriter(stage)
-    days: dict[dt.date, tuple[int, dt.datetime]] = {}  # events accepted, latest occurred_at
 
     # Content already ingested (under another name, or twice in this batch) is not read again.
     to_read, shas = [], set(known_shas)
@@ -433,16 +467,7 @@ def ingest(
                 )
                 progress(f"[{n}/{len(candidates)}] {rel}: unreadable ({prepared.error})")
                 continue
-            written = 0
-            for accepted in prepared.accepted():
-                for (day,), part in accepted.partition_by("event_date", as_dict=True).items():
-                    part = seen.drop_seen(day, part)
-                    if part.height == 0:
-                        continue
-                    count, latest = days.get(day, (0, part["occurred_at"].max()))
-                    days[day] = (count + part.height, max(latest, part["occurred_at"].max()))
-                    written += part.height
-                    lake.add(day, part, n)
+            written = batch.accept_file(n, prepared)
             file_rows.append(
                 {
                     **base,
@@ -467,13 +492,13 @@ def ingest(
     batch_days = pl.DataFrame(
         [
             {"batch_id": batch_id, "event_date": d, "events": n, "last_occurred_at": t}
-            for d, (n, t) in sorted(days.items())
+            for d, (n, t) in sorted(batch.days.items())
         ],
         schema=BATCH_DAYS_SCHEMA,
     )
     write_table(batch_days, _batch_days_path(home, batch_id))
     write_table(files, home.lake_ingested_files / f"batch-{batch_id}.parquet")  # the commit
-    return IngestResult(batch_id, files, sorted(days))
+    return IngestResult(batch_id, files, sorted(batch.days))
 
 
 _ZERO = {"rows_read": 0, "rows_accepted": 0, "rows_quarantined": 0, "duplicates_dropped": 0}

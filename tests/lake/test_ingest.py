@@ -487,9 +487,16 @@ def test_the_day_records_of_a_batch_that_never_committed_are_removed(home):
     assert len(batch_days(home)) == 1
 
 
-def test_ids_held_in_memory_are_bounded_and_dropped_dates_are_read_back_exactly(home):
+@pytest.mark.parametrize("way", ["held", "looked_up"])
+def test_ids_held_in_memory_are_bounded_and_dropped_dates_are_read_back_exactly(
+    home, monkeypatch, way
+):
     """A batch whose files keep returning to earlier dates, with room for two ids in memory:
-    dates are dropped and read back from the lake, and every duplicate is still found."""
+    held dates are dropped and read back from the lake; small parts on dates not held are
+    looked up in the lake instead, with room for one id accepted that way. Either way every
+    duplicate is still found."""
+    if way == "held":
+        monkeypatch.setattr("lake.events.SMALL_PART", 1)  # no part is small: dates are held
     rows = {
         "a.csv": ["e1,2026-10-01", "e2,2026-10-02", "e3,2026-10-03"],
         "b.csv": ["e1,2026-10-01", "e4,2026-10-01", "e2,2026-10-02"],  # e1, e2 again
@@ -499,7 +506,7 @@ def test_ids_held_in_memory_are_bounded_and_dropped_dates_are_read_back_exactly(
         body = "".join(f"{line}T10:00:00Z,c1,api_calls,1,200,\n" for line in lines)
         land(home, name, HEADER + body)
     lake = EventWriter(home, "b1")
-    seen = SeenIds(home, lake, max_rows=2)
+    seen = SeenIds(home, lake, max_rows=2, max_recent=1)
     for lines in rows.values():
         ids = pl.DataFrame({"event_id": [line.split(",")[0] for line in lines]}).with_columns(
             ID_HASH
@@ -514,7 +521,10 @@ def test_ids_held_in_memory_are_bounded_and_dropped_dates_are_read_back_exactly(
             kept = seen.drop_seen(date, part)
             lake.add(date, kept.with_columns(pl.lit(date).alias("event_date")), 1)
     lake.flush()
-    assert seen.reloads > 0  # dates really were dropped and read back
+    if way == "held":
+        assert seen.reloads > 0 and seen.lookups == 0  # dates really were dropped, read back
+    else:
+        assert seen.lookups > 0 and seen.reloads == 0  # parts really were looked up
     written = pl.read_parquet(home.lake_events / "*" / "batch-b1-*.parquet")["event_id"]
     assert sorted(written.to_list()) == ["e1", "e2", "e3", "e4", "e5"]  # each id once
 
