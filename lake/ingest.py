@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from lake import events as lake_events
-from lake.events import EventWriter, SeenIds, batch_of
+from lake.events import EventWriter, SeenIds, batch_of, compacted
 from lake.home import Home
 from lake.io import sink_table, write_table
 from lake.landing import UnreadableFile, file_sha256, one_line
@@ -199,18 +199,22 @@ def _prepare_file(
         validated = validate(piece.rows, customers=customers, metrics=metrics, now=now)
         accepted = accepted_events(validated, rel)
         offset = pl.col("row_number") + piece.first_row
+        # Compacted: a rejected JSON line is cut from the piece's lines, and would keep all
+        # of them alive until the batch ends.
         rejected.append(
-            pl.concat(
-                [
-                    quarantined_rows(validated, piece.rows, rel, piece.lines),
-                    piece.malformed.select(
-                        pl.lit(rel).alias("file_path"),
-                        "row_number",
-                        pl.lit("malformed_row").alias("reason"),
-                        "raw_record",
-                    ),
-                ]
-            ).with_columns(offset)
+            compacted(
+                pl.concat(
+                    [
+                        quarantined_rows(validated, piece.rows, rel, piece.lines),
+                        piece.malformed.select(
+                            pl.lit(rel).alias("file_path"),
+                            "row_number",
+                            pl.lit("malformed_row").alias("reason"),
+                            "raw_record",
+                        ),
+                    ]
+                ).with_columns(offset)
+            )
         )
         rows_read += piece.rows.height + piece.malformed.height
         valid_rows += accepted.height

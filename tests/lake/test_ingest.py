@@ -617,3 +617,18 @@ def test_a_large_file_that_fails_in_its_last_piece_leaves_nothing_in_the_lake(ho
     assert result.files["error"][0].startswith("cannot decompress gzip")
     assert events(home)["event_id"].to_list() == ["f1"]
     assert not (home.lake / "staging").exists()
+
+
+def test_a_compacted_part_keeps_every_value_and_null():
+    from lake.events import compacted
+
+    whole = pl.DataFrame(
+        {
+            "event_id": ["e1", None, "a-much-longer-id-than-twelve-bytes", ""],
+            "quantity": pl.Series(["1.5", "2", None, "0"]).cast(pl.Decimal(38, 9)),
+            "source_row": [1, 2, 3, 4],
+        }
+    )
+    part = whole.filter(pl.col("source_row") > 1)
+    assert compacted(part).equals(part)
+    assert compacted(part)["event_id"].to_list() == [None, "a-much-longer-id-than-twelve-bytes", ""]
