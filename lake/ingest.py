@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import shutil
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,19 +22,12 @@ from pathlib import Path
 import polars as pl
 
 from lake import events as lake_events
-from lake.events import EventWriter, SeenIds, batch_of, compacted
+from lake.events import EventWriter, SeenIds, batch_of
 from lake.home import Home
 from lake.io import sink_table, write_table
-from lake.landing import UnreadableFile, file_sha256, one_line
-from lake.pieces import read_raw_pieces
+from lake.landing import file_sha256
+from lake.prepare import QUARANTINE_COLUMNS, Prepared, prepare, unreadable
 from lake.schemas import BATCH_DAYS_SCHEMA, FILES_SCHEMA, QUARANTINE_SCHEMA
-from transforms.validation import (
-    UNREADABLE_FILE,
-    accepted_events,
-    first_of_each_id,
-    quarantined_rows,
-    validate,
-)
 
 
 @dataclass
@@ -120,147 +112,6 @@ def _record_missing_batch_days(home: Home, manifests: pl.DataFrame) -> None:
         )
 
 
-@dataclass
-class _Prepared:
-    """One landing file read and validated: its accepted events in parts (each distinct within
-    itself, in the lake's schema, with `event_date`; in memory, or staged on disk when the file
-    came in several pieces) and its rejected rows. Produced off the main thread."""
-
-    rows_read: int
-    valid_rows: int  # before duplicates within each part are dropped
-    parts: list[pl.DataFrame | Path]
-    rejected: pl.DataFrame
-    error: str | None = None
-
-    def accepted(self) -> Iterator[pl.DataFrame]:
-        """The accepted parts in file order, each read back (and its staged file removed) only
-        when its turn comes, so one part at a time is in memory."""
-        for part in self.parts:
-            if isinstance(part, Path):
-                frame = pl.read_ipc(part)
-                part.unlink()
-                yield frame
-            else:
-                yield part
-
-
-def _prepare(
-    rel: str,
-    path: Path,
-    *,
-    customers: list[str],
-    metrics: list[str],
-    now: dt.datetime,
-    stage: Path,
-) -> _Prepared:
-    """Read and validate one file. Whatever goes wrong with it stays with it: the file is
-    recorded as unreadable with a one-line reason, nothing of it is kept (parts it staged
-    are removed), and the batch goes on. `stage` is where its parts wait when it is large."""
-    staged: list[Path] = []
-    try:
-        return _prepare_file(
-            rel, path, customers=customers, metrics=metrics, now=now, stage=stage, staged=staged
-        )
-    except Exception as exc:  # noqa: BLE001 - one bad file must never stop the others
-        for part in staged:
-            part.unlink(missing_ok=True)
-        if isinstance(exc, UnreadableFile):
-            return _unreadable(rel, str(exc))
-        return _unreadable(rel, f"cannot read: {type(exc).__name__}: {one_line(exc)}")
-
-
-def _unreadable(rel: str, error: str) -> _Prepared:
-    rejected = pl.DataFrame(
-        [{"file_path": rel, "row_number": None, "reason": UNREADABLE_FILE, "raw_record": error}],
-        schema=_QUARANTINE_COLUMNS,
-    )
-    return _Prepared(0, 0, [], rejected, error=error)
-
-
-def _prepare_file(
-    rel: str,
-    path: Path,
-    *,
-    customers: list[str],
-    metrics: list[str],
-    now: dt.datetime,
-    stage: Path,
-    staged: list[Path],
-) -> _Prepared:
-    """Read and validate a file piece by piece (`read_raw_pieces`). Its accepted parts stay in
-    memory up to FILE_ROWS_HELD rows; past that they are staged on disk (Arrow IPC,
-    uncompressed) as they are made, so memory holds about one piece however large the file. `staged` lists what was
-    written, for the caller to remove if a later piece fails."""
-    parts: list[pl.DataFrame | Path] = []
-    rejected: list[pl.DataFrame] = []
-    rows_read = valid_rows = 0
-    earlier = pl.DataFrame(schema=_PIECE_KEY)  # the ids accepted from the file's earlier pieces
-    for piece in read_raw_pieces(path):
-        validated = validate(piece.rows, customers=customers, metrics=metrics, now=now)
-        accepted = accepted_events(validated, rel)
-        offset = pl.col("row_number") + piece.first_row
-        # Compacted: a rejected JSON line is cut from the piece's lines, and would keep all
-        # of them alive until the batch ends.
-        rejected.append(
-            compacted(
-                pl.concat(
-                    [
-                        quarantined_rows(validated, piece.rows, rel, piece.lines),
-                        piece.malformed.select(
-                            pl.lit(rel).alias("file_path"),
-                            "row_number",
-                            pl.lit("malformed_row").alias("reason"),
-                            "raw_record",
-                        ),
-                    ]
-                ).with_columns(offset)
-            )
-        )
-        rows_read += piece.rows.height + piece.malformed.height
-        valid_rows += accepted.height
-        # Within a file the first copy of an id wins, whatever its date, as when the file is
-        # read whole: copies of ids from earlier pieces are dropped here.
-        distinct = first_of_each_id(accepted).with_columns(
-            pl.col("source_row") + piece.first_row, _SECOND_HASH
-        )
-        # The piece's hashes are the smaller side: the earlier ones are screened against them,
-        # and only ids sharing a hash with an earlier piece are compared by both hashes.
-        suspects = earlier.filter(pl.col("_hash").is_in(distinct["_hash"].implode()))
-        if suspects.height:
-            distinct = distinct.join(
-                suspects, on=list(_PIECE_KEY), how="anti", maintain_order="left"
-            )
-        earlier = pl.concat([earlier, distinct.select(_PIECE_KEY.keys())])
-        parts.append(distinct.drop("_hash2"))
-        held = sum(p.height for p in parts if isinstance(p, pl.DataFrame))
-        if held > FILE_ROWS_HELD:  # a large file: its parts wait on disk
-            parts = [_staged(p, stage, staged) if isinstance(p, pl.DataFrame) else p for p in parts]
-    return _Prepared(rows_read, valid_rows, parts, pl.concat(rejected))
-
-
-# A file's accepted rows held in memory until it is done; past this they wait on disk. Up to a
-# million rows (about 150 MB) staging would cost more than it saves: writing, reading back and
-# removing the parts took a sixth of ingestion on files of a million rows.
-FILE_ROWS_HELD = 1_000_000
-
-# Ids of a file's earlier pieces are compared by two independent 64-bit hashes, 16 bytes an
-# id (a 100M-row file holds 1.6 GB of them; a 1-in-10^23 chance that two ids of one file share
-# both); its other ids are not held.
-_SECOND_HASH = pl.col("event_id").hash(seed=1).alias("_hash2")
-_PIECE_KEY = {"_hash": pl.UInt64, "_hash2": pl.UInt64}
-
-
-def _staged(part: pl.DataFrame, stage: Path, staged: list[Path]) -> Path:
-    stage.mkdir(parents=True, exist_ok=True)
-    path = stage / f"part-{uuid.uuid4().hex}.arrow"
-    staged.append(path)
-    part.write_ipc(path, compression="uncompressed")
-    return path
-
-
-_QUARANTINE_COLUMNS = {k: v for k, v in QUARANTINE_SCHEMA.items() if k != "batch_id"}
-
-
 QUARANTINE_WAITING = 200_000
 
 
@@ -278,7 +129,7 @@ class _QuarantineWriter:
     def add(self, rows: pl.DataFrame) -> None:
         if rows.height == 0:
             return
-        self._waiting.append(rows.select(_QUARANTINE_COLUMNS.keys()).cast(_QUARANTINE_COLUMNS))
+        self._waiting.append(rows.select(QUARANTINE_COLUMNS.keys()).cast(QUARANTINE_COLUMNS))
         self._rows += rows.height
         if self._rows > self._max_waiting:
             self._stage.mkdir(parents=True, exist_ok=True)
@@ -290,7 +141,7 @@ class _QuarantineWriter:
     def write(self, path: Path, batch_id: str) -> None:
         """The batch's quarantine file, in the order the rows came."""
         waiting = (
-            pl.concat(self._waiting) if self._waiting else pl.DataFrame(schema=_QUARANTINE_COLUMNS)
+            pl.concat(self._waiting) if self._waiting else pl.DataFrame(schema=QUARANTINE_COLUMNS)
         )
         rows = pl.concat([*(pl.scan_parquet(p) for p in self._spilled), waiting.lazy()])
         sink_table(
@@ -299,8 +150,8 @@ class _QuarantineWriter:
 
 
 def _in_order(
-    pool: ThreadPoolExecutor, work: Callable[[tuple], _Prepared], items: list[tuple], ahead: int
-) -> Iterator[tuple[tuple, _Prepared]]:
+    pool: ThreadPoolExecutor, work: Callable[[tuple], Prepared], items: list[tuple], ahead: int
+) -> Iterator[tuple[tuple, Prepared]]:
     """Results of `work` over `items`, in order, with at most `ahead` items in flight: the next
     files are read while the current one is deduplicated and written, and memory holds a
     bounded number of files."""
@@ -326,7 +177,7 @@ class _Accepting:
         self._seen, self._lake = seen, lake
         self.days: dict[dt.date, tuple[int, dt.datetime]] = {}  # events, latest occurred_at
 
-    def accept_file(self, n: int, prepared: _Prepared) -> int:
+    def accept_file(self, n: int, prepared: Prepared) -> int:
         """Accept one file's parts; the number of its events written. Its late events for
         dates not held wait until the file is read, so each such date is looked up once a
         file rather than once a piece (the file's ids are distinct already, so the order of
@@ -450,7 +301,7 @@ def ingest(
         }
         if refused is not None:
             file_rows.append({**base, **_ZERO, "status": "failed", "error": refused, "n": n})
-            quarantine.add(_unreadable(rel, refused).rejected)
+            quarantine.add(unreadable(rel, refused).rejected)
             progress(f"[{n}/{len(candidates)}] {rel}: refused ({refused})")
         elif sha in shas:
             file_rows.append({**base, **_ZERO, "status": "already_ingested", "error": None, "n": n})
@@ -458,9 +309,9 @@ def ingest(
             shas.add(sha)
             to_read.append((n, rel, path, base))
 
-    def work(item: tuple) -> _Prepared:
+    def work(item: tuple) -> Prepared:
         _, rel, path, _ = item
-        return _prepare(rel, path, customers=customers, metrics=metrics, now=now, stage=stage)
+        return prepare(rel, path, customers=customers, metrics=metrics, now=now, stage=stage)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for (n, rel, _, base), prepared in _in_order(pool, work, to_read, ahead=max(1, workers)):

@@ -575,7 +575,7 @@ def test_a_large_file_read_in_pieces_ingests_exactly_as_read_whole(tmp_path, mon
     monkeypatch.setattr("lake.pieces.PIECE_ROWS", 700)
     monkeypatch.setattr("lake.events.SMALL_PART", 100)  # each part its own lake file
     monkeypatch.setattr("lake.ingest.QUARANTINE_WAITING", 3)  # quarantined rows wait on disk
-    monkeypatch.setattr("lake.ingest.FILE_ROWS_HELD", 1000)  # and so do a file's parts
+    monkeypatch.setattr("lake.prepare.FILE_ROWS_HELD", 1000)  # and so do a file's parts
     actual = run(pieces)
     columns = ["file_path", "rows_read", "rows_accepted", "rows_quarantined", "duplicates_dropped"]
     assert actual.files.select(columns).rows() == expected.files.select(columns).rows()
@@ -608,7 +608,7 @@ def test_a_large_file_that_fails_in_its_last_piece_leaves_nothing_in_the_lake(ho
     (home.landing_usage / "cut.csv.gz").write_bytes(packed[: len(packed) - 40])
     land(home, "fine.csv", HEADER + "f1,2026-10-01T10:00:00Z,c1,api_calls,1,200,\n")
     monkeypatch.setattr("lake.pieces.PIECE_BYTES", 8_192)
-    monkeypatch.setattr("lake.ingest.FILE_ROWS_HELD", 100)  # its first pieces wait on disk
+    monkeypatch.setattr("lake.prepare.FILE_ROWS_HELD", 100)  # its first pieces wait on disk
     result = run(home)
     assert result.files.select("file_path", "status").rows() == [
         ("landing/usage/cut.csv.gz", "failed"),
