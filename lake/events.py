@@ -48,8 +48,8 @@ class SeenIds:
     dropped (their waiting events written to the lake first) and read back if a large part
     touches them again.
 
-    A small part (under `lookup_below` rows: the late events a daily export carries for the
-    days before it) on a date not held is looked up instead: the lake's ids of that date are
+    A small part (under SMALL_PART rows: the late events a daily export carries for the days
+    before it) on a date not held is looked up instead: the lake's ids of that date are
     scanned for the part's ids, and only the ids this batch accepted that way are remembered
     (they may still be waiting to be written). Holding a whole day of millions of ids for a few
     hundred late events evicted the day being written, and the next part read it back: on
@@ -65,11 +65,9 @@ class SeenIds:
         home: Home,
         writer: EventWriter | None = None,
         max_rows: int = 8_000_000,
-        lookup_below: int | None = None,
         max_recent: int = 1_000_000,
     ):
         self._home, self._writer, self._max_rows = home, writer, max_rows
-        self._lookup_below = SMALL_PART if lookup_below is None else lookup_below
         self._max_recent = max_recent
         self._by_date: dict[dt.date, pl.DataFrame] = {}  # least recently used first
         self._rows = 0
@@ -98,7 +96,7 @@ class SeenIds:
     def drop_seen(self, day: dt.date, events: pl.DataFrame) -> pl.DataFrame:
         """The events of one date whose ids were not seen before (ids already distinct);
         the ids kept are remembered."""
-        if day not in self._by_date and events.height < self._lookup_below:
+        if day not in self._by_date and events.height < SMALL_PART:
             return self._looked_up(day, events)
         seen = self._by_date.pop(day, None)
         if seen is None:
