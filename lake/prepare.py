@@ -95,8 +95,9 @@ def _prepare_file(
 ) -> Prepared:
     """Read and validate a file piece by piece (`read_raw_pieces`). Its accepted parts stay in
     memory up to FILE_ROWS_HELD rows; past that they are staged on disk (Arrow IPC,
-    uncompressed) as they are made, so memory holds about one piece however large the file. `staged` lists what was
-    written, for the caller to remove if a later piece fails."""
+    uncompressed) as they are made, so memory holds about one piece however large the file.
+    `staged` lists what was written, for the caller to remove if a later piece fails. (The
+    same arguments as `prepare`, which only adds the handling of a file that fails.)"""
     parts: list[pl.DataFrame | Path] = []
     rejected: list[pl.DataFrame] = []
     rows_read = valid_rows = 0
