@@ -118,13 +118,36 @@
     to_date({{ ts }})
 {%- endmacro %}
 
-{# The value of `value` on the row with the greatest (order_1, order_2), in an aggregation. #}
-{% macro latest_of(value, order_1, order_2) -%}
-    {{ return(adapter.dispatch('latest_of', 'tally')(value, order_1, order_2)) }}
+{# In an aggregation, the greatest of a row's `fields` taken together, in order (the first
+   decides, the next breaks its ties): a struct with those fields, so the row with the greatest
+   first fields brings the others along. `fields` is a list of column names. One struct and one
+   comparison per row, where arg_max per value compared a struct key once for each value. #}
+{% macro max_row(fields) -%}
+    {{ return(adapter.dispatch('max_row', 'tally')(fields)) }}
 {%- endmacro %}
-{% macro default__latest_of(value, order_1, order_2) -%}
-    arg_max({{ value }}, struct_pack(a := {{ order_1 }}, b := {{ order_2 }}))
+{% macro default__max_row(fields) -%}
+    max(struct_pack({% for f in fields %}{{ f }} := {{ f }}{{ ", " if not loop.last }}{% endfor %}))
 {%- endmacro %}
-{% macro spark__latest_of(value, order_1, order_2) -%}
-    max_by({{ value }}, struct({{ order_1 }}, {{ order_2 }}))
+{% macro spark__max_row(fields) -%}
+    max(named_struct({% for f in fields %}'{{ f }}', {{ f }}{{ ", " if not loop.last }}{% endfor %}))
+{%- endmacro %}
+
+{# The values of `column` held by more than one row of `relation`, as a query (each repeated
+   value at least once). Grouping a column of distinct hashes builds a hash table as large as
+   the column; on DuckDB sorting it and comparing neighbours took half as long (29M hashes:
+   2.2 s against 4.3 s). Spark keeps the grouping: a window over one global order runs in one
+   task. #}
+{% macro repeated_values(relation, column) -%}
+    {{ return(adapter.dispatch('repeated_values', 'tally')(relation, column)) }}
+{%- endmacro %}
+{% macro default__repeated_values(relation, column) -%}
+    select {{ column }} from {{ relation }} group by 1 having count(*) > 1
+{%- endmacro %}
+{% macro duckdb__repeated_values(relation, column) -%}
+    select {{ column }}
+    from (
+        select {{ column }}, lag({{ column }}) over (order by {{ column }}) as previous
+        from {{ relation }}
+    )
+    where {{ column }} = previous
 {%- endmacro %}

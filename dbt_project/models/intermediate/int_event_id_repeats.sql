@@ -3,7 +3,7 @@
 -- knows which dates changed; every hash of that date also held elsewhere in the index gets a
 -- row naming the other date. A nightly build looks the new dates' hashes up in the index (a
 -- join built on the new hashes, probing the index once) instead of grouping all of history;
--- the first build groups the whole index once.
+-- the first build finds the repeated hashes of the whole index once (repeated_values).
 {{ config(**usage_date_incremental()) }}
 
 -- depends_on: {{ ref('stg_lake__batch_days') }}
@@ -34,7 +34,7 @@ candidates as (
     -- The first build: every hash held more than once, and where.
     select i.usage_date, i.id_hash
     from id_index as i
-    where i.id_hash in (select r.id_hash from id_index as r group by 1 having count(*) > 1)
+    where i.id_hash in ({{ repeated_values('id_index', 'id_hash') }})
 ),
 {% else %}
 candidates as (

@@ -26,11 +26,21 @@ grouped as (
         count(*) as events,
         sum(quantity) as quantity,
         max(quantity) as max_quantity,
-        {{ latest_of('quantity', 'occurred_at', 'event_id') }} as latest_quantity,
-        max(occurred_at) as latest_occurred_at,
-        {{ latest_of('event_id', 'occurred_at', 'event_id') }} as latest_event_id
+        {{ max_row(['occurred_at', 'event_id', 'quantity']) }} as latest
     from events
     group by 1, 2, 3, 4, 5
 )
 
-select * from grouped
+select
+    customer_id,
+    usage_date,
+    metric,
+    status_key,
+    properties_key,
+    events,
+    quantity,
+    max_quantity,
+    latest.quantity as latest_quantity,
+    latest.occurred_at as latest_occurred_at,
+    latest.event_id as latest_event_id
+from grouped
