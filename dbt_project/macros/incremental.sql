@@ -55,3 +55,90 @@
         )
     {%- endif -%}
 {%- endmacro %}
+
+{#-
+  Incremental builds over billing periods (UTC calendar months), for the models between the
+  daily aggregate and the invoices. int_period_fingerprints digests, per period, everything
+  its rating reads: the events the batches recorded on its days, its subscription segments,
+  the price book rows of the plan versions in force, and how far "as of" reaches into it.
+  Each model keeps the digest it was built with (`rated_with`) and rebuilds the periods whose
+  digest changed: late events re-rate their month, a price change the months under the
+  changed plan versions, a new night the open month. Like the dates above, self-correcting:
+  a period a crash left half built does not match and is rebuilt next time.
+-#}
+
+{# The configuration of a model incremental by billing period, on either engine. #}
+{% macro period_incremental() -%}
+    {{ return({
+        'materialized': 'incremental',
+        'unique_key': 'period_start',
+        'incremental_strategy': 'insert_overwrite' if target.type == 'spark' else 'delete+insert',
+        'partition_by': ['period_start'] if target.type == 'spark' else none,
+        'on_schema_change': 'fail',
+    }) }}
+{%- endmacro %}
+
+{# The periods `model` must rebuild (first days of months, 'YYYY-MM-DD' strings): those whose
+   digest in int_period_fingerprints differs from the one the model was built with, or that
+   the model holds and no longer has a digest. #}
+{% macro periods_to_rebuild(model) -%}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set sql -%}
+        with built as (
+            select period_start, max(rated_with) as rated_with
+            from {{ model }}
+            group by 1
+        )
+        select cast(coalesce(f.period_start, b.period_start) as {{ dbt.type_string() }})
+        from {{ ref('int_period_fingerprints') }} as f
+        full outer join built as b on f.period_start = b.period_start
+        where coalesce(f.fingerprint, '') <> coalesce(b.rated_with, '')
+        order by 1
+    {%- endset -%}
+    {{ return(run_query(sql).columns[0].values() | list) }}
+{%- endmacro %}
+
+{# A filter on a date column: within one of `periods` (first days of months, as strings), as
+   ranges the engines can prune on; nothing at all when `periods` is none. #}
+{% macro date_in_periods(column, periods) -%}
+    {%- if periods is none -%}
+        1 = 1
+    {%- elif periods | length == 0 -%}
+        1 = 0
+    {%- else -%}
+        ({%- for p in periods %}
+            {%- set start = modules.datetime.date.fromisoformat(p) -%}
+            {%- set next = (start.replace(day=28) + modules.datetime.timedelta(days=4)).replace(day=1) -%}
+            ({{ column }} >= cast('{{ start }}' as date) and {{ column }} < cast('{{ next }}' as date))
+            {{- " or " if not loop.last }}
+        {%- endfor -%})
+    {%- endif -%}
+{%- endmacro %}
+
+{# A digest of text values, the same whatever their order (an aggregate). #}
+{% macro digest_of(text_expr) -%}
+    {{ return(adapter.dispatch('digest_of', 'tally')(text_expr)) }}
+{%- endmacro %}
+{% macro default__digest_of(text_expr) -%}
+    md5(string_agg({{ text_expr }}, chr(10) order by {{ text_expr }}))
+{%- endmacro %}
+{% macro spark__digest_of(text_expr) -%}
+    md5(concat_ws(chr(10), array_sort(collect_list({{ text_expr }}))))
+{%- endmacro %}
+
+{# One text of a row's `columns` (names, or expressions), nulls marked apart from any value. #}
+{% macro row_text(columns) -%}
+    concat_ws('|'
+    {%- for c in columns %}, coalesce(cast({{ c }} as {{ dbt.type_string() }}), '\N'){% endfor -%}
+    )
+{%- endmacro %}
+
+{# The columns of a relation built earlier in the run, as `alias.name` (at execution). #}
+{% macro columns_of(relation, alias) -%}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set names = [] -%}
+    {%- for column in adapter.get_columns_in_relation(relation) -%}
+        {%- do names.append(alias ~ '.' ~ column.name) -%}
+    {%- endfor -%}
+    {{ return(names) }}
+{%- endmacro %}

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+import yaml
 
 from demo.generate import GenerateConfig, generate
 from lake.home import Home
@@ -65,6 +66,26 @@ def _rebuilt_dates(home: Home) -> list[str] | None:
     if "where 1 = 1" in text:
         return None
     return re.findall(r"cast\('(\d{4}-\d{2}-\d{2})' as date\)", text)
+
+
+# The models rated per billing period (incremental by period_start).
+PERIOD_MODELS = (
+    "int_usage_event_groups",
+    "int_usage_charged",
+    "fct_usage_daily",
+    "int_invoice_usage",
+)
+
+
+def _rebuilt_periods(home: Home, model: str) -> list[str] | None:
+    """The periods the last build of `model` rated, from its compiled SQL; None when it rated
+    every period."""
+    [sql] = (home.dagster_home / "dbt-target" / "compiled").rglob(f"{model}.sql")
+    text = sql.read_text()
+    if "1 = 1" in text:
+        return None
+    # int_invoice_usage filters each of its inputs: each period once.
+    return sorted(set(re.findall(r">= cast\('(\d{4}-\d{2}-01)' as date\)", text)))
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +189,38 @@ def test_an_id_reused_on_a_later_night_is_found_by_the_lookup_of_new_dates(histo
         ("event_id_reused", "error", None, dt.date(2026, 9, 1), REUSED_ID)
     ]
     assert [r[6] for r in reused] == [2]
+
+
+def test_a_price_change_re_rates_only_the_periods_it_affects(histories, tmp_path):
+    """A new version of a plan from October re-rates October and leaves September as it was;
+    the marts are those a full refresh gives."""
+    _, nightly, *_ = histories
+    home = Home.at(tmp_path / "repriced")
+    shutil.copytree(nightly.root, home.root)
+    book_path = home.pricing / "plans.yaml"
+    book = yaml.safe_load(book_path.read_text())
+    [starter] = [p for p in book["plans"] if p["plan_id"] == "starter"]
+    repriced = {**starter, "version": starter["version"] + 1, "effective_from": "2026-10-01"}
+    repriced["charges"] = [
+        {**c, "unit_price": str(2 * float(c["unit_price"]))} for c in starter["charges"]
+    ]
+    book["plans"].append(repriced)
+    book_path.write_text(yaml.safe_dump(book, sort_keys=False))
+    before = _marts(nightly)
+    last = str(START + dt.timedelta(days=DAYS - 1))
+    main(["run", "--home", str(home.root), "--from", last, "--to", last])
+    assert {m: _rebuilt_periods(home, m) for m in PERIOD_MODELS} == dict.fromkeys(
+        PERIOD_MODELS, ["2026-10-01"]
+    )
+    after = _marts(home)
+    september, october = dt.date(2026, 9, 1), dt.date(2026, 10, 1)
+
+    def invoices(marts, period):
+        # invoice_id, customer_id, period_start, ...: every figure of the period's invoices
+        return sorted(r for r in marts["fct_invoices"] if period in r)
+
+    assert invoices(after, september) == invoices(before, september)
+    assert invoices(after, october) != invoices(before, october)
+    main(["run", "--home", str(home.root), "--from", last, "--to", last, "--full-refresh"])
+    assert _rebuilt_periods(home, "int_invoice_usage") is None
+    assert _marts(home) == after

@@ -8,13 +8,36 @@
 -- Also the usage projected to the end of the segment, for spend dashboards: sums and counts
 -- scale by segment days over days elapsed (as of the last usage day); max, unique_count and
 -- latest are levels, not flows, and stay as they are.
+-- Incremental by billing period, over the periods whose inputs changed.
+{{ config(**period_incremental()) }}
+
+{%- set periods = periods_to_rebuild(this) if is_incremental() else none %}
+
 with
 
-segments as (select * from {{ ref('int_subscription_segments') }}),
+segments as (
+    select *
+    from {{ ref('int_subscription_segments') }}
+    where {{ date_in_periods('period_start', periods) }}
+),
+
 charges as (select * from {{ ref('stg_pricing__charges') }}),
-usage as (select * from {{ ref('int_usage_charged') }} where charge_id is not null),
+
+usage as (
+    select *
+    from {{ ref('int_usage_charged') }}
+    where charge_id is not null and {{ date_in_periods('usage_date', periods) }}
+),
+
 matched as (select * from {{ ref('int_charge_signatures_matched') }}),
-groups as (select * from {{ ref('int_usage_event_groups') }}),
+
+groups as (
+    select *
+    from {{ ref('int_usage_event_groups') }}
+    where {{ date_in_periods('usage_date', periods) }}
+),
+
+fingerprints as (select * from {{ ref('int_period_fingerprints') }}),
 -- The last day with data: the latest event any committed batch recorded.
 as_of as (
     select {{ utc_date('max(last_occurred_at)') }} as as_of_date
@@ -132,4 +155,8 @@ final as (
     from measured
 )
 
-select * from final
+select
+    final.*,
+    f.fingerprint as rated_with
+from final
+left join fingerprints as f on final.period_start = f.period_start

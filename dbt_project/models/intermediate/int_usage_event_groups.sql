@@ -1,9 +1,21 @@
 -- The daily event groups with the segment (plan) in force that day. Filter matching then runs
--- on distinct signatures instead of on every event.
+-- on distinct signatures instead of on every event. Incremental by billing period: a build
+-- rates again only the periods whose inputs changed (periods_to_rebuild), reading only their
+-- days of the daily aggregate.
+{{ config(**period_incremental()) }}
+
+{%- set periods = periods_to_rebuild(this) if is_incremental() else none %}
+
 with
 
-daily as (select * from {{ ref('int_usage_daily') }}),
+daily as (
+    select *
+    from {{ ref('int_usage_daily') }}
+    where {{ date_in_periods('usage_date', periods) }}
+),
+
 segments as (select * from {{ ref('int_subscription_segments') }}),
+fingerprints as (select * from {{ ref('int_period_fingerprints') }}),
 
 final as (
     select
@@ -20,12 +32,16 @@ final as (
         d.max_quantity,
         d.latest_quantity,
         d.latest_occurred_at,
-        d.latest_event_id
+        d.latest_event_id,
+        {{ month_start('d.usage_date') }} as period_start,
+        f.fingerprint as rated_with
     from daily as d
     left join segments as s
         on d.customer_id = s.customer_id
         and d.usage_date >= s.segment_start
         and d.usage_date < s.segment_end
+    left join fingerprints as f
+        on {{ month_start('d.usage_date') }} = f.period_start
 )
 
 select * from final

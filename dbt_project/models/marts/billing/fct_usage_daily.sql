@@ -1,21 +1,36 @@
 -- Daily usage per customer, metric and charge. charge_id is null for usage no charge prices
 -- (no subscription that day, or no charge filter matched): counted, but not billable.
+-- Incremental by billing period, over the periods whose inputs changed.
+{{ config(**period_incremental()) }}
+
+{%- set periods = periods_to_rebuild(this) if is_incremental() else none %}
+
 with
 
-usage as (select * from {{ ref('int_usage_charged') }}),
+usage as (
+    select *
+    from {{ ref('int_usage_charged') }}
+    where {{ date_in_periods('usage_date', periods) }}
+),
+
+fingerprints as (select * from {{ ref('int_period_fingerprints') }}),
 
 final as (
     select
-        customer_id,
-        usage_date,
-        metric,
-        charge_id,
-        cast(sum(events) as bigint) as events,
-        cast(sum(quantity) as {{ quantity_type() }}) as quantity,
-        cast(sum(case when charge_id is not null then events else 0 end) as bigint) as billable_events,
-        cast(sum(case when charge_id is not null then quantity else 0 end) as {{ quantity_type() }}) as billable_quantity
-    from usage
-    group by 1, 2, 3, 4
+        u.customer_id,
+        u.usage_date,
+        u.metric,
+        u.charge_id,
+        cast(sum(u.events) as bigint) as events,
+        cast(sum(u.quantity) as {{ quantity_type() }}) as quantity,
+        cast(sum(case when u.charge_id is not null then u.events else 0 end) as bigint) as billable_events,
+        cast(sum(case when u.charge_id is not null then u.quantity else 0 end) as {{ quantity_type() }}) as billable_quantity,
+        u.period_start,
+        f.fingerprint as rated_with
+    from usage as u
+    left join fingerprints as f
+        on u.period_start = f.period_start
+    group by u.customer_id, u.usage_date, u.metric, u.charge_id, u.period_start, f.fingerprint
 )
 
 select * from final
