@@ -93,6 +93,13 @@ class Home:
         return self.root / "warehouse" / "tally.duckdb"
 
     @property
+    def incremental_store(self) -> Path:
+        """The tables of dbt's incremental models that grow with history (daily aggregate, id
+        index, rating per period): attached to the build as `incremental`, updated in place,
+        so each build's copy of the warehouse holds the marts only."""
+        return self.root / "warehouse" / "incremental.duckdb"
+
+    @property
     def alerts(self) -> Path:
         return self.root / "alerts" / "alerts.jsonl"
 

@@ -17,7 +17,16 @@
         'incremental_strategy': 'insert_overwrite' if target.type == 'spark' else 'delete+insert',
         'partition_by': ['usage_date'] if target.type == 'spark' else none,
         'on_schema_change': 'fail',
+        'database': incremental_database(),
     }) }}
+{%- endmacro %}
+
+{# Where the incremental models' tables live on DuckDB: the database the profile attaches as
+   `incremental` (warehouse/incremental.duckdb), updated in place, so that the copy of the
+   warehouse each build makes holds the marts, not the tables that grow with history. None
+   elsewhere (the target's own database). #}
+{% macro incremental_database() -%}
+    {{ return('incremental' if target.type == 'duckdb' else none) }}
 {%- endmacro %}
 
 {# The usage dates `model` must rebuild, as a list of 'YYYY-MM-DD' strings (at execution). #}
@@ -67,14 +76,16 @@
   a period a crash left half built does not match and is rebuilt next time.
 -#}
 
-{# The configuration of a model incremental by billing period, on either engine. #}
-{% macro period_incremental() -%}
+{# The configuration of a model incremental by billing period, on either engine; a mart
+   (`apart=false`) stays in the warehouse analysts read. #}
+{% macro period_incremental(apart=true) -%}
     {{ return({
         'materialized': 'incremental',
         'unique_key': 'period_start',
         'incremental_strategy': 'insert_overwrite' if target.type == 'spark' else 'delete+insert',
         'partition_by': ['period_start'] if target.type == 'spark' else none,
         'on_schema_change': 'fail',
+        'database': incremental_database() if apart else none,
     }) }}
 {%- endmacro %}
 

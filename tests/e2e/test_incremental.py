@@ -168,6 +168,30 @@ def test_each_night_rebuilds_only_the_dates_its_batch_touched(histories):
     assert any(len(dates) > 3 for dates in touched[1:])
 
 
+def test_the_tables_that_grow_with_history_are_not_in_the_copied_warehouse(histories):
+    """Each build copies the warehouse: the daily aggregate, the id index and the rating per
+    period live in the incremental store beside it, updated in place."""
+    _, nightly, *_ = histories
+
+    def tables(path: Path) -> set[str]:
+        with duckdb.connect(str(path), read_only=True) as con:
+            return {
+                f"{s}.{t}"
+                for s, t in con.sql(
+                    "select schema_name, table_name from duckdb_tables()"
+                ).fetchall()
+            }
+
+    growing = {
+        f"intermediate.{m}" for m in ("int_usage_daily", "int_event_ids", "int_event_id_repeats")
+    }
+    growing |= {f"intermediate.{m}" for m in PERIOD_MODELS if m.startswith("int_")}
+    assert growing <= tables(nightly.incremental_store)
+    warehouse = tables(nightly.warehouse)
+    assert not growing & warehouse
+    assert {"marts.fct_usage_daily", "marts.fct_invoices"} <= warehouse
+
+
 def test_a_run_with_nothing_new_runs_no_dbt_and_a_full_refresh_rebuilds_all(histories):
     """Nothing new: dbt is not run at all (the marts are current), the checks still report
     what stands (same exit status). --full-refresh reads every date again."""

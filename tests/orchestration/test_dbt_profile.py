@@ -8,13 +8,20 @@ from lake.home import Home
 from orchestration.defs.dbt.profile import write_run_profile
 
 
-def test_the_run_profile_names_the_build_the_lake_and_the_memory_limit(tmp_path):
+def test_the_run_profile_names_the_build_its_store_the_lake_and_the_memory_limit(tmp_path):
     home = Home.at(tmp_path / "home")
     build = home.warehouse.with_name("tally.duckdb.build")
     folder = write_run_profile(home, build, "3GB")
     output = yaml.safe_load((folder / "profiles.yml").read_text())["tally"]["outputs"]["duckdb"]
     assert output["path"] == str(tmp_path / "home" / "warehouse" / "tally.duckdb.build")
     assert output["external_root"] == str(tmp_path / "home" / "lake")
+    # The incremental models' tables are updated in place beside the warehouse, not copied.
+    assert output["attach"] == [
+        {
+            "path": str(tmp_path / "home" / "warehouse" / "incremental.duckdb"),
+            "alias": "incremental",
+        }
+    ]
     assert output["settings"] == {
         "memory_limit": "3GB",
         "preserve_insertion_order": False,

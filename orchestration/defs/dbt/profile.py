@@ -17,13 +17,17 @@ from lake.home import Home
 from orchestration.defs.dbt.paths import DBT_PROJECT_DIR
 
 PROFILE, TARGET = "tally", "duckdb"
+# The attached database of the incremental models' tables (macros/incremental.sql).
+INCREMENTAL = "incremental"
 
 
 def run_profile(home: Home, database: Path, memory_limit: str) -> dict:
-    """The project's profile with this run's warehouse, lake and memory limit filled in."""
+    """The project's profile with this run's warehouse, incremental store, lake and memory
+    limit filled in."""
     profiles = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))
     output = profiles[PROFILE]["outputs"][TARGET]
     output["path"] = str(database)
+    output["attach"] = [{"path": str(home.incremental_store), "alias": INCREMENTAL}]
     output["external_root"] = str(home.lake)
     output["settings"]["memory_limit"] = memory_limit
     return {PROFILE: {"target": TARGET, "outputs": {TARGET: output}}}

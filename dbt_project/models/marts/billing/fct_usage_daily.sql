@@ -1,7 +1,7 @@
 -- Daily usage per customer, metric and charge. charge_id is null for usage no charge prices
 -- (no subscription that day, or no charge filter matched): counted, but not billable.
 -- Incremental by billing period, over the periods whose inputs changed.
-{{ config(**period_incremental()) }}
+{{ config(**period_incremental(apart=false)) }}
 
 {%- set periods = periods_to_rebuild(this) if is_incremental() else none %}
 
