@@ -94,10 +94,12 @@ def execute(
     from dagster import DagsterInstance
 
     from orchestration.definitions import build_defs
+    from orchestration.defs.dbt.parse_ahead import start_parse
     from orchestration.settings import CLI_TAG, TallySettings
 
     dagster_home = _prepare_dagster_home(home_dir)
-    job = build_defs(TallySettings(home=str(home_dir))).resolve_job_def(job_name)
+    settings = TallySettings(home=str(home_dir))
+    job = build_defs(settings).resolve_job_def(job_name)
     level = os.environ.get("TALLY_LOG_LEVEL", "WARNING").upper()
     # The CLI prints a summary; step logs stay in the run (and the UI), and dbt's own output
     # goes to a log file under the home unless TALLY_LOG_LEVEL asks for more.
@@ -114,6 +116,9 @@ def execute(
     ):
         for run_id in _abandon_interrupted_runs(instance):
             print(f"{job_name}: run {run_id[:8]} was interrupted earlier; marked failed")
+        # A home's first dbt build would parse the project first: start that now, beside
+        # the steps before dbt (orchestration/defs/dbt/parse_ahead.py).
+        start_parse(settings.tally_home, settings.duckdb_memory_limit)
         redirect = (
             contextlib.redirect_stdout(log)
             if level in ("WARNING", "ERROR")

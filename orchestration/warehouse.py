@@ -32,7 +32,8 @@ class WarehouseBusy(RuntimeError):
     """Another process holds the warehouse open for writing; the message says so in one line."""
 
 
-def _build_path(home: Home) -> Path:
+def build_path(home: Home) -> Path:
+    """Where dbt builds the next warehouse (the copy that replaces the live file)."""
     return home.warehouse.with_name(home.warehouse.name + ".build")
 
 
@@ -43,7 +44,7 @@ def _wal(path: Path) -> Path:
 def start_build(home: Home) -> Path:
     """A fresh copy of the live warehouse (with its write-ahead log, if a writer was killed)
     for dbt to build into; its path. Refused in one line if a writer holds the live file."""
-    live, build = home.warehouse, _build_path(home)
+    live, build = home.warehouse, build_path(home)
     live.parent.mkdir(parents=True, exist_ok=True)
     for stale in (build, _wal(build)):
         stale.unlink(missing_ok=True)

@@ -38,6 +38,18 @@ def world(tmp_path_factory):
     return home, truth, run_status, close_status
 
 
+def test_the_first_build_takes_the_parse_made_while_the_exports_were_read(world):
+    """A home's first dbt build would parse the whole project (its profile names the home):
+    `tally` parses it in the background while the exports are read, and dbt takes that."""
+    home, *_ = world
+    log = (home.dagster_home / "dbt-target" / "dbt.log").read_text()
+    # Each dbt invocation logs what it found ("Found 49 models, ...", code W006): the run's
+    # build and the close's.
+    assert log.count('"code": "W006"') >= 2
+    assert "Unable to do partial parsing" not in log
+    assert not (home.dagster_home / "dbt-parse-ahead").exists()
+
+
 def q(home: Home, sql: str):
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
         return con.execute(sql).fetchall()

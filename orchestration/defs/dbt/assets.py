@@ -19,6 +19,7 @@ from dagster_dbt import (
 )
 
 from lake.freshness import mark_building, mark_built, unchanged_since_built
+from orchestration.defs.dbt.parse_ahead import adopt_parse, dbt_target
 from orchestration.defs.dbt.paths import models_fingerprint
 from orchestration.defs.dbt.profile import write_run_profile
 from orchestration.defs.dbt.project import tally_dbt_project
@@ -95,8 +96,11 @@ def tally_dbt_models(
     profiles = write_run_profile(home, build, settings.duckdb_memory_limit)
     mark_building(home)
     # One target folder per home: dbt's partial parse carries over between runs, and build
-    # output stays with the data instead of piling up in the repository.
-    target = home.dagster_home / "dbt-target"
+    # output stays with the data instead of piling up in the repository. On a home's first
+    # run, `tally` parsed the project while ingestion ran: dbt takes that parse.
+    target = dbt_target(home)
+    if adopt_parse(home):
+        context.log.info("dbt: using the parse made while the exports were read")
     # Unit tests test the SQL, not the data: they run in the test suite, not every night.
     args = ["build", "--profiles-dir", str(profiles), "--exclude-resource-type", "unit_test"]
     if config.full_refresh:
