@@ -32,8 +32,10 @@ install: $(BIN)/.installed $(MANIFEST)
 demo: install
 	$(BIN)/tally demo --home $(HOME_DIR)
 
+# Two workers (the machines have 2 cores); a module's tests stay on one worker, so an e2e
+# module builds its world once. The slowest tests are listed at the end.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope --durations=10
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not e2e"

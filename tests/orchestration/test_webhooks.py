@@ -98,6 +98,9 @@ def _closed_port() -> int:
         f"ftp://user:hunter2@example.invalid/{SECRET}",
         f"http://[::1/{SECRET}hunter2",
     ],
+    # Stable ids: the ports are picked at collection, and parallel workers must collect the
+    # same tests.
+    ids=["refused-http-with-user", "refused-https-with-token", "ftp", "malformed"],
 )
 def test_a_failing_webhook_never_shows_its_secret(tmp_path, caplog, capsys, url):
     caplog.set_level(logging.DEBUG)
