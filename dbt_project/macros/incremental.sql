@@ -11,13 +11,20 @@
    columns fails the run (rebuild with `tally run --full-refresh`) instead of leaving old dates
    with empty columns. Use: {{ config(**usage_date_incremental()) }} #}
 {% macro usage_date_incremental() -%}
+    {{ return(incremental_by('usage_date')) }}
+{%- endmacro %}
+
+{# A model incremental by `key` (a date column), on either engine: delete+insert of the rebuilt
+   keys on DuckDB, insert_overwrite of their partitions on Spark; its table in the incremental
+   store unless `apart` is false. #}
+{% macro incremental_by(key, apart=true) -%}
     {{ return({
         'materialized': 'incremental',
-        'unique_key': 'usage_date',
+        'unique_key': key,
         'incremental_strategy': 'insert_overwrite' if target.type == 'spark' else 'delete+insert',
-        'partition_by': ['usage_date'] if target.type == 'spark' else none,
+        'partition_by': [key] if target.type == 'spark' else none,
         'on_schema_change': 'fail',
-        'database': incremental_database(),
+        'database': incremental_database() if apart else none,
     }) }}
 {%- endmacro %}
 
@@ -79,14 +86,7 @@
 {# The configuration of a model incremental by billing period, on either engine; a mart
    (`apart=false`) stays in the warehouse analysts read. #}
 {% macro period_incremental(apart=true) -%}
-    {{ return({
-        'materialized': 'incremental',
-        'unique_key': 'period_start',
-        'incremental_strategy': 'insert_overwrite' if target.type == 'spark' else 'delete+insert',
-        'partition_by': ['period_start'] if target.type == 'spark' else none,
-        'on_schema_change': 'fail',
-        'database': incremental_database() if apart else none,
-    }) }}
+    {{ return(incremental_by('period_start', apart)) }}
 {%- endmacro %}
 
 {# The periods `model` must rebuild (first days of months, 'YYYY-MM-DD' strings): those whose
