@@ -184,3 +184,21 @@ ISSUED_CONSUMPTION_SCHEMA = {
     "revenue": AMOUNT_TYPE,
     "discount": AMOUNT_TYPE,
 }
+
+CURRENCY_SCHEMA = {"currency": pl.String, "minor_units": pl.Int32}
+
+# Every lake table the warehouse reads, by dbt source (`source_name.table`). The dbt sources
+# declare the same columns with their SQL types (models/staging/_sources.yml): Spark reads the
+# lake through tables created from them, and a test keeps the two alike.
+SOURCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "lake.usage_events": {**EVENT_SCHEMA, "event_date": pl.Date},
+    "lake.quarantined_events": QUARANTINE_SCHEMA,
+    "lake.ingested_files": FILES_SCHEMA,
+    "lake.batch_days": BATCH_DAYS_SCHEMA,
+    **{f"reference.{name}": schema for name, schema in REFERENCE_SCHEMAS.items()},
+    "reference.currencies": CURRENCY_SCHEMA,
+    **{f"pricing.{name}": schema for name, schema in PRICE_BOOK_SCHEMAS.items()},
+    "issued.invoices": ISSUED_INVOICE_SCHEMA,
+    "issued.invoice_lines": ISSUED_LINE_SCHEMA,
+    "issued.credit_consumption": ISSUED_CONSUMPTION_SCHEMA,
+}

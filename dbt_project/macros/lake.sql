@@ -29,3 +29,38 @@
     where num_rows > 0
     group by 1
 {%- endmacro %}
+
+{# The lake's tables, declared for an engine that reads them through its catalog (run before
+   every dbt command, `on-run-start`). DuckDB reads the files themselves (each source's
+   `external_location`); Spark gets one external Parquet table per source, with the columns and
+   types the source declares (models/staging/_sources.yml), so an empty folder reads as an
+   empty table and a table's schema never depends on which files exist. #}
+{% macro register_lake() -%}
+    {{ return(adapter.dispatch('register_lake', 'tally')()) }}
+{%- endmacro %}
+{% macro default__register_lake() -%}{%- endmacro %}
+{% macro spark__register_lake() -%}
+    {%- if execute -%}
+        {#- The lake's folder comes with the session (the profile's spark.tally.lake). -#}
+        {%- set lake = run_query("set spark.tally.lake").columns[1].values()[0] -%}
+        {%- for node in graph.sources.values() -%}
+            {%- set files = node.meta.files.split('/') -%}
+            {%- set folder = [] -%}
+            {%- for part in files if '*' not in part -%}{%- do folder.append(part) -%}{%- endfor -%}
+            {%- set partition = node.meta.get('partition_by') -%}
+            {%- do run_query('create database if not exists ' ~ node.schema) -%}
+            {%- do run_query('drop table if exists ' ~ node.schema ~ '.' ~ node.identifier) -%}
+            {%- call statement('register_' ~ node.identifier) -%}
+                create table {{ node.schema }}.{{ node.identifier }} (
+                    {%- for column in node.columns.values() %}
+                    {{ column.name }} {{ column.data_type }}{{ "," if not loop.last }}
+                    {%- endfor %}
+                )
+                using parquet
+                {% if partition %}partitioned by ({{ partition }}){% endif %}
+                {#- Only the tables' own files: not a writer's `.tmp` left by a kill. -#}
+                options (path '{{ lake }}/{{ folder | join("/") }}', pathGlobFilter '*.parquet')
+            {%- endcall -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}

@@ -46,8 +46,17 @@
 {% macro default__int_div(numerator, denominator) -%}
     (({{ numerator }}) // ({{ denominator }}))
 {%- endmacro %}
+{#- Spark divides decimals to a bounded scale, rounding the last digit: a quotient just below a
+    whole number can come out as that number, and its floor one too high (a package charge at
+    an exact multiple billed one package too many). The floor is taken, then lowered by one
+    where it times the denominator passes the numerator: exact for any non-negative operands. #}
 {% macro spark__int_div(numerator, denominator) -%}
-    floor(({{ numerator }}) / ({{ denominator }}))
+    (floor(({{ numerator }}) / ({{ denominator }}))
+        - case
+            when floor(({{ numerator }}) / ({{ denominator }})) * ({{ denominator }}) > ({{ numerator }})
+                then 1
+            else 0
+        end)
 {%- endmacro %}
 
 {# A month as text YYYY-MM for keys. #}
@@ -151,3 +160,12 @@
     )
     where {{ column }} = previous
 {%- endmacro %}
+
+{#- An instant in time (UTC when shown): DuckDB's `timestamp` has no time zone, Spark's
+    `timestamp` is an instant and Spark has no `with time zone`. Text is portable as `string`
+    (DuckDB's alias of varchar; Spark refuses a varchar without a length). #}
+{% macro timestamp_type() -%}
+    {{ return(adapter.dispatch('timestamp_type', 'tally')()) }}
+{%- endmacro %}
+{% macro default__timestamp_type() -%}timestamp with time zone{%- endmacro %}
+{% macro spark__timestamp_type() -%}timestamp{%- endmacro %}

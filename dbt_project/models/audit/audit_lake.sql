@@ -151,7 +151,7 @@ final as (
     select
         check_name,
         {{ month_start('event_date') }} as period_start,
-        cast(event_date as varchar) as subject,
+        cast(event_date as string) as subject,
         cast(expected as {{ q }}) as expected,
         cast(actual as {{ q }}) as actual
     from per_day
@@ -161,5 +161,5 @@ final as (
     select * from per_file
 )
 
-select {{ finding_columns("'error'", customer_id='cast(null as varchar)') }}
+select {{ finding_columns("'error'", customer_id='cast(null as string)') }}
 from final

@@ -35,8 +35,8 @@ totals as (
         coalesce(charge_id, line_type) as charge_id,
         sum(quantity) as quantity,
         sum(amount) as amount,
-        min(plan_id || ':' || cast(plan_version as varchar)) as first_pricing,
-        max(plan_id || ':' || cast(plan_version as varchar)) as last_pricing
+        min(plan_id || ':' || cast(plan_version as string)) as first_pricing,
+        max(plan_id || ':' || cast(plan_version as string)) as last_pricing
     from both_sides
     group by 1, 2, 3, 4, 5
 ),

@@ -43,7 +43,7 @@ base_fee_lines as (
     select
         segment_id,
         'base_fee' as line_type,
-        cast(null as varchar) as charge_id,
+        cast(null as string) as charge_id,
         cast(segment_days as {{ quantity_type() }}) as quantity,
         cast({{ prorate_money('base_fee', 'segment_days', 'period_days', 'minor_units') }} as {{ money_type() }}) as amount
     from segments
@@ -78,7 +78,7 @@ minimum_lines as (
     select
         segment_id,
         'minimum_true_up' as line_type,
-        cast(null as varchar) as charge_id,
+        cast(null as string) as charge_id,
         cast(segment_days as {{ quantity_type() }}) as quantity,
         cast(minimum - usage_amount as {{ money_type() }}) as amount,
         cast(greatest(minimum - projected_usage_amount, 0) as {{ money_type() }}) as projected_amount

@@ -62,7 +62,7 @@ per_day as (
     select
         'conservation_usage_daily' as check_name,
         {{ month_start('coalesce(l.usage_date, m.usage_date)') }} as period_start,
-        cast(coalesce(l.usage_date, m.usage_date) as varchar) as subject,
+        cast(coalesce(l.usage_date, m.usage_date) as string) as subject,
         cast(coalesce(l.events, 0) as {{ q }}) as expected,
         cast(coalesce(m.events, 0) as {{ q }}) as actual
     from lake_days as l
@@ -110,5 +110,5 @@ final as (
     select * from per_day
 )
 
-select {{ finding_columns("'error'", customer_id='cast(null as varchar)') }}
+select {{ finding_columns("'error'", customer_id='cast(null as string)') }}
 from final

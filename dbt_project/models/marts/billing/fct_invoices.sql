@@ -19,7 +19,7 @@ drafts as (
         -- A carried credit note can make the subtotal negative: the total is never below 0.
         cast(greatest(c.subtotal - coalesce(d.credits_applied, 0), 0) as {{ money_type() }}) as total,
         'draft' as status,
-        cast(null as timestamp with time zone) as issued_at
+        cast(null as {{ tally.timestamp_type() }}) as issued_at
     from computed as c
     left join draft_credits as d on c.invoice_id = d.invoice_id
     where c.invoice_id not in (select invoice_id from issued)

@@ -25,7 +25,7 @@ grant_entries as (
         0 as entry_order,
         'grant' as entry_type,
         credits,
-        cast(null as varchar) as invoice_id,
+        cast(null as string) as invoice_id,
         cast(0 as {{ money_type() }}) as money,
         cast(0 as {{ money_type() }}) as revenue
     from grants
@@ -55,7 +55,7 @@ expiry_entries as (
         2 as entry_order,
         'expiry' as entry_type,
         -(g.credits - coalesce(u.credits, 0)) as credits,
-        cast(null as varchar) as invoice_id,
+        cast(null as string) as invoice_id,
         cast(0 as {{ money_type() }}) as money,
         cast(case
             when g.kind = 'purchased' then g.purchase_amount - coalesce(u.revenue, 0)
