@@ -14,7 +14,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o \( -name '*.sql' -o -name '*.yml' \) -print 2>/dev/null)
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: install demo test test-fast lint bench ui clean
+.PHONY: install spark demo test test-fast lint bench ui clean
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,12 +29,28 @@ $(MANIFEST): $(BIN)/.installed $(DBT_SOURCES)
 
 install: $(BIN)/.installed $(MANIFEST)
 
+# The Spark engine (`tally --engine spark`): dbt-spark and PySpark, and Java 17 for Spark.
+# Java comes from apt when it is missing and this runs as root (as CI does); otherwise the
+# target says what to install.
+$(BIN)/.installed-spark: pyproject.toml $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
+	@touch $@
+
+spark: install $(BIN)/.installed-spark
+	@command -v java >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+		else \
+			echo "Spark needs Java 17: install it (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; \
+		fi; }
+
 demo: install
 	$(BIN)/tally demo --home $(HOME_DIR)
 
 # Two workers (the machines have 2 cores); a module's tests stay on one worker, so an e2e
-# module builds its world once. The slowest tests are listed at the end.
-test: install
+# module builds its world once. The slowest tests are listed at the end. The Spark engine is
+# installed for the parity test (tests/e2e/test_spark_parity.py).
+test: install spark
 	$(BIN)/python -m pytest -q -n 2 --dist loadscope --durations=10
 
 test-fast: install

@@ -20,7 +20,7 @@ from lake.price_book import price_book_files
 
 
 def _record(home: Home) -> Path:
-    return home.warehouse.parent / "built.json"
+    return home.warehouse_folder / "built.json"
 
 
 def inputs_fingerprint(home: Home) -> str:
@@ -102,7 +102,7 @@ def unchanged_since_built(home: Home, project: str) -> bool:
     batches, lake files, price book, references and models, into a warehouse that is there.
     (New landing files are not looked at: a run ingests them first, and they become batches.)"""
     record = _record(home)
-    if not record.exists() or not home.warehouse.exists():
+    if not record.exists() or not home.has_warehouse():
         return False
     return json.loads(record.read_text(encoding="utf-8")) == _state(home, project)
 

@@ -34,15 +34,23 @@ def safe_file_name(name: str) -> str:
     return escaped
 
 
+# The engines that build and read the warehouse (SPEC 3a): DuckDB in-process, or Apache Spark.
+ENGINES = ("duckdb", "spark")
+
+
 @dataclass(frozen=True)
 class Home:
-    """Paths under one tally home. Files under `landing/` are only ever read."""
+    """Paths under one tally home. Files under `landing/` are only ever read. `engine` is the
+    warehouse this home's commands build and read; the lake is the same for both."""
 
     root: Path
+    engine: str = "duckdb"
 
     @classmethod
-    def at(cls, root: str | Path) -> Home:
-        return cls(Path(root).expanduser().resolve())
+    def at(cls, root: str | Path, engine: str = "duckdb") -> Home:
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+        return cls(Path(root).expanduser().resolve(), engine)
 
     @property
     def landing_usage(self) -> Path:
@@ -91,6 +99,20 @@ class Home:
     @property
     def warehouse(self) -> Path:
         return self.root / "warehouse" / "tally.duckdb"
+
+    @property
+    def warehouse_folder(self) -> Path:
+        """The engine's warehouse and its records (what the marts were built from, the last
+        run's outcome): `warehouse/` for DuckDB, `warehouse/spark/` for Spark's tables and
+        catalog, so one engine's records never speak for the other's marts."""
+        folder = self.root / "warehouse"
+        return folder if self.engine == "duckdb" else folder / self.engine
+
+    def has_warehouse(self) -> bool:
+        """Whether the engine's warehouse has been built (its DuckDB file, Spark's catalog)."""
+        if self.engine == "duckdb":
+            return self.warehouse.exists()
+        return (self.warehouse_folder / "metastore_db").exists()
 
     @property
     def incremental_store(self) -> Path:

@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from lake.home import ENGINES
 from orchestration.runner import UsageError, execute
 
 EXIT_OK, EXIT_CHECKS_FAILED, EXIT_ERROR, EXIT_WARNINGS = 0, 1, 2, 3
@@ -45,6 +46,28 @@ def _validate_inputs(home: Path) -> None:
         load_reference(h.landing_reference, price_book_tables(book)["plans"])
     except (PriceBookError, ReferenceDataError) as exc:
         raise UsageError(str(exc)) from None
+
+
+def _on(engine: str) -> str:
+    """How a command's first line names a warehouse engine other than the default."""
+    return "" if engine == "duckdb" else f", on {engine}"
+
+
+def _check_engine(engine: str) -> None:
+    """Refuse an unknown engine (from TALLY_ENGINE; --engine has its choices), or the Spark
+    engine when its extra is not installed, in one line."""
+    if engine not in ENGINES:
+        raise UsageError(f"TALLY_ENGINE={engine}: use one of {', '.join(ENGINES)}")
+    if engine == "spark":
+        import importlib.util
+
+        if not (
+            importlib.util.find_spec("pyspark") and importlib.util.find_spec("dbt.adapters.spark")
+        ):
+            raise UsageError(
+                "--engine spark needs dbt-spark and PySpark: run `make spark` "
+                "(pip install -e '.[spark]'), and have Java 17 on the PATH"
+            )
 
 
 def _worst(a: int, b: int) -> int:
@@ -112,37 +135,45 @@ def cmd_generate(args) -> int:
 
 
 def run_range(
-    home: Path, first: dt.date, last: dt.date, *, summary: bool = True, full_refresh: bool = False
+    home: Path,
+    first: dt.date,
+    last: dt.date,
+    *,
+    summary: bool = True,
+    full_refresh: bool = False,
+    engine: str = "duckdb",
 ) -> int:
     """The nightly job over [first, last], then the summary; the exit status (see the module
     docstring). `full_refresh` rebuilds the incremental models from all of the lake."""
     if last < first:
         raise UsageError(f"--to {last} is before --from {first}")
-    standing = None if full_refresh else _nothing_new(home)
+    standing = None if full_refresh else _nothing_new(home, engine)
     if standing is not None:
         print(
             f"run: {first} .. {last} (home {home}): nothing new since run "
             f"{standing.run_id[:8]} at {standing.finished_at}; the marts are current"
         )
         _print_failed(standing.failed_checks)
-        return _summarized(home, standing.status, summary)
+        return _summarized(home, standing.status, summary, engine)
     _validate_inputs(home)
-    print(f"run: {first} .. {last} (home {home})")
+    print(f"run: {first} .. {last} (home {home}{_on(engine)})")
     tags = {
         "dagster/asset_partition_range_start": first.isoformat(),
         "dagster/asset_partition_range_end": last.isoformat(),
     }
-    success, alerts, run_id = execute(home, "nightly_billing", tags=tags, full_refresh=full_refresh)
+    success, alerts, run_id = execute(
+        home, "nightly_billing", tags=tags, full_refresh=full_refresh, engine=engine
+    )
     status = _report(success, alerts)
     if status != EXIT_ERROR:
         from lake.home import Home
         from orchestration.outcome import record
 
-        record(Home.at(home), status, _failed_checks(alerts), run_id)
-    return _summarized(home, status, summary)
+        record(Home.at(home, engine), status, _failed_checks(alerts), run_id)
+    return _summarized(home, status, summary, engine)
 
 
-def _nothing_new(home_dir: Path):
+def _nothing_new(home_dir: Path, engine: str):
     """The last run's outcome when nothing has changed since it: no new landing file and the
     lake, price book, references and models as its build left them. None otherwise."""
     from lake.freshness import unchanged_since_built
@@ -151,32 +182,40 @@ def _nothing_new(home_dir: Path):
     from orchestration.defs.dbt.paths import models_fingerprint
     from orchestration.outcome import standing
 
-    home = Home.at(home_dir)
+    home = Home.at(home_dir, engine)
     outcome = standing(home)
     if outcome is None or new_landing_files(home):
         return None
     return outcome if unchanged_since_built(home, models_fingerprint()) else None
 
 
-def _summarized(home: Path, status: int, summary: bool) -> int:
+def _summarized(home: Path, status: int, summary: bool, engine: str) -> int:
     if summary and status != EXIT_ERROR:
         from orchestration.summary import print_summary
 
-        print_summary(home)
+        print_summary(home, engine)
     return status
 
 
 def cmd_run(args) -> int:
-    return run_range(args.home, args.from_date, args.to_date, full_refresh=args.full_refresh)
+    return run_range(
+        args.home,
+        args.from_date,
+        args.to_date,
+        full_refresh=args.full_refresh,
+        engine=args.engine,
+    )
 
 
-def close_month(home_dir: Path, month: dt.date, *, summary: bool = True) -> int:
+def close_month(
+    home_dir: Path, month: dt.date, *, summary: bool = True, engine: str = "duckdb"
+) -> int:
     """Issue `month` once, then the summary; the exit status (see the module docstring)."""
     from lake.home import Home
     from lake.issued import is_issued, remove_uncommitted_closes, write_documents
     from orchestration.close_gate import why_not_close
 
-    home = Home.at(home_dir)
+    home = Home.at(home_dir, engine)
     if is_issued(home, month):
         # Issued invoices never change: nothing to run, nothing to alert. Documents a crash
         # after the commit left unwritten are written now.
@@ -191,14 +230,16 @@ def close_month(home_dir: Path, month: dt.date, *, summary: bool = True) -> int:
         return EXIT_CHECKS_FAILED
     if refusal:
         raise UsageError(refusal.reason)
-    print(f"close: {month:%Y-%m}")
-    success, alerts, _ = execute(home_dir, "month_close", partition_key=month.isoformat())
+    print(f"close: {month:%Y-%m}{_on(engine)}")
+    success, alerts, _ = execute(
+        home_dir, "month_close", partition_key=month.isoformat(), engine=engine
+    )
     status = _report(success, alerts)
-    return _summarized(home_dir, status, summary)
+    return _summarized(home_dir, status, summary, engine)
 
 
 def cmd_close(args) -> int:
-    return close_month(args.home, args.month)
+    return close_month(args.home, args.month, engine=args.engine)
 
 
 def cmd_simulate(args) -> int:
@@ -212,7 +253,7 @@ def cmd_simulate(args) -> int:
     from transforms.rating import month_bounds
     from transforms.simulate import SimulationError, simulate_month, simulation_frame
 
-    home = Home.at(args.home)
+    home = Home.at(args.home, args.engine)
     subscriptions = home.lake_reference / "subscriptions.parquet"
     if not subscriptions.exists():
         raise UsageError(f"nothing ingested under {home.root}: run `tally run` first")
@@ -255,23 +296,20 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_query(args) -> int:
-    import duckdb
     import polars as pl
 
     from lake.home import Home
-    from orchestration.warehouse import QueryRefused, check_read_only, read_only_connection
+    from orchestration.warehouse import QueryRefused, query
 
-    home = Home.at(args.home)
-    if not home.warehouse.exists():
-        raise UsageError(f"no warehouse at {home.warehouse}: run `tally run` first")
+    home = Home.at(args.home, args.engine)
+    if not home.has_warehouse():
+        raise UsageError(
+            f"no {home.engine} warehouse at {home.warehouse_folder}: run `tally run` first"
+        )
     try:
-        check_read_only(args.sql)
-        with read_only_connection(home) as con:
-            frame = pl.from_arrow(con.sql(args.sql).to_arrow_table())
+        frame = query(home, args.sql)
     except QueryRefused as exc:
         raise UsageError(str(exc)) from None
-    except duckdb.Error as exc:
-        raise UsageError(f"query failed: {str(exc).splitlines()[0]}") from None
     with pl.Config(tbl_rows=50, tbl_cols=20, tbl_width_chars=160, fmt_str_lengths=40):
         print(frame)
     return EXIT_OK
@@ -303,12 +341,21 @@ def cmd_demo(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tally", description="Usage-based billing warehouse.")
     default_home = Path(os.environ.get("TALLY_HOME", "data"))
+    default_engine = os.environ.get("TALLY_ENGINE", "duckdb")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--home",
         type=Path,
         default=default_home,
         help="tally home (env TALLY_HOME; default ./data)",
+    )
+    engine = argparse.ArgumentParser(add_help=False)
+    engine.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=default_engine,
+        help="the warehouse engine: duckdb (in-process, the default) or spark (dbt-spark; "
+        "`make spark` installs it) (env TALLY_ENGINE)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -320,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=7)
     g.set_defaults(func=cmd_generate)
 
-    r = sub.add_parser("run", parents=[common], help="ingest, rate, build marts, check")
+    r = sub.add_parser("run", parents=[common, engine], help="ingest, rate, build marts, check")
     r.add_argument("--from", dest="from_date", type=_date, required=True)
     r.add_argument("--to", dest="to_date", type=_date, required=True)
     r.add_argument(
@@ -331,12 +378,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.set_defaults(func=cmd_run)
 
-    c = sub.add_parser("close", parents=[common], help="issue a month's invoices")
+    c = sub.add_parser("close", parents=[common, engine], help="issue a month's invoices")
     c.add_argument("--month", type=_month, required=True)
     c.set_defaults(func=cmd_close)
 
     s = sub.add_parser(
-        "simulate", parents=[common], help="rate a month under a candidate price book"
+        "simulate", parents=[common, engine], help="rate a month under a candidate price book"
     )
     s.add_argument(
         "--price-book", type=Path, required=True, help="a price book YAML file or a folder of them"
@@ -345,7 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--output", type=Path, help="also write the table to a .csv or .parquet file")
     s.set_defaults(func=cmd_simulate)
 
-    q = sub.add_parser("query", parents=[common], help="run read-only SQL against the warehouse")
+    q = sub.add_parser(
+        "query", parents=[common, engine], help="run read-only SQL against the warehouse"
+    )
     q.add_argument("sql")
     q.set_defaults(func=cmd_query)
 
@@ -362,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"tally: --{name.replace('_', '-')} must be at least 1", file=sys.stderr)
             return EXIT_ERROR
     try:
+        _check_engine(getattr(args, "engine", "duckdb"))
         return args.func(args)
     except UsageError as exc:
         print(f"tally: {exc}", file=sys.stderr)

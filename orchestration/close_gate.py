@@ -6,13 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import duckdb
-
 from lake.freshness import describe_stale, why_stale
 from lake.home import Home
 from lake.issued import is_issued
 from orchestration.defs.quality.reconciliation import blocking_findings, describe_blocking
-from orchestration.warehouse import reader
+from orchestration.warehouse import MissingTable, reading
 
 
 @dataclass(frozen=True)
@@ -27,8 +25,11 @@ class Refusal:
 def why_not_close(home: Home, month: dt.date, today: dt.date) -> Refusal | None:
     """Why `month` (not yet issued) cannot be closed on `today`, or None if it can: the month
     is over, earlier months are closed, the marts are fresh and no blocking finding stands."""
-    if not home.warehouse.exists():
-        return Refusal(f"no warehouse at {home.warehouse}: run `tally run` before closing a month")
+    if not home.has_warehouse():
+        return Refusal(
+            f"no warehouse at {home.warehouse_folder} ({home.engine}): run `tally run` before "
+            "closing a month"
+        )
     month_end = (month + dt.timedelta(days=32)).replace(day=1)
     if today < month_end:
         return Refusal(f"{month:%Y-%m} is not over yet (it ends {month_end}); close it after that")
@@ -50,10 +51,10 @@ def why_not_close(home: Home, month: dt.date, today: dt.date) -> Refusal | None:
 def audit_refusal(home: Home, month: dt.date) -> Refusal | None:
     """Why the full audit of the lake (`audit.audit_lake`, built by the month_close job just
     before issuing) refuses the close of `month`, or None when it found nothing."""
-    with reader(home) as con:
-        rows = con.execute(
+    with reading(home) as warehouse:
+        rows = warehouse.rows(
             "select check_name, count(*) from audit.audit_lake group by 1 order by 1"
-        ).fetchall()
+        )
     if not rows:
         return None
     found = ", ".join(f"{name} ({n})" for name, n in rows)
@@ -66,13 +67,13 @@ def audit_refusal(home: Home, month: dt.date) -> Refusal | None:
 
 def unissued_months_before(home: Home, month: dt.date) -> list[dt.date]:
     """Earlier periods that have invoices but were never closed."""
-    with reader(home) as con:
+    with reading(home) as warehouse:
         try:
-            rows = con.execute(
+            rows = warehouse.rows(
                 "select distinct period_start from intermediate.int_invoices_computed "
-                "where period_start < ? order by 1",
-                [month],
-            ).fetchall()
-        except duckdb.CatalogException:  # not built yet: nothing to close before
+                "where period_start < :month order by 1",
+                month=month,
+            )
+        except MissingTable:  # not built yet: nothing to close before
             return []
     return [p for (p,) in rows if not is_issued(home, p)]

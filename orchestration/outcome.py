@@ -23,7 +23,7 @@ class Outcome:
 
 
 def _path(home: Home):
-    return home.warehouse.parent / "last_run.json"
+    return home.warehouse_folder / "last_run.json"
 
 
 def record(home: Home, status: int, failed_checks: dict[str, list[str]], run_id: str) -> None:

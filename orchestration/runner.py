@@ -88,6 +88,7 @@ def execute(
     partition_key: str | None = None,
     tags: dict | None = None,
     full_refresh: bool = False,
+    engine: str = "duckdb",
 ):
     """Run a job in this process on the home given: its settings are the resources' config and
     its Dagster instance lives under the home (nothing is relayed through the environment)."""
@@ -98,7 +99,7 @@ def execute(
     from orchestration.settings import CLI_TAG, TallySettings
 
     dagster_home = _prepare_dagster_home(home_dir)
-    settings = TallySettings(home=str(home_dir))
+    settings = TallySettings(home=str(home_dir), engine=engine)
     job = build_defs(settings).resolve_job_def(job_name)
     level = os.environ.get("TALLY_LOG_LEVEL", "WARNING").upper()
     # The CLI prints a summary; step logs stay in the run (and the UI), and dbt's own output

@@ -27,9 +27,11 @@ class TallySettings(dg.ConfigurableResource):
     """Where the tally home lives; every asset reaches the filesystem through this."""
 
     home: str = "data"
+    # The warehouse engine (lake.home.ENGINES): DuckDB in-process, or Spark through dbt-spark.
+    engine: str = "duckdb"
     # DuckDB spills past this; the dbt process stays under 4 GiB with its own overhead.
     duckdb_memory_limit: str = "3GB"
 
     @property
     def tally_home(self) -> Home:
-        return Home.at(self.home)
+        return Home.at(self.home, self.engine)

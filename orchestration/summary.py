@@ -6,9 +6,9 @@ from lake.home import Home
 from orchestration.warehouse import summary_figures
 
 
-def print_summary(home: Path) -> None:
+def print_summary(home: Path, engine: str = "duckdb") -> None:
     """Events, quarantine, unreadable files, invoices, revenue and findings, all time."""
-    f = summary_figures(Home.at(home))
+    f = summary_figures(Home.at(home, engine))
     if f is None:
         return
     print("summary:")

@@ -17,13 +17,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
+import polars as pl
 
 from lake.home import Home
 
@@ -83,24 +86,72 @@ def _lock_detail(exc: Exception) -> str:
 
 
 def reader(home: Home) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the warehouse in UTC, for tally's own reads; use it as a
-    context manager. Every read of the warehouse outside dbt goes through this module."""
+    """A read-only connection to the DuckDB warehouse in UTC; use it as a context manager."""
     con = duckdb.connect(str(home.warehouse), read_only=True)
     con.execute("set TimeZone = 'UTC'")  # billing periods are UTC, so is the output
     return con
 
 
+class MissingTable(LookupError):
+    """The SQL names a table the warehouse does not have (yet): nothing was built."""
+
+
+class Reader(Protocol):
+    """Read-only SQL against the warehouse, whatever the engine. Parameters are named in the
+    SQL as `:name` and given as keywords; the SQL is the part both engines share."""
+
+    def frame(self, sql: str, **params) -> pl.DataFrame: ...
+
+    def rows(self, sql: str, **params) -> list[tuple]: ...
+
+
+class DuckDBReader:
+    """`Reader` on a DuckDB connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self._con = con
+
+    def frame(self, sql: str, **params) -> pl.DataFrame:
+        return pl.from_arrow(self._relation(sql, params).to_arrow_table())
+
+    def rows(self, sql: str, **params) -> list[tuple]:
+        return self._relation(sql, params).fetchall()
+
+    def _relation(self, sql: str, params: dict) -> duckdb.DuckDBPyRelation:
+        try:  # DuckDB names parameters $name
+            return self._con.sql(_NAMED.sub(r"$\1", sql), params=params or None)
+        except duckdb.CatalogException as exc:
+            raise MissingTable(str(exc).splitlines()[0]) from None
+
+
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@contextlib.contextmanager
+def reading(home: Home) -> Iterator[Reader]:
+    """The warehouse of the home's engine, read-only. Every read of the warehouse outside dbt
+    (checks, month close, the summary, `tally query`) goes through here."""
+    if home.engine == "spark":
+        from orchestration.spark import spark_reader
+
+        with spark_reader(home) as spark:
+            yield spark
+    else:
+        with reader(home) as con:
+            yield DuckDBReader(con)
+
+
 def current_subtotals(home: Home, month: dt.date) -> dict[str, tuple[str, Decimal]]:
     """The month's rated subtotal per customer (currency, amount), without adjustments carried
     in from earlier months; empty before the first run."""
-    if not home.warehouse.exists():
+    if not home.has_warehouse():
         return {}
-    with reader(home) as con:
-        rows = con.execute(
+    with reading(home) as warehouse:
+        rows = warehouse.rows(
             "select customer_id, currency, sum(amount) from marts.fct_invoice_lines "
-            "where period_start = ? and line_type <> 'adjustment' group by 1, 2",
-            [month],
-        ).fetchall()
+            "where period_start = :month and line_type <> 'adjustment' group by 1, 2",
+            month=month,
+        )
     return {c: (ccy, Decimal(s)) for c, ccy, s in rows}
 
 
@@ -122,30 +173,29 @@ class Figures:
 
 def summary_figures(home: Home) -> Figures | None:
     """The marts' headline figures; None before the first run."""
-    if not home.warehouse.exists():
+    if not home.has_warehouse():
         return None
-    with reader(home) as con:
-        files = con.execute(
+    with reading(home) as warehouse:
+        files = warehouse.rows(
             "select count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_accepted), 0), "
             "coalesce(sum(rows_quarantined), 0), coalesce(sum(duplicates_dropped), 0), "
-            "count(*) filter (where status = 'failed') from marts.fct_ingested_files"
-        ).fetchone()
-        unreadable = con.execute(
+            "coalesce(sum(case when status = 'failed' then 1 else 0 end), 0) "
+            "from marts.fct_ingested_files"
+        )[0]
+        unreadable = warehouse.rows(
             "select file_path, error from marts.fct_ingested_files where status = 'failed' "
             "order by ingested_at desc, file_path limit 5"
-        ).fetchall()
-        invoices = con.execute(
+        )
+        invoices = warehouse.rows(
             "select status, currency, count(*), sum(total) from marts.fct_invoices "
-            "group by all order by all"
-        ).fetchall()
-        revenue = con.execute(
+            "group by status, currency order by status, currency"
+        )
+        revenue = warehouse.rows(
             "select c.currency, sum(r.recognized_revenue) from marts.fct_revenue_monthly r "
             "join (select distinct customer_id, currency from marts.fct_invoices) c "
-            "using (customer_id) group by 1 order by 1"
-        ).fetchall()
-        [(mismatches,)] = con.execute(
-            "select count(*) from marts.fct_billing_mismatches"
-        ).fetchall()
+            "on r.customer_id = c.customer_id group by c.currency order by c.currency"
+        )
+        [(mismatches,)] = warehouse.rows("select count(*) from marts.fct_billing_mismatches")
     return Figures(*files, unreadable, invoices, revenue, mismatches)
 
 
@@ -164,6 +214,27 @@ def check_read_only(sql: str) -> None:
     kind = statements[0].type
     if kind != duckdb.StatementType.SELECT:
         raise QueryRefused(f"tally query is read-only: it runs SELECT statements, not {kind.name}")
+
+
+def query(home: Home, sql: str) -> pl.DataFrame:
+    """`tally query`: one SELECT against the home's warehouse, read-only on either engine; a
+    refusal or a failed query is QueryRefused with one line."""
+    check_read_only(sql)
+    if home.engine == "spark":
+        from pyspark.errors import PySparkException
+
+        from orchestration.spark import spark_reader
+
+        try:
+            with spark_reader(home) as spark:
+                return spark.frame(sql)
+        except (PySparkException, MissingTable) as exc:
+            raise QueryRefused(f"query failed: {str(exc).strip().splitlines()[0]}") from None
+    try:
+        with read_only_connection(home) as con:
+            return pl.from_arrow(con.sql(sql).to_arrow_table())
+    except duckdb.Error as exc:
+        raise QueryRefused(f"query failed: {str(exc).splitlines()[0]}") from None
 
 
 @contextlib.contextmanager

@@ -1,5 +1,14 @@
 import os
+import sys
 
 # The machines are offline: no telemetry from dbt or Dagster in any test.
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+# With the Spark extra installed, Great Expectations imports PySpark's Connect module, which
+# ends the process (SystemExit 0) when `__main__` has neither a spec nor a file: it takes that
+# for its own doctests. pytest-xdist's workers run from such a `__main__`; `tally` and the
+# Dagster code server do not.
+_main = sys.modules["__main__"]
+if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
+    _main.__file__ = "<pytest-xdist worker>"

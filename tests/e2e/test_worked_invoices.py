@@ -222,7 +222,9 @@ def test_rating_sql_passes_its_dbt_unit_tests(worked, tmp_path):
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-4000:]
-    assert "PASS=8 " in done.stdout, done.stdout[-2000:]  # a selector typo would run none
+    # Every unit test ran (a selector typo would run none), and the project's start hook.
+    assert "Done. PASS=10 " in done.stdout, done.stdout[-2000:]
+    assert "9 of 9 PASS" in done.stdout
 
 
 @pytest.mark.parametrize(

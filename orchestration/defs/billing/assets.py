@@ -9,13 +9,12 @@ per month there is no cycle, but Dagster's asset graph cannot say "earlier parti
 import datetime as dt
 
 import dagster as dg
-import polars as pl
 
 from lake.issued import is_issued, issue_month
 from orchestration.close_gate import audit_refusal, why_not_close
 from orchestration.defs.partitions import monthly_partitions
 from orchestration.settings import TallySettings
-from orchestration.warehouse import reader
+from orchestration.warehouse import reading
 
 
 @dg.multi_asset(
@@ -51,18 +50,14 @@ def issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
         refusal = why_not_close(home, month, today) or audit_refusal(home, month)
         if refusal:
             raise dg.Failure(description=refusal.reason)
-    with reader(home) as con:
-        invoices = pl.from_arrow(
-            con.sql(
-                "select * from intermediate.int_invoices_with_adjustments where period_start = $month",
-                params={"month": month},
-            ).to_arrow_table()
+    with reading(home) as warehouse:
+        invoices = warehouse.frame(
+            "select * from intermediate.int_invoices_with_adjustments where period_start = :month",
+            month=month,
         )
-        lines = pl.from_arrow(
-            con.sql(
-                "select * from intermediate.int_invoice_lines where period_start = $month",
-                params={"month": month},
-            ).to_arrow_table()
+        lines = warehouse.frame(
+            "select * from intermediate.int_invoice_lines where period_start = :month",
+            month=month,
         )
     result = issue_month(home, month, invoices, lines, now=dt.datetime.now(dt.UTC))
     if result.already_issued:

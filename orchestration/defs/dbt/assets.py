@@ -25,7 +25,7 @@ from orchestration.defs.dbt.profile import write_run_profile
 from orchestration.defs.dbt.project import tally_dbt_project
 from orchestration.memory import ChildPeak, describe
 from orchestration.settings import TallySettings, import_in_background, launched_by_cli
-from orchestration.warehouse import WarehouseBusy, finish_build, start_build
+from orchestration.warehouse import WarehouseBusy, build_path, finish_build, start_build
 
 
 class TallyDbtTranslator(DagsterDbtTranslator):
@@ -85,10 +85,12 @@ def tally_dbt_models(
                 asset_key=key, metadata={"dbt": "not run: nothing new since the last build"}
             )
         return
-    # Readers never block the build and never see half of it: dbt builds a copy of the
-    # warehouse, which replaces the live file in one rename when dbt is done.
+    # Readers never block the build and never see half of it: on DuckDB dbt builds a copy of
+    # the warehouse, which replaces the live file in one rename when dbt is done. Spark builds
+    # its tables in place (each model's table replaced as it is built).
+    duckdb = home.engine == "duckdb"
     try:
-        build = start_build(home)
+        build = start_build(home) if duckdb else build_path(home)
     except WarehouseBusy as exc:
         raise dg.Failure(description=str(exc)) from None
     # dbt is told the home by a profile naming it, never through the environment. No --vars per
@@ -109,7 +111,8 @@ def tally_dbt_models(
     peak = ChildPeak(invocation.process.pid)
     yield from invocation.stream()
     context.log.info(describe(peak.stop()))
-    finish_build(home, build)
+    if duckdb:
+        finish_build(home, build)
     results = invocation.get_artifact("run_results.json").get("results", [])
     if all(r["status"] == "success" for r in results if r["unique_id"].startswith("model.")):
         mark_built(home, project)  # every model rebuilt: the marts reflect this run's inputs

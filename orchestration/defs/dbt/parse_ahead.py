@@ -26,8 +26,11 @@ _STARTED: dict[Path, tuple[subprocess.Popen, Path]] = {}
 
 
 def dbt_target(home: Home) -> Path:
-    """The home's dbt target folder: one per home, so the partial parse carries over."""
-    return home.dagster_home / "dbt-target"
+    """The home's dbt target folder: one per home and engine, so the partial parse carries
+    over (dbt parses the whole project again when the profile changes)."""
+    return home.dagster_home / (
+        "dbt-target" if home.engine == "duckdb" else f"dbt-target-{home.engine}"
+    )
 
 
 def start_parse(home: Home, memory_limit: str) -> None:

@@ -16,21 +16,52 @@ import yaml
 from lake.home import Home
 from orchestration.defs.dbt.paths import DBT_PROJECT_DIR
 
-PROFILE, TARGET = "tally", "duckdb"
+PROFILE = "tally"
 # The attached database of the incremental models' tables (macros/incremental.sql).
 INCREMENTAL = "incremental"
+# Spark's logging in tally's sessions: errors only.
+SPARK_LOG = DBT_PROJECT_DIR / "spark" / "log4j2.properties"
+
+
+def project_output(engine: str) -> dict:
+    """The project's profiles.yml output for an engine, as written (templates unrendered)."""
+    profiles = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))
+    return profiles[PROFILE]["outputs"][engine]
+
+
+def spark_parameters(home: Home, metastore: Path | None = None) -> dict[str, str]:
+    """The Spark session's settings for a home: the project's (profiles.yml), with the home's
+    warehouse folder, its catalog (a Derby metastore; `metastore` reads another copy of it) and
+    its lake filled in. The dbt build and tally's own reads (orchestration/spark.py) both
+    start Spark from these."""
+    folder = home.warehouse_folder
+    metastore = metastore or folder / "metastore_db"
+    return {
+        **project_output("spark")["server_side_parameters"],
+        "spark.sql.warehouse.dir": str(folder),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={metastore};create=true"
+        ),
+        "spark.driver.extraJavaOptions": (
+            f"-Dderby.system.home={metastore.parent} -Dlog4j2.configurationFile={SPARK_LOG}"
+        ),
+        "spark.tally.lake": str(home.lake),
+    }
 
 
 def run_profile(home: Home, database: Path, memory_limit: str) -> dict:
-    """The project's profile with this run's warehouse, incremental store, lake and memory
-    limit filled in."""
-    profiles = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))
-    output = profiles[PROFILE]["outputs"][TARGET]
-    output["path"] = str(database)
-    output["attach"] = [{"path": str(home.incremental_store), "alias": INCREMENTAL}]
-    output["external_root"] = str(home.lake)
-    output["settings"]["memory_limit"] = memory_limit
-    return {PROFILE: {"target": TARGET, "outputs": {TARGET: output}}}
+    """The project's profile for the home's engine, with this run's paths filled in: on DuckDB
+    the warehouse being built, the incremental store, the lake and the memory limit; on Spark
+    the session's settings (`spark_parameters`)."""
+    output = project_output(home.engine)
+    if home.engine == "spark":
+        output["server_side_parameters"] = spark_parameters(home)
+    else:
+        output["path"] = str(database)
+        output["attach"] = [{"path": str(home.incremental_store), "alias": INCREMENTAL}]
+        output["external_root"] = str(home.lake)
+        output["settings"]["memory_limit"] = memory_limit
+    return {PROFILE: {"target": home.engine, "outputs": {home.engine: output}}}
 
 
 def write_run_profile(home: Home, database: Path, memory_limit: str) -> Path:

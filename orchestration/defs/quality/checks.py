@@ -14,7 +14,7 @@ from expectations.suites import (
 )
 from lake.ingest import latest_batch_id
 from orchestration.settings import TallySettings
-from orchestration.warehouse import reader
+from orchestration.warehouse import reading
 
 # GX takes seconds to import; its checks run after the ingest and dbt steps that are ready at
 # the same time, so `tally` can import it in the background meanwhile (orchestration/cli.py).
@@ -72,8 +72,8 @@ def invoices_expectations(
 
     from transforms.money import currency_table
 
-    with reader(settings.tally_home) as con:
-        invoices = pl.from_arrow(con.sql("select * from marts.fct_invoices").to_arrow_table())
+    with reading(settings.tally_home) as warehouse:
+        invoices = warehouse.frame("select * from marts.fct_invoices")
     result = validate(
         invoices_frame(invoices), "fct_invoices", invoices_suite(currency_table()["currency"])
     )

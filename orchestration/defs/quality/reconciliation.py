@@ -9,12 +9,11 @@ import datetime as dt
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from lake.home import Home
 from orchestration.defs.dbt.project import DBT_PROJECT_DIR
 from orchestration.settings import TallySettings
-from orchestration.warehouse import reader
+from orchestration.warehouse import MissingTable, reading
 
 CATALOG = DBT_PROJECT_DIR / "seeds" / "check_catalog.csv"
 
@@ -45,10 +44,10 @@ RECONCILIATION_CHECKS = load_catalog()
     pool="warehouse",
 )
 def reconciliation(context: dg.AssetCheckExecutionContext, settings: TallySettings):
-    with reader(settings.tally_home) as con:
-        rows = con.execute(
+    with reading(settings.tally_home) as warehouse:
+        rows = warehouse.rows(
             "select check_name, severity, count(*) from marts.fct_billing_mismatches group by 1, 2"
-        ).fetchall()
+        )
     found: dict[str, dict[str, int]] = {}
     for check_name, severity, n in rows:
         found.setdefault(check_name, {})[severity] = n
@@ -74,17 +73,17 @@ def reconciliation(context: dg.AssetCheckExecutionContext, settings: TallySettin
 def blocking_findings(home: Home, month: dt.date) -> dict[str, int]:
     """Error-severity findings that stop `month` from being issued: those of the month or any
     earlier one, and those tied to no period (lost rows). check_name -> count."""
-    if not home.warehouse.exists():
+    if not home.has_warehouse():
         return {}
-    with reader(home) as con:
+    with reading(home) as warehouse:
         try:
-            rows = con.execute(
+            rows = warehouse.rows(
                 "select check_name, count(*) from marts.fct_billing_mismatches "
-                "where severity = 'error' and (period_start is null or period_start <= ?) "
+                "where severity = 'error' and (period_start is null or period_start <= :month) "
                 "group by 1 order by 1",
-                [month],
-            ).fetchall()
-        except duckdb.CatalogException:  # the marts are not built yet
+                month=month,
+            )
+        except MissingTable:  # the marts are not built yet
             return {}
     return dict(rows)
 
