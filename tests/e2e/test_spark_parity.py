@@ -9,15 +9,22 @@ rating: a cent of difference there would show as an adjustment on DuckDB."""
 import contextlib
 import datetime as dt
 import io
+import os
 import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 
 from demo.generate import GenerateConfig, generate
 from lake.home import Home
 from orchestration.cli import main
+from orchestration.defs.dbt.paths import DBT_PROJECT_DIR
+from orchestration.defs.dbt.profile import run_profile
 from orchestration.warehouse import reading
 
 pytestmark = [
@@ -143,3 +150,24 @@ def test_the_summary_reads_the_same_figures_on_both_engines(statuses):
         return out[out.index("summary:") :].splitlines()
 
     assert figures(statuses["spark close"][2]) == figures(statuses["duckdb run"][2])
+
+
+def test_the_rating_unit_tests_pass_on_spark(home, statuses, tmp_path):
+    """The dbt unit tests (packages at zero and exact multiples, half cents, tiny prices, each
+    pricing model at its boundaries...) on Spark; the DuckDB suite runs them on DuckDB."""
+    spark = Home.at(home.root, "spark")
+    profile = run_profile(spark, spark.warehouse_folder, "3GB")
+    (tmp_path / "profiles.yml").write_text(yaml.safe_dump(profile), encoding="utf-8")
+    dbt = Path(sys.executable).parent / "dbt"
+    done = subprocess.run(
+        [str(dbt), "--no-use-colors", "test", "--select", "test_type:unit"]
+        + ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(tmp_path)]
+        + ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+        env={**os.environ, "DO_NOT_TRACK": "1"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert "packages_at_zero_and_exact_multiples_half_cents_and_tiny_prices" in done.stdout
+    assert "Done. PASS=10 " in done.stdout, done.stdout[-2000:]  # 9 unit tests and the hook
