@@ -145,6 +145,17 @@ def test_tally_query_answers_the_same_on_both_engines(home, statuses, capsys):
     assert "USD" in answers["spark"] and "issued" in answers["spark"]
 
 
+def test_simulate_reads_the_same_current_invoices_on_both_engines(home, statuses, capsys):
+    answers = {}
+    for engine in ("spark", "duckdb"):
+        capsys.readouterr()
+        args = ["simulate", "--home", str(home.root), "--engine", engine]
+        assert main([*args, "--price-book", str(home.pricing), "--month", "2026-10"]) == 0
+        answers[engine] = capsys.readouterr().out
+    assert answers["spark"] == answers["duckdb"]
+    assert "cus_0001" in answers["spark"]
+
+
 def test_the_summary_reads_the_same_figures_on_both_engines(statuses):
     def figures(out: str) -> list[str]:
         return out[out.index("summary:") :].splitlines()
