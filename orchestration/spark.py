@@ -22,6 +22,7 @@ import polars as pl
 
 from lake.home import Home
 from orchestration.defs.dbt.profile import spark_parameters
+from orchestration.reader import MissingTable
 
 
 class SparkReader:
@@ -32,8 +33,6 @@ class SparkReader:
 
     def frame(self, sql: str, **params) -> pl.DataFrame:
         from pyspark.errors import AnalysisException
-
-        from orchestration.warehouse import MissingTable
 
         try:
             table = self._session.sql(sql, args=_spark_values(params) or None).toArrow()

@@ -1,8 +1,10 @@
-"""The warehouse file: how a run builds it without blocking readers, and how it is read.
+"""The warehouse: how a run builds the DuckDB file without blocking readers, and how either
+engine's warehouse is read (`reading`: DuckDB here, Spark in `orchestration.spark`).
 
-Building: dbt works on a copy (`tally.duckdb.build`) that replaces the live file in one
-rename when dbt is done. An analyst's read-only connection holds the old file open and keeps
-reading it; the next connection sees the new one. Nobody waits on DuckDB's file lock.
+Building on DuckDB: dbt works on a copy (`tally.duckdb.build`) that replaces the live file in
+one rename when dbt is done. An analyst's read-only connection holds the old file open and
+keeps reading it; the next connection sees the new one. Nobody waits on DuckDB's file lock.
+(Spark builds its tables in place, under `warehouse/spark/`.)
 
 Reading from outside a run: `tally query` and anything an analyst is handed.
 
@@ -23,12 +25,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Protocol
 
 import duckdb
 import polars as pl
 
 from lake.home import Home
+from orchestration.reader import MissingTable, Reader
 
 
 class WarehouseBusy(RuntimeError):
@@ -90,19 +92,6 @@ def reader(home: Home) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(home.warehouse), read_only=True)
     con.execute("set TimeZone = 'UTC'")  # billing periods are UTC, so is the output
     return con
-
-
-class MissingTable(LookupError):
-    """The SQL names a table the warehouse does not have (yet): nothing was built."""
-
-
-class Reader(Protocol):
-    """Read-only SQL against the warehouse, whatever the engine. Parameters are named in the
-    SQL as `:name` and given as keywords; the SQL is the part both engines share."""
-
-    def frame(self, sql: str, **params) -> pl.DataFrame: ...
-
-    def rows(self, sql: str, **params) -> list[tuple]: ...
 
 
 class DuckDBReader:
