@@ -85,9 +85,10 @@ def tally_dbt_models(
                 asset_key=key, metadata={"dbt": "not run: nothing new since the last build"}
             )
         return
-    # Readers never block the build and never see half of it: on DuckDB dbt builds a copy of
+    # On DuckDB readers never block the build and never see half of it: dbt builds a copy of
     # the warehouse, which replaces the live file in one rename when dbt is done. Spark builds
-    # its tables in place (each model's table replaced as it is built).
+    # its tables in place, each model's table replaced as it is built: a reader during a Spark
+    # build may see some marts already rebuilt and others not yet.
     duckdb = home.engine == "duckdb"
     try:
         build = start_build(home) if duckdb else build_path(home)
