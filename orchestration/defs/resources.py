@@ -1,13 +1,12 @@
 """Resources shared by every asset."""
 
-import sys
 from functools import cached_property
 from importlib.metadata import version
-from pathlib import Path
 
 from dagster_dbt import DbtCliResource
 from packaging.version import Version
 
+from orchestration.defs.dbt.paths import DBT_EXECUTABLE
 from orchestration.defs.dbt.project import tally_dbt_project
 from orchestration.settings import TallySettings
 
@@ -39,7 +38,8 @@ def resources(settings: TallySettings) -> dict[str, object]:
         "dbt": TallyDbtCliResource(
             project_dir=tally_dbt_project,
             profiles_dir=str(tally_dbt_project.project_dir),
-            # The dbt installed beside this interpreter, so an unactivated venv works too.
-            dbt_executable=str(Path(sys.executable).parent / "dbt"),
+            dbt_executable=str(DBT_EXECUTABLE),
+            # Plain text in the dbt log under .dagster/logs (no colour codes).
+            global_config_flags=["--no-use-colors"],
         ),
     }

@@ -49,6 +49,23 @@ def test_definitions_load_with_every_stage():
     } <= checks
 
 
+def test_dbt_models_are_grouped_by_layer_and_described_without_raw_sql():
+    from orchestration.definitions import defs
+
+    graph = defs.get_repository_def().asset_graph
+    group = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    assert group["stg_lake__usage_events"] == "staging"
+    assert group["int_usage_daily"] == "intermediate"
+    assert group["fct_invoices"] == group["mart_customer_spend"] == "marts"
+    assert group["fct_billing_mismatches"] == "marts"
+    assert group["rec_invoices"] == "reconciliation"
+    assert "default" not in set(group.values())
+    fct_invoices = graph.get(dg.AssetKey("fct_invoices")).description
+    assert fct_invoices.startswith("One invoice per customer and billing period")
+    for key in graph.get_all_asset_keys():
+        assert "Raw SQL" not in (graph.get(key).description or ""), key
+
+
 def test_nightly_at_two_utc_and_month_close_on_the_third():
     from orchestration.definitions import defs
 
@@ -97,6 +114,45 @@ def test_dagster_validates_the_workspace_as_users_load_it(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "All code locations passed validation" in proc.stderr + proc.stdout
+
+
+def test_the_ui_loads_with_the_venv_not_on_the_path_as_dagster_dev_loads_it(tmp_path):
+    """`dagster dev` sets DAGSTER_IS_DEV_CLI, and the code location parses the dbt project
+    first. A copy of the code, so that parse leaves the repository's manifest alone."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    copy = tmp_path / "tally"
+    skip = shutil.ignore_patterns("__pycache__", "target", "logs", "dbt-target*")
+    for package in ("orchestration", "transforms", "lake", "demo", "expectations", "dbt_project"):
+        shutil.copytree(root / package, copy / package, ignore=skip)
+    shutil.copy(root / "workspace.yaml", copy)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        "PATH": "/usr/bin:/bin",  # no venv
+        "HOME": str(tmp_path),
+        "DAGSTER_IS_DEV_CLI": "1",
+        "TALLY_HOME": str(home),
+        "DAGSTER_HOME": str(home),
+        "DO_NOT_TRACK": "1",
+    }
+    dagster = Path(sys.executable).parent / "dagster"
+    proc = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "All code locations passed validation" in proc.stderr + proc.stdout
+    # The location loaded the copy, and parsed it with the venv's dbt.
+    assert (copy / "dbt_project" / "target" / "manifest.json").exists()
 
 
 def test_the_full_audit_runs_at_month_close_before_issuing_and_never_nightly():

@@ -29,12 +29,27 @@ from orchestration.warehouse import WarehouseBusy, build_path, finish_build, sta
 
 
 class TallyDbtTranslator(DagsterDbtTranslator):
-    """Asset keys equal model names (`fct_invoices`); sources keep the key in their meta."""
+    """Asset keys equal model names (`fct_invoices`); sources keep the key in their meta. In
+    the UI, models are grouped by layer (the folder under models/: staging, intermediate,
+    marts, reconciliation, audit) and described by their YAML description, without the raw
+    SQL block dagster-dbt appends (the SQL is one click away, under the asset's code)."""
 
     def get_asset_key(self, dbt_resource_props):
         if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
             return dg.AssetKey(dbt_resource_props["name"])
         return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props):
+        if dbt_resource_props["resource_type"] == "model":
+            return dbt_resource_props["fqn"][1]  # [project, layer, ..., name]
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference"
+        return super().get_group_name(dbt_resource_props)
+
+    def get_description(self, dbt_resource_props):
+        return dbt_resource_props.get("description") or (
+            f"dbt {dbt_resource_props['resource_type']} {dbt_resource_props['name']}"
+        )
 
 
 # The full audit of the lake (models/audit), built by the month_close job only.
@@ -66,7 +81,12 @@ def tally_dbt_models(
     if launched_by_cli(context.run):
         # `tally` runs every step in this process and the GX checks follow this one: import GX
         # (about 5 s) while dbt parses the project in its own process, leaving this one idle
-        # (or, when dbt need not run, while the models are recorded as current).
+        # (or, when dbt need not run, while the models are recorded as current). GX imports
+        # SQLAlchemy's ORM, which registers itself with the SQLAlchemy that Dagster's event
+        # log uses on this thread: half imported, it fails Dagster's queries ("partially
+        # initialized module 'sqlalchemy.orm.exc'"). So the ORM is imported here, first.
+        import sqlalchemy.orm  # noqa: F401
+
         import_in_background("great_expectations")
     project = models_fingerprint()
     selected = context.selected_asset_keys
