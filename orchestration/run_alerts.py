@@ -33,11 +33,14 @@ def alerts_for_events(
             if evaluation.passed:
                 continue
             error = evaluation.severity == dg.AssetCheckSeverity.ERROR
+            # A reconciliation check names the billing periods of its findings: the alert
+            # carries those, whatever partition the run was for.
+            periods = (evaluation.metadata or {}).get("periods")
             alerts.append(
                 Alert(
                     check=f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}",
                     severity="error" if error else "warning",
-                    partition=partition,
+                    partition=getattr(periods, "value", None) or partition,
                     summary=evaluation.description or "check failed",
                     counts=_counts(evaluation.metadata),
                     run_id=run_id,

@@ -264,6 +264,11 @@ def test_alerts_reach_the_file_and_the_webhook(faulty):
     for alert in written:
         assert alert["text"].startswith(f":rotating_light: tally {alert['severity']}:")
         assert alert["partition"] and alert["summary"] and alert["run_id"]
+    # An alert names the billing periods its findings belong to, not the run's range.
+    partitions = {a["check"].split(":")[1]: a["partition"] for a in written}
+    assert partitions["credits_match_ledger"] == "2026-09-01"
+    assert partitions["lines_sum_to_subtotal"] == "2026-09-01"
+    assert partitions["rows_conserved"].endswith("no period")  # a batch's events lost
 
 
 def test_a_failing_webhook_is_logged_and_never_fatal(tmp_path, caplog):
