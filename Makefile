@@ -45,7 +45,7 @@ spark: install $(BIN)/.installed-spark
 		fi; }
 
 demo: install
-	$(BIN)/tally demo --home $(HOME_DIR)
+	$(BIN)/tally demo --home $(HOME_DIR) --force
 
 # Two workers (the machines have 2 cores); a module's tests stay on one worker, so an e2e
 # module builds its world once. The slowest tests are listed at the end. The Spark engine is

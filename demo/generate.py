@@ -9,9 +9,11 @@ billed_invoices.csv that mostly agrees. Everything is vectorized and determinist
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -331,12 +333,20 @@ def _raw_frame(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@contextlib.contextmanager
+def _gzip(path: Path) -> Iterator[gzip.GzipFile]:
+    """A gzip file whose bytes depend only on its content (no time or name in the header), so
+    the same world written twice is the same files."""
+    with open(path, "wb") as raw, gzip.GzipFile("", "wb", 1, raw, mtime=0) as fh:
+        yield fh
+
+
 def _write_export(rows: pl.DataFrame, path: Path, kind: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if kind == "csv":
         rows.write_csv(path)
     elif kind == "csv.gz":
-        with gzip.open(path, "wb", compresslevel=1) as fh:
+        with _gzip(path) as fh:
             rows.write_csv(fh)
     elif kind == "parquet":
         rows.write_parquet(path)
@@ -366,7 +376,7 @@ def _write_export(rows: pl.DataFrame, path: Path, kind: str) -> None:
                 .otherwise(pl.col("occurred_at"))
                 .alias("occurred_at")
             )
-        with gzip.open(path, "wb", compresslevel=1) as fh:
+        with _gzip(path) as fh:
             body.write_ndjson(fh)
 
 

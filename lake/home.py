@@ -114,6 +114,13 @@ class Home:
             return self.warehouse.exists()
         return (self.warehouse_folder / "metastore_db").exists()
 
+    def held(self) -> list[Path]:
+        """The folders of this home that tally writes and that hold anything: what makes a
+        folder a home with data (`generate` and `demo` refuse it without --force)."""
+        folders = ("landing", "pricing", "lake", "warehouse", "alerts", "exports", "reports")
+        candidates = [self.root / name for name in folders] + [self.dagster_home]
+        return [p for p in candidates if p.is_dir() and any(p.iterdir())]
+
     @property
     def incremental_store(self) -> Path:
         """The tables of dbt's incremental models that grow with history (daily aggregate, id

@@ -9,11 +9,13 @@ import argparse
 import datetime as dt
 import logging
 import os
+import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 from lake.home import ENGINES
-from orchestration.runner import UsageError, execute
+from orchestration.runner import UsageError, execute, refuse_if_busy
 
 EXIT_OK, EXIT_CHECKS_FAILED, EXIT_ERROR, EXIT_WARNINGS = 0, 1, 2, 3
 
@@ -109,20 +111,40 @@ def _report(success: bool, alerts) -> int:
     return EXIT_WARNINGS if checks else EXIT_OK
 
 
-def generate_world(home: Path, cfg) -> None:
+def generate_world(home: Path, cfg, *, quiet: bool = False) -> None:
     from demo.generate import generate
     from lake.home import Home
 
-    summary = generate(Home.at(home), cfg, progress=lambda m: print(f"generate: {m}"))
+    def progress(message: str) -> None:
+        if not quiet:
+            print(f"generate: {message}", flush=True)
+
+    summary = generate(Home.at(home), cfg, progress=progress)
     print(
         f"generated {summary.events:,} events ({summary.raw_rows:,} raw rows: {summary.duplicates:,} duplicates, "
         f"{summary.faults:,} faulty) in {summary.files} files under {home}/landing"
     )
 
 
+def _make_room(home_dir: Path, force: bool) -> None:
+    """Refuse a home that holds data, unless `force`: then clear what tally keeps there."""
+    from lake.home import Home
+
+    home = Home.at(home_dir)
+    held = home.held()
+    if held and not force:
+        raise UsageError(
+            f"{home_dir} already holds data ({', '.join(p.name for p in held)}): "
+            "give another --home, or --force to replace it"
+        )
+    for folder in held:
+        shutil.rmtree(folder)
+
+
 def cmd_generate(args) -> int:
     from demo.generate import GenerateConfig
 
+    _make_room(args.home, args.force)
     cfg = GenerateConfig(
         customers=args.customers,
         days=args.days,
@@ -142,11 +164,15 @@ def run_range(
     summary: bool = True,
     full_refresh: bool = False,
     engine: str = "duckdb",
+    quiet: bool = False,
 ) -> int:
     """The nightly job over [first, last], then the summary; the exit status (see the module
-    docstring). `full_refresh` rebuilds the incremental models from all of the lake."""
+    docstring). `full_refresh` rebuilds the incremental models from all of the lake; `quiet`
+    shows no progress."""
     if last < first:
         raise UsageError(f"--to {last} is before --from {first}")
+    refuse_if_busy(home)
+    began = dt.datetime.now(dt.UTC)
     standing = None if full_refresh else _nothing_new(home, engine)
     if standing is not None:
         print(
@@ -154,7 +180,7 @@ def run_range(
             f"{standing.run_id[:8]} at {standing.finished_at}; the marts are current"
         )
         _print_failed(standing.failed_checks)
-        return _summarized(home, standing.status, summary, engine)
+        return _summarized(home, standing.status, summary, engine, began)
     _validate_inputs(home)
     print(f"run: {first} .. {last} (home {home}{_on(engine)})")
     tags = {
@@ -162,7 +188,12 @@ def run_range(
         "dagster/asset_partition_range_end": last.isoformat(),
     }
     success, alerts, run_id = execute(
-        home, "nightly_billing", tags=tags, full_refresh=full_refresh, engine=engine
+        home,
+        "nightly_billing",
+        tags=tags,
+        full_refresh=full_refresh,
+        engine=engine,
+        progress=_progress(quiet),
     )
     status = _report(success, alerts)
     if status != EXIT_ERROR:
@@ -170,7 +201,14 @@ def run_range(
         from orchestration.outcome import record
 
         record(Home.at(home, engine), status, _failed_checks(alerts), run_id)
-    return _summarized(home, status, summary, engine)
+    return _summarized(home, status, summary, engine, began)
+
+
+def _progress(quiet: bool):
+    """What shows a job's steps as they run, on this command's stdout; None when quiet."""
+    from orchestration.progress import Progress
+
+    return None if quiet else Progress(sys.stdout)
 
 
 def _nothing_new(home_dir: Path, engine: str):
@@ -189,11 +227,11 @@ def _nothing_new(home_dir: Path, engine: str):
     return outcome if unchanged_since_built(home, models_fingerprint()) else None
 
 
-def _summarized(home: Path, status: int, summary: bool, engine: str) -> int:
+def _summarized(home: Path, status: int, summary: bool, engine: str, since: dt.datetime) -> int:
     if summary and status != EXIT_ERROR:
         from orchestration.summary import print_summary
 
-        print_summary(home, engine)
+        print_summary(home, engine, since)
     return status
 
 
@@ -204,11 +242,17 @@ def cmd_run(args) -> int:
         args.to_date,
         full_refresh=args.full_refresh,
         engine=args.engine,
+        quiet=args.quiet,
     )
 
 
 def close_month(
-    home_dir: Path, month: dt.date, *, summary: bool = True, engine: str = "duckdb"
+    home_dir: Path,
+    month: dt.date,
+    *,
+    summary: bool = True,
+    engine: str = "duckdb",
+    quiet: bool = False,
 ) -> int:
     """Issue `month` once, then the summary; the exit status (see the module docstring)."""
     from lake.home import Home
@@ -216,6 +260,8 @@ def close_month(
     from orchestration.close_gate import why_not_close
 
     home = Home.at(home_dir, engine)
+    refuse_if_busy(home_dir)
+    began = dt.datetime.now(dt.UTC)
     if is_issued(home, month):
         # Issued invoices never change: nothing to run, nothing to alert. Documents a crash
         # after the commit left unwritten are written now.
@@ -232,14 +278,18 @@ def close_month(
         raise UsageError(refusal.reason)
     print(f"close: {month:%Y-%m}{_on(engine)}")
     success, alerts, _ = execute(
-        home_dir, "month_close", partition_key=month.isoformat(), engine=engine
+        home_dir,
+        "month_close",
+        partition_key=month.isoformat(),
+        engine=engine,
+        progress=_progress(quiet),
     )
     status = _report(success, alerts)
-    return _summarized(home_dir, status, summary, engine)
+    return _summarized(home_dir, status, summary, engine, began)
 
 
 def cmd_close(args) -> int:
-    return close_month(args.home, args.month, engine=args.engine)
+    return close_month(args.home, args.month, engine=args.engine, quiet=args.quiet)
 
 
 def cmd_simulate(args) -> int:
@@ -295,9 +345,35 @@ def cmd_simulate(args) -> int:
     return EXIT_OK
 
 
-def cmd_query(args) -> int:
+QUERY_FORMATS = ("table", "csv", "json")
+TABLE_ROWS = 200  # a table longer than this is cut; csv and json print every row
+
+
+def print_frame(frame, fmt: str) -> None:
+    """A query's result on stdout: a table for people, or every row as CSV or JSON (an array
+    of objects; decimals as strings, so money keeps every digit)."""
     import polars as pl
 
+    if fmt == "csv":
+        sys.stdout.write(frame.write_csv())
+    elif fmt == "json":
+        sys.stdout.write(frame.write_json() + "\n")
+    else:
+        with pl.Config(
+            tbl_rows=TABLE_ROWS,
+            tbl_cols=-1,
+            tbl_width_chars=65_000,  # Polars' most: no wrapped cells
+            fmt_str_lengths=10_000,
+            tbl_hide_dataframe_shape=True,
+            tbl_hide_column_data_types=True,
+            tbl_hide_dtype_separator=True,
+        ):
+            print(frame)
+        if frame.height > TABLE_ROWS:
+            print(f"({frame.height:,} rows; --format csv or json prints every one)")
+
+
+def cmd_query(args) -> int:
     from lake.home import Home
     from orchestration.warehouse import QueryRefused, query
 
@@ -310,8 +386,7 @@ def cmd_query(args) -> int:
         frame = query(home, args.sql)
     except QueryRefused as exc:
         raise UsageError(str(exc)) from None
-    with pl.Config(tbl_rows=50, tbl_cols=20, tbl_width_chars=160, fmt_str_lengths=40):
-        print(frame)
+    print_frame(frame, args.format)
     return EXIT_OK
 
 
@@ -321,16 +396,18 @@ def cmd_demo(args) -> int:
     from transforms.rating import month_bounds
 
     cfg = GenerateConfig()
-    generate_world(args.home, cfg)
+    _make_room(args.home, args.force)
+    began = dt.datetime.now(dt.UTC)
+    generate_world(args.home, cfg, quiet=args.quiet)
     last = cfg.start + dt.timedelta(days=cfg.days - 1)
-    status = run_range(args.home, cfg.start, last, summary=False)
+    status = run_range(args.home, cfg.start, last, summary=False, quiet=args.quiet)
     if status == EXIT_ERROR:
         return status
     month = cfg.start.replace(day=1)
     while month_bounds(month)[1] <= last + dt.timedelta(days=1):  # every month that is over
-        status = _worst(status, close_month(args.home, month, summary=False))
+        status = _worst(status, close_month(args.home, month, summary=False, quiet=args.quiet))
         month = month_bounds(month)[1]
-    print_summary(args.home)
+    print_summary(args.home, since=began)
     print(
         "  (the demo's billed_invoices.csv has deliberate slips: missing and hand-edited invoices;"
         " the warnings they raise are expected)"
@@ -338,17 +415,48 @@ def cmd_demo(args) -> int:
     return EXIT_OK if status == EXIT_WARNINGS else status
 
 
+EXIT_CODES = """\
+exit status:
+  0  success: every check passed
+  1  the run finished and wrote everything, but a blocking (error) check failed
+  2  bad input, or a run that could not complete (the reason in one line)
+  3  the run finished; only warning checks failed"""
+
+HOME_HELP = "the tally home, a folder (env TALLY_HOME; default ./data)"
+
+
+def _command(sub, name: str, parents: list, summary: str, description: str, example: str):
+    """A subcommand whose --help says what it does, its formats and an example."""
+    return sub.add_parser(
+        name,
+        parents=parents,
+        help=summary,
+        description=textwrap.fill(description, 88),
+        epilog=f"example:\n  {example}\n\n{EXIT_CODES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tally", description="Usage-based billing warehouse.")
+    from importlib.metadata import version
+
+    parser = argparse.ArgumentParser(
+        prog="tally",
+        description=textwrap.fill(
+            "Usage-based billing warehouse: raw usage exports in, rated usage, invoices, a "
+            "credit ledger, revenue marts and reconciliation out. `tally COMMAND --help` says "
+            "more about each command.",
+            88,
+        ),
+        epilog="quick start:\n  tally demo --home data        # a synthetic world, run and "
+        f'closed\n  tally query --home data "select * from marts.fct_invoices"\n\n{EXIT_CODES}',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"tally {version('tally')}")
     default_home = Path(os.environ.get("TALLY_HOME", "data"))
     default_engine = os.environ.get("TALLY_ENGINE", "duckdb")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--home",
-        type=Path,
-        default=default_home,
-        help="tally home (env TALLY_HOME; default ./data)",
-    )
+    common.add_argument("--home", type=Path, default=default_home, help=HOME_HELP)
     engine = argparse.ArgumentParser(add_help=False)
     engine.add_argument(
         "--engine",
@@ -357,19 +465,72 @@ def build_parser() -> argparse.ArgumentParser:
         help="the warehouse engine: duckdb (in-process, the default) or spark (dbt-spark; "
         "`make spark` installs it) (env TALLY_ENGINE)",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument(
+        "--quiet", "-q", action="store_true", help="print only the result, no progress"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    g = sub.add_parser("generate", parents=[common], help="write a synthetic world into the home")
-    g.add_argument("--customers", type=int, default=40)
-    g.add_argument("--days", type=int, default=61)
-    g.add_argument("--events-per-day", type=int, default=5000)
-    g.add_argument("--start", type=_date, default=dt.date(2026, 9, 1))
-    g.add_argument("--seed", type=int, default=7)
+    g = _command(
+        sub,
+        "generate",
+        [common],
+        "write a synthetic world into a home",
+        "Write a synthetic world into the home: a price book (pricing/plans.yaml), reference "
+        "data (landing/reference/*.csv) and usage exports (landing/usage/, CSV, gzipped CSV, "
+        "JSON lines, CloudEvents and Parquet, with duplicates, late events and faulty rows). "
+        "Refuses a home that already holds data unless --force.",
+        "tally generate --home /tmp/world --customers 10 --days 31 --start 2026-09-01",
+    )
+    g.add_argument("--customers", type=int, default=40, help="customers (default 40)")
+    g.add_argument("--days", type=int, default=61, help="days of usage (default 61)")
+    g.add_argument(
+        "--events-per-day", type=int, default=5000, help="events a day, all customers (5000)"
+    )
+    g.add_argument(
+        "--start",
+        type=_date,
+        default=dt.date(2026, 9, 1),
+        metavar="YYYY-MM-DD",
+        help="first day of usage (default 2026-09-01)",
+    )
+    g.add_argument("--seed", type=int, default=7, help="random seed: same seed, same world")
+    g.add_argument(
+        "--force",
+        action="store_true",
+        help="replace what the home holds (its landing files, price book, lake, warehouse, "
+        "alerts, exports and runs) with the new world",
+    )
     g.set_defaults(func=cmd_generate)
 
-    r = sub.add_parser("run", parents=[common, engine], help="ingest, rate, build marts, check")
-    r.add_argument("--from", dest="from_date", type=_date, required=True)
-    r.add_argument("--to", dest="to_date", type=_date, required=True)
+    r = _command(
+        sub,
+        "run",
+        [common, engine, quiet],
+        "ingest, rate, build marts, check, alert",
+        "The nightly run: ingest the new usage exports under landing/usage (every raw row "
+        "accepted, quarantined with a reason, or counted as a duplicate), rate usage, build "
+        "the invoices, credit ledger and revenue marts for the usage days --from..--to and "
+        "the periods they touch, run the checks and write alerts. Prints progress, then a "
+        "summary. Nothing new since the last run: nothing is rebuilt.",
+        "tally run --home data --from 2026-09-01 --to 2026-10-31",
+    )
+    r.add_argument(
+        "--from",
+        dest="from_date",
+        type=_date,
+        required=True,
+        metavar="YYYY-MM-DD",
+        help="first usage day of the run (a Dagster partition)",
+    )
+    r.add_argument(
+        "--to",
+        dest="to_date",
+        type=_date,
+        required=True,
+        metavar="YYYY-MM-DD",
+        help="last usage day of the run, included",
+    )
     r.add_argument(
         "--full-refresh",
         action="store_true",
@@ -378,29 +539,79 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.set_defaults(func=cmd_run)
 
-    c = sub.add_parser("close", parents=[common, engine], help="issue a month's invoices")
-    c.add_argument("--month", type=_month, required=True)
+    c = _command(
+        sub,
+        "close",
+        [common, engine, quiet],
+        "issue a month's invoices",
+        "Issue the month's invoices: audit every invariant, then freeze the month's invoices "
+        "(lake/issued/) and write each invoice's documents under exports/. A month already "
+        "issued changes nothing and exits 0; later corrections become adjustments.",
+        "tally close --home data --month 2026-09",
+    )
+    c.add_argument("--month", type=_month, required=True, metavar="YYYY-MM", help="the month")
     c.set_defaults(func=cmd_close)
 
-    s = sub.add_parser(
-        "simulate", parents=[common, engine], help="rate a month under a candidate price book"
+    s = _command(
+        sub,
+        "simulate",
+        [common, engine],
+        "rate a month under a candidate price book",
+        "Rate a month's usage under a candidate price book and print, per invoice, the "
+        "current and simulated subtotal and their difference, then totals per currency. "
+        "Writes nothing to the marts.",
+        "tally simulate --home data --price-book new.yaml --month 2026-10 --output diff.csv",
     )
     s.add_argument(
-        "--price-book", type=Path, required=True, help="a price book YAML file or a folder of them"
+        "--price-book",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="a price book YAML file or a folder of them",
     )
-    s.add_argument("--month", type=_month, required=True)
-    s.add_argument("--output", type=Path, help="also write the table to a .csv or .parquet file")
+    s.add_argument("--month", type=_month, required=True, metavar="YYYY-MM", help="the month")
+    s.add_argument(
+        "--output", type=Path, metavar="FILE", help="also write the table to a .csv or .parquet"
+    )
     s.set_defaults(func=cmd_simulate)
 
-    q = sub.add_parser(
-        "query", parents=[common, engine], help="run read-only SQL against the warehouse"
+    q = _command(
+        sub,
+        "query",
+        [common, engine],
+        "run read-only SQL against the warehouse",
+        "Run one SELECT against the warehouse (schemas marts, staging, intermediate, "
+        "reconciliation) and print the result: a table, or every row as CSV or JSON (money "
+        "as exact decimal strings). Read-only: nothing in the warehouse or on disk changes.",
+        'tally query --home data --format csv "select * from marts.fct_invoices"',
     )
-    q.add_argument("sql")
+    q.add_argument("sql", metavar="SQL", help="one SELECT (WITH, FROM-first, DESCRIBE, SHOW)")
+    q.add_argument(
+        "--format",
+        choices=QUERY_FORMATS,
+        default="table",
+        help="table (default; long results cut), csv or json (every row, nothing cut)",
+    )
     q.set_defaults(func=cmd_query)
 
-    d = sub.add_parser("demo", parents=[common], help="generate + run + close + summary")
+    d = _command(
+        sub,
+        "demo",
+        [common, quiet],
+        "generate + run + close + summary",
+        "Generate a synthetic world into the home, run it, close every month that is over "
+        "and print the summary. Refuses a home that already holds data unless --force.",
+        "tally demo --home data",
+    )
+    d.add_argument(
+        "--force", action="store_true", help="replace what the home holds with the demo world"
+    )
     d.set_defaults(func=cmd_demo)
     return parser
+
+
+# Commands that make a home; the others need one that exists.
+MAKES_HOME = ("generate", "demo")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -412,6 +623,11 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_ERROR
     try:
         _check_engine(getattr(args, "engine", "duckdb"))
+        if args.command not in MAKES_HOME and not args.home.is_dir():
+            raise UsageError(
+                f"no such home: {args.home} (make one with `tally demo --home {args.home}` or "
+                "`tally generate`, or give --home / TALLY_HOME)"
+            )
         return args.func(args)
     except UsageError as exc:
         print(f"tally: {exc}", file=sys.stderr)

@@ -55,6 +55,15 @@ def _one_command_per_home(dagster_home: Path):
         yield
 
 
+def refuse_if_busy(home_dir: Path) -> None:
+    """Refuse now, before any output or work, when another tally command holds the home (the
+    command takes the lock again when its job starts)."""
+    dagster_home = home_dir / ".dagster"
+    if (dagster_home / "tally.lock").exists():
+        with _one_command_per_home(dagster_home):
+            pass
+
+
 def _abandon_interrupted_runs(instance) -> list[str]:
     """Mark runs that an earlier `tally` process started but never finished (it was killed) as
     failed, and free the concurrency slots they held. Called with the home's lock held, so no
@@ -89,9 +98,13 @@ def execute(
     tags: dict | None = None,
     full_refresh: bool = False,
     engine: str = "duckdb",
+    progress=None,
 ):
     """Run a job in this process on the home given: its settings are the resources' config and
-    its Dagster instance lives under the home (nothing is relayed through the environment)."""
+    its Dagster instance lives under the home (nothing is relayed through the environment).
+    `progress` (orchestration/progress.py) hears the run's events as they happen."""
+    import uuid
+
     from dagster import DagsterInstance
 
     from orchestration.definitions import build_defs
@@ -99,6 +112,8 @@ def execute(
     from orchestration.settings import CLI_TAG, TallySettings
 
     dagster_home = _prepare_dagster_home(home_dir)
+    if progress is not None:
+        progress.say(f"loading the {job_name} job (Dagster, the dbt project)")
     settings = TallySettings(home=str(home_dir), engine=engine)
     job = build_defs(settings).resolve_job_def(job_name)
     level = os.environ.get("TALLY_LOG_LEVEL", "WARNING").upper()
@@ -125,10 +140,14 @@ def execute(
             if level in ("WARNING", "ERROR")
             else contextlib.nullcontext()
         )
+        run_id = str(uuid.uuid4())
+        if progress is not None:
+            instance.add_event_listener(run_id, progress.on_event)
         with redirect:
             result = job.execute_in_process(
                 run_config=run_config,
                 instance=instance,
+                run_id=run_id,
                 partition_key=partition_key,
                 tags={**(tags or {}), **CLI_TAG},
                 raise_on_error=False,

@@ -1,36 +1,55 @@
-"""What a billing engineer wants to see after a run or a close, read from the marts."""
+"""What a billing engineer wants to see after a run or a close, read from the marts: what this
+command did, then the totals to date, with recognized revenue bridged to what was invoiced."""
 
+import datetime as dt
 from pathlib import Path
 
 from lake.home import Home
-from orchestration.warehouse import summary_figures
+from orchestration.warehouse import Intake, summary_figures
 
 
-def print_summary(home: Path, engine: str = "duckdb") -> None:
-    """Events, quarantine, unreadable files, invoices, revenue and findings, all time."""
-    f = summary_figures(Home.at(home, engine))
+def print_summary(home: Path, engine: str = "duckdb", since: dt.datetime | None = None) -> None:
+    """`since`: when the command began; what it ingested and issued is shown apart."""
+    f = summary_figures(Home.at(home, engine), since)
     if f is None:
         return
     print("summary:")
-    print(f"  files ingested      {f.files:>12,}   unreadable {f.unreadable:,}")
+    if since is not None:
+        print("  this run")
+        if f.new.files:
+            _intake(f.new, "new files")
+        else:
+            print("    new files                     0   (nothing new landed)")
+        for currency, count, total in f.issued_now:
+            print(f"    invoices issued {count:>8,}   {currency} {total:,.2f}")
+        print("  to date")
+    _intake(f.total, "files ingested")
     for path, error in f.newest_unreadable:  # newest first; each is quarantined whole
-        print(f"    unreadable: {path}: {error}")
-    if f.unreadable > len(f.newest_unreadable):
-        more = f.unreadable - len(f.newest_unreadable)
-        print(f"    ... {more:,} more in marts.fct_ingested_files where status = 'failed'")
-    print(f"  raw rows read       {f.rows_read:>12,}")
-    print(f"  events accepted     {f.rows_accepted:>12,}")
-    print(f"  rows quarantined    {f.rows_quarantined:>12,}")
-    print(f"  duplicates dropped  {f.duplicates_dropped:>12,}")
-    conserved = f.rows_read == f.rows_accepted + f.rows_quarantined + f.duplicates_dropped
+        print(f"      unreadable: {path}: {error}")
+    if f.total.unreadable > len(f.newest_unreadable):
+        more = f.total.unreadable - len(f.newest_unreadable)
+        print(f"      ... {more:,} more in marts.fct_ingested_files where status = 'failed'")
     print(
-        f"  conservation        {'holds' if conserved else 'BROKEN':>12}   "
+        f"    conservation        {'holds' if f.total.conserved else 'BROKEN':>12}   "
         "(read = accepted + quarantined + duplicates)"
     )
     for status, currency, count, total in f.invoices:
-        print(f"  invoices {status:<7} {count:>8,}   {currency} {total:,.2f}")
-    for currency, amount in f.revenue:
+        print(f"    invoices {status:<7} {count:>8,}   {currency} {total:,.2f}")
+    for r in f.revenue:
         print(
-            f"  revenue recognized          {currency} {amount:,.2f}   (marts.fct_revenue_monthly)"
+            f"    revenue recognized          {r.currency} {r.recognized:,.2f}   "
+            "(marts.fct_revenue_monthly)"
         )
-    print(f"  billing mismatches  {f.mismatches:>12,}   (marts.fct_billing_mismatches)")
+        print(
+            f"      = invoiced {r.billed:,.2f} + prepaid credits used {r.credits:,.2f}"
+            f" + expired credits {r.breakage:,.2f}"
+        )
+    print(f"    billing mismatches  {f.mismatches:>12,}   (marts.fct_billing_mismatches)")
+
+
+def _intake(intake: Intake, files: str) -> None:
+    print(f"    {files:<19} {intake.files:>12,}   unreadable {intake.unreadable:,}")
+    print(f"    raw rows read       {intake.rows_read:>12,}")
+    print(f"    events accepted     {intake.rows_accepted:>12,}")
+    print(f"    rows quarantined    {intake.rows_quarantined:>12,}")
+    print(f"    duplicates dropped  {intake.duplicates_dropped:>12,}")

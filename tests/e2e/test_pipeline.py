@@ -1,7 +1,10 @@
 """generate -> run -> close through the CLI on a small world; the marts must tie to the inputs."""
 
+import contextlib
 import datetime as dt
+import io
 import os
+import re
 from decimal import Decimal
 from unittest import mock
 
@@ -18,6 +21,7 @@ pytestmark = pytest.mark.e2e
 START = dt.date(2026, 9, 1)
 # What the world's commands saw of the environment: a decoy home in TALLY_HOME / DAGSTER_HOME.
 ENVIRONMENT: dict[str, object] = {}
+OUTPUT: dict[str, str] = {}  # what `tally run` and `tally close` printed (piped)
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +34,14 @@ def world(tmp_path_factory):
     decoys = {"TALLY_HOME": str(decoy), "DAGSTER_HOME": str(decoy / ".dagster")}
     with mock.patch.dict(os.environ, decoys):
         before = dict(os.environ)
-        run_status = main(
-            ["run", "--home", str(home.root), "--from", "2026-09-01", "--to", "2026-10-05"]
-        )
-        close_status = main(["close", "--home", str(home.root), "--month", "2026-09"])
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            run_status = main(
+                ["run", "--home", str(home.root), "--from", "2026-09-01", "--to", "2026-10-05"]
+            )
+        OUTPUT["run"] = printed.getvalue()
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            close_status = main(["close", "--home", str(home.root), "--month", "2026-09"])
+        OUTPUT["close"] = printed.getvalue()
         ENVIRONMENT.update(before=before, after=dict(os.environ), decoy=decoy)
     return home, truth, run_status, close_status
 
@@ -57,7 +65,49 @@ def q(home: Home, sql: str):
 
 def test_commands_succeed(world):
     _, _, run_status, close_status = world
-    assert (run_status, close_status) == (0, 0)
+    assert (run_status, close_status) == (0, 0), OUTPUT
+
+
+def test_a_run_shows_each_step_as_it_starts_and_ends_and_counts_dbt(world):
+    home, *_ = world
+    lines = OUTPUT["run"].splitlines()
+    assert lines[0] == f"run: 2026-09-01 .. 2026-10-05 (home {home.root})"
+    stamped = [line for line in lines if re.match(r"  \[\d\d:\d\d\] ", line)]
+    steps = [line[10:] for line in stamped]
+    assert steps[:2] == [
+        "loading the nightly_billing job (Dagster, the dbt project)",
+        "run started",
+    ]
+    assert "ingest new usage exports ..." in steps
+    assert any(re.fullmatch(r"ingest new usage exports: done in \d+\.\d s", s) for s in steps)
+    [total] = {
+        int(m[1]) for s in steps if (m := re.fullmatch(r"dbt: (\d+) models and tests \.\.\.", s))
+    }
+    assert total > 100  # every model and test of the nightly build
+    assert f"dbt: {total} of {total} models and tests" in steps
+    counts = [int(m[1]) for s in steps if (m := re.fullmatch(r"dbt: (\d+) of \d+ models.*", s))]
+    assert counts == sorted(counts) and len(counts) >= 2
+    # Piped output has no bar and no colour codes, and neither has dbt's log.
+    assert "\r" not in OUTPUT["run"] and "\x1b[" not in OUTPUT["run"]
+    for log in (home.dagster_home / "logs").glob("*.log"):
+        assert "\x1b[" not in log.read_text(), log
+
+
+def test_the_summary_says_what_this_command_did_apart_from_the_totals(world):
+    run, close = OUTPUT["run"], OUTPUT["close"]
+    this_run = run[run.index("  this run") : run.index("  to date")]
+    assert "new files" in this_run and "events accepted" in this_run
+    this_close = close[close.index("  this run") : close.index("  to date")]
+    assert "(nothing new landed)" in this_close
+    assert re.search(r"invoices issued +\d+   USD [\d,]+\.\d\d", this_close)
+    # Recognized revenue, bridged to what was invoiced, in one line per currency.
+    bridge = re.search(
+        r"revenue recognized +USD ([\d,.]+) .*\n +"
+        r"= invoiced ([\d,.]+) \+ prepaid credits used ([\d,.]+) \+ expired credits ([\d,.]+)",
+        close,
+    )
+    recognized, *parts = (Decimal(x.replace(",", "")) for x in bridge.groups())
+    assert recognized == sum(parts) and parts[0] > 0
 
 
 def test_the_home_given_is_the_only_home_used_and_the_environment_is_left_alone(world):

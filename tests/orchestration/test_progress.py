@@ -1,0 +1,81 @@
+"""Progress on `run`, `close` and `demo` (SPEC 5): steps as they start and end with the time
+since the command began, dbt's models and tests counted as they finish."""
+
+import io
+from types import SimpleNamespace
+
+from orchestration.progress import Progress
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _event(kind: str, step: str | None = None):
+    return SimpleNamespace(dagster_event=SimpleNamespace(event_type_value=kind), step_key=step)
+
+
+def _run(progress: Progress, clock: Clock, nodes: int = 4, seconds_each: float = 2.0) -> None:
+    for _ in range(nodes - 1):
+        progress.on_event(_event("ASSET_MATERIALIZATION_PLANNED", "tally_dbt_models"))
+    progress.on_event(_event("ASSET_CHECK_EVALUATION_PLANNED", "tally_dbt_models"))
+    progress.on_event(_event("ASSET_MATERIALIZATION_PLANNED", "ingest_usage"))
+    progress.on_event(_event("PIPELINE_START"))
+    progress.on_event(_event("STEP_START", "ingest_usage"))
+    clock.now += 3.25
+    progress.on_event(_event("ASSET_MATERIALIZATION", "ingest_usage"))
+    progress.on_event(_event("STEP_SUCCESS", "ingest_usage"))
+    progress.on_event(_event("STEP_START", "tally_dbt_models"))
+    for i in range(nodes):
+        clock.now += seconds_each
+        kind = "ASSET_CHECK_EVALUATION" if i == nodes - 1 else "ASSET_MATERIALIZATION"
+        progress.on_event(SimpleNamespace(dagster_event=None, step_key=None))  # a log line
+        progress.on_event(_event(kind, "tally_dbt_models"))
+    progress.on_event(_event("STEP_SUCCESS", "tally_dbt_models"))
+
+
+def test_piped_progress_is_plain_lines_with_counts_a_few_seconds_apart():
+    out, clock = io.StringIO(), Clock()
+    _run(Progress(out, tty=False, every=5.0, clock=clock), clock)
+    assert out.getvalue().splitlines() == [
+        "  [00:00] run started",
+        "  [00:00] ingest new usage exports ...",
+        "  [00:03] ingest new usage exports: done in 3.2 s",
+        "  [00:03] dbt: 4 models and tests ...",
+        "  [00:05] dbt: 1 of 4 models and tests",
+        # 2 and 3 of 4 are 2 and 4 s later: no line yet; the last one always has one
+        "  [00:11] dbt: 4 of 4 models and tests",
+        "  [00:11] dbt: 4 models and tests: done in 8.0 s",
+    ]
+
+
+def test_a_terminal_gets_a_bar_for_dbt_and_the_same_step_lines():
+    out, clock = io.StringIO(), Clock()
+    _run(Progress(out, tty=True, clock=clock), clock)
+    text = out.getvalue()
+    assert "\r" in text and "models and tests" in text  # the bar, redrawn in place
+    assert "dbt: 1 of 4" not in text
+    assert text.rstrip().endswith("[00:11] dbt: 4 models and tests: done in 8.0 s")
+
+
+def test_a_failed_step_says_so():
+    out, clock = io.StringIO(), Clock()
+    progress = Progress(out, tty=False, clock=clock)
+    progress.on_event(_event("STEP_START", "issue_invoices"))
+    clock.now += 1
+    progress.on_event(_event("STEP_FAILURE", "issue_invoices"))
+    assert (
+        out.getvalue().splitlines()[-1] == "  [00:01] issue the month's invoices: FAILED in 1.0 s"
+    )
+
+
+def test_output_that_is_gone_stops_progress_and_never_the_run():
+    out, clock = io.StringIO(), Clock()
+    progress = Progress(out, tty=False, clock=clock)
+    out.close()  # a closed pipe
+    _run(progress, clock)  # raises nothing
+    assert progress.gone
