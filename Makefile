@@ -14,7 +14,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o \( -name '*.sql' -o -name '*.yml' \) -print 2>/dev/null)
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: install spark demo test test-fast lint bench ui clean
+.PHONY: install spark demo test test-fast lint bench ui docs clean
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,6 +72,11 @@ ui: install
 	mkdir -p $(HOME_DIR)/.dagster
 	TALLY_HOME=$(abspath $(HOME_DIR)) DAGSTER_HOME=$(abspath $(HOME_DIR))/.dagster \
 		$(BIN)/dagster dev -w workspace.yaml
+
+# dbt's documentation of the home's warehouse (every mart and column, with lineage), served on
+# http://localhost:8080; built under $(HOME_DIR)/.dagster/dbt-docs. Needs a built home (make demo).
+docs: install
+	$(BIN)/python -m orchestration.docs --home $(HOME_DIR)
 
 clean:
 	rm -rf dbt_project/target dbt_project/logs logs .pytest_cache
