@@ -1,18 +1,25 @@
 """The Dagster code location: `dagster dev -w workspace.yaml` loads `defs` from here.
 
-`build_defs` takes the settings: the code location reads the home from `TALLY_HOME` when a run
-starts (Dagster's `EnvVar`, so the UI, schedules and sensors follow the deployment), while
-`tally` builds the definitions with the home it was given, as resource configuration.
+`build_defs` takes the settings and the first month of the partitions. The code location
+(`defs`, loaded by Dagster, not at import) reads the home from `TALLY_HOME` when a run starts
+(Dagster's `EnvVar`, so the UI, schedules and sensors follow the deployment) and starts the
+partitions where the home's data starts, or at `TALLY_FIRST_DAY`; `tally` builds the
+definitions with the home it was given and the partitions of the command it runs.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+
 import dagster as dg
 
+from lake.home import Home
 from orchestration.defs.billing.assets import issue_invoices
 from orchestration.defs.dbt.assets import tally_dbt_models
 from orchestration.defs.ingest.assets import ingest_usage, price_book, reference_data
 from orchestration.defs.jobs import month_close, nightly_billing
+from orchestration.defs.partitions import daily_partitions, first_month, monthly_partitions
 from orchestration.defs.quality.checks import (
     invoices_expectations,
     usage_events_expectations,
@@ -28,14 +35,15 @@ from orchestration.defs.sensors import (
 from orchestration.settings import TallySettings
 
 
-def build_defs(settings: TallySettings) -> dg.Definitions:
+def build_defs(settings: TallySettings, first_day: dt.date) -> dg.Definitions:
+    """Every asset, check, job, schedule and sensor; partitions from `first_day`'s month."""
     return dg.Definitions(
         assets=[
             price_book,
             reference_data,
-            ingest_usage,
+            ingest_usage(daily_partitions(first_day.replace(day=1))),
             tally_dbt_models,
-            issue_invoices,
+            issue_invoices(monthly_partitions(first_day.replace(day=1))),
         ],
         asset_checks=[
             usage_events_expectations,
@@ -49,4 +57,9 @@ def build_defs(settings: TallySettings) -> dg.Definitions:
     )
 
 
-defs = build_defs(TallySettings(home=dg.EnvVar("TALLY_HOME")))
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location, built when Dagster loads it."""
+    home = Home.at(os.environ.get("TALLY_HOME", "data"))
+    first_day = first_month(home, os.environ.get("TALLY_FIRST_DAY"))
+    return build_defs(TallySettings(home=dg.EnvVar("TALLY_HOME")), first_day)

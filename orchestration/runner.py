@@ -115,7 +115,9 @@ def execute(
     if progress is not None:
         progress.say(f"loading the {job_name} job (Dagster, the dbt project)")
     settings = TallySettings(home=str(home_dir), engine=engine)
-    job = build_defs(settings).resolve_job_def(job_name)
+    # The partitions start at the command's own first day (or month).
+    first = partition_key or (tags or {}).get("dagster/asset_partition_range_start")
+    job = build_defs(settings, dt.date.fromisoformat(first[:10])).resolve_job_def(job_name)
     level = os.environ.get("TALLY_LOG_LEVEL", "WARNING").upper()
     # The CLI prints a summary; step logs stay in the run (and the UI), and dbt's own output
     # goes to a log file under the home unless TALLY_LOG_LEVEL asks for more.

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs.billing.assets import issue_invoices
+from orchestration.defs.billing.assets import ISSUED
 
 # The full audit of the lake reads every event once: at month close, not every night.
 FULL_AUDIT = dg.AssetSelection.assets("audit_lake")
+ISSUING = dg.AssetSelection.assets(*ISSUED)
 
 nightly_billing = dg.define_asset_job(
     "nightly_billing",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(issue_invoices) - FULL_AUDIT,
+    selection=dg.AssetSelection.all() - ISSUING - FULL_AUDIT,
     description="Ingest new exports, refresh reference data and price book, rate, build marts, check.",
 )
 
 month_close = dg.define_asset_job(
     "month_close",
-    selection=FULL_AUDIT | dg.AssetSelection.assets(issue_invoices).downstream(),
+    selection=FULL_AUDIT | ISSUING.downstream(),
     description=(
         "Audit the whole lake, issue a month's invoices once, then refresh the marts that "
         "read them."

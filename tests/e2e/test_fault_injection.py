@@ -288,7 +288,7 @@ def test_the_failure_sensor_alerts_for_runs_the_cli_did_not_start(faulty):
 
     import dagster as dg
 
-    from orchestration.definitions import defs
+    from orchestration.definitions import defs as load
     from orchestration.defs.sensors import alert_on_failed_runs
     from orchestration.settings import TallySettings
 
@@ -296,8 +296,10 @@ def test_the_failure_sensor_alerts_for_runs_the_cli_did_not_start(faulty):
     os.environ["TALLY_HOME"] = str(home.root)
     before = len(home.alerts.read_text().splitlines())
     with dg.instance_for_test() as instance:
-        result = defs.resolve_job_def("month_close").execute_in_process(
-            instance=instance, partition_key="2026-10-01", raise_on_error=False
+        result = (
+            load()
+            .resolve_job_def("month_close")
+            .execute_in_process(instance=instance, partition_key="2026-10-01", raise_on_error=False)
         )
         assert not result.success
         run = instance.get_run_by_id(result.run_id)

@@ -4,9 +4,9 @@ import dagster as dg
 
 
 def test_definitions_load_with_every_stage():
-    from orchestration.definitions import defs
+    from orchestration.definitions import defs as load
 
-    repo = defs.get_repository_def()
+    repo = load().get_repository_def()
     keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
     assert {
         "usage_events",
@@ -50,9 +50,9 @@ def test_definitions_load_with_every_stage():
 
 
 def test_dbt_models_are_grouped_by_layer_and_described_without_raw_sql():
-    from orchestration.definitions import defs
+    from orchestration.definitions import defs as load
 
-    graph = defs.get_repository_def().asset_graph
+    graph = load().get_repository_def().asset_graph
     group = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert group["stg_lake__usage_events"] == "staging"
     assert group["int_usage_daily"] == "intermediate"
@@ -67,25 +67,25 @@ def test_dbt_models_are_grouped_by_layer_and_described_without_raw_sql():
 
 
 def test_nightly_at_two_utc_and_month_close_on_the_third():
-    from orchestration.definitions import defs
+    from orchestration.definitions import defs as load
 
-    crons = {s.name: s.cron_schedule for s in defs.get_repository_def().schedule_defs}
+    crons = {s.name: s.cron_schedule for s in load().get_repository_def().schedule_defs}
     assert crons == {"nightly_billing_schedule": "0 2 * * *", "month_close_schedule": "0 6 3 * *"}
 
 
 def test_month_close_depends_on_computed_invoices_and_feeds_the_marts():
-    from orchestration.definitions import defs
+    from orchestration.definitions import defs as load
 
-    graph = defs.get_repository_def().asset_graph
+    graph = load().get_repository_def().asset_graph
     issued = graph.get(dg.AssetKey("issued_invoices"))
     assert dg.AssetKey("int_invoices_computed") in issued.parent_keys
     assert dg.AssetKey("stg_issued__invoices") in issued.child_keys
 
 
 def test_nightly_runs_dbt_once_and_month_close_only_what_reads_the_issued_store():
-    from orchestration.definitions import defs
+    from orchestration.definitions import defs as load
 
-    repo = defs.get_repository_def()
+    repo = load().get_repository_def()
     nightly = repo.get_job("nightly_billing")
     close = repo.get_job("month_close")
     assert [n.name for n in nightly.graph.nodes].count("tally_dbt_models") == 1
@@ -156,12 +156,42 @@ def test_the_ui_loads_with_the_venv_not_on_the_path_as_dagster_dev_loads_it(tmp_
 
 
 def test_the_full_audit_runs_at_month_close_before_issuing_and_never_nightly():
-    from orchestration.definitions import defs
+    from orchestration.definitions import defs as load
 
-    repo = defs.get_repository_def()
+    repo = load().get_repository_def()
     nightly = repo.get_job("nightly_billing").asset_layer.selected_asset_keys
     close = repo.get_job("month_close").asset_layer.selected_asset_keys
     audit = dg.AssetKey("audit_lake")
     assert audit not in nightly
     assert audit in close
     assert audit in repo.asset_graph.get(dg.AssetKey("issued_invoices")).parent_keys
+
+
+def test_partitions_start_where_the_homes_data_starts_or_where_configured(tmp_path, monkeypatch):
+    import datetime as dt
+
+    import pytest
+
+    from lake.home import Home
+    from orchestration.definitions import defs as load
+    from orchestration.defs.partitions import FirstDayError, first_month
+
+    home = Home.at(tmp_path)
+    today = dt.date(2026, 11, 28)
+    # No usage yet: last month, so the nightly's "yesterday" is always a partition.
+    assert first_month(home, today=today) == dt.date(2026, 10, 1)
+    for day in ("2026-09-14", "2026-08-03", "2026-10-01"):
+        (home.lake_events / f"event_date={day}").mkdir(parents=True)
+    assert first_month(home, today=today) == dt.date(2026, 8, 1)
+    assert first_month(home, "2025-03-15", today=today) == dt.date(2025, 3, 1)
+    with pytest.raises(FirstDayError, match="TALLY_FIRST_DAY='March' is not a date YYYY-MM-DD"):
+        first_month(home, "March", today=today)
+
+    # The UI's code location: "N partitions" counts from the data's first month.
+    monkeypatch.setenv("TALLY_HOME", str(tmp_path))
+    monkeypatch.delenv("TALLY_FIRST_DAY", raising=False)
+    nightly = load().resolve_job_def("nightly_billing")
+    assert nightly.partitions_def.get_first_partition_key() == "2026-08-01"
+    monkeypatch.setenv("TALLY_FIRST_DAY", "2026-09-20")
+    close = load().resolve_job_def("month_close")
+    assert close.partitions_def.get_first_partition_key() == "2026-09-01"

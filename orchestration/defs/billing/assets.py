@@ -12,37 +12,43 @@ import dagster as dg
 
 from lake.issued import is_issued, issue_month
 from orchestration.close_gate import audit_refusal, why_not_close
-from orchestration.defs.partitions import monthly_partitions
 from orchestration.settings import TallySettings
 from orchestration.warehouse import reading
 
+# The issued store's assets: what month close writes.
+ISSUED = ("issued_invoices", "issued_invoice_lines", "issued_credit_consumption")
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            "issued_invoices",
-            group_name="billing",
-            deps=["int_invoices_computed", "audit_lake"],
-            description="Invoices of closed months, issued once and never changed afterwards.",
-        ),
-        dg.AssetSpec(
-            "issued_invoice_lines",
-            group_name="billing",
-            deps=["int_invoice_lines_rated"],
-            description="Lines of issued invoices, frozen with them.",
-        ),
-        dg.AssetSpec(
-            "issued_credit_consumption",
-            group_name="billing",
-            deps=["int_invoices_computed", "credit_grants"],
-            description="Prepaid credits applied to issued invoices at close, in burn order.",
-        ),
-    ],
-    name="issue_invoices",
-    partitions_def=monthly_partitions,
-    pool="warehouse",
-)
-def issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
+
+def issue_invoices(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """Month close's asset over the monthly `partitions` (orchestration/defs/partitions.py)."""
+    return dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                "issued_invoices",
+                group_name="billing",
+                deps=["int_invoices_computed", "audit_lake"],
+                description="Invoices of closed months, issued once and never changed afterwards.",
+            ),
+            dg.AssetSpec(
+                "issued_invoice_lines",
+                group_name="billing",
+                deps=["int_invoice_lines_rated"],
+                description="Lines of issued invoices, frozen with them.",
+            ),
+            dg.AssetSpec(
+                "issued_credit_consumption",
+                group_name="billing",
+                deps=["int_invoices_computed", "credit_grants"],
+                description="Prepaid credits applied to issued invoices at close, in burn order.",
+            ),
+        ],
+        name="issue_invoices",
+        partitions_def=partitions,
+        pool="warehouse",
+    )(_issue_invoices)
+
+
+def _issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
     home = settings.tally_home
     month = dt.date.fromisoformat(context.partition_key[:10])
     if not is_issued(home, month):

@@ -9,7 +9,6 @@ from lake.issued import remove_uncommitted_closes
 from lake.price_book import load_price_book, price_book_files, price_book_tables
 from lake.reference import load_reference
 from lake.schemas import REFERENCE_SCHEMAS
-from orchestration.defs.partitions import daily_partitions
 from orchestration.memory import describe, own_peak_gib, reset_own_peak
 from orchestration.settings import TallySettings
 from transforms.money import currency_table
@@ -65,23 +64,27 @@ def reference_data(context: dg.AssetExecutionContext, settings: TallySettings):
         yield dg.MaterializeResult(asset_key=name, metadata={"rows": df.height})
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            t, group_name="usage", deps=["customers", "charges"], description=f"Lake table {t}."
-        )
-        for t in USAGE_TABLES
-    ],
-    name="ingest_usage",
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="warehouse",
-    description=(
-        "New raw exports from landing/usage, normalized and deduplicated into lake/events; "
-        "bad rows quarantined with a reason. Every new file is ingested, whatever the window."
-    ),
-)
-def ingest_usage(context: dg.AssetExecutionContext, settings: TallySettings):
+def ingest_usage(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """The usage asset over the daily `partitions` (orchestration/defs/partitions.py)."""
+    return dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                t, group_name="usage", deps=["customers", "charges"], description=f"Lake table {t}."
+            )
+            for t in USAGE_TABLES
+        ],
+        name="ingest_usage",
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool="warehouse",
+        description=(
+            "New raw exports from landing/usage, normalized and deduplicated into lake/events; "
+            "bad rows quarantined with a reason. Every new file is ingested, whatever the window."
+        ),
+    )(_ingest_usage)
+
+
+def _ingest_usage(context: dg.AssetExecutionContext, settings: TallySettings):
     home = settings.tally_home
     ensure_lake(home)
     for removed in remove_uncommitted_closes(home):
