@@ -315,12 +315,14 @@ def cmd_simulate(args) -> int:
         files, base = [args.price_book], args.price_book.parent
     else:
         raise UsageError(f"--price-book {args.price_book}: no such file or folder")
+    events = month_events(home, *month_bounds(args.month))
+    no_usage = events.head(1).collect().height == 0
     try:
         book = load_price_book(files, base=base)
         results = simulate_month(
             book,
             args.month,
-            events=month_events(home, *month_bounds(args.month)),
+            events=events,
             subscriptions=pl.read_parquet(subscriptions),
             current=current_subtotals(home, args.month),
         )
@@ -328,13 +330,18 @@ def cmd_simulate(args) -> int:
         raise UsageError(str(exc)) from None
     frame = simulation_frame(results)
     print(f"simulate: {args.month:%Y-%m} under {args.price_book} (nothing is written to the marts)")
-    with pl.Config(tbl_rows=-1, tbl_width_chars=160):
-        print(frame)
+    if no_usage:
         print(
-            frame.group_by("currency")
-            .agg(pl.col("current", "simulated", "difference").sum())
-            .sort("currency")
+            f"  note: the lake has no usage in {args.month:%Y-%m}: the figures are the "
+            "subscriptions' fees and minimums only"
         )
+    print_frame(frame, "table")
+    print_frame(
+        frame.group_by("currency")
+        .agg(pl.col("current", "simulated", "difference").sum())
+        .sort("currency"),
+        "table",
+    )
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         if args.output.suffix == ".parquet":

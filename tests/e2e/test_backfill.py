@@ -91,6 +91,18 @@ def backfilled(tmp_path_factory):
     return home, issued, sim_status, sim_csv, before, after, backfill_status, marts, rerun_status
 
 
+def test_simulating_a_month_without_usage_says_so(backfilled, capsys):
+    home = backfilled[0]
+    args = ["--price-book", str(home.pricing), "--month", "2027-03"]
+    assert main(["simulate", "--home", str(home.root), *args]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == (
+        "  note: the lake has no usage in 2027-03: the figures are the subscriptions' fees "
+        "and minimums only"
+    )
+    assert not any(line.startswith("shape:") for line in out)
+
+
 def test_simulation_prints_the_difference_and_writes_nothing(backfilled, capsys):
     home, _, sim_status, sim_csv, before, after, *_ = backfilled
     assert sim_status == 0

@@ -64,6 +64,11 @@ def test_dbt_models_are_grouped_by_layer_and_described_without_raw_sql():
     assert fct_invoices.startswith("One invoice per customer and billing period")
     for key in graph.get_all_asset_keys():
         assert "Raw SQL" not in (graph.get(key).description or ""), key
+    # An asset page lists the mart's columns with their types and descriptions.
+    spend = graph.get(dg.AssetKey("mart_customer_spend")).metadata["dagster/column_schema"]
+    columns = {c.name: c.type for c in spend.columns if c.description}
+    assert columns["spend_to_date"] == "decimal(38, 4)" and columns["as_of"] == "date"
+    assert len(columns) == 9
 
 
 def test_nightly_at_two_utc_and_month_close_on_the_third():
