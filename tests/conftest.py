@@ -12,3 +12,12 @@ os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 _main = sys.modules["__main__"]
 if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
     _main.__file__ = "<pytest-xdist worker>"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--spark-history",
+        action="store_true",
+        help="the Spark parity world night by night (September run and closed, then October "
+        "incremental) instead of one run and a close: about 4 minutes more (make test-spark-history)",
+    )

@@ -100,27 +100,6 @@ def test_nightly_runs_dbt_once_and_month_close_only_what_reads_the_issued_store(
     assert "fct_usage_daily" not in close_keys
 
 
-def test_dagster_validates_the_workspace_as_users_load_it(tmp_path):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "TALLY_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
-    dagster = Path(sys.executable).parent / "dagster"
-    proc = subprocess.run(
-        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "All code locations passed validation" in proc.stderr + proc.stdout
-
-
 def test_the_ui_loads_with_the_venv_not_on_the_path_as_dagster_dev_loads_it(tmp_path):
     """`dagster dev` sets DAGSTER_IS_DEV_CLI, and the code location parses the dbt project
     first. A copy of the code, so that parse leaves the repository's manifest alone."""
