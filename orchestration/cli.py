@@ -5,33 +5,18 @@ blocking (error) check failed; 2 bad input or a run that could not complete (one
 3 the run finished, only warning checks failed. Failed checks are listed and alerted.
 """
 
-import argparse
 import datetime as dt
 import logging
 import os
 import shutil
 import sys
-import textwrap
 from pathlib import Path
 
 from lake.home import ENGINES
+from orchestration.parser import build_parser
 from orchestration.runner import UsageError, execute, refuse_if_busy
 
 EXIT_OK, EXIT_CHECKS_FAILED, EXIT_ERROR, EXIT_WARNINGS = 0, 1, 2, 3
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
-
-
-def _month(value: str) -> dt.date:
-    try:
-        return dt.datetime.strptime(value, "%Y-%m").date()
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a month YYYY-MM") from None
 
 
 def _validate_inputs(home: Path) -> None:
@@ -352,7 +337,6 @@ def cmd_simulate(args) -> int:
     return EXIT_OK
 
 
-QUERY_FORMATS = ("table", "csv", "json")
 TABLE_ROWS = 200  # a table longer than this is cut; csv and json print every row
 
 
@@ -422,203 +406,16 @@ def cmd_demo(args) -> int:
     return EXIT_OK if status == EXIT_WARNINGS else status
 
 
-EXIT_CODES = """\
-exit status:
-  0  success: every check passed
-  1  the run finished and wrote everything, but a blocking (error) check failed
-  2  bad input, or a run that could not complete (the reason in one line)
-  3  the run finished; only warning checks failed"""
-
-HOME_HELP = "the tally home, a folder (env TALLY_HOME; default ./data)"
-
-
-def _command(sub, name: str, parents: list, summary: str, description: str, example: str):
-    """A subcommand whose --help says what it does, its formats and an example."""
-    return sub.add_parser(
-        name,
-        parents=parents,
-        help=summary,
-        description=textwrap.fill(description, 88),
-        epilog=f"example:\n  {example}\n\n{EXIT_CODES}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from importlib.metadata import version
-
-    parser = argparse.ArgumentParser(
-        prog="tally",
-        description=textwrap.fill(
-            "Usage-based billing warehouse: raw usage exports in, rated usage, invoices, a "
-            "credit ledger, revenue marts and reconciliation out. `tally COMMAND --help` says "
-            "more about each command.",
-            88,
-        ),
-        epilog="quick start:\n  tally demo --home data        # a synthetic world, run and "
-        f'closed\n  tally query --home data "select * from marts.fct_invoices"\n\n{EXIT_CODES}',
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"tally {version('tally')}")
-    default_home = Path(os.environ.get("TALLY_HOME", "data"))
-    default_engine = os.environ.get("TALLY_ENGINE", "duckdb")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--home", type=Path, default=default_home, help=HOME_HELP)
-    engine = argparse.ArgumentParser(add_help=False)
-    engine.add_argument(
-        "--engine",
-        choices=ENGINES,
-        default=default_engine,
-        help="the warehouse engine: duckdb (in-process, the default) or spark (dbt-spark; "
-        "`make spark` installs it) (env TALLY_ENGINE)",
-    )
-    quiet = argparse.ArgumentParser(add_help=False)
-    quiet.add_argument(
-        "--quiet", "-q", action="store_true", help="print only the result, no progress"
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    g = _command(
-        sub,
-        "generate",
-        [common],
-        "write a synthetic world into a home",
-        "Write a synthetic world into the home: a price book (pricing/plans.yaml), reference "
-        "data (landing/reference/*.csv) and usage exports (landing/usage/, CSV, gzipped CSV, "
-        "JSON lines, CloudEvents and Parquet, with duplicates, late events and faulty rows). "
-        "Refuses a home that already holds data unless --force.",
-        "tally generate --home /tmp/world --customers 10 --days 31 --start 2026-09-01",
-    )
-    g.add_argument("--customers", type=int, default=40, help="customers (default 40)")
-    g.add_argument("--days", type=int, default=61, help="days of usage (default 61)")
-    g.add_argument(
-        "--events-per-day", type=int, default=5000, help="events a day, all customers (5000)"
-    )
-    g.add_argument(
-        "--start",
-        type=_date,
-        default=dt.date(2026, 9, 1),
-        metavar="YYYY-MM-DD",
-        help="first day of usage (default 2026-09-01)",
-    )
-    g.add_argument("--seed", type=int, default=7, help="random seed: same seed, same world")
-    g.add_argument(
-        "--force",
-        action="store_true",
-        help="replace what the home holds (its landing files, price book, lake, warehouse, "
-        "alerts, exports and runs) with the new world",
-    )
-    g.set_defaults(func=cmd_generate)
-
-    r = _command(
-        sub,
-        "run",
-        [common, engine, quiet],
-        "ingest, rate, build marts, check, alert",
-        "The nightly run: ingest the new usage exports under landing/usage (every raw row "
-        "accepted, quarantined with a reason, or counted as a duplicate), rate usage, build "
-        "the invoices, credit ledger and revenue marts for the usage days --from..--to and "
-        "the periods they touch, run the checks and write alerts. Prints progress, then a "
-        "summary. Nothing new since the last run: nothing is rebuilt.",
-        "tally run --home data --from 2026-09-01 --to 2026-10-31",
-    )
-    r.add_argument(
-        "--from",
-        dest="from_date",
-        type=_date,
-        required=True,
-        metavar="YYYY-MM-DD",
-        help="first usage day of the run (a Dagster partition)",
-    )
-    r.add_argument(
-        "--to",
-        dest="to_date",
-        type=_date,
-        required=True,
-        metavar="YYYY-MM-DD",
-        help="last usage day of the run, included",
-    )
-    r.add_argument(
-        "--full-refresh",
-        action="store_true",
-        help="rebuild the daily usage aggregate from every date of the lake, not only the "
-        "dates new exports touched",
-    )
-    r.set_defaults(func=cmd_run)
-
-    c = _command(
-        sub,
-        "close",
-        [common, engine, quiet],
-        "issue a month's invoices",
-        "Issue the month's invoices: audit every invariant, then freeze the month's invoices "
-        "(lake/issued/) and write each invoice's documents under exports/. A month already "
-        "issued changes nothing and exits 0; later corrections become adjustments.",
-        "tally close --home data --month 2026-09",
-    )
-    c.add_argument("--month", type=_month, required=True, metavar="YYYY-MM", help="the month")
-    c.set_defaults(func=cmd_close)
-
-    s = _command(
-        sub,
-        "simulate",
-        [common, engine],
-        "rate a month under a candidate price book",
-        "Rate a month's usage under a candidate price book and print, per invoice, the "
-        "current and simulated subtotal and their difference, then totals per currency. "
-        "Writes nothing to the marts.",
-        "tally simulate --home data --price-book new.yaml --month 2026-10 --output diff.csv",
-    )
-    s.add_argument(
-        "--price-book",
-        type=Path,
-        required=True,
-        metavar="FILE",
-        help="a price book YAML file or a folder of them",
-    )
-    s.add_argument("--month", type=_month, required=True, metavar="YYYY-MM", help="the month")
-    s.add_argument(
-        "--output", type=Path, metavar="FILE", help="also write the table to a .csv or .parquet"
-    )
-    s.set_defaults(func=cmd_simulate)
-
-    q = _command(
-        sub,
-        "query",
-        [common, engine],
-        "run read-only SQL against the warehouse",
-        "Run one SELECT against the warehouse (schemas marts, staging, intermediate, "
-        "reconciliation) and print the result: a table, or every row as CSV or JSON (money "
-        "as exact decimal strings). Read-only: nothing in the warehouse or on disk changes.",
-        'tally query --home data --format csv "select * from marts.fct_invoices"',
-    )
-    q.add_argument("sql", metavar="SQL", help="one SELECT (WITH, FROM-first, DESCRIBE, SHOW)")
-    q.add_argument(
-        "--format",
-        choices=QUERY_FORMATS,
-        default="table",
-        help="table (default; long results cut), csv or json (every row, nothing cut)",
-    )
-    q.set_defaults(func=cmd_query)
-
-    d = _command(
-        sub,
-        "demo",
-        [common, quiet],
-        "generate + run + close + summary",
-        "Generate a synthetic world into the home, run it, close every month that is over "
-        "and print the summary. Refuses a home that already holds data unless --force.",
-        "tally demo --home data",
-    )
-    d.add_argument(
-        "--force", action="store_true", help="replace what the home holds with the demo world"
-    )
-    d.set_defaults(func=cmd_demo)
-    return parser
-
-
 # Commands that make a home; the others need one that exists.
 MAKES_HOME = ("generate", "demo")
+COMMANDS = {
+    "generate": cmd_generate,
+    "run": cmd_run,
+    "close": cmd_close,
+    "simulate": cmd_simulate,
+    "query": cmd_query,
+    "demo": cmd_demo,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -635,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"no such home: {args.home} (make one with `tally demo --home {args.home}` or "
                 "`tally generate`, or give --home / TALLY_HOME)"
             )
-        return args.func(args)
+        return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"tally: {exc}", file=sys.stderr)
         return EXIT_ERROR
