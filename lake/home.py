@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 USAGE_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".parquet")
-REFERENCE_FILES = ("customers.csv", "subscriptions.csv", "credit_grants.csv", "billed_invoices.csv")
+REFERENCE_FILES = (
+    "customers.csv",
+    "subscriptions.csv",
+    "credit_grants.csv",
+    "billed_invoices.csv",
+    "budgets.csv",
+)
 
 
 class UnsafeFileName(ValueError):
@@ -97,6 +103,11 @@ class Home:
         return self.lake / "issued"
 
     @property
+    def lake_notifications(self) -> Path:
+        """Every spend notification ever raised, with its webhook delivery (SPEC 6.2)."""
+        return self.lake / "notifications"
+
+    @property
     def warehouse(self) -> Path:
         return self.root / "warehouse" / "tally.duckdb"
 
@@ -133,8 +144,16 @@ class Home:
         return self.root / "alerts" / "alerts.jsonl"
 
     @property
+    def notifications(self) -> Path:
+        return self.root / "alerts" / "notifications.jsonl"
+
+    @property
     def exports(self) -> Path:
         return self.root / "exports"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
 
     @property
     def dagster_home(self) -> Path:

@@ -15,6 +15,7 @@ from lake.schemas import (
     ISSUED_CONSUMPTION_SCHEMA,
     ISSUED_INVOICE_SCHEMA,
     ISSUED_LINE_SCHEMA,
+    NOTIFICATION_SCHEMA,
     QUARANTINE_SCHEMA,
 )
 
@@ -55,6 +56,7 @@ def ensure_lake(home: Home) -> None:
         home.lake_issued / "invoices": ISSUED_INVOICE_SCHEMA,
         home.lake_issued / "invoice_lines": ISSUED_LINE_SCHEMA,
         home.lake_issued / "credit_consumption": ISSUED_CONSUMPTION_SCHEMA,
+        home.lake_notifications: NOTIFICATION_SCHEMA,
     }
     for folder, schema in tables.items():
         empty = folder / EMPTY_NAME

@@ -9,7 +9,6 @@ Credits are applied by `transforms.close` in the burn order of `transforms.credi
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -102,16 +101,18 @@ def issue_month(
     lines: pl.DataFrame,
     *,
     now: dt.datetime,
+    payment_terms_days: int = 30,
 ) -> CloseResult:
     """Issue the month's invoices once: credits applied, lines, invoices and credit consumption
-    into the lake, committed together, then one JSON document per invoice. What close
-    requires first is orchestration.close_gate's to say."""
+    into the lake, committed together. Each invoice gets the next consecutive number, the
+    customer's name as it is now, and a due date `payment_terms_days` after the issue date.
+    What close requires first is orchestration.close_gate's to say; the documents under
+    exports/ are written from the committed store (publish.documents)."""
     month = month.replace(day=1)
     remove_uncommitted_closes(home)
     invoices_file = _period_file(home, "invoices", month)
     if invoices_file.exists():
         existing = pl.read_parquet(invoices_file)
-        write_documents(home, month)  # a crash after the commit may have left some unwritten
         return CloseResult(
             month,
             existing.height,
@@ -124,24 +125,28 @@ def issue_month(
     invoices, entries = apply_credits(load_grants(home), earlier, month, invoices)
     consumption = _consumption_frame(entries, month)
     invoices = (
-        invoices.with_columns(
+        invoices.sort("invoice_id")
+        .join(_customer_names(home), on="customer_id", how="left")
+        .with_columns(
+            (pl.int_range(1, pl.len() + 1, dtype=pl.Int64) + last_invoice_number(home)).alias(
+                "invoice_number"
+            ),
             pl.lit(issued_at).cast(ISSUED_INVOICE_SCHEMA["issued_at"]).alias("issued_at"),
+            pl.lit(issued_at.date() + dt.timedelta(days=payment_terms_days)).alias("due_date"),
         )
         .select(list(ISSUED_INVOICE_SCHEMA))
         .cast(ISSUED_INVOICE_SCHEMA)
-        .sort("invoice_id")
     )
     lines = lines.select(list(ISSUED_LINE_SCHEMA)).cast(ISSUED_LINE_SCHEMA).sort("invoice_line_id")
     for inv in invoices["invoice_id"]:
         safe_file_name(inv)  # refuse a name that cannot be a document before anything is written
 
     # Lines and credits first, invoices last: the invoices file is the commit. A crash before
-    # it leaves parts that remove_uncommitted_closes() deletes; documents follow the commit.
+    # it leaves parts that remove_uncommitted_closes() deletes.
     write_table(lines, _period_file(home, "invoice_lines", month))
     # In burn order (invoice by invoice), the order documents list the grants drawn.
     write_table(consumption, _period_file(home, "credit_consumption", month))
     write_table(invoices, invoices_file)
-    write_documents(home, month)
     return CloseResult(
         month,
         invoices.height,
@@ -149,6 +154,35 @@ def issue_month(
         False,
         Decimal(invoices["credits_applied"].sum() or 0),
     )
+
+
+def last_invoice_number(home: Home) -> int:
+    """The highest invoice number issued so far (0 before the first close). Numbers are never
+    reused: a close that crashed before its commit issued none."""
+    files = sorted((home.lake_issued / "invoices").glob("period=*.parquet"))
+    if not files:
+        return 0
+    numbers = pl.scan_parquet(files, missing_columns="insert").select(
+        pl.col("invoice_number").max()
+    )
+    return int(numbers.collect().item() or 0)
+
+
+def _customer_names(home: Home) -> pl.DataFrame:
+    path = home.lake_reference / "customers.parquet"
+    names = pl.read_parquet(path, columns=["customer_id", "name"]) if path.exists() else None
+    if names is None:
+        return pl.DataFrame(schema={"customer_id": pl.String, "customer_name": pl.String})
+    return names.rename({"name": "customer_name"})
+
+
+def read_period(home: Home, month: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """A committed month's invoices, lines and credit consumption, from the issued store."""
+    invoices, lines, consumption = (
+        pl.read_parquet(_period_file(home, table, month))
+        for table in ("invoices", "invoice_lines", "credit_consumption")
+    )
+    return invoices, lines, consumption
 
 
 def _consumption_frame(entries: list[Consumption], month: dt.date) -> pl.DataFrame:
@@ -171,45 +205,3 @@ def _consumption_frame(entries: list[Consumption], month: dt.date) -> pl.DataFra
         ],
         schema=ISSUED_CONSUMPTION_SCHEMA,
     )
-
-
-def write_documents(home: Home, month: dt.date) -> int:
-    """One JSON document per issued invoice of a committed month, from the issued store;
-    documents already written are left as they are. Returns how many were written."""
-    invoices = pl.read_parquet(_period_file(home, "invoices", month))
-    lines = pl.read_parquet(_period_file(home, "invoice_lines", month))
-    consumption = pl.read_parquet(_period_file(home, "credit_consumption", month))
-    home.exports.mkdir(parents=True, exist_ok=True)
-    by_invoice = lines.partition_by("invoice_id", as_dict=True)
-    credits_by_invoice = consumption.partition_by("invoice_id", as_dict=True)
-    written = 0
-    for inv in invoices.iter_rows(named=True):
-        path = home.exports / f"{safe_file_name(inv['invoice_id'])}.json"
-        if path.exists():
-            continue
-        inv_lines = by_invoice.get((inv["invoice_id"],), lines.clear())
-        inv_credits = credits_by_invoice.get((inv["invoice_id"],), consumption.clear())
-        document = {
-            **{k: _json_value(v) for k, v in inv.items()},
-            "status": "issued",
-            "lines": [
-                {k: _json_value(v) for k, v in ln.items()} for ln in inv_lines.iter_rows(named=True)
-            ],
-            "credits": [
-                {k: _json_value(c[k]) for k in ("grant_id", "credits", "money")}
-                for c in inv_credits.iter_rows(named=True)
-            ],
-        }
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        tmp.replace(path)
-        written += 1
-    return written
-
-
-def _json_value(value):
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    return value

@@ -45,6 +45,7 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
                 "minimum_commitment": p.minimum_commitment,
                 "credit_rate": p.credit_rate,
                 "source_file": p.source_file,
+                "name": p.name,
             }
         )
         for c in p.charges:
@@ -64,6 +65,7 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
                     "fixed_fee": c.fixed_fee,
                     "has_status_filter": bool(c.status_ranges),
                     "property_filter_count": len(c.property_filters),
+                    "description": c.description,
                 }
             )
             lower = Decimal(0)

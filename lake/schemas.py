@@ -98,7 +98,15 @@ REFERENCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "credits_applied": AMOUNT_TYPE,
         "total": AMOUNT_TYPE,
     },
+    # Optional (SPEC 2.2): a monthly budget per customer and the percents to notify at.
+    "budgets": {
+        "customer_id": pl.String,
+        "monthly_budget": AMOUNT_TYPE,
+        "thresholds": pl.String,
+    },
 }
+# The lake keeps budgets one row per threshold (`thresholds` split), as the warehouse reads them.
+BUDGET_SCHEMA = {"customer_id": pl.String, "monthly_budget": AMOUNT_TYPE, "threshold_pct": pl.Int32}
 
 # --- the price book, flattened: lake/pricing/<name>.parquet ----------------------------------
 
@@ -113,6 +121,7 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "minimum_commitment": FEE_TYPE,
         "credit_rate": PRICE_TYPE,
         "source_file": pl.String,
+        "name": pl.String,
     },
     "charges": {
         **_CHARGE_KEY,
@@ -128,6 +137,7 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "fixed_fee": FEE_TYPE,
         "has_status_filter": pl.Boolean,
         "property_filter_count": pl.Int32,
+        "description": pl.String,
     },
     "charge_tiers": {
         **_CHARGE_KEY,
@@ -149,7 +159,11 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
 
 ISSUED_INVOICE_SCHEMA = {
     "invoice_id": pl.String,
+    # Consecutive over every issued invoice of the home, in issue order; never reused.
+    "invoice_number": pl.Int64,
     "customer_id": pl.String,
+    # The customer's name when the invoice was issued (the document never changes).
+    "customer_name": pl.String,
     "period_start": pl.Date,
     "period_end": pl.Date,
     "currency": pl.String,
@@ -157,6 +171,7 @@ ISSUED_INVOICE_SCHEMA = {
     "credits_applied": AMOUNT_TYPE,
     "total": AMOUNT_TYPE,
     "issued_at": pl.Datetime("us", "UTC"),
+    "due_date": pl.Date,
 }
 ISSUED_LINE_SCHEMA = {
     "invoice_line_id": pl.String,
@@ -187,6 +202,22 @@ ISSUED_CONSUMPTION_SCHEMA = {
 
 CURRENCY_SCHEMA = {"currency": pl.String, "minor_units": pl.Int32}
 
+# Spend notifications as raised (SPEC 6.2): the columns of marts.fct_spend_notifications, then
+# when the webhook took it (null: not delivered yet, or no webhook when it was raised).
+NOTIFICATION_SCHEMA = {
+    "notification_id": pl.String,
+    "customer_id": pl.String,
+    "period_start": pl.Date,
+    "kind": pl.String,
+    "threshold_pct": pl.Int32,
+    "amount": AMOUNT_TYPE,
+    "budget": AMOUNT_TYPE,
+    "currency": pl.String,
+    "as_of": pl.Date,
+    "sent_at": pl.Datetime("us", "UTC"),
+    "webhook_delivered_at": pl.Datetime("us", "UTC"),
+}
+
 # Every lake table the warehouse reads, by dbt source (`source_name.table`). The dbt sources
 # declare the same columns with their SQL types (models/staging/_sources.yml): Spark reads the
 # lake through tables created from them, and a test keeps the two alike.
@@ -196,9 +227,11 @@ SOURCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "lake.ingested_files": FILES_SCHEMA,
     "lake.batch_days": BATCH_DAYS_SCHEMA,
     **{f"reference.{name}": schema for name, schema in REFERENCE_SCHEMAS.items()},
+    "reference.budgets": BUDGET_SCHEMA,
     "reference.currencies": CURRENCY_SCHEMA,
     **{f"pricing.{name}": schema for name, schema in PRICE_BOOK_SCHEMAS.items()},
     "issued.invoices": ISSUED_INVOICE_SCHEMA,
     "issued.invoice_lines": ISSUED_LINE_SCHEMA,
     "issued.credit_consumption": ISSUED_CONSUMPTION_SCHEMA,
+    "lake.spend_notifications": NOTIFICATION_SCHEMA,
 }

@@ -238,11 +238,13 @@ def close_month(
     summary: bool = True,
     engine: str = "duckdb",
     quiet: bool = False,
+    payment_terms_days: int = 30,
 ) -> int:
     """Issue `month` once, then the summary; the exit status (see the module docstring)."""
     from lake.home import Home
-    from lake.issued import is_issued, remove_uncommitted_closes, write_documents
+    from lake.issued import is_issued, remove_uncommitted_closes
     from orchestration.close_gate import why_not_close
+    from publish.documents import write_documents
 
     home = Home.at(home_dir, engine)
     refuse_if_busy(home_dir)
@@ -267,6 +269,7 @@ def close_month(
         "month_close",
         partition_key=month.isoformat(),
         engine=engine,
+        payment_terms_days=payment_terms_days,
         progress=_progress(quiet),
     )
     status = _report(success, alerts)
@@ -274,7 +277,13 @@ def close_month(
 
 
 def cmd_close(args) -> int:
-    return close_month(args.home, args.month, engine=args.engine, quiet=args.quiet)
+    return close_month(
+        args.home,
+        args.month,
+        engine=args.engine,
+        quiet=args.quiet,
+        payment_terms_days=args.payment_terms,
+    )
 
 
 def cmd_simulate(args) -> int:
@@ -394,8 +403,11 @@ def cmd_demo(args) -> int:
     status = run_range(args.home, cfg.start, last, summary=False, quiet=args.quiet)
     if status == EXIT_ERROR:
         return status
+    # Every month before the last is closed; the last stays open, as the current month is on
+    # the night its usage ends (the month-close schedule waits for late data): its drafts,
+    # spend to date and spend notifications are what the customer pages show.
     month = cfg.start.replace(day=1)
-    while month_bounds(month)[1] <= last + dt.timedelta(days=1):  # every month that is over
+    while month_bounds(month)[1] <= last.replace(day=1):
         status = _worst(status, close_month(args.home, month, summary=False, quiet=args.quiet))
         month = month_bounds(month)[1]
     print_summary(args.home, since=began)
@@ -406,6 +418,20 @@ def cmd_demo(args) -> int:
     return EXIT_OK if status == EXIT_WARNINGS else status
 
 
+def cmd_report(args) -> int:
+    from lake.home import Home
+    from orchestration.warehouse import reading
+    from publish.reports import build_reports
+
+    home = Home.at(args.home, args.engine)
+    if not home.has_warehouse():
+        raise UsageError(f"no warehouse under {home.root}: run `tally run` first")
+    with reading(home) as warehouse:
+        built = build_reports(home, warehouse, now=dt.datetime.now(dt.UTC))
+    print(f"report: {built.folder / 'index.html'} and {built.customers} customer pages")
+    return EXIT_OK
+
+
 # Commands that make a home; the others need one that exists.
 MAKES_HOME = ("generate", "demo")
 COMMANDS = {
@@ -414,6 +440,7 @@ COMMANDS = {
     "close": cmd_close,
     "simulate": cmd_simulate,
     "query": cmd_query,
+    "report": cmd_report,
     "demo": cmd_demo,
 }
 

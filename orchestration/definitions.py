@@ -18,8 +18,9 @@ from lake.home import Home
 from orchestration.defs.billing.assets import issue_invoices
 from orchestration.defs.dbt.assets import tally_dbt_models
 from orchestration.defs.ingest.assets import ingest_usage, price_book, reference_data
-from orchestration.defs.jobs import month_close, nightly_billing
+from orchestration.defs.jobs import month_close, nightly_billing, notify_customers
 from orchestration.defs.partitions import daily_partitions, first_month, monthly_partitions
+from orchestration.defs.publish.assets import notification_record, reports, spend_notifications
 from orchestration.defs.quality.checks import (
     invoices_expectations,
     usage_events_expectations,
@@ -31,6 +32,7 @@ from orchestration.defs.sensors import (
     alert_on_failed_checks,
     alert_on_failed_runs,
     new_landing_files,
+    undelivered_notifications,
 )
 from orchestration.settings import TallySettings
 
@@ -44,15 +46,23 @@ def build_defs(settings: TallySettings, first_day: dt.date) -> dg.Definitions:
             ingest_usage(daily_partitions(first_day.replace(day=1))),
             tally_dbt_models,
             issue_invoices(monthly_partitions(first_day.replace(day=1))),
+            notification_record,
+            spend_notifications,
+            reports,
         ],
         asset_checks=[
             usage_events_expectations,
             invoices_expectations,
             reconciliation,
         ],
-        jobs=[nightly_billing, month_close],
+        jobs=[nightly_billing, month_close, notify_customers],
         schedules=[nightly_schedule, month_close_schedule],
-        sensors=[new_landing_files, alert_on_failed_checks, alert_on_failed_runs],
+        sensors=[
+            new_landing_files,
+            alert_on_failed_checks,
+            alert_on_failed_runs,
+            undelivered_notifications,
+        ],
         resources=resources(settings),
     )
 
@@ -62,4 +72,6 @@ def defs() -> dg.Definitions:
     """The code location, built when Dagster loads it."""
     home = Home.at(os.environ.get("TALLY_HOME", "data"))
     first_day = first_month(home, os.environ.get("TALLY_FIRST_DAY"))
-    return build_defs(TallySettings(home=dg.EnvVar("TALLY_HOME")), first_day)
+    terms = int(os.environ.get("TALLY_PAYMENT_TERMS_DAYS", "30"))
+    settings = TallySettings(home=dg.EnvVar("TALLY_HOME"), payment_terms_days=terms)
+    return build_defs(settings, first_day)

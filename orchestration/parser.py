@@ -26,6 +26,12 @@ def _month(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a month YYYY-MM") from None
 
 
+def _days(value: str) -> int:
+    if not value.isdigit() or not 0 <= int(value) <= 3650:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of days from 0 to 3650")
+    return int(value)
+
+
 EXIT_CODES = """\
 exit status:
   0  success: every check passed
@@ -159,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
         "tally close --home data --month 2026-09",
     )
     c.add_argument("--month", type=_month, required=True, metavar="YYYY-MM", help="the month")
+    c.add_argument(
+        "--payment-terms",
+        type=_days,
+        default=os.environ.get("TALLY_PAYMENT_TERMS_DAYS", "30"),
+        metavar="DAYS",
+        help="days from the issue date to the due date (default 30; env TALLY_PAYMENT_TERMS_DAYS)",
+    )
 
     s = _command(
         sub,
@@ -200,13 +213,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="table (default; long results cut), csv or json (every row, nothing cut)",
     )
 
+    _command(
+        sub,
+        "report",
+        [common, engine],
+        "rebuild the HTML reports from the marts",
+        "Rebuild reports/ from the marts, as every run does: index.html for finance (revenue, "
+        "deferred revenue, issued vs the billing system, open findings, top customers) and "
+        "customers/<customer_id>.html with its .json for each customer. The pages open from "
+        "disk with no network; serve the folder with any static file server.",
+        "tally report --home data && python -m http.server -d data/reports 8000",
+    )
+
     d = _command(
         sub,
         "demo",
         [common, quiet],
         "generate + run + close + summary",
-        "Generate a synthetic world into the home, run it, close every month that is over "
-        "and print the summary. Refuses a home that already holds data unless --force.",
+        "Generate a synthetic world into the home, run it, close every month but the last (left "
+        "open, as the current month is: its drafts, spend to date and spend notifications are "
+        "what the customer reports show), write the reports and print the summary. Refuses a "
+        "home that already holds data unless --force.",
         "tally demo --home data",
     )
     d.add_argument(

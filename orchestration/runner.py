@@ -98,6 +98,7 @@ def execute(
     tags: dict | None = None,
     full_refresh: bool = False,
     engine: str = "duckdb",
+    payment_terms_days: int = 30,
     progress=None,
 ):
     """Run a job in this process on the home given: its settings are the resources' config and
@@ -114,7 +115,9 @@ def execute(
     dagster_home = _prepare_dagster_home(home_dir)
     if progress is not None:
         progress.say(f"loading the {job_name} job (Dagster, the dbt project)")
-    settings = TallySettings(home=str(home_dir), engine=engine)
+    settings = TallySettings(
+        home=str(home_dir), engine=engine, payment_terms_days=payment_terms_days
+    )
     # The partitions start at the command's own first day (or month).
     first = partition_key or (tags or {}).get("dagster/asset_partition_range_start")
     job = build_defs(settings, dt.date.fromisoformat(first[:10])).resolve_job_def(job_name)

@@ -31,6 +31,8 @@ class TallySettings(dg.ConfigurableResource):
     engine: str = "duckdb"
     # DuckDB spills past this; the dbt process stays under 4 GiB with its own overhead.
     duckdb_memory_limit: str = "3GB"
+    # Days from an invoice's issue date to its due date (`tally close --payment-terms`).
+    payment_terms_days: int = 30
 
     @property
     def tally_home(self) -> Home:

@@ -65,3 +65,31 @@ def currency_table():
         {"currency": codes, "minor_units": [get_currency_precision(c) for c in codes]},
         schema={"currency": pl.String, "minor_units": pl.Int32},
     )
+
+
+def in_minor_units(amount: Decimal, currency: str) -> Decimal:
+    """`amount` with exactly the currency's minor units (`12.5` USD -> `12.50`, `1250.0000` JPY
+    -> `1250`). An amount with a non-zero digit beyond them is refused, never rounded here:
+    issued amounts are already rounded, and a document must not show a different figure."""
+    exact = amount.quantize(Decimal(1).scaleb(-minor_units(currency)))
+    if exact != amount:
+        raise MoneyError(f"{amount} has more decimals than {currency.upper()} has minor units")
+    return exact
+
+
+def format_money(amount: Decimal, currency: str) -> str:
+    """Money as a reader expects it: grouped digits, the currency's minor units, the code after
+    (`12.50 USD`, `1,250 JPY`, `1,234.567 KWD`, `-5.00 EUR`)."""
+    from babel.numbers import format_decimal
+
+    digits = minor_units(currency)
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    text = format_decimal(in_minor_units(amount, currency), format=pattern, locale="en_US")
+    return f"{text} {currency.upper()}"
+
+
+def format_quantity(quantity: Decimal) -> str:
+    """A quantity without trailing zeros, digits grouped (`30`, `140,929`, `1.5`)."""
+    from babel.numbers import format_decimal
+
+    return format_decimal(quantity.normalize(), locale="en_US", decimal_quantization=False)

@@ -92,6 +92,7 @@ class Charge:
     package_price: Decimal | None = None
     rate: Decimal | None = None
     fixed_fee: Decimal = Decimal(0)
+    description: str | None = None  # the invoice line's text (else a readable default)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class Plan:
     credit_rate: Decimal | None
     charges: tuple[Charge, ...]
     source_file: str
+    name: str | None = None  # shown on invoice documents and reports
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -332,6 +335,7 @@ def _parse_charge(raw, where: _Where) -> Charge:
         unique_property=str(unique_property) if unique_property else None,
         status_ranges=status,
         property_filters=props,
+        description=_text(raw.get("description"), where.at("description")),
         **kwargs,
     )
 
@@ -423,7 +427,18 @@ def _parse_plan(raw, file: str, index: int) -> Plan:
         else _decimal(credit_rate, where.at("credit_rate"), positive=True, kind=PRICE),
         charges=charges,
         source_file=file,
+        name=_text(raw.get("name"), where.at("name")),
+        description=_text(raw.get("description"), where.at("description")),
     )
+
+
+def _text(value, where: _Where) -> str | None:
+    """An optional line of text (a name, a description)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise where.error("must be a non-empty string")
+    return value.strip()
 
 
 def parse_price_book(documents: Iterable[tuple[str, str]]) -> PriceBook:

@@ -24,8 +24,10 @@ REQUIRED = {
     "subscriptions": ("subscription_id", "customer_id", "plan_id", "started_at"),
     "credit_grants": ("grant_id", "customer_id", "granted_at", "credits", "kind"),
     "billed_invoices": ("invoice_id", "customer_id", "period_start", "currency"),
+    "budgets": ("customer_id", "monthly_budget"),
 }
-OPTIONAL_FILES = {"credit_grants", "billed_invoices"}
+OPTIONAL_FILES = {"credit_grants", "billed_invoices", "budgets"}
+DEFAULT_THRESHOLDS = "50;80;100"
 DEFAULT_PRIORITY = 50
 # Numbers are read exactly and must fit the warehouse's types (transforms.numbers): money of
 # the billing system and of purchases is an amount (4 decimals); credits are a quantity.
@@ -35,6 +37,7 @@ KINDS: dict[str, DecimalKind] = {
     "subtotal": AMOUNT,
     "credits_applied": AMOUNT,
     "total": AMOUNT,
+    "monthly_budget": AMOUNT,
 }
 
 
@@ -234,4 +237,49 @@ def validate_reference(
         "subscriptions": subs,
         "credit_grants": grants,
         "billed_invoices": billed,
+        "budgets": _budget_thresholds(tables["budgets"], known),
     }
+
+
+def _budget_thresholds(budgets: pl.DataFrame, known: pl.Series) -> pl.DataFrame:
+    """budgets.csv one row per customer and threshold percent (`50;80;100` by default)."""
+    file = "budgets.csv"
+    _fail_on(
+        budgets,
+        pl.col("customer_id").is_duplicated(),
+        file,
+        "customer_id: {customer_id!r} appears twice",
+    )
+    _fail_on(
+        budgets,
+        ~pl.col("customer_id").is_in(known),
+        file,
+        "customer_id: {customer_id!r} is not in customers.csv",
+    )
+    _fail_on(
+        budgets,
+        pl.col("monthly_budget") <= 0,
+        file,
+        "monthly_budget: {monthly_budget} is not above 0",
+    )
+    split = (
+        budgets.with_row_index("row", offset=2)
+        .with_columns(pl.col("thresholds").fill_null(DEFAULT_THRESHOLDS).str.split(";"))
+        .explode("thresholds")
+        .with_columns(pl.col("thresholds").str.strip_chars())
+        .with_columns(pl.col("thresholds").cast(pl.Int32, strict=False).alias("threshold_pct"))
+    )
+    bad = split.filter(
+        pl.col("threshold_pct").is_null() | ~pl.col("threshold_pct").is_between(1, 1000)
+    )
+    if bad.height:
+        r = bad.row(0, named=True)
+        raise ReferenceDataError(
+            f"{file}: row {r['row']}: thresholds: {r['thresholds']!r} is not a whole percent from "
+            "1 to 1000 (write them as 50;80;100)"
+        )
+    return (
+        split.select("customer_id", "monthly_budget", "threshold_pct")
+        .unique()
+        .sort("customer_id", "threshold_pct")
+    )

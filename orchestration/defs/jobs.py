@@ -24,3 +24,12 @@ month_close = dg.define_asset_job(
         "read them."
     ),
 )
+
+notify_customers = dg.define_asset_job(
+    "notify_customers",
+    selection=dg.AssetSelection.assets("spend_notifications"),
+    description=(
+        "Deliver spend notifications the webhook has not taken yet (raised by earlier runs), "
+        "without rebuilding anything."
+    ),
+)

@@ -1,14 +1,17 @@
-"""Sensors: start a billing run when new raw exports land; alert on finished runs."""
+"""Sensors: start a billing run when new raw exports land; alert on finished runs; retry spend
+notifications the webhook has not taken."""
 
 import datetime as dt
 import hashlib
+import os
 
 import dagster as dg
 
 from orchestration.alerts import raise_alerts
-from orchestration.defs.jobs import month_close, nightly_billing
+from orchestration.defs.jobs import month_close, nightly_billing, notify_customers
 from orchestration.run_alerts import alerts_for_events, run_partition
 from orchestration.settings import TallySettings, launched_by_cli
+from publish.notifications import WEBHOOK_ENV, undelivered
 
 
 @dg.sensor(
@@ -60,3 +63,21 @@ def alert_on_failed_checks(context: dg.RunStatusSensorContext, settings: TallySe
 )
 def alert_on_failed_runs(context: dg.RunFailureSensorContext, settings: TallySettings):
     _alert_run(context, settings)
+
+
+@dg.sensor(
+    job=notify_customers,
+    minimum_interval_seconds=900,
+    description=(
+        "Spend notifications that TALLY_NOTIFY_WEBHOOK has not taken yet: a run that delivers "
+        "them, every 15 minutes until it has, instead of waiting for the next nightly run."
+    ),
+)
+def undelivered_notifications(context: dg.SensorEvaluationContext, settings: TallySettings):
+    if not os.environ.get(WEBHOOK_ENV):
+        return dg.SkipReason(f"{WEBHOOK_ENV} is not set")
+    pending = undelivered(settings.tally_home)
+    if not pending:
+        return dg.SkipReason("every notification was delivered")
+    context.log.info(f"{len(pending)} notification(s) waiting for the webhook")
+    return dg.RunRequest(run_key=f"{len(pending)}:{dt.datetime.now(dt.UTC):%Y%m%d%H%M}")

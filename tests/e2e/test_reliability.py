@@ -228,7 +228,7 @@ def test_a_close_that_crashes_before_its_commit_leaves_nothing_that_is_read(
     assert main(["close", "--home", str(home.root), "--month", "2026-09"]) in (0, 3)
     documents = {p.name: json.loads(p.read_text()) for p in home.exports.glob("*.json")}
     assert documents and all(d["status"] == "issued" for d in documents.values())
-    slashed = [d for d in documents.values() if d["customer_id"] == SLASHED]
+    slashed = [d for d in documents.values() if d["customer"]["customer_id"] == SLASHED]
     assert len(slashed) == 1
     assert f"{slashed[0]['invoice_id'].replace('/', '%2F')}.json" in documents
     assert all(p.parent == home.exports for p in home.exports.rglob("*") if p.is_file())

@@ -87,7 +87,7 @@ def test_every_line_is_rated_to_the_cent(worked):
     actual = {}
     for name in (n for n in issued if n.endswith(".json")):
         doc = json.loads(issued[name])
-        actual[doc["customer_id"]] = {
+        actual[doc["customer"]["customer_id"]] = {
             (ln["line_type"], ln["charge_id"]): D(ln["amount"]) for ln in doc["lines"]
         }
     assert actual == EXPECTED_LINES

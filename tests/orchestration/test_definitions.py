@@ -22,8 +22,15 @@ def test_definitions_load_with_every_stage():
         "fct_ingested_files",
         "fct_quarantined_events",
         "fct_invoice_adjustments",
+        "fct_spend_notifications",
+        "spend_notifications",
+        "reports",
     } <= keys
-    assert {j.name for j in repo.get_all_jobs()} >= {"nightly_billing", "month_close"}
+    assert {j.name for j in repo.get_all_jobs()} >= {
+        "nightly_billing",
+        "month_close",
+        "notify_customers",
+    }
     assert {s.name for s in repo.schedule_defs} == {
         "nightly_billing_schedule",
         "month_close_schedule",
@@ -32,6 +39,7 @@ def test_definitions_load_with_every_stage():
         "new_landing_files",
         "alert_on_failed_checks",
         "alert_on_failed_runs",
+        "undelivered_notifications",
     }
     checks = {k.name for k in repo.asset_graph.asset_check_keys}
     assert {

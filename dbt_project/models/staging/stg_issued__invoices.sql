@@ -1,11 +1,14 @@
 select
     invoice_id,
+    invoice_number,
     customer_id,
+    customer_name,
     period_start,
     period_end,
     currency,
     cast(subtotal as {{ money_type() }}) as subtotal,
     cast(credits_applied as {{ money_type() }}) as credits_applied,
     cast(total as {{ money_type() }}) as total,
-    issued_at
+    issued_at,
+    due_date
 from {{ source('issued', 'invoices') }}

@@ -14,6 +14,7 @@ from lake.issued import is_issued, issue_month
 from orchestration.close_gate import audit_refusal, why_not_close
 from orchestration.settings import TallySettings
 from orchestration.warehouse import reading
+from publish.documents import write_documents
 
 # The issued store's assets: what month close writes.
 ISSUED = ("issued_invoices", "issued_invoice_lines", "issued_credit_consumption")
@@ -65,7 +66,16 @@ def _issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
             "select * from intermediate.int_invoice_lines where period_start = :month",
             month=month,
         )
-    result = issue_month(home, month, invoices, lines, now=dt.datetime.now(dt.UTC))
+    result = issue_month(
+        home,
+        month,
+        invoices,
+        lines,
+        now=dt.datetime.now(dt.UTC),
+        payment_terms_days=settings.payment_terms_days,
+    )
+    # From the committed store; a document already written is never rewritten.
+    documents = write_documents(home, month)
     if result.already_issued:
         context.log.info(f"{month:%Y-%m} was already issued; issued invoices never change")
     else:
@@ -78,6 +88,7 @@ def _issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
             "invoices": result.invoices,
             "total": str(result.total),
             "already_issued": result.already_issued,
+            "documents_written": documents,
         },
     )
     yield dg.MaterializeResult(asset_key="issued_invoice_lines", metadata={"lines": lines.height})

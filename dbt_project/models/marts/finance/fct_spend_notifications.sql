@@ -1,0 +1,97 @@
+-- Customer spend notifications (SPEC 6.2), for the open period of each customer: every
+-- notification raised by an earlier run, as it was raised, plus the ones this run raises for
+-- the first time. A notification is raised once per customer, period, kind (and threshold):
+-- its id says which, and an id already raised is never raised again. The spend_notifications
+-- asset then records the new ones in the lake, appends them to alerts/notifications.jsonl and
+-- posts them to the webhook.
+with
+
+spend as (select * from {{ ref('mart_customer_spend') }}),
+invoices as (select * from {{ ref('fct_invoices') }}),
+budgets as (select * from {{ ref('stg_reference__budgets') }}),
+raised as (select * from {{ ref('stg_lake__spend_notifications') }}),
+
+-- Only an open period notifies: a closed one is billed, nothing is left to warn about.
+open_spend as (
+    select s.*
+    from spend as s
+    inner join invoices as i
+        on s.customer_id = i.customer_id
+        and s.period_start = i.period_start
+    where i.status = 'draft'
+),
+
+monthly_budgets as (
+    select distinct customer_id, monthly_budget from budgets
+),
+
+-- Spend to date (the draft's subtotal, before credits) reached a threshold of the budget.
+thresholds_reached as (
+    select
+        s.customer_id, s.period_start, 'spend_threshold' as kind, b.threshold_pct,
+        s.spend_to_date as amount, b.monthly_budget as budget, s.currency, s.as_of
+    from open_spend as s
+    inner join budgets as b on s.customer_id = b.customer_id
+    where s.spend_to_date * 100 >= b.monthly_budget * b.threshold_pct
+),
+
+over_budget as (
+    select
+        s.customer_id, s.period_start, 'projected_over_budget' as kind,
+        cast(null as int) as threshold_pct,
+        s.projected_spend as amount, b.monthly_budget as budget, s.currency, s.as_of
+    from open_spend as s
+    inner join monthly_budgets as b on s.customer_id = b.customer_id
+    where s.projected_spend > b.monthly_budget
+),
+
+-- A customer holding credits whose remaining value would not cover the projected spend:
+-- the amount is the shortfall.
+credits_short as (
+    select
+        s.customer_id, s.period_start, 'credits_running_out' as kind,
+        cast(null as int) as threshold_pct,
+        s.projected_spend - s.credits_remaining_value as amount,
+        b.monthly_budget as budget, s.currency, s.as_of
+    from open_spend as s
+    left join monthly_budgets as b on s.customer_id = b.customer_id
+    where s.credits_remaining > 0
+        and s.credits_remaining_value < s.projected_spend
+),
+
+candidates as (
+    select * from thresholds_reached
+    union all
+    select * from over_budget
+    union all
+    select * from credits_short
+),
+
+new_notifications as (
+    select
+        customer_id || ':' || {{ tally.month_key('period_start') }} || ':' || kind
+        || coalesce(':' || cast(threshold_pct as string), '') as notification_id,
+        customer_id,
+        period_start,
+        kind,
+        threshold_pct,
+        cast(amount as {{ money_type() }}) as amount,
+        cast(budget as {{ money_type() }}) as budget,
+        currency,
+        as_of,
+        cast('{{ run_started_at.isoformat() }}' as {{ tally.timestamp_type() }}) as sent_at
+    from candidates
+),
+
+final as (
+    select
+        notification_id, customer_id, period_start, kind, threshold_pct, amount, budget,
+        currency, as_of, cast(sent_at as {{ tally.timestamp_type() }}) as sent_at
+    from raised
+    union all
+    select *
+    from new_notifications
+    where notification_id not in (select notification_id from raised)
+)
+
+select * from final

@@ -1,0 +1,84 @@
+"""What every run publishes after the marts: customer spend notifications and the reports."""
+
+import datetime as dt
+
+import dagster as dg
+
+from orchestration.settings import TallySettings
+from orchestration.warehouse import reading
+from publish.notifications import record_and_deliver
+from publish.reports import build_reports
+
+
+# What the models read of earlier runs' notifications (the dbt source lake.spend_notifications):
+# written by spend_notifications below, which Dagster must not see as its upstream (a cycle).
+notification_record = dg.AssetSpec(
+    ["lake", "spend_notifications"],
+    group_name="publish",
+    description=(
+        "Every spend notification raised so far (lake/notifications), as earlier runs recorded "
+        "it; written by the spend_notifications asset after the marts."
+    ),
+)
+
+
+@dg.asset(
+    group_name="publish",
+    deps=["fct_spend_notifications"],
+    description=(
+        "Customer spend notifications raised by this run, recorded once in lake/notifications, "
+        "appended to alerts/notifications.jsonl and POSTed to TALLY_NOTIFY_WEBHOOK when set "
+        "(retried until delivered; never fails the run)."
+    ),
+    pool="warehouse",
+)
+def spend_notifications(context: dg.AssetExecutionContext, settings: TallySettings):
+    home = settings.tally_home
+    with reading(home) as warehouse:
+        mart = warehouse.frame("select * from marts.fct_spend_notifications")
+    delivery = record_and_deliver(home, mart, now=dt.datetime.now(dt.UTC))
+    context.log.info(
+        f"spend notifications: {delivery.recorded} new, {delivery.written} written to "
+        f"{home.relative(home.notifications)}, {delivery.posted} posted to the webhook"
+        + (f", {delivery.pending} waiting for it" if delivery.pending else "")
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "new": delivery.recorded,
+            "written": delivery.written,
+            "posted": delivery.posted,
+            "pending_webhook": delivery.pending,
+        }
+    )
+
+
+@dg.asset(
+    group_name="publish",
+    deps=[
+        "fct_revenue_monthly",
+        "fct_invoices",
+        "fct_billing_mismatches",
+        "mart_customer_spend",
+        "fct_usage_daily",
+        "fct_credit_ledger",
+        "spend_notifications",
+    ],
+    description=(
+        "reports/: index.html for finance and customers/<customer_id>.html (with its JSON) for "
+        "each customer, rebuilt from the marts; self-contained pages (plotly.js beside them)."
+    ),
+    pool="warehouse",
+)
+def reports(context: dg.AssetExecutionContext, settings: TallySettings):
+    home = settings.tally_home
+    with reading(home) as warehouse:
+        built = build_reports(home, warehouse, now=dt.datetime.now(dt.UTC))
+    context.log.info(
+        f"reports: {home.relative(built.folder)}/index.html and {built.customers} customer pages"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "customers": built.customers,
+            "index": dg.MetadataValue.path(str(built.folder / "index.html")),
+        }
+    )

@@ -1,0 +1,253 @@
+"""Invoice documents (SPEC 7): `exports/<invoice_id>.json` and `.html` for every issued invoice.
+
+Written from the issued store once a close has committed, and never rewritten: a document that
+exists is left as it is, so re-running a close (or a crash between the commit and the last
+document) only fills in what is missing. Money is shown with exactly the currency's minor units
+(`12.50 USD`, `1,250 JPY`); unit prices keep their own precision, because they are prices, not
+amounts. The JSON is the document for machines (a product's own billing page); the HTML is the
+same document for people, and prints on A4 and Letter.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import polars as pl
+
+from lake.home import Home, safe_file_name
+from lake.issued import read_period
+from publish.pages import render, to_json, write_atomically
+from transforms.money import MoneyError, format_money, format_quantity, in_minor_units
+
+# The order lines are printed in: the plan's fee, usage, the minimum, corrections.
+LINE_ORDER = {"base_fee": 0, "usage": 1, "minimum_true_up": 2, "adjustment": 3}
+
+
+def write_documents(home: Home, month: dt.date) -> int:
+    """The documents of a committed month's invoices that are not written yet; how many files
+    were written."""
+    invoices, lines, consumption = read_period(home, month)
+    pricing = Pricing.load(home)
+    lines_of = lines.partition_by("invoice_id", as_dict=True)
+    credits_of = consumption.partition_by("invoice_id", as_dict=True)
+    written = 0
+    for invoice in invoices.iter_rows(named=True):
+        name = safe_file_name(invoice["invoice_id"])
+        paths = {kind: home.exports / f"{name}.{kind}" for kind in ("json", "html")}
+        if all(p.exists() for p in paths.values()):
+            continue
+        key = (invoice["invoice_id"],)
+        document = invoice_document(
+            invoice,
+            lines_of.get(key, lines.clear()).iter_rows(named=True),
+            credits_of.get(key, consumption.clear()).iter_rows(named=True),
+            pricing,
+        )
+        if not paths["json"].exists():
+            write_atomically(paths["json"], to_json(document, indent=2) + "\n")
+            written += 1
+        if not paths["html"].exists():
+            write_atomically(paths["html"], render("invoice.html.j2", doc=document))
+            written += 1
+    return written
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """The price book as the lake holds it (every plan version), for describing lines."""
+
+    plans: dict[tuple[str, int], dict]
+    charges: dict[tuple[str, int, str], dict]
+    tiers: dict[tuple[str, int, str], list[dict]]
+
+    @classmethod
+    def load(cls, home: Home) -> Pricing:
+        def rows(table: str) -> list[dict]:
+            path = home.lake_pricing / f"{table}.parquet"
+            return list(pl.read_parquet(path).iter_rows(named=True)) if path.exists() else []
+
+        tiers: dict[tuple[str, int, str], list[dict]] = {}
+        for t in sorted(rows("charge_tiers"), key=lambda t: t["tier_index"]):
+            tiers.setdefault((t["plan_id"], t["plan_version"], t["charge_id"]), []).append(t)
+        return cls(
+            {(p["plan_id"], p["plan_version"]): p for p in rows("plans")},
+            {(c["plan_id"], c["plan_version"], c["charge_id"]): c for c in rows("charges")},
+            tiers,
+        )
+
+
+def invoice_document(invoice: dict, lines, credits, pricing: Pricing) -> dict:
+    """One issued invoice as a document: the JSON written to exports/, the HTML's input."""
+    currency = invoice["currency"]
+
+    def money(amount: Decimal) -> str:
+        return str(in_minor_units(amount, currency))
+
+    period_start = invoice["period_start"]
+    last_day = invoice["period_end"] - dt.timedelta(days=1)
+    issued_at = invoice["issued_at"]
+    described = sorted(
+        (_line(line, pricing, period_start) for line in lines),
+        key=lambda ln: (LINE_ORDER.get(ln["line_type"], 9), ln["description"], ln["line_id"]),
+    )
+    for line in described:
+        line["amount"] = money(line["amount"])
+    return {
+        "document": "invoice",
+        "invoice_id": invoice["invoice_id"],
+        "invoice_number": invoice["invoice_number"],
+        "status": "issued",
+        "customer": {"customer_id": invoice["customer_id"], "name": invoice["customer_name"]},
+        "currency": currency,
+        "period": {"first_day": period_start.isoformat(), "last_day": last_day.isoformat()},
+        "issued_at": issued_at.isoformat(),
+        "issue_date": issued_at.date().isoformat(),
+        "due_date": invoice["due_date"].isoformat() if invoice["due_date"] else None,
+        "lines": described,
+        "subtotal": money(invoice["subtotal"]),
+        "credits_applied": money(invoice["credits_applied"]),
+        "total": money(invoice["total"]),
+        "amount_due": money(invoice["total"]),
+        "credits": [
+            {"grant_id": c["grant_id"], "credits": _plain(c["credits"]), "money": money(c["money"])}
+            for c in credits
+        ],
+    }
+
+
+def _plain(quantity: Decimal | None) -> str | None:
+    """A quantity as exact text without trailing zeros (`30`, `1.5`)."""
+    return None if quantity is None else format(quantity.normalize(), "f")
+
+
+def _line(line: dict, pricing: Pricing, period_start: dt.date) -> dict:
+    kind = line["line_type"]
+    plan = pricing.plans.get((line["plan_id"], line["plan_version"]), {})
+    charge = pricing.charges.get((line["plan_id"], line["plan_version"], line["charge_id"]))
+    out = {
+        "line_id": line["invoice_line_id"],
+        "line_type": kind,
+        "charge_id": line["charge_id"],
+        "description": "",
+        "quantity": _plain(line["quantity"]),
+        "unit": None,
+        "pricing": None,
+        "tiers": [],
+        "amount": line["amount"],
+    }
+    currency = line["currency"]
+    plan_name = plan.get("name") or line["plan_id"]
+    days = calendar.monthrange(period_start.year, period_start.month)[1]
+    if kind == "base_fee":
+        fee = plan.get("base_fee")
+        out |= {
+            "description": f"{plan_name} plan, base fee",
+            "unit": "days",
+            "pricing": _prorated(fee, currency, line["quantity"], days),
+        }
+    elif kind == "minimum_true_up":
+        minimum = plan.get("minimum_commitment")
+        out |= {
+            "description": f"{plan_name} plan, minimum commitment true-up",
+            "unit": "days",
+            "pricing": _prorated(minimum, currency, line["quantity"], days),
+        }
+    elif kind == "adjustment":
+        invoice_id, _, charge_id = (line["charge_id"] or "").rpartition(":")
+        out |= {
+            "description": f"Correction to invoice {invoice_id}, {_readable(charge_id)}",
+            "quantity": None,
+        }
+    elif charge is not None:
+        out |= {
+            "description": charge["description"] or _readable(charge["charge_id"]),
+            "unit": charge["metric"],
+            "pricing": _usage_pricing(charge, currency),
+            "tiers": list(_tier_breakdown(charge, pricing, line["quantity"])),
+        }
+    else:
+        out["description"] = _readable(line["charge_id"] or kind)
+    return out
+
+
+_ACRONYMS = {"api": "API", "gb": "GB", "mb": "MB", "tb": "TB", "id": "ID", "sms": "SMS"}
+
+
+def _readable(identifier: str) -> str:
+    """`successful_calls` -> `Successful calls`, `api_calls` -> `API calls`: the default text of
+    a charge without a description."""
+    words = [_ACRONYMS.get(w, w) for w in identifier.replace("-", "_").split("_") if w]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
+def _price(price: Decimal | None, currency: str) -> str:
+    """A unit price keeps its own digits (`0.0015 USD`)."""
+    return f"{format_quantity(price or Decimal(0))} {currency}"
+
+
+def _fee(fee: Decimal, currency: str) -> str:
+    """A fee is money: minor units (`49.00 USD`), unless the price book gave it more digits."""
+    try:
+        return format_money(fee, currency)
+    except MoneyError:
+        return _price(fee, currency)
+
+
+def _prorated(fee: Decimal | None, currency: str, days: Decimal | None, in_period: int) -> str:
+    if fee is None:
+        return ""
+    return f"{_fee(fee, currency)} per month, {format_quantity(days or 0)} of {in_period} days"
+
+
+def _usage_pricing(charge: dict, currency: str) -> str:
+    model = charge["model"]
+    free = charge["free_units"] or Decimal(0)
+    free_text = f", first {format_quantity(free)} free" if free else ""
+    if model == "per_unit":
+        return f"{_price(charge['unit_price'], currency)} per unit{free_text}"
+    if model == "package":
+        return (
+            f"{_fee(charge['package_price'], currency)} per package of "
+            f"{format_quantity(charge['package_size'])}{free_text}"
+        )
+    if model == "percentage":
+        rate = format_quantity(charge["rate"] * 100)
+        fee = charge["fixed_fee"] or Decimal(0)
+        fee_text = f" + {_fee(fee, currency)} per billable event" if fee else ""
+        return f"{rate}% of the amount{fee_text}"
+    if model == "graduated":
+        return "graduated tiers: each tier prices the units inside it"
+    return "volume tiers: every unit at the price of the tier the total reaches"
+
+
+def _tier_breakdown(charge: dict, pricing: Pricing, units: Decimal) -> Iterator[dict]:
+    """The tiers a graduated or volume line used, with the units priced in each."""
+    if charge["model"] not in ("graduated", "volume"):
+        return
+    key = (charge["plan_id"], charge["plan_version"], charge["charge_id"])
+    for tier in pricing.tiers.get(key, []):
+        lower, upper = tier["lower_bound"], tier["up_to"]
+        if charge["model"] == "volume":
+            reached = units <= upper if upper is not None else True
+            if not reached and tier is not pricing.tiers[key][-1]:
+                continue
+            inside = units
+        else:
+            if units <= lower and tier["tier_index"] > 1:
+                return
+            inside = (units if upper is None else min(units, upper)) - lower
+        yield {
+            "tier": tier["tier_index"],
+            "from": _plain(lower),
+            "up_to": _plain(upper),
+            "units": _plain(max(inside, Decimal(0))),
+            "unit_price": _plain(tier["unit_price"]),
+            "flat_fee": _plain(tier["flat_fee"] or Decimal(0)),
+        }
+        if charge["model"] == "volume":
+            return

@@ -1,0 +1,163 @@
+"""Customer spend notifications (SPEC 6.2): recorded once, written once, delivered until taken.
+
+`marts.fct_spend_notifications` holds every notification raised so far: the ones earlier runs
+recorded (from the lake) and the ones this run raised for the first time. After the marts,
+`record_and_deliver`:
+
+1. records the new ones in the lake (`lake/notifications/notifications.parquet`), as the mart
+   has them: from then on no run raises them again;
+2. appends each recorded notification that `alerts/notifications.jsonl` lacks, with a human
+   `text` (a notification already in the file is never written twice, also after a kill
+   between the two steps);
+3. when `TALLY_NOTIFY_WEBHOOK` is set, POSTs every notification the webhook has not taken yet,
+   oldest first, and records which it took. A failed POST is retried by the next run and never
+   fails this one; the URL is a secret and never logged (publish.webhook).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+
+import polars as pl
+
+from lake.home import Home
+from lake.io import write_table
+from lake.schemas import NOTIFICATION_SCHEMA
+from publish.pages import to_json
+from publish.webhook import deliver
+from transforms.money import MoneyError, format_money, in_minor_units
+
+WEBHOOK_ENV = "TALLY_NOTIFY_WEBHOOK"
+STORE_NAME = "notifications.parquet"
+MART_COLUMNS = [c for c in NOTIFICATION_SCHEMA if c != "webhook_delivered_at"]
+KINDS = {"spend_threshold": 0, "projected_over_budget": 1, "credits_running_out": 2}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    recorded: int  # raised for the first time by this run
+    written: int  # lines appended to notifications.jsonl
+    posted: int  # taken by the webhook now
+    pending: int  # the webhook has yet to take (it is set and failed, or timed out)
+
+
+def record_and_deliver(
+    home: Home, mart: pl.DataFrame, *, now: dt.datetime, webhook: str | None = None
+) -> Delivery:
+    """Steps 1-3 above for the notifications of `mart` (rows of fct_spend_notifications)."""
+    url = webhook if webhook is not None else os.environ.get(WEBHOOK_ENV)
+    store = read_store(home)
+    new = mart.select(MART_COLUMNS).join(
+        store.select("notification_id"), on="notification_id", how="anti"
+    )
+    if new.height:
+        # Oldest first in the record (and the file); a run's own by customer, then as KINDS.
+        new = (
+            new.with_columns(pl.lit(None).alias("webhook_delivered_at"))
+            .cast(NOTIFICATION_SCHEMA)
+            .sort(
+                pl.col("customer_id"),
+                pl.col("kind").replace_strict(KINDS, return_dtype=pl.Int32, default=len(KINDS)),
+                pl.col("threshold_pct"),
+                nulls_last=True,
+            )
+        )
+        store = pl.concat([store, new])
+        write_table(store, home.lake_notifications / STORE_NAME)
+    written = _append_missing_lines(home, store)
+    posted, pending = 0, 0
+    if url:
+        waiting = store.filter(pl.col("webhook_delivered_at").is_null())
+        if waiting.height:
+            bodies = [payload(row) for row in waiting.iter_rows(named=True)]
+            posted = deliver(url, bodies, what="notification")
+            taken = waiting["notification_id"].head(posted)
+            store = store.with_columns(
+                pl.when(pl.col("notification_id").is_in(taken.implode()))
+                .then(pl.lit(now.astimezone(dt.UTC)))
+                .otherwise(pl.col("webhook_delivered_at"))
+                .cast(NOTIFICATION_SCHEMA["webhook_delivered_at"])
+                .alias("webhook_delivered_at")
+            )
+            if posted:
+                write_table(store, home.lake_notifications / STORE_NAME)
+            pending = waiting.height - posted
+    return Delivery(new.height, written, posted, pending)
+
+
+def read_store(home: Home) -> pl.DataFrame:
+    path = home.lake_notifications / STORE_NAME
+    if not path.exists():
+        return pl.DataFrame(schema=NOTIFICATION_SCHEMA)
+    return pl.read_parquet(path).cast(NOTIFICATION_SCHEMA)
+
+
+def undelivered(home: Home) -> list[str]:
+    """Ids of the recorded notifications the webhook has not taken yet."""
+    store = read_store(home).filter(pl.col("webhook_delivered_at").is_null())
+    return store["notification_id"].to_list()
+
+
+def _append_missing_lines(home: Home, store: pl.DataFrame) -> int:
+    path = home.notifications
+    seen: set[str] = set()
+    if path.exists():
+        with path.open(encoding="utf-8") as fh:
+            seen = {json.loads(line)["notification_id"] for line in fh if line.strip()}
+    missing = store.filter(~pl.col("notification_id").is_in(list(seen)))
+    if not missing.height:
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        for row in missing.iter_rows(named=True):
+            fh.write(to_json(payload(row)) + "\n")
+    return missing.height
+
+
+def payload(row: dict) -> dict:
+    """A notification as a JSON object: the mart's fields (money as exact strings, in the
+    currency's minor units) and `text`, a sentence a person reads (Slack-compatible)."""
+    body = {k: row[k] for k in MART_COLUMNS}
+    for column in ("amount", "budget"):
+        if body[column] is not None:
+            body[column] = _minor(body[column], row["currency"])
+    body["text"] = text(row)
+    return json.loads(to_json(body))
+
+
+def _minor(amount: Decimal, currency: str) -> Decimal:
+    try:
+        return in_minor_units(amount, currency)
+    except MoneyError:  # a budget written with more digits than the currency has
+        return amount.normalize()
+
+
+def text(row: dict) -> str:
+    def money(amount):
+        if amount is None:
+            return "-"
+        try:
+            return format_money(amount, row["currency"])
+        except MoneyError:
+            return f"{amount.normalize()} {row['currency']}"
+
+    month = f"{row['period_start']:%B %Y}"
+    who = row["customer_id"]
+    if row["kind"] == "spend_threshold":
+        return (
+            f"{who}: spend for {month} reached {row['threshold_pct']}% of the monthly budget: "
+            f"{money(row['amount'])} of {money(row['budget'])} (as of {row['as_of']})."
+        )
+    if row["kind"] == "projected_over_budget":
+        return (
+            f"{who}: projected spend for {month} is {money(row['amount'])}, over the monthly "
+            f"budget of {money(row['budget'])} (as of {row['as_of']})."
+        )
+    return (
+        f"{who}: prepaid credits are running out: they would leave {money(row['amount'])} of "
+        f"the projected spend for {month} uncovered (as of {row['as_of']})."
+    )

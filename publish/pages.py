@@ -1,0 +1,63 @@
+"""Rendering pages from the templates, and writing files whole or not at all."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import jinja2
+import markupsafe
+
+from transforms.money import format_money, format_quantity
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("publish", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,  # a missing figure fails the build, never shows blank
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["money"] = lambda amount, currency: format_money(Decimal(amount), currency)
+    env.filters["quantity"] = lambda q: format_quantity(Decimal(q))
+    env.filters["json"] = script_json
+    return env
+
+
+def render(template: str, **context) -> str:
+    return environment().get_template(template).render(**context)
+
+
+def to_json(value, indent: int | None = None) -> str:
+    """JSON with decimals as strings (exact) and dates as ISO text."""
+    return json.dumps(value, default=_json_default, indent=indent, sort_keys=indent is not None)
+
+
+def script_json(value) -> markupsafe.Markup:
+    """JSON to embed in a <script> element, whose text is not HTML: nothing is entity-escaped,
+    and `<`, `>` and `&` become JSON escapes, so no string in the data can end the element."""
+    text = to_json(value)
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escape)
+    return markupsafe.Markup(text)
+
+
+def _json_default(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

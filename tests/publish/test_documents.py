@@ -1,0 +1,236 @@
+"""Invoice documents (SPEC 7): what a customer and their accounts-payable system read.
+
+The issued store is written by `issue_month` itself (no warehouse needed): a price book with a
+graduated charge, a base fee and a minimum, customers billed in USD, JPY and KWD (3 decimals).
+"""
+
+import datetime as dt
+import json
+from decimal import Decimal as D
+
+import polars as pl
+import pytest
+
+from lake.home import Home
+from lake.io import write_table
+from lake.issued import issue_month
+from lake.price_book import price_book_tables
+from publish.documents import write_documents
+from transforms.money import MoneyError, format_money, in_minor_units
+from transforms.pricebook import parse_price_book
+
+PRICE_BOOK = """
+plans:
+  - plan_id: growth
+    name: Growth
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    base_fee: "49.00"
+    minimum_commitment: "100"
+    charges:
+      - charge_id: api_calls
+        metric: api_calls
+        aggregation: count
+        model: graduated
+        description: API calls
+        tiers:
+          - {up_to: 1000, unit_price: "0.002"}
+          - {up_to: null, unit_price: "0.001", flat_fee: "5.00"}
+  - plan_id: tokyo
+    version: 1
+    effective_from: 2026-01-01
+    currency: JPY
+    charges:
+      - {charge_id: image_renders, metric: renders, model: per_unit, unit_price: "2.5", free_units: 10}
+  - plan_id: kuwait
+    version: 1
+    effective_from: 2026-01-01
+    currency: KWD
+    charges:
+      - {charge_id: sms, metric: sms, model: package, package_size: 100, package_price: "1.250"}
+"""
+
+SEPT, OCT = dt.date(2026, 9, 1), dt.date(2026, 10, 1)
+ISSUED_AT = dt.datetime(2026, 10, 3, 6, 0, tzinfo=dt.UTC)
+
+
+def money(value: str) -> D:
+    return D(value)
+
+
+def invoice(customer: str, month: dt.date, currency: str, subtotal: str) -> dict:
+    end = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return {
+        "invoice_id": f"INV-{month:%Y-%m}-{customer}",
+        "customer_id": customer,
+        "period_start": month,
+        "period_end": end,
+        "currency": currency,
+        "subtotal": money(subtotal),
+        "credit_rate": None,
+    }
+
+
+def line(customer, month, currency, kind, charge, plan, quantity, amount) -> dict:
+    inv = f"INV-{month:%Y-%m}-{customer}"
+    return {
+        "invoice_line_id": f"{inv}:{kind}:{charge or ''}",
+        "invoice_id": inv,
+        "customer_id": customer,
+        "period_start": month,
+        "line_type": kind,
+        "charge_id": charge,
+        "quantity": D(quantity),
+        "amount": money(amount),
+        "currency": currency,
+        "plan_id": plan,
+        "plan_version": 1,
+    }
+
+
+@pytest.fixture
+def home(tmp_path):
+    home = Home.at(tmp_path)
+    for name, frame in price_book_tables(parse_price_book([("plans.yaml", PRICE_BOOK)])).items():
+        write_table(frame, home.lake_pricing / f"{name}.parquet")
+    customers = pl.DataFrame(
+        {
+            "customer_id": ["acme", "kaiju", "souq"],
+            "name": ["Acme Corp", "Kaiju KK", "Souq Co"],
+        }
+    )
+    write_table(customers, home.lake_reference / "customers.parquet")
+    return home
+
+
+def close(home: Home, month: dt.date, invoices: list[dict], lines: list[dict], terms=30):
+    frame = pl.DataFrame(invoices).with_columns(
+        pl.col("subtotal").cast(pl.Decimal(38, 4)), pl.col("credit_rate").cast(pl.Decimal(38, 12))
+    )
+    issue_month(
+        home,
+        month,
+        frame,
+        pl.DataFrame(lines),
+        now=ISSUED_AT + dt.timedelta(days=31 * (month.month - 9)),
+        payment_terms_days=terms,
+    )
+    write_documents(home, month)
+
+
+def september(home: Home, terms=30):
+    close(
+        home,
+        SEPT,
+        [
+            invoice("acme", SEPT, "USD", "121.50"),
+            invoice("kaiju", SEPT, "JPY", "1250"),
+            invoice("souq", SEPT, "KWD", "3.750"),
+        ],
+        [
+            line("acme", SEPT, "USD", "base_fee", None, "growth", "30", "49.00"),
+            line("acme", SEPT, "USD", "usage", "api_calls", "growth", "1500", "7.50"),
+            line("acme", SEPT, "USD", "minimum_true_up", None, "growth", "30", "65.00"),
+            line("kaiju", SEPT, "JPY", "usage", "image_renders", "tokyo", "510", "1250"),
+            line("souq", SEPT, "KWD", "usage", "sms", "kuwait", "250", "3.750"),
+        ],
+        terms,
+    )
+
+
+def document(home: Home, invoice_id: str) -> dict:
+    return json.loads((home.exports / f"{invoice_id}.json").read_text())
+
+
+def test_money_is_shown_in_the_currencys_minor_units():
+    assert format_money(D("12.5"), "USD") == "12.50 USD"
+    assert format_money(D("1250.0000"), "JPY") == "1,250 JPY"
+    assert format_money(D("1234.5670"), "KWD") == "1,234.567 KWD"
+    assert format_money(D("-5"), "EUR") == "-5.00 EUR"
+    assert in_minor_units(D("3.7500"), "KWD") == D("3.750")
+    with pytest.raises(MoneyError):
+        format_money(D("1.005"), "USD")  # never rounded silently on a document
+
+
+def test_a_document_has_what_a_customer_and_their_payables_team_need(home):
+    september(home)
+    doc = document(home, "INV-2026-09-acme")
+    assert doc["invoice_number"] == 1
+    assert doc["customer"] == {"customer_id": "acme", "name": "Acme Corp"}
+    assert doc["period"] == {"first_day": "2026-09-01", "last_day": "2026-09-30"}
+    assert (doc["issue_date"], doc["due_date"]) == ("2026-10-03", "2026-11-02")
+    assert (doc["subtotal"], doc["credits_applied"], doc["amount_due"]) == (
+        "121.50",
+        "0.00",
+        "121.50",
+    )
+    lines = [(ln["description"], ln["quantity"], ln["unit"], ln["amount"]) for ln in doc["lines"]]
+    assert lines == [
+        ("Growth plan, base fee", "30", "days", "49.00"),
+        ("API calls", "1500", "api_calls", "7.50"),
+        ("Growth plan, minimum commitment true-up", "30", "days", "65.00"),
+    ]
+    base, calls, _ = doc["lines"]
+    assert base["pricing"] == "49.00 USD per month, 30 of 30 days"
+    tiers = [
+        (t["from"], t["up_to"], t["units"], t["unit_price"], t["flat_fee"]) for t in calls["tiers"]
+    ]
+    assert tiers == [("0", "1000", "1000", "0.002", "0"), ("1000", None, "500", "0.001", "5")]
+
+
+def test_amounts_have_the_minor_units_of_yen_and_dinars(home):
+    september(home)
+    yen = document(home, "INV-2026-09-kaiju")
+    assert (yen["subtotal"], yen["lines"][0]["amount"]) == ("1250", "1250")
+    assert yen["lines"][0]["description"] == "Image renders"  # no description: readable id
+    assert yen["lines"][0]["pricing"] == "2.5 JPY per unit, first 10 free"
+    dinar = document(home, "INV-2026-09-souq")
+    assert dinar["amount_due"] == "3.750"
+    assert dinar["lines"][0]["pricing"] == "1.250 KWD per package of 100"
+    html = (home.exports / "INV-2026-09-kaiju.html").read_text()
+    assert "1,250 JPY" in html and "1250.0000" not in html
+    assert "3.750 KWD" in (home.exports / "INV-2026-09-souq.html").read_text()
+
+
+def test_the_html_shows_the_documents_figures_and_prints_on_a4_and_letter(home):
+    september(home)
+    html = (home.exports / "INV-2026-09-acme.html").read_text()
+    for text in ("Invoice 1", "Acme Corp", "2026-09-01 to 2026-09-30", "2026-11-02", "121.50 USD"):
+        assert text in html
+    assert "@page" in html and "max-width: 180mm" in html  # A4 is 210 mm wide, Letter 216 mm
+
+
+def test_numbers_are_consecutive_across_months_and_payment_terms_apply(home):
+    september(home)
+    close(
+        home,
+        OCT,
+        [invoice("kaiju", OCT, "JPY", "40"), invoice("acme", OCT, "USD", "100.00")],
+        [
+            line("acme", OCT, "USD", "base_fee", None, "growth", "31", "49.00"),
+            line("kaiju", OCT, "JPY", "usage", "image_renders", "tokyo", "26", "40"),
+        ],
+        terms=14,
+    )
+    numbers = {
+        d["invoice_id"]: (d["invoice_number"], d["due_date"])
+        for d in map(json.loads, (p.read_text() for p in home.exports.glob("*.json")))
+    }
+    assert numbers == {
+        "INV-2026-09-acme": (1, "2026-11-02"),
+        "INV-2026-09-kaiju": (2, "2026-11-02"),
+        "INV-2026-09-souq": (3, "2026-11-02"),
+        "INV-2026-10-acme": (4, "2026-11-17"),  # issued 2026-11-03, 14 days
+        "INV-2026-10-kaiju": (5, "2026-11-17"),
+    }
+
+
+def test_documents_are_written_once_and_missing_ones_are_filled_in(home):
+    september(home)
+    acme = home.exports / "INV-2026-09-acme.html"
+    before = {p.name: p.read_bytes() for p in home.exports.iterdir()}
+    acme.unlink()  # a crash after the commit, before this document
+    assert write_documents(home, SEPT) == 1
+    assert {p.name: p.read_bytes() for p in home.exports.iterdir()} == before
+    assert write_documents(home, SEPT) == 0

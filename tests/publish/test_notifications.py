@@ -1,0 +1,135 @@
+"""Spend notifications are recorded once, written once and delivered until the webhook takes
+them (SPEC 6.2). The mart rows stand in for marts.fct_spend_notifications."""
+
+import datetime as dt
+import json
+import logging
+import socket
+import threading
+from decimal import Decimal as D
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import polars as pl
+import pytest
+
+from lake.home import Home
+from lake.schemas import NOTIFICATION_SCHEMA
+from publish.notifications import MART_COLUMNS, read_store, record_and_deliver, undelivered
+
+NOW = dt.datetime(2026, 10, 6, 2, 0, tzinfo=dt.UTC)
+SECRET_PATH = "/hooks/T000/secret-token"
+
+
+def mart(*rows: tuple) -> pl.DataFrame:
+    """Rows of (customer, kind, threshold, amount, budget)."""
+    return pl.DataFrame(
+        [
+            {
+                "notification_id": f"{c}:2026-10:{kind}" + (f":{t}" if t else ""),
+                "customer_id": c,
+                "period_start": dt.date(2026, 10, 1),
+                "kind": kind,
+                "threshold_pct": t,
+                "amount": D(amount),
+                "budget": D(budget) if budget else None,
+                "currency": "USD" if c != "kaiju" else "JPY",
+                "as_of": dt.date(2026, 10, 5),
+                "sent_at": NOW,
+            }
+            for c, kind, t, amount, budget in rows
+        ],
+        schema={k: v for k, v in NOTIFICATION_SCHEMA.items() if k in MART_COLUMNS},
+    )
+
+
+FIRST = mart(
+    ("acme", "spend_threshold", 50, "51.2000", "100.0000"),
+    ("acme", "projected_over_budget", None, "310.0000", "100.0000"),
+    ("kaiju", "credits_running_out", None, "1200.0000", None),
+)
+
+
+def lines(home: Home) -> list[dict]:
+    return [json.loads(x) for x in home.notifications.read_text().splitlines()]
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 - the http.server API
+        _Recorder.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook():
+    _Recorder.received = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_port}{SECRET_PATH}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}{SECRET_PATH}"
+
+
+def test_each_notification_is_written_once_with_a_sentence_for_people(tmp_path):
+    home = Home.at(tmp_path)
+    first = record_and_deliver(home, FIRST, now=NOW, webhook="")
+    assert (first.recorded, first.written, first.posted) == (3, 3, 0)
+    written = lines(home)
+    assert [n["notification_id"] for n in written] == list(FIRST["notification_id"])
+    acme = written[0]
+    assert (acme["amount"], acme["budget"], acme["threshold_pct"]) == ("51.20", "100.00", 50)
+    assert acme["text"] == (
+        "acme: spend for October 2026 reached 50% of the monthly budget: 51.20 USD of 100.00 USD "
+        "(as of 2026-10-05)."
+    )
+    assert "1,200 JPY" in written[2]["text"]
+    # The next run's mart holds the same three (from the lake) and one new threshold.
+    later = pl.concat([FIRST, mart(("acme", "spend_threshold", 80, "85.0000", "100.0000"))])
+    second = record_and_deliver(home, later, now=NOW, webhook="")
+    assert (second.recorded, second.written) == (1, 1)
+    assert [n["notification_id"] for n in lines(home)][-1] == "acme:2026-10:spend_threshold:80"
+    assert record_and_deliver(home, later, now=NOW, webhook="").written == 0
+    assert len(lines(home)) == 4
+
+
+def test_a_kill_between_recording_and_writing_writes_each_line_once(tmp_path):
+    home = Home.at(tmp_path)
+    record_and_deliver(home, FIRST, now=NOW, webhook="")
+    home.notifications.write_text(home.notifications.read_text().splitlines(True)[0])
+    again = record_and_deliver(home, FIRST, now=NOW, webhook="")
+    assert (again.recorded, again.written) == (0, 2)
+    assert sorted(n["notification_id"] for n in lines(home)) == sorted(FIRST["notification_id"])
+
+
+def test_a_failed_webhook_is_retried_by_the_next_run_and_its_url_never_logged(
+    tmp_path, webhook, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    home = Home.at(tmp_path)
+    down = record_and_deliver(home, FIRST, now=NOW, webhook=closed_port_url())
+    assert (down.recorded, down.posted, down.pending) == (3, 0, 3)
+    assert len(undelivered(home)) == 3
+    assert SECRET_PATH not in caplog.text and "secret-token" not in caplog.text
+    assert "notification webhook failed" in caplog.text
+    up = record_and_deliver(home, FIRST, now=NOW, webhook=webhook)
+    assert (up.recorded, up.posted, up.pending) == (0, 3, 0)
+    assert [b["notification_id"] for b in _Recorder.received] == list(FIRST["notification_id"])
+    assert _Recorder.received[0]["text"].startswith("acme: spend for October 2026 reached 50%")
+    assert undelivered(home) == []
+    assert read_store(home)["webhook_delivered_at"].null_count() == 0
+    # Delivered: a later run posts nothing again.
+    assert record_and_deliver(home, FIRST, now=NOW, webhook=webhook).posted == 0
+    assert len(_Recorder.received) == 3
+    assert len(lines(home)) == 3
