@@ -14,7 +14,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o \( -name '*.sql' -o -name '*.yml' \) -print 2>/dev/null)
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: install spark demo test test-spark-history test-fast lint bench ui docs clean
+.PHONY: install spark browser demo test test-spark-history test-fast lint bench ui docs clean
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,13 +44,24 @@ spark: install $(BIN)/.installed-spark
 			echo "Spark needs Java 17: install it (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; \
 		fi; }
 
+# Debian's Chromium, headless, for the tests that open the reports and invoices as a browser
+# shows them (tests/e2e/test_pipeline.py). From apt when missing and this runs as root (as CI
+# does); otherwise the target says what to install.
+browser:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "the browser tests need Chromium (Debian: apt-get install chromium)"; exit 1; \
+		fi; }
+
 demo: install
 	$(BIN)/tally demo --home $(HOME_DIR) --force
 
 # Two workers (the machines have 2 cores); a module's tests stay on one worker, so an e2e
 # module builds its world once. The slowest tests are listed at the end. The Spark engine is
-# installed for the parity test (tests/e2e/test_spark_parity.py).
-test: install spark
+# installed for the parity test (tests/e2e/test_spark_parity.py), Chromium for the pages.
+test: install spark browser
 	$(BIN)/python -m pytest -q -n 2 --dist loadscope --durations=10
 
 # The Spark parity world night by night (September closed, then October incremental): about
@@ -64,8 +75,8 @@ test-fast: install
 # Python: ruff (style, imports, complexity). SQL: sqlfluff through the dbt templater, which
 # compiles the project against an empty DuckDB file in a scratch home.
 lint: install
-	$(BIN)/ruff check orchestration transforms lake demo expectations tests bench
-	$(BIN)/ruff format --check orchestration transforms lake demo expectations tests bench
+	$(BIN)/ruff check orchestration transforms lake demo expectations publish tests bench
+	$(BIN)/ruff format --check orchestration transforms lake demo expectations publish tests bench
 	@scratch=$$(mktemp -d) && mkdir -p $$scratch/warehouse && \
 		TALLY_HOME=$$scratch DBT_TARGET_PATH=$$scratch/target $(BIN)/sqlfluff lint dbt_project/models dbt_project/tests \
 		--processes 2 --disable-progress-bar; status=$$?; rm -rf $$scratch; exit $$status

@@ -22,6 +22,8 @@ def print_summary(home: Path, engine: str = "duckdb", since: dt.datetime | None 
             print("    new files                     0   (nothing new landed)")
         for currency, count, total in f.issued_now:
             print(f"    invoices issued {count:>8,}   {currency} {total:,.2f}")
+        if f.notified_now:
+            print(f"    spend notifications {f.notified_now:>12,}   (alerts/notifications.jsonl)")
         print("  to date")
     _intake(f.total, "files ingested")
     for path, error in f.newest_unreadable:  # newest first; each is quarantined whole
@@ -45,6 +47,10 @@ def print_summary(home: Path, engine: str = "duckdb", since: dt.datetime | None 
             f" + expired credits {r.breakage:,.2f}"
         )
     print(f"    billing mismatches  {f.mismatches:>12,}   (marts.fct_billing_mismatches)")
+    print(f"    spend notifications {f.notified:>12,}   (marts.fct_spend_notifications)")
+    index = Home.at(home, engine).reports / "index.html"
+    if index.exists():
+        print(f"  reports: {index}")
 
 
 def _intake(intake: Intake, files: str) -> None:

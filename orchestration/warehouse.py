@@ -188,6 +188,8 @@ class Figures:
     issued_now: list[tuple[str, int, Decimal]]  # (currency, count, total) issued since `since`
     revenue: list[Revenue]
     mismatches: int
+    notified: int = 0  # spend notifications raised to date
+    notified_now: int = 0  # raised by this command
 
 
 def summary_figures(home: Home, since: dt.datetime | None = None) -> Figures | None:
@@ -217,6 +219,9 @@ def summary_figures(home: Home, since: dt.datetime | None = None) -> Figures | N
             "from marts.fct_revenue_monthly group by currency order by currency"
         )
         [(mismatches,)] = warehouse.rows("select count(*) from marts.fct_billing_mismatches")
+        notifications = warehouse.rows(
+            "select sent_at, count(*) from marts.fct_spend_notifications group by sent_at"
+        )
 
     def recent(at) -> bool:
         return since is not None and at is not None and _instant(at) >= since
@@ -242,6 +247,8 @@ def summary_figures(home: Home, since: dt.datetime | None = None) -> Figures | N
         issued_now=[(c, n, t) for c, (n, t) in sorted(issued_now.items())],
         revenue=[Revenue(*row) for row in revenue],
         mismatches=mismatches,
+        notified=sum(n for _, n in notifications),
+        notified_now=sum(n for at, n in notifications if recent(at)),
     )
 
 

@@ -18,12 +18,15 @@ import shutil
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from lake.home import Home, safe_file_name
-from orchestration.reader import Reader
 from publish.pages import render, to_json, write_atomically
+
+if TYPE_CHECKING:  # the warehouse layer's reader (either engine); publish does not import it
+    from orchestration.reader import Reader
 
 TOP_CUSTOMERS = 10
 PLOTLY_JS = "plotly.min.js"
@@ -140,7 +143,7 @@ QUERIES = {
             group by grant_id
         ) as last_entry
           on l.grant_id = last_entry.grant_id and l.entry_date = last_entry.entry_date
-        order by l.customer_id, g.expires_at, l.grant_id""",
+        order by l.customer_id, g.expires_at nulls last, l.grant_id""",
     "notifications": """
         select customer_id, notification_id, period_start, kind, threshold_pct, amount,
                budget, currency, as_of, sent_at

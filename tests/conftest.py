@@ -21,3 +21,12 @@ def pytest_addoption(parser):
         help="the Spark parity world night by night (September run and closed, then October "
         "incremental) instead of one run and a close: about 4 minutes more (make test-spark-history)",
     )
+
+
+# The longest module first: with `--dist loadscope` a worker takes it at once, and the other
+# worker runs the rest meanwhile instead of waiting for it at the end.
+LONGEST = "tests/e2e/test_spark_parity.py"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    items.sort(key=lambda item: item.nodeid.split("::")[0] != LONGEST)

@@ -5,6 +5,7 @@ rebuilds only the usage dates its batch touched."""
 import contextlib
 import datetime as dt
 import io
+import json
 import re
 import shutil
 from pathlib import Path
@@ -24,6 +25,9 @@ START = dt.date(2026, 9, 26)
 DAYS = 9  # across the September/October boundary
 # Columns that name a batch or an instant of the run, not a figure: they differ by design.
 RUN_COLUMNS = {"batch_id", "ingested_at", "detected_at"}
+# Raised by the run that first sees them, with that run's figures: night after night raises
+# them on other nights than one run does (compared in a test of their own).
+RAISED_BY_RUNS = "fct_spend_notifications"
 NOOP_OUTPUT: list[str] = []  # what the run with nothing new printed
 REUSED_ID = "evt_11_0000000000"  # the world's first event (seed 11), on 26 September
 
@@ -38,13 +42,15 @@ def _arrivals(landing: Path) -> list[list[Path]]:
     return nights
 
 
-def _marts(home: Home) -> dict[str, list]:
+def _marts(home: Home, *, raised: bool = False) -> dict[str, list]:
+    """Every mart's rows (the notifications only when `raised`)."""
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
         tables = [
             t
             for (t,) in con.sql(
                 "select table_name from information_schema.tables where table_schema = 'marts'"
             ).fetchall()
+            if (t == RAISED_BY_RUNS) == raised
         ]
         out = {}
         for table in sorted(tables):
@@ -132,7 +138,7 @@ def histories(tmp_path_factory):
         again = main(["run", "--home", str(nightly.root), "--from", str(last), "--to", str(last)])
     NOOP_OUTPUT.append(printed.getvalue())
     rebuilt.append(None if _compiled(nightly).stat().st_mtime_ns != compiled_before else "no dbt")
-    nightly_marts = _marts(nightly)
+    nightly_marts = {**_marts(nightly), **_marts(nightly, raised=True)}
     refresh = ["run", "--home", str(nightly.root), "--from", str(last), "--to", str(last)]
     refreshed = main([*refresh, "--full-refresh"])
     rebuilt.append(_rebuilt_dates(nightly))
@@ -202,7 +208,27 @@ def test_a_run_with_nothing_new_runs_no_dbt_and_a_full_refresh_rebuilds_all(hist
     assert "nothing new since run" in output and "the marts are current" in output
     assert "summary:" in output
     assert rebuilt[len(touched) + 1] is None  # --full-refresh: every date read
+    raised = nightly_marts.pop(RAISED_BY_RUNS)
     assert nightly_marts == _marts(whole)  # the marts of the no-op run, before the refresh
+    # Neither the no-op run nor the full refresh raised a notification again.
+    _, nightly, *_ = histories
+    assert _marts(nightly, raised=True)[RAISED_BY_RUNS] == raised
+
+
+def test_each_notification_is_raised_once_night_after_night(histories):
+    whole, nightly, *_ = histories
+    [raised] = _marts(nightly, raised=True).values()
+    ids = [r[0] for r in raised]  # notification_id, customer, period, kind, ..., as_of, sent_at
+    assert len(ids) == len(set(ids)) > 0
+    written = [
+        json.loads(n)["notification_id"] for n in nightly.notifications.read_text().splitlines()
+    ]
+    assert sorted(written) == sorted(ids)
+    # Raised on the night that first saw it, with that night's figures: several as-of days.
+    assert len({r[8] for r in raised}) > 1
+    # One run over everything raises the last open period's; the nights raised each of them.
+    [once] = _marts(whole, raised=True).values()
+    assert {r[0] for r in once} <= set(ids)
 
 
 def test_an_id_reused_on_a_later_night_is_found_by_the_lookup_of_new_dates(histories):

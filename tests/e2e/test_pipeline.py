@@ -3,6 +3,7 @@
 import contextlib
 import datetime as dt
 import io
+import json
 import os
 import re
 from decimal import Decimal
@@ -226,7 +227,9 @@ def test_issued_invoices_never_change_on_later_runs(world):
     home, _, _, _ = world
     issued_file = home.lake_issued / "invoices" / "period=2026-09.parquet"
     before = issued_file.read_bytes()
-    exports_before = {p.name: p.read_bytes() for p in home.exports.glob("*.json")}
+    exports_before = {p.name: p.read_bytes() for p in home.exports.glob("*.*")}
+    notified = q(home, "select * from marts.fct_spend_notifications")
+    notified_lines = home.notifications.read_text()
     # A late event for September arrives after close, then everything runs again.
     late = home.landing_usage / "late" / "late.csv"
     late.parent.mkdir(parents=True, exist_ok=True)
@@ -241,7 +244,10 @@ def test_issued_invoices_never_change_on_later_runs(world):
     assert main(["close", "--home", str(home.root), "--month", "2026-09"]) == 0
     assert q(home, "select * from marts.fct_invoice_adjustments") == []
     assert issued_file.read_bytes() == before
-    assert {p.name: p.read_bytes() for p in home.exports.glob("*.json")} == exports_before
+    assert {p.name: p.read_bytes() for p in home.exports.glob("*.*")} == exports_before
+    # No notification is raised or written again: the same rows, the file only grows.
+    assert notified and set(notified) <= set(q(home, "select * from marts.fct_spend_notifications"))
+    assert home.notifications.read_text().startswith(notified_lines)
     [(n,)] = q(
         home,
         "select count(*) from marts.fct_usage_daily where usage_date = '2026-09-15' and customer_id = 'cus_0001'",
@@ -352,3 +358,160 @@ def test_make_docs_builds_the_marts_reference_from_the_warehouse(world):
     spend = "model.tally.mart_customer_spend"
     assert catalog[spend]["columns"]["spend_to_date"]["type"] == "DECIMAL(38,4)"
     assert manifest[spend]["columns"]["spend_to_date"]["description"].startswith("The period's")
+
+
+# Visibility (issue 17): spend notifications, reports and invoice documents of the world.
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    """How the pages show money, written out here independently: the world bills USD and EUR."""
+    assert currency in ("USD", "EUR")
+    return f"{amount:,.2f} {currency}"
+
+
+def test_spend_notifications_follow_the_budgets_once_each(world):
+    home, _, _, _ = world
+    budgets = pl.read_csv(home.landing_reference / "budgets.csv", infer_schema=False)
+    rule = {
+        r["customer_id"]: (
+            Decimal(r["monthly_budget"]),
+            [int(t) for t in (r["thresholds"] or "50;80;100").split(";")],
+        )
+        for r in budgets.iter_rows(named=True)
+    }
+    open_spend = q(
+        home,
+        "select s.customer_id, s.spend_to_date, s.projected_spend, s.credits_remaining, "
+        "s.credits_remaining_value from marts.mart_customer_spend as s "
+        "join marts.fct_invoices as i on s.customer_id = i.customer_id "
+        "and s.period_start = i.period_start where i.status = 'draft'",
+    )
+    expected = set()
+    for customer, spend, projected, credits, credit_value in open_spend:
+        if customer in rule:
+            budget, thresholds = rule[customer]
+            expected |= {
+                (customer, "spend_threshold", t, spend)
+                for t in thresholds
+                if spend * 100 >= budget * t
+            }
+            if projected > budget:
+                expected.add((customer, "projected_over_budget", None, projected))
+        if credits > 0 and credit_value < projected:
+            expected.add((customer, "credits_running_out", None, projected - credit_value))
+    raised = q(
+        home,
+        "select customer_id, kind, threshold_pct, amount, notification_id, sent_at "
+        "from marts.fct_spend_notifications",
+    )
+    budget_kinds = {r[:4] for r in raised if r[1] != "credits_running_out"}
+    assert budget_kinds == {e for e in expected if e[1] != "credits_running_out"}
+    assert "spend_threshold" in {k for _, k, _, _ in budget_kinds}
+    # Credits: raised by the first run, while the customer still held some; September's close
+    # then drew them, so today's rule may no longer flag them, but all it flags were raised.
+    short = {r[0] for r in raised if r[1] == "credits_running_out"}
+    assert {e[0] for e in expected if e[1] == "credits_running_out"} <= short
+    granted = set(pl.read_csv(home.landing_reference / "credit_grants.csv")["customer_id"])
+    assert short and short <= granted
+    written = [json.loads(line) for line in home.notifications.read_text().splitlines()]
+    assert sorted(n["notification_id"] for n in written) == sorted(r[4] for r in raised)
+    assert all(n["text"].startswith(n["customer_id"] + ": ") for n in written)
+
+
+def test_the_finance_report_shows_the_marts_figures(world):
+    home, _, _, _ = world
+    page = (home.reports / "index.html").read_text()
+    revenue = q(
+        home,
+        "select strftime(month, '%Y-%m'), currency, sum(billed_revenue), sum(recognized_revenue), "
+        "sum(deferred_closing) from marts.fct_revenue_monthly group by 1, 2",
+    )
+    assert revenue
+    for month, currency, billed, recognized, deferred in revenue:
+        row = re.search(
+            rf"<tr><td>{month}</td><td>{currency}</td>(.*?)</tr>", page, flags=re.S
+        ).group(1)
+        assert _money(billed, currency) in row and _money(recognized, currency) in row
+        assert _money(deferred, currency) in page
+    issued = q(
+        home,
+        "select currency, sum(total) from marts.fct_invoices where status = 'issued' group by 1",
+    )
+    for currency, total in issued:
+        assert _money(total, currency) in page
+    findings = q(home, "select check_name, count(*) from marts.fct_billing_mismatches group by 1")
+    for check, n in findings:
+        assert re.search(rf"<td>{check}</td><td>\w+</td><td class=\"num\">{n}</td>", page)
+    [(leader, spend, currency)] = q(
+        home,
+        "select customer_id, spend_to_date, currency from marts.mart_customer_spend "
+        "order by spend_to_date desc, customer_id limit 1",
+    )
+    top = page[page.index('id="top"') :]
+    assert leader in top.split("</tr>")[1] and _money(spend, currency) in top.split("</tr>")[1]
+
+
+def test_each_customer_page_shows_its_spend_invoices_and_documents(world):
+    home, _, _, _ = world
+    spend = q(
+        home,
+        "select customer_id, spend_to_date, projected_spend, currency from marts.mart_customer_spend",
+    )
+    assert len(list((home.reports / "customers").glob("*.html"))) == len(spend) == 12
+    for customer, to_date, projected, currency in spend:
+        page = (home.reports / "customers" / f"{customer}.html").read_text()
+        assert f'id="spend-to-date">{_money(to_date, currency)}<' in page
+        assert f'id="projected-spend">{_money(projected, currency)}<' in page
+        data = json.loads((home.reports / "customers" / f"{customer}.json").read_text())
+        assert Decimal(data["spend"]["spend_to_date"]) == to_date
+    for invoice_id, customer, total, currency, status in q(
+        home, "select invoice_id, customer_id, total, currency, status from marts.fct_invoices"
+    ):
+        page = (home.reports / "customers" / f"{customer}.html").read_text()
+        assert _money(total, currency) in page
+        if status == "issued":  # linked to its document, which exists
+            link = f"../../exports/{invoice_id}.html"
+            assert f'href="{link}"' in page
+            assert (home.reports / "customers" / link).resolve().exists()
+
+
+def test_pages_open_from_disk_and_draw_their_plots_without_network(world, tmp_path):
+    from browser import dom, screenshot
+    from PIL import Image
+
+    home, _, _, _ = world
+    pages = [home.reports / "index.html", home.reports / "customers" / "cus_0001.html"]
+    for page in pages:
+        html = page.read_text()
+        # Everything a page loads is a file beside it: no scheme, no host.
+        for ref in re.findall(r'(?:src|href)="([^"#]+)"', html):
+            assert "://" not in ref and (page.parent / ref).resolve().exists(), ref
+        shown = dom(page)
+        plots = re.findall(r'<div class="plot[^"]*" id="(plot-[^"]+)"', html)
+        assert len(plots) >= (4 if page.name == "index.html" else 2)
+        drawn = [
+            re.search(r'id="(plot-[^"]+)"', div).group(1)
+            for div in re.findall(r"<div [^>]*>", shown)
+            if "js-plotly-plot" in div
+        ]
+        assert sorted(drawn) == sorted(plots)
+        assert shown.count('class="main-svg"') >= len(plots)
+        image = Image.open(screenshot(page, tmp_path / f"{page.stem}.png")).convert("RGB")
+        colours = image.getcolors(maxcolors=1 << 16)
+        assert colours is None or len(colours) > 50  # text, plots and tables, not a blank page
+        assert image.getbbox() is not None
+
+
+def test_an_invoice_document_prints_on_one_page(world, tmp_path):
+    from browser import pdf
+
+    home, _, _, _ = world
+    [(invoice_id, total, currency)] = q(
+        home,
+        "select invoice_id, total, currency from marts.fct_invoices where status = 'issued' "
+        "order by invoice_number limit 1",
+    )
+    document = home.exports / f"{invoice_id}.html"
+    assert _money(total, currency) in document.read_text()
+    printed = pdf(document, tmp_path / "invoice.pdf")
+    assert len(re.findall(rb"/Type\s*/Page\b(?!s)", printed)) == 1

@@ -53,6 +53,7 @@ MARTS = (
     "mart_customer_spend",
     "fct_ingested_files",
     "fct_quarantined_events",
+    "fct_spend_notifications",
 )
 # Not figures: what each engine's models were rated with (a digest each engine computes its
 # own way, to tell which periods to re-rate on that engine), and when a build found a finding.
@@ -217,3 +218,16 @@ def test_the_rating_unit_tests_pass_on_spark(home, statuses, tmp_path):
     assert done.returncode == 0, done.stdout[-4000:]
     assert "packages_at_zero_and_exact_multiples_half_cents_and_tiny_prices" in done.stdout
     assert "Done. PASS=5 " in done.stdout, done.stdout[-2000:]  # 4 unit tests and the hook
+
+
+def test_tally_report_builds_the_same_pages_on_both_engines(home, statuses, tmp_path):
+    pages = {}
+    for engine in ("spark", "duckdb"):
+        assert main(["report", "--home", str(home.root), "--engine", engine]) == 0
+        reports = home.reports
+        pages[engine] = {
+            p.relative_to(reports).as_posix(): p.read_text()
+            for p in reports.rglob("*.json")  # the pages' data (the HTML adds the build time)
+        }
+    assert len(pages["duckdb"]) == 11  # the finance page and ten customers
+    assert pages["spark"] == pages["duckdb"]

@@ -119,7 +119,16 @@ def test_the_ui_loads_with_the_venv_not_on_the_path_as_dagster_dev_loads_it(tmp_
     root = Path(__file__).resolve().parents[2]
     copy = tmp_path / "tally"
     skip = shutil.ignore_patterns("__pycache__", "target", "logs", "dbt-target*")
-    for package in ("orchestration", "transforms", "lake", "demo", "expectations", "dbt_project"):
+    packages = (
+        "orchestration",
+        "transforms",
+        "lake",
+        "demo",
+        "expectations",
+        "publish",
+        "dbt_project",
+    )
+    for package in packages:
         shutil.copytree(root / package, copy / package, ignore=skip)
     shutil.copy(root / "workspace.yaml", copy)
     home = tmp_path / "home"

@@ -9,7 +9,6 @@ from orchestration.warehouse import reading
 from publish.notifications import record_and_deliver
 from publish.reports import build_reports
 
-
 # What the models read of earlier runs' notifications (the dbt source lake.spend_notifications):
 # written by spend_notifications below, which Dagster must not see as its upstream (a cycle).
 notification_record = dg.AssetSpec(
