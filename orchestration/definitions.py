@@ -20,7 +20,7 @@ from orchestration.defs.dbt.assets import tally_dbt_models
 from orchestration.defs.ingest.assets import ingest_usage, price_book, reference_data
 from orchestration.defs.jobs import month_close, nightly_billing, notify_customers
 from orchestration.defs.partitions import daily_partitions, first_month, monthly_partitions
-from orchestration.defs.publish.assets import notification_record, reports, spend_notifications
+from orchestration.defs.publish.assets import notification_record, publish
 from orchestration.defs.quality.checks import (
     invoices_expectations,
     usage_events_expectations,
@@ -47,8 +47,7 @@ def build_defs(settings: TallySettings, first_day: dt.date) -> dg.Definitions:
             tally_dbt_models,
             issue_invoices(monthly_partitions(first_day.replace(day=1))),
             notification_record,
-            spend_notifications,
-            reports,
+            publish,
         ],
         asset_checks=[
             usage_events_expectations,

@@ -23,8 +23,7 @@ STEP_NAMES = {
     "usage_events_usage_events_expectations": "data-quality checks: usage events",
     "fct_invoices_invoices_expectations": "data-quality checks: invoices",
     "issue_invoices": "issue the month's invoices",
-    "spend_notifications": "customer spend notifications",
-    "reports": "reports",
+    "publish": "spend notifications and reports",
 }
 # The steps whose assets and checks finish one by one: dbt's models and tests (the month close
 # runs dbt twice: the audit before issuing, the models that read the issued invoices after).

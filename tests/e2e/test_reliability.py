@@ -232,6 +232,10 @@ def test_a_close_that_crashes_before_its_commit_leaves_nothing_that_is_read(
     assert len(slashed) == 1
     assert f"{slashed[0]['invoice_id'].replace('/', '%2F')}.json" in documents
     assert all(p.parent == home.exports for p in home.exports.rglob("*") if p.is_file())
+    # Its report page too stays in reports/customers/, under the escaped id.
+    page = home.reports / "customers" / "zz%2Fx.html"
+    assert "Slash &amp; Co" in page.read_text()
+    assert not (home.reports / "customers" / "zz").exists()
 
 
 def test_closing_an_issued_month_again_changes_nothing_and_says_so(home, capsys):

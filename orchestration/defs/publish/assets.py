@@ -1,4 +1,8 @@
-"""What every run publishes after the marts: customer spend notifications and the reports."""
+"""What every run publishes after the marts: customer spend notifications, then the reports.
+
+One step for both (one reading of the warehouse, one step's overhead per run); subsettable, so
+the notify_customers job delivers waiting notifications without rebuilding the reports.
+"""
 
 import datetime as dt
 
@@ -20,64 +24,78 @@ notification_record = dg.AssetSpec(
     ),
 )
 
-
-@dg.asset(
-    group_name="publish",
-    deps=["fct_spend_notifications"],
-    description=(
-        "Customer spend notifications raised by this run, recorded once in lake/notifications, "
-        "appended to alerts/notifications.jsonl and POSTed to TALLY_NOTIFY_WEBHOOK when set "
-        "(retried until delivered; never fails the run)."
-    ),
-    pool="warehouse",
-)
-def spend_notifications(context: dg.AssetExecutionContext, settings: TallySettings):
-    home = settings.tally_home
-    with reading(home) as warehouse:
-        mart = warehouse.frame("select * from marts.fct_spend_notifications")
-    delivery = record_and_deliver(home, mart, now=dt.datetime.now(dt.UTC))
-    context.log.info(
-        f"spend notifications: {delivery.recorded} new, {delivery.written} written to "
-        f"{home.relative(home.notifications)}, {delivery.posted} posted to the webhook"
-        + (f", {delivery.pending} waiting for it" if delivery.pending else "")
-    )
-    return dg.MaterializeResult(
-        metadata={
-            "new": delivery.recorded,
-            "written": delivery.written,
-            "posted": delivery.posted,
-            "pending_webhook": delivery.pending,
-        }
-    )
+NOTIFICATIONS = dg.AssetKey("spend_notifications")
+REPORTS = dg.AssetKey("reports")
 
 
-@dg.asset(
-    group_name="publish",
-    deps=[
-        "fct_revenue_monthly",
-        "fct_invoices",
-        "fct_billing_mismatches",
-        "mart_customer_spend",
-        "fct_usage_daily",
-        "fct_credit_ledger",
-        "spend_notifications",
+@dg.multi_asset(
+    name="publish",
+    specs=[
+        dg.AssetSpec(
+            NOTIFICATIONS,
+            group_name="publish",
+            deps=["fct_spend_notifications"],
+            description=(
+                "Customer spend notifications raised by this run, recorded once in "
+                "lake/notifications, appended to alerts/notifications.jsonl and POSTed to "
+                "TALLY_NOTIFY_WEBHOOK when set (retried until delivered; never fails the run)."
+            ),
+            skippable=True,
+        ),
+        dg.AssetSpec(
+            REPORTS,
+            group_name="publish",
+            deps=[
+                "fct_revenue_monthly",
+                "fct_invoices",
+                "fct_billing_mismatches",
+                "mart_customer_spend",
+                "fct_usage_daily",
+                "fct_credit_ledger",
+                NOTIFICATIONS,
+            ],
+            description=(
+                "reports/: index.html for finance and customers/<customer_id>.html (with its "
+                "JSON) for each customer, rebuilt from the marts; self-contained pages "
+                "(plotly.js beside them)."
+            ),
+            skippable=True,
+        ),
     ],
-    description=(
-        "reports/: index.html for finance and customers/<customer_id>.html (with its JSON) for "
-        "each customer, rebuilt from the marts; self-contained pages (plotly.js beside them)."
-    ),
+    can_subset=True,
     pool="warehouse",
 )
-def reports(context: dg.AssetExecutionContext, settings: TallySettings):
+def publish(context: dg.AssetExecutionContext, settings: TallySettings):
     home = settings.tally_home
+    now = dt.datetime.now(dt.UTC)
     with reading(home) as warehouse:
-        built = build_reports(home, warehouse, now=dt.datetime.now(dt.UTC))
-    context.log.info(
-        f"reports: {home.relative(built.folder)}/index.html and {built.customers} customer pages"
-    )
-    return dg.MaterializeResult(
-        metadata={
-            "customers": built.customers,
-            "index": dg.MetadataValue.path(str(built.folder / "index.html")),
-        }
-    )
+        if NOTIFICATIONS in context.selected_asset_keys:
+            mart = warehouse.frame("select * from marts.fct_spend_notifications")
+            delivery = record_and_deliver(home, mart, now=now)
+            context.log.info(
+                f"spend notifications: {delivery.recorded} new, {delivery.written} written to "
+                f"{home.relative(home.notifications)}, {delivery.posted} posted to the webhook"
+                + (f", {delivery.pending} waiting for it" if delivery.pending else "")
+            )
+            yield dg.MaterializeResult(
+                asset_key=NOTIFICATIONS,
+                metadata={
+                    "new": delivery.recorded,
+                    "written": delivery.written,
+                    "posted": delivery.posted,
+                    "pending_webhook": delivery.pending,
+                },
+            )
+        if REPORTS in context.selected_asset_keys:
+            built = build_reports(home, warehouse, now=now)
+            context.log.info(
+                f"reports: {home.relative(built.folder)}/index.html and "
+                f"{built.customers} customer pages"
+            )
+            yield dg.MaterializeResult(
+                asset_key=REPORTS,
+                metadata={
+                    "customers": built.customers,
+                    "index": dg.MetadataValue.path(str(built.folder / "index.html")),
+                },
+            )
