@@ -12,7 +12,7 @@ from lake.home import Home
 from orchestration.cli import build_parser, main
 from orchestration.runner import _one_command_per_home
 
-COMMANDS = ("generate", "run", "close", "simulate", "query", "demo")
+COMMANDS = ("generate", "run", "close", "simulate", "query", "report", "demo")
 SMALL = ["--customers", "2", "--days", "3", "--events-per-day", "20"]
 
 
@@ -57,10 +57,28 @@ def test_a_home_that_does_not_exist_is_named_and_not_created(tmp_path, capsys):
         ["run", "--from", "2026-09-01", "--to", "2026-09-02"],
         ["close", "--month", "2026-09"],
         ["query", "select 1"],
+        ["report"],
     ):
         assert main([argv[0], "--home", str(missing), *argv[1:]]) == 2
         assert capsys.readouterr().err.startswith(f"tally: no such home: {missing} ")
     assert not missing.exists()
+
+
+def test_report_before_any_run_says_what_to_do_and_writes_nothing(tmp_path, capsys):
+    assert main(["generate", "--home", str(tmp_path), *SMALL]) == 0
+    capsys.readouterr()
+    assert main(["report", "--home", str(tmp_path)]) == 2
+    assert (
+        capsys.readouterr().err == f"tally: no warehouse under {tmp_path}: run `tally run` first\n"
+    )
+    assert not (tmp_path / "reports").exists()
+
+
+def test_payment_terms_are_whole_days(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["close", "--month", "2026-09", "--payment-terms", "thirty"])
+    assert exit_.value.code == 2
+    assert "'thirty' is not a number of days from 0 to 3650" in capsys.readouterr().err
 
 
 def test_generate_refuses_a_home_with_data_unless_forced(tmp_path, capsys):
