@@ -21,7 +21,13 @@ import polars as pl
 from lake.home import Home, safe_file_name
 from lake.issued import read_period
 from publish.pages import render, to_json, write_atomically
-from transforms.money import MoneyError, format_money, format_quantity, in_minor_units
+from transforms.money import (
+    MoneyError,
+    format_money,
+    format_quantity,
+    in_minor_units,
+    plain_quantity,
+)
 
 # The order lines are printed in: the plan's fee, usage, the minimum, corrections.
 LINE_ORDER = {"base_fee": 0, "usage": 1, "minimum_true_up": 2, "adjustment": 3}
@@ -121,7 +127,7 @@ def invoice_document(invoice: dict, lines, credits, pricing: Pricing) -> dict:
 
 def _plain(quantity: Decimal | None) -> str | None:
     """A quantity as exact text without trailing zeros (`30`, `1.5`)."""
-    return None if quantity is None else format(quantity.normalize(), "f")
+    return None if quantity is None else plain_quantity(quantity)
 
 
 def _line(line: dict, pricing: Pricing, period_start: dt.date) -> dict:

@@ -53,7 +53,8 @@ def build_reports(home: Home, warehouse: Reader, *, now: dt.datetime) -> Built:
     for customer in customers:
         page = customer_page(data, customer)
         name = safe_file_name(customer["customer_id"])
-        write_atomically(staging / "customers" / f"{name}.json", to_json(page, indent=2) + "\n")
+        # Compact: one file per customer per run, for machines (the finance page's is indented).
+        write_atomically(staging / "customers" / f"{name}.json", to_json(page) + "\n")
         write_atomically(
             staging / "customers" / f"{name}.html",
             render("customer.html.j2", page=page, generated=generated, exports="../../exports"),

@@ -89,7 +89,14 @@ def format_money(amount: Decimal, currency: str) -> str:
 
 
 def format_quantity(quantity: Decimal) -> str:
-    """A quantity without trailing zeros, digits grouped (`30`, `140,929`, `1.5`)."""
-    from babel.numbers import format_decimal
+    """A quantity without trailing zeros, digits grouped (`30`, `140,929`, `1.5`). Exact: no
+    rounding to a context's precision (a DECIMAL(38, 9) has more digits than Python's 28)."""
+    return plain_quantity(quantity, grouped=True)
 
-    return format_decimal(quantity.normalize(), locale="en_US", decimal_quantization=False)
+
+def plain_quantity(quantity: Decimal, *, grouped: bool = False) -> str:
+    """`quantity` as exact text without trailing zeros (`30`, `1.5`), grouped if asked."""
+    text = format(quantity, ",f" if grouped else "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
