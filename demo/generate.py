@@ -15,13 +15,14 @@ import gzip
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from demo.billing_system import billed_invoices
+from demo.budgets import budgets
 from lake.home import Home
 from lake.price_book import load_price_book, price_book_files
 from lake.schemas import QUANTITY_TYPE
@@ -391,34 +392,6 @@ def _export_kind(day: int) -> tuple[str, str]:
     return kind, {"cloudevents": "jsonl.gz", "jsonl": "jsonl.gz"}.get(kind, kind)
 
 
-def _budgets(billed: pl.DataFrame) -> pl.DataFrame:
-    """budgets.csv for the customers whose number ends in 1, 5 or 9: a tenth above what their first month was billed
-    (rounded up to a whole amount), so the months after cross some thresholds and some go over.
-    Every eighth notifies at 25% steps; the others at the default 50;80;100."""
-    columns = ("customer_id", "monthly_budget", "thresholds")
-    if billed.is_empty():  # no complete month billed yet: nothing to budget from
-        return pl.DataFrame(schema={c: pl.String for c in columns})
-    first = (
-        billed.with_columns(pl.col("subtotal").cast(pl.Decimal(38, 4)))
-        .sort("period_start")
-        .group_by("customer_id", maintain_order=True)
-        .first()
-        .filter(pl.col("customer_id").str.slice(-1).is_in(["1", "5", "9"]))
-        .sort("customer_id")
-    )
-    rows = []
-    for i, r in enumerate(first.iter_rows(named=True)):
-        budget = (r["subtotal"] * Decimal("1.1")).to_integral_value(rounding=ROUND_CEILING)
-        rows.append(
-            {
-                "customer_id": r["customer_id"],
-                "monthly_budget": str(max(budget, Decimal(10))),
-                "thresholds": "25;50;75;100" if i % 2 else "",
-            }
-        )
-    return pl.DataFrame(rows, schema={c: pl.String for c in columns})
-
-
 def generate(home: Home, cfg: GenerateConfig, *, progress=lambda _m: None) -> GenerateSummary:
     """Write a complete synthetic world into `home` (landing files and price book).
 
@@ -497,7 +470,7 @@ def generate(home: Home, cfg: GenerateConfig, *, progress=lambda _m: None) -> Ge
         rng=rng,
     )
     billed.write_csv(ref / "billed_invoices.csv")
-    _budgets(billed).write_csv(ref / "budgets.csv")
+    budgets(billed).write_csv(ref / "budgets.csv")
     progress(f"{files} export files, {raw_rows + 2:,} raw rows")
     return GenerateSummary(
         events=events,

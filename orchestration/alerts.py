@@ -14,7 +14,7 @@ import os
 from dataclasses import asdict, dataclass, field
 
 from lake.home import Home
-from publish.webhook import deliver, redact  # noqa: F401 - redact: part of this module's API
+from publish.webhook import deliver
 
 WEBHOOK_ENV = "TALLY_ALERT_WEBHOOK"
 

@@ -29,6 +29,11 @@ from transforms.money import (
     plain_quantity,
 )
 
+# Lines priced per month and prorated by days subscribed: (their text, the plan's field).
+FEES = {
+    "base_fee": ("base fee", "base_fee"),
+    "minimum_true_up": ("minimum commitment true-up", "minimum_commitment"),
+}
 # The order lines are printed in: the plan's fee, usage, the minimum, corrections.
 LINE_ORDER = {"base_fee": 0, "usage": 1, "minimum_true_up": 2, "adjustment": 3}
 
@@ -148,19 +153,12 @@ def _line(line: dict, pricing: Pricing, period_start: dt.date) -> dict:
     currency = line["currency"]
     plan_name = plan.get("name") or line["plan_id"]
     days = calendar.monthrange(period_start.year, period_start.month)[1]
-    if kind == "base_fee":
-        fee = plan.get("base_fee")
+    if kind in FEES:
+        what, field = FEES[kind]
         out |= {
-            "description": f"{plan_name} plan, base fee",
+            "description": f"{plan_name} plan, {what}",
             "unit": "days",
-            "pricing": _prorated(fee, currency, line["quantity"], days),
-        }
-    elif kind == "minimum_true_up":
-        minimum = plan.get("minimum_commitment")
-        out |= {
-            "description": f"{plan_name} plan, minimum commitment true-up",
-            "unit": "days",
-            "pricing": _prorated(minimum, currency, line["quantity"], days),
+            "pricing": _prorated(plan.get(field), currency, line["quantity"], days),
         }
     elif kind == "adjustment":
         invoice_id, _, charge_id = (line["charge_id"] or "").rpartition(":")

@@ -11,7 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from lake.home import Home
-from orchestration.alerts import Alert, deliver, raise_alerts, redact
+from orchestration.alerts import Alert, raise_alerts
+from publish.webhook import deliver, redact
 
 SECRET = "T000/B000/XXXXsecretXXXX"
 
