@@ -3,17 +3,36 @@ and the alerts of what failed. The `tally` command (orchestration/cli.py) is bui
 
 import contextlib
 import datetime as dt
+import json
 import os
 from pathlib import Path
 
 DAGSTER_YAML = """\
-# Written by tally: runs from `tally run` / `tally close` are stored here and show in the UI.
+# Written by tally (orchestration/runner.py), and again when it differs: runs from `tally run` /
+# `tally close` are stored here and show in the UI.
 telemetry:
   enabled: false
 concurrency:
   pools:
     # DuckDB has a single writer: one warehouse step at a time.
     default_limit: 1
+# Dagster's SQLite storage in its usual folders; the event log keeps its connections open
+# (orchestration/event_log.py).
+run_storage:
+  module: dagster._core.storage.runs
+  class: SqliteRunStorage
+  config:
+    base_dir: {history}
+event_log_storage:
+  module: orchestration.event_log
+  class: PooledSqliteEventLogStorage
+  config:
+    base_dir: {runs}
+schedule_storage:
+  module: dagster._core.storage.schedules
+  class: SqliteScheduleStorage
+  config:
+    base_dir: {schedules}
 """
 
 
@@ -23,12 +42,19 @@ class UsageError(Exception):
 
 def _prepare_dagster_home(home: Path) -> Path:
     """The home's Dagster instance folder, with its configuration (no telemetry, one warehouse
-    writer) written the first time."""
-    dagster_home = home / ".dagster"
+    writer, the storage's folders) written when it is missing or differs (the storage's paths
+    are absolute: a home that moved gets them again)."""
+    dagster_home = (home / ".dagster").absolute()
     dagster_home.mkdir(parents=True, exist_ok=True)
+    folders = {
+        "history": dagster_home / "history",
+        "runs": dagster_home / "history" / "runs",
+        "schedules": dagster_home / "schedules",
+    }
+    wanted = DAGSTER_YAML.format(**{k: json.dumps(str(v)) for k, v in folders.items()})
     config = dagster_home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML, encoding="utf-8")
+    if not config.exists() or config.read_text(encoding="utf-8") != wanted:
+        config.write_text(wanted, encoding="utf-8")
     return dagster_home
 
 
