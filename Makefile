@@ -59,10 +59,11 @@ demo: install
 	$(BIN)/tally demo --home $(HOME_DIR) --force
 
 # Two workers (the machines have 2 cores); a module's tests stay on one worker, so an e2e
-# module builds its world once. The slowest tests are listed at the end. The Spark engine is
+# module builds its world once, and the modules go out longest first (tests/conftest.py),
+# not by number of tests. The slowest tests are listed at the end. The Spark engine is
 # installed for the parity test (tests/e2e/test_spark_parity.py), Chromium for the pages.
 test: install spark browser
-	$(BIN)/python -m pytest -q -n 2 --dist loadscope --durations=10
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder --durations=10
 
 # The Spark parity world night by night (September closed, then October incremental): about
 # 4 minutes more than the suite's budget allows, so not part of `make test`.
