@@ -5,6 +5,7 @@ blocking (error) check failed; 2 bad input or a run that could not complete (one
 3 the run finished, only warning checks failed. Failed checks are listed and alerted.
 """
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -465,6 +466,34 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+class _UntilReaderGoes:
+    """Standard output that stops writing, quietly, once its reader has gone (`tally run |
+    head`): the command goes on and ends as it would have, instead of failing on a line that
+    nobody reads."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self.gone = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self.gone = True
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def entry() -> None:
     """The `tally` console script: `main`, then leave without tearing the interpreter down.
 
@@ -472,10 +501,12 @@ def entry() -> None:
     what remains is Python freeing the half million objects of Dagster, dbt and Great
     Expectations one at a time, about 2 s of every command. Output is flushed first.
     """
+    sys.stdout = _UntilReaderGoes(sys.stdout)
     status = main()
     logging.shutdown()
     sys.stdout.flush()
-    sys.stderr.flush()
+    with contextlib.suppress(BrokenPipeError):
+        sys.stderr.flush()
     os._exit(status)
 
 
