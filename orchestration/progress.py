@@ -9,6 +9,7 @@ it is being watched. `--quiet` simply attaches no listener.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections import Counter
@@ -30,6 +31,10 @@ STEP_NAMES = {
 DBT_STEPS = "tally_dbt_models"
 PLANNED = ("ASSET_MATERIALIZATION_PLANNED", "ASSET_CHECK_EVALUATION_PLANNED")
 FINISHED = ("ASSET_MATERIALIZATION", "ASSET_CHECK_EVALUATION")
+# Ingestion logs each landing file as it is done, `[12/32] 2026/09/03/usage.csv: ...`
+# (lake/ingest.py): a long first load shows its files counted.
+INGEST_STEP = "ingest_usage"
+FILE_DONE = re.compile(r"^\[(\d+)/(\d+)\] ")
 
 
 class Progress:
@@ -53,6 +58,7 @@ class Progress:
         self.finished: Counter[str] = Counter()
         self.step_began: dict[str, float] = {}
         self.last_count_line = float("-inf")
+        self.last_file_line = float("-inf")
         self.bar = None
         self.gone = False
 
@@ -73,7 +79,9 @@ class Progress:
 
     def _on_event(self, entry) -> None:
         event = entry.dagster_event
-        if event is None:
+        if event is None:  # a log line: only ingestion's files are shown
+            if entry.step_key == INGEST_STEP:
+                self._file_done(getattr(entry, "user_message", "") or "")
             return
         kind, step = event.event_type_value, entry.step_key
         counted = (step or "").startswith(DBT_STEPS)
@@ -118,6 +126,16 @@ class Progress:
         if done == total or now - self.last_count_line >= self.every:
             self.last_count_line = now
             self.say(f"dbt: {done} of {total} models and tests")
+
+    def _file_done(self, message: str) -> None:
+        done = FILE_DONE.match(message)
+        if done is None:
+            return
+        n, total = int(done[1]), int(done[2])
+        now = self.clock()
+        if n == total or now - self.last_file_line >= self.every:
+            self.last_file_line = now
+            self.say(f"{STEP_NAMES[INGEST_STEP]}: {n} of {total} files")
 
     def _close_bar(self) -> None:
         if self.bar is not None:

@@ -79,3 +79,28 @@ def test_output_that_is_gone_stops_progress_and_never_the_run():
     out.close()  # a closed pipe
     _run(progress, clock)  # raises nothing
     assert progress.gone
+
+
+def _log(step: str, message: str):
+    return SimpleNamespace(dagster_event=None, step_key=step, user_message=message)
+
+
+def test_a_long_ingestion_counts_its_files_a_few_seconds_apart():
+    out, clock = io.StringIO(), Clock()
+    progress = Progress(out, tty=True, every=5.0, clock=clock)
+    progress.on_event(_event("STEP_START", "ingest_usage"))
+    for n in range(1, 5):
+        clock.now += 2.0
+        progress.on_event(
+            _log("ingest_usage", f"[{n}/4] 2026/09/0{n}/usage.csv: 10 rows, 9 accepted")
+        )
+        progress.on_event(_log("ingest_usage", "stage: reading"))  # not a file: not shown
+        progress.on_event(_log("reconciliation", f"[{n}/4] not ingestion"))
+    progress.on_event(_event("STEP_SUCCESS", "ingest_usage"))
+    assert out.getvalue().splitlines() == [
+        "  [00:00] ingest new usage exports ...",
+        "  [00:02] ingest new usage exports: 1 of 4 files",
+        # 2 and 3 of 4 are 2 and 4 s after the first: no line yet; the last one always has one
+        "  [00:08] ingest new usage exports: 4 of 4 files",
+        "  [00:08] ingest new usage exports: done in 8.0 s",
+    ]
