@@ -305,6 +305,7 @@ def ingest(
             progress(f"[{n}/{len(candidates)}] {rel}: refused ({refused})")
         elif sha in shas:
             file_rows.append({**base, **_ZERO, "status": "already_ingested", "error": None, "n": n})
+            progress(f"[{n}/{len(candidates)}] {rel}: not read, its content is already ingested")
         else:
             shas.add(sha)
             to_read.append((n, rel, path, base))

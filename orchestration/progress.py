@@ -59,6 +59,7 @@ class Progress:
         self.step_began: dict[str, float] = {}
         self.last_count_line = float("-inf")
         self.last_file_line = float("-inf")
+        self.files_done = 0
         self.bar = None
         self.gone = False
 
@@ -131,11 +132,12 @@ class Progress:
         done = FILE_DONE.match(message)
         if done is None:
             return
-        n, total = int(done[1]), int(done[2])
-        now = self.clock()
-        if n == total or now - self.last_file_line >= self.every:
+        # Files are logged as they are done, the ones not read (content already ingested) first.
+        self.files_done += 1
+        total, now = int(done[2]), self.clock()
+        if self.files_done == total or now - self.last_file_line >= self.every:
             self.last_file_line = now
-            self.say(f"{STEP_NAMES[INGEST_STEP]}: {n} of {total} files")
+            self.say(f"{STEP_NAMES[INGEST_STEP]}: {self.files_done} of {total} files")
 
     def _close_bar(self) -> None:
         if self.bar is not None:

@@ -89,7 +89,9 @@ def test_a_long_ingestion_counts_its_files_a_few_seconds_apart():
     out, clock = io.StringIO(), Clock()
     progress = Progress(out, tty=True, every=5.0, clock=clock)
     progress.on_event(_event("STEP_START", "ingest_usage"))
-    for n in range(1, 5):
+    # A file not read (its content is already ingested) is logged before the files read.
+    progress.on_event(_log("ingest_usage", "[4/4] again.csv: not read, its content is already"))
+    for n in range(1, 4):
         clock.now += 2.0
         progress.on_event(
             _log("ingest_usage", f"[{n}/4] 2026/09/0{n}/usage.csv: 10 rows, 9 accepted")
@@ -99,8 +101,8 @@ def test_a_long_ingestion_counts_its_files_a_few_seconds_apart():
     progress.on_event(_event("STEP_SUCCESS", "ingest_usage"))
     assert out.getvalue().splitlines() == [
         "  [00:00] ingest new usage exports ...",
-        "  [00:02] ingest new usage exports: 1 of 4 files",
+        "  [00:00] ingest new usage exports: 1 of 4 files",
         # 2 and 3 of 4 are 2 and 4 s after the first: no line yet; the last one always has one
-        "  [00:08] ingest new usage exports: 4 of 4 files",
-        "  [00:08] ingest new usage exports: done in 8.0 s",
+        "  [00:06] ingest new usage exports: 4 of 4 files",
+        "  [00:06] ingest new usage exports: done in 6.0 s",
     ]
