@@ -54,7 +54,9 @@ def _prepare_dagster_home(home: Path) -> Path:
     wanted = DAGSTER_YAML.format(**{k: json.dumps(str(v)) for k, v in folders.items()})
     config = dagster_home / "dagster.yaml"
     if not config.exists() or config.read_text(encoding="utf-8") != wanted:
-        config.write_text(wanted, encoding="utf-8")
+        partial = config.with_name(f"dagster.yaml.{os.getpid()}.tmp")
+        partial.write_text(wanted, encoding="utf-8")
+        os.replace(partial, config)  # the UI, reading it meanwhile, sees one or the other
     return dagster_home
 
 
