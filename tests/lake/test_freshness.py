@@ -57,3 +57,13 @@ def test_anything_a_model_reads_changed_needs_a_build(home, change):
     elif change == "no warehouse":
         home.warehouse.unlink()
     assert not unchanged_since_built(home, project)
+
+
+def test_the_notifications_a_run_records_after_its_build_need_no_build(home):
+    """The run writes its new spend notifications to the lake after dbt, from the mart that
+    already shows them: the next run with nothing new must not rebuild for them."""
+    home.lake_notifications.mkdir(parents=True)
+    pl.DataFrame({"notification_id": ["c1:2026-10:spend_threshold:50"]}).write_parquet(
+        home.lake_notifications / "notifications.parquet"
+    )
+    assert unchanged_since_built(home, "models-v1")
