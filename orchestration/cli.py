@@ -15,6 +15,7 @@ from pathlib import Path
 
 from lake.home import ENGINES
 from orchestration.parser import build_parser
+from orchestration.piped import UntilReaderGoes
 from orchestration.runner import UsageError, execute, refuse_if_busy
 
 EXIT_OK, EXIT_CHECKS_FAILED, EXIT_ERROR, EXIT_WARNINGS = 0, 1, 2, 3
@@ -466,34 +467,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
 
 
-class _UntilReaderGoes:
-    """Standard output that stops writing, quietly, once its reader has gone (`tally run |
-    head`): the command goes on and ends as it would have, instead of failing on a line that
-    nobody reads."""
-
-    def __init__(self, stream):
-        self._stream = stream
-        self.gone = False
-
-    def write(self, text: str) -> int:
-        if not self.gone:
-            try:
-                return self._stream.write(text)
-            except BrokenPipeError:
-                self.gone = True
-        return len(text)
-
-    def flush(self) -> None:
-        if not self.gone:
-            try:
-                self._stream.flush()
-            except BrokenPipeError:
-                self.gone = True
-
-    def __getattr__(self, name):
-        return getattr(self._stream, name)
-
-
 def entry() -> None:
     """The `tally` console script: `main`, then leave without tearing the interpreter down.
 
@@ -501,7 +474,7 @@ def entry() -> None:
     what remains is Python freeing the half million objects of Dagster, dbt and Great
     Expectations one at a time, about 2 s of every command. Output is flushed first.
     """
-    sys.stdout = _UntilReaderGoes(sys.stdout)
+    sys.stdout = UntilReaderGoes(sys.stdout)
     status = main()
     logging.shutdown()
     sys.stdout.flush()
