@@ -82,7 +82,7 @@ class Progress:
         event = entry.dagster_event
         if event is None:  # a log line: only ingestion's files are shown
             if entry.step_key == INGEST_STEP:
-                self._file_done(getattr(entry, "user_message", "") or "")
+                self._file_done(entry.user_message or "")
             return
         kind, step = event.event_type_value, entry.step_key
         counted = (step or "").startswith(DBT_STEPS)
