@@ -148,6 +148,10 @@ def test_money_is_shown_in_the_currencys_minor_units():
     assert format_money(D("1250.0000"), "JPY") == "1,250 JPY"
     assert format_money(D("1234.5670"), "KWD") == "1,234.567 KWD"
     assert format_money(D("-5"), "EUR") == "-5.00 EUR"
+    assert format_money(D("-1234567.8"), "USD") == "-1,234,567.80 USD"
+    assert format_money(D("12345678901234567890123456.10"), "USD") == (
+        "12,345,678,901,234,567,890,123,456.10 USD"
+    )
     assert in_minor_units(D("3.7500"), "KWD") == D("3.750")
     with pytest.raises(MoneyError):
         format_money(D("1.005"), "USD")  # never rounded silently on a document
