@@ -25,7 +25,6 @@ def environment() -> jinja2.Environment:
     )
     env.filters["money"] = lambda amount, currency: format_money(Decimal(amount), currency)
     env.filters["quantity"] = lambda q: format_quantity(Decimal(q))
-    env.filters["json"] = script_json
     return env
 
 
@@ -38,10 +37,27 @@ def to_json(value, indent: int | None = None) -> str:
     return json.dumps(value, default=_json_default, indent=indent, sort_keys=indent is not None)
 
 
-def script_json(value) -> markupsafe.Markup:
-    """JSON to embed in a <script> element, whose text is not HTML: nothing is entity-escaped,
-    and `<`, `>` and `&` become JSON escapes, so no string in the data can end the element."""
-    text = to_json(value)
+class RawJSON(str):
+    """Text that is already JSON (built in bulk elsewhere), placed in a page's JSON as is."""
+
+
+def page_json(page: dict) -> str:
+    """A page's data as compact JSON; members that are `RawJSON` go in as they are."""
+    members = (
+        f"{json.dumps(key)}:{value if isinstance(value, RawJSON) else _compact(value)}"
+        for key, value in page.items()
+    )
+    return "{" + ",".join(members) + "}"
+
+
+def _compact(value) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"))
+
+
+def embed(text: str) -> markupsafe.Markup:
+    """JSON text to embed in a <script> element, whose text is not HTML: nothing is
+    entity-escaped, and `<`, `>` and `&` become JSON escapes, so no string in the data can end
+    the element."""
     for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         text = text.replace(char, escape)
     return markupsafe.Markup(text)

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
+from markupsafe import Markup
 
 from lake.home import Home, safe_file_name
-from publish.pages import render, to_json, write_atomically
+from publish.pages import RawJSON, embed, page_json, render, to_json
+from transforms.money import format_quantities
 
 if TYPE_CHECKING:  # the warehouse layer's reader (either engine); publish does not import it
     from orchestration.reader import Reader
@@ -48,23 +50,31 @@ def build_reports(home: Home, warehouse: Reader, *, now: dt.datetime) -> Built:
     (staging / "assets").mkdir()
     _write_plotly(staging / "assets" / PLOTLY_JS)
     generated = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    customers = data["customers"].iter_rows(named=True)
+    usage = usage_views(data["usage"])
     pages = []
-    for customer in customers:
+    for customer in data["customers"].iter_rows(named=True):
         page = customer_page(data, customer)
+        shown = usage.get(customer["customer_id"], NO_USAGE)
+        page["usage"], page["metrics"] = shown.json, shown.metrics
+        text = page_json(page)
         name = safe_file_name(customer["customer_id"])
-        # Compact: one file per customer per run, for machines (the finance page's is indented).
-        write_atomically(staging / "customers" / f"{name}.json", to_json(page) + "\n")
-        write_atomically(
-            staging / "customers" / f"{name}.html",
-            render("customer.html.j2", page=page, generated=generated, exports="../../exports"),
+        # The staging folder is replaced whole, so its files need not be written atomically.
+        (staging / "customers" / f"{name}.json").write_text(text + "\n", encoding="utf-8")
+        html = render(
+            "customer.html.j2",
+            page=page,
+            page_data=embed(text),
+            usage_rows=shown.rows,
+            generated=generated,
+            exports="../../exports",
         )
+        (staging / "customers" / f"{name}.html").write_text(html, encoding="utf-8")
         pages.append({"customer_id": customer["customer_id"], "file": f"customers/{name}.html"})
     finance = finance_page(data, {p["customer_id"]: p["file"] for p in pages})
-    write_atomically(staging / "index.json", to_json(finance, indent=2) + "\n")
-    write_atomically(
-        staging / "index.html", render("index.html.j2", page=finance, generated=generated)
-    )
+    text = to_json(finance, indent=2)
+    (staging / "index.json").write_text(text + "\n", encoding="utf-8")
+    html = render("index.html.j2", page=finance, page_data=embed(text), generated=generated)
+    (staging / "index.html").write_text(html, encoding="utf-8")
     _replace(staging, target)
     return Built(target, len(pages))
 
@@ -220,9 +230,65 @@ def customer_page(data: dict[str, pl.DataFrame], customer: dict) -> dict:
     return {
         "customer": customer,
         "spend": spend[0] if spend else None,
-        "usage": of("usage"),
-        "metrics": sorted({u["metric"] for u in of("usage")}),
+        "usage": [],  # filled from `usage_views`, built for every customer at once
+        "metrics": [],
         "invoices": invoices,
         "grants": of("grants"),
         "notifications": of("notifications"),
+    }
+
+
+@dataclass(frozen=True)
+class UsageView:
+    """One customer's daily usage as its page shows it: the rows as JSON text, the metrics, and
+    the table's rows (day by metric, quantities formatted)."""
+
+    json: RawJSON
+    metrics: list[str]
+    rows: Markup
+
+
+NO_USAGE = UsageView(RawJSON("[]"), [], Markup(""))
+
+
+def usage_views(usage: pl.DataFrame) -> dict[str, UsageView]:
+    """Every customer's usage view, built in Polars for all customers at once. Daily usage is the
+    part of a page that grows with the days shown (a row per metric and day), so it is never
+    looped over in Python or the template: a nightly's reports then cost about the same after
+    five days of history as after sixty.
+
+    The table's cells are days and formatted quantities (digits, `,`, `.`, `-`), which need no
+    HTML escaping; metric names go through the template, which escapes them."""
+    if usage.is_empty():
+        return {}
+    text = usage.with_columns(
+        pl.col("usage_date").cast(pl.String),
+        format_quantities(pl.col("quantity")).alias("shown"),
+        pl.col("quantity").cast(pl.String),  # exact decimal text, as in every page's JSON
+    )
+    as_json = text.group_by("customer_id", maintain_order=True).agg(
+        pl.struct("customer_id", "usage_date", "metric", "quantity")
+        .struct.json_encode()
+        .str.join(",")
+        .alias("json"),
+        pl.col("metric").unique().sort().alias("metrics"),
+    )
+    # Each customer's days by each of its metrics; a metric with no usage that day shows blank.
+    grid = (
+        text.select("customer_id", "usage_date")
+        .unique()
+        .join(text.select("customer_id", "metric").unique(), on="customer_id")
+        .join(text, on=["customer_id", "usage_date", "metric"], how="left")
+        .sort("customer_id", "usage_date", "metric")
+    )
+    table = (
+        grid.group_by("customer_id", "usage_date", maintain_order=True)
+        .agg(pl.format('<td class="num">{}</td>', pl.col("shown").fill_null("")).str.join(""))
+        .group_by("customer_id", maintain_order=True)
+        .agg(pl.format("<tr><td>{}</td>{}</tr>", "usage_date", "shown").str.join("\n"))
+    )
+    rows = dict(table.iter_rows())
+    return {
+        customer: UsageView(RawJSON(f"[{json}]"), metrics, Markup(rows[customer]))
+        for customer, json, metrics in as_json.iter_rows()
     }

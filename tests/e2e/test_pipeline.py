@@ -475,6 +475,43 @@ def test_each_customer_page_shows_its_spend_invoices_and_documents(world):
             assert (home.reports / "customers" / link).resolve().exists()
 
 
+def test_each_customer_page_shows_its_daily_usage_as_the_marts_have_it(world):
+    home, _, _, _ = world
+    shown_cells = 0
+    for (customer,) in q(home, "select customer_id from marts.mart_customer_spend"):
+        page = (home.reports / "customers" / f"{customer}.html").read_text()
+        if '<table id="usage">' not in page:
+            assert "No usage recorded." in page
+            continue
+        table = page[page.index('<table id="usage">') :].split("</table>")[0]
+        metrics = re.findall(r'<th class="num">([^<]+)</th>', table)
+        rows = re.findall(r"<tr><td>(\d{4}-\d\d-\d\d)</td>(.*?)</tr>", table)
+        assert metrics and rows
+        first = min(day for day, _ in rows)
+        marts = {
+            (str(day), metric): quantity
+            for day, metric, quantity in q(
+                home,
+                "select usage_date, metric, sum(quantity) from marts.fct_usage_daily "
+                f"where customer_id = '{customer}' and usage_date >= '{first}' group by all",
+            )
+        }
+        shown = {}
+        for day, cells in rows:
+            values = re.findall(r'<td class="num">([^<]*)</td>', cells)
+            assert len(values) == len(metrics)
+            for metric, value in zip(metrics, values, strict=True):
+                if value:
+                    shown[(day, metric)] = Decimal(value.replace(",", ""))
+        assert shown == marts
+        shown_cells += len(shown)
+        data = json.loads((home.reports / "customers" / f"{customer}.json").read_text())
+        assert {
+            (u["usage_date"], u["metric"]): Decimal(u["quantity"]) for u in data["usage"]
+        } == marts
+    assert shown_cells > 100
+
+
 def test_pages_open_from_disk_and_draw_their_plots_without_network(world, tmp_path):
     from browser import dom, screenshot
     from PIL import Image
