@@ -8,7 +8,9 @@ op-level cycle (models -> issue_invoices -> models) is resolved by Dagster becau
 subsettable.
 """
 
+import json
 from graphlib import TopologicalSorter
+from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import (
@@ -128,15 +130,31 @@ def tally_dbt_models(
     args = ["build", "--profiles-dir", str(profiles), "--exclude-resource-type", "unit_test"]
     if config.full_refresh:
         args.append("--full-refresh")
+    # An earlier build's results must not pass for this one's if dbt stops before writing any.
+    (target / RUN_RESULTS).unlink(missing_ok=True)
     invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
     peak = ChildPeak(invocation.process.pid)
     yield from invocation.stream()
     context.log.info(describe(peak.stop()))
     if duckdb:
         finish_build(home, build)
-    results = invocation.get_artifact("run_results.json").get("results", [])
-    if all(r["status"] == "success" for r in results if r["unique_id"].startswith("model.")):
-        mark_built(home, project)  # every model rebuilt: the marts reflect this run's inputs
+    if every_model_built(target):
+        mark_built(home, project)  # the marts reflect this run's inputs (tests may have failed)
     error = invocation.get_error()
     if error is not None:
         raise error
+
+
+RUN_RESULTS = "run_results.json"
+
+
+def every_model_built(target: Path) -> bool:
+    """Whether the dbt build that wrote `target` rebuilt every model it ran. No results means
+    dbt stopped before building anything (a project that does not parse, a broken profile):
+    its own error is raised next, and nothing is marked built."""
+    path = target / RUN_RESULTS
+    if not path.exists():
+        return False
+    results = json.loads(path.read_text(encoding="utf-8")).get("results", [])
+    models = [r["status"] for r in results if r["unique_id"].startswith("model.")]
+    return bool(models) and all(status == "success" for status in models)
