@@ -84,9 +84,32 @@
 -#}
 
 {# The configuration of a model incremental by billing period, on either engine; a mart
-   (`apart=false`) stays in the warehouse analysts read. #}
+   (`apart=false`) stays in the warehouse analysts read. Before the build, the periods it
+   rebuilds are emptied: delete+insert and insert_overwrite replace only the periods the new
+   rows hold, so a period that now rates to no rows at all (every subscription of the month
+   gone from the reference data) would otherwise keep its old rows. #}
 {% macro period_incremental(apart=true) -%}
-    {{ return(incremental_by('period_start', apart)) }}
+    {%- set config = incremental_by('period_start', apart) -%}
+    {%- do config.update({'pre_hook': ["{{ clear_periods_to_rebuild(this) }}"]}) -%}
+    {{ return(config) }}
+{%- endmacro %}
+
+{# Empties the periods `relation` is about to rebuild (a pre-hook; nothing on a first build or
+   a full refresh, which replace the table). On DuckDB inside the build's transaction. #}
+{% macro clear_periods_to_rebuild(relation) -%}
+    {%- if is_incremental() -%}
+        {%- set periods = periods_to_rebuild(relation) -%}
+        {%- if periods | length > 0 -%}
+            {{ adapter.dispatch('clear_periods', 'tally')(relation, periods) }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+{% macro default__clear_periods(relation, periods) -%}
+    delete from {{ relation }} where {{ date_in_periods('period_start', periods) }}
+{%- endmacro %}
+{% macro spark__clear_periods(relation, periods) -%}
+    alter table {{ relation }} drop if exists
+    {%- for p in periods %} partition (period_start = '{{ p }}'){{ "," if not loop.last }}{% endfor %}
 {%- endmacro %}
 
 {# The periods `model` must rebuild (first days of months, 'YYYY-MM-DD' strings): those whose

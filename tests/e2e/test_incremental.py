@@ -274,3 +274,45 @@ def test_a_price_change_re_rates_only_the_periods_it_affects(histories, tmp_path
     main(["run", "--home", str(home.root), "--from", last, "--to", last, "--full-refresh"])
     assert _rebuilt_periods(home, "int_invoice_usage") is None
     assert _marts(home) == after
+
+
+def test_a_period_rated_to_no_rows_keeps_none_of_its_old_rows(histories, tmp_path):
+    """Every subscription ends with September (an edit of the reference data): October has no
+    subscription left to rate on, so nothing of its earlier rating may linger; the marts are
+    those a full refresh gives."""
+    _, nightly, *_ = histories
+    home = Home.at(tmp_path / "ended")
+    shutil.copytree(nightly.root, home.root)
+    october = dt.date(2026, 10, 1)
+
+    def october_rows() -> int:
+        with duckdb.connect(str(home.incremental_store), read_only=True) as con:
+            return con.execute(
+                "select count(*) from intermediate.int_invoice_usage where period_start = ?",
+                [october],
+            ).fetchone()[0]
+
+    assert october_rows() > 0
+    path = home.landing_reference / "subscriptions.csv"
+    subscriptions = pl.read_csv(path, infer_schema=False)
+    ends = pl.col("ended_at")
+    ended = subscriptions.filter(pl.col("started_at") < str(october)).with_columns(
+        pl.when(ends.is_null() | (ends > str(october)))
+        .then(pl.lit(str(october)))
+        .otherwise(ends)
+        .alias("ended_at")
+    )
+    ended.write_csv(path)
+    last = str(START + dt.timedelta(days=DAYS - 1))
+    main(["run", "--home", str(home.root), "--from", last, "--to", last])
+    assert _rebuilt_periods(home, "int_invoice_usage") == [str(october)]
+    assert october_rows() == 0
+    after = _marts(home)
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        invoiced = con.execute(
+            "select count(*) from marts.fct_invoices where period_start = ?", [october]
+        ).fetchone()[0]
+    assert invoiced == 0  # no subscription, no invoice: the usage is flagged instead
+    assert after["fct_invoices"]  # September's are still there
+    main(["run", "--home", str(home.root), "--from", last, "--to", last, "--full-refresh"])
+    assert _marts(home) == after
