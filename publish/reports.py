@@ -53,9 +53,8 @@ def build_reports(home: Home, warehouse: Reader, *, now: dt.datetime) -> Built:
     usage = usage_views(data["usage"])
     pages = []
     for customer in data["customers"].iter_rows(named=True):
-        page = customer_page(data, customer)
         shown = usage.get(customer["customer_id"], NO_USAGE)
-        page["usage"], page["metrics"] = shown.json, shown.metrics
+        page = customer_page(data, customer, shown)
         text = page_json(page)
         name = safe_file_name(customer["customer_id"])
         # The staging folder is replaced whole, so its files need not be written atomically.
@@ -219,7 +218,7 @@ def finance_page(data: dict[str, pl.DataFrame], links: dict[str, str]) -> dict:
     }
 
 
-def customer_page(data: dict[str, pl.DataFrame], customer: dict) -> dict:
+def customer_page(data: dict[str, pl.DataFrame], customer: dict, usage: UsageView) -> dict:
     cid = customer["customer_id"]
 
     def of(name: str) -> list[dict]:
@@ -230,8 +229,8 @@ def customer_page(data: dict[str, pl.DataFrame], customer: dict) -> dict:
     return {
         "customer": customer,
         "spend": spend[0] if spend else None,
-        "usage": [],  # filled from `usage_views`, built for every customer at once
-        "metrics": [],
+        "usage": usage.json,
+        "metrics": usage.metrics,
         "invoices": invoices,
         "grants": of("grants"),
         "notifications": of("notifications"),
