@@ -84,10 +84,10 @@
 -#}
 
 {# The configuration of a model incremental by billing period, on either engine; a mart
-   (`apart=false`) stays in the warehouse analysts read. Before the build, the periods it
-   rebuilds are emptied: delete+insert and insert_overwrite replace only the periods the new
-   rows hold, so a period that now rates to no rows at all (every subscription of the month
-   gone from the reference data) would otherwise keep its old rows. #}
+   (`apart=false`) stays in the warehouse analysts read. The periods it rebuilds are emptied
+   first: delete+insert and insert_overwrite replace only the periods the new rows hold, so a
+   period that now rates to no rows at all (every subscription of the month gone from the
+   reference data) would otherwise keep its old rows. #}
 {% macro period_incremental(apart=true) -%}
     {%- set config = incremental_by('period_start', apart) -%}
     {%- do config.update({'pre_hook': ["{{ clear_periods_to_rebuild(this) }}"]}) -%}
@@ -95,7 +95,7 @@
 {%- endmacro %}
 
 {# Empties the periods `relation` is about to rebuild (a pre-hook; nothing on a first build or
-   a full refresh, which replace the table). On DuckDB inside the build's transaction. #}
+   a full refresh, which replace the table). On DuckDB a delete inside the build's transaction. #}
 {% macro clear_periods_to_rebuild(relation) -%}
     {%- if is_incremental() -%}
         {%- set periods = periods_to_rebuild(relation) -%}
@@ -107,9 +107,22 @@
 {% macro default__clear_periods(relation, periods) -%}
     delete from {{ relation }} where {{ date_in_periods('period_start', periods) }}
 {%- endmacro %}
+{# Spark: each period's partition overwritten with no rows, one statement per period (run here;
+   the hook itself is then empty). Dropping a partition is not allowed on the lake's tables
+   (spark.sql.hive.manageFilesourcePartitions is off), and an insert_overwrite of no rows
+   leaves the partition as it was; a static partition overwritten with nothing is emptied. #}
 {% macro spark__clear_periods(relation, periods) -%}
-    alter table {{ relation }} drop if exists
-    {%- for p in periods %} partition (period_start = '{{ p }}'){{ "," if not loop.last }}{% endfor %}
+    {%- set columns = adapter.get_columns_in_relation(relation)
+        | rejectattr('name', 'equalto', 'period_start') | list -%}
+    {%- for p in periods -%}
+        {%- set nothing -%}
+            insert overwrite table {{ relation }} partition (period_start = '{{ p }}')
+            select
+            {%- for c in columns %} cast(null as {{ c.data_type }}) as {{ c.name }}{{ "," if not loop.last }}{% endfor %}
+            where false
+        {%- endset -%}
+        {%- do run_query(nothing) -%}
+    {%- endfor -%}
 {%- endmacro %}
 
 {# The periods `model` must rebuild (first days of months, 'YYYY-MM-DD' strings): those whose
