@@ -142,6 +142,15 @@ def tally_dbt_models(
         mark_built(home, project)  # the marts reflect this run's inputs (tests may have failed)
     error = invocation.get_error()
     if error is not None:
+        stale = models_out_of_sync(target)
+        if stale:
+            raise dg.Failure(
+                description=(
+                    f"{', '.join(stale)}: the table an earlier version of tally built has other "
+                    "columns; rebuild with `tally run --full-refresh` (issued invoices stay as "
+                    "they are)"
+                )
+            ) from error
         raise error
 
 
@@ -158,3 +167,19 @@ def every_model_built(target: Path) -> bool:
     results = json.loads(path.read_text(encoding="utf-8")).get("results", [])
     models = [r["status"] for r in results if r["unique_id"].startswith("model.")]
     return bool(models) and all(status == "success" for status in models)
+
+
+def models_out_of_sync(target: Path) -> list[str]:
+    """The incremental models dbt refused to build because their table's columns differ from
+    the model's (`on_schema_change: fail`): a new version of tally changed them, and only a
+    full refresh rebuilds the table."""
+    path = target / RUN_RESULTS
+    if not path.exists():
+        return []
+    results = json.loads(path.read_text(encoding="utf-8")).get("results", [])
+    return sorted(
+        r["unique_id"].rsplit(".", 1)[-1]
+        for r in results
+        if r["status"] == "error"
+        and "schemas on this incremental model are out of sync" in (r.get("message") or "")
+    )
