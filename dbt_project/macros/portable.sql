@@ -90,23 +90,25 @@
 {% macro spark__whole_type() -%}decimal(38, 0){%- endmacro %}
 
 {#- A 64-bit hash of a string, to screen a large set of ids cheaply: equal strings always
-    hash equal, so only the ids whose hash repeats need comparing exactly. #}
+    hash equal, so only the ids whose hash repeats need comparing exactly. The id index keeps
+    these hashes from night to night, so the function must give the same value for the same
+    id on every version of the engine. DuckDB's hash() does not promise that (it is the
+    engine's internal hash, and it changed for strings in 1.3: duckdb/duckdb#17660); an id
+    indexed before an upgrade would then never meet its repeat indexed after. On DuckDB it is
+    the first 8 bytes of the id's MD5 read little-endian, high bit cleared (a signed 64-bit
+    integer, as on Spark); on Spark xxhash64, a fixed algorithm with a fixed seed. #}
 {% macro id_hash(expr) -%}
     {{ return(adapter.dispatch('id_hash', 'tally')(expr)) }}
 {%- endmacro %}
 {% macro default__id_hash(expr) -%}
-    hash({{ expr }})
+    cast(md5_number({{ expr }}) & cast(9223372036854775807 as uhugeint) as bigint)
 {%- endmacro %}
 {% macro spark__id_hash(expr) -%}
     xxhash64({{ expr }})
 {%- endmacro %}
 
-{#- The type id_hash returns: DuckDB's hash is an unsigned 64-bit integer, Spark's signed. #}
-{% macro id_hash_type() -%}
-    {{ return(adapter.dispatch('id_hash_type', 'tally')()) }}
-{%- endmacro %}
-{% macro default__id_hash_type() -%}ubigint{%- endmacro %}
-{% macro spark__id_hash_type() -%}bigint{%- endmacro %}
+{#- The type id_hash returns, on both engines. #}
+{% macro id_hash_type() -%}bigint{%- endmacro %}
 
 {#- The UTC calendar day of a timestamp with time zone. On DuckDB a plain cast goes through the
     ICU calendar for every row (3x slower over millions of events); whole days since the epoch

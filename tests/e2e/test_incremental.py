@@ -4,6 +4,7 @@ rebuilds only the usage dates its batch touched."""
 
 import contextlib
 import datetime as dt
+import hashlib
 import io
 import json
 import re
@@ -316,3 +317,60 @@ def test_a_period_rated_to_no_rows_keeps_none_of_its_old_rows(histories, tmp_pat
     assert after["fct_invoices"]  # September's are still there
     main(["run", "--home", str(home.root), "--from", last, "--to", last, "--full-refresh"])
     assert _marts(home) == after
+
+
+def _md5_id_hash(event_id: str) -> int:
+    """The id index's hash of an id on DuckDB, computed here from its definition: the first 8
+    bytes of the id's MD5 read little-endian, the high bit cleared."""
+    return int.from_bytes(hashlib.md5(event_id.encode()).digest()[:8], "little") & (2**63 - 1)
+
+
+def test_the_id_index_holds_each_ids_md5_so_it_survives_an_engine_upgrade(histories):
+    """The index keeps hashes from night to night: they are each id's MD5, not the engine's
+    internal hash (DuckDB's changed between releases), so an upgrade cannot split it."""
+    _, nightly, *_ = histories
+    with duckdb.connect(str(nightly.incremental_store), read_only=True) as con:
+        index = con.sql("select usage_date, id_hash from intermediate.int_event_ids").fetchall()
+    events = pl.read_parquet(nightly.lake_events / "event_date=*" / "batch-*.parquet")
+    expected = [
+        (day, _md5_id_hash(event_id))
+        for event_id, day in events.select("event_id", pl.col("occurred_at").dt.date()).iter_rows()
+    ]
+    assert len(index) == events.height > 1000
+    assert sorted(index) == sorted(expected)
+
+
+def test_an_id_index_built_by_an_earlier_version_asks_for_a_full_refresh(histories, tmp_path):
+    """An index an earlier tally built (unsigned hashes) is not mixed with new hashes: the run
+    stops and says how to rebuild, and the full refresh it names rebuilds the index."""
+    _, nightly, *_ = histories
+    home = Home.at(tmp_path / "upgraded")
+    shutil.copytree(nightly.root, home.root)
+    with duckdb.connect(str(home.incremental_store)) as con:
+        con.execute("alter table intermediate.int_event_ids alter id_hash type ubigint")
+    last = START + dt.timedelta(days=DAYS - 1)
+    late = home.landing_usage / f"{last:%Y/%m/%d}" / "late.csv"
+    late.write_text(
+        "event_id,occurred_at,customer_id,metric,quantity,status,properties\n"
+        f"evt_late_1,{last}T08:00:00Z,cus_0001,api_calls,1,200,\n"
+    )
+    run = ["run", "--home", str(home.root), "--from", str(last), "--to", str(last)]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = main(run)
+    assert status == 2
+    assert (
+        "run failed at: tally_dbt_models: int_event_ids: the table an earlier version of tally "
+        "built has other columns; rebuild with `tally run --full-refresh`"
+    ) in printed.getvalue()
+    assert main([*run, "--full-refresh"]) in {0, 1, 3}
+    with duckdb.connect(str(home.incremental_store), read_only=True) as con:
+        hashes = dict(
+            con.sql("select id_hash, usage_date from intermediate.int_event_ids").fetchall()
+        )
+        [(kind,)] = con.sql(
+            "select data_type from information_schema.columns "
+            "where table_name = 'int_event_ids' and column_name = 'id_hash'"
+        ).fetchall()
+    assert kind == "BIGINT"
+    assert hashes[_md5_id_hash("evt_late_1")] == last
