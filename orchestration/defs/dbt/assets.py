@@ -161,10 +161,9 @@ def every_model_built(target: Path) -> bool:
     """Whether the dbt build that wrote `target` rebuilt every model it ran. No results means
     dbt stopped before building anything (a project that does not parse, a broken profile):
     its own error is raised next, and nothing is marked built."""
-    path = target / RUN_RESULTS
-    if not path.exists():
+    results = _results(target)
+    if results is None:
         return False
-    results = json.loads(path.read_text(encoding="utf-8")).get("results", [])
     models = [r["status"] for r in results if r["unique_id"].startswith("model.")]
     return bool(models) and all(status == "success" for status in models)
 
@@ -173,13 +172,17 @@ def models_out_of_sync(target: Path) -> list[str]:
     """The incremental models dbt refused to build because their table's columns differ from
     the model's (`on_schema_change: fail`): a new version of tally changed them, and only a
     full refresh rebuilds the table."""
-    path = target / RUN_RESULTS
-    if not path.exists():
-        return []
-    results = json.loads(path.read_text(encoding="utf-8")).get("results", [])
     return sorted(
         r["unique_id"].rsplit(".", 1)[-1]
-        for r in results
+        for r in _results(target) or []
         if r["status"] == "error"
         and "schemas on this incremental model are out of sync" in (r.get("message") or "")
     )
+
+
+def _results(target: Path) -> list[dict] | None:
+    """The node results of the dbt build that wrote `target`; None if it wrote none."""
+    path = target / RUN_RESULTS
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get("results", [])
