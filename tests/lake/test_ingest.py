@@ -8,11 +8,18 @@ import textwrap
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lake.events import ID_HASH, EventWriter, SeenIds
 from lake.home import Home
 from lake.ingest import ingest
-from transforms.validation import first_of_each_id, parse_iso_timestamp, with_timestamp
+from transforms.validation import (
+    first_of_each_id,
+    parse_iso_timestamp,
+    repeated_values,
+    with_timestamp,
+)
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 HEADER = "event_id,occurred_at,customer_id,metric,quantity,status,properties\n"
@@ -386,6 +393,21 @@ def test_ids_that_only_share_a_hash_are_both_kept():
     )
 
     assert first_of_each_id(rows)["event_id"].to_list() == ["a", "b", "c"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=2**64 - 1) | st.sampled_from([0, 1, 2**64 - 1])))
+def test_repeated_values_marks_every_copy_of_a_repeated_hash(hashes):
+    values = pl.Series(hashes, dtype=pl.UInt64)
+
+    marked = repeated_values(values)
+
+    copies = {h: hashes.count(h) for h in hashes}
+    expected = [copies[h] > 1 for h in hashes]
+    if any(expected):
+        assert marked.to_list() == expected
+    else:
+        assert marked is None
 
 
 def test_a_later_file_drops_only_ids_really_seen_not_ids_sharing_a_hash(home):
