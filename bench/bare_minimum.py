@@ -89,7 +89,8 @@ def main() -> int:
                 ),
             )
         copy = scratch / "copy.parquet"
-        con = duckdb.connect()
+        # Anything DuckDB spills goes to the scratch folder, not the working directory.
+        con = duckdb.connect(config={"temp_directory": str(scratch / "spill")})
         floor = floor_seconds(home)
         copied = timed(
             lambda: con.execute(
