@@ -150,8 +150,10 @@ def execute(
     first = partition_key or (tags or {}).get("dagster/asset_partition_range_start")
     job = build_defs(settings, dt.date.fromisoformat(first[:10])).resolve_job_def(job_name)
     level = os.environ.get("TALLY_LOG_LEVEL", "WARNING").upper()
-    # The CLI prints a summary; step logs stay in the run (and the UI), and dbt's own output
-    # goes to a log file under the home unless TALLY_LOG_LEVEL asks for more.
+    # The CLI prints progress, the reason a run failed and a summary; step logs stay in the run
+    # (and the UI), and dbt's output and Dagster's own error reports (a failed step's stack
+    # trace, dbt's error stream) go to a log file under the home unless TALLY_LOG_LEVEL asks
+    # for more.
     run_config: dict = {"loggers": {"console": {"config": {"log_level": level}}}}
     if full_refresh:
         run_config["ops"] = {"tally_dbt_models": {"config": {"full_refresh": True}}}
@@ -168,11 +170,10 @@ def execute(
         # A home's first dbt build would parse the project first: start that now, beside
         # the steps before dbt (orchestration/defs/dbt/parse_ahead.py).
         start_parse(settings.tally_home, settings.duckdb_memory_limit)
-        redirect = (
-            contextlib.redirect_stdout(log)
-            if level in ("WARNING", "ERROR")
-            else contextlib.nullcontext()
-        )
+        redirect = contextlib.ExitStack()
+        if level in ("WARNING", "ERROR"):
+            redirect.enter_context(contextlib.redirect_stdout(log))
+            redirect.enter_context(contextlib.redirect_stderr(log))
         run_id = str(uuid.uuid4())
         if progress is not None:
             instance.add_event_listener(run_id, progress.on_event)
@@ -186,7 +187,7 @@ def execute(
                 raise_on_error=False,
             )
     print(
-        f"{job_name}: run {result.run_id[:8]} {'succeeded' if result.success else 'failed'}; dbt log {log_path}"
+        f"{job_name}: run {result.run_id[:8]} {'succeeded' if result.success else 'failed'}; log {log_path}"
     )
     from lake.home import Home
     from orchestration.alerts import raise_alerts
