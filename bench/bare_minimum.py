@@ -12,7 +12,9 @@ with none of tally's rules:
   and the dbt command's own imports (a second process, as dagster-dbt runs it).
 
 Usage: `.venv/bin/python bench/bare_minimum.py --events 30000000` (or `--home DIR` for a
-world already generated). Prints each part in seconds and in floors.
+world already generated). Prints each part in seconds and in floors. Like the floor's query,
+it reads every kind of export the generator writes, so the world needs a week or more of
+days (the default is 30): DuckDB refuses a pattern that matches no file.
 """
 
 import argparse
@@ -71,6 +73,8 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--home", type=Path, help="a world generated before (not generated again)")
     args = parser.parse_args()
+    if args.home is None and args.days < 7:
+        parser.error("--days must be at least 7: every kind of export must be there")
 
     import duckdb
 
