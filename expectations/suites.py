@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from transforms.validation import event_id_hash
+from transforms.validation import event_id_hash, repeated_values
 
 # GX validates at most about this many events of a batch (a deterministic sample); the one
 # property a sample cannot show, repeated event ids, is checked over every row in Polars.
@@ -30,10 +30,14 @@ def repeated_event_ids(events: pl.LazyFrame) -> int:
     ids); only the ids whose hash repeats are compared exactly.
     """
     hashes = events.select(event_id_hash().alias("h")).collect(engine="streaming")["h"]
-    if hashes.n_unique() == hashes.len():
+    suspects = repeated_values(hashes)
+    if suspects.len() == 0:
         return 0
-    suspects = hashes.filter(hashes.is_duplicated()).unique().implode()
-    ids = events.filter(event_id_hash().is_in(suspects)).select("event_id").collect()["event_id"]
+    ids = (
+        events.filter(event_id_hash().is_in(suspects.implode()))
+        .select("event_id")
+        .collect()["event_id"]
+    )
     return ids.len() - ids.n_unique()
 
 

@@ -228,21 +228,19 @@ def first_of_each_id(events: pl.DataFrame) -> pl.DataFrame:
     """The first row of each event_id, in file order. Screened by the `_hash` column: only rows
     whose hash repeats are compared by id (every earlier copy of an id shares its hash, so the
     first copy among them is the first in the file)."""
-    repeated = repeated_values(events["_hash"])
-    if repeated is None:
+    twice = repeated_values(events["_hash"])
+    if twice.len() == 0:
         return events
+    repeated = events["_hash"].is_in(twice.implode())
     suspects = repeated.arg_true()
     first = events["event_id"].gather(suspects).is_first_distinct()
     return events.filter((~repeated).scatter(suspects, first))
 
 
-def repeated_values(values: pl.Series) -> pl.Series | None:
-    """Which values of a series without nulls (hashes) occur more than once, every copy
-    marked; None if none does. Sorting and comparing neighbours takes about a third of
-    `is_duplicated`'s time on a million 64-bit hashes (28 ms against 90-140 ms), and
-    ingestion screens every piece this way."""
+def repeated_values(values: pl.Series) -> pl.Series:
+    """The distinct values a series without nulls (hashes) holds more than once; empty if
+    none. Sorting and comparing neighbours takes about a third of `is_duplicated`'s time on a
+    million 64-bit hashes (28 ms against 90-140 ms); ingestion screens every piece this way,
+    and the events check every batch."""
     ordered = values.sort()
-    twice = ordered.filter(ordered == ordered.shift(1))
-    if twice.len() == 0:
-        return None
-    return values.is_in(twice.unique().implode())
+    return ordered.filter(ordered == ordered.shift(1)).unique()
