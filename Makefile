@@ -10,8 +10,10 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-# Project sources only: build output under target/ must not count as a change.
-DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o \( -name '*.sql' -o -name '*.yml' \) -print 2>/dev/null)
+# Project sources only: what dbt writes into the project (target/, logs/, dbt_packages/,
+# .user.yml) must not count as a change. The same rule as the run's fingerprint of the project
+# (orchestration/defs/dbt/paths.py, BUILD_OUTPUT).
+DBT_SOURCES := $(shell find dbt_project \( -path dbt_project/target -o -path dbt_project/logs -o -path dbt_project/dbt_packages \) -prune -o -type f ! -path dbt_project/.user.yml -print 2>/dev/null)
 MANIFEST := dbt_project/target/manifest.json
 
 .PHONY: install spark browser demo test test-spark-history test-fast lint bench ui docs clean
