@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from run import floor_seconds  # noqa: E402
+from run import FLOOR_QUERY, floor_seconds, raw_rows_sql, scan_connection  # noqa: E402
 
 from demo.generate import GenerateConfig, generate  # noqa: E402
 from lake.home import Home  # noqa: E402
@@ -38,26 +38,18 @@ from lake.home import Home  # noqa: E402
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 
 
-def raw_rows_sql(usage: Path) -> str:
-    """Every raw row as text, read as the floor reads the files."""
-    return f"""
-        select event_id, customer_id, metric, cast(occurred_at as varchar) as ts,
-               quantity, status, properties
-        from read_csv(['{usage}/**/*.csv', '{usage}/**/*.csv.gz'], all_varchar = true,
-                      union_by_name = true, ignore_errors = true, null_padding = true)
-        union all
-        select cast(event_id as varchar), customer_id, metric, cast(occurred_at as varchar),
-               cast(quantity as varchar), cast(status as varchar), cast(properties as varchar)
-        from read_parquet('{usage}/**/*.parquet', union_by_name = true)
-        union all
-        select coalesce(event_id, id), coalesce(customer_id, subject), coalesce(metric, type),
-               cast(coalesce(occurred_at, time) as varchar),
-               coalesce(cast(quantity as varchar), cast(data.quantity as varchar)),
-               coalesce(cast(status as varchar), cast(data.status as varchar)),
-               coalesce(cast(properties as varchar), cast(data as varchar))
-        from read_json('{usage}/**/*.jsonl.gz', format = 'newline_delimited',
-                       union_by_name = true, ignore_errors = true)
-    """
+# Every column, as text, selected from each kind of export the floor reads.
+ALL_COLUMNS = {
+    "csv": "event_id, customer_id, metric, cast(occurred_at as varchar) as ts, quantity, "
+    "status, properties",
+    "parquet": "cast(event_id as varchar), customer_id, metric, cast(occurred_at as varchar), "
+    "cast(quantity as varchar), cast(status as varchar), cast(properties as varchar)",
+    "json": "coalesce(event_id, id), coalesce(customer_id, subject), coalesce(metric, type), "
+    "cast(coalesce(occurred_at, time) as varchar), "
+    "coalesce(cast(quantity as varchar), cast(data.quantity as varchar)), "
+    "coalesce(cast(status as varchar), cast(data.status as varchar)), "
+    "coalesce(cast(properties as varchar), cast(data as varchar))",
+}
 
 
 def timed(work) -> float:
@@ -76,8 +68,6 @@ def main() -> int:
     if args.home is None and args.days < 7:
         parser.error("--days must be at least 7: every kind of export must be there")
 
-    import duckdb
-
     scratch = Path(tempfile.mkdtemp(prefix="tally-bare-"))
     try:
         root = args.home or scratch / "world"
@@ -93,18 +83,13 @@ def main() -> int:
                 ),
             )
         copy = scratch / "copy.parquet"
-        # Anything DuckDB spills goes to the scratch folder, not the working directory.
-        con = duckdb.connect(config={"temp_directory": str(scratch / "spill")})
-        floor = floor_seconds(home)
-        copied = timed(
-            lambda: con.execute(
-                f"copy ({raw_rows_sql(home.landing_usage)}) to '{copy}' (format parquet)"
-            )
-        )
+        con = scan_connection(spill=scratch / "spill")
+        floor = floor_seconds(home, con)
+        rows = raw_rows_sql(home.landing_usage, ALL_COLUMNS)
+        copied = timed(lambda: con.execute(f"copy ({rows}) to '{copy}' (format parquet)"))
         aggregated = timed(
             lambda: con.execute(
-                f"select customer_id, metric, left(ts, 10) as day, count(*) "
-                f"from read_parquet('{copy}') group by all"
+                FLOOR_QUERY.format(rows=f"select * from read_parquet('{copy}')")
             ).fetchall()
         )
         tally_start = timed(
