@@ -1,4 +1,4 @@
-"""Customer spend notifications (SPEC 6.2): recorded once, written once, delivered until taken.
+"""Customer spend notifications: recorded once, written once, delivered until taken.
 
 `marts.fct_spend_notifications` holds every notification raised so far: the ones earlier runs
 recorded (from the lake) and the ones this run raised for the first time. After the marts,
@@ -10,8 +10,10 @@ recorded (from the lake) and the ones this run raised for the first time. After 
    `text` (a notification already in the file is never written twice, also after a kill
    between the two steps);
 3. when `TALLY_NOTIFY_WEBHOOK` is set, POSTs every notification the webhook has not taken yet,
-   oldest first, and records which it took. A failed POST is retried by the next run and never
-   fails this one; the URL is a secret and never logged (publish.webhook).
+   oldest first, each with its id as the idempotency key (publish.webhook). Each 2xx is
+   journalled the moment it arrives and folded into the record after, so a notification the
+   webhook took is never sent again, even after a kill. One that was not taken waits for the
+   next run (a run with nothing new included, `deliver_waiting`) and never fails this one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import json
 import os
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import polars as pl
 
@@ -28,7 +31,7 @@ from lake.home import Home
 from lake.io import write_table
 from lake.schemas import NOTIFICATION_SCHEMA
 from publish.pages import to_json
-from publish.webhook import deliver
+from publish.webhook import TakenJournal, deliver
 from transforms.money import MoneyError, format_money, in_minor_units
 
 WEBHOOK_ENV = "TALLY_NOTIFY_WEBHOOK"
@@ -49,7 +52,6 @@ def record_and_deliver(
     home: Home, mart: pl.DataFrame, *, now: dt.datetime, webhook: str | None = None
 ) -> Delivery:
     """Steps 1-3 above for the notifications of `mart` (rows of fct_spend_notifications)."""
-    url = webhook if webhook is not None else os.environ.get(WEBHOOK_ENV)
     store = read_store(home)
     new = mart.select(MART_COLUMNS).join(
         store.select("notification_id"), on="notification_id", how="anti"
@@ -66,34 +68,72 @@ def record_and_deliver(
                 nulls_last=True,
             )
         )
-        store = pl.concat([store, new])
-        write_table(store, home.lake_notifications / STORE_NAME)
+        _save(home, pl.concat([store, new]))
+    sent = deliver_waiting(home, now=now, webhook=webhook)
+    return Delivery(new.height, sent.written, sent.posted, sent.pending)
+
+
+def deliver_waiting(home: Home, *, now: dt.datetime, webhook: str | None = None) -> Delivery:
+    """Steps 2 and 3 for the notifications already recorded: what a run with nothing new does,
+    and the `notify_customers` job."""
+    url = webhook if webhook is not None else os.environ.get(WEBHOOK_ENV)
+    store = read_store(home)
     written = _append_missing_lines(home, store)
-    posted, pending = 0, 0
-    if url:
-        waiting = store.filter(pl.col("webhook_delivered_at").is_null())
-        if waiting.height:
-            bodies = [payload(row) for row in waiting.iter_rows(named=True)]
-            posted = deliver(url, bodies, what="notification")
-            taken = waiting["notification_id"].head(posted)
-            store = store.with_columns(
-                pl.when(pl.col("notification_id").is_in(taken.implode()))
-                .then(pl.lit(now.astimezone(dt.UTC)))
-                .otherwise(pl.col("webhook_delivered_at"))
-                .cast(NOTIFICATION_SCHEMA["webhook_delivered_at"])
-                .alias("webhook_delivered_at")
-            )
-            if posted:
-                write_table(store, home.lake_notifications / STORE_NAME)
-            pending = waiting.height - posted
-    return Delivery(new.height, written, posted, pending)
+    waiting = store.filter(pl.col("webhook_delivered_at").is_null())
+    if not url or not waiting.height:
+        return Delivery(0, written, 0, waiting.height if url else 0)
+    journal = _journal(home)
+    at = now.astimezone(dt.UTC).isoformat()
+    taken = deliver(
+        url,
+        [payload(row) for row in waiting.iter_rows(named=True)],
+        key="notification_id",
+        what="notification",
+        taken=lambda notification_id: journal.add(notification_id, at),
+    )
+    if taken:
+        _save(home, read_store(home))
+    return Delivery(0, written, len(taken), waiting.height - len(taken))
 
 
 def read_store(home: Home) -> pl.DataFrame:
-    path = home.lake_notifications / STORE_NAME
-    if not path.exists():
-        return pl.DataFrame(schema=NOTIFICATION_SCHEMA)
-    return pl.read_parquet(path).cast(NOTIFICATION_SCHEMA)
+    """Every notification recorded, with when the webhook took it (the journal's deliveries
+    included: a run killed before folding them into the record leaves them there)."""
+    path = _store_path(home)
+    store = (
+        pl.read_parquet(path).cast(NOTIFICATION_SCHEMA)
+        if path.exists()
+        else pl.DataFrame(schema=NOTIFICATION_SCHEMA)
+    )
+    taken = _journal(home).ids()
+    if not taken:
+        return store
+    at = (
+        pl.col("notification_id")
+        .replace_strict(taken, default=None, return_dtype=pl.String)
+        .str.to_datetime(time_zone="UTC", time_unit="us")
+    )
+    store = store.with_columns(
+        pl.coalesce("webhook_delivered_at", at)
+        .cast(NOTIFICATION_SCHEMA["webhook_delivered_at"])
+        .alias("webhook_delivered_at")
+    )
+    return store
+
+
+def _save(home: Home, store: pl.DataFrame) -> None:
+    """Write the record, the journal's deliveries folded in (`read_store`), then empty the
+    journal: a kill between the two leaves deliveries the record already holds."""
+    write_table(store, _store_path(home))
+    _journal(home).clear()
+
+
+def _store_path(home: Home) -> Path:
+    return home.lake_notifications / STORE_NAME
+
+
+def _journal(home: Home) -> TakenJournal:
+    return TakenJournal(home.lake_notifications / "webhook_taken.jsonl")
 
 
 def undelivered(home: Home) -> list[str]:

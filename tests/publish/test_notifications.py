@@ -14,7 +14,14 @@ import pytest
 
 from lake.home import Home
 from lake.schemas import NOTIFICATION_SCHEMA
-from publish.notifications import MART_COLUMNS, read_store, record_and_deliver, undelivered
+from publish.notifications import (
+    MART_COLUMNS,
+    deliver_waiting,
+    read_store,
+    record_and_deliver,
+    undelivered,
+)
+from publish.webhook import TakenJournal
 
 NOW = dt.datetime(2026, 10, 6, 2, 0, tzinfo=dt.UTC)
 SECRET_PATH = "/hooks/T000/secret-token"
@@ -55,9 +62,11 @@ def lines(home: Home) -> list[dict]:
 
 class _Recorder(BaseHTTPRequestHandler):
     received: list[dict] = []
+    keys: list[str] = []
 
     def do_POST(self):  # noqa: N802 - the http.server API
         _Recorder.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        _Recorder.keys.append(self.headers["Idempotency-Key"])
         self.send_response(200)
         self.end_headers()
 
@@ -67,7 +76,7 @@ class _Recorder(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def webhook():
-    _Recorder.received = []
+    _Recorder.received, _Recorder.keys = [], []
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_port}{SECRET_PATH}"
@@ -133,3 +142,49 @@ def test_a_failed_webhook_is_retried_by_the_next_run_and_its_url_never_logged(
     assert record_and_deliver(home, FIRST, now=NOW, webhook=webhook).posted == 0
     assert len(_Recorder.received) == 3
     assert len(lines(home)) == 3
+
+
+def test_each_post_carries_the_notification_id_as_its_idempotency_key(tmp_path, webhook):
+    home = Home.at(tmp_path)
+    record_and_deliver(home, FIRST, now=NOW, webhook=webhook)
+    assert _Recorder.keys == list(FIRST["notification_id"])
+    assert [b["notification_id"] for b in _Recorder.received] == _Recorder.keys
+
+
+def test_a_delivery_journalled_before_a_kill_is_never_sent_again(tmp_path, webhook):
+    """The webhook took the first notification; the run was killed before it folded the
+    journal into the record."""
+    home = Home.at(tmp_path)
+    record_and_deliver(home, FIRST, now=NOW, webhook="")
+    first = FIRST["notification_id"][0]
+    TakenJournal(home.lake_notifications / "webhook_taken.jsonl").add(first, NOW.isoformat())
+    assert first not in undelivered(home)
+    sent = deliver_waiting(home, now=NOW, webhook=webhook)
+    assert (sent.posted, sent.pending) == (2, 0)
+    assert [b["notification_id"] for b in _Recorder.received] == list(FIRST["notification_id"][1:])
+    assert read_store(home)["webhook_delivered_at"].to_list() == [NOW] * 3
+    assert not (home.lake_notifications / "webhook_taken.jsonl").exists()
+
+
+def test_nothing_is_recorded_as_posted_when_the_webhook_redirects(tmp_path):
+    class _Redirects(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Redirects)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        home = Home.at(tmp_path)
+        url = f"http://127.0.0.1:{httpd.server_port}{SECRET_PATH}"
+        sent = record_and_deliver(home, FIRST, now=NOW, webhook=url)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert (sent.posted, sent.pending) == (0, 3)
+    assert len(undelivered(home)) == 3
