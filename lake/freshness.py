@@ -2,21 +2,25 @@
 
 A successful build of the marts records what it was built from in `warehouse/built.json`:
 the committed ingestion batches and a fingerprint of the price book and reference files. A
-build that starts removes the record, so a build that failed halfway leaves none. Close
-issues only from marts whose record matches the home as it is now (SPEC 3: invoices of a
-closed month never change, so they must not be issued from stale numbers).
+build that starts removes the record, so a build that failed halfway leaves none, and a record
+that cannot be read counts as none (lake.records): the next run builds again. Close issues only
+from marts whose record matches the home as it is now (invoices of a closed month never change,
+so they must not be issued from stale numbers).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-import json
-import os
 from pathlib import Path
+
+import polars as pl
 
 from lake.home import Home
 from lake.ingest import new_landing_files, read_manifests
+from lake.landing import file_sha256
 from lake.price_book import price_book_files
+from lake.records import read_json_record, read_parquet_record, write_json_record
 
 
 def _record(home: Home) -> Path:
@@ -71,20 +75,14 @@ def _state(home: Home, project: str) -> dict:
 def mark_built(home: Home, project: str = "") -> None:
     """The marts now reflect the committed batches, the lake's files, the current price book and
     references, and the models of `project` (a fingerprint of the dbt project)."""
-    record = _record(home)
-    record.parent.mkdir(parents=True, exist_ok=True)
-    body = _state(home, project)
-    tmp = record.with_name(record.name + ".tmp")
-    tmp.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, record)
+    write_json_record(_record(home), _state(home, project))
 
 
 def why_stale(home: Home) -> str | None:
     """Why the marts do not reflect the home as it is now, in one line; None if they do."""
-    record = _record(home)
-    if not record.exists():
+    built = read_json_record(_record(home))
+    if built is None:
         return "the last run did not finish building the marts"
-    built = json.loads(record.read_text(encoding="utf-8"))
     if built.get("batches") != _committed_batches(home):
         return "events were ingested after the marts were last built (did a run fail?)"
     pending = new_landing_files(home)
@@ -98,20 +96,59 @@ def why_stale(home: Home) -> str | None:
     return None
 
 
-def built_record(home: Home) -> str | None:
-    """The build record as written, or None when the marts are being (or were never) built."""
-    record = _record(home)
-    return record.read_text(encoding="utf-8") if record.exists() else None
+def built_record(home: Home) -> dict | None:
+    """The build record, or None when the marts are being (or were never) built, or the record
+    cannot be read."""
+    return read_json_record(_record(home))
 
 
 def unchanged_since_built(home: Home, project: str) -> bool:
     """Whether a build now would read exactly what the last complete build read: the same
     batches, lake files, price book, references and models, into a warehouse that is there.
     (New landing files are not looked at: a run ingests them first, and they become batches.)"""
-    record = _record(home)
-    if not record.exists() or not home.has_warehouse():
+    built = built_record(home)
+    if built is None or not home.has_warehouse():
         return False
-    return json.loads(record.read_text(encoding="utf-8")) == _state(home, project)
+    return built == _state(home, project)
+
+
+def edited_landing_file(home: Home, month) -> str | None:
+    """A landing file whose content is not what was ingested, though its name, size and
+    modification time are (what a nightly looks at), among the files of the batches that hold
+    events of `month`, said in one line; None when every such file is as it was read. Each of
+    those files is read and hashed: what month close verifies before it issues."""
+    start, end = month.replace(day=1), (month.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    days = [read_parquet_record(f) for f in sorted(home.lake_batch_days.glob("batch-*.parquet"))]
+    batches = {
+        batch_id
+        for record in days
+        if record is not None
+        for batch_id, day in record.select("batch_id", "event_date").iter_rows()
+        if start <= day < end
+    }
+    manifests = read_manifests(home)
+    shas: dict[str, set[str]] = {}
+    for path, sha in manifests.select("file_path", "content_sha256").iter_rows():
+        shas.setdefault(path, set()).add(sha)
+    read = manifests.filter(
+        pl.col("batch_id").is_in(sorted(batches)) & (pl.col("status") == "ingested")
+    )
+    for rel, batch_id in (
+        read.select("file_path", "batch_id").unique().sort("file_path").iter_rows()
+    ):
+        path = home.root / rel
+        try:
+            sha = file_sha256(path)
+        except OSError:
+            continue  # moved away after it was ingested: its events are in the lake
+        if sha not in shas[rel]:
+            return (
+                f"{rel} is not what batch {batch_id} ingested: its content changed, though its "
+                "size and modification time did not, so no run read the new content; put the "
+                "export back as it was, or, if the change is meant, touch it and `tally run` "
+                "(events whose ids were ingested already stay as they were)"
+            )
+    return None
 
 
 def describe_stale(month, reason: str) -> str:

@@ -6,6 +6,8 @@ Each new landing file (by content hash) is read (`lake.landing`) and validated
 duplicate of an event already accepted. A batch is committed by writing its manifest
 (`lake/ingested_files/batch-<id>.parquet`) last; files of a batch without a manifest are the
 remains of a crash and are removed before the next batch starts, so a re-run is always safe.
+A manifest that cannot be read (cut short, edited by hand) commits nothing either: its batch is
+set aside whole under `lake/unreadable/` and its landing files are ingested again.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from lake.home import Home
 from lake.io import sink_table, write_table
 from lake.landing import file_sha256
 from lake.prepare import QUARANTINE_COLUMNS, Prepared, prepare, unreadable
+from lake.records import read_parquet_record
 from lake.schemas import BATCH_DAYS_SCHEMA, FILES_SCHEMA, QUARANTINE_SCHEMA
 
 
@@ -42,13 +45,19 @@ class IngestResult:
         return {c: int(self.files[c].sum() or 0) for c in cols}
 
 
+def _manifest_files(home: Home) -> list[Path]:
+    return sorted(home.lake_ingested_files.glob("batch-*.parquet"))
+
+
 def read_manifests(home: Home) -> pl.DataFrame:
-    """Every committed batch's per-file records (lake/ingested_files)."""
-    files = sorted(home.lake_ingested_files.glob("batch-*.parquet"))
-    if not files:
+    """Every committed batch's per-file records (lake/ingested_files); a manifest that cannot be
+    read commits nothing (see `set_aside_unreadable`)."""
+    records = [read_parquet_record(f) for f in _manifest_files(home)]
+    read = [r for r in records if r is not None and "batch_id" in r.columns]
+    if not read:
         return pl.DataFrame(schema=FILES_SCHEMA)
     # Manifests written before a column existed have it null (diagonal).
-    frames = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+    frames = pl.concat(read, how="diagonal_relaxed")
     return frames.select(
         pl.col(c).cast(t) if c in frames.columns else pl.lit(None, t).alias(c)
         for c, t in FILES_SCHEMA.items()
@@ -82,15 +91,47 @@ def _remove_uncommitted(home: Home, committed: set[str]) -> None:
             f.unlink()
 
 
+def set_aside_unreadable(home: Home) -> list[str]:
+    """Batches whose manifest cannot be read, moved whole (manifest, events, quarantine, day
+    record) under `lake/unreadable/batch-<id>/`, where nothing reads them; their ids. Their
+    landing files are then no batch's, and the run ingests them again (landing files are never
+    modified, so the lake gets the same events back)."""
+    moved = []
+    for manifest in _manifest_files(home):
+        record = read_parquet_record(manifest)
+        if record is not None and "batch_id" in record.columns:
+            continue
+        batch_id = batch_of(manifest)
+        aside = home.lake / "unreadable" / f"batch-{batch_id}"
+        for folder in (home.lake_events, home.lake_quarantine, home.lake_batch_days):
+            for f in folder.rglob(f"batch-{batch_id}*.parquet") if folder.exists() else ():
+                if batch_of(f) == batch_id:
+                    _move(f, aside / f.relative_to(home.lake))
+        _move(manifest, aside / manifest.relative_to(home.lake))
+        moved.append(batch_id)
+    return moved
+
+
+def _move(path: Path, to: Path) -> None:
+    to.parent.mkdir(parents=True, exist_ok=True)
+    path.replace(to)
+
+
 def _batch_days_path(home: Home, batch_id: str) -> Path:
     return home.lake_batch_days / f"batch-{batch_id}.parquet"
 
 
 def _record_missing_batch_days(home: Home, manifests: pl.DataFrame) -> None:
-    """Lakes written before batch_days existed: record each committed batch's days once, from
-    its events in the lake (a one-time read of those batches)."""
-    batches = manifests.filter(pl.col("rows_accepted") > 0)["batch_id"].unique().to_list()
-    missing = [b for b in batches if not _batch_days_path(home, b).exists()]
+    """A committed batch's day record that is missing (lakes written before batch_days existed)
+    or cannot be read is recorded again from the batch's events in the lake."""
+    batches = set(manifests.filter(pl.col("rows_accepted") > 0)["batch_id"].to_list())
+    recorded = {batch_of(f) for f in home.lake_batch_days.glob("batch-*.parquet")}
+    committed = set(manifests["batch_id"].to_list())
+    missing = sorted(
+        b
+        for b in batches | (recorded & committed)
+        if read_parquet_record(_batch_days_path(home, b)) is None
+    )
     if not missing:
         return
     events = pl.scan_parquet(
@@ -257,6 +298,7 @@ def ingest(
     metrics: Iterable[str],
     now: dt.datetime | None = None,
     progress: Callable[[str], None] = lambda _msg: None,
+    warn: Callable[[str], None] | None = None,
     workers: int = 2,
     seen_ids_in_memory: int = 8_000_000,
 ) -> IngestResult:
@@ -265,9 +307,15 @@ def ingest(
     Files are read and validated `workers` at a time, then deduplicated and written in order,
     so memory holds a few files plus at most `seen_ids_in_memory` ids already accepted (about
     40 bytes each; dates beyond it are read back from the lake when touched again).
+    `progress` hears of each file; `warn` (default: `progress`) of what was healed.
     """
     now = now or dt.datetime.now(dt.UTC)
     customers, metrics = sorted(set(customers)), sorted(set(metrics))
+    for batch_id in set_aside_unreadable(home):
+        (warn or progress)(
+            f"batch {batch_id}: its manifest cannot be read; set aside under lake/unreadable/ "
+            "and its landing files ingested again"
+        )
     manifests = read_manifests(home)
     _remove_uncommitted(home, set(manifests["batch_id"].unique().to_list()))
     _record_missing_batch_days(home, manifests)

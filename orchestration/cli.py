@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 
 from lake.home import ENGINES
+from lake.records import Unreadable
 from orchestration.parser import build_parser
 from orchestration.piped import UntilReaderGoes
-from orchestration.runner import UsageError, execute, refuse_if_busy
+from orchestration.runner import UsageError, deliver_waiting, execute, refuse_if_busy
 
 EXIT_OK, EXIT_CHECKS_FAILED, EXIT_ERROR, EXIT_WARNINGS = 0, 1, 2, 3
 
@@ -81,17 +82,19 @@ def _print_failed(failed: dict[str, list[str]]) -> None:
             print(f"checks failed ({severity}, {len(names)}): " + ", ".join(names))
 
 
-def _report(success: bool, alerts) -> int:
-    """Print what failed and choose the exit status (see the module docstring)."""
+def _report(finished) -> int:
+    """Print what failed and choose the exit status (see the module docstring): a run with a
+    step it could not complete (not only failed checks) is an error, whatever else failed."""
+    alerts = finished.alerts
     checks = [a for a in alerts if not a.check.startswith("run:")]
     _print_failed(_failed_checks(alerts))
-    if not success:
+    if not finished.success:
         steps = [a.check.split(":", 2)[2] for a in alerts if a.check.startswith("run:")]
         reasons = [a.summary for a in alerts if a.check.startswith("run:")]
         print(
             f"run failed at: {', '.join(steps) or 'unknown step'}: {reasons[0] if reasons else ''}"
         )
-        if not checks:
+        if finished.incomplete or not checks:
             return EXIT_ERROR
     if any(a.severity == "error" for a in checks):
         return EXIT_CHECKS_FAILED
@@ -166,6 +169,8 @@ def run_range(
             f"run: {first} .. {last} (home {home}): nothing new since run "
             f"{standing.run_id[:8]} at {standing.finished_at}; the marts are current"
         )
+        for line in deliver_waiting(home):
+            print(line)
         _print_failed(standing.failed_checks)
         return _summarized(home, standing.status, summary, engine, began)
     _validate_inputs(home)
@@ -174,7 +179,7 @@ def run_range(
         "dagster/asset_partition_range_start": first.isoformat(),
         "dagster/asset_partition_range_end": last.isoformat(),
     }
-    success, alerts, run_id = execute(
+    finished = execute(
         home,
         "nightly_billing",
         tags=tags,
@@ -182,12 +187,12 @@ def run_range(
         engine=engine,
         progress=_progress(quiet),
     )
-    status = _report(success, alerts)
+    status = _report(finished)
     if status != EXIT_ERROR:
         from lake.home import Home
         from orchestration.outcome import record
 
-        record(Home.at(home, engine), status, _failed_checks(alerts), run_id)
+        record(Home.at(home, engine), status, _failed_checks(finished.alerts), finished.run_id)
     return _summarized(home, status, summary, engine, began)
 
 
@@ -209,9 +214,21 @@ def _nothing_new(home_dir: Path, engine: str):
 
     home = Home.at(home_dir, engine)
     outcome = standing(home)
-    if outcome is None or new_landing_files(home):
+    if outcome is None or new_landing_files(home) or not _readable(home):
         return None
     return outcome if unchanged_since_built(home, models_fingerprint()) else None
+
+
+def _readable(home) -> bool:
+    """Whether the marts can be read: a DuckDB warehouse cut short is built again."""
+    from orchestration.warehouse import WarehouseBusy, why_unusable
+
+    if home.engine != "duckdb" or not home.warehouse.exists():
+        return True
+    try:
+        return why_unusable(home.warehouse) is None
+    except WarehouseBusy:
+        return False  # the run says so, at its dbt step
 
 
 def _summarized(home: Path, status: int, summary: bool, engine: str, since: dt.datetime) -> int:
@@ -266,7 +283,7 @@ def close_month(
     if refusal:
         raise UsageError(refusal.reason)
     print(f"close: {month:%Y-%m}{_on(engine)}")
-    success, alerts, _ = execute(
+    finished = execute(
         home_dir,
         "month_close",
         partition_key=month.isoformat(),
@@ -274,7 +291,7 @@ def close_month(
         payment_terms_days=payment_terms_days,
         progress=_progress(quiet),
     )
-    status = _report(success, alerts)
+    status = _report(finished)
     return _summarized(home_dir, status, summary, engine, began)
 
 
@@ -377,17 +394,25 @@ def print_frame(frame, fmt: str) -> None:
 
 def cmd_query(args) -> int:
     from lake.home import Home
-    from orchestration.warehouse import QueryRefused, query
+    from orchestration.warehouse import QueryLimits, QueryRefused, query
 
     home = Home.at(args.home, args.engine)
     if not home.has_warehouse():
         raise UsageError(
             f"no {home.engine} warehouse at {home.warehouse_folder}: run `tally run` first"
         )
+    limits = QueryLimits(seconds=args.timeout, memory_bytes=args.memory_limit)
     try:
-        frame = query(home, args.sql)
+        frame = query(home, args.sql, limits)
     except QueryRefused as exc:
         raise UsageError(str(exc)) from None
+    if args.format == "csv":
+        nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
+        if nested:
+            raise UsageError(
+                f"--format csv cannot hold column {nested[0]!r} ({frame.schema[nested[0]]}: "
+                "values inside values); use --format json, or flatten it in SQL"
+            )
     print_frame(frame, args.format)
     return EXIT_OK
 
@@ -462,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
                 "`tally generate`, or give --home / TALLY_HOME)"
             )
         return COMMANDS[args.command](args)
-    except UsageError as exc:
+    except (UsageError, Unreadable) as exc:
         print(f"tally: {exc}", file=sys.stderr)
         return EXIT_ERROR
 

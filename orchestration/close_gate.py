@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from lake.freshness import describe_stale, why_stale
+from lake.freshness import describe_stale, edited_landing_file, why_stale
 from lake.home import Home
 from lake.issued import is_issued
 from orchestration.defs.quality.reconciliation import blocking_findings, describe_blocking
@@ -24,7 +24,8 @@ class Refusal:
 
 def why_not_close(home: Home, month: dt.date, today: dt.date) -> Refusal | None:
     """Why `month` (not yet issued) cannot be closed on `today`, or None if it can: the month
-    is over, earlier months are closed, the marts are fresh and no blocking finding stands."""
+    is over, earlier months are closed, the marts are fresh, the landing files of its batches
+    are as they were ingested, and no blocking finding stands."""
     if not home.has_warehouse():
         return Refusal(
             f"no warehouse at {home.warehouse_folder} ({home.engine}): run `tally run` before "
@@ -42,6 +43,9 @@ def why_not_close(home: Home, month: dt.date, today: dt.date) -> Refusal | None:
     stale = why_stale(home)
     if stale:
         return Refusal(describe_stale(month, stale))
+    edited = edited_landing_file(home, month)
+    if edited:
+        return Refusal(f"not closing {month:%Y-%m}: {edited}")
     blocking = blocking_findings(home, month)
     if blocking:
         return Refusal(describe_blocking(month, blocking), blocking_findings=True)

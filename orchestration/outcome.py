@@ -5,12 +5,11 @@ instead of starting Dagster and dbt to find the same answer."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from lake.freshness import built_record
 from lake.home import Home
+from lake.records import read_json_record, write_json_record
 
 
 @dataclass(frozen=True)
@@ -19,7 +18,7 @@ class Outcome:
     failed_checks: dict[str, list[str]]  # severity -> check names
     run_id: str
     finished_at: str
-    built: str | None  # the marts' build record when the run ended
+    built: dict | None  # the marts' build record when the run ended
 
 
 def _path(home: Home):
@@ -34,18 +33,31 @@ def record(home: Home, status: int, failed_checks: dict[str, list[str]], run_id:
         finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         built=built_record(home),
     )
-    path = _path(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(asdict(outcome), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_record(_path(home), asdict(outcome))
 
 
 def standing(home: Home) -> Outcome | None:
-    """The last run's outcome, if the marts are still exactly as it left them."""
-    path = _path(home)
-    if not path.exists():
+    """The last run's outcome, if the marts are still exactly as it left them; None when it is
+    unknown (no record, or one that cannot be read)."""
+    body = read_json_record(_path(home))
+    if body is None or not _well_formed(body):
         return None
-    outcome = Outcome(**json.loads(path.read_text(encoding="utf-8")))
+    outcome = Outcome(**body)
     current = built_record(home)
     return outcome if current is not None and current == outcome.built else None
+
+
+def _well_formed(body: dict) -> bool:
+    """Whether a record read back is an outcome this version wrote (a record edited by hand, or
+    written by another version, is unknown)."""
+    return (
+        set(body) == {f.name for f in fields(Outcome)}
+        and body["status"] in (0, 1, 3)
+        and isinstance(body["run_id"], str)
+        and isinstance(body["finished_at"], str)
+        and isinstance(body["failed_checks"], dict)
+        and all(
+            isinstance(names, list) and all(isinstance(n, str) for n in names)
+            for names in body["failed_checks"].values()
+        )
+    )

@@ -4,6 +4,7 @@ each command does is in orchestration/cli.py."""
 import argparse
 import datetime as dt
 import os
+import re
 import textwrap
 from pathlib import Path
 
@@ -30,6 +31,32 @@ def _days(value: str) -> int:
     if not value.isdigit() or not 0 <= int(value) <= 3650:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of days from 0 to 3650")
     return int(value)
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0
+    if not 0 < seconds <= 86_400:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds up to 86400")
+    return seconds
+
+
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4}
+_UNITS |= {"kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
+
+
+def _size(value: str) -> int:
+    """A memory size as DuckDB writes one (`3GB`, `512MiB`), in bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", value)
+    unit = _UNITS.get(match[2].lower()) if match else None
+    size = int(float(match[1]) * unit) if unit else 0
+    if size < 64 * 1024**2:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a memory size of at least 64MB (write it as 3GB or 512MiB)"
+        )
+    return size
 
 
 EXIT_CODES = """\
@@ -211,6 +238,20 @@ def build_parser() -> argparse.ArgumentParser:
         choices=QUERY_FORMATS,
         default="table",
         help="table (default; long results cut), csv or json (every row, nothing cut)",
+    )
+    q.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=60,
+        metavar="SECONDS",
+        help="stop a query that runs longer than this (default 60)",
+    )
+    q.add_argument(
+        "--memory-limit",
+        type=_size,
+        default="3GB",
+        metavar="SIZE",
+        help="stop a query whose work or result needs more memory than this (default 3GB)",
     )
 
     _command(

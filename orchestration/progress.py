@@ -9,6 +9,7 @@ it is being watched. `--quiet` simply attaches no listener.
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import time
@@ -80,8 +81,10 @@ class Progress:
 
     def _on_event(self, entry) -> None:
         event = entry.dagster_event
-        if event is None:  # a log line: only ingestion's files are shown
-            if entry.step_key == INGEST_STEP:
+        if event is None:  # a log line: ingestion's files, and every warning, are shown
+            if entry.level >= logging.WARNING:
+                self.say(f"warning: {entry.user_message}")
+            elif entry.step_key == INGEST_STEP:
                 self._file_done(entry.user_message or "")
             return
         kind, step = event.event_type_value, entry.step_key

@@ -47,10 +47,7 @@ def alerts_for_events(
                 )
             )
         elif event.event_type_value == "STEP_FAILURE":
-            failure = event.event_specific_data
-            message = getattr(getattr(failure, "error", None), "message", "") or "step failed"
-            # "dagster._core.definitions.events.Failure: not closing ..." -> "not closing ..."
-            message = re.sub(r"^[A-Za-z_][\w.]*: ", "", message.strip())
+            message = _reason(event.event_specific_data)
             alerts.append(
                 Alert(
                     check=f"run:{job}:{event.step_key}",
@@ -61,6 +58,37 @@ def alerts_for_events(
                 )
             )
     return alerts
+
+
+def _reason(failure) -> str:
+    """Why a step failed, from the error that ended it: an exception in a step's own code is
+    wrapped by Dagster ("Error occurred while executing op ..."), and its cause says more."""
+    error = getattr(failure, "error", None)
+    wrapped = getattr(error, "cls_name", None) == "DagsterExecutionStepExecutionError"
+    if wrapped and error.cause is not None:
+        error = error.cause
+    message = getattr(error, "message", "") or "step failed"
+    # "dagster._core.definitions.events.Failure: not closing ..." -> "not closing ..."
+    return re.sub(r"^[A-Za-z_][\w.]*: ", "", message.strip())
+
+
+def incomplete_steps(events: Iterable[dg.DagsterEvent]) -> list[str]:
+    """The steps that failed for a reason other than a failed error check of their own (dbt's
+    step fails when an error test does, and the run still wrote everything): the run could not
+    complete them."""
+    events = list(events)
+    checked = {
+        e.step_key
+        for e in events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and not e.event_specific_data.passed
+        and e.event_specific_data.severity == dg.AssetCheckSeverity.ERROR
+    }
+    return [
+        e.step_key
+        for e in events
+        if e.event_type_value == "STEP_FAILURE" and e.step_key not in checked
+    ]
 
 
 def run_partition(tags: dict[str, str]) -> str | None:

@@ -5,7 +5,10 @@ import contextlib
 import datetime as dt
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+from lake.records import write_text_atomically
 
 DAGSTER_YAML = """\
 # Written by tally (orchestration/runner.py), and again when it differs: runs from `tally run` /
@@ -40,6 +43,17 @@ class UsageError(Exception):
     """Bad input: reported as one line, exit status 2."""
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A job run in this process: whether it succeeded, the alerts it raised, its id, and the
+    steps it could not complete (failed for a reason other than their own failed checks)."""
+
+    success: bool
+    alerts: list
+    run_id: str
+    incomplete: list[str]
+
+
 def _prepare_dagster_home(home: Path) -> Path:
     """The home's Dagster instance folder, with its configuration (no telemetry, one warehouse
     writer, the storage's folders) written when it is missing or differs (the storage's paths
@@ -54,9 +68,7 @@ def _prepare_dagster_home(home: Path) -> Path:
     wanted = DAGSTER_YAML.format(**{k: json.dumps(str(v)) for k, v in folders.items()})
     config = dagster_home / "dagster.yaml"
     if not config.exists() or config.read_text(encoding="utf-8") != wanted:
-        partial = config.with_name(f"dagster.yaml.{os.getpid()}.tmp")
-        partial.write_text(wanted, encoding="utf-8")
-        os.replace(partial, config)  # the UI, reading it meanwhile, sees one or the other
+        write_text_atomically(config, wanted)  # the UI, reading it meanwhile, sees one or the other
     return dagster_home
 
 
@@ -191,7 +203,7 @@ def execute(
     )
     from lake.home import Home
     from orchestration.alerts import raise_alerts
-    from orchestration.run_alerts import alerts_for_events, run_partition
+    from orchestration.run_alerts import alerts_for_events, incomplete_steps, run_partition
 
     partition = partition_key or run_partition(tags or {})
     alerts = alerts_for_events(
@@ -202,4 +214,28 @@ def execute(
     if alerts:
         note = f"; webhook failed for {failed_webhooks}" if failed_webhooks else ""
         print(f"alerts: {len(alerts)} written to {home.alerts}{note}")
-    return result.success, alerts, result.run_id
+    return Finished(result.success, alerts, result.run_id, incomplete_steps(result.all_events))
+
+
+def deliver_waiting(home_dir: Path) -> list[str]:
+    """What a run with nothing new still does: POST the spend notifications and alerts the
+    webhooks have not taken yet, with the home's lock held. One line for each kind that had any
+    waiting for a webhook that is set."""
+    from lake.home import Home
+    from orchestration.alerts import deliver_waiting_alerts
+    from publish.notifications import deliver_waiting as deliver_notifications
+
+    home = Home.at(home_dir)
+    with _one_command_per_home(_prepare_dagster_home(home_dir)):
+        sent = deliver_notifications(home, now=dt.datetime.now(dt.UTC))
+        alerts_taken, alerts_left = deliver_waiting_alerts(home)
+    counts = {
+        "spend notification": (sent.posted, sent.pending),
+        "alert": (alerts_taken, alerts_left),
+    }
+    return [
+        f"webhook: {taken} of {taken + left} waiting {what}(s) delivered"
+        + (f"; {left} still waiting for the next run" if left else "")
+        for what, (taken, left) in counts.items()
+        if taken + left
+    ]

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,6 +46,37 @@ class SparkReader:
     def rows(self, sql: str, **params) -> list[tuple]:
         return self.frame(sql, **params).rows()
 
+    def cancel(self) -> None:
+        """Stop every Spark job of this reader now (from another thread)."""
+        self._session.sparkContext.cancelAllJobs()
+
+
+def spark_query(home: Home, sql: str, limits) -> pl.DataFrame:
+    """`tally query` on Spark (orchestration.warehouse.query): the driver gets the memory of
+    `limits` (the query and its result live there), and the query's jobs are cancelled at its
+    time limit."""
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+
+    from orchestration.warehouse import QueryRefused, past_memory_limit, past_time_limit
+
+    stopped = threading.Event()
+    try:
+        with spark_reader(home, driver_memory=f"{limits.memory_bytes // 1024**2}m") as spark:
+            timer = threading.Timer(limits.seconds, lambda: (stopped.set(), spark.cancel()))
+            timer.start()
+            try:
+                return spark.frame(sql)
+            finally:
+                timer.cancel()
+    except (PySparkException, Py4JError, MissingTable) as exc:
+        text = str(exc).strip()
+        if stopped.is_set():
+            raise QueryRefused(past_time_limit(limits)) from None
+        if "OutOfMemoryError" in text:
+            raise QueryRefused(past_memory_limit(limits)) from None
+        raise QueryRefused(f"query failed: {text.splitlines()[0] if text else exc!r}") from None
+
 
 def _spark_values(params: dict) -> dict:
     # Spark binds a date parameter as a date literal; datetimes must carry their zone.
@@ -52,8 +84,9 @@ def _spark_values(params: dict) -> dict:
 
 
 @contextlib.contextmanager
-def spark_reader(home: Home) -> Iterator[SparkReader]:
-    """A Spark session on a copy of the home's catalog, stopped (and the copy removed) after."""
+def spark_reader(home: Home, driver_memory: str = "1g") -> Iterator[SparkReader]:
+    """A Spark session on a copy of the home's catalog, stopped (and the copy removed) after.
+    A reader needs less memory than a build (the profile's driver memory is dbt's)."""
     from pyspark.sql import SparkSession
 
     # A failed query is reported by the caller in one line; PySpark would also log it whole.
@@ -69,8 +102,7 @@ def spark_reader(home: Home) -> Iterator[SparkReader]:
         builder = SparkSession.builder.enableHiveSupport().appName("tally-reader")
         for key, value in spark_parameters(home, metastore=metastore).items():
             builder = builder.config(key, value)
-        # A reader needs less than a build (the profile's driver memory is dbt's).
-        builder = builder.config("spark.driver.memory", "1g")
+        builder = builder.config("spark.driver.memory", driver_memory)
         session = builder.getOrCreate()
         try:
             yield SparkReader(session)

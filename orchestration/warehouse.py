@@ -21,6 +21,7 @@ import datetime as dt
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import astuple, dataclass
 from decimal import Decimal
@@ -28,13 +29,97 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from lake.home import Home
+from lake.records import Unreadable
 from orchestration.reader import MissingTable, Reader
 
 
 class WarehouseBusy(RuntimeError):
     """Another process holds the warehouse open for writing; the message says so in one line."""
+
+
+class WarehouseUnreadable(Unreadable):
+    """The warehouse file cannot be read (cut short, not a DuckDB file); the message says so in
+    one line, and that `tally run` builds it again."""
+
+
+# A DuckDB file starts with three header blocks of 4 KiB, then its data blocks.
+_DUCKDB_HEADER_BYTES = 3 * 4096
+
+
+def why_unusable(path: Path) -> str | None:
+    """Why a DuckDB file of the home's cannot be used (it does not open, or it ends before the
+    last block its tables use: cut short), in a few words; None when it can. Reads the catalog
+    and the tables' block lists, not their data. A file a writer holds is WarehouseBusy."""
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            [(block_size,)] = con.execute(
+                "select block_size from pragma_database_size()"
+            ).fetchall()
+            last = max(
+                [-1]
+                + [
+                    con.execute(
+                        "select coalesce(max(block_id), -1) from pragma_storage_info(?)",
+                        [f'"{database}"."{schema}"."{table}"'],
+                    ).fetchone()[0]
+                    for database, schema, table in con.execute(
+                        "select database_name, schema_name, table_name from duckdb_tables()"
+                    ).fetchall()
+                ]
+            )
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseBusy(
+                f"{path} is open for writing by another process; close it and run again "
+                f"({_lock_detail(exc)})"
+            ) from None
+        return _reason(exc)
+    except duckdb.Error as exc:
+        return _reason(exc)
+    if path.stat().st_size < _DUCKDB_HEADER_BYTES + (last + 1) * block_size:
+        return _CUT_SHORT
+    return None
+
+
+_CUT_SHORT = "the file ends before the last block its tables use: cut short"
+
+
+def _reason(exc: Exception) -> str:
+    """Why DuckDB could not open a file, in a few words."""
+    text = str(exc)
+    if "Could not read enough bytes" in text:
+        return _CUT_SHORT
+    if "not a valid DuckDB database file" in text:
+        return "not a DuckDB database file"
+    return _first_line(exc)
+
+
+def set_aside_unusable(home: Home) -> list[str]:
+    """The DuckDB files of a run that cannot be used (the live warehouse, the incremental
+    store), renamed to `<name>.unreadable-<time>` beside themselves with their write-ahead log:
+    both are rebuilt from the lake, the incremental models' tables from every date. One line
+    for each set aside."""
+    said = []
+    for path in (home.warehouse, home.incremental_store):
+        why = why_unusable(path) if path.exists() else None
+        if why is None:
+            continue
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        aside = path.with_name(f"{path.name}.unreadable-{stamp}")
+        os.replace(path, aside)
+        if _wal(path).exists():
+            os.replace(_wal(path), _wal(aside))
+        said.append(
+            f"{home.relative(path)} cannot be read ({why}): set aside as {aside.name}; rebuilt"
+        )
+    return said
+
+
+def _first_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:200]
 
 
 def build_path(home: Home) -> Path:
@@ -88,8 +173,17 @@ def _lock_detail(exc: Exception) -> str:
 
 
 def reader(home: Home) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the DuckDB warehouse in UTC; use it as a context manager."""
-    con = duckdb.connect(str(home.warehouse), read_only=True)
+    """A read-only connection to the DuckDB warehouse in UTC; use it as a context manager. A
+    warehouse that cannot be opened (not a lock) is WarehouseUnreadable."""
+    try:
+        con = duckdb.connect(str(home.warehouse), read_only=True)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise
+        raise WarehouseUnreadable(
+            f"the warehouse {home.warehouse} cannot be read ({_first_line(exc)}); "
+            "`tally run` builds it again"
+        ) from None
     con.execute("set TimeZone = 'UTC'")  # billing periods are UTC, so is the output
     return con
 
@@ -111,6 +205,10 @@ class DuckDBReader:
             return self._con.sql(_NAMED.sub(r"$\1", sql), params=params or None)
         except duckdb.CatalogException as exc:
             raise MissingTable(str(exc).splitlines()[0]) from None
+        except duckdb.IOException as exc:  # a file cut short shows when its blocks are read
+            raise WarehouseUnreadable(
+                f"the warehouse cannot be read ({_first_line(exc)}); `tally run` builds it again"
+            ) from None
 
 
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -274,31 +372,82 @@ def check_read_only(sql: str) -> None:
         raise QueryRefused(f"tally query is read-only: it runs SELECT statements, not {kind.name}")
 
 
-def query(home: Home, sql: str) -> pl.DataFrame:
-    """`tally query`: one SELECT against the home's warehouse, read-only on either engine; a
-    refusal or a failed query is QueryRefused with one line."""
+@dataclass(frozen=True)
+class QueryLimits:
+    """How long a query may run, and how much memory it and its result may take."""
+
+    seconds: float = 60
+    memory_bytes: int = 3 * 1024**3
+
+    @property
+    def memory(self) -> str:
+        """The memory limit as people and DuckDB write it."""
+        mib = self.memory_bytes // 1024**2
+        return f"{mib // 1024}GiB" if mib % 1024 == 0 else f"{mib}MiB"
+
+
+def query(home: Home, sql: str, limits: QueryLimits | None = None) -> pl.DataFrame:
+    """`tally query`: one SELECT against the home's warehouse, read-only on either engine, within
+    `limits`; a refusal, a failed query or one past a limit is QueryRefused with one line."""
+    limits = limits or QueryLimits()
     check_read_only(sql)
     if home.engine == "spark":
-        from pyspark.errors import PySparkException
+        from orchestration.spark import spark_query
 
-        from orchestration.spark import spark_reader
-
-        try:
-            with spark_reader(home) as spark:
-                return spark.frame(sql)
-        except (PySparkException, MissingTable) as exc:
-            raise QueryRefused(f"query failed: {str(exc).strip().splitlines()[0]}") from None
+        return spark_query(home, sql, limits)
+    stopped = threading.Event()
     try:
-        with read_only_connection(home) as con:
-            return pl.from_arrow(con.sql(sql).to_arrow_table())
-    except duckdb.Error as exc:
+        with read_only_connection(home, limits) as con:
+            timer = threading.Timer(limits.seconds, lambda: (stopped.set(), con.interrupt()))
+            timer.start()
+            try:
+                return _collect(con.sql(sql), limits)
+            finally:
+                timer.cancel()
+    except (duckdb.Error, OSError) as exc:  # an interrupt inside the Arrow reader is an OSError
+        if stopped.is_set():
+            raise QueryRefused(past_time_limit(limits)) from None
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            raise QueryRefused(past_memory_limit(limits)) from None
         raise QueryRefused(f"query failed: {str(exc).splitlines()[0]}") from None
 
 
+def past_time_limit(limits: QueryLimits) -> str:
+    return f"query stopped: it ran past the time limit of {limits.seconds:g} s (--timeout)"
+
+
+def past_memory_limit(limits: QueryLimits) -> str:
+    return (
+        f"query stopped: it needs more than the memory limit of {limits.memory} "
+        "(--memory-limit); narrow it, or aggregate in SQL"
+    )
+
+
+def _collect(relation: duckdb.DuckDBPyRelation | None, limits: QueryLimits) -> pl.DataFrame:
+    """A result as a frame, refused once it grows past the memory limit (DuckDB's own limit
+    covers the query, not the rows it hands over)."""
+    if relation is None:  # a statement with no result
+        return pl.DataFrame()
+    reader = relation.to_arrow_reader(batch_size=100_000)
+    batches, size = [], 0
+    for batch in reader:
+        size += batch.nbytes
+        if size > limits.memory_bytes:
+            raise QueryRefused(past_memory_limit(limits))
+        batches.append(batch)
+    return pl.from_arrow(pa.Table.from_batches(batches, schema=reader.schema))
+
+
 @contextlib.contextmanager
-def read_only_connection(home: Home) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The warehouse, read-only, able to read files under the home and nothing else."""
+def read_only_connection(
+    home: Home, limits: QueryLimits | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse, read-only, able to read files under the home and nothing else, in the
+    memory of `limits` (and no more: it never spills to disk, which would write under the
+    home)."""
     with reader(home) as con:
+        con.execute("set memory_limit = ?", [(limits or QueryLimits()).memory])
+        con.execute("set temp_directory = ''")
         con.execute("set allowed_directories = [?]", [f"{home.root.as_posix()}/"])
         con.execute("set enable_external_access = false")
         con.execute("set autoinstall_known_extensions = false")

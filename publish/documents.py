@@ -20,7 +20,8 @@ import polars as pl
 
 from lake.home import Home, safe_file_name
 from lake.issued import read_period
-from publish.pages import render, to_json, write_atomically
+from lake.records import write_text_atomically
+from publish.pages import render, to_json
 from transforms.money import (
     MoneyError,
     format_money,
@@ -59,10 +60,10 @@ def write_documents(home: Home, month: dt.date) -> int:
             pricing,
         )
         if not paths["json"].exists():
-            write_atomically(paths["json"], to_json(document, indent=2) + "\n")
+            write_text_atomically(paths["json"], to_json(document, indent=2) + "\n")
             written += 1
         if not paths["html"].exists():
-            write_atomically(paths["html"], render("invoice.html.j2", doc=document))
+            write_text_atomically(paths["html"], render("invoice.html.j2", doc=document))
             written += 1
     return written
 

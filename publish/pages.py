@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from decimal import Decimal
-from pathlib import Path
 
 import jinja2
 import markupsafe
@@ -69,11 +67,3 @@ def _json_default(value):
     if hasattr(value, "isoformat"):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Readers see the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

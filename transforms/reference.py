@@ -101,7 +101,25 @@ def parse_reference(
             nulls = parsed.with_row_index("row", offset=2).filter(pl.col(column).is_null())
             if nulls.height:
                 raise ReferenceDataError(f"{file}: row {nulls['row'][0]}: {column}: is required")
+    for column in (c for c in schema if c.endswith("_id")):
+        _fail_on(
+            parsed,
+            ~usable_as_name(pl.col(column)),
+            file,
+            column + ": {" + column + "!r} cannot be an id: ids name files and links, so an id "
+            "is not '.' or '..' and holds no control characters",
+        )
     return parsed
+
+
+# C0 and C1 control characters and DEL: a file name or a link cannot carry them.
+_CONTROL = r"[\x00-\x1F\x7F-\x9F]"
+
+
+def usable_as_name(column: pl.Expr) -> pl.Expr:
+    """Whether an id can become one path segment (a page, a document) once escaped: not `.` or
+    `..`, and no control characters. Null (a missing optional id) passes."""
+    return (~column.is_in([".", ".."]) & ~column.str.contains(_CONTROL)).fill_null(True)
 
 
 def _fail_on(df: pl.DataFrame, condition: pl.Expr, file: str, message: str) -> None:

@@ -12,18 +12,27 @@
 import csv
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import textwrap
+import threading
+import urllib.parse
+import urllib.request
+from html.parser import HTMLParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
 
 import lake.issued
+import orchestration.defs.publish.assets
 from demo.generate import GenerateConfig, generate
 from lake.home import Home
 from orchestration.cli import main
+from publish.notifications import undelivered
 
 pytestmark = pytest.mark.e2e
 
@@ -188,6 +197,126 @@ def test_the_full_audit_at_close_finds_what_the_nightly_does_not_read(home, caps
         path.write_bytes(original)
 
 
+def test_a_run_whose_publish_step_fails_exits_2(home, monkeypatch, capsys):
+    """The marts are built and checked, but the pages are not: the run did not complete."""
+    _late_event(home, "late-4.csv", "late-4")
+
+    def disk_full(*args, **kwargs):
+        raise OSError("disk full (injected)")
+
+    monkeypatch.setattr(orchestration.defs.publish.assets, "build_reports", disk_full)
+    capsys.readouterr()
+    assert main(["run", "--home", str(home.root), *RUN]) == 2
+    out = capsys.readouterr().out
+    assert "run failed at: publish: disk full (injected)" in out
+    assert "summary:" not in out
+
+
+def _invoiced(home: Home) -> list[tuple]:
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        return con.execute(
+            "select invoice_id, line_type, sum(amount) from marts.fct_invoice_lines "
+            "group by all order by all"
+        ).fetchall()
+
+
+def _cut(path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_records_cut_short_are_unknown_close_waits_and_the_next_run_rebuilds(home, capsys):
+    """built.json, last_run.json, the incremental store and a batch's manifest, all cut short
+    (a full disk, a bad copy): close refuses in one line, the next run rebuilds what they
+    vouched for, and the invoices come out the same."""
+    assert main(["run", "--home", str(home.root), *RUN]) in (0, 3)
+    before = _invoiced(home)
+    september = pl.read_parquet(home.lake_batch_days / "*.parquet").filter(
+        pl.col("event_date") == dt.date(2026, 9, 10)
+    )["batch_id"][0]
+    for path in (
+        home.warehouse_folder / "built.json",
+        home.warehouse_folder / "last_run.json",
+        home.incremental_store,
+        home.lake_ingested_files / f"batch-{september}.parquet",
+    ):
+        _cut(path)
+    capsys.readouterr()
+    assert main(["close", "--home", str(home.root), "--month", "2026-09"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("tally: not closing 2026-09: the marts are out of date: ")
+    assert err.endswith("run `tally run` first, then close\n")
+
+    assert main(["run", "--home", str(home.root), *RUN]) in (0, 3)
+    assert "Traceback" not in capsys.readouterr().err
+    assert _invoiced(home) == before
+    assert list((home.lake / "unreadable").glob(f"batch-{september}/ingested_files/*.parquet"))
+    assert list(home.warehouse.parent.glob("incremental.duckdb.unreadable-*"))
+    assert json.loads((home.warehouse_folder / "built.json").read_text())["batches"]
+
+
+class _Webhook(BaseHTTPRequestHandler):
+    received: list[tuple[str, str]] = []
+
+    def do_POST(self):  # noqa: N802 - the http.server API
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.received.append((body["notification_id"], self.headers["Idempotency-Key"]))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_run_with_nothing_new_still_delivers_what_waits_for_the_webhook(
+    home, monkeypatch, capsys
+):
+    """The runs so far recorded spend notifications with no webhook set; now it is set."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setenv("TALLY_NOTIFY_WEBHOOK", f"http://127.0.0.1:{httpd.server_port}/t/secret")
+    try:
+        waiting = undelivered(home)
+        assert waiting
+        capsys.readouterr()
+        assert main(["run", "--home", str(home.root), *RUN]) in (0, 3)
+        out = capsys.readouterr().out
+        assert "nothing new since run" in out
+        n = len(waiting)
+        assert f"webhook: {n} of {n} waiting spend notification(s) delivered\n" in out
+        assert _Webhook.received == [(i, i) for i in waiting]
+        assert main(["run", "--home", str(home.root), *RUN]) in (0, 3)
+        assert "webhook:" not in capsys.readouterr().out
+        assert len(_Webhook.received) == n and undelivered(home) == []
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_landing_file_edited_in_place_refuses_the_close(home, capsys):
+    """Rewritten with the same size and modification time: no nightly reads it again (it
+    looks at names, sizes and times), so close hashes the files of the month's batches."""
+    path = home.landing_usage / "slash.csv"
+    original, stat = path.read_bytes(), path.stat()
+    path.write_bytes(original.replace(b",api_calls,1,200,", b",api_calls,9,200,", 1))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    try:
+        capsys.readouterr()
+        assert main(["run", "--home", str(home.root), *RUN]) in (0, 3)
+        assert "nothing new since run" in capsys.readouterr().out
+        assert main(["close", "--home", str(home.root), "--month", "2026-09"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(
+            "tally: not closing 2026-09: landing/usage/slash.csv is not what batch "
+        )
+        assert err.count("\n") == 1
+        assert not lake.issued.is_issued(home, dt.date(2026, 9, 1))
+    finally:
+        path.write_bytes(original)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
 def test_a_close_that_crashes_before_its_commit_leaves_nothing_that_is_read(
     home, monkeypatch, capsys
 ):
@@ -250,3 +379,30 @@ def test_closing_an_issued_month_again_changes_nothing_and_says_so(home, capsys)
     assert invoices.stat().st_mtime_ns == stamp
     assert (home.alerts.read_text() if home.alerts.exists() else "") == alerts_before
     assert sorted((home.dagster_home / "logs").iterdir()) == run_logs  # no job was run
+
+
+def test_every_link_on_a_page_opens_its_file(home):
+    """Each href followed as a browser does: resolved against the page, then percent-decoded
+    to a path (the slashed customer's page and document are named with `%2F`)."""
+    pages = sorted(home.reports.rglob("*.html"))
+    followed = 0
+    for page in pages:
+        parser = _Links()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for href in parser.hrefs:
+            target = urllib.parse.urlsplit(urllib.parse.urljoin(page.as_uri(), href))
+            assert target.scheme == "file", (page, href)
+            assert Path(urllib.request.url2pathname(target.path)).is_file(), (page, href)
+            followed += 1
+    slashed_page = home.reports / "customers" / "zz%2Fx.html"
+    assert slashed_page in pages and followed > len(pages)
+    assert "zz%252Fx.html" in (home.reports / "index.html").read_text()
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.hrefs += [value for name, value in attrs if name in ("href", "src") and value]

@@ -54,3 +54,40 @@ def test_a_column_the_contract_does_not_name_is_refused_naming_file_and_column(t
         "credit_grants.csv: column 'expires_on' is not one tally reads (the columns are: "
         "grant_id, customer_id, granted_at, credits, kind, purchase_amount, expires_at, priority)"
     )
+
+
+CUSTOMERS = "customer_id,name,currency\n"
+
+
+@pytest.mark.parametrize(
+    ("customer_id", "shown"),
+    [
+        (".", "'.'"),
+        ("..", "'..'"),
+        (" .. ", "'..'"),
+        ('"a\tb"', "'a\\tb'"),
+        ("a\x7fb", "'a\\x7fb'"),
+    ],
+    ids=["dot", "dot-dot", "dot-dot-spaced", "tab", "delete"],
+)
+def test_an_id_that_cannot_name_a_file_is_refused_naming_file_row_and_column(
+    tmp_path, customer_id, shown
+):
+    path = tmp_path / "customers.csv"
+    path.write_text(CUSTOMERS + "ok/with slash,Fine,USD\n" + f"{customer_id},Bad,USD\n")
+    with pytest.raises(ReferenceDataError) as exc:
+        read_reference(path, "customers")
+    assert str(exc.value) == (
+        f"customers.csv: row 3: customer_id: {shown} cannot be an id: ids name files and "
+        "links, so an id is not '.' or '..' and holds no control characters"
+    )
+
+
+def test_ids_with_any_other_characters_are_read_as_written(tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text(CUSTOMERS + "a/b%20c,One,USD\n...,Two,USD\nkunde-ü,Three,EUR\n")
+    assert read_reference(path, "customers")["customer_id"].to_list() == [
+        "a/b%20c",
+        "...",
+        "kunde-ü",
+    ]

@@ -2,6 +2,7 @@
 since the command began, dbt's models and tests counted as they finish."""
 
 import io
+import logging
 from types import SimpleNamespace
 
 from orchestration.progress import Progress
@@ -19,6 +20,10 @@ def _event(kind: str, step: str | None = None):
     return SimpleNamespace(dagster_event=SimpleNamespace(event_type_value=kind), step_key=step)
 
 
+def _log(message: str, level: int = logging.INFO, step: str | None = None):
+    return SimpleNamespace(dagster_event=None, step_key=step, level=level, user_message=message)
+
+
 def _run(progress: Progress, clock: Clock, nodes: int = 4, seconds_each: float = 2.0) -> None:
     for _ in range(nodes - 1):
         progress.on_event(_event("ASSET_MATERIALIZATION_PLANNED", "tally_dbt_models"))
@@ -33,7 +38,7 @@ def _run(progress: Progress, clock: Clock, nodes: int = 4, seconds_each: float =
     for i in range(nodes):
         clock.now += seconds_each
         kind = "ASSET_CHECK_EVALUATION" if i == nodes - 1 else "ASSET_MATERIALIZATION"
-        progress.on_event(SimpleNamespace(dagster_event=None, step_key=None))  # a log line
+        progress.on_event(_log("a log line"))
         progress.on_event(_event(kind, "tally_dbt_models"))
     progress.on_event(_event("STEP_SUCCESS", "tally_dbt_models"))
 
@@ -81,23 +86,21 @@ def test_output_that_is_gone_stops_progress_and_never_the_run():
     assert progress.gone
 
 
-def _log(step: str, message: str):
-    return SimpleNamespace(dagster_event=None, step_key=step, user_message=message)
-
-
 def test_a_long_ingestion_counts_its_files_a_few_seconds_apart():
     out, clock = io.StringIO(), Clock()
     progress = Progress(out, tty=True, every=5.0, clock=clock)
     progress.on_event(_event("STEP_START", "ingest_usage"))
     # A file not read (its content is already ingested) is logged before the files read.
-    progress.on_event(_log("ingest_usage", "[4/4] again.csv: not read, its content is already"))
+    progress.on_event(
+        _log("[4/4] again.csv: not read, its content is already", step="ingest_usage")
+    )
     for n in range(1, 4):
         clock.now += 2.0
         progress.on_event(
-            _log("ingest_usage", f"[{n}/4] 2026/09/0{n}/usage.csv: 10 rows, 9 accepted")
+            _log(f"[{n}/4] 2026/09/0{n}/usage.csv: 10 rows, 9 accepted", step="ingest_usage")
         )
-        progress.on_event(_log("ingest_usage", "stage: reading"))  # not a file: not shown
-        progress.on_event(_log("reconciliation", f"[{n}/4] not ingestion"))
+        progress.on_event(_log("stage: reading", step="ingest_usage"))  # not a file: not shown
+        progress.on_event(_log(f"[{n}/4] not ingestion", step="reconciliation"))
     progress.on_event(_event("STEP_SUCCESS", "ingest_usage"))
     assert out.getvalue().splitlines() == [
         "  [00:00] ingest new usage exports ...",
@@ -106,3 +109,12 @@ def test_a_long_ingestion_counts_its_files_a_few_seconds_apart():
         "  [00:06] ingest new usage exports: 4 of 4 files",
         "  [00:06] ingest new usage exports: done in 6.0 s",
     ]
+
+
+def test_a_warning_a_step_logs_is_shown_as_it_comes():
+    out, clock = io.StringIO(), Clock()
+    progress = Progress(out, tty=False, clock=clock)
+    clock.now = 7
+    progress.on_event(_log("warehouse/incremental.duckdb cannot be read", logging.WARNING))
+    progress.on_event(_log("dbt: using the parse made while the exports were read"))
+    assert out.getvalue() == "  [00:07] warning: warehouse/incremental.duckdb cannot be read\n"

@@ -8,7 +8,6 @@ op-level cycle (models -> issue_invoices -> models) is resolved by Dagster becau
 subsettable.
 """
 
-import json
 from graphlib import TopologicalSorter
 from pathlib import Path
 
@@ -21,13 +20,20 @@ from dagster_dbt import (
 )
 
 from lake.freshness import mark_building, mark_built, unchanged_since_built
+from lake.records import read_json_record
 from orchestration.defs.dbt.parse_ahead import adopt_parse, dbt_target
 from orchestration.defs.dbt.paths import models_fingerprint
 from orchestration.defs.dbt.profile import write_run_profile
 from orchestration.defs.dbt.project import tally_dbt_project
 from orchestration.memory import ChildPeak, describe
 from orchestration.settings import TallySettings, import_in_background, launched_by_cli
-from orchestration.warehouse import WarehouseBusy, build_path, finish_build, start_build
+from orchestration.warehouse import (
+    WarehouseBusy,
+    build_path,
+    finish_build,
+    set_aside_unusable,
+    start_build,
+)
 
 
 class TallyDbtTranslator(DagsterDbtTranslator):
@@ -91,6 +97,9 @@ def tally_dbt_models(
 
         import_in_background("great_expectations")
     project = models_fingerprint()
+    duckdb = home.engine == "duckdb"
+    if duckdb:
+        _set_aside_unusable(context, home)
     selected = context.selected_asset_keys
     # A complete build: every model (the month-close audit aside, which only reads).
     whole = selected - {AUDIT} == set(context.assets_def.keys) - {AUDIT}
@@ -111,7 +120,6 @@ def tally_dbt_models(
     # the warehouse, which replaces the live file in one rename when dbt is done. Spark builds
     # its tables in place, each model's table replaced as it is built: a reader during a Spark
     # build may see some marts already rebuilt and others not yet.
-    duckdb = home.engine == "duckdb"
     try:
         build = start_build(home) if duckdb else build_path(home)
     except WarehouseBusy as exc:
@@ -154,6 +162,16 @@ def tally_dbt_models(
         raise error
 
 
+def _set_aside_unusable(context: dg.AssetExecutionContext, home) -> None:
+    """A warehouse or incremental store that cannot be read is set aside and built again,
+    before anything decides from it that the marts are current."""
+    try:
+        for said in set_aside_unusable(home):
+            context.log.warning(said)
+    except WarehouseBusy as exc:
+        raise dg.Failure(description=str(exc)) from None
+
+
 RUN_RESULTS = "run_results.json"
 
 
@@ -182,7 +200,5 @@ def models_out_of_sync(target: Path) -> list[str]:
 
 def _results(target: Path) -> list[dict] | None:
     """The node results of the dbt build that wrote `target`; None if it wrote none."""
-    path = target / RUN_RESULTS
-    if not path.exists():
-        return None
-    return json.loads(path.read_text(encoding="utf-8")).get("results", [])
+    body = read_json_record(target / RUN_RESULTS)
+    return None if body is None else body.get("results", [])

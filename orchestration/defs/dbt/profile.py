@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from lake.home import Home
+from lake.records import write_text_atomically
 from orchestration.defs.dbt.paths import DBT_PROJECT_DIR
 
 PROFILE = "tally"
@@ -73,7 +74,5 @@ def write_run_profile(home: Home, database: Path, memory_limit: str) -> Path:
         run_profile(home, database, memory_limit), sort_keys=False
     )
     if not path.exists() or path.read_text(encoding="utf-8") != text:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_text_atomically(path, text)
     return folder

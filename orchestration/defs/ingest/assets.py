@@ -96,6 +96,7 @@ def _ingest_usage(context: dg.AssetExecutionContext, settings: TallySettings):
         customers=customers,
         metrics=pl.read_parquet(home.lake_pricing / "charges.parquet")["metric"].unique().to_list(),
         progress=context.log.info,
+        warn=context.log.warning,
     )
     totals = result.totals
     context.log.info(f"ingested: {totals}")
