@@ -394,7 +394,8 @@ def print_frame(frame, fmt: str) -> None:
 
 def cmd_query(args) -> int:
     from lake.home import Home
-    from orchestration.warehouse import QueryLimits, QueryRefused, query
+    from orchestration.reader import QueryLimits, QueryRefused
+    from orchestration.warehouse import query
 
     home = Home.at(args.home, args.engine)
     if not home.has_warehouse():

@@ -23,7 +23,7 @@ import polars as pl
 
 from lake.home import Home
 from orchestration.defs.dbt.profile import spark_parameters
-from orchestration.reader import MissingTable
+from orchestration.reader import MissingTable, QueryLimits, QueryRefused
 
 
 class SparkReader:
@@ -51,14 +51,12 @@ class SparkReader:
         self._session.sparkContext.cancelAllJobs()
 
 
-def spark_query(home: Home, sql: str, limits) -> pl.DataFrame:
+def spark_query(home: Home, sql: str, limits: QueryLimits) -> pl.DataFrame:
     """`tally query` on Spark (orchestration.warehouse.query): the driver gets the memory of
     `limits` (the query and its result live there), and the query's jobs are cancelled at its
     time limit."""
     from py4j.protocol import Py4JError
     from pyspark.errors import PySparkException
-
-    from orchestration.warehouse import QueryRefused, past_memory_limit, past_time_limit
 
     stopped = threading.Event()
     try:
@@ -72,9 +70,9 @@ def spark_query(home: Home, sql: str, limits) -> pl.DataFrame:
     except (PySparkException, Py4JError, MissingTable) as exc:
         text = str(exc).strip()
         if stopped.is_set():
-            raise QueryRefused(past_time_limit(limits)) from None
+            raise limits.past_time() from None
         if "OutOfMemoryError" in text:
-            raise QueryRefused(past_memory_limit(limits)) from None
+            raise limits.past_memory() from None
         raise QueryRefused(f"query failed: {text.splitlines()[0] if text else exc!r}") from None
 
 

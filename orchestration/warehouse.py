@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from lake.home import Home
 from lake.records import Unreadable
-from orchestration.reader import MissingTable, Reader
+from orchestration.reader import MissingTable, QueryLimits, QueryRefused, Reader
 
 
 class WarehouseBusy(RuntimeError):
@@ -355,10 +355,6 @@ def _instant(value) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-class QueryRefused(ValueError):
-    """SQL that `tally query` will not run; the message says why in one line."""
-
-
 def check_read_only(sql: str) -> None:
     """Refuse anything but one SELECT (WITH, FROM-first, VALUES, DESCRIBE, SHOW, SUMMARIZE)."""
     try:
@@ -370,20 +366,6 @@ def check_read_only(sql: str) -> None:
     kind = statements[0].type
     if kind != duckdb.StatementType.SELECT:
         raise QueryRefused(f"tally query is read-only: it runs SELECT statements, not {kind.name}")
-
-
-@dataclass(frozen=True)
-class QueryLimits:
-    """How long a query may run, and how much memory it and its result may take."""
-
-    seconds: float = 60
-    memory_bytes: int = 3 * 1024**3
-
-    @property
-    def memory(self) -> str:
-        """The memory limit as people and DuckDB write it."""
-        mib = self.memory_bytes // 1024**2
-        return f"{mib // 1024}GiB" if mib % 1024 == 0 else f"{mib}MiB"
 
 
 def query(home: Home, sql: str, limits: QueryLimits | None = None) -> pl.DataFrame:
@@ -406,21 +388,10 @@ def query(home: Home, sql: str, limits: QueryLimits | None = None) -> pl.DataFra
                 timer.cancel()
     except (duckdb.Error, OSError) as exc:  # an interrupt inside the Arrow reader is an OSError
         if stopped.is_set():
-            raise QueryRefused(past_time_limit(limits)) from None
+            raise limits.past_time() from None
         if isinstance(exc, duckdb.OutOfMemoryException):
-            raise QueryRefused(past_memory_limit(limits)) from None
+            raise limits.past_memory() from None
         raise QueryRefused(f"query failed: {str(exc).splitlines()[0]}") from None
-
-
-def past_time_limit(limits: QueryLimits) -> str:
-    return f"query stopped: it ran past the time limit of {limits.seconds:g} s (--timeout)"
-
-
-def past_memory_limit(limits: QueryLimits) -> str:
-    return (
-        f"query stopped: it needs more than the memory limit of {limits.memory} "
-        "(--memory-limit); narrow it, or aggregate in SQL"
-    )
 
 
 def _collect(relation: duckdb.DuckDBPyRelation | None, limits: QueryLimits) -> pl.DataFrame:
@@ -433,7 +404,7 @@ def _collect(relation: duckdb.DuckDBPyRelation | None, limits: QueryLimits) -> p
     for batch in reader:
         size += batch.nbytes
         if size > limits.memory_bytes:
-            raise QueryRefused(past_memory_limit(limits))
+            raise limits.past_memory()
         batches.append(batch)
     return pl.from_arrow(pa.Table.from_batches(batches, schema=reader.schema))
 
