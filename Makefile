@@ -16,7 +16,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 DBT_SOURCES := $(shell find dbt_project \( -path dbt_project/target -o -path dbt_project/logs -o -path dbt_project/dbt_packages \) -prune -o -type f ! -path dbt_project/.user.yml -print 2>/dev/null)
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: install spark browser demo test test-spark-history test-fast lint bench ui docs clean
+.PHONY: install spark browser demo test test-spark test-fast lint bench ui docs clean
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,20 +60,21 @@ browser:
 demo: install
 	$(BIN)/tally demo --home $(HOME_DIR) --force
 
-# Two workers (the machines have 2 cores); a module's tests stay on one worker, so an e2e
-# module builds its world once, and the modules go out longest first (tests/conftest.py),
-# not by number of tests. The slowest tests are listed at the end. The Spark engine is
-# installed for the parity test (tests/e2e/test_spark_parity.py), Chromium for the pages.
-test: install spark browser
-	$(BIN)/python -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder --durations=10
+# The tests in tiers. `make test`: everything but the Spark engine, on two workers (the machines
+# have 2 cores); a module's tests stay on one worker, and the e2e worlds are built once per
+# session and shared (tests/e2e/conftest.py); modules go out longest first (tests/conftest.py).
+# Chromium is installed for the tests that open the pages as a browser shows them.
+test: install browser
+	$(BIN)/python -m pytest -q -m "not spark" -n 2 --dist loadscope --no-loadscope-reorder --durations=10
 
-# The Spark parity world night by night (September closed, then October incremental): about
-# 4 minutes more than the suite's budget allows, so not part of `make test`.
-test-spark-history: install spark
-	$(BIN)/python -m pytest -q -s tests/e2e/test_spark_parity.py --spark-history
+# The Spark engine: every parity test on two histories, one run and a close
+# (test_spark_parity.py) and night by night (test_spark_history.py), a module on each worker.
+test-spark: install spark
+	$(BIN)/python -m pytest -q -m spark -n 2 --dist loadscope --durations=10
 
+# The unit tier: no e2e world.
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not e2e"
+	$(BIN)/python -m pytest -q -n 2 -m "not e2e"
 
 # Python: ruff (style, imports, complexity). SQL: sqlfluff through the dbt templater, which
 # compiles the project against an empty DuckDB file in a scratch home.

@@ -14,27 +14,17 @@ if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
     _main.__file__ = "<pytest-xdist worker>"
 
 
-def pytest_addoption(parser):
-    parser.addoption(
-        "--spark-history",
-        action="store_true",
-        help="the Spark parity world night by night (September run and closed, then October "
-        "incremental) instead of one run and a close: about 4 minutes more (make test-spark-history)",
-    )
-
-
-# The e2e modules, longest first (seconds each in one run of the suite on 2 cores, 2026-11-28):
-# with `--dist loadscope --no-loadscope-reorder` (Makefile) a worker takes them in this order,
-# so the longest starts at once and the short ones fill in at the end, rather than xdist's
-# default order by number of tests, which started the Spark module (710 s) half-way through.
+# The e2e modules, longest first: with `--dist loadscope --no-loadscope-reorder` (Makefile) a
+# worker takes them in this order, so the longest start at once and the short ones fill in at
+# the end. The worked world is shared by test_backfill and test_worked_invoices: the first to
+# ask builds it, and the other waits for that build, so they do not start together.
 LONGEST_FIRST = (
-    "tests/e2e/test_spark_parity.py",  # 710
-    "tests/e2e/test_incremental.py",  # 294
-    "tests/e2e/test_backfill.py",  # 287
-    "tests/e2e/test_reliability.py",  # 251
-    "tests/e2e/test_pipeline.py",  # 180
-    "tests/e2e/test_fault_injection.py",  # 174
-    "tests/e2e/test_worked_invoices.py",  # 154
+    "tests/e2e/test_incremental.py",
+    "tests/e2e/test_backfill.py",
+    "tests/e2e/test_pipeline.py",
+    "tests/e2e/test_reliability.py",
+    "tests/e2e/test_fault_injection.py",
+    "tests/e2e/test_worked_invoices.py",
 )
 
 

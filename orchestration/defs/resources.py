@@ -20,8 +20,9 @@ class TallyDbtCliResource(DbtCliResource):
     - it opens a dbt adapter in-process (2.5 s) only to fetch row counts and column metadata,
       which tally's dbt assets never request.
 
-    Both override private members of the pinned dagster-dbt 0.29.x; if an upgrade renames them
-    the overrides simply stop applying (slower, still correct).
+    Both override private members of the pinned dagster-dbt 0.29.x; a test holds each by name and
+    signature (tests/orchestration/test_private_overrides.py), so an upgrade that renames one
+    fails there rather than silently making every run slower.
     """
 
     @cached_property

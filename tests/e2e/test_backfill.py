@@ -8,11 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from worked_world import q, write_csv, write_home
+from worked_world import WORKED, q, write_csv
+from worlds import Built
 
 from lake.home import Home
 from orchestration.cli import main
@@ -57,12 +59,27 @@ def _run(home: Home, start="2026-09-01", end="2026-09-30") -> int:
     return main(["run", "--home", str(home.root), "--from", start, "--to", end])
 
 
+@dataclass(frozen=True)
+class Backfilled:
+    """The worked world (September closed) on this module's copy, after a simulation of the
+    price correction, the correction merged with a late September call, and a backfill."""
+
+    home: Home
+    issued: dict[str, bytes]  # the invoice documents as September's close wrote them
+    simulated: int  # simulate's exit status
+    simulation: Path  # its --output file
+    before: dict[Path, str]  # every file of the home (digest) before the simulation
+    after: dict[Path, str]  # and after it
+    backfilled: int  # the backfill run's exit status
+    marts: dict[str, list]  # the marts it left
+    rerun: int  # the same run again
+
+
 @pytest.fixture(scope="module")
-def backfilled(tmp_path_factory):
-    home = Home.at(tmp_path_factory.mktemp("backfill"))
-    write_home(home)
-    assert _run(home, end="2026-10-01") == 0
-    assert main(["close", "--home", str(home.root), "--month", "2026-09"]) == 0
+def backfilled(worlds, tmp_path_factory) -> Backfilled:
+    built = worlds.get(WORKED).copy(tmp_path_factory.mktemp("backfill"))
+    assert (built.facts["run"].status, built.facts["close"].status) == (0, 0)
+    home = built.home
     issued = {p.name: p.read_bytes() for p in home.exports.glob("*.json")}
 
     # 1. Simulate the candidate price book: nothing in the home may change.
@@ -87,12 +104,13 @@ def backfilled(tmp_path_factory):
     )
     backfill_status = _run(home)
     marts = _marts(home)
-    rerun_status = _run(home)
-    return home, issued, sim_status, sim_csv, before, after, backfill_status, marts, rerun_status
+    return Backfilled(
+        home, issued, sim_status, sim_csv, before, after, backfill_status, marts, _run(home)
+    )
 
 
 def test_simulating_a_month_without_usage_says_so(backfilled, capsys):
-    home = backfilled[0]
+    home = backfilled.home
     args = ["--price-book", str(home.pricing), "--month", "2027-03"]
     assert main(["simulate", "--home", str(home.root), *args]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -104,10 +122,10 @@ def test_simulating_a_month_without_usage_says_so(backfilled, capsys):
 
 
 def test_simulation_prints_the_difference_and_writes_nothing(backfilled, capsys):
-    home, _, sim_status, sim_csv, before, after, *_ = backfilled
-    assert sim_status == 0
-    assert before == after  # not one byte of the home changed
-    rows = {r.split(",")[0]: r.split(",")[2:] for r in sim_csv.read_text().splitlines()[1:]}
+    assert backfilled.simulated == 0
+    assert backfilled.before == backfilled.after  # not one byte of the home changed
+    lines = backfilled.simulation.read_text().splitlines()[1:]
+    rows = {r.split(",")[0]: r.split(",")[2:] for r in lines}
     # c_unit: 6 calls, 2 free: 0.04 at 0.01, 0.12 at 0.03
     assert [D(x) for x in rows["c_unit"]] == [D("0.04"), D("0.12"), D("0.08")]
     # c_change: 4 calls on unit (0.02 -> 0.06), the rest unchanged: 18.02 -> 18.06
@@ -116,7 +134,7 @@ def test_simulation_prints_the_difference_and_writes_nothing(backfilled, capsys)
 
 
 def test_backfill_turns_every_difference_into_an_adjustment(backfilled):
-    home, issued, *_ = backfilled
+    home, issued = backfilled.home, backfilled.issued
     rows = q(
         home,
         "select invoice_id, charge_id, issued_amount, recomputed_amount, difference, reason "
@@ -133,7 +151,7 @@ def test_backfill_turns_every_difference_into_an_adjustment(backfilled):
 
 
 def test_pending_adjustments_ride_on_the_next_open_invoice(backfilled):
-    home, *_ = backfilled
+    home = backfilled.home
     rows = q(
         home,
         "select invoice_id, charge_id, amount, invoice_status from marts.fct_invoice_lines "
@@ -156,10 +174,7 @@ def test_pending_adjustments_ride_on_the_next_open_invoice(backfilled):
 
 def test_closing_the_next_month_carries_them_once(backfilled, tmp_path):
     """Closing October freezes the adjustment lines on its invoices; nothing stays pending."""
-    import shutil
-
-    home = Home.at(tmp_path / "copy")
-    shutil.copytree(backfilled[0].root, home.root)
+    home = Built(backfilled.home, {}).copy(tmp_path).home
     assert main(["close", "--home", str(home.root), "--month", "2026-10"]) in (0, 3)
     doc_lines = q(
         home,
@@ -182,7 +197,7 @@ def test_closing_the_next_month_carries_them_once(backfilled, tmp_path):
 
 
 def test_the_late_event_lands_in_its_own_day(backfilled):
-    home, *_ = backfilled
+    home = backfilled.home
     [(events,)] = q(
         home,
         "select sum(events) from marts.fct_usage_daily "
@@ -192,13 +207,12 @@ def test_the_late_event_lands_in_its_own_day(backfilled):
 
 
 def test_rerunning_the_range_gives_identical_marts(backfilled):
-    home, *_, backfill_status, marts, rerun_status = backfilled
-    assert backfill_status == rerun_status == 3  # the late usage after close is a warning
-    assert _marts(home) == marts
+    assert backfilled.backfilled == backfilled.rerun == 3  # late usage after close: a warning
+    assert _marts(backfilled.home) == backfilled.marts
 
 
 def test_a_run_killed_halfway_then_rerun_gives_identical_marts(backfilled, tmp_path):
-    home, *_, marts, _ = backfilled
+    home, marts = backfilled.home, backfilled.marts
     write_csv(
         home.landing_usage / "late" / "2026-10-13.csv",
         HEADER,

@@ -11,12 +11,14 @@ import datetime as dt
 import json
 import shutil
 import threading
+from dataclasses import dataclass
 from decimal import Decimal as D
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import polars as pl
 import pytest
 from worked_world import CREDITS_APPLIED, CUSTOMERS, EVENTS, SUBTOTALS, q, write_csv, write_home
+from worlds import World, tally
 
 from lake.home import Home
 from orchestration.alerts import Alert, raise_alerts
@@ -138,36 +140,62 @@ def _corrupt_after_close(home: Home) -> str:
     return lost.name.split("-")[1]
 
 
-@pytest.fixture(scope="module")
-def faulty(tmp_path_factory):
+def _build_faulty(home: Home, _params) -> dict:
+    """The worked world with its faults, run and closed, corrupted, then run and closed again,
+    with every alert also POSTed to a local webhook."""
+    _Hook.received = []
     server = HTTPServer(("127.0.0.1", 0), _Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TALLY_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/hook")
-    home = Home.at(tmp_path_factory.mktemp("faulty"))
     write_home(home)
     _inject_landing_faults(home)
     _inject_billing_faults(home)
-    run = ["run", "--home", str(home.root), "--from", "2026-09-01", "--to", "2026-10-01"]
-    statuses = [main(run), main(["close", "--home", str(home.root), "--month", "2026-09"])]
-    findings_before = q(home, "select check_name from marts.fct_billing_mismatches")
-    lost_batch = _corrupt_after_close(home)
-    statuses.append(main(run))
-    statuses.append(main(["close", "--home", str(home.root), "--month", "2026-10"]))
-    yield home, statuses, findings_before, lost_batch
-    mp.undo()
-    server.shutdown()
+    run = ["--from", "2026-09-01", "--to", "2026-10-01"]
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("TALLY_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/hook")
+            statuses = [tally(home, "run", *run), tally(home, "close", "--month", "2026-09")]
+            findings_before = q(home, "select check_name from marts.fct_billing_mismatches")
+            lost_batch = _corrupt_after_close(home)
+            statuses += [tally(home, "run", *run), tally(home, "close", "--month", "2026-10")]
+    finally:
+        server.shutdown()
+    return {
+        "statuses": [s.status for s in statuses],
+        "findings_before": findings_before,
+        "lost_batch": lost_batch,
+        "alerts_written": home.alerts.read_text().splitlines(),
+        "alerts_posted": list(_Hook.received),
+    }
+
+
+FAULTY = World("faulty", _build_faulty)
+
+
+@dataclass(frozen=True)
+class Faulty:
+    home: Home  # this module's copy
+    statuses: list[int]  # run, close September, run after the corruption, close October
+    findings_before: list[tuple]  # the findings before the corruption
+    lost_batch: str  # the batch whose October file was lost
+    alerts_written: list[str]  # alerts.jsonl after the build
+    alerts_posted: list[dict]  # what the webhook received meanwhile
+
+
+@pytest.fixture(scope="module")
+def faulty(worlds, tmp_path_factory) -> Faulty:
+    built = worlds.get(FAULTY).copy(tmp_path_factory.mktemp("faulty"))
+    return Faulty(built.home, **built.facts)
 
 
 def test_exit_statuses_tell_warnings_from_blocking_failures(faulty):
-    _, statuses, _, _ = faulty
+    statuses = faulty.statuses
     # run and close with only billing-system warnings: 3; after the corruption the run finds
     # blocking errors (1) and October's close is refused (1).
     assert statuses == [3, 3, 1, 1]
 
 
 def test_every_quarantine_reason_is_found_and_nothing_valid_is_lost(faulty):
-    home, _, _, _ = faulty
+    home = faulty.home
     reasons = dict(q(home, "select reason, count(*) from marts.fct_quarantined_events group by 1"))
     assert reasons == {
         "missing_event_id": 1,
@@ -205,7 +233,7 @@ def test_every_quarantine_reason_is_found_and_nothing_valid_is_lost(faulty):
 
 
 def test_billing_system_disagreements_are_exact_warnings(faulty):
-    home, _, findings_before, _ = faulty
+    home, findings_before = faulty.home, faulty.findings_before
     rows = q(
         home,
         "select check_name, customer_id, period_start, expected, actual, difference "
@@ -225,7 +253,7 @@ def test_billing_system_disagreements_are_exact_warnings(faulty):
 
 
 def test_corruption_and_loss_are_blocking_errors(faulty):
-    home, _, _, lost_batch = faulty
+    home, lost_batch = faulty.home, faulty.lost_batch
     rows = q(
         home,
         "select check_name, customer_id, subject, expected, actual "
@@ -241,7 +269,7 @@ def test_corruption_and_loss_are_blocking_errors(faulty):
 
 
 def test_a_blocking_finding_stops_the_close_and_says_why(faulty, capsys):
-    home, _, _, _ = faulty
+    home = faulty.home
     assert not (home.lake_issued / "invoices" / "period=2026-10.parquet").exists()
     assert main(["close", "--home", str(home.root), "--month", "2026-10"]) == 1
     err = capsys.readouterr().err.strip()
@@ -251,9 +279,8 @@ def test_a_blocking_finding_stops_the_close_and_says_why(faulty, capsys):
 
 
 def test_alerts_reach_the_file_and_the_webhook(faulty):
-    home, _, _, _ = faulty
-    written = [json.loads(line) for line in home.alerts.read_text().splitlines()]
-    assert written == _Hook.received  # every alert, byte for byte the same object
+    written = [json.loads(line) for line in faulty.alerts_written]
+    assert written == faulty.alerts_posted  # every alert, byte for byte the same object
     checks = {(a["check"], a["severity"]) for a in written}
     assert {
         ("fct_billing_mismatches:agrees_with_billing_system", "warning"),
@@ -284,18 +311,16 @@ def test_a_failing_webhook_is_logged_and_never_fatal(tmp_path, caplog):
 def test_the_failure_sensor_alerts_for_runs_the_cli_did_not_start(faulty):
     """A scheduled month close (no CLI tag) of October fails on the blocking findings; the
     run-failure sensor writes the alert."""
-    import os
-
     import dagster as dg
 
     from orchestration.definitions import defs as load
     from orchestration.defs.sensors import alert_on_failed_runs
     from orchestration.settings import TallySettings
 
-    home, _, _, _ = faulty
-    os.environ["TALLY_HOME"] = str(home.root)
+    home = faulty.home
     before = len(home.alerts.read_text().splitlines())
-    with dg.instance_for_test() as instance:
+    with dg.instance_for_test() as instance, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TALLY_HOME", str(home.root))
         result = (
             load()
             .resolve_job_def("month_close")
@@ -322,7 +347,7 @@ def test_the_failure_sensor_alerts_for_runs_the_cli_did_not_start(faulty):
 def test_the_summary_names_each_unreadable_file_with_its_reason(faulty, capsys):
     from orchestration.summary import print_summary
 
-    home, _, _, _ = faulty
+    home = faulty.home
     print_summary(home.root)
     out = capsys.readouterr().out
     assert "    unreadable: landing/usage/faults/broken.parquet: not a readable Parquet file" in out

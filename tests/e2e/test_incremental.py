@@ -3,18 +3,21 @@ earlier days included, give the same marts as one run over all of them, while ea
 rebuilds only the usage dates its batch touched."""
 
 import contextlib
+import copy
 import datetime as dt
 import hashlib
 import io
 import json
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
 import yaml
+from worlds import Built, Ran, World, tally
 
 from demo.generate import GenerateConfig, generate
 from lake.home import Home
@@ -29,7 +32,6 @@ RUN_COLUMNS = {"batch_id", "ingested_at", "detected_at"}
 # Raised by the run that first sees them, with that run's figures: night after night raises
 # them on other nights than one run does (compared in a test of their own).
 RAISED_BY_RUNS = "fct_spend_notifications"
-NOOP_OUTPUT: list[str] = []  # what the run with nothing new printed
 REUSED_ID = "evt_11_0000000000"  # the world's first event (seed 11), on 26 September
 
 
@@ -95,68 +97,100 @@ def _rebuilt_periods(home: Home, model: str) -> list[str] | None:
     return sorted(set(re.findall(r">= cast\('(\d{4}-\d{2}-01)' as date\)", text)))
 
 
-@pytest.fixture(scope="module")
-def histories(tmp_path_factory):
-    whole = Home.at(tmp_path_factory.mktemp("whole"))
-    generate(
-        whole, GenerateConfig(customers=6, days=DAYS, events_per_day=300, start=START, seed=11)
-    )
-    last = START + dt.timedelta(days=DAYS - 1)
+CONFIG = GenerateConfig(customers=6, days=DAYS, events_per_day=300, start=START, seed=11)
+LAST = START + dt.timedelta(days=DAYS - 1)
+
+
+def _land(home: Home, config: GenerateConfig) -> None:
+    generate(home, config)
     # The last night's export re-uses the id of the world's first event on another day: the
     # nightly finds it by looking up only the new dates' id hashes.
-    reuse = whole.landing_usage / f"{last:%Y/%m/%d}" / "reuse.csv"
+    reuse = home.landing_usage / f"{LAST:%Y/%m/%d}" / "reuse.csv"
     reuse.write_text(
         "event_id,occurred_at,customer_id,metric,quantity,status,properties\n"
-        f"{REUSED_ID},{last - dt.timedelta(days=1)}T12:00:00Z,cus_0001,api_calls,1,200,\n"
+        f"{REUSED_ID},{LAST - dt.timedelta(days=1)}T12:00:00Z,cus_0001,api_calls,1,200,\n"
     )
-    status_whole = main(["run", "--home", str(whole.root), "--from", str(START), "--to", str(last)])
 
-    nightly = Home.at(tmp_path_factory.mktemp("nightly"))
+
+def _build_whole(home: Home, config: GenerateConfig) -> dict:
+    """Every export, then one run over all of them."""
+    _land(home, config)
+    return {"status": tally(home, "run", "--from", str(START), "--to", str(LAST)).status}
+
+
+def _build_nightly(home: Home, config: GenerateConfig) -> dict:
+    """The same exports arriving three days a night, a run each night; then a run with
+    nothing new, and a --full-refresh."""
+    exports = Home.at(home.root.parent / "exports")
+    _land(exports, config)
     for folder in ("pricing", "landing/reference"):
-        shutil.copytree(whole.root / folder, nightly.root / folder)
+        shutil.copytree(exports.root / folder, home.root / folder)
     statuses, rebuilt, touched = [], [], []
-    for night, files in enumerate(_arrivals(whole.landing_usage)):
+    for night, files in enumerate(_arrivals(exports.landing_usage)):
         for f in files:
-            target = nightly.root / f.relative_to(whole.root)
+            target = home.root / f.relative_to(exports.root)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(f, target)
-        day = str(min(START + dt.timedelta(days=3 * night + 2), last))
-        statuses.append(main(["run", "--home", str(nightly.root), "--from", day, "--to", day]))
-        rebuilt.append(_rebuilt_dates(nightly))
-        batch_days = pl.read_parquet(nightly.lake_batch_days / "batch-*.parquet")
-        newest = pl.read_parquet(nightly.lake_ingested_files / "batch-*.parquet").sort(
-            "ingested_at"
-        )["batch_id"][-1]
+        day = str(min(START + dt.timedelta(days=3 * night + 2), LAST))
+        statuses.append(tally(home, "run", "--from", day, "--to", day).status)
+        rebuilt.append(_rebuilt_dates(home))
+        batch_days = pl.read_parquet(home.lake_batch_days / "batch-*.parquet")
+        newest = pl.read_parquet(home.lake_ingested_files / "batch-*.parquet").sort("ingested_at")[
+            "batch_id"
+        ][-1]
         touched.append(
             sorted(
                 str(d)
                 for d in batch_days.filter(pl.col("batch_id") == newest)["event_date"].to_list()
             )
         )
-    compiled_before = _compiled(nightly).stat().st_mtime_ns
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        again = main(["run", "--home", str(nightly.root), "--from", str(last), "--to", str(last)])
-    NOOP_OUTPUT.append(printed.getvalue())
-    rebuilt.append(None if _compiled(nightly).stat().st_mtime_ns != compiled_before else "no dbt")
-    nightly_marts = {**_marts(nightly), **_marts(nightly, raised=True)}
-    refresh = ["run", "--home", str(nightly.root), "--from", str(last), "--to", str(last)]
-    refreshed = main([*refresh, "--full-refresh"])
-    rebuilt.append(_rebuilt_dates(nightly))
-    return (
-        whole,
-        nightly,
-        status_whole,
-        statuses,
-        rebuilt,
-        touched,
-        (again, refreshed, nightly_marts),
+    compiled_before = _compiled(home).stat().st_mtime_ns
+    again = tally(home, "run", "--from", str(LAST), "--to", str(LAST))
+    rebuilt.append(None if _compiled(home).stat().st_mtime_ns != compiled_before else "no dbt")
+    marts = {**_marts(home), **_marts(home, raised=True)}
+    refreshed = tally(home, "run", "--from", str(LAST), "--to", str(LAST), "--full-refresh")
+    rebuilt.append(_rebuilt_dates(home))
+    return {
+        "statuses": statuses,
+        "rebuilt": rebuilt,
+        "touched": touched,
+        "again": again,
+        "refreshed": refreshed.status,
+        "marts_before_refresh": marts,
+    }
+
+
+WHOLE = World("incremental-whole", _build_whole, CONFIG)
+NIGHTLY = World("incremental-nightly", _build_nightly, CONFIG)
+
+
+@dataclass(frozen=True)
+class Histories:
+    """The same exports, run once over everything and night by night (both read only)."""
+
+    whole: Home
+    whole_status: int
+    nightly: Home  # after the nights, a run with nothing new and a --full-refresh
+    statuses: list[int]  # each night's exit status
+    rebuilt: list  # the dates each build of int_usage_daily read (None: every date)
+    touched: list[list[str]]  # the dates each night's batch touched
+    again: Ran  # the run with nothing new
+    refreshed: int  # the --full-refresh's exit status
+    marts_before_refresh: dict[str, list]
+
+
+@pytest.fixture(scope="module")
+def histories(worlds) -> Histories:
+    whole, nightly = worlds.get(WHOLE), worlds.get(NIGHTLY)
+    return Histories(
+        whole.home, whole.facts["status"], nightly.home, **copy.deepcopy(nightly.facts)
     )
 
 
 def test_night_after_night_gives_the_marts_of_one_run_over_everything(histories):
     """Compared after a --full-refresh of the nightly home, and before it (in the test below)."""
-    whole, nightly, status_whole, statuses, _, _, _ = histories
+    whole, nightly = histories.whole, histories.nightly
+    status_whole, statuses = histories.whole_status, histories.statuses
     # Warnings (3): the billing slips. The reused id is an error (1), from the last night on.
     assert status_whole == 1 and set(statuses[:-1]) <= {0, 3} and statuses[-1] == 1
     expected, actual = _marts(whole), _marts(nightly)
@@ -167,7 +201,7 @@ def test_night_after_night_gives_the_marts_of_one_run_over_everything(histories)
 
 
 def test_each_night_rebuilds_only_the_dates_its_batch_touched(histories):
-    _, _, _, _, rebuilt, touched, _ = histories
+    rebuilt, touched = histories.rebuilt, histories.touched
     assert rebuilt[0] is None  # the first build reads every date: no date filter at all
     for night in range(1, len(touched)):
         assert rebuilt[night] == touched[night], night
@@ -178,7 +212,7 @@ def test_each_night_rebuilds_only_the_dates_its_batch_touched(histories):
 def test_the_tables_that_grow_with_history_are_not_in_the_copied_warehouse(histories):
     """Each build copies the warehouse: the daily aggregate, the id index and the rating per
     period live in the incremental store beside it, updated in place."""
-    _, nightly, *_ = histories
+    nightly = histories.nightly
 
     def tables(path: Path) -> set[str]:
         with duckdb.connect(str(path), read_only=True) as con:
@@ -202,22 +236,27 @@ def test_the_tables_that_grow_with_history_are_not_in_the_copied_warehouse(histo
 def test_a_run_with_nothing_new_runs_no_dbt_and_a_full_refresh_rebuilds_all(histories):
     """Nothing new: dbt is not run at all (the marts are current), the checks still report
     what stands (same exit status). --full-refresh reads every date again."""
-    whole, _, _, statuses, rebuilt, touched, (again, refreshed, nightly_marts) = histories
-    assert again == statuses[-1] and refreshed == statuses[-1]
+    whole, statuses, rebuilt, touched = (
+        histories.whole,
+        histories.statuses,
+        histories.rebuilt,
+        histories.touched,
+    )
+    assert histories.again.status == statuses[-1] and histories.refreshed == statuses[-1]
     assert rebuilt[len(touched)] == "no dbt"
-    [output] = NOOP_OUTPUT
+    output = histories.again.output
     assert "nothing new since run" in output and "the marts are current" in output
     assert "summary:" in output
     assert rebuilt[len(touched) + 1] is None  # --full-refresh: every date read
+    nightly_marts = dict(histories.marts_before_refresh)
     raised = nightly_marts.pop(RAISED_BY_RUNS)
     assert nightly_marts == _marts(whole)  # the marts of the no-op run, before the refresh
     # Neither the no-op run nor the full refresh raised a notification again.
-    _, nightly, *_ = histories
-    assert _marts(nightly, raised=True)[RAISED_BY_RUNS] == raised
+    assert _marts(histories.nightly, raised=True)[RAISED_BY_RUNS] == raised
 
 
 def test_each_notification_is_raised_once_night_after_night(histories):
-    whole, nightly, *_ = histories
+    whole, nightly = histories.whole, histories.nightly
     [raised] = _marts(nightly, raised=True).values()
     ids = [r[0] for r in raised]  # notification_id, customer, period, kind, ..., as_of, sent_at
     assert len(ids) == len(set(ids)) > 0
@@ -233,7 +272,7 @@ def test_each_notification_is_raised_once_night_after_night(histories):
 
 
 def test_an_id_reused_on_a_later_night_is_found_by_the_lookup_of_new_dates(histories):
-    whole, _, _, _, _, _, (_, _, nightly_marts) = histories
+    nightly_marts = histories.marts_before_refresh
     reused = [row for row in nightly_marts["fct_billing_mismatches"] if row[0] == "event_id_reused"]
     # check_name, severity, customer, period, subject, expected, actual, difference
     assert [r[:5] for r in reused] == [
@@ -245,9 +284,8 @@ def test_an_id_reused_on_a_later_night_is_found_by_the_lookup_of_new_dates(histo
 def test_a_price_change_re_rates_only_the_periods_it_affects(histories, tmp_path):
     """A new version of a plan from October re-rates October and leaves September as it was;
     the marts are those a full refresh gives."""
-    _, nightly, *_ = histories
-    home = Home.at(tmp_path / "repriced")
-    shutil.copytree(nightly.root, home.root)
+    nightly = histories.nightly
+    home = Built(nightly, {}).copy(tmp_path).home
     book_path = home.pricing / "plans.yaml"
     book = yaml.safe_load(book_path.read_text())
     [starter] = [p for p in book["plans"] if p["plan_id"] == "starter"]
@@ -281,9 +319,8 @@ def test_a_period_rated_to_no_rows_keeps_none_of_its_old_rows(histories, tmp_pat
     """Every subscription ends with September (an edit of the reference data): October has no
     subscription left to rate on, so nothing of its earlier rating may linger; the marts are
     those a full refresh gives."""
-    _, nightly, *_ = histories
-    home = Home.at(tmp_path / "ended")
-    shutil.copytree(nightly.root, home.root)
+    nightly = histories.nightly
+    home = Built(nightly, {}).copy(tmp_path).home
     october = dt.date(2026, 10, 1)
 
     def october_rows() -> int:
@@ -328,7 +365,7 @@ def _md5_id_hash(event_id: str) -> int:
 def test_the_id_index_holds_each_ids_md5_so_it_survives_an_engine_upgrade(histories):
     """The index keeps hashes from night to night: they are each id's MD5, not the engine's
     internal hash (DuckDB's changed between releases), so an upgrade cannot split it."""
-    _, nightly, *_ = histories
+    nightly = histories.nightly
     with duckdb.connect(str(nightly.incremental_store), read_only=True) as con:
         index = con.sql("select usage_date, id_hash from intermediate.int_event_ids").fetchall()
     events = pl.read_parquet(nightly.lake_events / "event_date=*" / "batch-*.parquet")
@@ -343,9 +380,8 @@ def test_the_id_index_holds_each_ids_md5_so_it_survives_an_engine_upgrade(histor
 def test_an_id_index_built_by_an_earlier_version_asks_for_a_full_refresh(histories, tmp_path):
     """An index an earlier tally built (unsigned hashes) is not mixed with new hashes: the run
     stops and says how to rebuild, and the full refresh it names rebuilds the index."""
-    _, nightly, *_ = histories
-    home = Home.at(tmp_path / "upgraded")
-    shutil.copytree(nightly.root, home.root)
+    nightly = histories.nightly
+    home = Built(nightly, {}).copy(tmp_path).home
     with duckdb.connect(str(home.incremental_store)) as con:
         con.execute("alter table intermediate.int_event_ids alter id_hash type ubigint")
     last = START + dt.timedelta(days=DAYS - 1)

@@ -1,56 +1,80 @@
 """generate -> run -> close through the CLI on a small world; the marts must tie to the inputs."""
 
-import contextlib
 import datetime as dt
-import io
 import json
 import os
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from unittest import mock
 
 import duckdb
 import polars as pl
 import pytest
+from worlds import Ran, World, tally
 
-from demo.generate import GenerateConfig, generate
+from demo.generate import GenerateConfig, GenerateSummary, generate
 from lake.home import Home
 from orchestration.cli import main
 
 pytestmark = pytest.mark.e2e
 
 START = dt.date(2026, 9, 1)
-# What the world's commands saw of the environment: a decoy home in TALLY_HOME / DAGSTER_HOME.
-ENVIRONMENT: dict[str, object] = {}
-OUTPUT: dict[str, str] = {}  # what `tally run` and `tally close` printed (piped)
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    home = Home.at(tmp_path_factory.mktemp("world"))
-    truth = generate(
-        home, GenerateConfig(customers=12, days=35, events_per_day=400, start=START, seed=3)
-    )
-    decoy = tmp_path_factory.mktemp("decoy") / "not-this-home"
+def _build_sample(home: Home, config: GenerateConfig) -> dict:
+    """Generate, run, close September, with a decoy home in TALLY_HOME and DAGSTER_HOME: the
+    commands must use --home, and leave the process environment as they found it."""
+    truth = generate(home, config)
+    decoy = home.root.parent / "decoy" / "not-this-home"
     decoys = {"TALLY_HOME": str(decoy), "DAGSTER_HOME": str(decoy / ".dagster")}
     with mock.patch.dict(os.environ, decoys):
         before = dict(os.environ)
-        with contextlib.redirect_stdout(io.StringIO()) as printed:
-            run_status = main(
-                ["run", "--home", str(home.root), "--from", "2026-09-01", "--to", "2026-10-05"]
-            )
-        OUTPUT["run"] = printed.getvalue()
-        with contextlib.redirect_stdout(io.StringIO()) as printed:
-            close_status = main(["close", "--home", str(home.root), "--month", "2026-09"])
-        OUTPUT["close"] = printed.getvalue()
-        ENVIRONMENT.update(before=before, after=dict(os.environ), decoy=decoy)
-    return home, truth, run_status, close_status
+        run = tally(home, "run", "--from", "2026-09-01", "--to", "2026-10-05")
+        close = tally(home, "close", "--month", "2026-09")
+        left_alone = dict(os.environ) == before
+    return {
+        "truth": truth,
+        "run": run,
+        "close": close,
+        "environment_left_alone": left_alone,
+        "decoy_used": decoy.exists(),
+    }
+
+
+SAMPLE = World(
+    "sample",
+    _build_sample,
+    GenerateConfig(customers=12, days=35, events_per_day=400, start=START, seed=3),
+)
+
+
+@dataclass(frozen=True)
+class Sample:
+    home: Home  # shared: read only (a test that writes takes `own`)
+    truth: GenerateSummary  # what the generator wrote
+    run: Ran
+    close: Ran
+    environment_left_alone: bool
+    decoy_used: bool
+
+
+@pytest.fixture(scope="module")
+def world(worlds) -> Sample:
+    built = worlds.get(SAMPLE)
+    return Sample(built.home, **built.facts)
+
+
+@pytest.fixture
+def own(worlds, tmp_path) -> Home:
+    """This test's own copy of the world's home, to write to."""
+    return worlds.get(SAMPLE).copy(tmp_path).home
 
 
 def test_the_first_build_takes_the_parse_made_while_the_exports_were_read(world):
     """A home's first dbt build would parse the whole project (its profile names the home):
     `tally` parses it in the background while the exports are read, and dbt takes that."""
-    home, *_ = world
+    home = world.home
     log = (home.dagster_home / "dbt-target" / "dbt.log").read_text()
     # Each dbt invocation logs what it found ("Found 49 models, ...", code W006): the run's
     # build and the close's.
@@ -65,13 +89,12 @@ def q(home: Home, sql: str):
 
 
 def test_commands_succeed(world):
-    _, _, run_status, close_status = world
-    assert (run_status, close_status) == (0, 0), OUTPUT
+    assert (world.run.status, world.close.status) == (0, 0), (world.run, world.close)
 
 
 def test_a_run_shows_each_step_as_it_starts_and_ends_and_counts_dbt(world):
-    home, *_ = world
-    lines = OUTPUT["run"].splitlines()
+    home = world.home
+    lines = world.run.output.splitlines()
     assert lines[0] == f"run: 2026-09-01 .. 2026-10-05 (home {home.root})"
     stamped = [line for line in lines if re.match(r"  \[\d\d:\d\d\] ", line)]
     steps = [line[10:] for line in stamped]
@@ -89,13 +112,13 @@ def test_a_run_shows_each_step_as_it_starts_and_ends_and_counts_dbt(world):
     counts = [int(m[1]) for s in steps if (m := re.fullmatch(r"dbt: (\d+) of \d+ models.*", s))]
     assert counts == sorted(counts) and len(counts) >= 2
     # Piped output has no bar and no colour codes, and neither has dbt's log.
-    assert "\r" not in OUTPUT["run"] and "\x1b[" not in OUTPUT["run"]
+    assert "\r" not in world.run.output and "\x1b[" not in world.run.output
     for log in (home.dagster_home / "logs").glob("*.log"):
         assert "\x1b[" not in log.read_text(), log
 
 
 def test_the_summary_says_what_this_command_did_apart_from_the_totals(world):
-    run, close = OUTPUT["run"], OUTPUT["close"]
+    run, close = world.run.output, world.close.output
     this_run = run[run.index("  this run") : run.index("  to date")]
     assert "new files" in this_run and "events accepted" in this_run
     this_close = close[close.index("  this run") : close.index("  to date")]
@@ -114,15 +137,14 @@ def test_the_summary_says_what_this_command_did_apart_from_the_totals(world):
 def test_the_home_given_is_the_only_home_used_and_the_environment_is_left_alone(world):
     """--home wins over TALLY_HOME and DAGSTER_HOME; settings reach Dagster and dbt as
     configuration, not by rewriting the process environment."""
-    home, _, _, _ = world
-    assert ENVIRONMENT["after"] == ENVIRONMENT["before"]
-    assert not ENVIRONMENT["decoy"].exists()
+    home = world.home
+    assert world.environment_left_alone and not world.decoy_used
     assert (home.dagster_home / "dagster.yaml").exists()
     assert home.warehouse.exists()
 
 
 def test_every_raw_row_is_accounted_for(world):
-    home, truth, _, _ = world
+    home, truth = world.home, world.truth
     [(read, accepted, quarantined, dups)] = q(
         home,
         "select sum(rows_read), sum(rows_accepted), sum(rows_quarantined), sum(duplicates_dropped) "
@@ -136,14 +158,14 @@ def test_every_raw_row_is_accounted_for(world):
 
 
 def test_usage_mart_ties_to_accepted_events(world):
-    home, truth, _, _ = world
+    home, truth = world.home, world.truth
     [(events,)] = q(home, "select sum(events) from marts.fct_usage_daily")
     assert events == truth.events
 
 
 def test_invoices_agree_with_the_independent_reference_rating(world):
     """billed_invoices.csv was rated by transforms.rating; only its deliberate slips differ."""
-    home, _, _, _ = world
+    home = world.home
     billed = pl.read_csv(home.landing_reference / "billed_invoices.csv", infer_schema=False)
     computed = dict(
         ((c, p.isoformat()), s)
@@ -160,7 +182,7 @@ def test_invoices_agree_with_the_independent_reference_rating(world):
 
 def test_credits_agree_with_the_independent_reference(world):
     """billed_invoices.csv applied credits with transforms.credits on its own rating."""
-    home, _, _, _ = world
+    home = world.home
     billed = pl.read_csv(home.landing_reference / "billed_invoices.csv", infer_schema=False)
     issued = {
         (c, p.isoformat()): (s, a)
@@ -180,7 +202,7 @@ def test_credits_agree_with_the_independent_reference(world):
 
 
 def test_ledger_balances_never_go_negative_and_tie_to_invoices(world):
-    home, _, _, _ = world
+    home = world.home
     [(negative,)] = q(
         home,
         "select count(*) from marts.fct_credit_ledger "
@@ -198,7 +220,7 @@ def test_ledger_balances_never_go_negative_and_tie_to_invoices(world):
 
 
 def test_invoice_lines_sum_to_subtotals(world):
-    home, _, _, _ = world
+    home = world.home
     rows = q(
         home,
         "select i.invoice_id from marts.fct_invoices i left join marts.fct_invoice_lines l using (invoice_id) "
@@ -208,7 +230,7 @@ def test_invoice_lines_sum_to_subtotals(world):
 
 
 def test_close_issues_the_month_and_leaves_later_months_draft(world):
-    home, _, _, _ = world
+    home = world.home
     status = dict(
         q(
             home,
@@ -223,8 +245,8 @@ def test_close_issues_the_month_and_leaves_later_months_draft(world):
     assert exported == issued
 
 
-def test_issued_invoices_never_change_on_later_runs(world):
-    home, _, _, _ = world
+def test_issued_invoices_never_change_on_later_runs(own):
+    home = own
     issued_file = home.lake_issued / "invoices" / "period=2026-09.parquet"
     before = issued_file.read_bytes()
     exports_before = {p.name: p.read_bytes() for p in home.exports.glob("*.*")}
@@ -256,7 +278,7 @@ def test_issued_invoices_never_change_on_later_runs(world):
 
 
 def test_bad_input_exits_2_with_one_line(world, capsys):
-    home, _, _, _ = world
+    home = world.home
     assert main(["close", "--home", str(home.root), "--month", "2099-01"]) == 2
     assert (
         main(["run", "--home", str(home.root), "--from", "2026-10-05", "--to", "2026-09-01"]) == 2
@@ -268,12 +290,11 @@ def test_bad_input_exits_2_with_one_line(world, capsys):
 def test_summary_tells_a_billing_engineer_what_happened(world, capsys):
     from orchestration.summary import print_summary
 
-    home, truth, _, _ = world
+    home, truth = world.home, world.truth
     print_summary(home.root)
     out = capsys.readouterr().out
     assert "conservation               holds" in out
-    late = 1 if (home.landing_usage / "late" / "late.csv").exists() else 0  # added by a test above
-    assert f"events accepted     {truth.events + late:>12,}" in out
+    assert f"events accepted     {truth.events:>12,}" in out
     assert "invoices issued" in out and "revenue recognized          USD" in out
 
 
@@ -291,7 +312,7 @@ def test_summary_tells_a_billing_engineer_what_happened(world, capsys):
     ],
 )
 def test_query_writes_nothing_and_reads_only_the_home(world, capsys, sql):
-    home = world[0]
+    home = world.home
     before = sorted(p for p in home.root.parent.rglob("*") if p.is_file())
     status = main(["query", "--home", str(home.root), sql.format(home=home.root)])
     err = capsys.readouterr().err
@@ -301,7 +322,7 @@ def test_query_writes_nothing_and_reads_only_the_home(world, capsys, sql):
 
 
 def test_query_reads_marts_and_the_lake_views(world, capsys):
-    home = world[0]
+    home = world.home
     status = main(
         [
             "query",
@@ -321,7 +342,7 @@ def test_every_mart_and_mart_column_is_described_with_its_type(world):
 
     from orchestration.defs.dbt.paths import MANIFEST
 
-    home, *_ = world
+    home = world.home
     nodes = json.loads(MANIFEST.read_text())["nodes"].values()
     declared = {
         n["name"]: n for n in nodes if n["resource_type"] == "model" and n["schema"] == "marts"
@@ -344,12 +365,10 @@ def test_every_mart_and_mart_column_is_described_with_its_type(world):
         assert incremental or node["config"]["contract"]["enforced"], mart
 
 
-def test_make_docs_builds_the_marts_reference_from_the_warehouse(world):
-    import json
-
+def test_make_docs_builds_the_marts_reference_from_the_warehouse(own):
     from orchestration.docs import build, docs_folder
 
-    home, *_ = world
+    home = own
     assert build(home) == 0
     site = docs_folder(home)
     assert (site / "index.html").exists()
@@ -370,7 +389,7 @@ def _money(amount: Decimal, currency: str) -> str:
 
 
 def test_spend_notifications_follow_the_budgets_once_each(world):
-    home, _, _, _ = world
+    home = world.home
     budgets = pl.read_csv(home.landing_reference / "budgets.csv", infer_schema=False)
     rule = {
         r["customer_id"]: (
@@ -419,7 +438,7 @@ def test_spend_notifications_follow_the_budgets_once_each(world):
 
 
 def test_the_finance_report_shows_the_marts_figures(world):
-    home, _, _, _ = world
+    home = world.home
     page = (home.reports / "index.html").read_text()
     revenue = q(
         home,
@@ -452,7 +471,7 @@ def test_the_finance_report_shows_the_marts_figures(world):
 
 
 def test_each_customer_page_shows_its_spend_invoices_and_documents(world):
-    home, _, _, _ = world
+    home = world.home
     spend = q(
         home,
         "select customer_id, spend_to_date, projected_spend, currency from marts.mart_customer_spend",
@@ -476,7 +495,7 @@ def test_each_customer_page_shows_its_spend_invoices_and_documents(world):
 
 
 def test_each_customer_page_shows_its_daily_usage_as_the_marts_have_it(world):
-    home, _, _, _ = world
+    home = world.home
     shown_cells = 0
     for (customer,) in q(home, "select customer_id from marts.mart_customer_spend"):
         page = (home.reports / "customers" / f"{customer}.html").read_text()
@@ -516,7 +535,7 @@ def test_pages_open_from_disk_and_draw_their_plots_without_network(world, tmp_pa
     from browser import dom, screenshot
     from PIL import Image
 
-    home, _, _, _ = world
+    home = world.home
     pages = [home.reports / "index.html", home.reports / "customers" / "cus_0001.html"]
     for page in pages:
         html = page.read_text()
@@ -542,7 +561,7 @@ def test_pages_open_from_disk_and_draw_their_plots_without_network(world, tmp_pa
 def test_an_invoice_document_prints_on_one_page(world, tmp_path):
     from browser import pdf
 
-    home, _, _, _ = world
+    home = world.home
     [(invoice_id, total, currency)] = q(
         home,
         "select invoice_id, total, currency from marts.fct_invoices where status = 'issued' "

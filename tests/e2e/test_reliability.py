@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from worlds import World
 
 import lake.issued
 import orchestration.defs.publish.assets
@@ -47,10 +48,9 @@ def _append_csv(path, row: dict) -> None:
         csv.writer(fh).writerow([row.get(c, "") for c in header])
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    home = Home.at(tmp_path_factory.mktemp("reliability"))
-    generate(home, GenerateConfig(customers=4, days=33, events_per_day=150, seed=5))
+def _land(home: Home, config: GenerateConfig) -> dict:
+    """A small generated world, and a customer whose id holds a slash; nothing run yet."""
+    generate(home, config)
     ref = home.landing_reference
     first = pl.read_csv(ref / "subscriptions.csv", infer_schema=False).row(0, named=True)
     customer = pl.read_csv(ref / "customers.csv", infer_schema=False).filter(
@@ -75,7 +75,18 @@ def home(tmp_path_factory):
         # before the customer's subscription starts: nothing bills it
         f"slash-0,2026-08-20T10:00:00Z,{SLASHED},api_calls,1,200,\n"
     )
-    return home
+    return {}
+
+
+LANDED = World(
+    "reliability", _land, GenerateConfig(customers=4, days=33, events_per_day=150, seed=5)
+)
+
+
+@pytest.fixture(scope="module")
+def home(worlds, tmp_path_factory) -> Home:
+    """This module's copy: every test here runs commands on it, in order."""
+    return worlds.get(LANDED).copy(tmp_path_factory.mktemp("reliability")).home
 
 
 def _hold(home: Home, *, read_only: bool) -> subprocess.Popen:

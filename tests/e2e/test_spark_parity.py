@@ -1,30 +1,29 @@
-"""The same models on Spark (SPEC 3a): one home, run and closed on Spark, then built on DuckDB,
-gives the same marts to the cent and row for row, and `tally query` answers the same on both.
+"""The same models on Spark: one home, run and closed on Spark, then built on DuckDB, gives the
+same marts to the cent and row for row, and `tally query` answers the same on both.
 
 The world is small (a few plans, prepaid and promotional credits, USD and EUR, faulty and
-duplicated exports): Spark's cost is per model, not per row, so this is what CI can afford.
-September is closed on Spark, so the invoices DuckDB builds on were issued by Spark's rating: a
-cent of difference there would show as an adjustment on DuckDB.
+duplicated exports): Spark's cost is per model, not per row. September is closed on Spark, so
+the invoices DuckDB builds on were issued by Spark's rating: a cent of difference there would
+show as an adjustment on DuckDB.
 
-With `--spark-history` (`make test-spark-history`, about 4 minutes more than CI can spend) the
-world arrives night by night on Spark: September's exports, September closed, then October's
-(late events and re-delivered copies among them), built incrementally with Spark's strategy
-(insert_overwrite) on that history; DuckDB still builds everything in one run.
+Here Spark runs everything in one run and closes September. test_spark_history.py runs the
+same tests on the same world arriving night by night (each module on its own worker in
+`make test-spark`). DuckDB builds everything in one run.
 """
 
-import contextlib
 import datetime as dt
-import io
+import json
 import os
 import shutil
 import subprocess
 import sys
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 import pytest
 import yaml
+from worlds import Built, Ran, World, tally
 
 from demo.generate import GenerateConfig, generate
 from lake.home import Home
@@ -35,6 +34,7 @@ from orchestration.warehouse import reading
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.spark,
     pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java: `make spark`"),
 ]
 
@@ -60,11 +60,7 @@ MARTS = (
 NOT_COMPARED = {"rated_with", "detected_at"}
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    home = Home.at(tmp_path_factory.mktemp("parity"))
-    generate(home, GenerateConfig(customers=10, days=42, events_per_day=250, start=START, seed=11))
-    return home
+CONFIG = GenerateConfig(customers=10, days=42, events_per_day=250, start=START, seed=11)
 
 
 def _october_exports(home: Home) -> list[Path]:
@@ -85,29 +81,51 @@ NIGHT_BY_NIGHT = {
 DUCKDB = {"duckdb run": ["run", "--engine", "duckdb", "--from", START.isoformat(), "--to", LAST]}
 
 
-@pytest.fixture(scope="module")
-def statuses(home, tmp_path_factory, request):
-    """Run and close on Spark (night by night with --spark-history), then build the same home
-    on DuckDB in one run; each command's exit status, seconds and output."""
-    history = request.config.getoption("--spark-history")
-    commands = {**(NIGHT_BY_NIGHT if history else ONE_RUN), **DUCKDB}
-    held = tmp_path_factory.mktemp("october")
-    october = {path: held / path.name for path in _october_exports(home)} if history else {}
-    assert october or not history, "the world has October exports"
-    for landed, aside in october.items():
-        shutil.move(landed, aside)
-    out = {}
-    for name, args in commands.items():
+def _build(home: Home, history: tuple) -> dict:
+    """Run and close on Spark (`history`: its commands), then build the same home on DuckDB in
+    one run; each command's exit status and output. October's exports wait outside the home
+    until the command that first reads them."""
+    generate(home, CONFIG)
+    commands = {**dict(history), **DUCKDB}
+    night_by_night = "spark run october" in commands
+    held = home.root.parent / "october"
+    october = {path: held / path.name for path in _october_exports(home)}
+    assert october, "the world has October exports"
+    if night_by_night:
+        held.mkdir()
+        for landed, aside in october.items():
+            shutil.move(landed, aside)
+    ran = {}
+    for name, (command, *args) in commands.items():
         if name == "spark run october":
             for landed, aside in october.items():
                 shutil.move(aside, landed)
-        began, printed = time.perf_counter(), io.StringIO()
-        with contextlib.redirect_stdout(printed):
-            status = main([args[0], "--home", str(home.root), *args[1:]])
-        seconds = time.perf_counter() - began
-        out[name] = (status, seconds, printed.getvalue())
-        print(f"{name}: exit {status} in {seconds:.0f} s")  # the README's parity timings
-    return out
+        ran[name] = tally(home, command, *args)
+    return {"commands": ran}
+
+
+def _history(commands: dict) -> tuple:
+    return tuple((name, tuple(args)) for name, args in commands.items())
+
+
+ONCE = World("spark-once", _build, _history(ONE_RUN))
+NIGHTS = World("spark-nights", _build, _history(NIGHT_BY_NIGHT))
+
+
+@dataclass(frozen=True)
+class Parity:
+    home: Home  # read only: a test that writes takes a copy
+    commands: dict[str, Ran]  # each command, Spark's first, then DuckDB's run
+
+
+def built_parity(worlds, world: World) -> Parity:
+    built = worlds.get(world)
+    return Parity(built.home, built.facts["commands"])
+
+
+@pytest.fixture(scope="module")
+def parity(worlds) -> Parity:
+    return built_parity(worlds, ONCE)
 
 
 def _marts(home: Home) -> dict[str, pl.DataFrame]:
@@ -131,16 +149,17 @@ def _kinds(frame: pl.DataFrame) -> dict[str, str]:
     return kinds
 
 
-def test_every_command_succeeds_on_both_engines(statuses):
-    exits = {name: status for name, (status, _, _) in statuses.items()}
+def test_every_command_succeeds_on_both_engines(parity):
+    commands = parity.commands
     # The world's billing-system export has deliberate slips: warnings, never failures.
-    spark = [name for name in statuses if name.startswith("spark")]
+    spark = [name for name in commands if name.startswith("spark")]
     for name in spark:
-        assert exits[name] in (0, 3), statuses[name][2][-3000:]
-    assert exits["duckdb run"] == exits[spark[-1]]
+        assert commands[name].status in (0, 3), commands[name].output[-3000:]
+    assert commands["duckdb run"].status == commands[spark[-1]].status
 
 
-def test_spark_and_duckdb_build_the_same_marts_row_for_row(home, statuses):
+def test_spark_and_duckdb_build_the_same_marts_row_for_row(parity):
+    home = parity.home
     spark = _marts(Home.at(home.root, "spark"))
     duckdb = _marts(Home.at(home.root, "duckdb"))
     assert spark["fct_invoices"].filter(pl.col("status") == "issued").height > 0
@@ -156,7 +175,8 @@ def test_spark_and_duckdb_build_the_same_marts_row_for_row(home, statuses):
     assert duckdb["fct_invoice_adjustments"].height == 0
 
 
-def test_money_keeps_its_decimals_on_both_engines(home, statuses):
+def test_money_keeps_its_decimals_on_both_engines(parity):
+    home = parity.home
     for engine in ("spark", "duckdb"):
         with reading(Home.at(home.root, engine)) as warehouse:
             lines = warehouse.frame("select amount, quantity from marts.fct_invoice_lines")
@@ -164,7 +184,8 @@ def test_money_keeps_its_decimals_on_both_engines(home, statuses):
         assert lines.schema["quantity"] == pl.Decimal(38, 9), engine
 
 
-def test_tally_query_answers_the_same_on_both_engines(home, statuses, capsys):
+def test_tally_query_answers_the_same_on_both_engines(parity, capsys):
+    home = parity.home
     sql = (
         "select currency, status, count(*) as invoices, sum(total) as total "
         "from marts.fct_invoices group by currency, status order by currency, status"
@@ -178,7 +199,8 @@ def test_tally_query_answers_the_same_on_both_engines(home, statuses, capsys):
     assert "USD" in answers["spark"] and "issued" in answers["spark"]
 
 
-def test_simulate_reads_the_same_current_invoices_on_both_engines(home, statuses, capsys):
+def test_simulate_reads_the_same_current_invoices_on_both_engines(parity, capsys):
+    home = parity.home
     answers = {}
     for engine in ("spark", "duckdb"):
         capsys.readouterr()
@@ -189,20 +211,21 @@ def test_simulate_reads_the_same_current_invoices_on_both_engines(home, statuses
     assert "cus_0001" in answers["spark"]
 
 
-def test_the_summary_reads_the_same_figures_on_both_engines(statuses):
+def test_the_summary_reads_the_same_figures_on_both_engines(parity):
     def figures(out: str) -> list[str]:  # the totals (what each run ingested differs)
         return out[out.index("  to date") :].splitlines()
 
-    last_on_spark = [name for name in statuses if name.startswith("spark")][-1]
-    assert figures(statuses[last_on_spark][2]) == figures(statuses["duckdb run"][2])
+    commands = parity.commands
+    last_on_spark = [name for name in commands if name.startswith("spark")][-1]
+    assert figures(commands[last_on_spark].output) == figures(commands["duckdb run"].output)
 
 
-def test_the_rating_unit_tests_pass_on_spark(home, statuses, tmp_path):
+def test_the_rating_unit_tests_pass_on_spark(parity, tmp_path):
     """The dbt unit tests of the invoice lines (packages at zero and exact multiples, half
     cents, tiny prices, each pricing model at its boundaries, proration, zero-decimal
-    currencies) on Spark; the DuckDB suite runs every unit test on DuckDB. Only these: each
-    costs seconds on Spark, and the suite has a time budget."""
-    spark = Home.at(home.root, "spark")
+    currencies) on Spark; tests/dbt runs every unit test on DuckDB. Only these: each costs
+    seconds on Spark. What passed is read from dbt's run_results.json."""
+    spark = Home.at(parity.home.root, "spark")
     profile = run_profile(spark, spark.warehouse_folder, "3GB")
     (tmp_path / "profiles.yml").write_text(yaml.safe_dump(profile), encoding="utf-8")
     dbt = Path(sys.executable).parent / "dbt"
@@ -216,11 +239,20 @@ def test_the_rating_unit_tests_pass_on_spark(home, statuses, tmp_path):
         timeout=900,
     )
     assert done.returncode == 0, done.stdout[-4000:]
-    assert "packages_at_zero_and_exact_multiples_half_cents_and_tiny_prices" in done.stdout
-    assert "Done. PASS=5 " in done.stdout, done.stdout[-2000:]  # 4 unit tests and the hook
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    units = {r["unique_id"]: r["status"] for r in results if r["unique_id"].startswith("unit_")}
+    manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    declared = [
+        k for k, u in manifest["unit_tests"].items() if u["model"] == "int_invoice_lines_rated"
+    ]
+    assert sorted(units) == sorted(declared) and len(declared) >= 4
+    assert set(units.values()) == {"pass"}
 
 
-def test_tally_report_builds_the_same_pages_on_both_engines(home, statuses, tmp_path):
+def test_tally_report_builds_the_same_pages_on_both_engines(parity, tmp_path):
+    # A copy (`report` rewrites reports/): its Spark catalog still names the world's tables,
+    # which the report only reads.
+    home = Built(parity.home, {}).copy(tmp_path).home
     pages = {}
     for engine in ("spark", "duckdb"):
         assert main(["report", "--home", str(home.root), "--engine", engine]) == 0

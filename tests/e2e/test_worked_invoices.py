@@ -7,9 +7,7 @@ a far-from-UTC local time zone: billing days and periods are UTC whatever the ma
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
+from dataclasses import dataclass
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -20,10 +18,12 @@ from worked_world import (
     EXPECTED_QUANTITIES,
     PRICE_BOOK,
     SUBTOTALS,
+    WORKED,
     q,
     write_csv,
     write_home,
 )
+from worlds import tally
 
 from lake.home import Home
 from orchestration.cli import main
@@ -41,16 +41,21 @@ def _issued_files(home: Home) -> dict[str, bytes]:
     }
 
 
+@dataclass(frozen=True)
+class Worked:
+    """The worked world (September closed) on this module's copy, after a later run and a
+    second close of September."""
+
+    home: Home
+    statuses: list[int]  # run, close, the later run, the second close
+    issued: dict[str, bytes]  # what the first close wrote, as it wrote it
+    issued_rows: list[tuple]  # the issued invoices as the marts had them then
+
+
 @pytest.fixture(scope="module")
-def worked(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TZ", "Pacific/Kiritimati")  # UTC+14: a local-time bug moves whole days
-    home = Home.at(tmp_path_factory.mktemp("worked"))
-    write_home(home)
-    statuses = [
-        main(["run", "--home", str(home.root), "--from", "2026-09-01", "--to", "2026-10-01"]),
-        main(["close", "--home", str(home.root), "--month", "2026-09"]),
-    ]
+def worked(worlds, tmp_path_factory) -> Worked:
+    built = worlds.get(WORKED).copy(tmp_path_factory.mktemp("worked"))
+    home = built.home
     issued = _issued_files(home)
     issued_rows = q(home, "select * from marts.fct_invoices where status = 'issued' order by 1")
     # Later: a late September call for c_unit and October tokens for c_grad arrive.
@@ -67,23 +72,23 @@ def worked(tmp_path_factory):
             for n in range(70)
         ],
     )
-    statuses.append(
-        main(["run", "--home", str(home.root), "--from", "2026-10-01", "--to", "2026-10-10"])
-    )
-    statuses.append(main(["close", "--home", str(home.root), "--month", "2026-09"]))  # again
-    yield home, statuses, issued, issued_rows
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TZ", "Pacific/Kiritimati")
+        later = tally(home, "run", "--from", "2026-10-01", "--to", "2026-10-10")
+        again = tally(home, "close", "--month", "2026-09")
+    first = [built.facts["run"].status, built.facts["close"].status]
+    return Worked(home, [*first, later.status, again.status], issued, issued_rows)
 
 
 def test_commands_succeed(worked):
-    _, statuses, _, _ = worked
+    statuses = worked.statuses
     # The late September call makes the later run exit 3: a warning (usage after close) that
     # adjustments resolve, not an error. Closing September again changes nothing: exit 0.
     assert statuses == [0, 0, 3, 0]
 
 
 def test_every_line_is_rated_to_the_cent(worked):
-    home, _, issued, _ = worked
+    issued = worked.issued
     actual = {}
     for name in (n for n in issued if n.endswith(".json")):
         doc = json.loads(issued[name])
@@ -94,7 +99,7 @@ def test_every_line_is_rated_to_the_cent(worked):
 
 
 def test_usage_quantities_follow_each_aggregation(worked):
-    home, _, _, _ = worked
+    home = worked.home
     rows = q(
         home,
         "select customer_id, charge_id, quantity from marts.fct_invoice_lines "
@@ -106,7 +111,7 @@ def test_usage_quantities_follow_each_aggregation(worked):
 
 
 def test_invoices_are_issued_with_subtotals_in_their_currency(worked):
-    home, _, _, issued_rows = worked
+    home, issued_rows = worked.home, worked.issued_rows
     rows = q(
         home,
         "select customer_id, currency, subtotal, status from marts.fct_invoices "
@@ -122,7 +127,7 @@ def test_reconciliation_finds_only_the_late_usage_when_billing_agrees(worked):
     """Billing agrees on every invoice; the one finding is the adjustment the September call
     that arrived after close makes: 7 calls, 2 free, at 0.01 is 0.05 against 0.04 issued (a
     warning until the adjustment is carried onto a closed invoice)."""
-    home, _, _, _ = worked
+    home = worked.home
     findings = q(
         home,
         "select check_name, severity, customer_id, period_start, subject, expected, actual, "
@@ -147,7 +152,7 @@ def test_reconciliation_finds_only_the_late_usage_when_billing_agrees(worked):
 
 
 def test_issued_invoices_never_change(worked):
-    home, _, issued, issued_rows = worked
+    home, issued, issued_rows = worked.home, worked.issued, worked.issued_rows
     assert len(issued) == len(CUSTOMERS) + 3  # a document per invoice, three lake tables
     assert _issued_files(home) == issued  # byte for byte, after a later run and a second close
     assert q(home, "select * from marts.fct_invoices where status = 'issued' order by 1") == (
@@ -165,7 +170,7 @@ def test_issued_invoices_never_change(worked):
 def test_open_month_has_drafts_and_a_projection_through_the_tiers(worked):
     """October for c_grad under version 3: 10 tokens by Oct 10 -> 10 * 0.20 = 2.00 so far.
     Projected to 31 days: 31 tokens -> 10 * 0.20 + 21 * 0.10 = 4.10 (not 2.00 * 31 / 10)."""
-    home, _, _, _ = worked
+    home = worked.home
     [(status, subtotal)] = q(
         home,
         "select status, subtotal from marts.fct_invoices "
@@ -186,45 +191,13 @@ def test_open_month_has_drafts_and_a_projection_through_the_tiers(worked):
 
 
 def test_month_end_uses_utc_days(worked):
-    home, _, _, _ = worked
+    home = worked.home
     rows = q(
         home,
         "select usage_date, events from marts.fct_usage_daily "
         "where customer_id = 'c_unit' and usage_date >= date '2026-09-30'",
     )
     assert dict(rows) == {dt.date(2026, 9, 30): 1, dt.date(2026, 10, 1): 1}
-
-
-def test_rating_sql_passes_its_dbt_unit_tests(worked, tmp_path):
-    """The `unit_tests:` of dbt_project, run against this warehouse: dbt types the fixtures
-    from the input relations, so they must exist."""
-    home = worked[0]
-    project = Path(__file__).resolve().parents[2] / "dbt_project"
-    dbt = Path(sys.executable).with_name("dbt")
-    done = subprocess.run(
-        [
-            str(dbt),
-            "test",
-            "--select",
-            "test_type:unit",
-            "--project-dir",
-            str(project),
-            "--profiles-dir",
-            str(project),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-        ],
-        env={**os.environ, "TALLY_HOME": str(home.root), "DO_NOT_TRACK": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-4000:]
-    # Every unit test ran (a selector typo would run none), and the project's start hook.
-    assert "Done. PASS=10 " in done.stdout, done.stdout[-2000:]
-    assert "9 of 9 PASS" in done.stdout
 
 
 @pytest.mark.parametrize(
@@ -252,7 +225,7 @@ def test_a_bad_price_book_is_refused_before_any_data_is_touched(tmp_path, capsys
 
 
 def test_credits_are_applied_at_close_in_burn_order(worked):
-    home, _, issued, _ = worked
+    issued = worked.issued
     doc = json.loads(issued["exports/INV-2026-09-c_cred.json"])
     assert (D(doc["subtotal"]), D(doc["credits_applied"]), D(doc["total"])) == (
         D("20.20"),
@@ -270,7 +243,7 @@ def test_credits_are_applied_at_close_in_burn_order(worked):
 
 
 def test_the_ledger_records_grants_consumption_and_expiry_with_running_balances(worked):
-    home, _, _, _ = worked
+    home = worked.home
     rows = q(
         home,
         "select entry_date, entry_type, grant_id, credits, invoice_id, balance_after, "
@@ -293,7 +266,7 @@ def test_the_ledger_records_grants_consumption_and_expiry_with_running_balances(
 
 
 def test_revenue_recognizes_credits_at_cost_basis_and_rolls_deferred_forward(worked):
-    home, _, _, _ = worked
+    home = worked.home
     rows = q(
         home,
         "select month, billed_revenue, credit_revenue, breakage_revenue, recognized_revenue, "
@@ -311,7 +284,7 @@ def test_revenue_recognizes_credits_at_cost_basis_and_rolls_deferred_forward(wor
 
 
 def test_ledger_and_revenue_tie_to_the_issued_invoices(worked):
-    home, _, _, _ = worked
+    home = worked.home
     untied = q(
         home,
         """
@@ -339,7 +312,7 @@ def test_a_draft_shows_the_credits_close_would_apply_and_spend_shows_what_is_lef
     """October for c_cred by 10 October: 20.00 base fee + 70 calls * 0.10 = 27.00. Live at the
     end of October: cr_late (priority 1) 500 credits = 5.00, then cr_buy 2180 = 21.80: 26.80
     applied, 0.20 to pay. Projected: 70 * 31 / 10 = 217 calls = 21.70 + 20.00 = 41.70."""
-    home, _, _, _ = worked
+    home = worked.home
     [(subtotal, credits, total)] = q(
         home,
         "select subtotal, credits_applied, total from marts.fct_invoices "
@@ -362,7 +335,7 @@ def _readme_query(title: str) -> str:
 
 
 def test_the_readme_answers_finance_questions_with_one_query_each(worked):
-    home, _, _, _ = worked
+    home = worked.home
     # c_cred carries 22.44 (above); c_unit's 8.00 grant is never drawn: its plan takes none.
     deferred = q(home, _readme_query("How much deferred revenue do we carry?"))
     assert deferred == [("EUR", 0), ("JPY", 0), ("USD", D("30.44"))]
@@ -374,7 +347,7 @@ def test_the_readme_answers_finance_questions_with_one_query_each(worked):
 def test_a_late_event_after_close_is_an_adjustment_carried_to_the_next_invoice(worked):
     """u8 (15 September) arrived after September was issued: 7 calls, 2 free, 0.05 against
     0.04 issued. The issued invoice keeps 0.04; October's draft carries the 0.01."""
-    home, _, _, _ = worked
+    home = worked.home
     rows = q(
         home,
         "select invoice_id, charge_id, issued_amount, recomputed_amount, difference, reason, "

@@ -5,6 +5,8 @@ with faults injected, by the fault-injection tests."""
 from decimal import Decimal as D
 
 import duckdb
+import pytest
+from worlds import World, tally
 
 from lake.home import Home
 
@@ -316,3 +318,19 @@ def write_home(home: Home) -> None:
 def q(home: Home, sql: str):
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
         return con.execute(sql).fetchall()
+
+
+def _run_and_close_september(home: Home, _params) -> dict:
+    """The worked world run to 1 October and September closed, in a time zone 14 hours ahead
+    of UTC (a local-time bug would move whole days)."""
+    write_home(home)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TZ", "Pacific/Kiritimati")
+        return {
+            "run": tally(home, "run", "--from", "2026-09-01", "--to", "2026-10-01"),
+            "close": tally(home, "close", "--month", "2026-09"),
+        }
+
+
+# Shared by the worked-invoice and backfill modules, each on its own copy.
+WORKED = World("worked", _run_and_close_september)
