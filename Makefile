@@ -12,7 +12,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 # Project sources only: what dbt writes into the project (target/, logs/, dbt_packages/,
 # .user.yml) must not count as a change. The same rule as the run's fingerprint of the project
-# (orchestration/defs/dbt/paths.py, BUILD_OUTPUT).
+# (warehouse/dbt.py, BUILD_OUTPUT).
 DBT_SOURCES := $(shell find dbt_project \( -path dbt_project/target -o -path dbt_project/logs -o -path dbt_project/dbt_packages \) -prune -o -type f ! -path dbt_project/.user.yml -print 2>/dev/null)
 MANIFEST := dbt_project/target/manifest.json
 
@@ -79,8 +79,8 @@ test-fast: install
 # Python: ruff (style, imports, complexity). SQL: sqlfluff through the dbt templater, which
 # compiles the project against an empty DuckDB file in a scratch home.
 lint: install
-	$(BIN)/ruff check orchestration transforms lake demo expectations publish tests bench
-	$(BIN)/ruff format --check orchestration transforms lake demo expectations publish tests bench
+	$(BIN)/ruff check cli orchestration warehouse transforms lake demo expectations publish tests bench
+	$(BIN)/ruff format --check cli orchestration warehouse transforms lake demo expectations publish tests bench
 	@scratch=$$(mktemp -d) && mkdir -p $$scratch/warehouse && \
 		TALLY_HOME=$$scratch DBT_TARGET_PATH=$$scratch/target $(BIN)/sqlfluff lint dbt_project/models dbt_project/tests \
 		--processes 2 --disable-progress-bar; status=$$?; rm -rf $$scratch; exit $$status
@@ -96,7 +96,7 @@ ui: install
 # dbt's documentation of the home's warehouse (every mart and column, with lineage), served on
 # http://localhost:8080; built under $(HOME_DIR)/.dagster/dbt-docs. Needs a built home (make demo).
 docs: install
-	$(BIN)/python -m orchestration.docs --home $(HOME_DIR)
+	$(BIN)/python -m cli.docs --home $(HOME_DIR)
 
 clean:
 	rm -rf dbt_project/target dbt_project/logs logs .pytest_cache

@@ -149,10 +149,3 @@ def edited_landing_file(home: Home, month) -> str | None:
                 "(events whose ids were ingested already stay as they were)"
             )
     return None
-
-
-def describe_stale(month, reason: str) -> str:
-    return (
-        f"not closing {month:%Y-%m}: the marts are out of date: {reason}; "
-        "run `tally run` first, then close"
-    )

@@ -106,7 +106,7 @@ def issue_month(
     """Issue the month's invoices once: credits applied, lines, invoices and credit consumption
     into the lake, committed together. Each invoice gets the next consecutive number, the
     customer's name as it is now, and a due date `payment_terms_days` after the issue date.
-    What close requires first is orchestration.close_gate's to say; the documents under
+    What close requires first is transforms.close's to say; the documents under
     exports/ are written from the committed store (publish.documents)."""
     month = month.replace(day=1)
     remove_uncommitted_closes(home)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from orchestration.alerts import Alert
+from publish.alerts import Alert
 
 
 def _counts(metadata) -> dict[str, int]:

@@ -1,5 +1,5 @@
 """Running a Dagster job in this process on one home: its instance, its lock, its log file,
-and the alerts of what failed. The `tally` command (orchestration/cli.py) is built on this."""
+and the alerts of what failed. The `tally` command (cli/) is built on this."""
 
 import contextlib
 import datetime as dt
@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from lake.home import Home
 from lake.records import write_text_atomically
 
 DAGSTER_YAML = """\
@@ -39,8 +40,8 @@ schedule_storage:
 """
 
 
-class UsageError(Exception):
-    """Bad input: reported as one line, exit status 2."""
+class HomeBusy(Exception):
+    """Another tally command holds the home; the message says which process, in one line."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def _one_command_per_home(dagster_home: Path):
         except BlockingIOError:
             lock.seek(0)
             holder = lock.read().strip() or "another process"
-            raise UsageError(
+            raise HomeBusy(
                 f"another tally command is running in this home ({holder}); "
                 "wait for it to finish, then run this again"
             ) from None
@@ -95,12 +96,11 @@ def _one_command_per_home(dagster_home: Path):
         yield
 
 
-def refuse_if_busy(home_dir: Path) -> None:
+def refuse_if_busy(home: Home) -> None:
     """Refuse now, before any output or work, when another tally command holds the home (the
     command takes the lock again when its job starts)."""
-    dagster_home = home_dir / ".dagster"
-    if (dagster_home / "tally.lock").exists():
-        with _one_command_per_home(dagster_home):
+    if (home.dagster_home / "tally.lock").exists():
+        with _one_command_per_home(home.dagster_home):
             pass
 
 
@@ -131,32 +131,31 @@ def _abandon_interrupted_runs(instance) -> list[str]:
 
 
 def execute(
-    home_dir: Path,
+    home: Home,
     job_name: str,
     *,
     partition_key: str | None = None,
     tags: dict | None = None,
     full_refresh: bool = False,
-    engine: str = "duckdb",
     payment_terms_days: int = 30,
     progress=None,
-):
-    """Run a job in this process on the home given: its settings are the resources' config and
-    its Dagster instance lives under the home (nothing is relayed through the environment).
-    `progress` (orchestration/progress.py) hears the run's events as they happen."""
+) -> Finished:
+    """Run a job in this process on the home given, on its engine: its settings are the
+    resources' config and its Dagster instance lives under the home (nothing is relayed through
+    the environment). `progress` (cli/progress.py) hears the run's events as they happen."""
     import uuid
 
     from dagster import DagsterInstance
 
     from orchestration.definitions import build_defs
-    from orchestration.defs.dbt.parse_ahead import start_parse
     from orchestration.settings import CLI_TAG, TallySettings
+    from warehouse.parse_ahead import start_parse
 
-    dagster_home = _prepare_dagster_home(home_dir)
+    dagster_home = _prepare_dagster_home(home.root)
     if progress is not None:
         progress.say(f"loading the {job_name} job (Dagster, the dbt project)")
     settings = TallySettings(
-        home=str(home_dir), engine=engine, payment_terms_days=payment_terms_days
+        home=str(home.root), engine=home.engine, payment_terms_days=payment_terms_days
     )
     # The partitions start at the command's own first day (or month).
     first = partition_key or (tags or {}).get("dagster/asset_partition_range_start")
@@ -180,7 +179,7 @@ def execute(
         for run_id in _abandon_interrupted_runs(instance):
             print(f"{job_name}: run {run_id[:8]} was interrupted earlier; marked failed")
         # A home's first dbt build would parse the project first: start that now, beside
-        # the steps before dbt (orchestration/defs/dbt/parse_ahead.py).
+        # the steps before dbt (warehouse/parse_ahead.py).
         start_parse(settings.tally_home, settings.duckdb_memory_limit)
         redirect = contextlib.ExitStack()
         if level in ("WARNING", "ERROR"):
@@ -201,15 +200,13 @@ def execute(
     print(
         f"{job_name}: run {result.run_id[:8]} {'succeeded' if result.success else 'failed'}; log {log_path}"
     )
-    from lake.home import Home
-    from orchestration.alerts import raise_alerts
     from orchestration.run_alerts import alerts_for_events, incomplete_steps, run_partition
+    from publish.alerts import raise_alerts
 
     partition = partition_key or run_partition(tags or {})
     alerts = alerts_for_events(
         result.all_events, job=job_name, partition=partition, run_id=result.run_id
     )
-    home = Home.at(home_dir)
     failed_webhooks = raise_alerts(home, alerts)
     if alerts:
         note = f"; webhook failed for {failed_webhooks}" if failed_webhooks else ""
@@ -217,16 +214,14 @@ def execute(
     return Finished(result.success, alerts, result.run_id, incomplete_steps(result.all_events))
 
 
-def deliver_waiting(home_dir: Path) -> list[str]:
+def deliver_waiting(home: Home) -> list[str]:
     """What a run with nothing new still does: POST the spend notifications and alerts the
     webhooks have not taken yet, with the home's lock held. One line for each kind that had any
     waiting for a webhook that is set."""
-    from lake.home import Home
-    from orchestration.alerts import deliver_waiting_alerts
+    from publish.alerts import deliver_waiting_alerts
     from publish.notifications import deliver_waiting as deliver_notifications
 
-    home = Home.at(home_dir)
-    with _one_command_per_home(_prepare_dagster_home(home_dir)):
+    with _one_command_per_home(_prepare_dagster_home(home.root)):
         sent = deliver_notifications(home, now=dt.datetime.now(dt.UTC))
         alerts_taken, alerts_left = deliver_waiting_alerts(home)
     counts = {

@@ -28,7 +28,7 @@ from publish.pages import RawJSON, embed, page_json, render, to_json
 from transforms.money import format_quantities
 
 if TYPE_CHECKING:  # the warehouse layer's reader (either engine); publish does not import it
-    from orchestration.reader import Reader
+    from warehouse.reader import Reader
 
 TOP_CUSTOMERS = 10
 PLOTLY_JS = "plotly.min.js"

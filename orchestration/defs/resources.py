@@ -6,9 +6,9 @@ from importlib.metadata import version
 from dagster_dbt import DbtCliResource
 from packaging.version import Version
 
-from orchestration.defs.dbt.paths import DBT_EXECUTABLE
 from orchestration.defs.dbt.project import tally_dbt_project
 from orchestration.settings import TallySettings
+from warehouse.dbt import DBT_EXECUTABLE
 
 
 class TallyDbtCliResource(DbtCliResource):

@@ -7,10 +7,10 @@ import os
 
 import dagster as dg
 
-from orchestration.alerts import raise_alerts
 from orchestration.defs.jobs import month_close, nightly_billing, notify_customers
 from orchestration.run_alerts import alerts_for_events, run_partition
 from orchestration.settings import TallySettings, launched_by_cli
+from publish.alerts import raise_alerts
 from publish.notifications import WEBHOOK_ENV, undelivered
 
 

@@ -15,8 +15,7 @@ import yaml
 from lake.home import Home
 from lake.io import ensure_lake
 from lake.schemas import SOURCE_SCHEMAS
-from orchestration.defs.dbt.paths import DBT_EXECUTABLE, DBT_PROJECT_DIR
-from orchestration.defs.dbt.profile import write_run_profile
+from warehouse.dbt import DBT_EXECUTABLE, DBT_PROJECT_DIR, write_run_profile
 
 SOURCES = DBT_PROJECT_DIR / "models" / "staging" / "_sources.yml"
 

@@ -16,8 +16,8 @@ import pytest
 from worked_world import WORKED, q, write_csv
 from worlds import Built
 
+from cli.main import main
 from lake.home import Home
-from orchestration.cli import main
 
 pytestmark = pytest.mark.e2e
 

@@ -20,9 +20,9 @@ import pytest
 from worked_world import CREDITS_APPLIED, CUSTOMERS, EVENTS, SUBTOTALS, q, write_csv, write_home
 from worlds import World, tally
 
+from cli.main import main
 from lake.home import Home
-from orchestration.alerts import Alert, raise_alerts
-from orchestration.cli import main
+from publish.alerts import Alert, raise_alerts
 
 pytestmark = pytest.mark.e2e
 
@@ -345,9 +345,9 @@ def test_the_failure_sensor_alerts_for_runs_the_cli_did_not_start(faulty):
 
 
 def test_the_summary_names_each_unreadable_file_with_its_reason(faulty, capsys):
-    from orchestration.summary import print_summary
+    from cli.summary import print_summary
 
     home = faulty.home
-    print_summary(home.root)
+    print_summary(home)
     out = capsys.readouterr().out
     assert "    unreadable: landing/usage/faults/broken.parquet: not a readable Parquet file" in out

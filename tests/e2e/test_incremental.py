@@ -19,9 +19,9 @@ import pytest
 import yaml
 from worlds import Built, Ran, World, tally
 
+from cli.main import main
 from demo.generate import GenerateConfig, generate
 from lake.home import Home
-from orchestration.cli import main
 
 pytestmark = pytest.mark.e2e
 

@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 from worlds import Ran, World, tally
 
+from cli.main import main
 from demo.generate import GenerateConfig, GenerateSummary, generate
 from lake.home import Home
-from orchestration.cli import main
 
 pytestmark = pytest.mark.e2e
 
@@ -288,10 +288,10 @@ def test_bad_input_exits_2_with_one_line(world, capsys):
 
 
 def test_summary_tells_a_billing_engineer_what_happened(world, capsys):
-    from orchestration.summary import print_summary
+    from cli.summary import print_summary
 
     home, truth = world.home, world.truth
-    print_summary(home.root)
+    print_summary(home)
     out = capsys.readouterr().out
     assert "conservation               holds" in out
     assert f"events accepted     {truth.events:>12,}" in out
@@ -340,7 +340,7 @@ def test_every_mart_and_mart_column_is_described_with_its_type(world):
     built, has a description and a declared type; contracts hold the types on every table."""
     import json
 
-    from orchestration.defs.dbt.paths import MANIFEST
+    from warehouse.dbt import MANIFEST
 
     home = world.home
     nodes = json.loads(MANIFEST.read_text())["nodes"].values()
@@ -366,7 +366,7 @@ def test_every_mart_and_mart_column_is_described_with_its_type(world):
 
 
 def test_make_docs_builds_the_marts_reference_from_the_warehouse(own):
-    from orchestration.docs import build, docs_folder
+    from cli.docs import build, docs_folder
 
     home = own
     assert build(home) == 0

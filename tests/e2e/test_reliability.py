@@ -30,9 +30,9 @@ from worlds import World
 
 import lake.issued
 import orchestration.defs.publish.assets
+from cli.main import main
 from demo.generate import GenerateConfig, generate
 from lake.home import Home
-from orchestration.cli import main
 from publish.notifications import undelivered
 
 pytestmark = pytest.mark.e2e

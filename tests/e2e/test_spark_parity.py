@@ -25,12 +25,11 @@ import pytest
 import yaml
 from worlds import Built, Ran, World, tally
 
+from cli.main import main
 from demo.generate import GenerateConfig, generate
 from lake.home import Home
-from orchestration.cli import main
-from orchestration.defs.dbt.paths import DBT_PROJECT_DIR
-from orchestration.defs.dbt.profile import run_profile
-from orchestration.warehouse import reading
+from warehouse.dbt import DBT_PROJECT_DIR, run_profile
+from warehouse.reading import reading
 
 pytestmark = [
     pytest.mark.e2e,

@@ -25,8 +25,8 @@ from worked_world import (
 )
 from worlds import tally
 
+from cli.main import main
 from lake.home import Home
-from orchestration.cli import main
 
 pytestmark = pytest.mark.e2e
 

@@ -27,8 +27,8 @@ from typing import Any
 
 from filelock import FileLock
 
+from cli.main import main
 from lake.home import Home
-from orchestration.cli import main
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,12 @@ import duckdb
 import polars as pl
 import pytest
 
+from cli.outcome import record, standing
 from lake.freshness import mark_built, unchanged_since_built, why_stale
 from lake.home import Home
 from lake.ingest import ingest, read_manifests
 from lake.records import read_json_record, write_json_record
-from orchestration.outcome import record, standing
-from orchestration.warehouse import set_aside_unusable, why_unusable
+from warehouse.build import set_aside_unusable, why_unusable
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 BROKEN = {

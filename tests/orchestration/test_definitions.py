@@ -120,7 +120,9 @@ def test_the_ui_loads_with_the_venv_not_on_the_path_as_dagster_dev_loads_it(tmp_
     copy = tmp_path / "tally"
     skip = shutil.ignore_patterns("__pycache__", "target", "logs", "dbt-target*")
     packages = (
+        "cli",
         "orchestration",
+        "warehouse",
         "transforms",
         "lake",
         "demo",

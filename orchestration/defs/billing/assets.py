@@ -11,10 +11,12 @@ import datetime as dt
 import dagster as dg
 
 from lake.issued import is_issued, issue_month
-from orchestration.close_gate import audit_refusal, why_not_close
 from orchestration.settings import TallySettings
-from orchestration.warehouse import reading
 from publish.documents import write_documents
+from transforms.close import audit_refusal, why_not_close
+from warehouse.closing import HomeToClose
+from warehouse.findings import audit_findings
+from warehouse.reading import reading
 
 # The issued store's assets: what month close writes.
 ISSUED = ("issued_invoices", "issued_invoice_lines", "issued_credit_consumption")
@@ -54,7 +56,9 @@ def _issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
     month = dt.date.fromisoformat(context.partition_key[:10])
     if not is_issued(home, month):
         today = dt.datetime.now(dt.UTC).date()
-        refusal = why_not_close(home, month, today) or audit_refusal(home, month)
+        refusal = why_not_close(HomeToClose(home), month, today) or audit_refusal(
+            month, audit_findings(home)
+        )
         if refusal:
             raise dg.Failure(description=refusal.reason)
     with reading(home) as warehouse:

@@ -21,19 +21,12 @@ from dagster_dbt import (
 
 from lake.freshness import mark_building, mark_built, unchanged_since_built
 from lake.records import read_json_record
-from orchestration.defs.dbt.parse_ahead import adopt_parse, dbt_target
-from orchestration.defs.dbt.paths import models_fingerprint
-from orchestration.defs.dbt.profile import write_run_profile
 from orchestration.defs.dbt.project import tally_dbt_project
 from orchestration.memory import ChildPeak, describe
 from orchestration.settings import TallySettings, import_in_background, launched_by_cli
-from orchestration.warehouse import (
-    WarehouseBusy,
-    build_path,
-    finish_build,
-    set_aside_unusable,
-    start_build,
-)
+from warehouse.build import WarehouseBusy, build_path, finish_build, set_aside_unusable, start_build
+from warehouse.dbt import models_fingerprint, write_run_profile
+from warehouse.parse_ahead import adopt_parse, dbt_target
 
 
 class TallyDbtTranslator(DagsterDbtTranslator):

@@ -3,7 +3,7 @@ time: `dagster-dbt project prepare-and-package --file orchestration/defs/dbt/pro
 
 from dagster_dbt import DbtCliResource, DbtProject, DbtProjectPreparer
 
-from orchestration.defs.dbt.paths import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from warehouse.dbt import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
 
 class VenvDbtPreparer(DbtProjectPreparer):

@@ -9,9 +9,9 @@ import datetime as dt
 import dagster as dg
 
 from orchestration.settings import TallySettings
-from orchestration.warehouse import reading
 from publish.notifications import record_and_deliver
 from publish.reports import build_reports
+from warehouse.reading import reading
 
 # What the models read of earlier runs' notifications (the dbt source lake.spend_notifications):
 # written by spend_notifications below, which Dagster must not see as its upstream (a cycle).

@@ -14,10 +14,10 @@ from expectations.suites import (
 )
 from lake.ingest import latest_batch_id
 from orchestration.settings import TallySettings
-from orchestration.warehouse import reading
+from warehouse.reading import reading
 
 # GX takes seconds to import; its checks run after the ingest and dbt steps that are ready at
-# the same time, so `tally` can import it in the background meanwhile (orchestration/cli.py).
+# the same time, so `tally` can import it in the background meanwhile (cli/main.py).
 LATE = {"dagster/priority": "-1"}
 
 

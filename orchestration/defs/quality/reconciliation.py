@@ -4,33 +4,11 @@ The findings are computed in SQL (models/reconciliation); these asset checks tur
 pass/fail with a severity, so the run's exit status, alerts and the Dagster UI all show them.
 """
 
-import csv
-import datetime as dt
-from pathlib import Path
-
 import dagster as dg
 
-from lake.home import Home
-from orchestration.defs.dbt.project import DBT_PROJECT_DIR
 from orchestration.settings import TallySettings
-from orchestration.warehouse import MissingTable, reading
-
-CATALOG = DBT_PROJECT_DIR / "seeds" / "check_catalog.csv"
-
-
-def load_catalog(path: Path = CATALOG) -> dict[str, tuple[tuple[str, ...], str]]:
-    """The check catalog, one place for every reconciliation finding: the dbt seed
-    `check_catalog` (fct_billing_mismatches' findings must be in it, a dbt test says so), the
-    Dagster checks below, and the README table (a test holds it to the catalog).
-    Dagster check -> (the findings it owns, what it verifies)."""
-    checks: dict[str, tuple[list[str], str]] = {}
-    with path.open(newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            findings, about = checks.setdefault(row["dagster_check"], ([], ""))
-            findings.append(row["finding"])
-            checks[row["dagster_check"]] = (findings, about or row["about"])
-    return {name: (tuple(found), about) for name, (found, about) in checks.items()}
-
+from warehouse.findings import load_catalog
+from warehouse.reading import reading
 
 RECONCILIATION_CHECKS = load_catalog()
 FINDINGS_PERIODS = "periods"  # metadata of a reconciliation check: where its findings belong
@@ -88,29 +66,3 @@ def _periods(periods: set) -> str:
     tied to no period (lost rows, a whole batch) read "no period"."""
     named = sorted(p.isoformat() for p in periods if p is not None)
     return ", ".join(named + (["no period"] if None in periods else []))
-
-
-def blocking_findings(home: Home, month: dt.date) -> dict[str, int]:
-    """Error-severity findings that stop `month` from being issued: those of the month or any
-    earlier one, and those tied to no period (lost rows). check_name -> count."""
-    if not home.has_warehouse():
-        return {}
-    with reading(home) as warehouse:
-        try:
-            rows = warehouse.rows(
-                "select check_name, count(*) from marts.fct_billing_mismatches "
-                "where severity = 'error' and (period_start is null or period_start <= :month) "
-                "group by 1 order by 1",
-                month=month,
-            )
-        except MissingTable:  # the marts are not built yet
-            return {}
-    return dict(rows)
-
-
-def describe_blocking(month: dt.date, findings: dict[str, int]) -> str:
-    listed = ", ".join(f"{name} x{n}" for name, n in findings.items())
-    return (
-        f"not closing {month:%Y-%m}: {sum(findings.values())} blocking finding(s) ({listed}); "
-        "see marts.fct_billing_mismatches where severity = 'error'"
-    )

@@ -2,7 +2,7 @@
 
 import pytest
 
-from orchestration.runner import UsageError, _one_command_per_home
+from orchestration.runner import HomeBusy, _one_command_per_home
 
 REFUSED = r"another tally command is running in this home \(pid \d+\)"
 
@@ -10,7 +10,7 @@ REFUSED = r"another tally command is running in this home \(pid \d+\)"
 def test_a_second_command_in_the_same_home_is_refused_and_told_who_holds_it(tmp_path):
     with _one_command_per_home(tmp_path):
         second = _one_command_per_home(tmp_path)
-        with pytest.raises(UsageError, match=REFUSED):
+        with pytest.raises(HomeBusy, match=REFUSED):
             second.__enter__()
 
 

@@ -1,9 +1,9 @@
 """A run with nothing new repeats the last run's outcome only while the marts are as it left
 them."""
 
+from cli.outcome import record, standing
 from lake.freshness import mark_building, mark_built
 from lake.home import Home
-from orchestration.outcome import record, standing
 
 
 def test_the_last_outcome_stands_until_the_marts_are_built_again(tmp_path):

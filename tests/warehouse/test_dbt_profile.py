@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 
 from lake.home import Home
-from orchestration.defs.dbt.profile import write_run_profile
+from warehouse.dbt import write_run_profile
 
 
 def test_the_run_profile_names_the_build_its_store_the_lake_and_the_memory_limit(tmp_path):

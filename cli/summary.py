@@ -2,15 +2,14 @@
 command did, then the totals to date, with recognized revenue bridged to what was invoiced."""
 
 import datetime as dt
-from pathlib import Path
 
 from lake.home import Home
-from orchestration.warehouse import Intake, summary_figures
+from warehouse.figures import Intake, summary_figures
 
 
-def print_summary(home: Path, engine: str = "duckdb", since: dt.datetime | None = None) -> None:
+def print_summary(home: Home, since: dt.datetime | None = None) -> None:
     """`since`: when the command began; what it ingested and issued is shown apart."""
-    f = summary_figures(Home.at(home, engine), since)
+    f = summary_figures(home, since)
     if f is None:
         return
     print("summary:")
@@ -48,7 +47,7 @@ def print_summary(home: Path, engine: str = "duckdb", since: dt.datetime | None 
         )
     print(f"    billing mismatches  {f.mismatches:>12,}   (marts.fct_billing_mismatches)")
     print(f"    spend notifications {f.notified:>12,}   (marts.fct_spend_notifications)")
-    index = Home.at(home, engine).reports / "index.html"
+    index = home.reports / "index.html"
     if index.exists():
         print(f"  reports: {index}")
 

@@ -6,9 +6,9 @@ from unittest import mock
 
 import pytest
 
+from cli.main import main
 from lake.home import Home
-from orchestration.cli import main
-from orchestration.defs.dbt.profile import run_profile
+from warehouse.dbt import run_profile
 
 
 def test_an_unknown_engine_from_the_environment_is_refused_in_one_line(tmp_path, capsys):

@@ -7,8 +7,8 @@ import time
 import duckdb
 import pytest
 
+from cli.main import main
 from lake.home import Home
-from orchestration.cli import main
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ findings: the Dagster checks come from it, and the README's table must say the s
 import re
 from pathlib import Path
 
-from orchestration.defs.quality.reconciliation import CATALOG, load_catalog
+from warehouse.findings import CATALOG, load_catalog
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

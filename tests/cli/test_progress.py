@@ -5,7 +5,7 @@ import io
 import logging
 from types import SimpleNamespace
 
-from orchestration.progress import Progress
+from cli.progress import Progress
 
 
 class Clock:

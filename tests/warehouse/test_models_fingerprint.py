@@ -3,7 +3,7 @@ only the manifest `make install` builds from them."""
 
 import pytest
 
-from orchestration.defs.dbt import paths
+from warehouse import dbt as paths
 
 
 @pytest.fixture

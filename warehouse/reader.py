@@ -1,4 +1,4 @@
-"""What reading the warehouse means on either engine (`orchestration.warehouse.reading`)."""
+"""What reading the warehouse means on either engine (`warehouse.reading.reading`)."""
 
 from __future__ import annotations
 

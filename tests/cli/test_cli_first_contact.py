@@ -8,8 +8,9 @@ import json
 import duckdb
 import pytest
 
+from cli.main import main
+from cli.parser import build_parser
 from lake.home import Home
-from orchestration.cli import build_parser, main
 from orchestration.runner import _one_command_per_home
 
 COMMANDS = ("generate", "run", "close", "simulate", "query", "report", "demo")

@@ -15,9 +15,8 @@ import sys
 from pathlib import Path
 
 from lake.home import Home
-from orchestration.defs.dbt.paths import DBT_PROJECT_DIR
-from orchestration.defs.dbt.profile import write_run_profile
-from orchestration.warehouse import build_path
+from warehouse.build import build_path
+from warehouse.dbt import DBT_PROJECT_DIR, write_run_profile
 
 PARTIAL_PARSE = "partial_parse.msgpack"
 

@@ -1,39 +1,35 @@
-"""The `tally` command: a thin layer that runs the Dagster jobs in-process (SPEC 5).
+"""The `tally` commands, each given the home it works on (cli.main builds it once): a thin
+layer that runs the Dagster jobs in-process and prints what a billing engineer needs.
 
 Exit status: 0 success, every check passed; 1 the run finished and wrote everything, but a
 blocking (error) check failed; 2 bad input or a run that could not complete (one-line reason);
 3 the run finished, only warning checks failed. Failed checks are listed and alerted.
 """
 
-import contextlib
 import datetime as dt
-import logging
-import os
 import shutil
 import sys
-from pathlib import Path
 
-from lake.home import ENGINES
-from lake.records import Unreadable
-from orchestration.parser import build_parser
-from orchestration.piped import UntilReaderGoes
-from orchestration.runner import UsageError, deliver_waiting, execute, refuse_if_busy
+from lake.home import ENGINES, Home
+from orchestration.runner import deliver_waiting, execute, refuse_if_busy
 
 EXIT_OK, EXIT_CHECKS_FAILED, EXIT_ERROR, EXIT_WARNINGS = 0, 1, 2, 3
 
 
-def _validate_inputs(home: Path) -> None:
+class UsageError(Exception):
+    """Bad input, or a state to fix first: reported as one line, exit status 2."""
+
+
+def _validate_inputs(home: Home) -> None:
     """Refuse a bad price book or reference data before any data is touched."""
-    from lake.home import Home
     from lake.price_book import load_price_book, price_book_files, price_book_tables
     from lake.reference import load_reference
     from transforms.pricebook import PriceBookError
     from transforms.reference import ReferenceDataError
 
-    h = Home.at(home)
     try:
-        book = load_price_book(price_book_files(h.pricing), base=h.root)
-        load_reference(h.landing_reference, price_book_tables(book)["plans"])
+        book = load_price_book(price_book_files(home.pricing), base=home.root)
+        load_reference(home.landing_reference, price_book_tables(book)["plans"])
     except (PriceBookError, ReferenceDataError) as exc:
         raise UsageError(str(exc)) from None
 
@@ -43,7 +39,7 @@ def _on(engine: str) -> str:
     return "" if engine == "duckdb" else f", on {engine}"
 
 
-def _check_engine(engine: str) -> None:
+def check_engine(engine: str) -> None:
     """Refuse an unknown engine (from TALLY_ENGINE; --engine has its choices), or the Spark
     engine when its extra is not installed, in one line."""
     if engine not in ENGINES:
@@ -101,40 +97,36 @@ def _report(finished) -> int:
     return EXIT_WARNINGS if checks else EXIT_OK
 
 
-def generate_world(home: Path, cfg, *, quiet: bool = False) -> None:
+def generate_world(home: Home, cfg, *, quiet: bool = False) -> None:
     from demo.generate import generate
-    from lake.home import Home
 
     def progress(message: str) -> None:
         if not quiet:
             print(f"generate: {message}", flush=True)
 
-    summary = generate(Home.at(home), cfg, progress=progress)
+    summary = generate(home, cfg, progress=progress)
     print(
         f"generated {summary.events:,} events ({summary.raw_rows:,} raw rows: {summary.duplicates:,} duplicates, "
-        f"{summary.faults:,} faulty) in {summary.files} files under {home}/landing"
+        f"{summary.faults:,} faulty) in {summary.files} files under {home.root}/landing"
     )
 
 
-def _make_room(home_dir: Path, force: bool) -> None:
+def _make_room(home: Home, force: bool) -> None:
     """Refuse a home that holds data, unless `force`: then clear what tally keeps there."""
-    from lake.home import Home
-
-    home = Home.at(home_dir)
     held = home.held()
     if held and not force:
         raise UsageError(
-            f"{home_dir} already holds data ({', '.join(p.name for p in held)}): "
+            f"{home.root} already holds data ({', '.join(p.name for p in held)}): "
             "give another --home, or --force to replace it"
         )
     for folder in held:
         shutil.rmtree(folder)
 
 
-def cmd_generate(args) -> int:
+def cmd_generate(args, home: Home) -> int:
     from demo.generate import GenerateConfig
 
-    _make_room(args.home, args.force)
+    _make_room(home, args.force)
     cfg = GenerateConfig(
         customers=args.customers,
         days=args.days,
@@ -142,18 +134,17 @@ def cmd_generate(args) -> int:
         start=args.start,
         seed=args.seed,
     )
-    generate_world(args.home, cfg)
+    generate_world(home, cfg)
     return EXIT_OK
 
 
 def run_range(
-    home: Path,
+    home: Home,
     first: dt.date,
     last: dt.date,
     *,
     summary: bool = True,
     full_refresh: bool = False,
-    engine: str = "duckdb",
     quiet: bool = False,
 ) -> int:
     """The nightly job over [first, last], then the summary; the exit status (see the module
@@ -163,18 +154,18 @@ def run_range(
         raise UsageError(f"--to {last} is before --from {first}")
     refuse_if_busy(home)
     began = dt.datetime.now(dt.UTC)
-    standing = None if full_refresh else _nothing_new(home, engine)
+    standing = None if full_refresh else _nothing_new(home)
     if standing is not None:
         print(
-            f"run: {first} .. {last} (home {home}): nothing new since run "
+            f"run: {first} .. {last} (home {home.root}): nothing new since run "
             f"{standing.run_id[:8]} at {standing.finished_at}; the marts are current"
         )
         for line in deliver_waiting(home):
             print(line)
         _print_failed(standing.failed_checks)
-        return _summarized(home, standing.status, summary, engine, began)
+        return _summarized(home, standing.status, summary, began)
     _validate_inputs(home)
-    print(f"run: {first} .. {last} (home {home}{_on(engine)})")
+    print(f"run: {first} .. {last} (home {home.root}{_on(home.engine)})")
     tags = {
         "dagster/asset_partition_range_start": first.isoformat(),
         "dagster/asset_partition_range_end": last.isoformat(),
@@ -184,44 +175,40 @@ def run_range(
         "nightly_billing",
         tags=tags,
         full_refresh=full_refresh,
-        engine=engine,
         progress=_progress(quiet),
     )
     status = _report(finished)
     if status != EXIT_ERROR:
-        from lake.home import Home
-        from orchestration.outcome import record
+        from cli.outcome import record
 
-        record(Home.at(home, engine), status, _failed_checks(finished.alerts), finished.run_id)
-    return _summarized(home, status, summary, engine, began)
+        record(home, status, _failed_checks(finished.alerts), finished.run_id)
+    return _summarized(home, status, summary, began)
 
 
 def _progress(quiet: bool):
     """What shows a job's steps as they run, on this command's stdout; None when quiet."""
-    from orchestration.progress import Progress
+    from cli.progress import Progress
 
     return None if quiet else Progress(sys.stdout)
 
 
-def _nothing_new(home_dir: Path, engine: str):
+def _nothing_new(home: Home):
     """The last run's outcome when nothing has changed since it: no new landing file and the
     lake, price book, references and models as its build left them. None otherwise."""
+    from cli.outcome import standing
     from lake.freshness import unchanged_since_built
-    from lake.home import Home
     from lake.ingest import new_landing_files
-    from orchestration.defs.dbt.paths import models_fingerprint
-    from orchestration.outcome import standing
+    from warehouse.dbt import models_fingerprint
 
-    home = Home.at(home_dir, engine)
     outcome = standing(home)
     if outcome is None or new_landing_files(home) or not _readable(home):
         return None
     return outcome if unchanged_since_built(home, models_fingerprint()) else None
 
 
-def _readable(home) -> bool:
+def _readable(home: Home) -> bool:
     """Whether the marts can be read: a DuckDB warehouse cut short is built again."""
-    from orchestration.warehouse import WarehouseBusy, why_unusable
+    from warehouse.build import WarehouseBusy, why_unusable
 
     if home.engine != "duckdb" or not home.warehouse.exists():
         return True
@@ -231,42 +218,39 @@ def _readable(home) -> bool:
         return False  # the run says so, at its dbt step
 
 
-def _summarized(home: Path, status: int, summary: bool, engine: str, since: dt.datetime) -> int:
+def _summarized(home: Home, status: int, summary: bool, since: dt.datetime) -> int:
     if summary and status != EXIT_ERROR:
-        from orchestration.summary import print_summary
+        from cli.summary import print_summary
 
-        print_summary(home, engine, since)
+        print_summary(home, since)
     return status
 
 
-def cmd_run(args) -> int:
+def cmd_run(args, home: Home) -> int:
     return run_range(
-        args.home,
+        home,
         args.from_date,
         args.to_date,
         full_refresh=args.full_refresh,
-        engine=args.engine,
         quiet=args.quiet,
     )
 
 
 def close_month(
-    home_dir: Path,
+    home: Home,
     month: dt.date,
     *,
     summary: bool = True,
-    engine: str = "duckdb",
     quiet: bool = False,
     payment_terms_days: int = 30,
 ) -> int:
     """Issue `month` once, then the summary; the exit status (see the module docstring)."""
-    from lake.home import Home
     from lake.issued import is_issued, remove_uncommitted_closes
-    from orchestration.close_gate import why_not_close
     from publish.documents import write_documents
+    from transforms.close import why_not_close
+    from warehouse.closing import HomeToClose
 
-    home = Home.at(home_dir, engine)
-    refuse_if_busy(home_dir)
+    refuse_if_busy(home)
     began = dt.datetime.now(dt.UTC)
     if is_issued(home, month):
         # Issued invoices never change: nothing to run, nothing to alert. Documents a crash
@@ -276,47 +260,43 @@ def close_month(
         note = f"; {written} missing invoice document(s) written" if written else ""
         print(f"close: {month:%Y-%m} is already issued; nothing changed{note}")
         return EXIT_OK
-    refusal = why_not_close(home, month, dt.datetime.now(dt.UTC).date())
+    refusal = why_not_close(HomeToClose(home), month, dt.datetime.now(dt.UTC).date())
     if refusal and refusal.blocking_findings:
         print(f"tally: {refusal.reason}", file=sys.stderr)
         return EXIT_CHECKS_FAILED
     if refusal:
         raise UsageError(refusal.reason)
-    print(f"close: {month:%Y-%m}{_on(engine)}")
+    print(f"close: {month:%Y-%m}{_on(home.engine)}")
     finished = execute(
-        home_dir,
+        home,
         "month_close",
         partition_key=month.isoformat(),
-        engine=engine,
         payment_terms_days=payment_terms_days,
         progress=_progress(quiet),
     )
     status = _report(finished)
-    return _summarized(home_dir, status, summary, engine, began)
+    return _summarized(home, status, summary, began)
 
 
-def cmd_close(args) -> int:
+def cmd_close(args, home: Home) -> int:
     return close_month(
-        args.home,
+        home,
         args.month,
-        engine=args.engine,
         quiet=args.quiet,
         payment_terms_days=args.payment_terms,
     )
 
 
-def cmd_simulate(args) -> int:
+def cmd_simulate(args, home: Home) -> int:
     import polars as pl
 
     from lake.events import month_events
-    from lake.home import Home
     from lake.price_book import load_price_book, price_book_files
-    from orchestration.warehouse import current_subtotals
     from transforms.pricebook import PriceBookError
     from transforms.rating import month_bounds
     from transforms.simulate import SimulationError, simulate_month, simulation_frame
+    from warehouse.figures import current_subtotals
 
-    home = Home.at(args.home, args.engine)
     subscriptions = home.lake_reference / "subscriptions.parquet"
     if not subscriptions.exists():
         raise UsageError(f"nothing ingested under {home.root}: run `tally run` first")
@@ -392,12 +372,10 @@ def print_frame(frame, fmt: str) -> None:
             print(f"({frame.height:,} rows; --format csv or json prints every one)")
 
 
-def cmd_query(args) -> int:
-    from lake.home import Home
-    from orchestration.reader import QueryLimits, QueryRefused
-    from orchestration.warehouse import query
+def cmd_query(args, home: Home) -> int:
+    from warehouse.reader import QueryLimits, QueryRefused
+    from warehouse.reading import query
 
-    home = Home.at(args.home, args.engine)
     if not home.has_warehouse():
         raise UsageError(
             f"no {home.engine} warehouse at {home.warehouse_folder}: run `tally run` first"
@@ -418,17 +396,17 @@ def cmd_query(args) -> int:
     return EXIT_OK
 
 
-def cmd_demo(args) -> int:
+def cmd_demo(args, home: Home) -> int:
+    from cli.summary import print_summary
     from demo.generate import GenerateConfig
-    from orchestration.summary import print_summary
     from transforms.rating import month_bounds
 
     cfg = GenerateConfig()
-    _make_room(args.home, args.force)
+    _make_room(home, args.force)
     began = dt.datetime.now(dt.UTC)
-    generate_world(args.home, cfg, quiet=args.quiet)
+    generate_world(home, cfg, quiet=args.quiet)
     last = cfg.start + dt.timedelta(days=cfg.days - 1)
-    status = run_range(args.home, cfg.start, last, summary=False, quiet=args.quiet)
+    status = run_range(home, cfg.start, last, summary=False, quiet=args.quiet)
     if status == EXIT_ERROR:
         return status
     # Every month before the last is closed; the last stays open, as the current month is on
@@ -436,9 +414,9 @@ def cmd_demo(args) -> int:
     # spend to date and spend notifications are what the customer pages show.
     month = cfg.start.replace(day=1)
     while month_bounds(month)[1] <= last.replace(day=1):
-        status = _worst(status, close_month(args.home, month, summary=False, quiet=args.quiet))
+        status = _worst(status, close_month(home, month, summary=False, quiet=args.quiet))
         month = month_bounds(month)[1]
-    print_summary(args.home, since=began)
+    print_summary(home, since=began)
     print(
         "  (the demo's billed_invoices.csv has deliberate slips: missing and hand-edited invoices;"
         " the warnings they raise are expected)"
@@ -446,68 +424,13 @@ def cmd_demo(args) -> int:
     return EXIT_OK if status == EXIT_WARNINGS else status
 
 
-def cmd_report(args) -> int:
-    from lake.home import Home
-    from orchestration.warehouse import reading
+def cmd_report(args, home: Home) -> int:
     from publish.reports import build_reports
+    from warehouse.reading import reading
 
-    home = Home.at(args.home, args.engine)
     if not home.has_warehouse():
         raise UsageError(f"no warehouse under {home.root}: run `tally run` first")
     with reading(home) as warehouse:
         built = build_reports(home, warehouse, now=dt.datetime.now(dt.UTC))
     print(f"report: {built.folder / 'index.html'} and {built.customers} customer pages")
     return EXIT_OK
-
-
-# Commands that make a home; the others need one that exists.
-MAKES_HOME = ("generate", "demo")
-COMMANDS = {
-    "generate": cmd_generate,
-    "run": cmd_run,
-    "close": cmd_close,
-    "simulate": cmd_simulate,
-    "query": cmd_query,
-    "report": cmd_report,
-    "demo": cmd_demo,
-}
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    args.home = args.home.expanduser().resolve()
-    for name in ("customers", "days", "events_per_day"):
-        if getattr(args, name, 1) is not None and getattr(args, name, 1) < 1:
-            print(f"tally: --{name.replace('_', '-')} must be at least 1", file=sys.stderr)
-            return EXIT_ERROR
-    try:
-        _check_engine(getattr(args, "engine", "duckdb"))
-        if args.command not in MAKES_HOME and not args.home.is_dir():
-            raise UsageError(
-                f"no such home: {args.home} (make one with `tally demo --home {args.home}` or "
-                "`tally generate`, or give --home / TALLY_HOME)"
-            )
-        return COMMANDS[args.command](args)
-    except (UsageError, Unreadable) as exc:
-        print(f"tally: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-
-
-def entry() -> None:
-    """The `tally` console script: `main`, then leave without tearing the interpreter down.
-
-    When `main` returns, every file is written and closed and the Dagster instance is disposed;
-    what remains is Python freeing the half million objects of Dagster, dbt and Great
-    Expectations one at a time, about 2 s of every command. Output is flushed first.
-    """
-    sys.stdout = UntilReaderGoes(sys.stdout)
-    status = main()
-    logging.shutdown()
-    sys.stdout.flush()
-    with contextlib.suppress(BrokenPipeError):
-        sys.stderr.flush()
-    os._exit(status)
-
-
-if __name__ == "__main__":
-    entry()

@@ -1,21 +1,56 @@
-"""The dbt profile of one home's run, written as a file beside the home's dbt target.
+"""The dbt project as the warehouse layer sees it: where it is, a fingerprint of its sources, and
+the profile of one home's run.
 
 dbt runs as a subprocess. Rather than relay the home through environment variables, each run
 hands dbt a profile naming it literally: the warehouse being built and the lake the sources read
 (`external_root`, see dbt_project.yml). Everything else comes from the project's profiles.yml,
-which stays the profile for running dbt by hand. The file is rewritten only when its content
-changes: dbt re-parses the whole project when the profile changes.
+which stays the profile for running dbt by hand. The profile is rewritten only when its content
+changes: dbt re-parses the whole project when the profile changes. Nothing here imports dbt or
+Dagster (the CLI asks for the fingerprint before it starts either).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import sys
 from pathlib import Path
 
 import yaml
 
 from lake.home import Home
 from lake.records import write_text_atomically
-from orchestration.defs.dbt.paths import DBT_PROJECT_DIR
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+# The dbt installed beside this interpreter: an unactivated venv works too.
+DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
+# What dbt writes inside the project folder: not sources.
+BUILD_OUTPUT = frozenset({"target", "logs", "dbt_packages", ".user.yml"})
+
+
+def models_fingerprint() -> str:
+    """sha256 of the project's manifest and of every source file of the project (models,
+    macros, tests, seeds, its configuration). The manifest alone changes with any model, test
+    or macro, but only once `make install` rebuilds it: code updated without that would have
+    left a run with no new data answering "nothing new" over marts the old SQL built."""
+    digest = hashlib.sha256(MANIFEST.read_bytes())
+    for path in _project_sources():
+        digest.update(path.relative_to(DBT_PROJECT_DIR).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _project_sources() -> list[Path]:
+    found = []
+    for folder, dirs, files in os.walk(DBT_PROJECT_DIR):
+        top = Path(folder) == DBT_PROJECT_DIR
+        dirs[:] = sorted(d for d in dirs if not (top and d in BUILD_OUTPUT))
+        found.extend(
+            Path(folder) / name for name in sorted(files) if not (top and name in BUILD_OUTPUT)
+        )
+    return found
+
 
 PROFILE = "tally"
 # The attached database of the incremental models' tables (macros/incremental.sql).
@@ -33,7 +68,7 @@ def project_output(engine: str) -> dict:
 def spark_parameters(home: Home, metastore: Path | None = None) -> dict[str, str]:
     """The Spark session's settings for a home: the project's (profiles.yml), with the home's
     warehouse folder, its catalog (a Derby metastore; `metastore` reads another copy of it) and
-    its lake filled in. The dbt build and tally's own reads (orchestration/spark.py) both
+    its lake filled in. The dbt build and tally's own reads (warehouse/spark.py) both
     start Spark from these."""
     folder = home.warehouse_folder
     metastore = metastore or folder / "metastore_db"

@@ -1,5 +1,5 @@
 """The `tally` command line: its commands, options, help texts and examples (SPEC 5). What
-each command does is in orchestration/cli.py."""
+each command does is in cli/commands.py."""
 
 import argparse
 import datetime as dt

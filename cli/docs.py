@@ -1,8 +1,8 @@
 """`make docs`: dbt's documentation site for a home's warehouse: every model's description,
 lineage, and each mart column with its description and type, read from the built warehouse.
 
-    .venv/bin/python -m orchestration.docs --home data            # build, then serve on :8080
-    .venv/bin/python -m orchestration.docs --home data --no-serve # build only
+    .venv/bin/python -m cli.docs --home data            # build, then serve on :8080
+    .venv/bin/python -m cli.docs --home data --no-serve # build only
 
 The site is written under the home (`.dagster/dbt-docs/`), not into the repository.
 """
@@ -19,8 +19,7 @@ from pathlib import Path
 import yaml
 
 from lake.home import Home
-from orchestration.defs.dbt.paths import DBT_EXECUTABLE, DBT_PROJECT_DIR
-from orchestration.defs.dbt.profile import run_profile
+from warehouse.dbt import DBT_EXECUTABLE, DBT_PROJECT_DIR, run_profile
 
 
 def docs_folder(home: Home) -> Path:
@@ -55,7 +54,7 @@ def build(home: Home, *, serve: bool = False, port: int = 8080) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.docs", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m cli.docs", description=__doc__)
     parser.add_argument("--home", type=Path, default=Path("data"), help="the tally home")
     parser.add_argument("--port", type=int, default=8080, help="where to serve (8080)")
     parser.add_argument("--no-serve", action="store_true", help="build the site only")

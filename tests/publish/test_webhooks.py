@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from lake.home import Home
-from orchestration.alerts import Alert, deliver_waiting_alerts, raise_alerts
+from publish.alerts import Alert, deliver_waiting_alerts, raise_alerts
 from publish.webhook import TakenJournal, deliver, redact
 
 SECRET = "T000/B000/XXXXsecretXXXX"

@@ -22,8 +22,8 @@ from pathlib import Path
 import polars as pl
 
 from lake.home import Home
-from orchestration.defs.dbt.profile import spark_parameters
-from orchestration.reader import MissingTable, QueryLimits, QueryRefused
+from warehouse.dbt import spark_parameters
+from warehouse.reader import MissingTable, QueryLimits, QueryRefused
 
 
 class SparkReader:
@@ -52,7 +52,7 @@ class SparkReader:
 
 
 def spark_query(home: Home, sql: str, limits: QueryLimits) -> pl.DataFrame:
-    """`tally query` on Spark (orchestration.warehouse.query): the driver gets the memory of
+    """`tally query` on Spark (warehouse.reading.query): the driver gets the memory of
     `limits` (the query and its result live there), and the query's jobs are cancelled at its
     time limit."""
     from py4j.protocol import Py4JError
