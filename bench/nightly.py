@@ -1,4 +1,4 @@
-"""The nightly scenario of `make bench` (SPEC 3a): a nightly run after 5 days of history and
+"""The nightly scenario of `make bench`: a nightly run after 5 days of history and
 after 60 (the first month closed), the same daily volume, and a run with nothing new.
 
 One generated world of `days` days; two homes receive its exports day by day as a deployment

@@ -1,4 +1,4 @@
-"""The `tally` command line: its commands, options, help texts and examples (SPEC 5). What
+"""The `tally` command line: its commands, options, help texts and examples. What
 each command does is in cli/commands.py."""
 
 import argparse

@@ -1,4 +1,4 @@
-"""What `tally run`, `close` and `demo` show while they work (SPEC 5): each step as it starts
+"""What `tally run`, `close` and `demo` show while they work: each step as it starts
 and ends, with the time since the command began, and dbt's models and tests counted as they
 finish: a bar on a terminal, a line every few seconds when the output is piped or logged.
 

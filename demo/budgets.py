@@ -1,4 +1,4 @@
-"""The demo world's budgets.csv (SPEC 2.2), derived from what its billing system billed."""
+"""The demo world's budgets.csv, derived from what its billing system billed."""
 
 from __future__ import annotations
 

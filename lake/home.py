@@ -1,4 +1,4 @@
-"""The tally home directory layout (SPEC section 1), as one value passed around explicitly."""
+"""The tally home directory layout, as one value passed around explicitly."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ _MAX_NAME = 200  # leaves room for a suffix such as `.json.tmp`
 
 
 def safe_file_name(name: str) -> str:
-    """A file name built from data (an invoice id, a customer id) that stays in its folder
-    (SPEC 1): every character outside `[A-Za-z0-9._-]` is escaped as `%XX` (UTF-8 bytes), so
+    """A file name built from data (an invoice id, a customer id) that stays in its folder:
+    every character outside `[A-Za-z0-9._-]` is escaped as `%XX` (UTF-8 bytes), so
     distinct names stay distinct; a name that is still `.`, `..` or empty is refused."""
     escaped = _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m[0].encode("utf-8")), name)
     if escaped in ("", ".", ".."):
@@ -40,7 +40,7 @@ def safe_file_name(name: str) -> str:
     return escaped
 
 
-# The engines that build and read the warehouse (SPEC 3a): DuckDB in-process, or Apache Spark.
+# The engines that build and read the warehouse: DuckDB in-process, or Apache Spark.
 ENGINES = ("duckdb", "spark")
 
 
@@ -104,7 +104,7 @@ class Home:
 
     @property
     def lake_notifications(self) -> Path:
-        """Every spend notification ever raised, with its webhook delivery (SPEC 6.2)."""
+        """Every spend notification ever raised, with its webhook delivery."""
         return self.lake / "notifications"
 
     @property

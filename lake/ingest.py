@@ -1,4 +1,4 @@
-"""Ingestion of raw usage exports into the lake (SPEC 2.1).
+"""Ingestion of raw usage exports into the lake.
 
 Each new landing file (by content hash) is read (`lake.landing`) and validated
 (`transforms.validation`), and every row ends up in exactly one place: accepted into

@@ -1,4 +1,4 @@
-"""The issued store: month close's writes, committed at once (SPEC 3).
+"""The issued store: month close's writes, committed at once.
 
 `lake/issued/{invoice_lines,credit_consumption,invoices}/period=YYYY-MM.parquet` are written
 once per month and never rewritten; a later run that computes something different produces

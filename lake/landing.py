@@ -1,4 +1,4 @@
-"""Reading landing files (SPEC 2.1): every format becomes a frame of text columns.
+"""Reading landing files: every format becomes a frame of text columns.
 
 CSV, gzipped CSV, JSON lines (flat or CloudEvents, gzipped or not) and Parquet are read into
 the file's columns as text, under `SRC` (see `transforms.validation`), plus `row_number`, the

@@ -1,4 +1,4 @@
-"""One landing file read and validated, off the main thread (SPEC 2.1): piece by piece
+"""One landing file read and validated, off the main thread: piece by piece
 (`lake.pieces`), each piece by the rules of a whole file (`transforms.validation`), the first
 copy of each id within the file kept. What it accepted waits, in memory or staged on disk,
 until ingestion deduplicates it against the lake and writes it (`lake.ingest`)."""
@@ -147,9 +147,8 @@ def _prepare_file(
 
 # A file's accepted rows held in memory until it is done; past this they wait on disk. Up to
 # this size (about 225 MB; two files are read while a third is written, so about 700 MB at
-# most) staging costs more than it saves: on 30M events in files of 0.6-1.2M rows, staging
-# past 1M rows cost ingestion 52-56 s against 40-46 s holding them (three runs each,
-# 2026-11-28). Larger files (the 100M world's 3.9M rows) still wait on disk.
+# most) staging costs more than it saves (docs/DECISIONS.md, "What else waits on disk").
+# Larger files (the 100M world's 3.9M rows) still wait on disk.
 FILE_ROWS_HELD = 1_500_000
 
 # Ids of a file's earlier pieces are compared by two independent 64-bit hashes, 16 bytes an

@@ -1,4 +1,4 @@
-"""Reading reference data from `landing/reference/*.csv` (SPEC 2.2)."""
+"""Reading reference data from `landing/reference/*.csv`."""
 
 from __future__ import annotations
 

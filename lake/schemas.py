@@ -98,7 +98,7 @@ REFERENCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "credits_applied": AMOUNT_TYPE,
         "total": AMOUNT_TYPE,
     },
-    # Optional (SPEC 2.2): a monthly budget per customer and the percents to notify at.
+    # Optional: a monthly budget per customer and the percents to notify at.
     "budgets": {
         "customer_id": pl.String,
         "monthly_budget": AMOUNT_TYPE,
@@ -202,7 +202,7 @@ ISSUED_CONSUMPTION_SCHEMA = {
 
 CURRENCY_SCHEMA = {"currency": pl.String, "minor_units": pl.Int32}
 
-# Spend notifications as raised (SPEC 6.2): the columns of marts.fct_spend_notifications, then
+# Spend notifications as raised: the columns of marts.fct_spend_notifications, then
 # when the webhook took it (null: not delivered yet, or no webhook when it was raised).
 NOTIFICATION_SCHEMA = {
     "notification_id": pl.String,

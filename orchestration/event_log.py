@@ -4,8 +4,8 @@ Dagster stores every event of a run (a dbt model built, a test passed, a step st
 four hundred for one nightly) in SQLite, in a database per run and an index beside them. Its
 SQLite storage makes a new engine and connection for every event and throws both away after,
 which cost about a fifth of a small home's `tally run`: the run's thread that stores the
-events is the one reading dbt's output, so dbt waited on it (measured in docs/DECISIONS.md,
-"Dagster's event log").
+events is the one reading dbt's output, so dbt waited on it (docs/DECISIONS.md, "Dagster's
+event log keeps a connection per database file").
 
 This storage is the same files, tables and queries (`SqliteEventLogStorage`); it only keeps
 one engine (a small connection pool) per database file, for the files used last, and writes

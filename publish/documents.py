@@ -1,4 +1,4 @@
-"""Invoice documents (SPEC 7): `exports/<invoice_id>.json` and `.html` for every issued invoice.
+"""Invoice documents: `exports/<invoice_id>.json` and `.html` for every issued invoice.
 
 Written from the issued store once a close has committed, and never rewritten: a document that
 exists is left as it is, so re-running a close (or a crash between the commit and the last

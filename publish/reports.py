@@ -1,4 +1,4 @@
-"""The reports (SPEC 7): `reports/index.html` for finance and `reports/customers/<id>.html` for
+"""The reports: `reports/index.html` for finance and `reports/customers/<id>.html` for
 each customer, rebuilt from the marts by every run (and by `tally report`).
 
 Every figure on a page is a mart's figure, read through the warehouse layer (either engine) and

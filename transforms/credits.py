@@ -1,4 +1,4 @@
-"""Prepaid credits (SPEC 3): which grants pay an invoice at close, the ledger, and revenue.
+"""Prepaid credits: which grants pay an invoice at close, the ledger, and revenue.
 
 Pure Decimal logic. Month close uses `CreditBook` to apply credits to the invoices it issues
 and freezes the result; the warehouse builds the ledger and revenue marts from what was frozen.

@@ -1,4 +1,4 @@
-"""Exact numbers at the door: one rule for every value that enters tally (SPEC 2, DECISIONS).
+"""Exact numbers at the door: one rule for every value that enters tally (docs/DECISIONS.md).
 
 A number is kept exactly or refused with a reason, never rounded on the way in: a quantity,
 price or amount is written as a plain decimal or in exponent notation, and it must fit the

@@ -1,4 +1,4 @@
-"""The price book: pricing as code (SPEC 2.3).
+"""The price book: pricing as code.
 
 YAML files under `pricing/` are merged, validated as a whole, and refused with an error naming
 the file, plan and field before any data is touched. Numbers are read exactly: the YAML loader
@@ -471,6 +471,6 @@ def parse_price_book(documents: Iterable[tuple[str, str]]) -> PriceBook:
             )
         seen[key] = p.source_file
     # Effective dates may go back in time: a retroactive correction is a new, higher version
-    # with an earlier effective_from (SPEC 2.3: the highest version effective at a period's
+    # with an earlier effective_from (the highest version effective at a period's
     # start rates it).
     return PriceBook(tuple(plans))

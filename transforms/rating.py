@@ -1,4 +1,4 @@
-"""Pricing semantics of SPEC section 3 as pure Decimal functions.
+"""Pricing semantics as pure Decimal functions.
 
 These are the reference implementation: the warehouse rates at scale in SQL (dbt models), and
 these functions say what the right answer is. The generator uses them to write a
@@ -110,7 +110,7 @@ def _property(key: str) -> pl.Expr:
 
 
 def aggregate_groups(charge: Charge, groups: pl.DataFrame) -> tuple[Decimal, int]:
-    """Units and billable events of one charge over `usage_groups` rows (SPEC 3: sum, count,
+    """Units and billable events of one charge over `usage_groups` rows (sum, count,
     max, unique_count of a property, latest by occurred_at with ties to the highest event_id)."""
     cond = pl.col("metric") == charge.metric
     if charge.status_ranges:

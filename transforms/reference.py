@@ -1,4 +1,4 @@
-"""Reference data (SPEC 2.2): customers, subscriptions, credit grants, billed invoices.
+"""Reference data: customers, subscriptions, credit grants, billed invoices.
 
 Parsed with declared types and validated across files; `lake.reference` reads them from
 `landing/reference/*.csv`. A bad file is refused with an error naming the file, row and column,
@@ -71,7 +71,7 @@ def parse_reference(
     missing = [c for c in REQUIRED[name] if c not in raw.columns]
     if missing:
         raise ReferenceDataError(f"{file}: missing column {missing[0]!r}")
-    # A column the contract does not name is refused, never dropped silently (SPEC 2.2): a
+    # A column the contract does not name is refused, never dropped silently: a
     # misspelt `expires_on` would otherwise make every grant last forever.
     unknown = [c for c in raw.columns if c not in schema]
     if unknown:

@@ -1,4 +1,4 @@
-"""Validation of raw usage rows (SPEC 2.1): pure, frames in and frames out.
+"""Validation of raw usage rows: pure, frames in and frames out.
 
 A landing file read as text columns (see `lake.landing`) is normalized to the event schema in
 one vectorized pass, and each row gets a quarantine reason or none. Nothing here reads or

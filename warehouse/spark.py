@@ -1,4 +1,4 @@
-"""tally's own reads of a Spark warehouse (SPEC 3a): the checks, month close, the summary and
+"""tally's own reads of a Spark warehouse: the checks, month close, the summary and
 `tally query` on `--engine spark`.
 
 dbt builds the tables in its own process, with a Spark session whose catalog is a Derby

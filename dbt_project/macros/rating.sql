@@ -1,5 +1,5 @@
 {#-
-  The pricing models of SPEC section 3 over a usage relation with columns
+  The pricing models over a usage relation with columns
   (segment_id, plan_id, plan_version, charge_id, units, billable_events). Returns one row per
   usage row: segment_id, charge_id, units, raw_amount (unrounded). Shared by the invoice
   lines and the month-end projection, so both price the same way.

@@ -12,8 +12,8 @@ from warehouse.dbt import DBT_EXECUTABLE
 
 
 class TallyDbtCliResource(DbtCliResource):
-    """dagster-dbt's resource without two costs paid before every dbt invocation (measured 6.6 s
-    of a nightly run on the bench machine):
+    """dagster-dbt's resource without two costs paid before every dbt invocation (several
+    seconds of every nightly run):
 
     - it runs `dbt --version` in a subprocess (4 s) to tell dbt Core from the Fusion engine; the
       dbt here is the dbt-core pinned in pyproject.toml, so its version is read from the package;

@@ -1,4 +1,4 @@
-"""What a newcomer meets on the command line (SPEC 5): help that says what each command does
+"""What a newcomer meets on the command line: help that says what each command does
 with an example, the version, exit codes, clear refusals before any work, query formats."""
 
 import csv

@@ -1,4 +1,4 @@
-"""Progress on `run`, `close` and `demo` (SPEC 5): steps as they start and end with the time
+"""Progress on `run`, `close` and `demo`: steps as they start and end with the time
 since the command began, dbt's models and tests counted as they finish."""
 
 import io

@@ -1,4 +1,4 @@
-"""Incremental nightly runs (SPEC 3a): exports arriving night after night, late events for
+"""Incremental nightly runs: exports arriving night after night, late events for
 earlier days included, give the same marts as one run over all of them, while each night
 rebuilds only the usage dates its batch touched."""
 

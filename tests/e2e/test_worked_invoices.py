@@ -1,6 +1,6 @@
 """Hand-written usage rated through the CLI (`tally run`, then `tally close`).
 
-Every pricing model, aggregation, filter, proration and rounding case of SPEC 3 on a handful of
+Every pricing model, aggregation, filter, proration and rounding case on a handful of
 events whose invoices were worked out by hand (the arithmetic is in the comments). The run uses
 a far-from-UTC local time zone: billing days and periods are UTC whatever the machine says.
 """
@@ -328,19 +328,20 @@ def test_a_draft_shows_the_credits_close_would_apply_and_spend_shows_what_is_lef
     assert (remaining, value, to_apply, projected) == (D(2680), D("26.80"), D("26.80"), D("41.70"))
 
 
-def _readme_query(title: str) -> str:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    block = readme.split(f"-- {title}", 1)[1]
+def _guide_query(title: str) -> str:
+    """A query of the querying guide (docs/querying.md), under its `-- title` comment."""
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "querying.md").read_text()
+    block = guide.split(f"-- {title}", 1)[1]
     return block.split("```", 1)[0].split("\n", 1)[1]
 
 
-def test_the_readme_answers_finance_questions_with_one_query_each(worked):
+def test_the_querying_guide_answers_finance_questions_with_one_query_each(worked):
     home = worked.home
     # c_cred carries 22.44 (above); c_unit's 8.00 grant is never drawn: its plan takes none.
-    deferred = q(home, _readme_query("How much deferred revenue do we carry?"))
+    deferred = q(home, _guide_query("How much deferred revenue do we carry?"))
     assert deferred == [("EUR", 0), ("JPY", 0), ("USD", D("30.44"))]
     # c_cred projects 41.70 against 26.80 of credits; c_unit's credits are worth nothing.
-    running_out = q(home, _readme_query("Which customers run out of credits this month?"))
+    running_out = q(home, _guide_query("Which customers run out of credits this month?"))
     assert [(r[0], r[-1]) for r in running_out] == [("c_cred", D("14.90"))]
 
 

@@ -1,4 +1,4 @@
-"""Invoice documents (SPEC 7): what a customer and their accounts-payable system read.
+"""Invoice documents: what a customer and their accounts-payable system read.
 
 The issued store is written by `issue_month` itself (no warehouse needed): a price book with a
 graduated charge, a base fee and a minimum, customers billed in USD, JPY and KWD (3 decimals).

@@ -1,5 +1,5 @@
 """Spend notifications are recorded once, written once and delivered until the webhook takes
-them (SPEC 6.2). The mart rows stand in for marts.fct_spend_notifications."""
+them. The mart rows stand in for marts.fct_spend_notifications."""
 
 import datetime as dt
 import json

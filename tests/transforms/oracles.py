@@ -31,7 +31,7 @@ class Event:
 
 
 def matches(charge: Charge, event: Event) -> bool:
-    """Whether a charge bills this event: same metric, and every filter holds (SPEC 2.3)."""
+    """Whether a charge bills this event: same metric, and every filter holds."""
     if event.metric != charge.metric:
         return False
     if charge.status_ranges and not (

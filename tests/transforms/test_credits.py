@@ -1,4 +1,4 @@
-"""Credits at close, the ledger and revenue (SPEC 3): worked examples, one rule each.
+"""Credits at close, the ledger and revenue: worked examples, one rule each.
 
 Unless a test says otherwise: customer c, September 2026 (closes 1 October), credit_rate 0.01
 USD, so 100 credits pay 1.00.

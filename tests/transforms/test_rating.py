@@ -1,4 +1,4 @@
-"""Worked examples of SPEC 3, one table per pricing model, each figure computed by hand.
+"""Worked examples of the pricing models, one per table, each figure computed by hand.
 
 Boundaries on every model: zero, exactly at a boundary (`up_to` or free units), one past it,
 fractional and huge quantities. The arithmetic is written next to each expected value.

@@ -1,15 +1,16 @@
 """The check catalog (dbt_project/seeds/check_catalog.csv) is the one list of reconciliation
-findings: the Dagster checks come from it, and the README's table must say the same."""
+findings: the Dagster checks come from it, and the table of checks in docs/checks.md must say
+the same."""
 
 import re
 from pathlib import Path
 
 from warehouse.findings import CATALOG, load_catalog
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "checks.md"
 
 
-def test_the_readme_table_lists_every_check_with_its_findings_and_severity():
+def test_the_guide_lists_every_check_with_its_findings_and_severity():
     import csv
 
     severities: dict[str, set[str]] = {}
@@ -18,10 +19,10 @@ def test_the_readme_table_lists_every_check_with_its_findings_and_severity():
             severities.setdefault(row["dagster_check"], set()).add(row["severity"])
     rows = {
         m[1]: m[0]
-        for m in re.finditer(r"^\| `(\w+)`[^|]*\|.*$", README.read_text(), flags=re.MULTILINE)
+        for m in re.finditer(r"^\| `(\w+)`[^|]*\|.*$", GUIDE.read_text(), flags=re.MULTILINE)
     }
     for check, (findings, _) in load_catalog().items():
-        assert check in rows, f"README has no row for {check}"
+        assert check in rows, f"docs/checks.md has no row for {check}"
         cells = [c.strip() for c in rows[check].split("|")]
         assert cells[2] == ("error" if "error" in severities[check] else "warning"), check
         for finding in findings:

@@ -1,4 +1,4 @@
--- The full audit at month close (SPEC 3a): every invariant the nightly checks for the dates
+-- The full audit at month close: every invariant the nightly checks for the dates
 -- its batches touched, checked again over the whole lake, reading every event once.
 --   per batch: the manifest's accepted events = the batch's events in the lake (rows read,
 --              where the nightly counts Parquet footers)

@@ -1,5 +1,5 @@
 -- What issued invoices would say today: per issued invoice and charge, the issued amount, the
--- amount the current data and price book give, and the difference (SPEC 3: issued invoices
+-- amount the current data and price book give, and the difference (issued invoices
 -- never change; corrections are adjustments). Base fee and minimum lines use their line type
 -- as charge_id. reason:
 --   late_usage    the quantity changed (usage that arrived after close) under the same pricing

@@ -1,4 +1,4 @@
--- Invoice lines of every period as the current data and price book give them (SPEC 3):
+-- Invoice lines of every period as the current data and price book give them:
 -- one usage line per charge and segment, a prorated base fee, and a minimum-commitment
 -- true-up. Each line is rounded half-up to the currency's minor units.
 -- `projected_amount` prices the usage projected to the segment's end the same way (it equals

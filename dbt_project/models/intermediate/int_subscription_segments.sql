@@ -1,6 +1,6 @@
 -- One row per subscription and billing period (UTC calendar month) it overlaps: the segment
 -- of the period rated under one plan. The plan version is the highest whose effective_from
--- is on or before the period start (SPEC 2.3).
+-- is on or before the period start.
 with
 
 subscriptions as (select * from {{ ref('stg_reference__subscriptions') }}),

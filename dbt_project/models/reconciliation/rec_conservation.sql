@@ -1,4 +1,4 @@
--- Nothing lost between landing, lake and marts (SPEC 2.1):
+-- Nothing lost between landing, lake and marts:
 --   per file:  rows read = accepted + quarantined + duplicates dropped
 --   per batch: events the manifest accepted = events of that batch in the lake's files
 --   per day:   events the batches recorded for the day = events counted in fct_usage_daily

@@ -1,4 +1,4 @@
--- Revenue per customer and month, ASC 606 style (SPEC 3), from issued invoices and the
+-- Revenue per customer and month, ASC 606 style, from issued invoices and the
 -- credit ledger:
 --   billed_revenue        cash-billed totals of issued invoices of the month
 --   credit_revenue        purchased credits consumed, at their cost basis

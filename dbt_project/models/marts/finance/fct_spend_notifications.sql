@@ -1,4 +1,4 @@
--- Customer spend notifications (SPEC 6.2), for the open period of each customer: every
+-- Customer spend notifications, for the open period of each customer: every
 -- notification raised by an earlier run, as it was raised, plus the ones this run raises for
 -- the first time. A notification is raised once per customer, period, kind (and threshold):
 -- its id says which, and an id already raised is never raised again. The spend_notifications

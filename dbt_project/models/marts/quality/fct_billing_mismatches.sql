@@ -1,4 +1,4 @@
--- Every reconciliation finding of the run, one row each (README, "Data-quality checks"),
+-- Every reconciliation finding of the run, one row each (docs/checks.md),
 -- from the models of models/reconciliation/, which read the marts they reconcile.
 -- severity 'error' blocks a month close; 'warning' is for a person to look at.
 -- subject says what the finding is about: a file, a batch, a day, a charge or an invoice.
