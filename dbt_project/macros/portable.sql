@@ -14,29 +14,17 @@
     get_json_object({{ json_column }}, concat('$.', {{ key_column }}))
 {%- endmacro %}
 
-{# Whole days from start (inclusive) to end (exclusive). #}
-{% macro days_between(start_date, end_date) -%}
-    {{ return(adapter.dispatch('days_between', 'tally')(start_date, end_date)) }}
-{%- endmacro %}
-{% macro default__days_between(start_date, end_date) -%}
-    datediff('day', {{ start_date }}, {{ end_date }})
-{%- endmacro %}
-{% macro spark__days_between(start_date, end_date) -%}
-    datediff({{ end_date }}, {{ start_date }})
-{%- endmacro %}
+{# Date arithmetic is dbt's cross-database macros (dbt.dateadd, dbt.date_trunc, dbt.datediff),
+   which give timestamps on some engines: these two keep dates. #}
 
+{# The date `months` months after a date. #}
 {% macro add_months(date_expr, months) -%}
-    {{ return(adapter.dispatch('add_months', 'tally')(date_expr, months)) }}
-{%- endmacro %}
-{% macro default__add_months(date_expr, months) -%}
-    cast({{ date_expr }} + to_months({{ months }}) as date)
-{%- endmacro %}
-{% macro spark__add_months(date_expr, months) -%}
-    add_months({{ date_expr }}, {{ months }})
+    cast({{ dbt.dateadd('month', months, date_expr) }} as date)
 {%- endmacro %}
 
+{# The first day of a date's month. #}
 {% macro month_start(date_expr) -%}
-    cast(date_trunc('month', {{ date_expr }}) as date)
+    cast({{ dbt.date_trunc('month', date_expr) }} as date)
 {%- endmacro %}
 
 {# Integer division of non-negative whole numbers (DuckDB's // truncates toward zero). #}
@@ -70,7 +58,9 @@
     date_format({{ date_expr }}, 'yyyy-MM')
 {%- endmacro %}
 
-{# Every month start from first_month to last_month inclusive, as column `period_start`. #}
+{# Every month start from first_month to last_month inclusive, as column `period_start`. Not
+   dbt.date_spine: it queries the number of intervals at compile time, from literal bounds,
+   where these bounds are the model's own subqueries. #}
 {% macro month_series(first_month, last_month) -%}
     {{ return(adapter.dispatch('month_series', 'tally')(first_month, last_month)) }}
 {%- endmacro %}

@@ -25,22 +25,8 @@ lake_batches as (
     group by 1
 ),
 
-manifest_batches as (
-    select batch_id, sum(rows_accepted) as accepted
-    from files
-    group by 1
-),
-
 per_batch as (
-    select
-        'audit_batch_events' as check_name,
-        cast(null as date) as period_start,
-        'batch ' || coalesce(m.batch_id, l.batch_id) as subject,
-        cast(coalesce(m.accepted, 0) as {{ q }}) as expected,
-        cast(coalesce(l.events, 0) as {{ q }}) as actual
-    from manifest_batches as m
-    full outer join lake_batches as l on m.batch_id = l.batch_id
-    where coalesce(m.accepted, 0) <> coalesce(l.events, 0)
+    {{ batch_events_against_manifests('audit_batch_events', 'files', 'lake_batches') }}
 ),
 
 lake_days as (

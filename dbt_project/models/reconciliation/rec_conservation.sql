@@ -24,26 +24,12 @@ per_file as (
     where rows_read <> rows_accepted + rows_quarantined + duplicates_dropped
 ),
 
-manifest_batches as (
-    select batch_id, sum(rows_accepted) as accepted
-    from files
-    group by 1
-),
-
 lake_batches as (
     {{ lake_events_per_batch() }}
 ),
 
 per_batch as (
-    select
-        'conservation_lake' as check_name,
-        cast(null as date) as period_start,
-        'batch ' || coalesce(m.batch_id, l.batch_id) as subject,
-        cast(coalesce(m.accepted, 0) as {{ q }}) as expected,
-        cast(coalesce(l.events, 0) as {{ q }}) as actual
-    from manifest_batches as m
-    full outer join lake_batches as l on m.batch_id = l.batch_id
-    where coalesce(m.accepted, 0) <> coalesce(l.events, 0)
+    {{ batch_events_against_manifests('conservation_lake', 'files', 'lake_batches') }}
 ),
 
 lake_days as (

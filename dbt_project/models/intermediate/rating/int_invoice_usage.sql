@@ -117,7 +117,7 @@ measured as (
         -- Days of the segment with data so far: 0 before it starts, all once it has ended
         -- (or when there is no usage data at all).
         coalesce(greatest(least(
-            {{ days_between('s.segment_start', 'a.as_of_date') }} + 1, s.segment_days
+            {{ dbt.datediff('s.segment_start', 'a.as_of_date', 'day') }} + 1, s.segment_days
         ), 0), s.segment_days) as elapsed_days
     from segments as s
     cross join as_of as a
