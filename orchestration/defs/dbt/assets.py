@@ -31,9 +31,9 @@ from warehouse.parse_ahead import adopt_parse, dbt_target
 
 class TallyDbtTranslator(DagsterDbtTranslator):
     """Asset keys equal model names (`fct_invoices`); sources keep the key in their meta. In
-    the UI, models are grouped by layer (the folder under models/: staging, intermediate,
-    marts, reconciliation, audit) and described by their YAML description, without the raw
-    SQL block dagster-dbt appends (the SQL is one click away, under the asset's code)."""
+    the UI, models are grouped by the schema they land in (staging, intermediate, marts,
+    reconciliation, audit) and described by their YAML description, without the raw SQL
+    block dagster-dbt appends (the SQL is one click away, under the asset's code)."""
 
     def get_asset_key(self, dbt_resource_props):
         if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
@@ -42,7 +42,7 @@ class TallyDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props):
         if dbt_resource_props["resource_type"] == "model":
-            return dbt_resource_props["fqn"][1]  # [project, layer, ..., name]
+            return dbt_resource_props["schema"]
         if dbt_resource_props["resource_type"] == "seed":
             return "reference"
         return super().get_group_name(dbt_resource_props)

@@ -9,8 +9,8 @@
 {%- set zero = 'cast(0 as ' ~ money_type() ~ ')' %}
 with
 
-invoices as (select * from {{ ref('fct_invoices') }} where status = 'issued'),
-ledger as (select * from {{ ref('fct_credit_ledger') }}),
+invoices as (select * from {{ ref('int_invoices_current') }} where status = 'issued'),
+ledger as (select * from {{ ref('int_credit_ledger') }}),
 grants as (select * from {{ ref('stg_reference__credit_grants') }}),
 customers as (select * from {{ ref('stg_reference__customers') }}),
 

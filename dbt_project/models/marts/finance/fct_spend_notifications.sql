@@ -6,8 +6,8 @@
 -- posts them to the webhook.
 with
 
-spend as (select * from {{ ref('mart_customer_spend') }}),
-invoices as (select * from {{ ref('fct_invoices') }}),
+spend as (select * from {{ ref('int_customer_spend') }}),
+invoices as (select * from {{ ref('int_invoices_current') }}),
 budgets as (select * from {{ ref('stg_reference__budgets') }}),
 raised as (select * from {{ ref('stg_lake__spend_notifications') }}),
 

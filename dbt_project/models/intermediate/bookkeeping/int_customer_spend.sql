@@ -1,0 +1,70 @@
+-- Spend in each customer's latest period, for a customer-facing dashboard, as of the last
+-- usage day in the warehouse. spend_to_date is the invoice so far (the draft; the issued
+-- invoice once the month is closed). projected_spend prices usage projected to the period's
+-- end through the same tiers, packages and minimums (see int_invoice_usage), so a customer
+-- about to cross a volume tier or a minimum sees it; for an ended period it is the subtotal.
+-- credits_remaining: credits of grants live on the as-of day, less what closed months drew;
+-- credits_remaining_value is their money value under the period's plan (0 if it takes no
+-- credits), and credits_to_apply what this period's close would draw (the draft estimate).
+with
+
+invoices as (select * from {{ ref('int_invoices_current') }}),
+computed as (select * from {{ ref('int_invoices_with_adjustments') }}),
+grants as (select * from {{ ref('stg_reference__credit_grants') }}),
+consumption as (select * from {{ ref('stg_issued__credit_consumption') }}),
+currencies as (select * from {{ ref('stg_reference__currencies') }}),
+as_of as (
+    select {{ utc_date('max(last_occurred_at)') }} as as_of_date
+    from {{ ref('stg_lake__batch_days') }}
+),
+
+latest as (
+    select
+        i.*,
+        row_number() over (partition by i.customer_id order by i.period_start desc) as recency
+    from invoices as i
+),
+
+consumed as (
+    select grant_id, sum(credits) as credits
+    from consumption
+    group by 1
+),
+
+credits as (
+    select
+        g.customer_id,
+        sum(g.credits - coalesce(u.credits, 0)) as credits_remaining
+    from grants as g
+    cross join as_of as a
+    left join consumed as u on g.grant_id = u.grant_id
+    where g.granted_at <= a.as_of_date
+        and (g.expires_at is null or g.expires_at > a.as_of_date)
+    group by 1
+),
+
+final as (
+    select
+        l.customer_id,
+        l.period_start,
+        l.currency,
+        l.subtotal as spend_to_date,
+        case
+            when l.status = 'issued' then l.subtotal
+            else coalesce(c.projected_subtotal, l.subtotal)
+        end as projected_spend,
+        cast(coalesce(cr.credits_remaining, 0) as {{ quantity_type() }}) as credits_remaining,
+        cast(coalesce(
+            {{ round_money('cr.credits_remaining * c.credit_rate', 'cu.minor_units') }}, 0
+        ) as {{ money_type() }}) as credits_remaining_value,
+        case when l.status = 'draft' then l.credits_applied else 0 end as credits_to_apply,
+        a.as_of_date as as_of
+    from latest as l
+    cross join as_of as a
+    inner join currencies as cu on l.currency = cu.currency
+    left join computed as c on l.invoice_id = c.invoice_id
+    left join credits as cr on l.customer_id = cr.customer_id
+    where l.recency = 1
+)
+
+select * from final
