@@ -218,6 +218,11 @@ def deliver_waiting(home: Home) -> list[str]:
     """What a run with nothing new still does: POST the spend notifications and alerts the
     webhooks have not taken yet, with the home's lock held. One line for each kind that had any
     waiting for a webhook that is set."""
+    from publish.alerts import WEBHOOK_ENV as ALERT_WEBHOOK
+    from publish.notifications import WEBHOOK_ENV as NOTIFY_WEBHOOK
+
+    if not (os.environ.get(ALERT_WEBHOOK) or os.environ.get(NOTIFY_WEBHOOK)):
+        return []  # nothing can be waiting for a webhook that is not set
     from publish.alerts import deliver_waiting_alerts
     from publish.notifications import deliver_waiting as deliver_notifications
 
