@@ -18,7 +18,6 @@ from collections.abc import Iterator
 
 import duckdb
 import polars as pl
-import pyarrow as pa
 
 from lake.home import Home
 from lake.records import Unreadable
@@ -138,6 +137,8 @@ def query(home: Home, sql: str, limits: QueryLimits | None = None) -> pl.DataFra
 def _collect(relation: duckdb.DuckDBPyRelation | None, limits: QueryLimits) -> pl.DataFrame:
     """A result as a frame, refused once it grows past the memory limit (DuckDB's own limit
     covers the query, not the rows it hands over)."""
+    import pyarrow as pa
+
     if relation is None:  # a statement with no result
         return pl.DataFrame()
     reader = relation.to_arrow_reader(batch_size=100_000)
