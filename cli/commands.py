@@ -218,11 +218,13 @@ def _readable(home: Home) -> bool:
         return False  # the run says so, at its dbt step
 
 
-def _summarized(home: Home, status: int, summary: bool, since: dt.datetime) -> int:
+def _summarized(
+    home: Home, status: int, summary: bool, since: dt.datetime, *, closing: bool = False
+) -> int:
     if summary and status != EXIT_ERROR:
         from cli.summary import print_summary
 
-        print_summary(home, since)
+        print_summary(home, since, closing=closing)
     return status
 
 
@@ -248,7 +250,7 @@ def close_month(
     from lake.issued import is_issued, remove_uncommitted_closes
     from publish.documents import write_documents
     from transforms.close import why_not_close
-    from warehouse.closing import HomeToClose
+    from warehouse.closing import HomeToClose, invoices_to_issue
 
     refuse_if_busy(home)
     began = dt.datetime.now(dt.UTC)
@@ -266,6 +268,12 @@ def close_month(
         return EXIT_CHECKS_FAILED
     if refusal:
         raise UsageError(refusal.reason)
+    if invoices_to_issue(home, month) == 0:
+        print(
+            f"close: {month:%Y-%m} has no invoice to issue (no subscription was active in it): "
+            "nothing issued, nothing recorded"
+        )
+        return EXIT_OK
     print(f"close: {month:%Y-%m}{_on(home.engine)}")
     finished = execute(
         home,
@@ -275,7 +283,7 @@ def close_month(
         progress=_progress(quiet),
     )
     status = _report(finished)
-    return _summarized(home, status, summary, began)
+    return _summarized(home, status, summary, began, closing=True)
 
 
 def cmd_close(args, home: Home) -> int:

@@ -21,8 +21,10 @@ def _date(value: str) -> dt.date:
 
 
 def _month(value: str) -> dt.date:
-    try:
-        return dt.datetime.strptime(value, "%Y-%m").date()
+    try:  # one format, as for dates: two digits for the month (2026-09, not 2026-9)
+        if not re.fullmatch(r"\d{4}-\d{2}", value):
+            raise ValueError
+        return dt.date.fromisoformat(f"{value}-01")
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a month YYYY-MM") from None
 
@@ -65,18 +67,45 @@ exit status:
   1  the run finished and wrote everything, but a blocking (error) check failed
   2  bad input, or a run that could not complete (the reason in one line)
   3  the run finished; only warning checks failed"""
+# The statuses each command can return, as its --help says them.
+CLOSE_CODES = """\
+exit status:
+  0  the month is issued (or was already, or had no invoice to issue); every check passed
+  1  a blocking (error) finding refused the close, or an error check failed after issuing
+  2  bad input, or a state to fix first (run first, close the month before, wait for the
+     month to end); the reason in one line
+  3  the month is issued; only warning checks failed"""
+DEMO_CODES = """\
+exit status:
+  0  done: the world was generated, run and closed (its warnings are expected: the demo's
+     billing system has deliberate slips)
+  1  a blocking (error) check failed
+  2  bad input, or a run that could not complete (the reason in one line)"""
+READ_CODES = """\
+exit status:
+  0  success
+  2  bad input, or the command was refused or stopped (the reason in one line)"""
 
 HOME_HELP = "the tally home, a folder (env TALLY_HOME; default ./data)"
 
 
-def _command(sub, name: str, parents: list, summary: str, description: str, example: str):
-    """A subcommand whose --help says what it does, its formats and an example."""
+def _command(
+    sub,
+    name: str,
+    parents: list,
+    summary: str,
+    description: str,
+    example: str,
+    statuses: str = READ_CODES,
+):
+    """A subcommand whose --help says what it does, its formats, an example and the exit
+    statuses it can return."""
     return sub.add_parser(
         name,
         parents=parents,
         help=summary,
         description=textwrap.fill(description, 88),
-        epilog=f"example:\n  {example}\n\n{EXIT_CODES}",
+        epilog=f"example:\n  {example}\n\n{statuses}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
@@ -157,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the periods they touch, run the checks and write alerts. Prints progress, then a "
         "summary. Nothing new since the last run: nothing is rebuilt.",
         "tally run --home data --from 2026-09-01 --to 2026-10-31",
+        statuses=EXIT_CODES,
     )
     r.add_argument(
         "--from",
@@ -190,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(lake/issued/) and write each invoice's documents under exports/. A month already "
         "issued changes nothing and exits 0; later corrections become adjustments.",
         "tally close --home data --month 2026-09",
+        statuses=CLOSE_CODES,
     )
     c.add_argument("--month", type=_month, required=True, metavar="YYYY-MM", help="the month")
     c.add_argument(
@@ -276,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
         "what the customer reports show), write the reports and print the summary. Refuses a "
         "home that already holds data unless --force.",
         "tally demo --home data",
+        statuses=DEMO_CODES,
     )
     d.add_argument(
         "--force", action="store_true", help="replace what the home holds with the demo world"

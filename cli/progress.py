@@ -38,6 +38,14 @@ INGEST_STEP = "ingest_usage"
 FILE_DONE = re.compile(r"^\[(\d+)/(\d+)\] ")
 
 
+# Dagster's own notes on steps it skips after a failure: the failure is shown already.
+DAGSTER_NOTES = ("Dependencies for step ",)
+
+
+def _dagsters_own(message: str) -> bool:
+    return message.startswith(DAGSTER_NOTES)
+
+
 class Progress:
     """Prints a command's progress to `out` (the terminal, or the pipe). `tty` and `clock` are
     for tests; `every` is how many seconds apart piped count lines are at least."""
@@ -81,8 +89,8 @@ class Progress:
 
     def _on_event(self, entry) -> None:
         event = entry.dagster_event
-        if event is None:  # a log line: ingestion's files, and every warning, are shown
-            if entry.level >= logging.WARNING:
+        if event is None:  # a log line: ingestion's files, and the steps' warnings, are shown
+            if entry.level >= logging.WARNING and not _dagsters_own(entry.user_message or ""):
                 self.say(f"warning: {entry.user_message}")
             elif entry.step_key == INGEST_STEP:
                 self._file_done(entry.user_message or "")

@@ -7,8 +7,9 @@ from lake.home import Home
 from warehouse.figures import Intake, summary_figures
 
 
-def print_summary(home: Home, since: dt.datetime | None = None) -> None:
-    """`since`: when the command began; what it ingested and issued is shown apart."""
+def print_summary(home: Home, since: dt.datetime | None = None, *, closing: bool = False) -> None:
+    """`since`: when the command began; what it ingested and issued is shown apart. A close
+    (`closing`) always says how many invoices it issued, none included."""
     f = summary_figures(home, since)
     if f is None:
         return
@@ -21,6 +22,8 @@ def print_summary(home: Home, since: dt.datetime | None = None) -> None:
             print("    new files                     0   (nothing new landed)")
         for currency, count, total in f.issued_now:
             print(f"    invoices issued {count:>8,}   {currency} {total:,.2f}")
+        if closing and not f.issued_now:
+            print(f"    invoices issued {0:>8,}")
         if f.notified_now:
             print(f"    spend notifications {f.notified_now:>12,}   (alerts/notifications.jsonl)")
         print("  to date")

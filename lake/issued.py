@@ -120,6 +120,10 @@ def issue_month(
             True,
             Decimal(existing["credits_applied"].sum() or 0),
         )
+    if invoices.height == 0:
+        # A month no subscription was active in: nothing to issue, and nothing is recorded, so
+        # the month is not "issued" and a later close (subscriptions added since) issues it.
+        return CloseResult(month, 0, Decimal(0), False)
     issued_at = now.astimezone(dt.UTC)
     earlier = issued_consumption(home, before=month)
     invoices, entries = apply_credits(load_grants(home), earlier, month, invoices)

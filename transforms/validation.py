@@ -113,8 +113,8 @@ def validate(
     `raw` holds the file's columns under SRC (and CloudEvents `data:*` fields) beside
     `row_number`; the result holds `row_number`, the normalized `_*` columns and `reason`.
     """
-    customers = pl.Series("c", sorted(set(customers)), dtype=pl.String)
-    metrics = pl.Series("m", sorted(set(metrics)), dtype=pl.String)
+    customers = pl.Series("c", sorted(set(customers)), dtype=pl.String).implode()
+    metrics = pl.Series("m", sorted(set(metrics)), dtype=pl.String).implode()
 
     def first_present(*names: str) -> pl.Expr:
         return _first_present(raw, *(n if n.startswith("data:") else SRC + n for n in names))

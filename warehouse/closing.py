@@ -45,3 +45,18 @@ class HomeToClose:
 
     def blocking_findings(self, month: dt.date) -> dict[str, int]:
         return findings.blocking_findings(self.home, month)
+
+
+def invoices_to_issue(home: Home, month: dt.date) -> int:
+    """How many invoices closing `month` would issue (0 for a month no subscription was
+    active in)."""
+    with reading(home) as warehouse:
+        try:
+            [(n,)] = warehouse.rows(
+                "select count(*) from intermediate.int_invoices_with_adjustments "
+                "where period_start = :month",
+                month=month,
+            )
+        except MissingTable:
+            return 0
+    return n

@@ -100,7 +100,7 @@ def check_read_only(sql: str) -> None:
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
-        raise QueryRefused(f"query failed: {str(exc).splitlines()[0]}") from None
+        raise QueryRefused(f"query failed: {_with_hints(exc)}") from None
     if len(statements) != 1:
         raise QueryRefused(f"one statement at a time, please (got {len(statements)})")
     kind = statements[0].type
@@ -131,7 +131,19 @@ def query(home: Home, sql: str, limits: QueryLimits | None = None) -> pl.DataFra
             raise limits.past_time() from None
         if isinstance(exc, duckdb.OutOfMemoryException):
             raise limits.past_memory() from None
-        raise QueryRefused(f"query failed: {str(exc).splitlines()[0]}") from None
+        raise QueryRefused(f"query failed: {_with_hints(exc)}") from None
+
+
+# What DuckDB says on the lines after an error: the names it would have taken.
+_HINTS = ("Did you mean", "Candidate bindings")
+
+
+def _with_hints(exc: Exception) -> str:
+    """An error's first line, with DuckDB's suggestions (a table's schema, a column's close
+    names) when it gives any."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    hints = [line for line in lines[1:] if line.startswith(_HINTS)]
+    return " ".join(lines[:1] + hints)
 
 
 def _collect(relation: duckdb.DuckDBPyRelation | None, limits: QueryLimits) -> pl.DataFrame:
@@ -157,8 +169,9 @@ def read_only_connection(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """The warehouse, read-only, able to read files under the home and nothing else, in the
     memory of `limits` (and no more: it never spills to disk, which would write under the
-    home)."""
+    home). A table named without its schema is looked for among the marts."""
     with reader(home) as con:
+        con.execute("set search_path = 'marts'")
         con.execute("set memory_limit = ?", [(limits or QueryLimits()).memory])
         con.execute("set temp_directory = ''")
         con.execute("set allowed_directories = [?]", [f"{home.root.as_posix()}/"])

@@ -46,6 +46,10 @@ class SparkReader:
     def rows(self, sql: str, **params) -> list[tuple]:
         return self.frame(sql, **params).rows()
 
+    def use(self, schema: str) -> None:
+        """Look for tables named without a schema in `schema`."""
+        self._session.catalog.setCurrentDatabase(schema)
+
     def cancel(self) -> None:
         """Stop every Spark job of this reader now (from another thread)."""
         self._session.sparkContext.cancelAllJobs()
@@ -64,6 +68,7 @@ def spark_query(home: Home, sql: str, limits: QueryLimits) -> pl.DataFrame:
             timer = threading.Timer(limits.seconds, lambda: (stopped.set(), spark.cancel()))
             timer.start()
             try:
+                spark.use("marts")  # a table named without its schema is a mart
                 return spark.frame(sql)
             finally:
                 timer.cancel()

@@ -52,6 +52,49 @@ def test_every_command_has_help_with_an_example_and_every_option_says_what_it_is
         assert action.help, f"{command} {action.option_strings or action.dest} has no help"
 
 
+# The exit statuses each command can return, as its help lists them.
+STATUSES = {
+    "generate": {"0", "2"},
+    "run": {"0", "1", "2", "3"},
+    "close": {"0", "1", "2", "3"},
+    "simulate": {"0", "2"},
+    "query": {"0", "2"},
+    "report": {"0", "2"},
+    "demo": {"0", "1", "2"},
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_lists_the_exit_statuses_it_can_return(command, capsys):
+    out = _help([command, "--help"], capsys)
+    statuses = out[out.index("exit status:") :].splitlines()[1:]
+    assert {line.split()[0] for line in statuses if line.startswith("  ") and line[2] != " "} == (
+        STATUSES[command]
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["close", "--month", "2026-9"], "argument --month: '2026-9' is not a month YYYY-MM"),
+        (["close", "--month", "26-09"], "argument --month: '26-09' is not a month YYYY-MM"),
+        (
+            ["run", "--from", "2026-9-1", "--to", "2026-09-02"],
+            "argument --from: '2026-9-1' is not a date YYYY-MM-DD",
+        ),
+        (
+            ["simulate", "--price-book", "p", "--month", "2026-13"],
+            "argument --month: '2026-13' is not a month YYYY-MM",
+        ),
+    ],
+)
+def test_dates_and_months_take_one_format_each(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.rstrip().endswith(message)
+
+
 def test_a_home_that_does_not_exist_is_named_and_not_created(tmp_path, capsys):
     missing = tmp_path / "missinghome"
     for argv in (

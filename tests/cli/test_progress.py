@@ -117,4 +117,6 @@ def test_a_warning_a_step_logs_is_shown_as_it_comes():
     clock.now = 7
     progress.on_event(_log("warehouse/incremental.duckdb cannot be read", logging.WARNING))
     progress.on_event(_log("dbt: using the parse made while the exports were read"))
+    skipped = "Dependencies for step publish were not executed: ['tally_dbt_models_2']."
+    progress.on_event(_log(skipped, logging.WARNING))  # Dagster's own note after a failure
     assert out.getvalue() == "  [00:07] warning: warehouse/incremental.duckdb cannot be read\n"

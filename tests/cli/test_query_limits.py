@@ -85,3 +85,22 @@ def test_a_limit_that_is_not_one_is_refused(home, capsys, flag, value):
         main(["query", "--home", str(home.root), flag, value, "select 1"])
     assert exited.value.code == 2
     assert f"{flag}: " in capsys.readouterr().err
+
+
+def test_a_mart_named_without_its_schema_is_found(home, capsys):
+    status, out, _ = _query(home, capsys, "--format", "json", "select count(*) as n from t")
+    assert status == 0 and json.loads(out) == [{"n": 1000}]
+
+
+@pytest.mark.parametrize(
+    ("sql", "hint"),
+    [
+        ("select count(*) from tt", 'Did you mean "t"?'),
+        ("select xx from marts.t", 'Candidate bindings: "x"'),
+    ],
+    ids=["table", "column"],
+)
+def test_a_name_that_does_not_exist_is_refused_with_the_close_ones(home, capsys, sql, hint):
+    status, out, err = _query(home, capsys, sql)
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("tally: query failed: ") and err.rstrip().endswith(hint)

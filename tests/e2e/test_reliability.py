@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -328,6 +329,43 @@ def test_a_landing_file_edited_in_place_refuses_the_close(home, capsys):
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
+def test_a_month_with_no_invoice_closes_to_nothing_and_closes_later_when_one_appears(home, capsys):
+    """August: no subscription was active yet. Its close issues and records nothing (a
+    mistyped month is not closed for good); once a subscription for August lands, August
+    closes as any month, and the close says how many invoices it issued."""
+    capsys.readouterr()
+    assert main(["close", "--home", str(home.root), "--month", "2026-08"]) == 0
+    assert capsys.readouterr().out == (
+        "close: 2026-08 has no invoice to issue (no subscription was active in it): nothing "
+        "issued, nothing recorded\n"
+    )
+    assert not list(home.lake_issued.rglob("period=2026-08.parquet"))
+    assert not lake.issued.is_issued(home, dt.date(2026, 8, 1))
+
+    ref = home.landing_reference
+    plan = pl.read_csv(ref / "subscriptions.csv", infer_schema=False)["plan_id"][0]
+    currency = pl.read_csv(ref / "customers.csv", infer_schema=False)["currency"][0]
+    _append_csv(
+        ref / "customers.csv", {"customer_id": "late-co", "name": "Late Co", "currency": currency}
+    )
+    _append_csv(
+        ref / "subscriptions.csv",
+        {
+            "subscription_id": "s-late",
+            "customer_id": "late-co",
+            "plan_id": plan,
+            "started_at": "2026-08-01",
+            "ended_at": "2026-09-01",
+        },
+    )
+    assert main(["run", "--home", str(home.root), *RUN]) in (0, 3)
+    capsys.readouterr()
+    assert main(["close", "--home", str(home.root), "--month", "2026-08"]) in (0, 3)
+    out = capsys.readouterr().out
+    assert re.search(rf"invoices issued +1   {currency} [\d,]+\.\d\d\n", out), out
+    assert lake.issued.is_issued(home, dt.date(2026, 8, 1))
+
+
 def test_a_close_that_crashes_before_its_commit_leaves_nothing_that_is_read(
     home, monkeypatch, capsys
 ):
@@ -347,13 +385,15 @@ def test_a_close_that_crashes_before_its_commit_leaves_nothing_that_is_read(
     assert (issued / "invoice_lines" / "period=2026-09.parquet").exists()  # the half-written parts
     assert (issued / "credit_consumption" / "period=2026-09.parquet").exists()
     assert not lake.issued.is_issued(home, dt.date(2026, 9, 1))
-    assert not list(home.exports.glob("*.json"))  # no document says "issued"
+    assert not list(home.exports.glob("INV-2026-09-*.json"))  # no document says "issued"
 
     # The next run removes the parts; nothing of them reaches the marts.
     assert main(["run", "--home", str(home.root), *RUN]) in (0, 3)
     assert not (issued / "invoice_lines" / "period=2026-09.parquet").exists()
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
-        statuses = con.execute("select distinct status from marts.fct_invoices").fetchall()
+        statuses = con.execute(
+            "select distinct status from marts.fct_invoices where period_start = date '2026-09-01'"
+        ).fetchall()
         consumed = con.execute(
             "select count(*) from marts.fct_credit_ledger where entry_type = 'consumption'"
         ).fetchone()[0]

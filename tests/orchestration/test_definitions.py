@@ -198,3 +198,28 @@ def test_partitions_start_where_the_homes_data_starts_or_where_configured(tmp_pa
     monkeypatch.setenv("TALLY_FIRST_DAY", "2026-09-20")
     close = load().resolve_job_def("month_close")
     assert close.partitions_def.get_first_partition_key() == "2026-09-01"
+
+
+def test_descriptions_show_as_written_in_the_ui():
+    """The UI renders descriptions as Markdown, which drops anything that looks like an HTML
+    tag (`INV-<period>-<customer>` read "INV--"): such text is written as code."""
+    import json
+    import re
+
+    from warehouse.dbt import MANIFEST
+
+    nodes = json.loads(MANIFEST.read_text())["nodes"].values()
+    texts = [n["description"] for n in nodes] + [
+        c["description"] for n in nodes for c in n.get("columns", {}).values()
+    ]
+    outside_code = [re.sub(r"`[^`]*`", "", t) for t in texts]
+    assert [t for t in outside_code if re.search(r"<[A-Za-z][^>]*>", t)] == []
+    assert any("`INV-<period>-<customer>`" in t for t in texts)
+
+
+def test_no_two_assets_share_a_name():
+    from orchestration.definitions import defs as load
+
+    keys = load().resolve_asset_graph().get_all_asset_keys()
+    names = [key.path[-1] for key in keys]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)

@@ -82,6 +82,8 @@ def _issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
     documents = write_documents(home, month)
     if result.already_issued:
         context.log.info(f"{month:%Y-%m} was already issued; issued invoices never change")
+    elif result.invoices == 0:
+        context.log.info(f"{month:%Y-%m} has no invoice to issue: nothing issued or recorded")
     else:
         context.log.info(
             f"issued {result.invoices} invoices for {month:%Y-%m}, total {result.total}"

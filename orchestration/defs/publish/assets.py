@@ -16,7 +16,7 @@ from warehouse.reading import reading
 # What the models read of earlier runs' notifications (the dbt source lake.spend_notifications):
 # written by spend_notifications below, which Dagster must not see as its upstream (a cycle).
 notification_record = dg.AssetSpec(
-    ["lake", "spend_notifications"],
+    "spend_notification_record",
     group_name="publish",
     description=(
         "Every spend notification raised so far (lake/notifications), as earlier runs recorded "
