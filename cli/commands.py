@@ -311,7 +311,12 @@ def cmd_simulate(args, home: Home) -> int:
     if args.output and args.output.suffix not in (".csv", ".parquet"):
         raise UsageError(f"--output {args.output}: use a .csv or .parquet file")
     if args.price_book.is_dir():  # a whole candidate pricing/ folder
-        files, base = price_book_files(args.price_book), args.price_book
+        try:
+            files, base = price_book_files(args.price_book), args.price_book
+        except PriceBookError as exc:
+            raise UsageError(str(exc)) from None
+        if not files:
+            raise UsageError(f"--price-book {args.price_book}: no *.yaml price-book file in it")
     elif args.price_book.is_file():
         files, base = [args.price_book], args.price_book.parent
     else:

@@ -2,8 +2,11 @@
 command did, then the totals to date, with recognized revenue bridged to what was invoiced."""
 
 import datetime as dt
+import functools
+from decimal import Decimal
 
 from lake.home import Home
+from transforms.money import amount_text
 from warehouse.figures import Intake, summary_figures
 
 
@@ -21,7 +24,7 @@ def print_summary(home: Home, since: dt.datetime | None = None, *, closing: bool
         else:
             print("    new files                     0   (nothing new landed)")
         for currency, count, total in f.issued_now:
-            print(f"    invoices issued {count:>8,}   {currency} {total:,.2f}")
+            print(f"    invoices issued {count:>8,}   {currency} {_money(total, currency)}")
         if closing and not f.issued_now:
             print(f"    invoices issued {0:>8,}")
         if f.notified_now:
@@ -38,21 +41,27 @@ def print_summary(home: Home, since: dt.datetime | None = None, *, closing: bool
         "(read = accepted + quarantined + duplicates)"
     )
     for status, currency, count, total in f.invoices:
-        print(f"    invoices {status:<7} {count:>8,}   {currency} {total:,.2f}")
+        print(f"    invoices {status:<7} {count:>8,}   {currency} {_money(total, currency)}")
     for r in f.revenue:
+        money = functools.partial(_money, currency=r.currency)
         print(
-            f"    revenue recognized          {r.currency} {r.recognized:,.2f}   "
+            f"    revenue recognized          {r.currency} {money(r.recognized)}   "
             "(marts.fct_revenue_monthly)"
         )
         print(
-            f"      = invoiced {r.billed:,.2f} + prepaid credits used {r.credits:,.2f}"
-            f" + expired credits {r.breakage:,.2f}"
+            f"      = invoiced {money(r.billed)} + prepaid credits used {money(r.credits)}"
+            f" + expired credits {money(r.breakage)}"
         )
     print(f"    billing mismatches  {f.mismatches:>12,}   (marts.fct_billing_mismatches)")
     print(f"    spend notifications {f.notified:>12,}   (marts.fct_spend_notifications)")
     index = home.reports / "index.html"
     if index.exists():
         print(f"  reports: {index}")
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    """Grouped, in the currency's minor units (`1,143.75` USD, `1,250` JPY)."""
+    return amount_text(amount, currency, grouped=True)
 
 
 def _intake(intake: Intake, files: str) -> None:

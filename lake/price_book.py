@@ -10,9 +10,24 @@ import polars as pl
 
 from lake.schemas import PRICE_BOOK_SCHEMAS
 from transforms.pricebook import MAX_FILE_BYTES, PriceBook, PriceBookError, parse_price_book
+from transforms.units import charge_unit
 
 
 def price_book_files(pricing_dir: Path) -> list[Path]:
+    """The price book's files: the `*.yaml` (`*.yml`) directly in the folder. A folder inside
+    it that holds price-book files is refused (a copy made twice, `cp -r pricing candidate`,
+    nests one): its plans would otherwise be left out without a word."""
+    for nested in (
+        sorted(p for p in pricing_dir.iterdir() if p.is_dir()) if pricing_dir.is_dir() else []
+    ):
+        inside = sorted([*nested.rglob("*.yaml"), *nested.rglob("*.yml")])
+        if inside:
+            raise PriceBookError(
+                f"{pricing_dir.name}/{nested.name}/: a folder of price-book files inside the "
+                f"price book ({inside[0].relative_to(pricing_dir).as_posix()}); only the "
+                f"*.yaml files directly in {pricing_dir.name}/ are read: move them up or "
+                "remove the folder"
+            )
     return sorted([*pricing_dir.glob("*.yaml"), *pricing_dir.glob("*.yml")])
 
 
@@ -66,6 +81,14 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
                     "has_status_filter": bool(c.status_ranges),
                     "property_filter_count": len(c.property_filters),
                     "description": c.description,
+                    "unit": charge_unit(
+                        unit=c.unit,
+                        model=c.model,
+                        aggregation=c.aggregation,
+                        metric=c.metric,
+                        unique_property=c.unique_property,
+                        currency=p.currency,
+                    ),
                 }
             )
             lower = Decimal(0)

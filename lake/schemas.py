@@ -138,6 +138,7 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "has_status_filter": pl.Boolean,
         "property_filter_count": pl.Int32,
         "description": pl.String,
+        "unit": pl.String,  # as shown: the price book's, else the one its measure implies
     },
     "charge_tiers": {
         **_CHARGE_KEY,

@@ -24,11 +24,13 @@ from lake.records import write_text_atomically
 from publish.pages import render, to_json
 from transforms.money import (
     MoneyError,
+    amount_text,
     format_money,
     format_quantity,
-    in_minor_units,
+    money_text,
     plain_quantity,
 )
+from transforms.units import charge_unit, readable
 
 # Lines priced per month and prorated by days subscribed: (their text, the plan's field).
 FEES = {
@@ -97,7 +99,7 @@ def invoice_document(invoice: dict, lines, credits, pricing: Pricing) -> dict:
     currency = invoice["currency"]
 
     def money(amount: Decimal) -> str:
-        return str(in_minor_units(amount, currency))
+        return money_text(amount, currency)
 
     period_start = invoice["period_start"]
     last_day = invoice["period_end"] - dt.timedelta(days=1)
@@ -164,30 +166,29 @@ def _line(line: dict, pricing: Pricing, period_start: dt.date) -> dict:
     elif kind == "adjustment":
         invoice_id, _, charge_id = (line["charge_id"] or "").rpartition(":")
         out |= {
-            "description": f"Correction to invoice {invoice_id}, {_readable(charge_id)}",
+            "description": f"Correction to invoice {invoice_id}, {readable(charge_id)}",
             "quantity": None,
         }
     elif charge is not None:
         out |= {
-            "description": charge["description"] or _readable(charge["charge_id"]),
-            "unit": charge["metric"],
+            "description": charge["description"] or readable(charge["charge_id"]),
+            "unit": charge.get("unit")
+            or charge_unit(
+                unit=None,
+                model=charge["model"],
+                aggregation=charge["aggregation"],
+                metric=charge["metric"],
+                unique_property=charge["unique_property"],
+                currency=currency,
+            ),
             "pricing": _usage_pricing(charge, currency),
             "tiers": list(_tier_breakdown(charge, pricing, line["quantity"])),
         }
+        if charge["model"] == "percentage" and line["quantity"] is not None:
+            out["quantity"] = amount_text(line["quantity"], currency)  # money: its minor units
     else:
-        out["description"] = _readable(line["charge_id"] or kind)
+        out["description"] = readable(line["charge_id"] or kind)
     return out
-
-
-_ACRONYMS = {"api": "API", "gb": "GB", "mb": "MB", "tb": "TB", "id": "ID", "sms": "SMS"}
-
-
-def _readable(identifier: str) -> str:
-    """`successful_calls` -> `Successful calls`, `api_calls` -> `API calls`: the default text of
-    a charge without a description."""
-    words = [_ACRONYMS.get(w, w) for w in identifier.replace("-", "_").split("_") if w]
-    text = " ".join(words)
-    return text[:1].upper() + text[1:]
 
 
 def _price(price: Decimal | None, currency: str) -> str:
@@ -248,6 +249,7 @@ def _tier_breakdown(charge: dict, pricing: Pricing, units: Decimal) -> Iterator[
             inside = (units if upper is None else min(units, upper)) - lower
         yield {
             "tier": tier["tier_index"],
+            "range": tier_range(lower, upper),
             "from": _plain(lower),
             "up_to": _plain(upper),
             "units": _plain(max(inside, Decimal(0))),
@@ -256,3 +258,17 @@ def _tier_breakdown(charge: dict, pricing: Pricing, units: Decimal) -> Iterator[
         }
         if charge["model"] == "volume":
             return
+
+
+def tier_range(lower: Decimal, upper: Decimal | None) -> str:
+    """A tier's units in words. Whole bounds count whole units: `1 to 100`, `101 to 1,000`,
+    `1,001 and above`. A fractional bound cannot name its first unit: `over 2.5 to 10`,
+    `over 10`, and a first tier `up to 2.5`."""
+    if lower == lower.to_integral_value() and (upper is None or upper == upper.to_integral()):
+        first = format_quantity(lower + 1)
+        return f"{first} and above" if upper is None else f"{first} to {format_quantity(upper)}"
+    if upper is None:
+        return f"over {format_quantity(lower)}"
+    if lower == 0:
+        return f"up to {format_quantity(upper)}"
+    return f"over {format_quantity(lower)} to {format_quantity(upper)}"

@@ -22,7 +22,6 @@ import datetime as dt
 import json
 import os
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -32,7 +31,7 @@ from lake.io import write_table
 from lake.schemas import NOTIFICATION_SCHEMA
 from publish.pages import to_json
 from publish.webhook import TakenJournal, deliver
-from transforms.money import MoneyError, format_money, in_minor_units
+from transforms.money import amount_text
 
 WEBHOOK_ENV = "TALLY_NOTIFY_WEBHOOK"
 STORE_NAME = "notifications.parquet"
@@ -164,26 +163,16 @@ def payload(row: dict) -> dict:
     body = {k: row[k] for k in MART_COLUMNS}
     for column in ("amount", "budget"):
         if body[column] is not None:
-            body[column] = _minor(body[column], row["currency"])
+            body[column] = amount_text(body[column], row["currency"])
     body["text"] = text(row)
     return json.loads(to_json(body))
-
-
-def _minor(amount: Decimal, currency: str) -> Decimal:
-    try:
-        return in_minor_units(amount, currency)
-    except MoneyError:  # a budget written with more digits than the currency has
-        return amount.normalize()
 
 
 def text(row: dict) -> str:
     def money(amount):
         if amount is None:
             return "-"
-        try:
-            return format_money(amount, row["currency"])
-        except MoneyError:
-            return f"{amount.normalize()} {row['currency']}"
+        return f"{amount_text(amount, row['currency'], grouped=True)} {row['currency']}"
 
     month = f"{row['period_start']:%B %Y}"
     who = row["customer_id"]

@@ -9,7 +9,7 @@ from decimal import Decimal
 import jinja2
 import markupsafe
 
-from transforms.money import format_money, format_quantity
+from transforms.money import amount_text, format_quantity, plain_quantity
 
 
 @functools.cache
@@ -21,9 +21,18 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["money"] = lambda amount, currency: format_money(Decimal(amount), currency)
+    env.filters["money"] = money
+    env.filters["negated_money"] = lambda amount, currency: money(-Decimal(amount), currency)
     env.filters["quantity"] = lambda q: format_quantity(Decimal(q))
+    # Digits grouped, every decimal kept (`1,093.30`): a figure already in its final form.
+    env.filters["grouped"] = lambda q: format(Decimal(q), ",f")
     return env
+
+
+def money(amount, currency: str) -> str:
+    """`1,250.00 USD`: grouped, in the currency's minor units (a budget written with more
+    digits keeps them), ASCII minus, never `-0.00`."""
+    return f"{amount_text(Decimal(amount), currency, grouped=True)} {currency.upper()}"
 
 
 def render(template: str, **context) -> str:
@@ -62,8 +71,10 @@ def embed(text: str) -> markupsafe.Markup:
 
 
 def _json_default(value):
+    # Money reaches JSON as text in its minor units (converted where its currency is known);
+    # any other decimal is a quantity: exact, without trailing zeros or exponent (`0E-9` -> 0).
     if isinstance(value, Decimal):
-        return str(value)
+        return plain_quantity(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON")

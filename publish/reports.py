@@ -25,7 +25,8 @@ from markupsafe import Markup
 
 from lake.home import Home, safe_file_name
 from publish.pages import RawJSON, embed, page_json, render, to_json
-from transforms.money import format_quantities
+from transforms.money import amount_text, format_quantities, fraction_digits_text, minor_units
+from transforms.units import metric_unit, readable
 
 if TYPE_CHECKING:  # the warehouse layer's reader (either engine); publish does not import it
     from warehouse.reader import Reader
@@ -50,7 +51,14 @@ def build_reports(home: Home, warehouse: Reader, *, now: dt.datetime) -> Built:
     (staging / "assets").mkdir()
     _write_plotly(staging / "assets" / PLOTLY_JS)
     generated = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    usage = usage_views(data["usage"])
+    [days] = data["_days"].to_dicts()
+    usage = usage_views(
+        data["usage"],
+        data["plan_metrics"],
+        data["customers"].select("customer_id", "currency"),
+        since=days["since"],
+        as_of=days["as_of"],
+    )
     pages = []
     for customer in data["customers"].iter_rows(named=True):
         shown = usage.get(customer["customer_id"], NO_USAGE)
@@ -108,22 +116,24 @@ QUERIES = {
         select month, currency,
                sum(billed_revenue) as billed, sum(credit_revenue) as credit,
                sum(breakage_revenue) as breakage, sum(recognized_revenue) as recognized,
+               sum(credit_revenue) + sum(breakage_revenue) as from_credits,
                sum(deferred_opening) as deferred_opening, sum(purchases) as purchases,
                sum(deferred_closing) as deferred_closing
         from marts.fct_revenue_monthly
         group by month, currency
         order by month, currency""",
-    "issued": """
-        select i.period_start, i.currency, count(*) as invoices, sum(i.total) as issued_total
-        from marts.fct_invoices as i
-        where i.status = 'issued'
-        group by i.period_start, i.currency""",
+    "tally": """
+        select period_start, currency, count(*) as invoices,
+               sum(case when status = 'draft' then 1 else 0 end) as drafts,
+               sum(total) as tally_total
+        from marts.fct_invoices
+        group by period_start, currency""",
     "billed": """
         select period_start, currency, count(*) as invoices, sum(total) as billed_total
         from staging.stg_reference__billed_invoices
         group by period_start, currency""",
     "findings": """
-        select check_name, severity, count(*) as findings, sum(abs(difference)) as size
+        select check_name, severity, count(*) as findings
         from marts.fct_billing_mismatches
         group by check_name, severity
         order by findings desc, check_name""",
@@ -144,16 +154,22 @@ QUERIES = {
         from marts.fct_invoices
         order by customer_id, period_start""",
     "grants": """
-        select l.customer_id, l.grant_id, g.kind, g.granted_at, g.expires_at, g.credits,
-               l.balance_after as remaining
-        from marts.fct_credit_ledger as l
-        inner join staging.stg_reference__credit_grants as g on l.grant_id = g.grant_id
-        inner join (
-            select grant_id, max(entry_date) as entry_date from marts.fct_credit_ledger
+        select g.customer_id, g.grant_id, g.kind, g.granted_at, g.expires_at, g.credits,
+               coalesce(u.used, 0) as used
+        from staging.stg_reference__credit_grants as g
+        left join (
+            select grant_id, -sum(credits) as used from marts.fct_credit_ledger
+            where entry_type = 'consumption'
             group by grant_id
-        ) as last_entry
-          on l.grant_id = last_entry.grant_id and l.entry_date = last_entry.entry_date
-        order by l.customer_id, g.expires_at nulls last, l.grant_id""",
+        ) as u on g.grant_id = u.grant_id
+        order by g.customer_id, g.expires_at nulls last, g.grant_id""",
+    "plan_metrics": """
+        select distinct s.customer_id, ch.metric,
+               max(case when ch.model = 'percentage' then 1 else 0 end)
+                   over (partition by s.customer_id, ch.metric) as priced_as_money
+        from staging.stg_reference__subscriptions as s
+        inner join staging.stg_pricing__charges as ch on s.plan_id = ch.plan_id
+        where s.started_at <= :as_of and (s.ended_at is null or s.ended_at > :since)""",
     "notifications": """
         select customer_id, notification_id, period_start, kind, threshold_pct, amount,
                budget, currency, as_of, sent_at
@@ -162,18 +178,51 @@ QUERIES = {
 }
 
 
+DATED = ("usage", "plan_metrics")  # the queries that take the days shown
+
+
 def _read(warehouse: Reader) -> dict[str, pl.DataFrame]:
     """The pages' data. Daily usage covers the current period and the one before (pages stay
     the same size however long the history)."""
-    data = {name: warehouse.frame(sql) for name, sql in QUERIES.items() if name != "usage"}
+    data = {name: warehouse.frame(sql) for name, sql in QUERIES.items() if name not in DATED}
     as_of = data["spend"]["as_of"].max() or dt.date(1970, 1, 1)
     since = (as_of.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
     data["usage"] = warehouse.frame(QUERIES["usage"], since=since)
+    data["plan_metrics"] = warehouse.frame(QUERIES["plan_metrics"], since=since, as_of=as_of)
+    data["grants"] = grant_states(data["grants"], data["spend"], as_of)
+    data["_days"] = pl.DataFrame({"since": [since], "as_of": [as_of]})
     return data
 
 
-def _rows(frame: pl.DataFrame) -> list[dict]:
-    return list(frame.iter_rows(named=True))
+# The money columns of each table, shown in the row's currency's minor units (text, exact).
+MONEY = {
+    "customers": ("monthly_budget",),
+    "revenue": (
+        "billed",
+        "credit",
+        "breakage",
+        "recognized",
+        "from_credits",
+        "deferred_opening",
+        "purchases",
+        "deferred_closing",
+    ),
+    "versus": ("tally_total", "billed_total", "difference"),
+    "spend": ("spend_to_date", "projected_spend", "credits_remaining_value"),
+    "invoices": ("subtotal", "credits_applied", "total"),
+    "notifications": ("amount", "budget"),
+}
+
+
+def _rows(frame: pl.DataFrame, money: str | None = None) -> list[dict]:
+    """A table's rows for a page and its JSON: money as text in its currency's minor units
+    (`87.53`, never `87.5300` or `0E-9`); other decimals become plain text when written."""
+    rows = frame.to_dicts()
+    for column in MONEY.get(money or "", ()):
+        for row in rows:
+            if row[column] is not None:
+                row[column] = amount_text(row[column], row["currency"])
+    return rows
 
 
 def _by_customer(data: dict[str, pl.DataFrame], name: str) -> dict[str, pl.DataFrame]:
@@ -185,36 +234,85 @@ def _by_customer(data: dict[str, pl.DataFrame], name: str) -> dict[str, pl.DataF
     return data[key]  # type: ignore[return-value]
 
 
+def grant_states(grants: pl.DataFrame, spend: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """Each grant as of the last usage day: `expired` (its expiry has passed: nothing remains,
+    what it still held shows as `expired_credits`), `not yet granted`, `expires before the
+    period closes` (it cannot pay the open period, so the page's credits remaining leaves it
+    out, as the mart does), or `active`."""
+    period_end = spend.select(
+        "customer_id", pl.col("period_start").dt.offset_by("1mo").alias("period_end")
+    )
+    balance = pl.col("credits") - pl.col("used")
+    expired = pl.col("expires_at").is_not_null() & (pl.col("expires_at") <= as_of)
+    return (
+        grants.join(period_end, on="customer_id", how="left")
+        .with_columns(
+            pl.when(expired)
+            .then(pl.lit("expired"))
+            .when(pl.col("granted_at") > as_of)
+            .then(pl.lit("not yet granted"))
+            .when(pl.col("expires_at") < pl.col("period_end"))
+            .then(pl.lit("expires before the period closes"))
+            .otherwise(pl.lit("active"))
+            .alias("state"),
+            pl.when(expired).then(0).otherwise(balance).alias("remaining"),
+            pl.when(expired).then(balance).otherwise(0).alias("expired_credits"),
+        )
+        .drop("period_end", "used")
+    )
+
+
 def finance_page(data: dict[str, pl.DataFrame], links: dict[str, str]) -> dict:
-    issued, billed = data["issued"], data["billed"]
+    """What finance reads. Each period's invoices are set against the billing system of
+    record: issued ones for closed months, drafts (labelled so) for open ones, the figures
+    `fct_billing_mismatches` compares."""
+    tally, billed = data["tally"], data["billed"]
     versus = (
-        issued.join(
+        tally.join(
             billed, on=["period_start", "currency"], how="full", coalesce=True, suffix="_billed"
         )
         .with_columns(
-            pl.col("issued_total").fill_null(Decimal(0)),
+            pl.col("tally_total").fill_null(Decimal(0)),
             pl.col("billed_total").fill_null(Decimal(0)),
             pl.col("invoices").fill_null(0),
+            pl.col("drafts").fill_null(0),
             pl.col("invoices_billed").fill_null(0),
         )
-        .with_columns((pl.col("issued_total") - pl.col("billed_total")).alias("difference"))
+        .with_columns(
+            (pl.col("tally_total") - pl.col("billed_total")).alias("difference"),
+            pl.when(pl.col("invoices") == 0)
+            .then(pl.lit("none"))
+            .when(pl.col("drafts") == 0)
+            .then(pl.lit("issued"))
+            .when(pl.col("drafts") == pl.col("invoices"))
+            .then(pl.lit("draft"))
+            .otherwise(pl.lit("issued and draft"))
+            .alias("status"),
+        )
+        .drop("drafts")
         .sort("period_start", "currency")
     )
-    top = (
+    top = (  # per currency: amounts in different currencies are never ranked together
         data["spend"]
-        .sort("spend_to_date", "customer_id", descending=[True, False])
+        .sort("currency", "spend_to_date", "customer_id", descending=[False, True, False])
+        .group_by("currency", maintain_order=True)
         .head(TOP_CUSTOMERS)
         .join(
-            data["customers"].select("customer_id", "customer_name"), on="customer_id", how="left"
+            data["customers"].select("customer_id", "customer_name"),
+            on="customer_id",
+            how="left",
+            maintain_order="left",
         )
         .with_columns(pl.col("customer_id").replace_strict(links, default=None).alias("page"))
     )
     return {
-        "revenue": _rows(data["revenue"]),
-        "currencies": sorted(data["revenue"]["currency"].unique().to_list()),
-        "issued_vs_billed": _rows(versus),
+        "revenue": _rows(data["revenue"], "revenue"),
+        "currencies": sorted(
+            set(data["revenue"]["currency"].to_list()) | set(versus["currency"].to_list())
+        ),
+        "issued_vs_billed": _rows(versus, "versus"),
         "findings": _rows(data["findings"]),
-        "top_customers": _rows(top),
+        "top_customers": _rows(top, "spend"),
     }
 
 
@@ -222,12 +320,15 @@ def customer_page(data: dict[str, pl.DataFrame], customer: dict, usage: UsageVie
     cid = customer["customer_id"]
 
     def of(name: str) -> list[dict]:
-        return _rows(_by_customer(data, name).get(cid, data[name].clear()))
+        return _rows(_by_customer(data, name).get(cid, data[name].clear()), name)
 
     spend = of("spend")
     invoices = [{**i, "document": safe_file_name(i["invoice_id"])} for i in of("invoices")]
+    shown = dict(customer)
+    if shown["monthly_budget"] is not None:
+        shown["monthly_budget"] = amount_text(shown["monthly_budget"], shown["currency"])
     return {
-        "customer": customer,
+        "customer": shown,
         "spend": spend[0] if spend else None,
         "usage": usage.json,
         "metrics": usage.metrics,
@@ -239,55 +340,103 @@ def customer_page(data: dict[str, pl.DataFrame], customer: dict, usage: UsageVie
 
 @dataclass(frozen=True)
 class UsageView:
-    """One customer's daily usage as its page shows it: the rows as JSON text, the metrics, and
-    the table's rows (day by metric, quantities formatted)."""
+    """One customer's daily usage as its page shows it: the rows as JSON text, the metrics
+    (id, label and unit), and the table's rows (day by metric, quantities formatted)."""
 
     json: RawJSON
-    metrics: list[str]
+    metrics: list[dict]
     rows: Markup
 
 
 NO_USAGE = UsageView(RawJSON("[]"), [], Markup(""))
 
+USAGE_METRICS = {"customer_id": pl.String, "metric": pl.String, "priced_as_money": pl.Int32}
 
-def usage_views(usage: pl.DataFrame) -> dict[str, UsageView]:
+
+def usage_views(
+    usage: pl.DataFrame,
+    metrics: pl.DataFrame,
+    currencies: pl.DataFrame,
+    *,
+    since: dt.date,
+    as_of: dt.date,
+) -> dict[str, UsageView]:
     """Every customer's usage view, built in Polars for all customers at once. Daily usage is the
     part of a page that grows with the days shown (a row per metric and day), so it is never
     looped over in Python or the template: a nightly's reports then cost about the same after
     five days of history as after sixty.
 
+    Every day from `since` to `as_of` has a row, for every metric the customer's plan prices
+    or the customer used: a day without events shows 0, never a line drawn across it. Each
+    metric's column has one number of decimals (the most any of its days needs; a metric a
+    percentage charge prices is money, in the currency's minor units at least).
+
     The table's cells are days and formatted quantities (digits, `,`, `.`, `-`), which need no
     HTML escaping; metric names go through the template, which escapes them."""
-    if usage.is_empty():
+    if as_of < since:
         return {}
-    text = usage.with_columns(
-        pl.col("usage_date").cast(pl.String),
-        format_quantities(pl.col("quantity")).alias("shown"),
-        pl.col("quantity").cast(pl.String),  # exact decimal text, as in every page's JSON
+    used = usage.select("customer_id", "metric").unique().with_columns(priced_as_money=0)
+    shown = (
+        pl.concat([metrics.cast(USAGE_METRICS), used.cast(USAGE_METRICS)])
+        .group_by("customer_id", "metric")
+        .agg(pl.col("priced_as_money").max() == 1)
+        .join(currencies, on="customer_id")
     )
-    as_json = text.group_by("customer_id", maintain_order=True).agg(
+    if shown.is_empty():
+        return {}
+    days = pl.DataFrame({"usage_date": pl.date_range(since, as_of, eager=True)})
+    grid = (
+        shown.join(days, how="cross")
+        .join(usage, on=["customer_id", "usage_date", "metric"], how="left")
+        .with_columns(pl.col("quantity").fill_null(Decimal(0)))
+        .sort("customer_id", "metric", "usage_date")
+    )
+    text = pl.col("quantity").cast(pl.String)
+    minor = {c: minor_units(c) for c in shown["currency"].unique().to_list()}
+    money_decimals = pl.col("currency").replace_strict(minor, return_dtype=pl.Int32)
+    own = fraction_digits_text(text).str.len_chars().cast(pl.Int32)
+    grid = grid.with_columns(
+        pl.max_horizontal(
+            own.max().over("customer_id", "metric"),
+            pl.when(pl.col("priced_as_money")).then(money_decimals).otherwise(0),
+        ).alias("decimals")
+    ).with_columns(
+        pl.col("usage_date").cast(pl.String),
+        format_quantities(pl.col("quantity"), decimals=pl.col("decimals")).alias("shown"),
+        format_quantities(pl.col("quantity"), grouped=False).alias("quantity"),
+    )
+    as_json = grid.group_by("customer_id", maintain_order=True).agg(
         pl.struct("customer_id", "usage_date", "metric", "quantity")
         .struct.json_encode()
         .str.join(",")
         .alias("json"),
-        pl.col("metric").unique().sort().alias("metrics"),
     )
-    # Each customer's days by each of its metrics; a metric with no usage that day shows blank.
-    grid = (
-        text.select("customer_id", "usage_date")
-        .unique()
-        .join(text.select("customer_id", "metric").unique(), on="customer_id")
-        .join(text, on=["customer_id", "usage_date", "metric"], how="left")
-        .sort("customer_id", "usage_date", "metric")
-    )
+    labels: dict[str, list[dict]] = {}
+    for row in shown.sort("customer_id", "metric").iter_rows(named=True):
+        unit = metric_unit(
+            row["metric"], priced_as_money=row["priced_as_money"], currency=row["currency"]
+        )
+        label = readable(row["metric"])
+        labels.setdefault(row["customer_id"], []).append(
+            {
+                "metric": row["metric"],
+                "unit": unit,
+                "heading": f"{label} ({unit})" if row["priced_as_money"] else label,
+            }
+        )
     table = (
-        grid.group_by("customer_id", "usage_date", maintain_order=True)
-        .agg(pl.format('<td class="num">{}</td>', pl.col("shown").fill_null("")).str.join(""))
+        grid.sort("customer_id", "usage_date", "metric")
+        .group_by("customer_id", "usage_date", maintain_order=True)
+        .agg(pl.format('<td class="num">{}</td>', pl.col("shown")).str.join(""))
         .group_by("customer_id", maintain_order=True)
         .agg(pl.format("<tr><td>{}</td>{}</tr>", "usage_date", "shown").str.join("\n"))
     )
     rows = dict(table.iter_rows())
     return {
-        customer: UsageView(RawJSON(f"[{json}]"), metrics, Markup(rows[customer]))
-        for customer, json, metrics in as_json.iter_rows()
+        customer: UsageView(
+            RawJSON(f"[{json}]"),
+            labels[customer],
+            Markup(rows[customer]),
+        )
+        for customer, json in as_json.iter_rows()
     }

@@ -93,6 +93,7 @@ class Charge:
     rate: Decimal | None = None
     fixed_fee: Decimal = Decimal(0)
     description: str | None = None  # the invoice line's text (else a readable default)
+    unit: str | None = None  # what the quantity counts, as shown (else transforms/units.py)
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,7 @@ _CHARGE_KEYS = {
     "rate",
     "fixed_fee",
     "description",
+    "unit",
 }
 _MODEL_FIELDS = {
     "per_unit": {"unit_price", "free_units"},
@@ -336,6 +338,7 @@ def _parse_charge(raw, where: _Where) -> Charge:
         status_ranges=status,
         property_filters=props,
         description=_text(raw.get("description"), where.at("description")),
+        unit=_text(raw.get("unit"), where.at("unit"), longest=40),
         **kwargs,
     )
 
@@ -432,13 +435,20 @@ def _parse_plan(raw, file: str, index: int) -> Plan:
     )
 
 
-def _text(value, where: _Where) -> str | None:
-    """An optional line of text (a name, a description)."""
+def _text(value, where: _Where, *, longest: int | None = None) -> str | None:
+    """Optional text (a name, a description), not blank; given `longest`, a short label (a
+    unit): one line of printable text of at most that many characters."""
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
         raise where.error("must be a non-empty string")
-    return value.strip()
+    text = value.strip()
+    if longest is not None:
+        if not text.isprintable():
+            raise where.error("must be one line of printable text")
+        if len(text) > longest:
+            raise where.error(f"must be at most {longest} characters")
+    return text
 
 
 def parse_price_book(documents: Iterable[tuple[str, str]]) -> PriceBook:

@@ -26,6 +26,10 @@ def _build_sample(home: Home, config: GenerateConfig) -> dict:
     """Generate, run, close September, with a decoy home in TALLY_HOME and DAGSTER_HOME: the
     commands must use --home, and leave the process environment as they found it."""
     truth = generate(home, config)
+    # A trial grant that expired before the month ended: it never pays anything, and every page
+    # must show it expired with nothing remaining (the generator's grants outlive the run).
+    with (home.landing_reference / "credit_grants.csv").open("a") as grants:
+        grants.write("gr_cus_0001_trial,cus_0001,2026-09-01,500,promotional,0,2026-09-20,10\n")
     decoy = home.root.parent / "decoy" / "not-this-home"
     decoys = {"TALLY_HOME": str(decoy), "DAGSTER_HOME": str(decoy / ".dagster")}
     with mock.patch.dict(os.environ, decoys):
@@ -461,13 +465,18 @@ def test_the_finance_report_shows_the_marts_figures(world):
     findings = q(home, "select check_name, count(*) from marts.fct_billing_mismatches group by 1")
     for check, n in findings:
         assert re.search(rf"<td>{check}</td><td>\w+</td><td class=\"num\">{n}</td>", page)
-    [(leader, spend, currency)] = q(
+    leaders = q(
         home,
-        "select customer_id, spend_to_date, currency from marts.mart_customer_spend "
-        "order by spend_to_date desc, customer_id limit 1",
+        "select currency, customer_id, spend_to_date from marts.mart_customer_spend "
+        "qualify row_number() over (partition by currency "
+        "order by spend_to_date desc, customer_id) = 1 order by 1",
     )
-    top = page[page.index('id="top"') :]
-    assert leader in top.split("</tr>")[1] and _money(spend, currency) in top.split("</tr>")[1]
+    top = page[page.index('id="top"') :].split("</table>")[0].split("</tr>")[1:]
+    firsts = [row for row in top if "<td>" in row]
+    assert len(leaders) == 2  # the top customers of each currency, never ranked together
+    for currency, leader, spend in leaders:
+        first = next(row for row in firsts if currency in row)
+        assert leader in first and _money(spend, currency) in first
 
 
 def test_each_customer_page_shows_its_spend_invoices_and_documents(world):
@@ -494,19 +503,27 @@ def test_each_customer_page_shows_its_spend_invoices_and_documents(world):
             assert (home.reports / "customers" / link).resolve().exists()
 
 
-def test_each_customer_page_shows_its_daily_usage_as_the_marts_have_it(world):
+def test_each_customer_page_shows_every_day_of_its_usage_as_the_marts_have_it(world):
+    """Every day from the previous period's start to as_of, for every metric the customer's
+    plan prices or it used: a day without events is a 0, and a column has one precision."""
     home = world.home
-    shown_cells = 0
+    [(as_of,)] = q(home, "select max(as_of) from marts.mart_customer_spend")
+    first = (as_of.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    days = [str(first + dt.timedelta(days=n)) for n in range((as_of - first).days + 1)]
+    shown_cells = zero_days = 0
     for (customer,) in q(home, "select customer_id from marts.mart_customer_spend"):
         page = (home.reports / "customers" / f"{customer}.html").read_text()
-        if '<table id="usage">' not in page:
-            assert "No usage recorded." in page
-            continue
-        table = page[page.index('<table id="usage">') :].split("</table>")[0]
-        metrics = re.findall(r'<th class="num">([^<]+)</th>', table)
-        rows = re.findall(r"<tr><td>(\d{4}-\d\d-\d\d)</td>(.*?)</tr>", table)
-        assert metrics and rows
-        first = min(day for day, _ in rows)
+        data = json.loads((home.reports / "customers" / f"{customer}.json").read_text())
+        metrics = [m["metric"] for m in data["metrics"]]
+        plan = {
+            m
+            for (m,) in q(
+                home,
+                "select distinct c.metric from staging.stg_reference__subscriptions as s "
+                "join staging.stg_pricing__charges as c on s.plan_id = c.plan_id "
+                f"where s.customer_id = '{customer}'",
+            )
+        }
         marts = {
             (str(day), metric): quantity
             for day, metric, quantity in q(
@@ -515,20 +532,148 @@ def test_each_customer_page_shows_its_daily_usage_as_the_marts_have_it(world):
                 f"where customer_id = '{customer}' and usage_date >= '{first}' group by all",
             )
         }
-        shown = {}
+        assert set(metrics) == plan | {metric for _, metric in marts}
+        table = page[page.index('<table id="usage">') :].split("</table>")[0]
+        headings = re.findall(r'<th class="num">([^<]+)</th>', table)
+        assert headings == [m["heading"] for m in data["metrics"]]
+        rows = re.findall(r"<tr><td>(\d{4}-\d\d-\d\d)</td>(.*?)</tr>", table)
+        assert [day for day, _ in rows] == days
+        columns: dict[str, set[int]] = {m: set() for m in metrics}
         for day, cells in rows:
             values = re.findall(r'<td class="num">([^<]*)</td>', cells)
             assert len(values) == len(metrics)
             for metric, value in zip(metrics, values, strict=True):
-                if value:
-                    shown[(day, metric)] = Decimal(value.replace(",", ""))
-        assert shown == marts
-        shown_cells += len(shown)
+                assert Decimal(value.replace(",", "")) == marts.get((day, metric), 0)
+                columns[metric].add(len(value.partition(".")[2]))
+                zero_days += (day, metric) not in marts
+        assert all(len(decimals) == 1 for decimals in columns.values()), columns
+        shown_cells += len(marts)
+        assert {(u["usage_date"], u["metric"]): Decimal(u["quantity"]) for u in data["usage"]} == {
+            (d, m): marts.get((d, m), 0) for d in days for m in metrics
+        }
+    assert shown_cells > 100 and zero_days > 0
+
+
+def test_a_grant_past_its_expiry_shows_expired_with_nothing_remaining(world):
+    home = world.home
+    [(as_of,)] = q(home, "select max(as_of) from marts.mart_customer_spend")
+    expired = q(
+        home,
+        "select g.customer_id, g.grant_id, g.credits + coalesce(sum(l.credits), 0) "
+        "from staging.stg_reference__credit_grants as g left join marts.fct_credit_ledger as l "
+        "on g.grant_id = l.grant_id and l.entry_type = 'consumption' "
+        f"where g.expires_at <= '{as_of}' group by g.customer_id, g.grant_id, g.credits",
+    )
+    assert expired  # the world has grants that expired before its last usage day
+    for customer, grant, lost in expired:
+        page = (home.reports / "customers" / f"{customer}.html").read_text()
+        row = re.search(rf"<tr class=\"grant expired\"><td>{grant}</td>.*?</tr>", page, re.S)
+        assert row, grant
+        cells = re.findall(r"<td[^>]*>([^<]*)</td>", row.group(0))
+        assert cells[4:] == ["expired", cells[5], "0", f"{lost:,f}".rstrip("0").rstrip(".")]
         data = json.loads((home.reports / "customers" / f"{customer}.json").read_text())
-        assert {
-            (u["usage_date"], u["metric"]): Decimal(u["quantity"]) for u in data["usage"]
-        } == marts
-    assert shown_cells > 100
+        [shown] = [g for g in data["grants"] if g["grant_id"] == grant]
+        assert (shown["state"], shown["remaining"]) == ("expired", "0")
+        assert Decimal(shown["expired_credits"]) == lost
+
+
+def test_credits_remaining_counts_only_credits_that_can_pay_the_open_period(world):
+    """A grant that expires before the open period ends cannot pay it (the rule close applies)."""
+    home = world.home
+    spend = q(
+        home,
+        "select s.customer_id, s.period_start, s.as_of, s.credits_remaining "
+        "from marts.mart_customer_spend as s",
+    )
+    counted = 0
+    for customer, period_start, as_of, remaining in spend:
+        period_end = (period_start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        [(expected,)] = q(
+            home,
+            "select coalesce(sum(g.credits + coalesce(u.used, 0)), 0) "
+            "from staging.stg_reference__credit_grants as g left join ("
+            "  select grant_id, sum(credits) as used from marts.fct_credit_ledger "
+            "  where entry_type = 'consumption' group by 1) as u on g.grant_id = u.grant_id "
+            f"where g.customer_id = '{customer}' and g.granted_at <= '{as_of}' "
+            f"and (g.expires_at is null or g.expires_at >= '{period_end}')",
+        )
+        assert remaining == expected, customer
+        counted += expected > 0
+        page = (home.reports / "customers" / f"{customer}.html").read_text()
+        shown = f"{remaining:,f}".rstrip("0").rstrip(".")
+        assert f'id="credits-remaining">{shown}<' in page
+    assert counted >= 1
+
+
+def test_feeds_write_money_in_minor_units_and_never_an_exponent_or_minus_zero(world):
+    home = world.home
+    feeds = [home.reports / "index.json", *sorted((home.reports / "customers").glob("*.json"))]
+    money = [
+        "spend_to_date",
+        "projected_spend",
+        "credits_remaining_value",
+        "subtotal",
+        "credits_applied",
+        "total",
+        "billed",
+        "credit",
+        "breakage",
+        "recognized",
+        "deferred_opening",
+        "purchases",
+        "deferred_closing",
+        "tally_total",
+        "billed_total",
+        "difference",
+        "amount",
+    ]
+    seen = 0
+
+    def walk(value, key=None):
+        nonlocal seen
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, k)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key)
+        elif isinstance(value, str) and re.fullmatch(r"-?[\d.]+(E[-+]?\d+)?", value):
+            assert "E" not in value and value not in ("-0", "-0.00"), (key, value)
+            if key in money:
+                assert re.fullmatch(r"-?\d+\.\d\d", value), (key, value)  # USD and EUR
+                seen += 1
+
+    for feed in feeds:
+        text = feed.read_text()
+        assert "E-" not in text and "E+" not in text
+        walk(json.loads(text))
+    assert seen > 100
+
+
+def test_the_finance_page_compares_open_months_as_drafts(world):
+    home = world.home
+    page = (home.reports / "index.html").read_text()
+    feed = json.loads((home.reports / "index.json").read_text())
+    drafts = q(
+        home,
+        "select strftime(period_start, '%Y-%m'), currency, sum(total) from marts.fct_invoices "
+        "where status = 'draft' group by 1, 2",
+    )
+    assert drafts
+    for month, currency, total in drafts:
+        row = re.search(
+            rf"<tr><td>{month}</td><td>{currency}</td><td class=\"status\">draft</td>(.*?)</tr>",
+            page,
+            flags=re.S,
+        )
+        assert row and _money(total, currency) in row.group(1), month
+    # The same differences as the reconciliation's: per period, the sum of the invoices'.
+    for r in feed["issued_vs_billed"]:
+        assert Decimal(r["difference"]) == Decimal(r["tally_total"]) - Decimal(r["billed_total"])
+    currencies = {r["currency"] for r in feed["issued_vs_billed"]}
+    assert len(currencies) == 2  # USD and EUR: one panel each
+    for ccy in currencies:
+        assert f'id="plot-versus-{ccy}"' in page
 
 
 def test_pages_open_from_disk_and_draw_their_plots_without_network(world, tmp_path):
@@ -558,6 +703,27 @@ def test_pages_open_from_disk_and_draw_their_plots_without_network(world, tmp_pa
         assert image.getbbox() is not None
 
 
+def test_a_customer_page_in_the_browser_shows_days_without_usage_and_the_expired_grant(world):
+    """As Chromium shows it: every day a row (a day without events reads 0), usage drawn as
+    bars (no line across missing days), the trial grant expired with nothing remaining."""
+    from browser import dom
+
+    home = world.home
+    [(as_of,)] = q(home, "select max(as_of) from marts.mart_customer_spend")
+    shown = dom(home.reports / "customers" / "cus_0001.html")
+    table = shown[shown.index('<table id="usage">') :].split("</table>")[0]
+    days = re.findall(r"<tr><td>(\d{4}-\d\d-\d\d)</td>", table)
+    assert days[0] == "2026-09-01" and days[-1] == str(as_of)
+    assert len(days) == (as_of - dt.date(2026, 9, 1)).days + 1
+    assert '<td class="num">0</td>' in table
+    usage_plot = shown[shown.index('id="plot-usage"') : shown.index('<table id="usage">')]
+    assert 'class="trace bars"' in usage_plot and "js-line" not in usage_plot
+    grant = re.search(r'<tr class="grant expired"><td>gr_cus_0001_trial</td>.*?</tr>', shown, re.S)
+    assert grant
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", grant.group(0))
+    assert cells[4:] == ["expired", "500", "0", "500"]
+
+
 def test_an_invoice_document_prints_on_one_page(world, tmp_path):
     from browser import pdf
 
@@ -571,3 +737,43 @@ def test_an_invoice_document_prints_on_one_page(world, tmp_path):
     assert _money(total, currency) in document.read_text()
     printed = pdf(document, tmp_path / "invoice.pdf")
     assert len(re.findall(rb"/Type\s*/Page\b(?!s)", printed)) == 1
+
+
+def test_the_price_change_steps_of_the_docs_run_as_written_twice(own, tmp_path):
+    """docs/backfills.md, steps 1-4, run by bash from a folder where `data` is a home and
+    `.venv` the project's; `/tmp/` is this test's own folder. The second time gives the same."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    guide = (repo / "docs" / "backfills.md").read_text()
+    blocks = [textwrap_dedent(b) for b in re.findall(r"```sh\n(.*?)```", guide, flags=re.S)]
+    assert len(blocks) == 4
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    script = "set -euo pipefail\n" + "\n".join(blocks).replace("/tmp/", f"{scratch}/")
+    (tmp_path / "data").symlink_to(own.root)
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parents[1])
+    outputs = []
+    for _ in range(2):
+        done = subprocess.run(
+            ["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode in (0, 3), done.stdout[-2000:] + done.stderr[-2000:]
+        outputs.append((scratch / "sim.csv").read_text())
+    assert outputs[0] == outputs[1] and "cus_0001" in outputs[0]
+    assert not any(p.is_dir() for p in (scratch / "candidate").iterdir())
+    assert (own.pricing / "2026-09-correction.yaml").exists()
+    versions = q(
+        own, "select plan_version from staging.stg_pricing__plans where plan_id = 'starter'"
+    )
+    assert sorted(versions) == [(1,), (2,)]  # the backfill rated with the new version
+    shutil.rmtree(scratch)
+
+
+def textwrap_dedent(block: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(block)

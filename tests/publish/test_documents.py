@@ -49,6 +49,18 @@ plans:
     currency: KWD
     charges:
       - {charge_id: sms, metric: sms, model: package, package_size: 100, package_price: "1.250"}
+  - plan_id: platform
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    charges:
+      - {charge_id: card_fees, metric: payments, model: percentage, rate: "0.029"}
+      - {charge_id: active_users, metric: logins, aggregation: unique_count,
+         unique_property: user_id, model: per_unit, unit_price: "4.00"}
+      - {charge_id: peak_storage, metric: storage_gb, aggregation: max, model: per_unit,
+         unit_price: "0.08"}
+      - {charge_id: archive, metric: archive_gb, aggregation: max, model: per_unit,
+         unit_price: "0.01", unit: GB-months}
 """
 
 SEPT, OCT = dt.date(2026, 9, 1), dt.date(2026, 10, 1)
@@ -96,8 +108,8 @@ def home(tmp_path):
         write_table(frame, home.lake_pricing / f"{name}.parquet")
     customers = pl.DataFrame(
         {
-            "customer_id": ["acme", "kaiju", "souq"],
-            "name": ["Acme Corp", "Kaiju KK", "Souq Co"],
+            "customer_id": ["acme", "kaiju", "souq", "plato"],
+            "name": ["Acme Corp", "Kaiju KK", "Souq Co", "Plato Pay"],
         }
     )
     write_table(customers, home.lake_reference / "customers.parquet")
@@ -172,15 +184,55 @@ def test_a_document_has_what_a_customer_and_their_payables_team_need(home):
     lines = [(ln["description"], ln["quantity"], ln["unit"], ln["amount"]) for ln in doc["lines"]]
     assert lines == [
         ("Growth plan, base fee", "30", "days", "49.00"),
-        ("API calls", "1500", "api_calls", "7.50"),
+        ("API calls", "1500", "API calls", "7.50"),
         ("Growth plan, minimum commitment true-up", "30", "days", "65.00"),
     ]
     base, calls, _ = doc["lines"]
     assert base["pricing"] == "49.00 USD per month, 30 of 30 days"
     tiers = [
-        (t["from"], t["up_to"], t["units"], t["unit_price"], t["flat_fee"]) for t in calls["tiers"]
+        (t["range"], t["from"], t["up_to"], t["units"], t["unit_price"], t["flat_fee"])
+        for t in calls["tiers"]
     ]
-    assert tiers == [("0", "1000", "1000", "0.002", "0"), ("1000", None, "500", "0.001", "5")]
+    assert tiers == [
+        ("1 to 1,000", "0", "1000", "1000", "0.002", "0"),
+        ("1,001 and above", "1000", None, "500", "0.001", "5"),
+    ]
+    html = (home.exports / "INV-2026-09-acme.html").read_text()
+    assert "tier 1: 1 to 1,000" in html and "tier 2: 1,001 and above" in html
+
+
+def test_a_line_says_what_its_quantity_counts(home):
+    """The unit follows what the charge measures, unless the price book names one: a
+    percentage fee's quantity is money, a unique count counts distinct values."""
+    close(
+        home,
+        SEPT,
+        [invoice("plato", SEPT, "USD", "137.43")],
+        [
+            line("plato", SEPT, "USD", "usage", "card_fees", "platform", "1093.3", "31.71"),
+            line("plato", SEPT, "USD", "usage", "active_users", "platform", "26", "104.00"),
+            line("plato", SEPT, "USD", "usage", "peak_storage", "platform", "12.5", "1.00"),
+            line("plato", SEPT, "USD", "usage", "archive", "platform", "72", "0.72"),
+        ],
+    )
+    doc = document(home, "INV-2026-09-plato")
+    units = {ln["charge_id"]: (ln["quantity"], ln["unit"]) for ln in doc["lines"]}
+    assert units == {
+        "card_fees": ("1093.30", "USD"),  # payment volume: money, in its minor units
+        "active_users": ("26", "distinct users"),
+        "peak_storage": ("12.5", "storage GB"),
+        "archive": ("72", "GB-months"),  # the price book's own unit
+    }
+    html = (home.exports / "INV-2026-09-plato.html").read_text()
+    for shown in ("1,093.30 USD", "26 distinct users", "12.5 storage GB", "72 GB-months"):
+        assert shown in html
+
+
+def test_no_credit_applied_reads_zero_not_minus_zero(home):
+    september(home)
+    html = (home.exports / "INV-2026-09-acme.html").read_text()
+    assert '<td class="num" id="credits-applied">0.00 USD</td>' in html
+    assert "-0.00" not in html and "\u2212" not in html and "&minus;" not in html
 
 
 def test_amounts_have_the_minor_units_of_yen_and_dinars(home):

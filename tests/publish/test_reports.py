@@ -51,55 +51,89 @@ def usage(*rows):
     )
 
 
-def test_each_customer_gets_a_row_per_day_and_a_column_per_metric_it_used():
-    day1, day2 = dt.date(2026, 9, 1), dt.date(2026, 9, 2)
-    views = usage_views(
-        usage(
-            ("cus_a", day1, "api_calls", D("1500")),
-            ("cus_a", day2, "api_calls", D("20")),
-            ("cus_a", day2, "tokens", D("2.5")),
-            ("cus_b", day2, "tokens", D("7")),
-        )
+def plan_metrics(*rows):
+    return pl.DataFrame(
+        rows,
+        schema={"customer_id": pl.String, "metric": pl.String, "priced_as_money": pl.Int32},
+        orient="row",
     )
-    assert sorted(views) == ["cus_a", "cus_b"]
-    a, b = views["cus_a"], views["cus_b"]
-    assert a.metrics == ["api_calls", "tokens"] and b.metrics == ["tokens"]
+
+
+CURRENCIES = pl.DataFrame(
+    {"customer_id": ["cus_a", "cus_b", "cus_y"], "currency": ["USD", "EUR", "JPY"]}
+)
+DAY1, DAY2, DAY3 = dt.date(2026, 9, 1), dt.date(2026, 9, 2), dt.date(2026, 9, 3)
+
+
+def views_of(usage_rows, metrics_rows=(), since=DAY1, as_of=DAY3, currencies=CURRENCIES):
+    return usage_views(
+        usage(*usage_rows), plan_metrics(*metrics_rows), currencies, since=since, as_of=as_of
+    )
+
+
+def test_every_day_up_to_as_of_has_a_row_for_every_metric_of_the_plan_zero_when_unused():
+    views = views_of(
+        [
+            ("cus_a", DAY1, "api_calls", D("1500")),
+            ("cus_a", DAY3, "api_calls", D("20")),
+            ("cus_b", DAY2, "tokens", D("7")),
+        ],
+        [("cus_a", "api_calls", 0), ("cus_a", "tokens", 0), ("cus_y", "renders", 0)],
+    )
+    assert sorted(views) == ["cus_a", "cus_b", "cus_y"]  # cus_y: a plan, no usage yet
+    a, b, y = views["cus_a"], views["cus_b"], views["cus_y"]
+    assert [m["heading"] for m in a.metrics] == ["API calls", "Tokens"]
     assert a.rows.splitlines() == [
-        '<tr><td>2026-09-01</td><td class="num">1,500</td><td class="num"></td></tr>',
-        '<tr><td>2026-09-02</td><td class="num">20</td><td class="num">2.5</td></tr>',
+        '<tr><td>2026-09-01</td><td class="num">1,500</td><td class="num">0</td></tr>',
+        '<tr><td>2026-09-02</td><td class="num">0</td><td class="num">0</td></tr>',
+        '<tr><td>2026-09-03</td><td class="num">20</td><td class="num">0</td></tr>',
     ]
-    assert b.rows == '<tr><td>2026-09-02</td><td class="num">7</td></tr>'
-    assert json.loads(a.json) == [
-        {
-            "customer_id": "cus_a",
-            "usage_date": "2026-09-01",
-            "metric": "api_calls",
-            "quantity": "1500.000000000",
-        },
-        {
-            "customer_id": "cus_a",
-            "usage_date": "2026-09-02",
-            "metric": "api_calls",
-            "quantity": "20.000000000",
-        },
-        {
-            "customer_id": "cus_a",
-            "usage_date": "2026-09-02",
-            "metric": "tokens",
-            "quantity": "2.500000000",
-        },
+    assert b.rows.splitlines() == [
+        '<tr><td>2026-09-01</td><td class="num">0</td></tr>',
+        '<tr><td>2026-09-02</td><td class="num">7</td></tr>',
+        '<tr><td>2026-09-03</td><td class="num">0</td></tr>',
+    ]
+    assert len(y.rows.splitlines()) == 3
+    calls = [u for u in json.loads(a.json) if u["metric"] == "api_calls"]
+    assert [(u["usage_date"], u["quantity"]) for u in calls] == [
+        ("2026-09-01", "1500"),
+        ("2026-09-02", "0"),
+        ("2026-09-03", "20"),
     ]
 
 
-def test_no_usage_gives_no_views():
-    assert usage_views(usage()) == {}
+def test_a_metric_column_has_one_precision_and_money_its_currency():
+    views = views_of(
+        [
+            ("cus_a", DAY1, "storage_gb", D("17.4")),
+            ("cus_a", DAY2, "storage_gb", D("181.015")),
+            ("cus_a", DAY1, "payments", D("1093.3")),
+            ("cus_y", DAY1, "payments", D("1250")),
+        ],
+        [("cus_a", "payments", 1), ("cus_y", "payments", 1)],
+        as_of=DAY2,
+    )
+    a, y = views["cus_a"], views["cus_y"]
+    assert [m["heading"] for m in a.metrics] == ["Payments (USD)", "Storage GB"]
+    assert a.rows.splitlines() == [
+        '<tr><td>2026-09-01</td><td class="num">1,093.30</td><td class="num">17.400</td></tr>',
+        '<tr><td>2026-09-02</td><td class="num">0.00</td><td class="num">181.015</td></tr>',
+    ]
+    assert y.metrics[0]["heading"] == "Payments (JPY)"
+    assert y.rows.splitlines()[0] == '<tr><td>2026-09-01</td><td class="num">1,250</td></tr>'
+
+
+def test_no_usage_and_no_plan_gives_no_views():
+    assert views_of([]) == {}
 
 
 def test_a_page_json_holds_built_usage_as_is_and_no_string_can_end_its_script():
-    [view] = usage_views(usage(("</script><b>", dt.date(2026, 9, 1), 'a"&<m>', D("3")))).values()
+    hostile = pl.DataFrame({"customer_id": ["</script><b>"], "currency": ["USD"]})
+    used = [("</script><b>", DAY1, 'a"&<m>', D("3"))]
+    [view] = views_of(used, as_of=DAY1, currencies=hostile).values()
     text = page_json({"customer": {"customer_id": "</script><b>"}, "usage": view.json})
     data = json.loads(text)
-    assert data["usage"][0]["metric"] == 'a"&<m>' and data["usage"][0]["quantity"] == "3.000000000"
+    assert data["usage"][0]["metric"] == 'a"&<m>' and data["usage"][0]["quantity"] == "3"
     embedded = embed(text)
     assert "<" not in embedded and ">" not in embedded and "&" not in embedded
     assert json.loads(str(embedded)) == data

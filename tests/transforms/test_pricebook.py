@@ -58,12 +58,32 @@ def test_money_is_read_exactly_even_when_unquoted(tmp_path):
             ("version: 2", "version: two"),
             "plans.yaml: plan growth: version: must be a whole number",
         ),
+        (
+            ('unit_price: "0.002"', 'unit_price: "0.002"\n        unit: 12'),
+            "plans.yaml: plan growth v2: charges[0].unit: must be a non-empty string",
+        ),
+        (
+            ('unit_price: "0.002"', 'unit_price: "0.002"\n        unit: "calls\\nmore"'),
+            "plans.yaml: plan growth v2: charges[0].unit: must be one line of printable text",
+        ),
+        (
+            ('unit_price: "0.002"', f'unit_price: "0.002"\n        unit: {"x" * 41}'),
+            "plans.yaml: plan growth v2: charges[0].unit: must be at most 40 characters",
+        ),
     ],
 )
 def test_faults_name_file_plan_and_field(tmp_path, change, message):
     with pytest.raises(PriceBookError) as err:
         book_from(tmp_path, PLAN.replace(*change))
     assert str(err.value).startswith(message)
+
+
+def test_a_charge_may_name_its_unit(tmp_path):
+    text = PLAN.replace(
+        'unit_price: "0.002"', 'unit_price: "0.002"\n        unit: " API requests "'
+    )
+    assert book_from(tmp_path, text).plans[0].charges[0].unit == "API requests"
+    assert book_from(tmp_path, PLAN).plans[0].charges[0].unit is None  # derived where shown
 
 
 def test_tiers_out_of_order_are_refused(tmp_path):
@@ -219,3 +239,20 @@ def test_every_number_field_has_its_limits(tmp_path, field, scale, whole, excess
     beyond = "0." + "0" * scale + "1" if excess == "decimals" else "1" + "0" * whole
     with pytest.raises(PriceBookError, match=field):
         book_from(tmp_path, plan_with(beyond))
+
+
+def test_a_price_book_folder_nested_inside_the_price_book_is_refused(tmp_path):
+    """`cp -r pricing candidate` run twice nests a copy: its plans must not vanish unsaid."""
+    from lake.price_book import price_book_files
+
+    (tmp_path / "candidate" / "pricing").mkdir(parents=True)
+    (tmp_path / "candidate" / "plans.yaml").write_text(PLAN)
+    (tmp_path / "candidate" / "pricing" / "plans.yaml").write_text(PLAN)
+    with pytest.raises(PriceBookError) as err:
+        price_book_files(tmp_path / "candidate")
+    assert str(err.value).startswith(
+        "candidate/pricing/: a folder of price-book files inside the price book "
+        "(pricing/plans.yaml); only the *.yaml files directly in candidate/ are read"
+    )
+    (tmp_path / "candidate" / "pricing" / "plans.yaml").unlink()  # an empty folder is harmless
+    assert price_book_files(tmp_path / "candidate") == [tmp_path / "candidate" / "plans.yaml"]

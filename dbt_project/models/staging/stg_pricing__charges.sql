@@ -13,5 +13,6 @@ select
     rate,
     fixed_fee,
     has_status_filter,
-    property_filter_count
+    property_filter_count,
+    unit
 from {{ source('pricing', 'charges') }}

@@ -3,7 +3,9 @@
 -- invoice once the month is closed). projected_spend prices usage projected to the period's
 -- end through the same tiers, packages and minimums (see int_invoice_usage), so a customer
 -- about to cross a volume tier or a minimum sees it; for an ended period it is the subtotal.
--- credits_remaining: credits of grants live on the as-of day, less what closed months drew;
+-- credits_remaining: credits that can still pay the open period (granted by the as-of day and
+-- not expiring before that period ends, the rule close applies), less what closed months
+-- drew; the open period is the latest one, or the month after it once it is issued.
 -- credits_remaining_value is their money value under the period's plan (0 if it takes no
 -- credits), and credits_to_apply what this period's close would draw (the draft estimate).
 with
@@ -31,15 +33,28 @@ consumed as (
     group by 1
 ),
 
+open_periods as (
+    select
+        customer_id,
+        case
+            when status = 'issued' then cast({{ dbt.dateadd('month', 1, 'period_end') }} as date)
+            else period_end
+        end as open_period_end
+    from latest
+    where recency = 1
+),
+
 credits as (
     select
         g.customer_id,
         sum(g.credits - coalesce(u.credits, 0)) as credits_remaining
     from grants as g
+    inner join open_periods as o on g.customer_id = o.customer_id
     cross join as_of as a
     left join consumed as u on g.grant_id = u.grant_id
     where g.granted_at <= a.as_of_date
-        and (g.expires_at is null or g.expires_at > a.as_of_date)
+        and (g.expires_at is null
+            or (g.expires_at > a.as_of_date and g.expires_at >= o.open_period_end))
     group by 1
 ),
 
