@@ -16,7 +16,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 DBT_SOURCES := $(shell find dbt_project \( -path dbt_project/target -o -path dbt_project/logs -o -path dbt_project/dbt_packages \) -prune -o -type f ! -path dbt_project/.user.yml -print 2>/dev/null)
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: install spark browser demo test test-spark test-fast lint bench ui docs clean
+.PHONY: install spark browser demo test test-spark test-slow test-fast lint bench ui docs clean
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,16 +65,20 @@ demo: install
 # session and shared (tests/e2e/conftest.py); modules go out longest first (tests/conftest.py).
 # Chromium is installed for the tests that open the pages as a browser shows them.
 test: install browser
-	$(BIN)/python -m pytest -q -m "not spark" -n 2 --dist loadscope --no-loadscope-reorder --durations=10
+	$(BIN)/python -m pytest -q -m "not spark and not slow" -n 2 --dist loadscope --no-loadscope-reorder --durations=10
 
 # The Spark engine: every parity test on two histories, one run and a close
 # (test_spark_parity.py) and night by night (test_spark_history.py), a module on each worker.
 test-spark: install spark
 	$(BIN)/python -m pytest -q -m spark -n 2 --dist loadscope --durations=10
 
+# What takes minutes by design: live micro-batches against one run (32 dbt runs in a row).
+test-slow: install
+	$(BIN)/python -m pytest -q -m slow --durations=5
+
 # The unit tier: no e2e world.
 test-fast: install
-	$(BIN)/python -m pytest -q -n 2 -m "not e2e"
+	$(BIN)/python -m pytest -q -n 2 -m "not e2e and not slow"
 
 # Python: ruff (style, imports, complexity). SQL: sqlfluff through the dbt templater, which
 # compiles the project against an empty DuckDB file in a scratch home.

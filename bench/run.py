@@ -1,5 +1,6 @@
 """`make bench`: events/s per stage and end to end, against a DuckDB scan floor, with peak
-memory; then the nightly scenario (`bench/nightly.py`).
+memory; then the nightly scenario (`bench/nightly.py`) and, on its world, live spend
+(`bench/freshness.py`: landing to spend while `tally watch` runs).
 
 Generates N events, then in one run measures: the floor (DuckDB scanning the same raw files and
 grouping by customer, metric and day), ingestion, the dbt build, the checks, and the whole
@@ -115,12 +116,16 @@ def main() -> int:
     parser.add_argument("--nightly-days", type=int, default=60)
     parser.add_argument("--nightly-events-per-day", type=int, default=300_000)
     parser.add_argument("--nightly-customers", type=int, default=2000)
-    parser.add_argument("--only", choices=["first-load", "nightly"], help="one scenario only")
+    parser.add_argument(
+        "--only", choices=["first-load", "nightly", "freshness"], help="one scenario only"
+    )
+    parser.add_argument("--drops", type=int, default=20, help="live spend: exports dropped")
+    parser.add_argument("--drop-events", type=int, default=10_000)
     args = parser.parse_args()
     status = 0
     if args.only != "nightly":
         status = first_load(args)
-    if args.only != "first-load" and status == 0:
+    if args.only in (None, "nightly", "freshness") and status == 0:
         status = nightly_scenario(args)
     return status
 
@@ -142,6 +147,8 @@ def nightly_scenario(args) -> int:
         f"\nnightly scenario: {truth.events:,} events over {args.nightly_days} days "
         f"({args.nightly_events_per_day:,} a day, {args.nightly_customers:,} customers)"
     )
+    if args.only == "freshness":
+        return _freshness(world, start, root, args)
     r = nightly(world, start, root, stage_seconds)
     short, long_, noop = r["nightly_short"], r["nightly_long"], r["noop"]
     print(f"{'run':<40}{'seconds':>9}  {'peak GiB':>8}")
@@ -164,6 +171,17 @@ def nightly_scenario(args) -> int:
         )
         stages = stages or "no Dagster run (answered from the last run's outcome)"
         print(f"  {name.removesuffix('_stages')}: {stages}")
+    if args.only is None:
+        return _freshness(world, start, root, args)
+    return _finish(root, args.keep)
+
+
+def _freshness(world: Home, start: dt.date, root: Path, args) -> int:
+    """Live spend on the nightly scenario's world (bench/freshness.py)."""
+    from freshness import freshness
+
+    args.gap, args.seed = (5.0, 40.0), 11
+    freshness(world, start, root / "live", args)
     return _finish(root, args.keep)
 
 

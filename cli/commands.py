@@ -152,7 +152,7 @@ def run_range(
     shows no progress."""
     if last < first:
         raise UsageError(f"--to {last} is before --from {first}")
-    refuse_if_busy(home)
+    refuse_if_busy(home, waits_for_live=True)
     began = dt.datetime.now(dt.UTC)
     standing = None if full_refresh else _nothing_new(home)
     if standing is not None:

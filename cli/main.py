@@ -19,6 +19,7 @@ from cli.commands import (
 )
 from cli.parser import build_parser
 from cli.piped import UntilReaderGoes
+from cli.watch import cmd_watch
 from lake.home import Home
 from lake.records import Unreadable
 from orchestration.runner import HomeBusy
@@ -32,6 +33,7 @@ COMMANDS = {
     "simulate": cmd_simulate,
     "query": cmd_query,
     "report": cmd_report,
+    "watch": cmd_watch,
     "demo": cmd_demo,
 }
 

@@ -20,6 +20,23 @@ def _date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
 
 
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not 0 <= seconds <= 86400:
+        raise argparse.ArgumentTypeError(f"{value!r}: give 0 to 86400 seconds")
+    return seconds
+
+
+def _positive_seconds(value: str) -> float:
+    seconds = _seconds(value)
+    if seconds < 0.5:
+        raise argparse.ArgumentTypeError(f"{value!r}: give at least 0.5 seconds")
+    return seconds
+
+
 def _month(value: str) -> dt.date:
     try:  # one format, as for dates: two digits for the month (2026-09, not 2026-9)
         if not re.fullmatch(r"\d{4}-\d{2}", value):
@@ -81,6 +98,10 @@ exit status:
      billing system has deliberate slips)
   1  a blocking (error) check failed
   2  bad input, or a run that could not complete (the reason in one line)"""
+WATCH_CODES = """\
+exit status:
+  0  stopped by Ctrl-C or SIGTERM (after the micro-batch in progress)
+  2  bad input, or a home without a full build yet (the reason in one line)"""
 READ_CODES = """\
 exit status:
   0  success
@@ -295,6 +316,39 @@ def build_parser() -> argparse.ArgumentParser:
         "customers/<customer_id>.html with its .json for each customer. The pages open from "
         "disk with no network; serve the folder with any static file server.",
         "tally report --home data && python -m http.server -d data/reports 8000",
+    )
+
+    w = _command(
+        sub,
+        "watch",
+        [common, engine],
+        "live spend: a micro-batch each time exports land",
+        "Run in the foreground and watch landing/usage (file-system notifications, and a look "
+        "every --interval seconds). When new files have settled (unchanged for --settle "
+        "seconds; dot-files and *.tmp are never read), run a micro-batch: ingest them, rebuild "
+        "the spend marts (mart_customer_spend, fct_spend_notifications; no tests), raise spend "
+        "notifications and rewrite the pages and feeds of the customers whose figures changed. "
+        "The nightly `tally run` stays the full build (tests, reconciliation, finance page) and "
+        "waits for a micro-batch in progress; month close needs it after micro-batches. "
+        "Ctrl-C or SIGTERM ends the watch after the current micro-batch. Needs one full "
+        "`tally run` in the home first.",
+        "tally watch --home data --interval 10",
+        statuses=WATCH_CODES,
+    )
+    w.add_argument(
+        "--interval",
+        type=_positive_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="look for new files at least this often (default 10)",
+    )
+    w.add_argument(
+        "--settle",
+        type=_seconds,
+        default=2.0,
+        metavar="SECONDS",
+        help="a file modified less than this long ago may still be being written: it waits "
+        "(default 2)",
     )
 
     d = _command(

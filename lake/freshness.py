@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -76,6 +77,45 @@ def mark_built(home: Home, project: str = "") -> None:
     """The marts now reflect the committed batches, the lake's files, the current price book and
     references, and the models of `project` (a fingerprint of the dbt project)."""
     write_json_record(_record(home), _state(home, project))
+    _live_record(home).unlink(missing_ok=True)
+
+
+def _live_record(home: Home) -> Path:
+    return home.warehouse_folder / "live.json"
+
+
+def mark_live(home: Home, batch_id: str, at: dt.datetime, **published: int) -> None:
+    """A live micro-batch refreshed the spend marts from every batch committed now, the last
+    `batch_id` (no tests, no reconciliation): only the next full build makes the marts fit
+    for a close again. `published`: what it published (pages, notifications), for
+    `tally watch` to say."""
+    earlier = live_record(home) or {}
+    write_json_record(
+        _live_record(home),
+        {
+            "micro_batches": int(earlier.get("micro_batches", 0)) + 1,
+            "last_batch": batch_id,
+            "last_at": at.isoformat(),
+            "batches": _committed_batches(home),
+            **published,
+        },
+    )
+
+
+def marts_behind_lake(home: Home) -> list[str]:
+    """The lake's batches the spend marts were not refreshed from: neither by the last full
+    build nor by a micro-batch since (one that failed after ingesting leaves its batch for the
+    next, which has no new file to notice). A home without a build record (never built, or a
+    nightly building now) is left to the nightly: none."""
+    reflected = live_record(home) or built_record(home)
+    if reflected is None:
+        return []
+    return sorted(set(_committed_batches(home)) - set(reflected.get("batches") or []))
+
+
+def live_record(home: Home) -> dict | None:
+    """What the micro-batches since the last full build did (None: none since)."""
+    return read_json_record(_live_record(home))
 
 
 def why_stale(home: Home) -> str | None:
@@ -84,6 +124,13 @@ def why_stale(home: Home) -> str | None:
     if built is None:
         return "the last run did not finish building the marts"
     if built.get("batches") != _committed_batches(home):
+        live = live_record(home)
+        if live is not None:
+            return (
+                f"{live.get('micro_batches', 1)} live micro-batch(es) (`tally watch`) refreshed "
+                "the spend marts since the last full build, without its checks: run `tally run` "
+                "first"
+            )
         return "events were ingested after the marts were last built (did a run fail?)"
     pending = new_landing_files(home)
     if pending:
@@ -149,3 +196,18 @@ def edited_landing_file(home: Home, month) -> str | None:
                 "(events whose ids were ingested already stay as they were)"
             )
     return None
+
+
+def micro_batch_due(
+    home: Home, settle_seconds: float, waiting: Callable[[str], None] | None = None
+) -> str | None:
+    """A fingerprint of what a micro-batch would take in now (landing files settled and not
+    yet ingested, or batches the spend marts were not refreshed from: a micro-batch that
+    failed after ingesting), or None when there is none. `waiting` hears of each file that has
+    not settled yet."""
+    files = new_landing_files(home, settle_seconds=settle_seconds, waiting=waiting)
+    behind = marts_behind_lake(home)
+    if not files and not behind:
+        return None
+    text = "\n".join([*(f"{c.rel}\t{c.sha}" for c in files), *behind])
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -169,16 +169,21 @@ class Home:
         Symbolic links are never followed out of the home: a link to a file inside the home is
         read, a link to anything outside it, a link to a folder, a broken link and anything
         that is not a regular file (a FIFO would block the reader) are listed as refused.
+        Dot-files and dot-folders are never read, nor is a `*.tmp` file: writers write there
+        first and rename when done.
         """
         if not self.landing_usage.is_dir():
             return []
         entries = []
         for folder, dirs, names in os.walk(self.landing_usage, followlinks=False):
             here = Path(folder)
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
             for name in dirs:  # os.walk does not descend into linked folders; say so
                 if (here / name).is_symlink():
                     entries.append(self._entry(here / name))
             for name in names:
+                if name.startswith("."):
+                    continue
                 if name.lower().endswith(USAGE_SUFFIXES):
                     entries.append(self._entry(here / name))
         return sorted(entries, key=lambda e: e.rel)

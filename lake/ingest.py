@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import shutil
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -257,13 +258,24 @@ class Candidate:
     modified_ns: int | None = None
 
 
-def new_landing_files(home: Home, manifests: pl.DataFrame | None = None) -> list[Candidate]:
+def new_landing_files(
+    home: Home,
+    manifests: pl.DataFrame | None = None,
+    *,
+    settle_seconds: float = 0,
+    waiting: Callable[[str], None] | None = None,
+) -> list[Candidate]:
     """Landing files whose (name, content) no committed batch recorded. A file with the name,
     size and modification time a manifest recorded is known without being read: a nightly run
     hashes only what is new or changed. A refused entry is recorded as failed and never read;
-    its hash is unique per name and reason, so each is recorded once."""
+    its hash is unique per name and reason, so each is recorded once.
+
+    A file that may still be being written waits for a later look (`waiting` hears of it): one
+    modified less than `settle_seconds` ago, or one whose size or modification time changed
+    while it was hashed."""
     if manifests is None:
         manifests = read_manifests(home)
+    clock = time.time()  # the file system's clock, whatever time a run bills as
     known = set(
         zip(manifests["file_path"].to_list(), manifests["content_sha256"].to_list(), strict=True)
     )
@@ -281,7 +293,16 @@ def new_landing_files(home: Home, manifests: pl.DataFrame | None = None) -> list
                 size, modified = st.st_size, st.st_mtime_ns
                 if (entry.rel, size, modified) in unchanged:
                     continue
+                age = clock - modified / 1e9
+                if settle_seconds > 0 and age < settle_seconds:
+                    if waiting is not None:
+                        waiting(f"{entry.rel}: modified {max(age, 0):.1f} s ago; waits")
+                    continue
                 sha = file_sha256(entry.path)
+                if _stat_key(entry.path) != (size, modified):
+                    if waiting is not None:
+                        waiting(f"{entry.rel}: changed while it was read; waits")
+                    continue
             except OSError as exc:
                 refused, size, modified = f"cannot read: {exc.strerror or exc}", None, None
         if refused is not None:
@@ -289,6 +310,15 @@ def new_landing_files(home: Home, manifests: pl.DataFrame | None = None) -> list
         if (entry.rel, sha) not in known:
             out.append(Candidate(entry.rel, entry.path, sha, refused, size, modified))
     return out
+
+
+def _stat_key(path: Path) -> tuple[int, int] | None:
+    """A file's size and modification time, or None if it is gone."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 def ingest(
@@ -301,13 +331,16 @@ def ingest(
     warn: Callable[[str], None] | None = None,
     workers: int = 2,
     seen_ids_in_memory: int = 8_000_000,
+    settle_seconds: float = 0,
 ) -> IngestResult:
     """Ingest every landing file whose content has not been ingested yet; return per-file counts.
 
     Files are read and validated `workers` at a time, then deduplicated and written in order,
     so memory holds a few files plus at most `seen_ids_in_memory` ids already accepted (about
     40 bytes each; dates beyond it are read back from the lake when touched again).
-    `progress` hears of each file; `warn` (default: `progress`) of what was healed.
+    `progress` hears of each file; `warn` (default: `progress`) of what was healed. A file
+    still being written (see `new_landing_files`; `settle_seconds`), or changed while it was
+    read, is left for the next run.
     """
     now = now or dt.datetime.now(dt.UTC)
     customers, metrics = sorted(set(customers)), sorted(set(metrics))
@@ -321,7 +354,7 @@ def ingest(
     _record_missing_batch_days(home, manifests)
     known_shas = set(manifests["content_sha256"].to_list())
 
-    candidates = new_landing_files(home, manifests)
+    candidates = new_landing_files(home, manifests, settle_seconds=settle_seconds, waiting=progress)
     if not candidates:
         progress("no new landing files")
         return IngestResult(None, pl.DataFrame(schema=FILES_SCHEMA), [])
@@ -363,7 +396,14 @@ def ingest(
         return prepare(rel, path, customers=customers, metrics=metrics, now=now, stage=stage)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for (n, rel, _, base), prepared in _in_order(pool, work, to_read, ahead=max(1, workers)):
+        for (n, rel, path, base), prepared in _in_order(pool, work, to_read, ahead=max(1, workers)):
+            if _stat_key(path) != (base["size_bytes"], base["modified_ns"]):
+                # Appended to (or rewritten) while it was read: what was read may end in a
+                # cut row. Nothing of it is kept; the next run reads it whole, as a new file.
+                progress(
+                    f"[{n}/{len(candidates)}] {rel}: changed while it was read; left for the next run"
+                )
+                continue
             quarantine.add(prepared.rejected)
             if prepared.error is not None:
                 file_rows.append(
@@ -388,6 +428,9 @@ def ingest(
                 f"[{n}/{len(candidates)}] {rel}: {prepared.rows_read} rows, {written} accepted"
             )
 
+    if not file_rows:  # every file was left for the next run: no batch to commit
+        shutil.rmtree(stage, ignore_errors=True)
+        return IngestResult(None, pl.DataFrame(schema=FILES_SCHEMA), [])
     lake.flush()
     quarantine.write(home.lake_quarantine / f"batch-{batch_id}.parquet", batch_id)
     shutil.rmtree(stage, ignore_errors=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 
 import dagster as dg
 
@@ -19,6 +20,7 @@ from orchestration.defs.billing.assets import issue_invoices
 from orchestration.defs.dbt.assets import tally_dbt_models
 from orchestration.defs.ingest.assets import ingest_usage, price_book, reference_data
 from orchestration.defs.jobs import month_close, nightly_billing, notify_customers
+from orchestration.defs.live import live_spend
 from orchestration.defs.partitions import daily_partitions, first_month, monthly_partitions
 from orchestration.defs.publish.assets import notification_record, publish
 from orchestration.defs.quality.checks import (
@@ -31,6 +33,7 @@ from orchestration.defs.schedules import month_close_schedule, nightly_schedule
 from orchestration.defs.sensors import (
     alert_on_failed_checks,
     alert_on_failed_runs,
+    live_spend_sensor,
     new_landing_files,
     undelivered_notifications,
 )
@@ -39,6 +42,9 @@ from orchestration.settings import TallySettings
 
 def build_defs(settings: TallySettings, first_day: dt.date) -> dg.Definitions:
     """Every asset, check, job, schedule and sensor; partitions from `first_day`'s month."""
+    # Binding the resources to the live_spend sensor's job copies the sensor with every
+    # parameter, `owners` (beta) included, though tally sets none: a warning about nothing.
+    warnings.filterwarnings("ignore", message="Parameter `owners`", category=dg.BetaWarning)
     return dg.Definitions(
         assets=[
             price_book,
@@ -54,10 +60,11 @@ def build_defs(settings: TallySettings, first_day: dt.date) -> dg.Definitions:
             invoices_expectations,
             reconciliation,
         ],
-        jobs=[nightly_billing, month_close, notify_customers],
+        jobs=[nightly_billing, month_close, notify_customers, live_spend],
         schedules=[nightly_schedule, month_close_schedule],
         sensors=[
             new_landing_files,
+            live_spend_sensor,
             alert_on_failed_checks,
             alert_on_failed_runs,
             undelivered_notifications,

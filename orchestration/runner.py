@@ -53,6 +53,7 @@ class Finished:
     alerts: list
     run_id: str
     incomplete: list[str]
+    log: Path | None = None
 
 
 def _prepare_dagster_home(home: Path) -> Path:
@@ -73,11 +74,19 @@ def _prepare_dagster_home(home: Path) -> Path:
     return dagster_home
 
 
+# How a live micro-batch names itself in the lock: a nightly waits for it (it takes seconds),
+# where it refuses any other holder.
+MICRO_BATCH = "a live micro-batch"
+LIVE_JOB = "live_spend"
+
+
 @contextlib.contextmanager
-def _one_command_per_home(dagster_home: Path):
+def _one_command_per_home(dagster_home: Path, *, what: str = "", wait_for_live=None):
     """Hold an exclusive lock on the home while a job runs: the warehouse has a single writer,
     and a second `tally run` or `tally close` would wait on it or collide. The operating system
-    releases the lock when the process ends, however it ends."""
+    releases the lock when the process ends, however it ends. `what` names the holder; given
+    `wait_for_live` (a callable told why), a command held up by a live micro-batch waits for
+    it instead of refusing."""
     import fcntl
 
     with open(dagster_home / "tally.lock", "a+", encoding="utf-8") as lock:
@@ -86,21 +95,27 @@ def _one_command_per_home(dagster_home: Path):
         except BlockingIOError:
             lock.seek(0)
             holder = lock.read().strip() or "another process"
-            raise HomeBusy(
-                f"another tally command is running in this home ({holder}); "
-                "wait for it to finish, then run this again"
-            ) from None
+            if wait_for_live is None or MICRO_BATCH not in holder:
+                raise HomeBusy(
+                    f"another tally command is running in this home ({holder}); "
+                    "wait for it to finish, then run this again"
+                ) from None
+            wait_for_live(f"waiting for {holder} to finish")
+            fcntl.flock(lock, fcntl.LOCK_EX)
         lock.truncate(0)
-        lock.write(f"pid {os.getpid()}")
+        lock.write(f"pid {os.getpid()}" + (f", {what}" if what else ""))
         lock.flush()
         yield
 
 
-def refuse_if_busy(home: Home) -> None:
+def refuse_if_busy(home: Home, *, waits_for_live: bool = False) -> None:
     """Refuse now, before any output or work, when another tally command holds the home (the
-    command takes the lock again when its job starts)."""
+    command takes the lock again when its job starts). A command that `waits_for_live` is not
+    refused for a live micro-batch: it will wait for it."""
     if (home.dagster_home / "tally.lock").exists():
-        with _one_command_per_home(home.dagster_home):
+        with _one_command_per_home(
+            home.dagster_home, wait_for_live=(lambda _why: None) if waits_for_live else None
+        ):
             pass
 
 
@@ -139,6 +154,8 @@ def execute(
     full_refresh: bool = False,
     payment_terms_days: int = 30,
     progress=None,
+    op_config: dict | None = None,
+    announce: bool = True,
 ) -> Finished:
     """Run a job in this process on the home given, on its engine: its settings are the
     resources' config and its Dagster instance lives under the home (nothing is relayed through
@@ -157,22 +174,38 @@ def execute(
     settings = TallySettings(
         home=str(home.root), engine=home.engine, payment_terms_days=payment_terms_days
     )
-    # The partitions start at the command's own first day (or month).
+    # The partitions start at the command's own first day (or month), else with the data.
     first = partition_key or (tags or {}).get("dagster/asset_partition_range_start")
-    job = build_defs(settings, dt.date.fromisoformat(first[:10])).resolve_job_def(job_name)
+    if first is None:
+        from orchestration.defs.partitions import first_month
+
+        first_day = first_month(home)
+    else:
+        first_day = dt.date.fromisoformat(first[:10])
+    job = build_defs(settings, first_day).resolve_job_def(job_name)
     level = os.environ.get("TALLY_LOG_LEVEL", "WARNING").upper()
     # The CLI prints progress, the reason a run failed and a summary; step logs stay in the run
     # (and the UI), and dbt's output and Dagster's own error reports (a failed step's stack
     # trace, dbt's error stream) go to a log file under the home unless TALLY_LOG_LEVEL asks
     # for more.
     run_config: dict = {"loggers": {"console": {"config": {"log_level": level}}}}
+    ops = dict(op_config or {})
     if full_refresh:
-        run_config["ops"] = {"tally_dbt_models": {"config": {"full_refresh": True}}}
+        ops["tally_dbt_models"] = {"config": {"full_refresh": True}}
+    if ops:
+        run_config["ops"] = ops
     log_dir = dagster_home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{job_name}.log"
+    live = job_name == LIVE_JOB
     with (
-        _one_command_per_home(dagster_home),
+        _one_command_per_home(
+            dagster_home,
+            what=MICRO_BATCH if live else job_name,
+            # A nightly waits for a micro-batch to end; a micro-batch never starts inside another
+            # command (it is refused, and `tally watch` looks again later).
+            wait_for_live=None if live else (progress.say if progress is not None else print),
+        ),
         open(log_path, "a", encoding="utf-8") as log,
         DagsterInstance.from_config(str(dagster_home)) as instance,
     ):
@@ -197,9 +230,11 @@ def execute(
                 tags={**(tags or {}), **CLI_TAG},
                 raise_on_error=False,
             )
-    print(
-        f"{job_name}: run {result.run_id[:8]} {'succeeded' if result.success else 'failed'}; log {log_path}"
-    )
+    if announce or not result.success:
+        print(
+            f"{job_name}: run {result.run_id[:8]} "
+            f"{'succeeded' if result.success else 'failed'}; log {log_path}"
+        )
     from orchestration.run_alerts import alerts_for_events, incomplete_steps, run_partition
     from publish.alerts import raise_alerts
 
@@ -211,7 +246,9 @@ def execute(
     if alerts:
         note = f"; webhook failed for {failed_webhooks}" if failed_webhooks else ""
         print(f"alerts: {len(alerts)} written to {home.alerts}{note}")
-    return Finished(result.success, alerts, result.run_id, incomplete_steps(result.all_events))
+    return Finished(
+        result.success, alerts, result.run_id, incomplete_steps(result.all_events), log_path
+    )
 
 
 def deliver_waiting(home: Home) -> list[str]:

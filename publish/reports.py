@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +25,7 @@ import polars as pl
 from markupsafe import Markup
 
 from lake.home import Home, safe_file_name
+from lake.records import write_text_atomically
 from publish.pages import RawJSON, embed, page_json, render, to_json
 from transforms.money import amount_text, format_quantities, fraction_digits_text, minor_units
 from transforms.units import metric_unit, readable
@@ -50,7 +52,54 @@ def build_reports(home: Home, warehouse: Reader, *, now: dt.datetime) -> Built:
     (staging / "customers").mkdir(parents=True)
     (staging / "assets").mkdir()
     _write_plotly(staging / "assets" / PLOTLY_JS)
-    generated = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    generated = _generated(now)
+    pages = []
+    for page in _customer_pages(data, generated):
+        # The staging folder is replaced whole, so its files need not be written atomically.
+        (staging / "customers" / f"{page.name}.json").write_text(page.json, encoding="utf-8")
+        (staging / "customers" / f"{page.name}.html").write_text(page.html, encoding="utf-8")
+        pages.append({"customer_id": page.customer_id, "file": f"customers/{page.name}.html"})
+    finance = finance_page(data, {p["customer_id"]: p["file"] for p in pages})
+    text = to_json(finance, indent=2)
+    (staging / "index.json").write_text(text + "\n", encoding="utf-8")
+    html = render("index.html.j2", page=finance, page_data=embed(text), generated=generated)
+    (staging / "index.html").write_text(html, encoding="utf-8")
+    _replace(staging, target)
+    return Built(target, len(pages))
+
+
+def refresh_customer_pages(home: Home, warehouse: Reader, *, now: dt.datetime) -> int:
+    """What a live micro-batch publishes: the page and feed of each customer whose figures
+    changed (its JSON differs from the one written), each file replaced atomically; the
+    finance page waits for the nightly. A home without reports yet gets all of them. How
+    many customers' pages were rewritten."""
+    folder = home.reports / "customers"
+    if not (home.reports / "index.html").exists():
+        return build_reports(home, warehouse, now=now).customers
+    rewritten = 0
+    for page in _customer_pages(_read(warehouse), _generated(now)):
+        feed = folder / f"{page.name}.json"
+        if feed.exists() and feed.read_text(encoding="utf-8") == page.json:
+            continue
+        write_text_atomically(folder / f"{page.name}.html", page.html)
+        write_text_atomically(feed, page.json)  # last: a page whose feed is current is too
+        rewritten += 1
+    return rewritten
+
+
+def _generated(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    customer_id: str
+    name: str  # the file name, without extension
+    json: str
+    html: str
+
+
+def _customer_pages(data: dict[str, pl.DataFrame], generated: str) -> Iterator[CustomerPage]:
     [days] = data["_days"].to_dicts()
     usage = usage_views(
         data["usage"],
@@ -59,14 +108,10 @@ def build_reports(home: Home, warehouse: Reader, *, now: dt.datetime) -> Built:
         since=days["since"],
         as_of=days["as_of"],
     )
-    pages = []
     for customer in data["customers"].iter_rows(named=True):
         shown = usage.get(customer["customer_id"], NO_USAGE)
         page = customer_page(data, customer, shown)
         text = page_json(page)
-        name = safe_file_name(customer["customer_id"])
-        # The staging folder is replaced whole, so its files need not be written atomically.
-        (staging / "customers" / f"{name}.json").write_text(text + "\n", encoding="utf-8")
         html = render(
             "customer.html.j2",
             page=page,
@@ -75,15 +120,8 @@ def build_reports(home: Home, warehouse: Reader, *, now: dt.datetime) -> Built:
             generated=generated,
             exports="../../exports",
         )
-        (staging / "customers" / f"{name}.html").write_text(html, encoding="utf-8")
-        pages.append({"customer_id": customer["customer_id"], "file": f"customers/{name}.html"})
-    finance = finance_page(data, {p["customer_id"]: p["file"] for p in pages})
-    text = to_json(finance, indent=2)
-    (staging / "index.json").write_text(text + "\n", encoding="utf-8")
-    html = render("index.html.j2", page=finance, page_data=embed(text), generated=generated)
-    (staging / "index.html").write_text(html, encoding="utf-8")
-    _replace(staging, target)
-    return Built(target, len(pages))
+        name = safe_file_name(customer["customer_id"])
+        yield CustomerPage(customer["customer_id"], name, text + "\n", html)
 
 
 def _replace(new: Path, old: Path) -> None:

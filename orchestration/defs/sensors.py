@@ -1,5 +1,5 @@
-"""Sensors: start a billing run when new raw exports land; alert on finished runs; retry spend
-notifications the webhook has not taken."""
+"""Sensors: start a billing run when new raw exports land, or a live micro-batch when they have
+settled; alert on finished runs; retry spend notifications the webhook has not taken."""
 
 import datetime as dt
 import hashlib
@@ -7,7 +7,9 @@ import os
 
 import dagster as dg
 
+from lake.freshness import micro_batch_due
 from orchestration.defs.jobs import month_close, nightly_billing, notify_customers
+from orchestration.defs.live import SETTLE_SECONDS, live_spend
 from orchestration.run_alerts import alerts_for_events, run_partition
 from orchestration.settings import TallySettings, launched_by_cli
 from publish.alerts import raise_alerts
@@ -27,6 +29,22 @@ def new_landing_files(context: dg.SensorEvaluationContext, settings: TallySettin
     context.update_cursor(fingerprint)
     yesterday = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
     return dg.RunRequest(run_key=fingerprint, partition_key=yesterday)
+
+
+@dg.sensor(
+    name="live_spend",
+    job=live_spend,
+    minimum_interval_seconds=30,
+    description=(
+        "New landing files that settled: a live_spend micro-batch, so customers' spend shows "
+        "within a minute (the nightly stays the full build)."
+    ),
+)
+def live_spend_sensor(context: dg.SensorEvaluationContext, settings: TallySettings):
+    fingerprint = micro_batch_due(settings.tally_home, SETTLE_SECONDS)
+    if fingerprint is None:
+        return dg.SkipReason("no settled landing file to ingest")
+    return dg.RunRequest(run_key=fingerprint)
 
 
 def _alert_run(context: dg.RunStatusSensorContext, settings: TallySettings) -> None:

@@ -650,3 +650,62 @@ def test_a_compacted_part_keeps_every_value_and_null():
     part = whole.filter(pl.col("source_row") > 1)
     assert compacted(part).equals(part)
     assert compacted(part)["event_id"].to_list() == [None, "a-much-longer-id-than-twelve-bytes", ""]
+
+
+def test_dot_files_tmp_files_and_dot_folders_are_never_read(home):
+    """Writers write there first and rename when done."""
+    row = "e1,2026-10-01T10:00:00Z,c1,api_calls,1,200,\n"
+    land(home, ".export.csv", HEADER + row)
+    land(home, "export.csv.tmp", HEADER + row)
+    land(home, ".staging/export.csv", HEADER + row)
+    result = run(home)
+    assert result.batch_id is None and result.files.is_empty()
+
+
+def test_a_file_still_being_written_waits_for_a_later_look(home):
+    import os
+    import time
+
+    land(home, "old.csv", HEADER + "e1,2026-10-01T10:00:00Z,c1,api_calls,1,200,\n")
+    land(home, "young.csv", HEADER + "e2,2026-10-01T10:00:00Z,c1,api_calls,9.87,200,\n")
+    hour_ago = time.time() - 3600
+    os.utime(home.landing_usage / "old.csv", (hour_ago, hour_ago))
+    said = []
+    result = ingest(
+        home,
+        customers=["c1"],
+        metrics=["api_calls"],
+        now=NOW,
+        settle_seconds=30,
+        progress=said.append,
+    )
+    assert result.files["file_path"].to_list() == ["landing/usage/old.csv"]
+    assert any(line.startswith("landing/usage/young.csv: modified") for line in said)
+    os.utime(home.landing_usage / "young.csv", (hour_ago, hour_ago))  # the writer is done
+    later = ingest(home, customers=["c1"], metrics=["api_calls"], now=NOW, settle_seconds=30)
+    assert later.files["file_path"].to_list() == ["landing/usage/young.csv"]
+    assert events(home)["quantity"].cast(pl.String).to_list()[1].startswith("9.87")
+
+
+def test_a_file_appended_to_while_it_is_read_is_left_whole_for_the_next_run(home, monkeypatch):
+    """The exporter was writing `9.87`: the cut row `9` must never be billed."""
+    import lake.ingest
+
+    land(home, "live.csv", HEADER + "e1,2026-10-01T10:00:00Z,c1,api_calls,9")
+    real = lake.ingest.prepare
+
+    def prepare_then_append(rel, path, **kw):
+        prepared = real(rel, path, **kw)
+        with path.open("a") as fh:  # the exporter goes on writing meanwhile
+            fh.write(".87,200,\n")
+        return prepared
+
+    monkeypatch.setattr(lake.ingest, "prepare", prepare_then_append)
+    said = []
+    first = ingest(home, customers=["c1"], metrics=["api_calls"], now=NOW, progress=said.append)
+    assert first.batch_id is None and first.files.is_empty()  # nothing committed
+    assert any("changed while it was read; left for the next run" in line for line in said)
+    monkeypatch.setattr(lake.ingest, "prepare", real)
+    again = run(home)
+    assert again.totals["rows_accepted"] == 1
+    assert events(home)["quantity"].cast(pl.String).to_list() == ["9.870000000"]

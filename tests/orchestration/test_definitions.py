@@ -30,6 +30,7 @@ def test_definitions_load_with_every_stage():
         "nightly_billing",
         "month_close",
         "notify_customers",
+        "live_spend",
     }
     assert {s.name for s in repo.schedule_defs} == {
         "nightly_billing_schedule",
@@ -37,6 +38,7 @@ def test_definitions_load_with_every_stage():
     }
     assert {s.name for s in repo.sensor_defs} == {
         "new_landing_files",
+        "live_spend",
         "alert_on_failed_checks",
         "alert_on_failed_runs",
         "undelivered_notifications",
@@ -223,3 +225,31 @@ def test_no_two_assets_share_a_name():
     keys = load().resolve_asset_graph().get_all_asset_keys()
     names = [key.path[-1] for key in keys]
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
+def test_the_live_spend_sensor_asks_for_a_micro_batch_once_a_file_settles(tmp_path):
+    import os
+    import time
+
+    import dagster as dg
+
+    from lake.home import Home
+    from orchestration.defs.sensors import live_spend_sensor
+    from orchestration.settings import TallySettings
+
+    home = Home.at(tmp_path)
+    home.landing_usage.mkdir(parents=True)
+    settings = TallySettings(home=str(tmp_path))
+
+    def tick():
+        return live_spend_sensor(dg.build_sensor_context(resources={"settings": settings}))
+
+    assert isinstance(tick(), dg.SkipReason)
+    export = home.landing_usage / "export.csv"
+    export.write_text("event_id,occurred_at,customer_id,metric,quantity,status,properties\n")
+    assert isinstance(tick(), dg.SkipReason)  # just written: it may still be being written
+    settled = time.time() - 60
+    os.utime(export, (settled, settled))
+    first = tick()
+    assert isinstance(first, dg.RunRequest) and first.job_name in (None, "live_spend")
+    assert tick().run_key == first.run_key  # the same files ask for the same micro-batch
