@@ -49,26 +49,45 @@ _WATCH = (
 MICRO_BATCH = re.compile(r"micro-batch \w+: .* in (\d+\.\d) s")
 
 
-def drops_from(world: Home, day_files: list[Path], size: int, count: int, seed: int):
-    """`count` CSV exports of `size` events each, cut from one day's exports."""
-    frames = []
-    day_files = [p for p in day_files if p.relative_to(world.landing_usage).parts[0].isdigit()]
-    for path in day_files:  # the day's own exports, not the re-delivered copies sent with it
-        name = path.name
-        if name.endswith(".parquet"):
-            frames.append(pl.read_parquet(path))
-        elif ".csv" in name:
-            frames.append(pl.read_csv(path, infer_schema=False))
-    if not frames:
-        raise SystemExit("the last day has no CSV or Parquet export to cut drops from")
+def drops_from(days: list[list[Path]], usage: Path, size: int, count: int, seed: int):
+    """`count` CSV exports of `size` events each, made of real rows of the world's CSV and
+    Parquet exports (the latest days first), moved to the last day with ids of their own, so
+    none is a duplicate of what the homes hold."""
     columns = ["event_id", "occurred_at", "customer_id", "metric", "quantity", "status"]
-    events = pl.concat(
-        [
-            f.select([pl.col(c).cast(pl.String) for c in columns])
-            for f in frames
-            if set(columns) <= set(f.columns)
-        ]
-    ).sample(fraction=1.0, shuffle=True, seed=seed)
+    frames, rows = [], 0
+    for day in reversed(days):
+        for path in day:
+            if not path.relative_to(usage).parts[0].isdigit():
+                continue  # a re-delivered copy: not a day's own export
+            if path.name.endswith(".parquet"):
+                frame = pl.read_parquet(path)
+            elif path.name.endswith(".csv"):
+                frame = pl.read_csv(path, infer_schema=False)
+            else:
+                continue
+            if set(columns) <= set(frame.columns):
+                frames.append(frame.select([pl.col(c).cast(pl.String) for c in columns]))
+                rows += frame.height
+        if rows >= size * count:
+            break
+    if not frames:
+        raise SystemExit("the world has no CSV or Parquet export to cut drops from")
+    last = max(
+        p.relative_to(usage).parts[:3]
+        for d in days
+        for p in d
+        if p.relative_to(usage).parts[0].isdigit()
+    )
+    day = "-".join(last)
+    events = (
+        pl.concat(frames)
+        .filter(pl.col("occurred_at").str.len_chars() >= 19)
+        .sample(fraction=1.0, shuffle=True, seed=seed)
+        .with_columns(
+            pl.format("drop_{}", pl.int_range(pl.len())).alias("event_id"),
+            pl.concat_str(pl.lit(day), pl.col("occurred_at").str.slice(10)).alias("occurred_at"),
+        )
+    )
     return [events.slice(i * size, size) for i in range(count) if events.height >= (i + 1) * size]
 
 
@@ -144,7 +163,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def freshness(world: Home, start: dt.date, scratch: Path, args) -> int:
     days = exports_by_day(world)
-    drops = drops_from(world, days[-1], args.drop_events, args.drops, args.seed)
+    drops = drops_from(days, world.landing_usage, args.drop_events, args.drops, args.seed)
     long = Home.at(scratch / f"live-after-{len(days) - 1}-days")
     deliver(world, long, [f for d in days[:-1] for f in d])
     last = start + dt.timedelta(days=len(days) - 2)

@@ -103,7 +103,8 @@ def watch(
                 before = (live_record(home) or {}).get("last_batch")
                 began = time.monotonic()
                 try:
-                    finished = execute(
+                    finished = _to_the_end(
+                        execute,
                         home,
                         "live_spend",
                         op_config={"micro_batch": {"config": {"settle_seconds": settle}}},
@@ -121,6 +122,28 @@ def watch(
             _wait_for(poke, stop.event, timeout)
         say(f"watch: stopped by {stop.signal or 'request'} after {batches} micro-batch(es)")
     return 0
+
+
+def _to_the_end(function, *args, **kwargs):
+    """`function(*args, **kwargs)` on a thread of its own, waited for here. Dagster takes over
+    SIGINT and SIGTERM while it runs a job on the main thread (they interrupt the run); on
+    another thread it leaves them be, so a signal during a micro-batch only asks the loop to
+    stop once the micro-batch is done."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = function(*args, **kwargs)
+        except BaseException as exc:  # handed back to the main thread as it is
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="micro-batch")
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.2)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _due(home: Home, settle: float) -> tuple[bool, bool]:

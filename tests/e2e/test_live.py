@@ -178,65 +178,44 @@ def test_a_micro_batch_refreshes_spend_and_the_customer_page_but_not_the_close(l
     assert "run `tally run` first" in refused
 
 
-def test_watch_picks_up_a_landed_file_and_stops_on_sigterm(live):
-    """The command as a user runs it: a dropped file's spend reaches its page; a file being
-    written (a dot-file, a .tmp) is never read; SIGTERM ends it with 0."""
+def test_watch_picks_up_a_landed_file_and_a_sigterm_waits_for_its_micro_batch(live):
+    """The command as a user runs it: a dropped file's spend reaches its page; SIGTERM in the
+    middle of the micro-batch ends the watch once the micro-batch is done, with 0; a file
+    being written (a dot-file, a .tmp) is never read."""
     page = live.reports / "customers" / "cus_0003.json"
     before = page.read_text()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = ["watch", "--home", str(live.root), "--interval", "1", "--settle", "0.5"]
     watch = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cli.main",
-            "watch",
-            "--home",
-            str(live.root),
-            "--interval",
-            "1",
-            "--settle",
-            "0.5",
-        ],
+        [sys.executable, "-m", "cli.main", *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
         cwd=Path(__file__).resolve().parents[2],
     )
+    row = "{},2026-10-04T10:00:00Z,cus_0003,{},{},200,\n"
     try:
         assert watch.stdout.readline().startswith("watch: landing/usage")
-        land(
-            live,
-            "live/.partial.csv",
-            HEADER + "dot_1,2026-10-04T10:00:00Z,cus_0003,api_calls,1,200,\n",
-        )
-        land(
-            live,
-            "live/export.csv.tmp",
-            HEADER + "tmp_1,2026-10-04T10:00:00Z,cus_0003,api_calls,1,200,\n",
-        )
-        land(
-            live,
-            "live/export.csv",
-            HEADER + "w_1,2026-10-04T10:00:00Z,cus_0003,tokens,50000,200,\n",
-        )
-        deadline = time.monotonic() + 90
-        while page.read_text() == before and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert page.read_text() != before
+        land(live, "live/.partial.csv", HEADER + row.format("dot_1", "api_calls", 1))
+        land(live, "live/export.csv.tmp", HEADER + row.format("tmp_1", "api_calls", 1))
+        land(live, "live/export.csv", HEADER + row.format("w_1", "tokens", 50000))
+        time.sleep(3)  # the micro-batch has started (it takes several seconds)
         watch.send_signal(signal.SIGTERM)
-        out, _ = watch.communicate(timeout=60)
+        out, _ = watch.communicate(timeout=120)
     finally:
         if watch.poll() is None:
             watch.kill()
     assert watch.returncode == 0, out
     assert re.search(r"micro-batch \w+: 1 file\(s\), 1 events", out), out
-    assert "watch: stopped by SIGTERM" in out
+    assert "watch: stopped by SIGTERM after 1 micro-batch(es)" in out
+    assert page.read_text() != before
     with duckdb.connect(str(live.warehouse), read_only=True) as con:
         read = {
             e
             for (e,) in con.execute(
-                "select event_id from staging.stg_lake__usage_events where event_id in ('dot_1', 'tmp_1', 'w_1')"
+                "select event_id from staging.stg_lake__usage_events "
+                "where event_id in ('dot_1', 'tmp_1', 'w_1')"
             ).fetchall()
         }
     assert read == {"w_1"}
