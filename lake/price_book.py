@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
+from lake.home import Home
+from lake.io import write_table
 from lake.schemas import PRICE_BOOK_SCHEMAS
 from transforms.pricebook import MAX_FILE_BYTES, PriceBook, PriceBookError, parse_price_book
 from transforms.units import charge_unit
@@ -118,3 +120,13 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
     return {
         name: pl.DataFrame(rows[name], schema=schema) for name, schema in PRICE_BOOK_SCHEMAS.items()
     }
+
+
+def write_price_book(home: Home) -> tuple[PriceBook, dict[str, pl.DataFrame]]:
+    """Validate the home's price book and write its tables to the lake (lake/pricing/); the
+    book and the tables. Refused whole (PriceBookError) before anything is written."""
+    book = load_price_book(price_book_files(home.pricing), base=home.root)
+    tables = price_book_tables(book)
+    for name, df in tables.items():
+        write_table(df, home.lake_pricing / f"{name}.parquet")
+    return book, tables

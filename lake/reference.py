@@ -6,7 +6,10 @@ from pathlib import Path
 
 import polars as pl
 
+from lake.home import Home
+from lake.io import write_table
 from lake.schemas import REFERENCE_SCHEMAS
+from transforms.money import currency_table
 from transforms.reference import (
     OPTIONAL_FILES,
     ReferenceDataError,
@@ -36,3 +39,13 @@ def load_reference(landing_reference: Path, plans: pl.DataFrame) -> dict[str, pl
         name: read_reference(landing_reference / f"{name}.csv", name) for name in REFERENCE_SCHEMAS
     }
     return validate_reference(tables, plans)
+
+
+def write_reference(home: Home) -> dict[str, pl.DataFrame]:
+    """Validate the home's reference files against the lake's price book (written first) and
+    write them, with the ISO currencies, to the lake (lake/reference/); the tables."""
+    plans = pl.read_parquet(home.lake_pricing / "plans.parquet")
+    tables = {**load_reference(home.landing_reference, plans), "currencies": currency_table()}
+    for name, df in tables.items():
+        write_table(df, home.lake_reference / f"{name}.parquet")
+    return tables

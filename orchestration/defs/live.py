@@ -2,7 +2,7 @@
 
 `tally watch` runs the `live_spend` job each time new files have settled under landing/usage;
 the `live_spend` sensor does the same for a home run by the Dagster daemon. A micro-batch
-ingests the new files, rebuilds only the models `mart_customer_spend` and
+reads the price book and reference data as they are now, ingests the new files, rebuilds only the models `mart_customer_spend` and
 `fct_spend_notifications` read (`dbt run`: no tests, no reconciliation), swaps them in, raises
 spend notifications and rewrites the pages and feeds of the customers whose figures changed.
 The nightly `tally run` stays the full build: its tests and checks, the finance page, and the
@@ -19,10 +19,14 @@ from lake.freshness import mark_live, marts_behind_lake
 from lake.ingest import ingest
 from lake.io import ensure_lake
 from lake.issued import remove_uncommitted_closes
+from lake.price_book import write_price_book
+from lake.reference import write_reference
 from orchestration.defs.dbt.project import tally_dbt_project
 from orchestration.settings import TallySettings
 from publish.notifications import record_and_deliver
 from publish.reports import refresh_customer_pages
+from transforms.pricebook import PriceBookError
+from transforms.reference import ReferenceDataError
 from warehouse.build import WarehouseBusy, build_path, finish_build, start_build
 from warehouse.dbt import write_run_profile
 from warehouse.parse_ahead import dbt_target
@@ -68,6 +72,13 @@ def micro_batch(
         )
     now = dt.datetime.now(dt.UTC)
     ensure_lake(home)
+    # The price book and reference data as they are now, as a nightly reads them first: a
+    # customer added since the last nightly is known, not quarantined as unknown.
+    try:
+        write_price_book(home)
+        write_reference(home)
+    except (PriceBookError, ReferenceDataError) as exc:
+        raise dg.Failure(description=str(exc)) from None
     for removed in remove_uncommitted_closes(home):
         context.log.warning(f"removed {removed}: left by a month close that did not commit")
     result = ingest(

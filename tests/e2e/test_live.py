@@ -249,3 +249,23 @@ def test_a_micro_batch_that_failed_after_ingesting_is_made_good_by_the_next(live
     assert micro_batch(live).success
     assert marts_behind_lake(live) == [] and micro_batch_due(live, 0) is None
     assert calls() == before + 1
+
+
+def test_a_customer_added_since_the_nightly_is_known_to_the_next_micro_batch(live):
+    """A micro-batch reads the reference data as it is now, as a nightly does first: the new
+    customer's events are accepted, not quarantined as an unknown customer."""
+    import polars as pl
+
+    customers = live.landing_reference / "customers.csv"
+    table = pl.read_csv(customers, infer_schema=False)
+    new = {c: None for c in table.columns} | {"customer_id": "cus_new", "currency": "USD"}
+    if "name" in new:
+        new["name"] = "New Co"
+    pl.concat([table, pl.DataFrame([new], schema=table.schema)]).write_csv(customers)
+    land(live, "live/new-co.csv", HEADER + "new_1,2026-10-04T12:00:00Z,cus_new,api_calls,1,200,\n")
+    assert micro_batch(live).success
+    with duckdb.connect(str(live.warehouse), read_only=True) as con:
+        accepted = con.execute(
+            "select count(*) from staging.stg_lake__usage_events where event_id = 'new_1'"
+        ).fetchone()[0]
+    assert accepted == 1

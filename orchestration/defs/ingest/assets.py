@@ -4,14 +4,13 @@ import dagster as dg
 import polars as pl
 
 from lake.ingest import ingest
-from lake.io import ensure_lake, write_table
+from lake.io import ensure_lake
 from lake.issued import remove_uncommitted_closes
-from lake.price_book import load_price_book, price_book_files, price_book_tables
-from lake.reference import load_reference
+from lake.price_book import write_price_book
+from lake.reference import write_reference
 from lake.schemas import REFERENCE_SCHEMAS
 from orchestration.memory import describe, own_peak_gib, reset_own_peak
 from orchestration.settings import TallySettings
-from transforms.money import currency_table
 from transforms.validation import REASONS
 
 PRICE_BOOK_TABLES = (
@@ -34,11 +33,9 @@ USAGE_TABLES = ("usage_events", "quarantined_events", "ingested_files", "batch_d
     description="Validate pricing/*.yaml (refused whole on any fault) and flatten it for the warehouse.",
 )
 def price_book(context: dg.AssetExecutionContext, settings: TallySettings):
-    home = settings.tally_home
     # The one parse of the price book in a run: the assets below read the tables it writes.
-    book = load_price_book(price_book_files(home.pricing), base=home.root)
-    for name, df in price_book_tables(book).items():
-        write_table(df, home.lake_pricing / f"{name}.parquet")
+    book, tables = write_price_book(settings.tally_home)
+    for name, df in tables.items():
         yield dg.MaterializeResult(asset_key=name, metadata={"rows": df.height})
     context.log.info(f"price book: {len(book.plans)} plan versions, metrics {sorted(book.metrics)}")
 
@@ -52,15 +49,7 @@ def price_book(context: dg.AssetExecutionContext, settings: TallySettings):
     description="Customers, subscriptions, credit grants and billed invoices, typed and cross-validated.",
 )
 def reference_data(context: dg.AssetExecutionContext, settings: TallySettings):
-    home = settings.tally_home
-    tables = {
-        **load_reference(
-            home.landing_reference, pl.read_parquet(home.lake_pricing / "plans.parquet")
-        ),
-        "currencies": currency_table(),
-    }
-    for name, df in tables.items():
-        write_table(df, home.lake_reference / f"{name}.parquet")
+    for name, df in write_reference(settings.tally_home).items():
         yield dg.MaterializeResult(asset_key=name, metadata={"rows": df.height})
 
 
