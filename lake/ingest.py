@@ -27,7 +27,8 @@ import polars as pl
 from lake import events as lake_events
 from lake.events import EventWriter, SeenIds, batch_of
 from lake.home import Home
-from lake.io import sink_table, write_table
+from lake.io import ensure_lake, sink_table, write_table
+from lake.issued import remove_uncommitted_closes
 from lake.landing import file_sha256
 from lake.prepare import QUARANTINE_COLUMNS, Prepared, prepare, unreadable
 from lake.records import read_parquet_record
@@ -449,3 +450,17 @@ def ingest(
 
 
 _ZERO = {"rows_read": 0, "rows_accepted": 0, "rows_quarantined": 0, "duplicates_dropped": 0}
+
+
+def ingest_landing(home: Home, **kwargs) -> IngestResult:
+    """What a run (or a live micro-batch) ingests: the new landing files, against the customers
+    and metrics the lake's reference data and price book hold (written first by the run), with
+    what a close that did not commit left removed first. `kwargs` go to `ingest`; `warn`
+    also hears of each removal."""
+    ensure_lake(home)
+    warn = kwargs.get("warn") or kwargs.get("progress") or (lambda _msg: None)
+    for removed in remove_uncommitted_closes(home):
+        warn(f"removed {removed}: left by a month close that did not commit")
+    customers = pl.read_parquet(home.lake_reference / "customers.parquet")["customer_id"]
+    metrics = pl.read_parquet(home.lake_pricing / "charges.parquet")["metric"].unique()
+    return ingest(home, customers=customers, metrics=metrics.to_list(), **kwargs)

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from lake.home import Home
-from warehouse.reading import _first_line, _lock_detail, reader
+from warehouse.reading import first_line, lock_detail, open_read_only, reader
 
 
 class WarehouseBusy(RuntimeError):
@@ -33,7 +33,7 @@ def why_unusable(path: Path) -> str | None:
     last block its tables use: cut short), in a few words; None when it can. Reads the catalog
     and the tables' block lists, not their data. A file a writer holds is WarehouseBusy."""
     try:
-        with duckdb.connect(str(path), read_only=True) as con:
+        with open_read_only(path) as con:
             [(block_size,)] = con.execute(
                 "select block_size from pragma_database_size()"
             ).fetchall()
@@ -53,7 +53,7 @@ def why_unusable(path: Path) -> str | None:
         if "lock" in str(exc).lower():
             raise WarehouseBusy(
                 f"{path} is open for writing by another process; close it and run again "
-                f"({_lock_detail(exc)})"
+                f"({lock_detail(exc)})"
             ) from None
         return _reason(exc)
     except duckdb.Error as exc:
@@ -73,7 +73,7 @@ def _reason(exc: Exception) -> str:
         return _CUT_SHORT
     if "not a valid DuckDB database file" in text:
         return "not a DuckDB database file"
-    return _first_line(exc)
+    return first_line(exc)
 
 
 def set_aside_unusable(home: Home) -> list[str]:
@@ -120,7 +120,7 @@ def start_build(home: Home) -> Path:
     except duckdb.IOException as exc:
         raise WarehouseBusy(
             f"the warehouse {live} is open for writing by another process; close it and run "
-            f"again ({_lock_detail(exc)})"
+            f"again ({lock_detail(exc)})"
         ) from None
     shutil.copyfile(live, build)
     if _wal(live).exists():

@@ -15,6 +15,7 @@ import contextlib
 import re
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -29,26 +30,32 @@ class WarehouseUnreadable(Unreadable):
     one line, and that `tally run` builds it again."""
 
 
-def _first_line(exc: Exception) -> str:
+def first_line(exc: Exception) -> str:
     return " ".join(str(exc).split())[:200]
 
 
-def _lock_detail(exc: Exception) -> str:
+def lock_detail(exc: Exception) -> str:
     text = " ".join(str(exc).split())
     start = text.find("Conflicting lock")
     return text[start:] if start >= 0 else text
+
+
+def open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to one of the home's DuckDB files: the one place tally opens
+    them outside dbt (DuckDB's own errors pass through)."""
+    return duckdb.connect(str(path), read_only=True)
 
 
 def reader(home: Home) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the DuckDB warehouse in UTC; use it as a context manager. A
     warehouse that cannot be opened (not a lock) is WarehouseUnreadable."""
     try:
-        con = duckdb.connect(str(home.warehouse), read_only=True)
+        con = open_read_only(home.warehouse)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise
         raise WarehouseUnreadable(
-            f"the warehouse {home.warehouse} cannot be read ({_first_line(exc)}); "
+            f"the warehouse {home.warehouse} cannot be read ({first_line(exc)}); "
             "`tally run` builds it again"
         ) from None
     con.execute("set TimeZone = 'UTC'")  # billing periods are UTC, so is the output
@@ -74,7 +81,7 @@ class DuckDBReader:
             raise MissingTable(str(exc).splitlines()[0]) from None
         except duckdb.IOException as exc:  # a file cut short shows when its blocks are read
             raise WarehouseUnreadable(
-                f"the warehouse cannot be read ({_first_line(exc)}); `tally run` builds it again"
+                f"the warehouse cannot be read ({first_line(exc)}); `tally run` builds it again"
             ) from None
 
 

@@ -12,13 +12,10 @@ only build a month close accepts (lake/freshness.py).
 import datetime as dt
 
 import dagster as dg
-import polars as pl
 from dagster_dbt import DbtCliResource
 
 from lake.freshness import mark_live, marts_behind_lake
-from lake.ingest import ingest
-from lake.io import ensure_lake
-from lake.issued import remove_uncommitted_closes
+from lake.ingest import ingest_landing
 from lake.price_book import write_price_book
 from lake.reference import write_reference
 from orchestration.defs.dbt.project import tally_dbt_project
@@ -71,7 +68,6 @@ def micro_batch(
             description="no full build in this home yet: run `tally run` once, then watch"
         )
     now = dt.datetime.now(dt.UTC)
-    ensure_lake(home)
     # The price book and reference data as they are now, as a nightly reads them first: a
     # customer added since the last nightly is known, not quarantined as unknown.
     try:
@@ -79,13 +75,10 @@ def micro_batch(
         write_reference(home)
     except (PriceBookError, ReferenceDataError) as exc:
         raise dg.Failure(description=str(exc)) from None
-    for removed in remove_uncommitted_closes(home):
-        context.log.warning(f"removed {removed}: left by a month close that did not commit")
-    result = ingest(
+    result = ingest_landing(
         home,
-        customers=pl.read_parquet(home.lake_reference / "customers.parquet")["customer_id"],
-        metrics=pl.read_parquet(home.lake_pricing / "charges.parquet")["metric"].unique().to_list(),
         now=now,
+        warn=context.log.warning,
         progress=context.log.info,
         settle_seconds=config.settle_seconds,
     )

@@ -4,6 +4,7 @@ import datetime as dt
 import json
 import os
 import re
+import textwrap
 from dataclasses import dataclass
 from decimal import Decimal
 from unittest import mock
@@ -749,7 +750,7 @@ def test_the_price_change_steps_of_the_docs_run_as_written_twice(own, tmp_path):
 
     repo = Path(__file__).resolve().parents[2]
     guide = (repo / "docs" / "backfills.md").read_text()
-    blocks = [textwrap_dedent(b) for b in re.findall(r"```sh\n(.*?)```", guide, flags=re.S)]
+    blocks = [textwrap.dedent(b) for b in re.findall(r"```sh\n(.*?)```", guide, flags=re.S)]
     assert len(blocks) == 4
     scratch = tmp_path / "tmp"
     scratch.mkdir()
@@ -771,9 +772,3 @@ def test_the_price_change_steps_of_the_docs_run_as_written_twice(own, tmp_path):
     )
     assert sorted(versions) == [(1,), (2,)]  # the backfill rated with the new version
     shutil.rmtree(scratch)
-
-
-def textwrap_dedent(block: str) -> str:
-    import textwrap
-
-    return textwrap.dedent(block)

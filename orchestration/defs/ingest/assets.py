@@ -3,9 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from lake.ingest import ingest
-from lake.io import ensure_lake
-from lake.issued import remove_uncommitted_closes
+from lake.ingest import ingest_landing
 from lake.price_book import write_price_book
 from lake.reference import write_reference
 from lake.schemas import REFERENCE_SCHEMAS
@@ -75,18 +73,8 @@ def ingest_usage(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
 
 def _ingest_usage(context: dg.AssetExecutionContext, settings: TallySettings):
     home = settings.tally_home
-    ensure_lake(home)
-    for removed in remove_uncommitted_closes(home):
-        context.log.warning(f"removed {removed}: left by a month close that did not commit")
-    customers = pl.read_parquet(home.lake_reference / "customers.parquet")["customer_id"]
     reset_own_peak()
-    result = ingest(
-        home,
-        customers=customers,
-        metrics=pl.read_parquet(home.lake_pricing / "charges.parquet")["metric"].unique().to_list(),
-        progress=context.log.info,
-        warn=context.log.warning,
-    )
+    result = ingest_landing(home, progress=context.log.info, warn=context.log.warning)
     totals = result.totals
     context.log.info(f"ingested: {totals}")
     context.log.info(describe(own_peak_gib()))
