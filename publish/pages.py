@@ -24,6 +24,7 @@ def environment() -> jinja2.Environment:
     env.filters["money"] = money
     env.filters["negated_money"] = lambda amount, currency: money(-Decimal(amount), currency)
     env.filters["quantity"] = lambda q: format_quantity(Decimal(q))
+    env.filters["utc_minute"] = utc_minute
     # Digits grouped, every decimal kept (`1,093.30`): a figure already in its final form.
     env.filters["grouped"] = lambda q: format(Decimal(q), ",f")
     return env
@@ -55,6 +56,11 @@ def page_json(page: dict) -> str:
         for key, value in page.items()
     )
     return "{" + ",".join(members) + "}"
+
+
+def utc_minute(iso: str | None) -> str:
+    """`2026-10-10T12:00:00Z` as a reader sees it: `2026-10-10 12:00 UTC`."""
+    return "no usage yet" if iso is None else f"{iso[:10]} {iso[11:16]} UTC"
 
 
 def _compact(value) -> str:

@@ -177,7 +177,7 @@ QUERIES = {
         order by findings desc, check_name""",
     "spend": """
         select customer_id, period_start, currency, spend_to_date, projected_spend,
-               credits_remaining, credits_remaining_value, as_of
+               credits_remaining, credits_remaining_value, as_of, as_of_at
         from marts.mart_customer_spend
         order by customer_id""",
     "usage": """
@@ -223,6 +223,7 @@ def _read(warehouse: Reader) -> dict[str, pl.DataFrame]:
     """The pages' data. Daily usage covers the current period and the one before (pages stay
     the same size however long the history)."""
     data = {name: warehouse.frame(sql) for name, sql in QUERIES.items() if name not in DATED}
+    data["spend"] = data["spend"].with_columns(utc_text(data["spend"]["as_of_at"]))
     as_of = data["spend"]["as_of"].max() or dt.date(1970, 1, 1)
     since = (as_of.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
     data["usage"] = warehouse.frame(QUERIES["usage"], since=since)
@@ -230,6 +231,14 @@ def _read(warehouse: Reader) -> dict[str, pl.DataFrame]:
     data["grants"] = grant_states(data["grants"], data["spend"], as_of)
     data["_days"] = pl.DataFrame({"since": [since], "as_of": [as_of]})
     return data
+
+
+def utc_text(column: pl.Series) -> pl.Series:
+    """Instants as ISO 8601 text in UTC (`2026-10-10T12:00:00Z`), whatever zone the engine
+    handed them in (DuckDB: the session's; Spark: none, which is UTC there)."""
+    zone = getattr(column.dtype, "time_zone", None)
+    utc = column.dt.convert_time_zone("UTC") if zone else column.dt.replace_time_zone("UTC")
+    return utc.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # The money columns of each table, shown in the row's currency's minor units (text, exact).

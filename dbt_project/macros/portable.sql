@@ -119,6 +119,23 @@
     to_date({{ ts }})
 {%- endmacro %}
 
+{#- Whole seconds since 1970-01-01 00:00 UTC of a timestamp (with time zone on DuckDB),
+    rounded down: the clock the projection measures elapsed time with. #}
+{% macro epoch_seconds(ts) -%}
+    {{ return(adapter.dispatch('epoch_seconds', 'tally')(ts)) }}
+{%- endmacro %}
+{% macro default__epoch_seconds(ts) -%}
+    (epoch_us({{ ts }}) // 1000000)
+{%- endmacro %}
+{% macro spark__epoch_seconds(ts) -%}
+    unix_seconds({{ ts }})
+{%- endmacro %}
+
+{#- Seconds since 1970-01-01 00:00 UTC of a date's first instant (dates are UTC days). #}
+{% macro date_epoch_seconds(d) -%}
+    (86400 * {{ dbt.datediff("cast('1970-01-01' as date)", d, 'day') }})
+{%- endmacro %}
+
 {# In an aggregation, the greatest of a row's `fields` taken together, in order (the first
    decides, the next breaks its ties): a struct with those fields, so the row with the greatest
    first fields brings the others along. `fields` is a list of column names. One struct and one

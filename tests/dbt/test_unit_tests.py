@@ -6,6 +6,7 @@ What passed is read from dbt's run_results.json, not from its console."""
 import json
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -60,19 +61,27 @@ def _dbt(home: Home, target: Path, *args: str) -> list[dict]:
     return results
 
 
+@dataclass(frozen=True)
+class UnitRun:
+    """What `dbt test --select test_type:unit` ran, and the unit tests its manifest declares."""
+
+    results: list[dict]
+    declared: list[str]
+
+
 @pytest.fixture(scope="module")
-def unit_results(tmp_path_factory) -> list[dict]:
+def unit_run(tmp_path_factory) -> UnitRun:
     home = Home.at(tmp_path_factory.mktemp("empty"))
     home.warehouse.parent.mkdir(parents=True)
     _empty_lake(home)
     target = tmp_path_factory.mktemp("target")
     _dbt(home, target, "build", "--empty", "--exclude-resource-type", "unit_test")
-    return _dbt(home, target, "test", "--select", "test_type:unit")
+    results = _dbt(home, target, "test", "--select", "test_type:unit")
+    manifest = json.loads((target / "manifest.json").read_text())
+    return UnitRun(results, sorted(manifest["unit_tests"]))
 
 
-def test_every_unit_test_of_the_project_passes(unit_results):
-    manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
-    declared = sorted(manifest["unit_tests"])
-    units = [r for r in unit_results if r["unique_id"].startswith("unit_test.")]
-    assert declared and sorted(r["unique_id"] for r in units) == declared  # none left out
+def test_every_unit_test_of_the_project_passes(unit_run):
+    units = [r for r in unit_run.results if r["unique_id"].startswith("unit_test.")]
+    assert unit_run.declared and sorted(r["unique_id"] for r in units) == unit_run.declared
     assert {r["status"] for r in units} == {"pass"}

@@ -169,7 +169,9 @@ def test_issued_invoices_never_change(worked):
 
 def test_open_month_has_drafts_and_a_projection_through_the_tiers(worked):
     """October for c_grad under version 3: 10 tokens by Oct 10 -> 10 * 0.20 = 2.00 so far.
-    Projected to 31 days: 31 tokens -> 10 * 0.20 + 21 * 0.10 = 4.10 (not 2.00 * 31 / 10)."""
+    The last event is at 12:00 on 10 October, 9.5 days into the month: projected to 31 days,
+    10 * 31 / 9.5 = 32.631578947 tokens -> 10 * 0.20 + 22.631578947 * 0.10 = 4.2631578947
+    -> 4.26 (through the tiers, not 2.00 * 31 / 9.5 = 6.53)."""
     home = worked.home
     [(status, subtotal)] = q(
         home,
@@ -177,17 +179,20 @@ def test_open_month_has_drafts_and_a_projection_through_the_tiers(worked):
         "where customer_id = 'c_grad' and period_start = date '2026-10-01'",
     )
     assert (status, subtotal) == ("draft", D("2.00"))
-    [(period, spend, projected, as_of)] = q(
+    [(period, spend, projected, as_of, as_of_at)] = q(
         home,
-        "select period_start, spend_to_date, projected_spend, as_of "
+        "select period_start, spend_to_date, projected_spend, as_of, as_of_at "
         "from marts.mart_customer_spend where customer_id = 'c_grad'",
     )
-    assert (period, spend, projected, as_of) == (
+    assert (period, spend, projected, as_of, as_of_at) == (
         dt.date(2026, 10, 1),
         D("2.00"),
-        D("4.10"),
+        D("4.26"),
         dt.date(2026, 10, 10),
+        dt.datetime(2026, 10, 10, 12, tzinfo=dt.UTC),
     )
+    page = (home.reports / "customers" / "c_grad.html").read_text(encoding="utf-8")
+    assert "Period 2026-10, usage up to 2026-10-10 12:00 UTC." in page
 
 
 def test_month_end_uses_utc_days(worked):
@@ -311,7 +316,8 @@ def test_ledger_and_revenue_tie_to_the_issued_invoices(worked):
 def test_a_draft_shows_the_credits_close_would_apply_and_spend_shows_what_is_left(worked):
     """October for c_cred by 10 October: 20.00 base fee + 70 calls * 0.10 = 27.00. Live at the
     end of October: cr_late (priority 1) 500 credits = 5.00, then cr_buy 2180 = 21.80: 26.80
-    applied, 0.20 to pay. Projected: 70 * 31 / 10 = 217 calls = 21.70 + 20.00 = 41.70."""
+    applied, 0.20 to pay. Projected from 9.5 days (the last event is at 12:00 on 10 October):
+    70 * 31 / 9.5 = 228.421052632 calls = 22.8421052632 -> 22.84 + 20.00 = 42.84."""
     home = worked.home
     [(subtotal, credits, total)] = q(
         home,
@@ -325,7 +331,7 @@ def test_a_draft_shows_the_credits_close_would_apply_and_spend_shows_what_is_lef
         "from marts.mart_customer_spend where customer_id = 'c_cred'",
     )
     # as of 10 October: cr_buy 2180 + cr_late 500 (cr_vip is live but empty)
-    assert (remaining, value, to_apply, projected) == (D(2680), D("26.80"), D("26.80"), D("41.70"))
+    assert (remaining, value, to_apply, projected) == (D(2680), D("26.80"), D("26.80"), D("42.84"))
 
 
 def _guide_query(title: str) -> str:
@@ -340,9 +346,9 @@ def test_the_querying_guide_answers_finance_questions_with_one_query_each(worked
     # c_cred carries 22.44 (above); c_unit's 8.00 grant is never drawn: its plan takes none.
     deferred = q(home, _guide_query("How much deferred revenue do we carry?"))
     assert deferred == [("EUR", 0), ("JPY", 0), ("USD", D("30.44"))]
-    # c_cred projects 41.70 against 26.80 of credits; c_unit's credits are worth nothing.
+    # c_cred projects 42.84 against 26.80 of credits; c_unit's credits are worth nothing.
     running_out = q(home, _guide_query("Which customers run out of credits this month?"))
-    assert [(r[0], r[-1]) for r in running_out] == [("c_cred", D("14.90"))]
+    assert [(r[0], r[-1]) for r in running_out] == [("c_cred", D("16.04"))]
 
 
 def test_a_late_event_after_close_is_an_adjustment_carried_to_the_next_invoice(worked):

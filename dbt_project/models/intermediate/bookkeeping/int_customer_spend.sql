@@ -1,5 +1,5 @@
--- Spend in each customer's latest period, for a customer-facing dashboard, as of the last
--- usage day in the warehouse. spend_to_date is the invoice so far (the draft; the issued
+-- Spend in each customer's latest period, for a customer-facing dashboard, as of the latest
+-- event in the warehouse (stg_lake__as_of). spend_to_date is the invoice so far (the draft; the issued
 -- invoice once the month is closed). projected_spend prices usage projected to the period's
 -- end through the same tiers, packages and minimums (see int_invoice_usage), so a customer
 -- about to cross a volume tier or a minimum sees it; for an ended period it is the subtotal.
@@ -15,10 +15,7 @@ computed as (select * from {{ ref('int_invoices_with_adjustments') }}),
 grants as (select * from {{ ref('stg_reference__credit_grants') }}),
 consumption as (select * from {{ ref('stg_issued__credit_consumption') }}),
 currencies as (select * from {{ ref('stg_reference__currencies') }}),
-as_of as (
-    select {{ utc_date('max(last_occurred_at)') }} as as_of_date
-    from {{ ref('stg_lake__batch_days') }}
-),
+as_of as (select * from {{ ref('stg_lake__as_of') }}),
 
 latest as (
     select
@@ -73,7 +70,8 @@ final as (
             {{ round_money('cr.credits_remaining * c.credit_rate', 'cu.minor_units') }}, 0
         ) as {{ money_type() }}) as credits_remaining_value,
         case when l.status = 'draft' then l.credits_applied else 0 end as credits_to_apply,
-        a.as_of_date as as_of
+        a.as_of_date as as_of,
+        a.as_of_at
     from latest as l
     cross join as_of as a
     inner join currencies as cu on l.currency = cu.currency

@@ -6,8 +6,9 @@
 --   latest              quantity of the last billable event by occurred_at (ties: the
 --                       highest event_id): the latest of the groups' own latest events
 -- Also the usage projected to the end of the segment, for spend dashboards: sums and counts
--- scale by segment days over days elapsed (as of the last usage day); max, unique_count and
--- latest are levels, not flows, and stay as they are.
+-- scale by the segment's length over the time elapsed in it, in seconds up to "as of" (the
+-- latest event, stg_lake__as_of); max, unique_count and latest are levels, not flows, and
+-- stay as they are.
 -- Incremental by billing period, over the periods whose inputs changed.
 {{ config(**period_incremental()) }}
 
@@ -38,11 +39,7 @@ groups as (
 ),
 
 fingerprints as (select * from {{ ref('int_period_fingerprints') }}),
--- The last day with data: the latest event any committed batch recorded.
-as_of as (
-    select {{ utc_date('max(last_occurred_at)') }} as as_of_date
-    from {{ ref('stg_lake__batch_days') }}
-),
+as_of as (select * from {{ ref('stg_lake__as_of') }}),
 
 usage_by_charge as (
     select
@@ -113,12 +110,8 @@ measured as (
             when 'unique_count' then cast(coalesce(u.unique_values, 0) as {{ quantity_type() }})
             when 'latest' then cast(coalesce(lu.latest_quantity, 0) as {{ quantity_type() }})
         end as units,
-        s.segment_days,
-        -- Days of the segment with data so far: 0 before it starts, all once it has ended
-        -- (or when there is no usage data at all).
-        coalesce(greatest(least(
-            {{ dbt.datediff('s.segment_start', 'a.as_of_date', 'day') }} + 1, s.segment_days
-        ), 0), s.segment_days) as elapsed_days
+        86400 * s.segment_days as segment_seconds,
+        a.as_of_epoch_seconds - {{ date_epoch_seconds('s.segment_start') }} as seconds_since_start
     from segments as s
     cross join as_of as a
     inner join charges as c
@@ -130,6 +123,22 @@ measured as (
     left join latest_usage as lu
         on s.segment_id = lu.segment_id
         and c.charge_id = lu.charge_id
+),
+
+-- Time of the segment with data so far, in seconds: none before it starts, all of it once it
+-- has ended (or while there is no usage data at all), and never less than an hour in between:
+-- a few minutes' usage would otherwise project to thousands of times itself.
+elapsed as (
+    select
+        *,
+        case
+            when seconds_since_start is null or seconds_since_start >= segment_seconds
+                then segment_seconds
+            when seconds_since_start <= 0 then 0
+            when seconds_since_start < 3600 then 3600
+            else seconds_since_start
+        end as elapsed_seconds
+    from measured
 ),
 
 final as (
@@ -144,15 +153,16 @@ final as (
         billable_events,
         units,
         case
-            when aggregation not in ('sum', 'count') or elapsed_days in (0, segment_days)
+            when aggregation not in ('sum', 'count') or elapsed_seconds in (0, segment_seconds)
                 then units
-            else {{ scale_quantity('units', 'segment_days', 'elapsed_days') }}
+            else {{ scale_quantity('units', 'segment_seconds', 'elapsed_seconds') }}
         end as projected_units,
         case
-            when elapsed_days in (0, segment_days) then cast(billable_events as {{ quantity_type() }})
-            else {{ scale_quantity('billable_events', 'segment_days', 'elapsed_days') }}
+            when elapsed_seconds in (0, segment_seconds)
+                then cast(billable_events as {{ quantity_type() }})
+            else {{ scale_quantity('billable_events', 'segment_seconds', 'elapsed_seconds') }}
         end as projected_billable_events
-    from measured
+    from elapsed
 )
 
 select

@@ -13,10 +13,7 @@ with
 batch_days as (select * from {{ ref('stg_lake__batch_days') }}),
 segments as (select * from {{ segments }}),
 
-as_of as (
-    select {{ utc_date('max(last_occurred_at)') }} as as_of_date
-    from batch_days
-),
+as_of as (select * from {{ ref('stg_lake__as_of') }}),
 
 days as (
     select
@@ -52,10 +49,10 @@ periods as (
 ),
 
 reach as (
-    -- How far the data reaches into the period: the projection of its usage follows it.
+    -- How far the data reaches into the period, to the second: the projection follows it.
     select
         p.period_start,
-        {{ row_text(["'as_of'", 'least(a.as_of_date, ' ~ add_months('p.period_start', 1) ~ ')']) }} as part
+        {{ row_text(["'as_of'", 'least(a.as_of_epoch_seconds, ' ~ date_epoch_seconds(add_months('p.period_start', 1)) ~ ')']) }} as part
     from periods as p
     cross join as_of as a
 ),

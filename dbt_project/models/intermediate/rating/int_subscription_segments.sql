@@ -6,9 +6,7 @@ with
 subscriptions as (select * from {{ ref('stg_reference__subscriptions') }}),
 plans as (select * from {{ ref('stg_pricing__plans') }}),
 currencies as (select * from {{ ref('stg_reference__currencies') }}),
-batch_days as (select last_occurred_at from {{ ref('stg_lake__batch_days') }}),
-
-last_usage as (select {{ utc_date('max(last_occurred_at)') }} as last_usage_date from batch_days),
+last_usage as (select as_of_date as last_usage_date from {{ ref('stg_lake__as_of') }}),
 
 -- Periods run from the first subscription month to the month of the latest data we hold.
 bounds as (
