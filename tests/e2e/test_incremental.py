@@ -68,13 +68,30 @@ def _compiled(home: Home) -> Path:
     return sql
 
 
-def _rebuilt_dates(home: Home) -> list[str] | None:
-    """The usage dates the last build of int_usage_daily read, from its compiled SQL; None
-    when it read every date."""
+@dataclass(frozen=True)
+class DailyBuild:
+    """The usage dates the last build of int_usage_daily rebuilt from all their events, and
+    those it merged with the new batches' events alone (from the compiled SQL's header)."""
+
+    rebuilt: list[str]
+    merged: list[str]
+
+    @property
+    def touched(self) -> list[str]:
+        return sorted(self.rebuilt + self.merged)
+
+
+def _rebuilt_dates(home: Home) -> DailyBuild | None:
+    """What the last build of int_usage_daily read; None when it read every date."""
     text = _compiled(home).read_text()
     if "where 1 = 1" in text:
         return None
-    return re.findall(r"cast\('(\d{4}-\d{2}-\d{2})' as date\)", text)
+
+    def dates(label: str) -> list[str]:
+        [listed] = re.findall(rf"^-- dates {label}: (.*)$", text, flags=re.M)
+        return [] if listed == "none" else listed.split(", ")
+
+    return DailyBuild(dates("rebuilt"), dates("merged"))
 
 
 # The models rated per billing period (incremental by period_start).
@@ -200,13 +217,15 @@ def test_night_after_night_gives_the_marts_of_one_run_over_everything(histories)
         assert actual[table] == expected[table], table
 
 
-def test_each_night_rebuilds_only_the_dates_its_batch_touched(histories):
+def test_each_night_reads_only_the_dates_its_batch_touched(histories):
     rebuilt, touched = histories.rebuilt, histories.touched
     assert rebuilt[0] is None  # the first build reads every date: no date filter at all
     for night in range(1, len(touched)):
-        assert rebuilt[night] == touched[night], night
-    # A night's export carries late events for earlier days: those days are rebuilt too.
-    assert any(len(dates) > 3 for dates in touched[1:])
+        assert rebuilt[night].touched == touched[night], night
+        # The night's new days are built from their events; a day built on an earlier night
+        # is merged with the late events alone, never read whole again.
+        assert not set(rebuilt[night].rebuilt) & set(sum(touched[:night], [])), night
+    assert any(build.merged for build in rebuilt[1 : len(touched)])
 
 
 def test_the_tables_that_grow_with_history_are_not_in_the_copied_warehouse(histories):
@@ -352,6 +371,34 @@ def test_a_period_rated_to_no_rows_keeps_none_of_its_old_rows(histories, tmp_pat
         ).fetchone()[0]
     assert invoiced == 0  # no subscription, no invoice: the usage is flagged instead
     assert after["fct_invoices"]  # September's are still there
+    main(["run", "--home", str(home.root), "--from", last, "--to", last, "--full-refresh"])
+    assert _marts(home) == after
+
+
+def test_a_date_the_aggregate_disagrees_with_is_rebuilt_from_all_its_events(histories, tmp_path):
+    """A hand edit removed one group of a day from the daily aggregate; a late event for that
+    day then lands. The day cannot be merged (its count no longer adds up with the new
+    batch's), so it is rebuilt from all its events, and the marts are those of one run."""
+    nightly = histories.nightly
+    home = Built(nightly, {}).copy(tmp_path).home
+    day = START + dt.timedelta(days=1)
+    with duckdb.connect(str(home.incremental_store)) as con:
+        con.execute(
+            "delete from intermediate.int_usage_daily where usage_date = ? and customer_id = ?",
+            [day, "cus_0002"],
+        )
+    late = home.landing_usage / "late" / "late.csv"
+    late.parent.mkdir(parents=True)
+    late.write_text(
+        "event_id,occurred_at,customer_id,metric,quantity,status,properties\n"
+        f"evt_late_heal,{day}T08:00:00Z,cus_0001,api_calls,1,200,\n"
+        f"evt_late_merge,{day + dt.timedelta(days=1)}T08:00:00Z,cus_0001,api_calls,1,200,\n"
+    )
+    last = str(LAST)
+    main(["run", "--home", str(home.root), "--from", last, "--to", last])
+    build = _rebuilt_dates(home)
+    assert build == DailyBuild(rebuilt=[str(day)], merged=[str(day + dt.timedelta(days=1))])
+    after = _marts(home)
     main(["run", "--home", str(home.root), "--from", last, "--to", last, "--full-refresh"])
     assert _marts(home) == after
 

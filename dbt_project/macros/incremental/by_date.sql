@@ -37,6 +37,73 @@
     {{ return(run_query(sql).columns[0].values() | list) }}
 {%- endmacro %}
 
+{# How `model` (a daily aggregate with `events` and `folded_through`, the commit time of the
+   last batch folded into each date) catches up with the lake, at execution:
+     merge    dates it can update from the new batches alone: batches committed after the
+              date's folded_through whose events, added to the date's, give the lake's count;
+     rebuild  every other date where the model and the lake disagree (a crash, a hand edit, a
+              batch removed, a clock that went back): rebuilt from all of the date's events;
+     batches  the new batches of the merged dates, whose events are the only ones read for them.
+   A batch is never folded twice: only batches committed after a date's folded_through are
+   read, and unless their events make up the whole difference the date is rebuilt. #}
+{% macro usage_dates_to_update(model) -%}
+    {%- set plan = {'merge': [], 'rebuild': [], 'batches': []} -%}
+    {%- if not execute -%}{{ return(plan) }}{%- endif -%}
+    {#- A table an earlier version built without folded_through: the build stops on its
+        columns (on_schema_change) and says to rebuild with --full-refresh. -#}
+    {%- set columns = adapter.get_columns_in_relation(model) | map(attribute='name') | map('lower') | list -%}
+    {%- if 'folded_through' not in columns -%}{{ return(plan) }}{%- endif -%}
+    {%- set sql -%}
+        with built as (
+            select usage_date, sum(events) as events, max(folded_through) as folded_through
+            from {{ model }}
+            group by 1
+        ),
+        batches as (
+            select
+                d.event_date as usage_date,
+                d.batch_id,
+                d.events,
+                case when d.ingested_at > b.folded_through then 1 else 0 end as is_new
+            from {{ ref('stg_lake__batch_days') }} as d
+            left join built as b on d.event_date = b.usage_date
+        ),
+        recorded as (
+            select usage_date, sum(events) as events, sum(events * is_new) as new_events
+            from batches
+            group by 1
+        ),
+        plan as (
+            select
+                coalesce(r.usage_date, b.usage_date) as usage_date,
+                case
+                    when b.events > 0 and r.new_events > 0 and b.events + r.new_events = r.events
+                        then 'merge'
+                    else 'rebuild'
+                end as how
+            from recorded as r
+            full outer join built as b on r.usage_date = b.usage_date
+            where coalesce(r.events, 0) <> coalesce(b.events, 0)
+        )
+        select
+            cast(p.usage_date as {{ dbt.type_string() }}) as usage_date,
+            p.how,
+            n.batch_id
+        from plan as p
+        left join batches as n
+            on p.how = 'merge' and n.usage_date = p.usage_date and n.is_new = 1
+        order by 1, 3
+    {%- endset -%}
+    {%- for row in run_query(sql).rows -%}
+        {%- set dates = plan[row[1]] -%}
+        {%- if row[0] not in dates -%}{%- do dates.append(row[0]) -%}{%- endif -%}
+        {%- if row[2] is not none and row[2] not in plan['batches'] -%}
+            {%- do plan['batches'].append(row[2]) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(plan) }}
+{%- endmacro %}
+
 {# A filter on a date column: in `dates` (strings), or nothing at all when `dates` is none. #}
 {% macro date_in(column, dates) -%}
     {%- if dates is none -%}
@@ -46,6 +113,17 @@
     {%- else -%}
         {{ column }} in (
             {%- for d in dates %}cast('{{ d }}' as date){{ "," if not loop.last }}{% endfor -%}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{# A filter on a string column: in `values`, none of them when the list is empty. #}
+{% macro text_in(column, values) -%}
+    {%- if values | length == 0 -%}
+        1 = 0
+    {%- else -%}
+        {{ column }} in (
+            {%- for v in values %}'{{ v | replace("'", "''") }}'{{ "," if not loop.last }}{% endfor -%}
         )
     {%- endif -%}
 {%- endmacro %}

@@ -1,5 +1,6 @@
--- Events each committed batch accepted per event date. A batch counts once its manifest is
--- written (the commit): records of a batch that crashed before it are not read.
+-- Events each committed batch accepted per event date, and when the batch was committed
+-- (ingested_at). A batch counts once its manifest is written (the commit): records of a batch
+-- that crashed before it are not read.
 -- last_occurred_at never passes the time its batch was ingested: an event stamped ahead of
 -- the clock (accepted up to an hour ahead) must not carry "as of" into a day, or a month,
 -- that has not begun when the batch ran.
@@ -15,6 +16,7 @@ select
     d.batch_id,
     d.event_date,
     d.events,
+    i.ingested_at,
     case
         when i.ingested_at < d.last_occurred_at then i.ingested_at
         else d.last_occurred_at

@@ -1,19 +1,67 @@
 -- Events collapsed to everything rating needs to tell them apart: customer, day, metric,
--- status and properties. Incremental by usage date: a nightly run rebuilds only the dates the
--- new batches touched (usage_dates_to_rebuild), reading only those folders of the lake.
--- Each group keeps what later aggregations need and can merge across days: the count, the sum,
--- the max, and the last event by (occurred_at, event_id) for `latest` charges.
+-- status and properties. Each group keeps what later aggregations need and can merge across
+-- days and batches: the count, the sum, the max, and the last event by (occurred_at,
+-- event_id) for `latest` charges.
+-- Incremental by usage date (usage_dates_to_update). A date that only new batches touched
+-- since it was built is merged: its groups so far plus the groups of the new batches' events,
+-- read alone (a live micro-batch reads its own events, not the whole day again). Any other
+-- date where the model and the lake disagree is rebuilt from all its events, the path that
+-- heals a crash or a hand edit. folded_through is the commit time of the last batch folded
+-- into the date.
 {{ config(**usage_date_incremental()) }}
 
 -- depends_on: {{ ref('stg_lake__batch_days') }}
-{%- set dates = usage_dates_to_rebuild(this) if is_incremental() else none %}
+{%- set plan = usage_dates_to_update(this) if is_incremental() else none %}
+{%- if plan is not none %}
+-- dates rebuilt: {{ plan.rebuild | join(', ') or 'none' }}
+-- dates merged: {{ plan.merge | join(', ') or 'none' }}
+{%- endif %}
 
 with
 
 events as (
-    select event_date, usage_date, customer_id, metric, status, properties, quantity, occurred_at, event_id
+    select usage_date, customer_id, metric, status, properties, quantity, occurred_at, event_id
     from {{ ref('stg_lake__usage_events') }}
-    where {{ date_in('event_date', dates) }}
+    {%- if plan is none %}
+    where 1 = 1
+    {%- else %}
+    where {{ date_in('event_date', plan.rebuild) }}
+        or ({{ date_in('event_date', plan.merge) }} and {{ text_in('batch_id', plan.batches) }})
+    {%- endif %}
+),
+
+-- Every event is a group of one; a merged date's groups so far join them.
+partials as (
+    select
+        customer_id,
+        usage_date,
+        metric,
+        coalesce(status, -1) as status_key,
+        coalesce(properties, '{}') as properties_key,
+        cast(1 as bigint) as events,
+        quantity,
+        quantity as max_quantity,
+        quantity as last_quantity,
+        occurred_at as last_occurred_at,
+        event_id as last_event_id
+    from events
+    {%- if plan is not none and plan.merge %}
+    union all
+    select
+        customer_id,
+        usage_date,
+        metric,
+        status_key,
+        properties_key,
+        events,
+        quantity,
+        max_quantity,
+        latest_quantity as last_quantity,
+        latest_occurred_at as last_occurred_at,
+        latest_event_id as last_event_id
+    from {{ this }}
+    where {{ date_in('usage_date', plan.merge) }}
+    {%- endif %}
 ),
 
 grouped as (
@@ -21,26 +69,34 @@ grouped as (
         customer_id,
         usage_date,
         metric,
-        coalesce(status, -1) as status_key,
-        coalesce(properties, '{}') as properties_key,
-        count(*) as events,
+        status_key,
+        properties_key,
+        cast(sum(events) as bigint) as events,
         sum(quantity) as quantity,
-        max(quantity) as max_quantity,
-        {{ max_row(['occurred_at', 'event_id', 'quantity']) }} as latest
-    from events
+        max(max_quantity) as max_quantity,
+        {{ max_row(['last_occurred_at', 'last_event_id', 'last_quantity']) }} as latest
+    from partials
     group by 1, 2, 3, 4, 5
+),
+
+folded as (
+    select event_date as usage_date, max(ingested_at) as folded_through
+    from {{ ref('stg_lake__batch_days') }}
+    group by 1
 )
 
 select
-    customer_id,
-    usage_date,
-    metric,
-    status_key,
-    properties_key,
-    events,
-    quantity,
-    max_quantity,
-    latest.quantity as latest_quantity,
-    latest.occurred_at as latest_occurred_at,
-    latest.event_id as latest_event_id
-from grouped
+    g.customer_id,
+    g.usage_date,
+    g.metric,
+    g.status_key,
+    g.properties_key,
+    g.events,
+    g.quantity,
+    g.max_quantity,
+    g.latest.last_quantity as latest_quantity,
+    g.latest.last_occurred_at as latest_occurred_at,
+    g.latest.last_event_id as latest_event_id,
+    f.folded_through
+from grouped as g
+left join folded as f on g.usage_date = f.usage_date
