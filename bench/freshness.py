@@ -8,7 +8,9 @@ usage, are dropped at random moments (written as `*.tmp`, then renamed, as an ex
 For each drop: landing to spend (the warehouse with the spend marts swapped in after the drop's
 batch is committed), landing to the feed (the JSON feed of a customer in the drop rewritten).
 Reported: p50 and p95 of each, one micro-batch's time after 5 days and after 59 (from the
-watch's own lines), and the watch process's peak memory.
+watch's own lines), and the watch process's peak memory. Then the nightly with micro-batches
+interleaved: the last day's exports land on the watched home and on a copy of it made before
+the watch, which took the same drops in one run instead; each runs the nightly, timed.
 """
 
 from __future__ import annotations
@@ -180,11 +182,15 @@ def freshness(world: Home, start: dt.date, scratch: Path, args) -> int:
         str(start + dt.timedelta(days=4)),
     )
 
+    plain = Home.at(scratch / "no-micro-batches")
+    shutil.copytree(long.root, plain.root, symlinks=True)
+
     print(
         f"\nlive spend: {len(drops)} drops of {args.drop_events:,} events while `tally watch` runs"
     )
     _, _, short_batches, _, _ = watch_and_drop(short, drops[:2], args.seed, (3, 6))
     spend, feed, long_batches, peak, _ = watch_and_drop(long, drops, args.seed, tuple(args.gap))
+    interleaved = nightly_after(world, long, plain, drops, days[-1], last)
     print(
         f"{'landing to spend':<32} p50 {percentile(spend, 0.5):6.1f} s   p95 {percentile(spend, 0.95):6.1f} s"
         "   (targets 30 / 60 s)"
@@ -201,7 +207,33 @@ def freshness(world: Home, start: dt.date, scratch: Path, args) -> int:
         f"ratio {long_s / short_s:.2f} (target <= 1.25)"
     )
     print(f"{'watch peak memory':<32} {peak:6.2f} GiB")
+    with_live, without = interleaved
+    print(
+        f"{'nightly after the micro-batches':<32} {with_live.seconds:6.1f} s, "
+        f"peak {with_live.peak_gib:.2f} GiB"
+    )
+    print(
+        f"{'the same nightly, none before':<32} {without.seconds:6.1f} s, "
+        f"peak {without.peak_gib:.2f} GiB; ratio {with_live.seconds / without.seconds:.2f}"
+    )
     return 0
+
+
+def nightly_after(world: Home, live: Home, plain: Home, drops, last_day, before: dt.date):
+    """The next nightly on the home the micro-batches refreshed and on its copy from before
+    the watch, which takes the same drops in one run first: both then hold the same events and
+    ingest the last day's exports."""
+    folder = plain.landing_usage / "live"
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, events in enumerate(drops):
+        events.write_csv(folder / f"drop-{n:02d}.csv")
+    run_tally("run", "--home", str(plain.root), "--from", str(before), "--to", str(before))
+    deliver(world, live, last_day)
+    deliver(world, plain, last_day)
+    day = str(before + dt.timedelta(days=1))
+    with_live = run_tally("run", "--home", str(live.root), "--from", day, "--to", day)
+    without = run_tally("run", "--home", str(plain.root), "--from", day, "--to", day)
+    return with_live, without
 
 
 def main() -> int:
