@@ -80,6 +80,7 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
                     "package_price": c.package_price,
                     "rate": c.rate,
                     "fixed_fee": c.fixed_fee,
+                    "rounding": c.rounding if c.model == "package" else None,
                     "has_status_filter": bool(c.status_ranges),
                     "property_filter_count": len(c.property_filters),
                     "description": c.description,
@@ -102,6 +103,9 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
                         "lower_bound": lower,
                         "up_to": t.up_to,
                         "unit_price": t.unit_price,
+                        "package_size": t.package_size,
+                        "package_price": t.package_price,
+                        "rate": t.rate,
                         "flat_fee": t.flat_fee,
                     }
                 )

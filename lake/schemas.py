@@ -135,6 +135,7 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "package_price": FEE_TYPE,
         "rate": PRICE_TYPE,
         "fixed_fee": FEE_TYPE,
+        "rounding": pl.String,  # package: up (a part package is a whole one) or down
         "has_status_filter": pl.Boolean,
         "property_filter_count": pl.Int32,
         "description": pl.String,
@@ -146,6 +147,9 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "lower_bound": QUANTITY_TYPE,
         "up_to": QUANTITY_TYPE,
         "unit_price": PRICE_TYPE,
+        "package_size": QUANTITY_TYPE,  # a tier priced in whole packages
+        "package_price": FEE_TYPE,
+        "rate": PRICE_TYPE,  # graduated_percentage: a fraction of the amount
         "flat_fee": FEE_TYPE,
     },
     "charge_status_filters": {**_CHARGE_KEY, "status_from": pl.Int32, "status_to": pl.Int32},

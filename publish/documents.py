@@ -14,7 +14,7 @@ import calendar
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 import polars as pl
 
@@ -30,7 +30,7 @@ from transforms.money import (
     money_text,
     plain_quantity,
 )
-from transforms.units import charge_unit, readable
+from transforms.units import MONEY_MODELS, charge_unit, readable
 
 # Lines priced per month and prorated by days subscribed: (their text, the plan's field).
 FEES = {
@@ -182,9 +182,9 @@ def _line(line: dict, pricing: Pricing, period_start: dt.date) -> dict:
                 currency=currency,
             ),
             "pricing": _usage_pricing(charge, currency),
-            "tiers": list(_tier_breakdown(charge, pricing, line["quantity"])),
+            "tiers": list(_tier_breakdown(charge, pricing, line["quantity"], currency)),
         }
-        if charge["model"] == "percentage" and line["quantity"] is not None:
+        if charge["model"] in MONEY_MODELS and line["quantity"] is not None:
             out["quantity"] = amount_text(line["quantity"], currency)  # money: its minor units
     else:
         out["description"] = readable(line["charge_id"] or kind)
@@ -217,9 +217,10 @@ def _usage_pricing(charge: dict, currency: str) -> str:
     if model == "per_unit":
         return f"{_price(charge['unit_price'], currency)} per unit{free_text}"
     if model == "package":
+        part = ", a part package not billed" if charge.get("rounding") == "down" else ""
         return (
             f"{_fee(charge['package_price'], currency)} per package of "
-            f"{format_quantity(charge['package_size'])}{free_text}"
+            f"{format_quantity(charge['package_size'])}{free_text}{part}"
         )
     if model == "percentage":
         rate = format_quantity(charge["rate"] * 100)
@@ -228,12 +229,17 @@ def _usage_pricing(charge: dict, currency: str) -> str:
         return f"{rate}% of the amount{fee_text}"
     if model == "graduated":
         return "graduated tiers: each tier prices the units inside it"
+    if model == "graduated_percentage":
+        return "graduated tiers: each tier takes its percentage of the amount inside it"
     return "volume tiers: every unit at the price of the tier the total reaches"
 
 
-def _tier_breakdown(charge: dict, pricing: Pricing, units: Decimal) -> Iterator[dict]:
-    """The tiers a graduated or volume line used, with the units priced in each."""
-    if charge["model"] not in ("graduated", "volume"):
+def _tier_breakdown(
+    charge: dict, pricing: Pricing, units: Decimal, currency: str
+) -> Iterator[dict]:
+    """The tiers a graduated, graduated_percentage or volume line used, with the units priced
+    in each and how (`priced`: per unit, in packages, or at a percentage)."""
+    if charge["model"] not in ("graduated", "volume", "graduated_percentage"):
         return
     key = (charge["plan_id"], charge["plan_version"], charge["charge_id"])
     for tier in pricing.tiers.get(key, []):
@@ -247,17 +253,37 @@ def _tier_breakdown(charge: dict, pricing: Pricing, units: Decimal) -> Iterator[
             if units <= lower and tier["tier_index"] > 1:
                 return
             inside = (units if upper is None else min(units, upper)) - lower
+        units_inside = max(inside, Decimal(0))
         yield {
             "tier": tier["tier_index"],
             "range": tier_range(lower, upper),
             "from": _plain(lower),
             "up_to": _plain(upper),
-            "units": _plain(max(inside, Decimal(0))),
+            "units": _plain(units_inside),
             "unit_price": _plain(tier["unit_price"]),
+            "package_size": _plain(tier.get("package_size")),
+            "package_price": _plain(tier.get("package_price")),
+            "rate": _plain(tier.get("rate")),
+            "priced": _tier_priced(tier, units_inside, currency),
             "flat_fee": _plain(tier["flat_fee"] or Decimal(0)),
         }
         if charge["model"] == "volume":
             return
+
+
+def _tier_priced(tier: dict, units: Decimal, currency: str) -> str:
+    """How a tier priced its units: `1,000 x 0.10 USD`, `10 packages of 100 x 1.00 USD`, or
+    `21 x 3%` (a graduated_percentage tier)."""
+    if tier.get("package_size") is not None:
+        size = tier["package_size"]
+        packages = (units / size).to_integral_value(rounding=ROUND_CEILING)
+        return (
+            f"{format_quantity(packages)} packages of {format_quantity(size)} "
+            f"\u00d7 {_fee(tier['package_price'], currency)}"
+        )
+    if tier.get("rate") is not None:
+        return f"{format_quantity(units)} \u00d7 {format_quantity(tier['rate'] * 100)}%"
+    return f"{format_quantity(units)} \u00d7 {_price(tier['unit_price'], currency)}"
 
 
 def tier_range(lower: Decimal, upper: Decimal | None) -> str:

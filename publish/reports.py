@@ -203,7 +203,7 @@ QUERIES = {
         order by g.customer_id, g.expires_at nulls last, g.grant_id""",
     "plan_metrics": """
         select distinct s.customer_id, ch.metric,
-               max(case when ch.model = 'percentage' then 1 else 0 end)
+               max(case when ch.model in ('percentage', 'graduated_percentage') then 1 else 0 end)
                    over (partition by s.customer_id, ch.metric) as priced_as_money
         from staging.stg_reference__subscriptions as s
         inner join staging.stg_pricing__charges as ch on s.plan_id = ch.plan_id

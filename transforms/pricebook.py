@@ -10,15 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 import yaml
 
 from transforms.money import MoneyError, is_currency, parse_decimal
 from transforms.numbers import FEE, INT32_MAX, PRICE, QUANTITY, DecimalKind
 
-MODELS = ("per_unit", "graduated", "volume", "package", "percentage")
-AGGREGATIONS = ("sum", "count", "max", "unique_count", "latest")
+MODELS = ("per_unit", "graduated", "volume", "package", "percentage", "graduated_percentage")
+TIERED = ("graduated", "volume", "graduated_percentage")
+PACKAGE_ROUNDING = ("up", "down")
+AGGREGATIONS = ("sum", "count", "max", "min", "avg", "unique_count", "latest")
 SUCCESS_STATUS = (200, 299)
 
 
@@ -71,9 +73,24 @@ _ExactLoader.add_constructor("tag:yaml.org,2002:float", _decimal_constructor)
 
 @dataclass(frozen=True)
 class Tier:
+    """One tier: its units are priced per unit (`unit_price`), in whole packages
+    (`package_size` at `package_price`, rounded up inside the tier), or at a `rate` (a fraction
+    of the amount, for `graduated_percentage`); `flat_fee` once when the tier is reached."""
+
     up_to: Decimal | None
-    unit_price: Decimal
+    unit_price: Decimal | None = None
     flat_fee: Decimal = Decimal(0)
+    package_size: Decimal | None = None
+    package_price: Decimal | None = None
+    rate: Decimal | None = None
+
+    def price(self, units: Decimal) -> Decimal:
+        """The exact price of `units` inside this tier, before its flat fee."""
+        if self.package_size is not None and self.package_price is not None:
+            return (units / self.package_size).to_integral_value(ROUND_CEILING) * self.package_price
+        if self.rate is not None:
+            return units * self.rate
+        return units * (self.unit_price or Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -92,6 +109,7 @@ class Charge:
     package_price: Decimal | None = None
     rate: Decimal | None = None
     fixed_fee: Decimal = Decimal(0)
+    rounding: str = "up"  # packages: a part package counts as one (up) or not at all (down)
     description: str | None = None  # the invoice line's text (else a readable default)
     unit: str | None = None  # what the quantity counts, as shown (else transforms/units.py)
 
@@ -203,6 +221,7 @@ _CHARGE_KEYS = {
     "package_price",
     "rate",
     "fixed_fee",
+    "rounding",
     "description",
     "unit",
 }
@@ -210,8 +229,16 @@ _MODEL_FIELDS = {
     "per_unit": {"unit_price", "free_units"},
     "graduated": {"tiers"},
     "volume": {"tiers"},
-    "package": {"package_size", "package_price", "free_units"},
+    "graduated_percentage": {"tiers"},
+    "package": {"package_size", "package_price", "free_units", "rounding"},
     "percentage": {"rate", "fixed_fee"},
+}
+# What a tier may hold under each tiered model: a price per unit or per package (graduated and
+# volume), a rate (graduated_percentage); every tier may add a flat fee.
+_TIER_FIELDS = {
+    "graduated": {"up_to", "unit_price", "package_size", "package_price", "flat_fee"},
+    "volume": {"up_to", "unit_price", "package_size", "package_price", "flat_fee"},
+    "graduated_percentage": {"up_to", "rate", "flat_fee"},
 }
 
 
@@ -247,16 +274,21 @@ def _parse_filter(raw, where: _Where):
     return status, tuple(props)
 
 
-def _parse_tiers(raw, where: _Where) -> tuple[Tier, ...]:
+def _parse_tiers(raw, where: _Where, model: str) -> tuple[Tier, ...]:
     if not isinstance(raw, list) or not raw:
         raise where.error("must be a non-empty list of tiers")
+    allowed = _TIER_FIELDS[model]
+    every_field = set().union(*_TIER_FIELDS.values())
     tiers: list[Tier] = []
     previous: Decimal | None = None
     for i, t in enumerate(raw):
         w = where.at(i)
         if not isinstance(t, dict):
-            raise w.error("must be a mapping with up_to, unit_price, flat_fee")
-        _no_unknown_keys(t, {"up_to", "unit_price", "flat_fee"}, w)
+            raise w.error(f"must be a mapping with {', '.join(sorted(allowed))}")
+        misplaced = sorted((set(t) & every_field) - allowed)
+        if misplaced:
+            raise w.at(misplaced[0]).error(f"does not apply to the tiers of model {model}")
+        _no_unknown_keys(t, allowed, w)
         if "up_to" not in t:
             raise w.at("up_to").error("is required (null means no upper bound)")
         up_to = (
@@ -271,15 +303,39 @@ def _parse_tiers(raw, where: _Where) -> tuple[Tier, ...]:
             raise w.at("up_to").error("the last tier must be unbounded (up_to: null)")
         if up_to is not None and previous is not None and up_to <= previous:
             raise w.at("up_to").error(f"tiers out of order: {up_to} is not above {previous}")
-        tiers.append(
-            Tier(
-                up_to=up_to,
-                unit_price=_decimal(_take(t, "unit_price", w), w.at("unit_price"), kind=PRICE),
-                flat_fee=_decimal(t.get("flat_fee", 0), w.at("flat_fee"), kind=FEE),
-            )
-        )
+        tiers.append(Tier(up_to=up_to, **_tier_price(t, w, model)))
         previous = up_to
     return tuple(tiers)
+
+
+def _tier_price(t: dict, w: _Where, model: str) -> dict:
+    """A tier's price: a rate (graduated_percentage), or a unit price or a package pair."""
+    flat_fee = _decimal(t.get("flat_fee", 0), w.at("flat_fee"), kind=FEE)
+    if model == "graduated_percentage":
+        return {
+            "rate": _decimal(_take(t, "rate", w), w.at("rate"), kind=PRICE),
+            "flat_fee": flat_fee,
+        }
+    packaged = [k for k in ("package_size", "package_price") if k in t]
+    if packaged and "unit_price" in t:
+        raise w.at(packaged[0]).error(
+            "a tier has unit_price or package_size/package_price, not both"
+        )
+    if len(packaged) == 1:
+        other = ({"package_size", "package_price"} - set(packaged)).pop()
+        raise w.at(other).error(f"is required with {packaged[0]} (a tier priced in packages)")
+    if packaged:
+        return {
+            "package_size": _decimal(
+                t["package_size"], w.at("package_size"), positive=True, kind=QUANTITY
+            ),
+            "package_price": _decimal(t["package_price"], w.at("package_price"), kind=FEE),
+            "flat_fee": flat_fee,
+        }
+    return {
+        "unit_price": _decimal(_take(t, "unit_price", w), w.at("unit_price"), kind=PRICE),
+        "flat_fee": flat_fee,
+    }
 
 
 def _parse_charge(raw, where: _Where) -> Charge:
@@ -311,8 +367,8 @@ def _parse_charge(raw, where: _Where) -> Charge:
         kwargs["free_units"] = _decimal(
             raw.get("free_units", 0), where.at("free_units"), kind=QUANTITY
         )
-    elif model in ("graduated", "volume"):
-        kwargs["tiers"] = _parse_tiers(_take(raw, "tiers", where), where.at("tiers"))
+    elif model in TIERED:
+        kwargs["tiers"] = _parse_tiers(_take(raw, "tiers", where), where.at("tiers"), model)
     elif model == "package":
         kwargs["package_size"] = _decimal(
             _take(raw, "package_size", where),
@@ -326,6 +382,12 @@ def _parse_charge(raw, where: _Where) -> Charge:
         kwargs["free_units"] = _decimal(
             raw.get("free_units", 0), where.at("free_units"), kind=QUANTITY
         )
+        kwargs["rounding"] = raw.get("rounding", "up")
+        if kwargs["rounding"] not in PACKAGE_ROUNDING:
+            raise where.at("rounding").error(
+                f"must be up or down (a part package billed whole, or not at all), "
+                f"got {kwargs['rounding']!r}"
+            )
     else:
         kwargs["rate"] = _decimal(_take(raw, "rate", where), where.at("rate"), kind=PRICE)
         kwargs["fixed_fee"] = _decimal(raw.get("fixed_fee", 0), where.at("fixed_fee"), kind=FEE)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 import polars as pl
 
@@ -18,6 +18,7 @@ from transforms.money import round_money
 from transforms.pricebook import Charge, Plan, PriceBook, Tier
 
 ZERO = Decimal(0)
+QUANTUM = Decimal("1e-9")  # quantities carry 9 decimals
 
 
 def per_unit(units: Decimal, unit_price: Decimal, free_units: Decimal = ZERO) -> Decimal:
@@ -25,13 +26,14 @@ def per_unit(units: Decimal, unit_price: Decimal, free_units: Decimal = ZERO) ->
 
 
 def graduated(units: Decimal, tiers: tuple[Tier, ...]) -> Decimal:
-    """Each tier prices the units inside it; each tier reached adds its flat fee once."""
+    """Each tier prices the units inside it (per unit, in whole packages, or at a rate for
+    `graduated_percentage`); each tier reached adds its flat fee once."""
     total, lower = ZERO, ZERO
     for i, tier in enumerate(tiers):
         if i > 0 and units <= lower:
             break
         top = units if tier.up_to is None else min(units, tier.up_to)
-        total += max(top - lower, ZERO) * tier.unit_price + tier.flat_fee
+        total += tier.price(max(top - lower, ZERO)) + tier.flat_fee
         if tier.up_to is None or units <= tier.up_to:
             break
         lower = tier.up_to
@@ -47,14 +49,24 @@ def volume_tier(units: Decimal, tiers: tuple[Tier, ...]) -> Tier:
 
 
 def volume(units: Decimal, tiers: tuple[Tier, ...]) -> Decimal:
+    """All units at the price of the tier the total reaches (in packages of that tier's size
+    when it is priced in packages)."""
     tier = volume_tier(units, tiers)
-    return units * tier.unit_price + tier.flat_fee
+    return tier.price(units) + tier.flat_fee
 
 
-def package(units: Decimal, size: Decimal, price: Decimal, free_units: Decimal = ZERO) -> Decimal:
+def package(
+    units: Decimal,
+    size: Decimal,
+    price: Decimal,
+    free_units: Decimal = ZERO,
+    rounding: str = "up",
+) -> Decimal:
+    """Whole packages of the units past the free ones: a part package counts as a whole one
+    (`up`) or not at all (`down`)."""
     billable = max(units - free_units, ZERO)
-    packages = (billable / size).to_integral_value(rounding=ROUND_CEILING)
-    return packages * price
+    whole = ROUND_CEILING if rounding == "up" else ROUND_FLOOR
+    return (billable / size).to_integral_value(rounding=whole) * price
 
 
 def percentage(units: Decimal, billable_events: int, rate: Decimal, fixed_fee: Decimal) -> Decimal:
@@ -65,12 +77,14 @@ def charge_amount(charge: Charge, units: Decimal, billable_events: int) -> Decim
     """The unrounded amount of one usage line."""
     if charge.model == "per_unit":
         return per_unit(units, charge.unit_price, charge.free_units)
-    if charge.model == "graduated":
+    if charge.model in ("graduated", "graduated_percentage"):
         return graduated(units, charge.tiers)
     if charge.model == "volume":
         return volume(units, charge.tiers)
     if charge.model == "package":
-        return package(units, charge.package_size, charge.package_price, charge.free_units)
+        return package(
+            units, charge.package_size, charge.package_price, charge.free_units, charge.rounding
+        )
     if charge.model == "percentage":
         return percentage(units, billable_events, charge.rate, charge.fixed_fee)
     raise ValueError(f"unknown model {charge.model!r}")
@@ -97,6 +111,7 @@ def usage_groups(events: pl.LazyFrame) -> pl.DataFrame:
             pl.len().alias("n"),
             pl.col("quantity").sum().alias("q"),
             pl.col("quantity").max().alias("q_max"),
+            pl.col("quantity").min().alias("q_min"),
             pl.col("occurred_at").max().alias("last_at"),
             pl.col("event_id").sort_by(*last).last().alias("last_id"),
             pl.col("quantity").sort_by(*last).last().alias("last_q"),
@@ -105,13 +120,19 @@ def usage_groups(events: pl.LazyFrame) -> pl.DataFrame:
     )
 
 
+def mean_quantity(total: Decimal, events: int) -> Decimal:
+    """The mean of `events` quantities summing to `total`, to 9 decimals, half-up."""
+    return (total / events).quantize(QUANTUM, rounding=ROUND_HALF_UP) if events else ZERO
+
+
 def _property(key: str) -> pl.Expr:
     return pl.col("properties").str.json_path_match(f"$.{key}")
 
 
 def aggregate_groups(charge: Charge, groups: pl.DataFrame) -> tuple[Decimal, int]:
-    """Units and billable events of one charge over `usage_groups` rows (sum, count,
-    max, unique_count of a property, latest by occurred_at with ties to the highest event_id)."""
+    """Units and billable events of one charge over `usage_groups` rows (sum, count, max,
+    min, avg: the mean to 9 decimals half-up, unique_count of a property, latest by
+    occurred_at with ties to the highest event_id)."""
     cond = pl.col("metric") == charge.metric
     if charge.status_ranges:
         cond &= pl.any_horizontal(
@@ -129,6 +150,10 @@ def aggregate_groups(charge: Charge, groups: pl.DataFrame) -> tuple[Decimal, int
         units = matched["q"].sum()
     elif charge.aggregation == "max":
         units = matched["q_max"].max()
+    elif charge.aggregation == "min":
+        units = matched["q_min"].min()
+    elif charge.aggregation == "avg":
+        units = mean_quantity(Decimal(matched["q"].sum() or 0), events)
     elif charge.aggregation == "unique_count":
         units = Decimal(matched.select(_property(charge.unique_property)).drop_nulls().n_unique())
     else:  # latest: the last event by occurred_at, ties broken by the highest event_id

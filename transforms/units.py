@@ -3,12 +3,14 @@
 A charge may name its unit in the price book (`unit: GB-months`). Without one, the unit follows
 what the charge measures: a `count`, `sum`, `max` or `latest` charge counts its metric
 (`api_calls` -> "API calls"), a `unique_count` charge counts distinct values of its
-`unique_property` (`user_id` -> "distinct users"), and a `percentage` charge's quantity is money
-in the plan's currency.
+`unique_property` (`user_id` -> "distinct users"), and the quantity of a `percentage` or
+`graduated_percentage` charge is money in the plan's currency.
 """
 
 from __future__ import annotations
 
+# The models whose quantity is money (a percentage of amounts).
+MONEY_MODELS = ("percentage", "graduated_percentage")
 _ACRONYMS = {"api": "API", "gb": "GB", "mb": "MB", "tb": "TB", "id": "ID", "sms": "SMS"}
 
 
@@ -37,7 +39,7 @@ def charge_unit(
     """The unit of a charge's quantity: the price book's, else the one its measure implies."""
     if unit:
         return unit
-    if model == "percentage":
+    if model in MONEY_MODELS:
         return currency.upper()
     if aggregation == "unique_count" and unique_property:
         return f"distinct {_plural(_without_id(unique_property))}"

@@ -56,6 +56,14 @@
     ) }}
 {%- endmacro %}
 
+{# floor(a / b) for non-negative quantities with at most 9 decimals, in exact integer math. #}
+{% macro floor_div_quantity(a, b) -%}
+    {{ tally.int_div(
+        'cast(cast(' ~ a ~ ' as decimal(38, 9)) * 1000000000 as ' ~ tally.whole_type() ~ ')',
+        'cast(cast(' ~ b ~ ' as decimal(38, 9)) * 1000000000 as ' ~ tally.whole_type() ~ ')'
+    ) }}
+{%- endmacro %}
+
 {# q * numerator / denominator as a quantity (9 decimals, half-up), in exact integer math.
    Requires q >= 0, numerator >= 0, denominator > 0. #}
 {% macro scale_quantity(q, numerator, denominator) -%}

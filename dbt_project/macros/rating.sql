@@ -8,17 +8,18 @@
 {% macro price_usage(usage, charges, tiers) -%}
     with
 
-    -- graduated: each tier prices the units inside it; every tier reached adds its flat fee
-    -- (the first tier's even at zero usage).
+    -- graduated (and graduated_percentage, whose tiers have a rate): each tier prices the
+    -- units inside it; every tier reached adds its flat fee (the first tier's even at zero
+    -- usage).
     graduated as (
         select
             u.segment_id,
             u.charge_id,
             sum(
-                (case
+                {{ tally.tier_price('t', '(case
                     when t.up_to is null or u.units < t.up_to then u.units
                     else t.up_to
-                end - t.lower_bound) * t.unit_price
+                end - t.lower_bound)') }}
                 + t.flat_fee
             ) as amount
         from {{ usage }} as u
@@ -35,7 +36,7 @@
         select
             u.segment_id,
             u.charge_id,
-            u.units * t.unit_price + t.flat_fee as amount
+            {{ tally.tier_price('t', 'u.units') }} + t.flat_fee as amount
         from {{ usage }} as u
         inner join {{ tiers }} as t
             on u.plan_id = t.plan_id
@@ -52,10 +53,15 @@
         case c.model
             when 'per_unit' then greatest(u.units - c.free_units, 0) * c.unit_price
             when 'graduated' then g.amount
+            when 'graduated_percentage' then g.amount
             when 'volume' then v.amount
             when 'package' then
-                {{ ceil_div_quantity('greatest(u.units - c.free_units, 0)', 'c.package_size') }}
-                * c.package_price
+                case
+                    when c.rounding = 'down' then
+                        {{ floor_div_quantity('greatest(u.units - c.free_units, 0)', 'c.package_size') }}
+                    else
+                        {{ ceil_div_quantity('greatest(u.units - c.free_units, 0)', 'c.package_size') }}
+                end * c.package_price
             when 'percentage' then u.units * c.rate + u.billable_events * c.fixed_fee
         end as raw_amount
     from {{ usage }} as u
@@ -65,4 +71,16 @@
         and u.charge_id = c.charge_id
     left join graduated as g on u.segment_id = g.segment_id and u.charge_id = g.charge_id
     left join volume as v on u.segment_id = v.segment_id and u.charge_id = v.charge_id
+{%- endmacro %}
+
+
+{#- The price of `units` inside tier `t` (a relation alias), before its flat fee: per unit, in
+    whole packages (a part package counts whole), or at the tier's rate. #}
+{% macro tier_price(t, units) -%}
+    case
+        when {{ t }}.package_size is not null then
+            {{ tally.ceil_div_quantity(units, t ~ '.package_size') }} * {{ t }}.package_price
+        when {{ t }}.rate is not null then {{ units }} * {{ t }}.rate
+        else {{ units }} * {{ t }}.unit_price
+    end
 {%- endmacro %}

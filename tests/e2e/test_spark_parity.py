@@ -80,11 +80,71 @@ NIGHT_BY_NIGHT = {
 DUCKDB = {"duckdb run": ["run", "--engine", "duckdb", "--from", START.isoformat(), "--to", LAST]}
 
 
+# Plans with a charge of every kind the price book gained (tiers at a rate and in packages,
+# packages rounded down, avg and min), on the world's own metrics: a starter customer moves to
+# breadth_a and a bulk customer to breadth_b, so both engines rate them from real usage.
+BREADTH = """\
+plans:
+  - plan_id: breadth_a
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    charges:
+      - charge_id: api_calls
+        metric: api_calls
+        aggregation: count
+        model: volume
+        tiers:
+          - {up_to: 1000, package_size: 100, package_price: "0.50"}
+          - {up_to: null, package_size: 1000, package_price: "3.00"}
+      - charge_id: tokens
+        metric: tokens
+        model: graduated
+        tiers:
+          - {up_to: 100000, package_size: 10000, package_price: "0.02"}
+          - {up_to: null, package_size: 100000, package_price: "0.15", flat_fee: "1.00"}
+      - charge_id: card_fees
+        metric: payments
+        filter: {status: success}
+        model: graduated_percentage
+        tiers:
+          - {up_to: 1000, rate: "0.02", flat_fee: "1.00"}
+          - {up_to: null, rate: "0.0125"}
+      - {charge_id: avg_storage, metric: storage_gb, aggregation: avg, model: per_unit,
+         unit_price: "0.05"}
+  - plan_id: breadth_b
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    charges:
+      - {charge_id: api_calls, metric: api_calls, aggregation: count, model: package,
+         package_size: 500, package_price: "0.40", rounding: down}
+      - {charge_id: min_storage, metric: storage_gb, aggregation: min, model: per_unit,
+         unit_price: "0.07"}
+"""
+
+
+def _with_breadth(home: Home) -> None:
+    """The breadth plans in the price book, and a customer on each."""
+    (home.pricing / "breadth.yaml").write_text(BREADTH, encoding="utf-8")
+    path = home.landing_reference / "subscriptions.csv"
+    subscriptions = pl.read_csv(path, infer_schema=False)
+    moved = {}
+    for old, new in (("starter", "breadth_a"), ("bulk", "breadth_b")):
+        first = subscriptions.filter(pl.col("plan_id") == old)["subscription_id"][0]
+        moved[first] = new
+    subscriptions = subscriptions.with_columns(
+        pl.col("subscription_id").replace_strict(moved, default=pl.col("plan_id")).alias("plan_id")
+    )
+    subscriptions.write_csv(path)
+
+
 def _build(home: Home, history: tuple) -> dict:
     """Run and close on Spark (`history`: its commands), then build the same home on DuckDB in
     one run; each command's exit status and output. October's exports wait outside the home
     until the command that first reads them."""
     generate(home, CONFIG)
+    _with_breadth(home)
     commands = {**dict(history), **DUCKDB}
     night_by_night = "spark run october" in commands
     held = home.root.parent / "october"
@@ -167,6 +227,11 @@ def test_spark_and_duckdb_build_the_same_marts_row_for_row(parity):
         "consumption",
         "grant",
     ]
+    # The breadth plans were rated (their levels priced), and below, the same on both.
+    levels = spark["fct_invoice_lines"].filter(
+        pl.col("charge_id").is_in(["avg_storage", "min_storage"]) & (pl.col("amount") > 0)
+    )
+    assert sorted(set(levels["charge_id"])) == ["avg_storage", "min_storage"]
     for mart in MARTS:
         assert _kinds(spark[mart]) == _kinds(duckdb[mart]), mart
         assert _comparable(spark[mart]).equals(_comparable(duckdb[mart])), mart

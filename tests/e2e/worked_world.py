@@ -107,6 +107,39 @@ plans:
       - {charge_id: calls, metric: api_calls, aggregation: count, model: per_unit,
          unit_price: "0.10"}
 
+  - plan_id: breadth                # tiers at a rate, tiers in packages, packages rounded
+    version: 1                       # down, avg and min levels
+    effective_from: 2026-01-01
+    currency: USD
+    charges:
+      - charge_id: payouts
+        metric: payout_amount
+        model: graduated_percentage
+        tiers:
+          - {up_to: 1000, rate: "0.01", flat_fee: "200"}
+          - {up_to: 10000, rate: "0.02", flat_fee: "300"}
+          - {up_to: null, rate: "0.03", flat_fee: "400"}
+      - charge_id: blocks
+        metric: blocks
+        model: graduated
+        tiers:
+          - {up_to: 1000, package_size: 100, package_price: "1"}
+          - {up_to: 101000, package_size: 1000, package_price: "1"}
+          - {up_to: null, package_size: 1000, package_price: "0.50"}
+      - charge_id: volume_blocks
+        metric: volume_blocks
+        model: volume
+        tiers:
+          - {up_to: 1000, package_size: 100, package_price: "1"}
+          - {up_to: 101000, package_size: 1000, package_price: "1"}
+          - {up_to: null, package_size: 1000, package_price: "0.50"}
+      - {charge_id: seats, metric: seats, model: package, package_size: 100,
+         package_price: "2.00", rounding: down}
+      - {charge_id: gpu_avg, metric: gpus_in_use, aggregation: avg, model: per_unit,
+         unit_price: "30.00"}
+      - {charge_id: floor, metric: replicas, aggregation: min, model: per_unit,
+         unit_price: "5.00"}
+
   - plan_id: yen                    # a currency without minor units
     version: 1
     effective_from: 2026-01-01
@@ -127,6 +160,7 @@ CUSTOMERS = {
     "c_jpy": "JPY",
     "c_change": "USD",
     "c_cred": "USD",
+    "c_breadth": "USD",
 }
 
 SUBSCRIPTIONS = [
@@ -140,6 +174,7 @@ SUBSCRIPTIONS = [
     ("s_change1", "c_change", "unit", "2026-09-01", "2026-09-16"),  # 15 days on unit
     ("s_change2", "c_change", "pkg", "2026-09-16", ""),  # then 15 days on pkg
     ("s_cred", "c_cred", "cred", "2026-09-01", ""),
+    ("s_breadth", "c_breadth", "breadth", "2026-09-01", ""),
 ]
 
 # (grant_id, customer, granted_at, credits, kind, purchase_amount, expires_at, priority)
@@ -216,6 +251,27 @@ EVENTS = [
     # c_cred: 2 calls * 0.10 = 0.20, base fee 20.00
     ("k1", "2026-09-08T00:00:00Z", "c_cred", "api_calls", "1", "200", ""),
     ("k2", "2026-09-09T00:00:00Z", "c_cred", "api_calls", "1", "200", ""),
+    # c_breadth, one line per kind:
+    #   payouts 500 + 550 + 4,000 = 5,050 at 1 % to 1,000 + 200, 2 % to 10,000 + 300:
+    #     10 + 200 + 4,050 * 0.02 + 300 = 591.00 (Lago's period total)
+    ("b1", "2026-09-02T00:00:00Z", "c_breadth", "payout_amount", "500", "200", ""),
+    ("b2", "2026-09-03T00:00:00Z", "c_breadth", "payout_amount", "550", "200", ""),
+    ("b3", "2026-09-04T00:00:00Z", "c_breadth", "payout_amount", "4000", "200", ""),
+    #   blocks 5,000 + 325 = 5,325: 10 packages of 100 + ceil(4,325 / 1,000) = 5 -> 15.00
+    ("b4", "2026-09-05T00:00:00Z", "c_breadth", "blocks", "5000", "200", ""),
+    ("b5", "2026-09-06T00:00:00Z", "c_breadth", "blocks", "325", "200", ""),
+    #   volume_blocks 101,001 reaches the last tier: 102 packages * 0.50 = 51.00
+    ("b6", "2026-09-07T00:00:00Z", "c_breadth", "volume_blocks", "101001", "200", ""),
+    #   seats 250 in packages of 100 rounded down: 2 * 2.00 = 4.00
+    ("b7", "2026-09-08T00:00:00Z", "c_breadth", "seats", "250", "200", ""),
+    #   gpus_in_use 4, 6, 11: avg 7 * 30.00 = 210.00
+    ("b8", "2026-09-09T00:00:00Z", "c_breadth", "gpus_in_use", "4", "200", ""),
+    ("b9", "2026-09-10T00:00:00Z", "c_breadth", "gpus_in_use", "6", "200", ""),
+    ("b10", "2026-09-11T00:00:00Z", "c_breadth", "gpus_in_use", "11", "200", ""),
+    #   replicas 5, 3, 8: min 3 * 5.00 = 15.00
+    ("b11", "2026-09-12T00:00:00Z", "c_breadth", "replicas", "5", "200", ""),
+    ("b12", "2026-09-13T00:00:00Z", "c_breadth", "replicas", "3", "200", ""),
+    ("b13", "2026-09-14T00:00:00Z", "c_breadth", "replicas", "8", "200", ""),
 ]
 
 # invoice -> {(line_type, charge_id): amount}, all worked out above
@@ -233,6 +289,14 @@ EXPECTED_LINES = {
         ("usage", "mau"): D("3.00"),
         ("base_fee", None): D("15.00"),
     },
+    "c_breadth": {
+        ("usage", "payouts"): D("591.00"),
+        ("usage", "blocks"): D("15.00"),
+        ("usage", "volume_blocks"): D("51.00"),
+        ("usage", "seats"): D("4.00"),
+        ("usage", "gpu_avg"): D("210.00"),
+        ("usage", "floor"): D("15.00"),
+    },
 }
 EXPECTED_QUANTITIES = {
     ("c_unit", "calls"): D(6),
@@ -241,6 +305,12 @@ EXPECTED_QUANTITIES = {
     ("c_pkg", "mau"): D(3),
     ("c_pct", "payments"): D("133.33"),
     ("c_last", "eu_storage"): D(65),
+    ("c_breadth", "payouts"): D(5050),
+    ("c_breadth", "blocks"): D(5325),
+    ("c_breadth", "volume_blocks"): D(101001),
+    ("c_breadth", "seats"): D(250),
+    ("c_breadth", "gpu_avg"): D(7),
+    ("c_breadth", "floor"): D(3),
 }
 SUBTOTALS = {c: sum(lines.values()) for c, lines in EXPECTED_LINES.items()}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from transforms.credits import Consumption, CreditBook, Grant
 from transforms.pricebook import Charge
@@ -45,7 +45,8 @@ def matches(charge: Charge, event: Event) -> bool:
 def aggregate(charge: Charge, events: Iterable[Event]) -> tuple[Decimal, int]:
     """Units and billable events of one charge over a segment's events.
 
-    sum and count add up quantities and events; max takes the largest quantity; unique_count
+    sum and count add up quantities and events; max and min take the largest and the smallest
+    quantity; avg their mean, to 9 decimals rounded half-up; unique_count
     counts distinct non-null values of `unique_property`; latest takes the quantity of the
     last event by occurred_at, ties going to the highest event_id. No events: zero units.
     """
@@ -58,6 +59,11 @@ def aggregate(charge: Charge, events: Iterable[Event]) -> tuple[Decimal, int]:
         units = Decimal(len(billable))
     elif charge.aggregation == "max":
         units = max(e.quantity for e in billable)
+    elif charge.aggregation == "min":
+        units = min(e.quantity for e in billable)
+    elif charge.aggregation == "avg":
+        mean = sum((e.quantity for e in billable), ZERO) / len(billable)
+        units = mean.quantize(Decimal("0.000000001"), rounding=ROUND_HALF_UP)
     elif charge.aggregation == "unique_count":
         values = {e.properties.get(charge.unique_property) for e in billable}
         units = Decimal(len(values - {None}))

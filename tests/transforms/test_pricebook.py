@@ -256,3 +256,115 @@ def test_a_price_book_folder_nested_inside_the_price_book_is_refused(tmp_path):
     )
     (tmp_path / "candidate" / "pricing" / "plans.yaml").unlink()  # an empty folder is harmless
     assert price_book_files(tmp_path / "candidate") == [tmp_path / "candidate" / "plans.yaml"]
+
+
+TIERED = """
+plans:
+  - plan_id: breadth
+    version: 1
+    effective_from: 2026-10-01
+    currency: USD
+    charges:
+      - charge_id: fees
+        metric: payout_amount
+        model: graduated_percentage
+        tiers:
+          - {up_to: 10, rate: "0.01", flat_fee: "200"}
+          - {up_to: null, rate: "0.03"}
+      - charge_id: blocks
+        metric: api_calls
+        model: graduated
+        tiers:
+          - {up_to: 1000, package_size: 100, package_price: "1"}
+          - {up_to: null, unit_price: "0.001"}
+      - charge_id: seats
+        metric: seats
+        model: package
+        package_size: 100
+        package_price: "2.00"
+        rounding: down
+      - {charge_id: gpu, metric: gpus, aggregation: avg, model: per_unit, unit_price: "30"}
+      - {charge_id: floor, metric: replicas, aggregation: min, model: per_unit, unit_price: "5"}
+"""
+
+
+def test_tiers_at_a_rate_or_in_packages_packages_rounded_down_avg_and_min_are_read(tmp_path):
+    fees, blocks, seats, gpu, floor = book_from(tmp_path, TIERED).plans[0].charges
+    assert [t.rate for t in fees.tiers] == [Decimal("0.01"), Decimal("0.03")]
+    assert (blocks.tiers[0].package_size, blocks.tiers[0].package_price) == (100, 1)
+    assert blocks.tiers[1].unit_price == Decimal("0.001")
+    assert seats.rounding == "down"
+    assert (gpu.aggregation, floor.aggregation) == ("avg", "min")
+
+
+W = "plans.yaml: plan breadth v1: charges"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ('{up_to: null, rate: "0.03"}', "{up_to: null}"),
+            f"{W}[0].tiers[1].rate: is required",
+        ),
+        (
+            ('{up_to: null, rate: "0.03"}', '{up_to: null, rate: "-0.03"}'),
+            f"{W}[0].tiers[1].rate: must be at least 0",
+        ),
+        (
+            ('{up_to: null, rate: "0.03"}', '{up_to: null, rate: "0.03", unit_price: "1"}'),
+            f"{W}[0].tiers[1].unit_price: does not apply to the tiers of model "
+            "graduated_percentage",
+        ),
+        (
+            ('{up_to: null, rate: "0.03"}', '{up_to: null, rate: "0.03", package_size: 10}'),
+            f"{W}[0].tiers[1].package_size: does not apply to the tiers of model "
+            "graduated_percentage",
+        ),
+        (
+            ('{up_to: null, unit_price: "0.001"}', '{up_to: null, rate: "0.001"}'),
+            f"{W}[1].tiers[1].rate: does not apply to the tiers of model graduated",
+        ),
+        (
+            (
+                '{up_to: 1000, package_size: 100, package_price: "1"}',
+                '{up_to: 1000, package_size: 100, package_price: "1", unit_price: "1"}',
+            ),
+            f"{W}[1].tiers[0].package_size: a tier has unit_price or "
+            "package_size/package_price, not both",
+        ),
+        (
+            (
+                '{up_to: 1000, package_size: 100, package_price: "1"}',
+                "{up_to: 1000, package_size: 100}",
+            ),
+            f"{W}[1].tiers[0].package_price: is required with package_size",
+        ),
+        (
+            (
+                '{up_to: 1000, package_size: 100, package_price: "1"}',
+                '{up_to: 1000, package_size: 0, package_price: "1"}',
+            ),
+            f"{W}[1].tiers[0].package_size: must be greater than 0",
+        ),
+        (
+            ("rounding: down", "rounding: nearest"),
+            f"{W}[2].rounding: must be up or down",
+        ),
+        (
+            ('unit_price: "30"}', 'unit_price: "30", rounding: down}'),
+            f"{W}[3].rounding: does not apply to model per_unit",
+        ),
+        (
+            ("aggregation: avg", "aggregation: mean"),
+            f"{W}[3].aggregation: unknown aggregation 'mean'",
+        ),
+    ],
+)
+def test_tier_rates_packages_and_rounding_are_refused_where_they_do_not_belong(
+    tmp_path, change, message
+):
+    assert change[0] in TIERED
+    with pytest.raises(PriceBookError) as err:
+        book_from(tmp_path, TIERED.replace(*change))
+    assert str(err.value).startswith(message)

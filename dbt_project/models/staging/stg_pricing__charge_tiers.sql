@@ -6,5 +6,8 @@ select
     lower_bound,
     up_to,
     unit_price,
+    package_size,
+    package_price,
+    rate,
     flat_fee
 from {{ source('pricing', 'charge_tiers') }}

@@ -12,6 +12,7 @@ select
     package_price,
     rate,
     fixed_fee,
+    coalesce(rounding, 'up') as rounding,
     has_status_filter,
     property_filter_count,
     unit

@@ -1,14 +1,15 @@
 -- Usage per segment and charge, aggregated as the charge says. Every charge of the segment's
 -- plan gets a row, with zero usage if none, because some models bill at zero usage.
---   sum / count / max   from the event groups
+--   sum / count / max / min   from the event groups
+--   avg                 the sum over the count of billable events (9 decimals, half-up)
 --   unique_count        distinct non-null values of one property; properties are part of the
 --                       group key, so the groups hold every distinct value
 --   latest              quantity of the last billable event by occurred_at (ties: the
 --                       highest event_id): the latest of the groups' own latest events
 -- Also the usage projected to the end of the segment, for spend dashboards: sums and counts
 -- scale by the segment's length over the time elapsed in it, in seconds up to "as of" (the
--- latest event, stg_lake__as_of); max, unique_count and latest are levels, not flows, and
--- stay as they are.
+-- latest event, stg_lake__as_of); max, min, avg, unique_count and latest are levels, not
+-- flows, and stay as they are.
 -- Incremental by billing period, over the periods whose inputs changed.
 {{ config(**period_incremental()) }}
 
@@ -48,6 +49,7 @@ usage_by_charge as (
         sum(u.events) as billable_events,
         sum(u.quantity) as sum_quantity,
         max(u.max_quantity) as max_quantity,
+        min(u.min_quantity) as min_quantity,
         count(distinct {{ json_get('u.properties_key', 'c.unique_property') }}) as unique_values
     from usage as u
     inner join charges as c
@@ -107,6 +109,10 @@ measured as (
             when 'sum' then cast(coalesce(u.sum_quantity, 0) as {{ quantity_type() }})
             when 'count' then cast(coalesce(u.billable_events, 0) as {{ quantity_type() }})
             when 'max' then cast(coalesce(u.max_quantity, 0) as {{ quantity_type() }})
+            when 'min' then cast(coalesce(u.min_quantity, 0) as {{ quantity_type() }})
+            when 'avg' then cast(coalesce(
+                {{ scale_quantity('u.sum_quantity', '1', 'u.billable_events') }}, 0
+            ) as {{ quantity_type() }})
             when 'unique_count' then cast(coalesce(u.unique_values, 0) as {{ quantity_type() }})
             when 'latest' then cast(coalesce(lu.latest_quantity, 0) as {{ quantity_type() }})
         end as units,

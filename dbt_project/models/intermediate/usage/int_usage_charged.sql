@@ -28,6 +28,7 @@ final as (
         g.events,
         g.quantity,
         g.max_quantity,
+        g.min_quantity,
         g.latest_quantity,
         g.latest_occurred_at,
         g.latest_event_id,

@@ -1,7 +1,7 @@
 -- Events collapsed to everything rating needs to tell them apart: customer, day, metric,
 -- status and properties. Each group keeps what later aggregations need and can merge across
--- days and batches: the count, the sum, the max, and the last event by (occurred_at,
--- event_id) for `latest` charges.
+-- days and batches: the count, the sum (and so the mean), the max, the min, and the last
+-- event by (occurred_at, event_id) for `latest` charges.
 -- Incremental by usage date (usage_dates_to_update). A date that only new batches touched
 -- since it was built is merged: its groups so far plus the groups of the new batches' events,
 -- read alone (a live micro-batch reads its own events, not the whole day again). Any other
@@ -41,6 +41,7 @@ partials as (
         cast(1 as bigint) as events,
         quantity,
         quantity as max_quantity,
+        quantity as min_quantity,
         quantity as last_quantity,
         occurred_at as last_occurred_at,
         event_id as last_event_id
@@ -56,6 +57,7 @@ partials as (
         events,
         quantity,
         max_quantity,
+        min_quantity,
         latest_quantity as last_quantity,
         latest_occurred_at as last_occurred_at,
         latest_event_id as last_event_id
@@ -74,6 +76,7 @@ grouped as (
         cast(sum(events) as bigint) as events,
         sum(quantity) as quantity,
         max(max_quantity) as max_quantity,
+        min(min_quantity) as min_quantity,
         {{ max_row(['last_occurred_at', 'last_event_id', 'last_quantity']) }} as latest
     from partials
     group by 1, 2, 3, 4, 5
@@ -94,6 +97,7 @@ select
     g.events,
     g.quantity,
     g.max_quantity,
+    g.min_quantity,
     g.latest.last_quantity as latest_quantity,
     g.latest.last_occurred_at as latest_occurred_at,
     g.latest.last_event_id as latest_event_id,

@@ -30,6 +30,7 @@ final as (
         d.events,
         d.quantity,
         d.max_quantity,
+        d.min_quantity,
         d.latest_quantity,
         d.latest_occurred_at,
         d.latest_event_id,
