@@ -78,7 +78,8 @@ def test_dbt_models_are_grouped_by_layer_and_described_without_raw_sql():
     spend = graph.get(dg.AssetKey("mart_customer_spend")).metadata["dagster/column_schema"]
     columns = {c.name: c.type for c in spend.columns if c.description}
     assert columns["spend_to_date"] == "decimal(38, 4)" and columns["as_of"] == "date"
-    assert len(columns) == 9
+    assert columns["as_of_at"] == "timestamp with time zone"
+    assert len(columns) == 10  # every column of the mart, each described
 
 
 def test_nightly_at_two_utc_and_month_close_on_the_third():
