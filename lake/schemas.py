@@ -119,6 +119,7 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "currency": pl.String,
         "base_fee": FEE_TYPE,
         "minimum_commitment": FEE_TYPE,
+        "maximum_commitment": FEE_TYPE,  # spend cap on usage per period
         "credit_rate": PRICE_TYPE,
         "source_file": pl.String,
         "name": pl.String,
@@ -136,6 +137,8 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "rate": PRICE_TYPE,
         "fixed_fee": FEE_TYPE,
         "rounding": pl.String,  # package: up (a part package is a whole one) or down
+        "minimum": FEE_TYPE,  # the charge's minimum spend per period
+        "maximum": FEE_TYPE,  # its spend cap per period
         "has_status_filter": pl.Boolean,
         "property_filter_count": pl.Int32,
         "description": pl.String,

@@ -36,9 +36,16 @@ from transforms.units import MONEY_MODELS, charge_unit, readable
 FEES = {
     "base_fee": ("base fee", "base_fee"),
     "minimum_true_up": ("minimum commitment true-up", "minimum_commitment"),
+    "spend_cap": ("spend cap", "maximum_commitment"),
 }
-# The order lines are printed in: the plan's fee, usage, the minimum, corrections.
-LINE_ORDER = {"base_fee": 0, "usage": 1, "minimum_true_up": 2, "adjustment": 3}
+# What a charge's own commitment lines say, and the price-book field they come from.
+CHARGE_COMMITMENTS = {
+    "minimum_true_up": ("minimum spend true-up", "minimum"),
+    "spend_cap": ("spend cap", "maximum"),
+}
+# The order lines are printed in: the plan's fee, usage (each charge with its commitments),
+# the plan's minimum and cap, corrections.
+LINE_ORDER = {"base_fee": 0, "usage": 1, "minimum_true_up": 2, "spend_cap": 3, "adjustment": 4}
 
 
 def write_documents(home: Home, month: dt.date) -> int:
@@ -106,7 +113,7 @@ def invoice_document(invoice: dict, lines, credits, pricing: Pricing) -> dict:
     issued_at = invoice["issued_at"]
     described = sorted(
         (_line(line, pricing, period_start) for line in lines),
-        key=lambda ln: (LINE_ORDER.get(ln["line_type"], 9), ln["description"], ln["line_id"]),
+        key=lambda ln: (_order(ln), ln["description"], ln["line_id"]),
     )
     for line in described:
         line["amount"] = money(line["amount"])
@@ -133,6 +140,14 @@ def invoice_document(invoice: dict, lines, credits, pricing: Pricing) -> dict:
     }
 
 
+def _order(line: dict) -> int:
+    """Where a line is printed: a charge's own commitment lines right after its usage line
+    (their descriptions start with the charge's), the plan's lines by LINE_ORDER."""
+    if line["line_type"] in CHARGE_COMMITMENTS and line["charge_id"] is not None:
+        return LINE_ORDER["usage"]
+    return LINE_ORDER.get(line["line_type"], 9)
+
+
 def _plain(quantity: Decimal | None) -> str | None:
     """A quantity as exact text without trailing zeros (`30`, `1.5`)."""
     return None if quantity is None else plain_quantity(quantity)
@@ -156,7 +171,14 @@ def _line(line: dict, pricing: Pricing, period_start: dt.date) -> dict:
     currency = line["currency"]
     plan_name = plan.get("name") or line["plan_id"]
     days = calendar.monthrange(period_start.year, period_start.month)[1]
-    if kind in FEES:
+    if kind in CHARGE_COMMITMENTS and charge is not None:
+        what, field = CHARGE_COMMITMENTS[kind]
+        out |= {
+            "description": f"{charge['description'] or readable(charge['charge_id'])}, {what}",
+            "unit": "days",
+            "pricing": _prorated(charge.get(field), currency, line["quantity"], days),
+        }
+    elif kind in FEES:
         what, field = FEES[kind]
         out |= {
             "description": f"{plan_name} plan, {what}",

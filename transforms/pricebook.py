@@ -110,6 +110,8 @@ class Charge:
     rate: Decimal | None = None
     fixed_fee: Decimal = Decimal(0)
     rounding: str = "up"  # packages: a part package counts as one (up) or not at all (down)
+    minimum: Decimal | None = None  # the charge's minimum spend per period (prorated)
+    maximum: Decimal | None = None  # its spend cap per period (prorated)
     description: str | None = None  # the invoice line's text (else a readable default)
     unit: str | None = None  # what the quantity counts, as shown (else transforms/units.py)
 
@@ -127,6 +129,7 @@ class Plan:
     source_file: str
     name: str | None = None  # shown on invoice documents and reports
     description: str | None = None
+    maximum_commitment: Decimal | None = None  # spend cap on usage per period (prorated)
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,7 @@ _PLAN_KEYS = {
     "currency",
     "base_fee",
     "minimum_commitment",
+    "maximum_commitment",
     "credit_rate",
     "charges",
     "name",
@@ -222,6 +226,8 @@ _CHARGE_KEYS = {
     "rate",
     "fixed_fee",
     "rounding",
+    "minimum",
+    "maximum",
     "description",
     "unit",
 }
@@ -391,6 +397,7 @@ def _parse_charge(raw, where: _Where) -> Charge:
     else:
         kwargs["rate"] = _decimal(_take(raw, "rate", where), where.at("rate"), kind=PRICE)
         kwargs["fixed_fee"] = _decimal(raw.get("fixed_fee", 0), where.at("fixed_fee"), kind=FEE)
+    kwargs["minimum"], kwargs["maximum"] = _commitments(raw, where, "minimum", "maximum")
     return Charge(
         charge_id=str(_take(raw, "charge_id", where)),
         metric=str(_take(raw, "metric", where)),
@@ -403,6 +410,20 @@ def _parse_charge(raw, where: _Where) -> Charge:
         unit=_text(raw.get("unit"), where.at("unit"), longest=40),
         **kwargs,
     )
+
+
+def _commitments(
+    raw: dict, where: _Where, low: str, high: str
+) -> tuple[Decimal | None, Decimal | None]:
+    """A minimum and a maximum spend (money per period, optional); the minimum may not be
+    above the maximum."""
+    minimum, maximum = (
+        None if raw.get(key) is None else _decimal(raw[key], where.at(key), kind=FEE)
+        for key in (low, high)
+    )
+    if minimum is not None and maximum is not None and minimum > maximum:
+        raise where.at(low).error(f"{minimum} is above {high} {maximum}")
+    return minimum, maximum
 
 
 def filters_overlap(a: Charge, b: Charge) -> bool:
@@ -476,7 +497,7 @@ def _parse_plan(raw, file: str, index: int) -> Plan:
         raise where.at("charges").error("must be a list")
     charges = tuple(_parse_charge(c, where.at("charges").at(i)) for i, c in enumerate(charges_raw))
     _check_charges_apart(charges, where.at("charges"))
-    minimum = raw.get("minimum_commitment")
+    minimum, maximum = _commitments(raw, where, "minimum_commitment", "maximum_commitment")
     credit_rate = raw.get("credit_rate")
     return Plan(
         plan_id=str(plan_id),
@@ -484,9 +505,8 @@ def _parse_plan(raw, file: str, index: int) -> Plan:
         effective_from=effective_from,
         currency=currency,
         base_fee=_decimal(raw.get("base_fee", 0), where.at("base_fee"), kind=FEE),
-        minimum_commitment=None
-        if minimum is None
-        else _decimal(minimum, where.at("minimum_commitment"), kind=FEE),
+        minimum_commitment=minimum,
+        maximum_commitment=maximum,
         credit_rate=None
         if credit_rate is None
         else _decimal(credit_rate, where.at("credit_rate"), positive=True, kind=PRICE),

@@ -199,25 +199,34 @@ class Line:
 
 
 def segment_lines(segment: Segment, usage: dict[str, tuple[Decimal, int]]) -> list[Line]:
-    """Invoice lines for one segment, given units and billable events per charge_id."""
+    """Invoice lines for one segment, given units and billable events per charge_id, in the
+    invoice's order: each charge's usage line, then its minimum true-up or spend cap (on its
+    usage, against its prorated minimum and maximum); the base fee; then the plan's minimum
+    true-up and spend cap, on the usage and charge commitment lines (not the base fee)."""
     plan, cur = segment.plan, segment.plan.currency
     period_start, period_end = month_bounds(segment.start)
     days, period_days = (segment.end - segment.start).days, (period_end - period_start).days
+    customer, whole_days = segment.customer_id, Decimal(days)
+
+    def commitments(used: Decimal, minimum, maximum, charge_id: str | None) -> list[Line]:
+        lines = []
+        if minimum is not None and used < (floor := prorate(minimum, days, period_days, cur)):
+            lines.append(Line(customer, "minimum_true_up", charge_id, whole_days, floor - used))
+        if maximum is not None and used > (cap := prorate(maximum, days, period_days, cur)):
+            lines.append(Line(customer, "spend_cap", charge_id, whole_days, cap - used))
+        return lines
+
     lines = []
     for charge in plan.charges:
         units, events = usage.get(charge.charge_id, (ZERO, 0))
         amount = round_money(charge_amount(charge, units, events), cur)
-        lines.append(Line(segment.customer_id, "usage", charge.charge_id, units, amount))
+        lines.append(Line(customer, "usage", charge.charge_id, units, amount))
+        lines += commitments(amount, charge.minimum, charge.maximum, charge.charge_id)
+    used = sum((ln.amount for ln in lines), ZERO)
     if plan.base_fee:
         fee = prorate(plan.base_fee, days, period_days, cur)
-        lines.append(Line(segment.customer_id, "base_fee", None, Decimal(days), fee))
-    if plan.minimum_commitment:
-        minimum = prorate(plan.minimum_commitment, days, period_days, cur)
-        used = sum((ln.amount for ln in lines if ln.line_type == "usage"), ZERO)
-        if minimum > used:
-            lines.append(
-                Line(segment.customer_id, "minimum_true_up", None, Decimal(days), minimum - used)
-            )
+        lines.append(Line(customer, "base_fee", None, whole_days, fee))
+    lines += commitments(used, plan.minimum_commitment, plan.maximum_commitment, None)
     return lines
 
 

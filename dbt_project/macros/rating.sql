@@ -84,3 +84,35 @@
         else {{ units }} * {{ t }}.unit_price
     end
 {%- endmacro %}
+
+
+{#- The commitment lines of `relation` (segment_id, `charge_column`, segment_days, amount,
+    projected_amount, minimum, maximum; null minimum or maximum: none): a `minimum_true_up`
+    of what the amount falls short of the minimum, a `spend_cap` of minus what it passes the
+    maximum, for the invoice and for the projection alike. A row is kept when either has one.
+    Columns: segment_id, line_type, charge_id, quantity (the segment's days), amount,
+    projected_amount. #}
+{% macro commitment_lines(relation, charge_column) -%}
+    select * from (
+        select
+            segment_id,
+            'minimum_true_up' as line_type,
+            {{ charge_column }} as charge_id,
+            cast(segment_days as {{ tally.quantity_type() }}) as quantity,
+            cast(greatest(minimum - amount, 0) as {{ tally.money_type() }}) as amount,
+            cast(greatest(minimum - projected_amount, 0) as {{ tally.money_type() }}) as projected_amount
+        from {{ relation }}
+        where minimum is not null
+        union all
+        select
+            segment_id,
+            'spend_cap' as line_type,
+            {{ charge_column }} as charge_id,
+            cast(segment_days as {{ tally.quantity_type() }}) as quantity,
+            cast(-greatest(amount - maximum, 0) as {{ tally.money_type() }}) as amount,
+            cast(-greatest(projected_amount - maximum, 0) as {{ tally.money_type() }}) as projected_amount
+        from {{ relation }}
+        where maximum is not null
+    ) as lines
+    where amount <> 0 or projected_amount <> 0
+{%- endmacro %}

@@ -81,7 +81,8 @@ DUCKDB = {"duckdb run": ["run", "--engine", "duckdb", "--from", START.isoformat(
 
 
 # Plans with a charge of every kind the price book gained (tiers at a rate and in packages,
-# packages rounded down, avg and min), on the world's own metrics: a starter customer moves to
+# packages rounded down, avg and min, a charge's minimum and maximum, the plan's spend cap),
+# on the world's own metrics: a starter customer moves to
 # breadth_a and a bulk customer to breadth_b, so both engines rate them from real usage.
 BREADTH = """\
 plans:
@@ -89,6 +90,7 @@ plans:
     version: 1
     effective_from: 2026-01-01
     currency: USD
+    maximum_commitment: "5.00"
     charges:
       - charge_id: api_calls
         metric: api_calls
@@ -111,14 +113,14 @@ plans:
           - {up_to: 1000, rate: "0.02", flat_fee: "1.00"}
           - {up_to: null, rate: "0.0125"}
       - {charge_id: avg_storage, metric: storage_gb, aggregation: avg, model: per_unit,
-         unit_price: "0.05"}
+         unit_price: "0.05", minimum: "1000.00"}
   - plan_id: breadth_b
     version: 1
     effective_from: 2026-01-01
     currency: USD
     charges:
       - {charge_id: api_calls, metric: api_calls, aggregation: count, model: package,
-         package_size: 500, package_price: "0.40", rounding: down}
+         package_size: 500, package_price: "0.40", rounding: down, maximum: "0.40"}
       - {charge_id: min_storage, metric: storage_gb, aggregation: min, model: per_unit,
          unit_price: "0.07"}
 """
@@ -232,6 +234,13 @@ def test_spark_and_duckdb_build_the_same_marts_row_for_row(parity):
         pl.col("charge_id").is_in(["avg_storage", "min_storage"]) & (pl.col("amount") > 0)
     )
     assert sorted(set(levels["charge_id"])) == ["avg_storage", "min_storage"]
+    # breadth_a's minimum of 1,000.00 on avg_storage binds, and its plan cap of 5.00 then too.
+    commitments = spark["fct_invoice_lines"].filter(
+        pl.col("line_type").is_in(["minimum_true_up", "spend_cap"])
+    )
+    assert {("minimum_true_up", "avg_storage"), ("spend_cap", None)} <= set(
+        commitments.select("line_type", "charge_id").iter_rows()
+    )
     for mart in MARTS:
         assert _kinds(spark[mart]) == _kinds(duckdb[mart]), mart
         assert _comparable(spark[mart]).equals(_comparable(duckdb[mart])), mart

@@ -98,6 +98,34 @@ def test_every_line_is_rated_to_the_cent(worked):
     assert actual == EXPECTED_LINES
 
 
+def test_documents_show_caps_true_ups_and_how_each_tier_priced(worked):
+    """c_caps: each charge's commitment line right after its usage, the plan's cap last.
+    c_breadth: tiers in packages and tiers at a rate say what they priced."""
+    docs = {}
+    for name in (n for n in worked.issued if n.endswith(".json")):
+        doc = json.loads(worked.issued[name])
+        docs[doc["customer"]["customer_id"]] = doc
+    caps = [(ln["description"], ln["amount"]) for ln in docs["c_caps"]["lines"]]
+    assert caps == [
+        ("Capped calls", "7.00"),
+        ("Capped calls, spend cap", "-2.00"),
+        ("Floor tokens", "1.00"),
+        ("Floor tokens, minimum spend true-up", "2.00"),
+        ("caps plan, spend cap", "-2.00"),
+    ]
+    lines = {ln["charge_id"]: ln for ln in docs["c_breadth"]["lines"]}
+    assert [t["priced"] for t in lines["blocks"]["tiers"]] == [
+        "10 packages of 100 \u00d7 1.00 USD",
+        "5 packages of 1,000 \u00d7 1.00 USD",
+    ]
+    assert [t["priced"] for t in lines["payouts"]["tiers"]] == [
+        "1,000 \u00d7 1%",
+        "4,050 \u00d7 2%",
+    ]
+    assert lines["payouts"]["quantity"] == "5050.00"  # money, in the plan's minor units
+    assert lines["seats"]["pricing"] == ("2.00 USD per package of 100, a part package not billed")
+
+
 def test_usage_quantities_follow_each_aggregation(worked):
     home = worked.home
     rows = q(

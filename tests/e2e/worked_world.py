@@ -140,6 +140,17 @@ plans:
       - {charge_id: floor, metric: replicas, aggregation: min, model: per_unit,
          unit_price: "5.00"}
 
+  - plan_id: caps                   # a charge's spend cap and minimum, the plan's spend cap
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    maximum_commitment: "6.00"
+    charges:
+      - {charge_id: capped_calls, metric: capped_calls, aggregation: count, model: per_unit,
+         unit_price: "1.00", maximum: "5.00"}
+      - {charge_id: floor_tokens, metric: floor_tokens, model: per_unit, unit_price: "0.10",
+         minimum: "3.00"}
+
   - plan_id: yen                    # a currency without minor units
     version: 1
     effective_from: 2026-01-01
@@ -161,6 +172,7 @@ CUSTOMERS = {
     "c_change": "USD",
     "c_cred": "USD",
     "c_breadth": "USD",
+    "c_caps": "USD",
 }
 
 SUBSCRIPTIONS = [
@@ -175,6 +187,7 @@ SUBSCRIPTIONS = [
     ("s_change2", "c_change", "pkg", "2026-09-16", ""),  # then 15 days on pkg
     ("s_cred", "c_cred", "cred", "2026-09-01", ""),
     ("s_breadth", "c_breadth", "breadth", "2026-09-01", ""),
+    ("s_caps", "c_caps", "caps", "2026-09-01", ""),
 ]
 
 # (grant_id, customer, granted_at, credits, kind, purchase_amount, expires_at, priority)
@@ -272,6 +285,13 @@ EVENTS = [
     ("b11", "2026-09-12T00:00:00Z", "c_breadth", "replicas", "5", "200", ""),
     ("b12", "2026-09-13T00:00:00Z", "c_breadth", "replicas", "3", "200", ""),
     ("b13", "2026-09-14T00:00:00Z", "c_breadth", "replicas", "8", "200", ""),
+    # c_caps: 7 capped calls = 7.00, capped at 5.00 (-2.00); 10 floor tokens = 1.00, trued up
+    #   to 3.00 (+2.00); the plan's cap measures 5.00 + 3.00 = 8.00 against 6.00: -2.00.
+    *[
+        (f"cc{n}", "2026-09-15T00:00:00Z", "c_caps", "capped_calls", "1", "200", "")
+        for n in range(7)
+    ],
+    ("ct1", "2026-09-16T00:00:00Z", "c_caps", "floor_tokens", "10", "200", ""),
 ]
 
 # invoice -> {(line_type, charge_id): amount}, all worked out above
@@ -289,6 +309,13 @@ EXPECTED_LINES = {
         ("usage", "mau"): D("3.00"),
         ("base_fee", None): D("15.00"),
     },
+    "c_caps": {
+        ("usage", "capped_calls"): D("7.00"),
+        ("spend_cap", "capped_calls"): D("-2.00"),
+        ("usage", "floor_tokens"): D("1.00"),
+        ("minimum_true_up", "floor_tokens"): D("2.00"),
+        ("spend_cap", None): D("-2.00"),
+    },
     "c_breadth": {
         ("usage", "payouts"): D("591.00"),
         ("usage", "blocks"): D("15.00"),
@@ -305,6 +332,8 @@ EXPECTED_QUANTITIES = {
     ("c_pkg", "mau"): D(3),
     ("c_pct", "payments"): D("133.33"),
     ("c_last", "eu_storage"): D(65),
+    ("c_caps", "capped_calls"): D(7),
+    ("c_caps", "floor_tokens"): D(10),
     ("c_breadth", "payouts"): D(5050),
     ("c_breadth", "blocks"): D(5325),
     ("c_breadth", "volume_blocks"): D(101001),

@@ -368,3 +368,46 @@ def test_tier_rates_packages_and_rounding_are_refused_where_they_do_not_belong(
     with pytest.raises(PriceBookError) as err:
         book_from(tmp_path, TIERED.replace(*change))
     assert str(err.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ('unit_price: "0.002"', 'unit_price: "0.002"\n        minimum: "-1"'),
+            "plans.yaml: plan growth v2: charges[0].minimum: must be at least 0",
+        ),
+        (
+            (
+                'unit_price: "0.002"',
+                'unit_price: "0.002"\n        minimum: "20"\n        maximum: "10"',
+            ),
+            "plans.yaml: plan growth v2: charges[0].minimum: 20 is above maximum 10",
+        ),
+        (
+            (
+                "base_fee: 49.10",
+                'base_fee: 49.10\n    minimum_commitment: "100"\n    maximum_commitment: "50"',
+            ),
+            "plans.yaml: plan growth v2: minimum_commitment: 100 is above maximum_commitment 50",
+        ),
+        (
+            ("base_fee: 49.10", 'base_fee: 49.10\n    maximum_commitment: "lots"'),
+            "plans.yaml: plan growth v2: maximum_commitment: 'lots' is not a decimal",
+        ),
+    ],
+)
+def test_commitments_are_refused_when_negative_or_crossed(tmp_path, change, message):
+    with pytest.raises(PriceBookError) as err:
+        book_from(tmp_path, PLAN.replace(*change))
+    assert str(err.value).startswith(message)
+
+
+def test_a_charge_minimum_and_maximum_and_a_plan_cap_are_read(tmp_path):
+    text = PLAN.replace(
+        'unit_price: "0.002"',
+        'unit_price: "0.002"\n        minimum: "20.00"\n        maximum: "500"',
+    ).replace("base_fee: 49.10", 'base_fee: 49.10\n    maximum_commitment: "1000"')
+    plan = book_from(tmp_path, text).plans[0]
+    assert (plan.charges[0].minimum, plan.charges[0].maximum) == (Decimal("20.00"), 500)
+    assert plan.maximum_commitment == 1000

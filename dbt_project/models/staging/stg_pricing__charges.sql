@@ -13,6 +13,8 @@ select
     rate,
     fixed_fee,
     coalesce(rounding, 'up') as rounding,
+    minimum,
+    maximum,
     has_status_filter,
     property_filter_count,
     unit

@@ -5,6 +5,7 @@ select
     currency,
     base_fee,
     minimum_commitment,
+    maximum_commitment,
     credit_rate,
     source_file
 from {{ source('pricing', 'plans') }}

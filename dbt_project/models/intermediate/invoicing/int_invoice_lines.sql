@@ -9,6 +9,9 @@ final as (
         invoice_id, invoice_line_id, customer_id, period_start, period_end, segment_id,
         plan_id, plan_version, line_type, charge_id, quantity, amount, projected_amount, currency
     from rated
+    -- A commitment only the projection reaches is not on the invoice (its projected amount
+    -- still counts in projected_subtotal, int_invoices_computed).
+    where line_type not in ('minimum_true_up', 'spend_cap') or amount <> 0
     union all
     select
         invoice_id, invoice_line_id, customer_id, period_start, period_end, segment_id,

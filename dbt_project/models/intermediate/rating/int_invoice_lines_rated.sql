@@ -1,6 +1,8 @@
--- Invoice lines of every period as the current data and price book give them:
--- one usage line per charge and segment, a prorated base fee, and a minimum-commitment
--- true-up. Each line is rounded half-up to the currency's minor units.
+-- Invoice lines of every period as the current data and price book give them, per segment:
+-- one usage line per charge, each charge's minimum true-up or spend cap, a prorated base fee,
+-- then the plan's minimum true-up and spend cap (measured on usage and the charges'
+-- commitment lines, not the base fee). Each line is rounded half-up to the currency's minor
+-- units; commitments are prorated by days like the base fee.
 -- `projected_amount` prices the usage projected to the segment's end the same way (it equals
 -- `amount` once the segment is over); mart_customer_spend shows it as the month-end estimate.
 with
@@ -50,49 +52,69 @@ base_fee_lines as (
     where base_fee > 0
 ),
 
-usage_per_segment as (
+-- A charge's commitments, on its usage line: a true-up to its prorated minimum, a spend cap
+-- (negative) down to its prorated maximum. Kept when the invoice or the projection has one
+-- (int_invoice_lines leaves out the lines of 0 that only the projection needs).
+charge_commitments as (
     select
-        segment_id,
-        sum(amount) as usage_amount,
-        sum(projected_amount) as projected_usage_amount
-    from usage_lines
+        u.segment_id,
+        u.charge_id,
+        s.segment_days,
+        u.amount,
+        u.projected_amount,
+        cast({{ prorate_money('c.minimum', 's.segment_days', 's.period_days', 's.minor_units') }} as {{ money_type() }}) as minimum,
+        cast({{ prorate_money('c.maximum', 's.segment_days', 's.period_days', 's.minor_units') }} as {{ money_type() }}) as maximum
+    from usage_lines as u
+    inner join segments as s on u.segment_id = s.segment_id
+    inner join charges as c
+        on s.plan_id = c.plan_id
+        and s.plan_version = c.plan_version
+        and u.charge_id = c.charge_id
+    where c.minimum is not null or c.maximum is not null
+),
+
+charge_lines as (
+    {{ commitment_lines('charge_commitments', 'charge_id') }}
+),
+
+-- What the plan's commitments measure: usage and the charges' commitment lines, not the base
+-- fee.
+usage_per_segment as (
+    select segment_id, sum(amount) as amount, sum(projected_amount) as projected_amount
+    from (
+        select segment_id, amount, projected_amount from usage_lines
+        union all
+        select segment_id, amount, projected_amount from charge_lines
+    ) as measured
     group by 1
 ),
 
-minimums as (
+plan_commitments as (
     select
         s.segment_id,
+        cast(null as string) as charge_id,
         s.segment_days,
-        cast(
-            {{ prorate_money('s.minimum_commitment', 's.segment_days', 's.period_days', 's.minor_units') }}
-            as {{ money_type() }}
-        ) as minimum,
-        coalesce(u.usage_amount, 0) as usage_amount,
-        coalesce(u.projected_usage_amount, 0) as projected_usage_amount
+        coalesce(u.amount, 0) as amount,
+        coalesce(u.projected_amount, 0) as projected_amount,
+        cast({{ prorate_money('s.minimum_commitment', 's.segment_days', 's.period_days', 's.minor_units') }} as {{ money_type() }}) as minimum,
+        cast({{ prorate_money('s.maximum_commitment', 's.segment_days', 's.period_days', 's.minor_units') }} as {{ money_type() }}) as maximum
     from segments as s
     left join usage_per_segment as u on s.segment_id = u.segment_id
-    where s.minimum_commitment > 0
+    where s.minimum_commitment > 0 or s.maximum_commitment is not null
 ),
 
-minimum_lines as (
-    select
-        segment_id,
-        'minimum_true_up' as line_type,
-        cast(null as string) as charge_id,
-        cast(segment_days as {{ quantity_type() }}) as quantity,
-        cast(minimum - usage_amount as {{ money_type() }}) as amount,
-        cast(greatest(minimum - projected_usage_amount, 0) as {{ money_type() }}) as projected_amount
-    from minimums
-    -- Projected usage never falls below actual usage, so this keeps every projected true-up.
-    where minimum > usage_amount
+plan_lines as (
+    {{ commitment_lines('plan_commitments', 'charge_id') }}
 ),
 
 all_lines as (
     select * from usage_lines
     union all
+    select * from charge_lines
+    union all
     select *, amount as projected_amount from base_fee_lines
     union all
-    select * from minimum_lines
+    select * from plan_lines
 ),
 
 final as (

@@ -44,6 +44,7 @@ versioned as (
         pl.currency,
         pl.base_fee,
         pl.minimum_commitment,
+        pl.maximum_commitment,
         pl.credit_rate,
         row_number() over (
             partition by o.subscription_id, o.period_start order by pl.plan_version desc
@@ -71,6 +72,7 @@ final as (
         c.minor_units,
         v.base_fee,
         v.minimum_commitment,
+        v.maximum_commitment,
         v.credit_rate
     from versioned as v
     inner join currencies as c on v.currency = c.currency
