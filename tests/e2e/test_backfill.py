@@ -131,6 +131,12 @@ def test_simulation_prints_the_difference_and_writes_nothing(backfilled, capsys)
     # c_change: 4 calls on unit (0.02 -> 0.06), the rest unchanged: 18.02 -> 18.06
     assert [D(x) for x in rows["c_change"]] == [D("18.02"), D("18.06"), D("0.04")]
     assert [D(x) for x in rows["c_grad"]] == [D("4.04"), D("4.04"), D(0)]
+    # The simulation rates in Python what the warehouse rated in SQL, to the cent, for every
+    # kind of charge: tiers at a rate and in packages, packages rounded down, avg and min
+    # (591.00 + 15.00 + 51.00 + 4.00 + 210.00 + 15.00), caps and true-ups (7.00 - 2.00 +
+    # 1.00 + 2.00 - 2.00).
+    assert [D(x) for x in rows["c_breadth"]] == [D("886.00"), D("886.00"), D(0)]
+    assert [D(x) for x in rows["c_caps"]] == [D("6.00"), D("6.00"), D(0)]
 
 
 def test_backfill_turns_every_difference_into_an_adjustment(backfilled):
