@@ -327,6 +327,7 @@ def ingest(
     *,
     customers: Iterable[str],
     metrics: Iterable[str],
+    signed_metrics: Iterable[str] = (),
     now: dt.datetime | None = None,
     progress: Callable[[str], None] = lambda _msg: None,
     warn: Callable[[str], None] | None = None,
@@ -345,6 +346,7 @@ def ingest(
     """
     now = now or dt.datetime.now(dt.UTC)
     customers, metrics = sorted(set(customers)), sorted(set(metrics))
+    signed = sorted(set(signed_metrics))
     for batch_id in set_aside_unreadable(home):
         (warn or progress)(
             f"batch {batch_id}: its manifest cannot be read; set aside under lake/unreadable/ "
@@ -394,7 +396,15 @@ def ingest(
 
     def work(item: tuple) -> Prepared:
         _, rel, path, _ = item
-        return prepare(rel, path, customers=customers, metrics=metrics, now=now, stage=stage)
+        return prepare(
+            rel,
+            path,
+            customers=customers,
+            metrics=metrics,
+            signed_metrics=signed,
+            now=now,
+            stage=stage,
+        )
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for (n, rel, path, base), prepared in _in_order(pool, work, to_read, ahead=max(1, workers)):
@@ -462,5 +472,12 @@ def ingest_landing(home: Home, **kwargs) -> IngestResult:
     for removed in remove_uncommitted_closes(home):
         warn(f"removed {removed}: left by a month close that did not commit")
     customers = pl.read_parquet(home.lake_reference / "customers.parquet")["customer_id"]
-    metrics = pl.read_parquet(home.lake_pricing / "charges.parquet")["metric"].unique()
-    return ingest(home, customers=customers, metrics=metrics.to_list(), **kwargs)
+    charges = pl.read_parquet(home.lake_pricing / "charges.parquet")
+    signed = charges.filter(pl.col("aggregation") == "weighted_sum")["metric"].unique()
+    return ingest(
+        home,
+        customers=customers,
+        metrics=charges["metric"].unique().to_list(),
+        signed_metrics=signed.to_list(),
+        **kwargs,
+    )

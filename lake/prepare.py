@@ -58,6 +58,7 @@ def prepare(
     metrics: list[str],
     now: dt.datetime,
     stage: Path,
+    signed_metrics: list[str] = (),
 ) -> Prepared:
     """Read and validate one file. Whatever goes wrong with it stays with it: the file is
     recorded as unreadable with a one-line reason, nothing of it is kept (parts it staged
@@ -65,7 +66,14 @@ def prepare(
     staged: list[Path] = []
     try:
         return _prepare_file(
-            rel, path, customers=customers, metrics=metrics, now=now, stage=stage, staged=staged
+            rel,
+            path,
+            customers=customers,
+            metrics=metrics,
+            signed_metrics=signed_metrics,
+            now=now,
+            stage=stage,
+            staged=staged,
         )
     except Exception as exc:  # noqa: BLE001 - one bad file must never stop the others
         for part in staged:
@@ -89,6 +97,7 @@ def _prepare_file(
     *,
     customers: list[str],
     metrics: list[str],
+    signed_metrics: list[str],
     now: dt.datetime,
     stage: Path,
     staged: list[Path],
@@ -103,7 +112,13 @@ def _prepare_file(
     rows_read = valid_rows = 0
     earlier = pl.DataFrame(schema=_PIECE_KEY)  # the ids accepted from the file's earlier pieces
     for piece in read_raw_pieces(path):
-        validated = validate(piece.rows, customers=customers, metrics=metrics, now=now)
+        validated = validate(
+            piece.rows,
+            customers=customers,
+            metrics=metrics,
+            signed_metrics=signed_metrics,
+            now=now,
+        )
         accepted = accepted_events(validated, rel)
         offset = pl.col("row_number") + piece.first_row
         # Compacted: a rejected JSON line is cut from the piece's lines, and would keep all

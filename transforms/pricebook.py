@@ -20,7 +20,10 @@ from transforms.numbers import FEE, INT32_MAX, PRICE, QUANTITY, DecimalKind
 MODELS = ("per_unit", "graduated", "volume", "package", "percentage", "graduated_percentage")
 TIERED = ("graduated", "volume", "graduated_percentage")
 PACKAGE_ROUNDING = ("up", "down")
-AGGREGATIONS = ("sum", "count", "max", "min", "avg", "unique_count", "latest")
+AGGREGATIONS = ("sum", "count", "max", "min", "avg", "unique_count", "latest", "weighted_sum")
+# What may price a signed metric (one a weighted_sum charge prices: its quantities are changes
+# of a level, negative ones included).
+SIGNED_AGGREGATIONS = ("weighted_sum", "latest")
 SUCCESS_STATUS = (200, 299)
 
 
@@ -139,6 +142,12 @@ class PriceBook:
     @property
     def metrics(self) -> set[str]:
         return {c.metric for p in self.plans for c in p.charges}
+
+    @property
+    def signed_metrics(self) -> set[str]:
+        """Metrics whose negative quantities are accepted: those a weighted_sum charge of any
+        plan or version prices."""
+        return {c.metric for p in self.plans for c in p.charges if c.aggregation == "weighted_sum"}
 
 
 class _Where:
@@ -359,6 +368,8 @@ def _parse_charge(raw, where: _Where) -> Charge:
     unique_property = raw.get("unique_property")
     if aggregation == "unique_count" and not unique_property:
         raise where.at("unique_property").error("is required for aggregation unique_count")
+    if unique_property and aggregation == "weighted_sum":
+        raise where.at("unique_property").error("does not apply to aggregation weighted_sum")
     misplaced = sorted((set(raw) & set().union(*_MODEL_FIELDS.values())) - _MODEL_FIELDS[model])
     if misplaced:
         raise where.at(misplaced[0]).error(f"does not apply to model {model}")
@@ -517,6 +528,30 @@ def _parse_plan(raw, file: str, index: int) -> Plan:
     )
 
 
+def _check_signed_metrics(plans: list[Plan]) -> None:
+    """A metric a weighted_sum charge prices is signed in the whole book: only weighted_sum and
+    latest may price it elsewhere (a sum or a max of signed changes means nothing)."""
+    signer: dict[str, Plan] = {}
+    for plan in plans:
+        for charge in plan.charges:
+            if charge.aggregation == "weighted_sum":
+                signer.setdefault(charge.metric, plan)
+    for plan in plans:
+        for i, charge in enumerate(plan.charges):
+            by = signer.get(charge.metric)
+            if by is not None and charge.aggregation not in SIGNED_AGGREGATIONS:
+                where = _Where(plan.source_file, f"{plan.plan_id} v{plan.version}")
+                raise (
+                    where.at("charges")
+                    .at(i)
+                    .at("aggregation")
+                    .error(
+                        f"metric {charge.metric} is signed (weighted_sum in plan {by.plan_id} "
+                        f"v{by.version}); {charge.aggregation} cannot price it"
+                    )
+                )
+
+
 def _text(value, where: _Where, *, longest: int | None = None) -> str | None:
     """Optional text (a name, a description), not blank; given `longest`, a short label (a
     unit): one line of printable text of at most that many characters."""
@@ -562,6 +597,7 @@ def parse_price_book(documents: Iterable[tuple[str, str]]) -> PriceBook:
                 f"already defined in {seen[key]}"
             )
         seen[key] = p.source_file
+    _check_signed_metrics(plans)
     # Effective dates may go back in time: a retroactive correction is a new, higher version
     # with an earlier effective_from (the highest version effective at a period's
     # start rates it).

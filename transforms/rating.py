@@ -112,6 +112,9 @@ def usage_groups(events: pl.LazyFrame) -> pl.DataFrame:
             pl.col("quantity").sum().alias("q"),
             pl.col("quantity").max().alias("q_max"),
             pl.col("quantity").min().alias("q_min"),
+            # For weighted_sum: each quantity times the whole seconds from the day's start to
+            # its event; with the sum, a level's integral to any later instant.
+            (pl.col("quantity") * _seconds_into_day(pl.col("occurred_at"))).sum().alias("qs"),
             pl.col("occurred_at").max().alias("last_at"),
             pl.col("event_id").sort_by(*last).last().alias("last_id"),
             pl.col("quantity").sort_by(*last).last().alias("last_q"),
@@ -125,11 +128,38 @@ def mean_quantity(total: Decimal, events: int) -> Decimal:
     return (total / events).quantize(QUANTUM, rounding=ROUND_HALF_UP) if events else ZERO
 
 
+def _seconds_into_day(at: pl.Expr) -> pl.Expr:
+    """Whole seconds from the UTC day's start to an instant."""
+    parts = (at.dt.hour(), at.dt.minute(), at.dt.second())
+    hour, minute, second = (p.cast(pl.Int64) for p in parts)
+    return hour * 3600 + minute * 60 + second
+
+
+def weighted_units(
+    rows: list[tuple[Decimal, Decimal, dt.date]], segment_end: dt.date, period
+) -> Decimal:
+    """weighted_sum: the time integral of a level over the segment, in units x periods. Each
+    row (sum of quantities, sum of quantity x seconds into its day, the day) changes the level
+    from its events' instants on; the level holds to the segment's end. Divided by the billing
+    period's seconds, to 9 decimals half-up; a level below zero prices as 0 (the negative_level
+    finding says so)."""
+    period_seconds = (period[1] - period[0]).days * 86400
+    integral = sum((q * (segment_end - day).days * 86400 - qs for q, qs, day in rows), Decimal(0))
+    units = (integral / period_seconds).quantize(QUANTUM, rounding=ROUND_HALF_UP)
+    return max(units, ZERO)
+
+
 def _property(key: str) -> pl.Expr:
     return pl.col("properties").str.json_path_match(f"$.{key}")
 
 
-def aggregate_groups(charge: Charge, groups: pl.DataFrame) -> tuple[Decimal, int]:
+def aggregate_groups(
+    charge: Charge,
+    groups: pl.DataFrame,
+    *,
+    segment_end: dt.date | None = None,
+    period: tuple[dt.date, dt.date] | None = None,
+) -> tuple[Decimal, int]:
     """Units and billable events of one charge over `usage_groups` rows (sum, count, max,
     min, avg: the mean to 9 decimals half-up, unique_count of a property, latest by
     occurred_at with ties to the highest event_id)."""
@@ -154,6 +184,11 @@ def aggregate_groups(charge: Charge, groups: pl.DataFrame) -> tuple[Decimal, int
         units = matched["q_min"].min()
     elif charge.aggregation == "avg":
         units = mean_quantity(Decimal(matched["q"].sum() or 0), events)
+    elif charge.aggregation == "weighted_sum":
+        rows = [
+            (Decimal(q), Decimal(qs), d) for q, qs, d in matched.select("q", "qs", "d").iter_rows()
+        ]
+        units = weighted_units(rows, segment_end, period)
     elif charge.aggregation == "unique_count":
         units = Decimal(matched.select(_property(charge.unique_property)).drop_nulls().n_unique())
     else:  # latest: the last event by occurred_at, ties broken by the highest event_id
@@ -265,7 +300,10 @@ def rate_period(
             (pl.col("customer_id") == sub["customer_id"])
             & pl.col("d").is_between(seg_start, seg_end, closed="left")
         )
-        usage = {c.charge_id: aggregate_groups(c, seg_groups) for c in plan.charges}
+        usage = {
+            c.charge_id: aggregate_groups(c, seg_groups, segment_end=seg_end, period=(start, end))
+            for c in plan.charges
+        }
         segment = Segment(sub["customer_id"], plan, seg_start, seg_end)
         rated.append(RatedSegment(segment, segment_lines(segment, usage)))
     return rated

@@ -3,7 +3,8 @@
 A charge may name its unit in the price book (`unit: GB-months`). Without one, the unit follows
 what the charge measures: a `count`, `sum`, `max` or `latest` charge counts its metric
 (`api_calls` -> "API calls"), a `unique_count` charge counts distinct values of its
-`unique_property` (`user_id` -> "distinct users"), and the quantity of a `percentage` or
+`unique_property` (`user_id` -> "distinct users"), a `weighted_sum` charge counts its metric held
+over months (`storage_gb` -> "storage GB-months"), and the quantity of a `percentage` or
 `graduated_percentage` charge is money in the plan's currency.
 """
 
@@ -43,6 +44,8 @@ def charge_unit(
         return currency.upper()
     if aggregation == "unique_count" and unique_property:
         return f"distinct {_plural(_without_id(unique_property))}"
+    if aggregation == "weighted_sum":  # a level held over time: storage GB -> GB-months
+        return f"{words(metric)}-months"
     return words(metric)
 
 

@@ -107,14 +107,18 @@ def validate(
     customers: Iterable[str],
     metrics: Iterable[str],
     now: dt.datetime,
+    signed_metrics: Iterable[str] = (),
 ) -> pl.DataFrame:
     """Normalize raw string columns to the event schema and attach `reason` (null = accepted).
 
     `raw` holds the file's columns under SRC (and CloudEvents `data:*` fields) beside
     `row_number`; the result holds `row_number`, the normalized `_*` columns and `reason`.
+    A negative quantity is refused unless its metric is signed (a weighted_sum charge prices
+    it: its quantities are changes of a level).
     """
     customers = pl.Series("c", sorted(set(customers)), dtype=pl.String).implode()
     metrics = pl.Series("m", sorted(set(metrics)), dtype=pl.String).implode()
+    signed = pl.Series("s", sorted(set(signed_metrics)), dtype=pl.String).implode()
 
     def first_present(*names: str) -> pl.Expr:
         return _first_present(raw, *(n if n.startswith("data:") else SRC + n for n in names))
@@ -161,7 +165,7 @@ def validate(
         .then(pl.lit("unknown_metric"))
         .when(pl.col("_quantity_raw").is_not_null() & pl.col("_quantity").is_null())
         .then(pl.lit("bad_quantity"))
-        .when(pl.col("_quantity") < 0)
+        .when((pl.col("_quantity") < 0) & ~pl.col("_metric").is_in(signed))
         .then(pl.lit("negative_quantity"))
         .otherwise(None)
     )

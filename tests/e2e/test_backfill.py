@@ -132,10 +132,10 @@ def test_simulation_prints_the_difference_and_writes_nothing(backfilled, capsys)
     assert [D(x) for x in rows["c_change"]] == [D("18.02"), D("18.06"), D("0.04")]
     assert [D(x) for x in rows["c_grad"]] == [D("4.04"), D("4.04"), D(0)]
     # The simulation rates in Python what the warehouse rated in SQL, to the cent, for every
-    # kind of charge: tiers at a rate and in packages, packages rounded down, avg and min
-    # (591.00 + 15.00 + 51.00 + 4.00 + 210.00 + 15.00), caps and true-ups (7.00 - 2.00 +
-    # 1.00 + 2.00 - 2.00).
-    assert [D(x) for x in rows["c_breadth"]] == [D("886.00"), D("886.00"), D(0)]
+    # kind of charge: tiers at a rate and in packages, packages rounded down, avg, min and
+    # weighted_sum (591.00 + 15.00 + 51.00 + 4.00 + 210.00 + 15.00 + 1.50), caps and true-ups
+    # (7.00 - 2.00 + 1.00 + 2.00 - 2.00).
+    assert [D(x) for x in rows["c_breadth"]] == [D("887.50"), D("887.50"), D(0)]
     assert [D(x) for x in rows["c_caps"]] == [D("6.00"), D("6.00"), D(0)]
 
 

@@ -114,6 +114,8 @@ plans:
           - {up_to: null, rate: "0.0125"}
       - {charge_id: avg_storage, metric: storage_gb, aggregation: avg, model: per_unit,
          unit_price: "0.05", minimum: "1000.00"}
+      - {charge_id: volumes, metric: attached_gb, aggregation: weighted_sum, model: graduated,
+         tiers: [{up_to: 100, unit_price: "0.10"}, {up_to: null, unit_price: "0.08"}]}
   - plan_id: breadth_b
     version: 1
     effective_from: 2026-01-01
@@ -127,7 +129,9 @@ plans:
 
 
 def _with_breadth(home: Home) -> None:
-    """The breadth plans in the price book, and a customer on each."""
+    """The breadth plans in the price book, and a customer on each; volumes attached and
+    detached (a signed metric) for the breadth_a customer, at instants inside days, with a
+    level that goes below zero in October."""
     (home.pricing / "breadth.yaml").write_text(BREADTH, encoding="utf-8")
     path = home.landing_reference / "subscriptions.csv"
     subscriptions = pl.read_csv(path, infer_schema=False)
@@ -135,6 +139,24 @@ def _with_breadth(home: Home) -> None:
     for old, new in (("starter", "breadth_a"), ("bulk", "breadth_b")):
         first = subscriptions.filter(pl.col("plan_id") == old)["subscription_id"][0]
         moved[first] = new
+    [customer] = subscriptions.filter(pl.col("subscription_id") == next(iter(moved)))[
+        "customer_id"
+    ].to_list()
+    changes = [
+        ("2026-09-01T00:00:00Z", "120"),
+        ("2026-09-10T13:45:07.5Z", "-20.5"),
+        ("2026-09-20T23:59:59Z", "35.25"),
+        ("2026-10-02T06:00:00Z", "-200"),
+    ]
+    rows = [f"vol-{n},{at},{customer},attached_gb,{q},," for n, (at, q) in enumerate(changes)]
+    volumes = home.landing_usage / "volumes" / "attached.csv"
+    volumes.parent.mkdir(parents=True)
+    volumes.write_text(
+        "event_id,occurred_at,customer_id,metric,quantity,status,properties\n"
+        + "\n".join(rows)
+        + "\n",
+        encoding="utf-8",
+    )
     subscriptions = subscriptions.with_columns(
         pl.col("subscription_id").replace_strict(moved, default=pl.col("plan_id")).alias("plan_id")
     )
@@ -234,6 +256,11 @@ def test_spark_and_duckdb_build_the_same_marts_row_for_row(parity):
         pl.col("charge_id").is_in(["avg_storage", "min_storage"]) & (pl.col("amount") > 0)
     )
     assert sorted(set(levels["charge_id"])) == ["avg_storage", "min_storage"]
+    # The volumes' level is billed in September and goes below zero in October (a warning).
+    volumes = spark["fct_invoice_lines"].filter(pl.col("charge_id") == "volumes")
+    assert volumes.filter(pl.col("period_start") == START)["amount"].to_list() != [0]
+    negative = spark["fct_billing_mismatches"].filter(pl.col("check_name") == "negative_level")
+    assert negative["subject"].to_list() == ["volumes"]
     # breadth_a's minimum of 1,000.00 on avg_storage binds, and its plan cap of 5.00 then too.
     commitments = spark["fct_invoice_lines"].filter(
         pl.col("line_type").is_in(["minimum_true_up", "spend_cap"])

@@ -139,6 +139,8 @@ plans:
          unit_price: "30.00"}
       - {charge_id: floor, metric: replicas, aggregation: min, model: per_unit,
          unit_price: "5.00"}
+      - {charge_id: storage, metric: attached_gb, aggregation: weighted_sum, model: per_unit,
+         unit_price: "0.10"}
 
   - plan_id: caps                   # a charge's spend cap and minimum, the plan's spend cap
     version: 1
@@ -285,6 +287,11 @@ EVENTS = [
     ("b11", "2026-09-12T00:00:00Z", "c_breadth", "replicas", "5", "200", ""),
     ("b12", "2026-09-13T00:00:00Z", "c_breadth", "replicas", "3", "200", ""),
     ("b13", "2026-09-14T00:00:00Z", "c_breadth", "replicas", "8", "200", ""),
+    #   attached_gb (signed: its -30 is accepted): 10 GB from 1 September, +20 on the 16th,
+    #   -30 on the 26th: (10 x 15 + 30 x 10 + 0 x 5) / 30 = 15 GB-months * 0.10 = 1.50
+    ("b14", "2026-09-01T00:00:00Z", "c_breadth", "attached_gb", "10", "", ""),
+    ("b15", "2026-09-16T00:00:00Z", "c_breadth", "attached_gb", "20", "", ""),
+    ("b16", "2026-09-26T00:00:00Z", "c_breadth", "attached_gb", "-30", "", ""),
     # c_caps: 7 capped calls = 7.00, capped at 5.00 (-2.00); 10 floor tokens = 1.00, trued up
     #   to 3.00 (+2.00); the plan's cap measures 5.00 + 3.00 = 8.00 against 6.00: -2.00.
     *[
@@ -323,6 +330,7 @@ EXPECTED_LINES = {
         ("usage", "seats"): D("4.00"),
         ("usage", "gpu_avg"): D("210.00"),
         ("usage", "floor"): D("15.00"),
+        ("usage", "storage"): D("1.50"),
     },
 }
 EXPECTED_QUANTITIES = {
@@ -340,6 +348,7 @@ EXPECTED_QUANTITIES = {
     ("c_breadth", "seats"): D(250),
     ("c_breadth", "gpu_avg"): D(7),
     ("c_breadth", "floor"): D(3),
+    ("c_breadth", "storage"): D(15),
 }
 SUBTOTALS = {c: sum(lines.values()) for c, lines in EXPECTED_LINES.items()}
 

@@ -5,6 +5,7 @@ import gzip
 import json
 import random
 import textwrap
+from decimal import Decimal
 
 import polars as pl
 import pytest
@@ -87,6 +88,28 @@ def test_each_rule_quarantines_with_its_reason(home, row, reason):
         "rows_quarantined": 1,
         "duplicates_dropped": 0,
     }
+
+
+def test_a_signed_metric_keeps_its_negative_quantities_and_no_other_metric_does(home):
+    """storage_gb is signed (a weighted_sum charge prices it): -30 detaches 30 GB. api_calls is
+    not: its -2 is quarantined as before."""
+    land(
+        home,
+        "day.csv",
+        HEADER
+        + "s1,2026-10-01T10:00:00Z,c1,storage_gb,-30,,\n"
+        + "a1,2026-10-01T10:00:00Z,c1,api_calls,-2,200,\n",
+    )
+    ingest(
+        home,
+        customers=["c1"],
+        metrics=["api_calls", "storage_gb"],
+        signed_metrics=["storage_gb"],
+        now=NOW,
+    )
+    accepted = events(home)
+    assert accepted.select("event_id", "quantity").rows() == [("s1", Decimal("-30"))]
+    assert quarantine(home)["reason"].to_list() == ["negative_quantity"]
 
 
 def test_timestamps_are_normalized_to_utc_from_offsets_z_and_epoch_millis(home):

@@ -50,6 +50,7 @@ def test_definitions_load_with_every_stage():
         "rows_conserved",
         "usage_matches_invoices",
         "usage_has_a_subscription",
+        "levels_stay_above_zero",
         "no_pending_adjustments",
         "lines_sum_to_subtotal",
         "total_is_subtotal_minus_credits",

@@ -42,13 +42,22 @@ def matches(charge: Charge, event: Event) -> bool:
     return all(event.properties.get(key) in values for key, values in charge.property_filters)
 
 
-def aggregate(charge: Charge, events: Iterable[Event]) -> tuple[Decimal, int]:
+def aggregate(
+    charge: Charge,
+    events: Iterable[Event],
+    *,
+    segment_end: dt.datetime | None = None,
+    period: tuple[dt.datetime, dt.datetime] | None = None,
+) -> tuple[Decimal, int]:
     """Units and billable events of one charge over a segment's events.
 
     sum and count add up quantities and events; max and min take the largest and the smallest
     quantity; avg their mean, to 9 decimals rounded half-up; unique_count
     counts distinct non-null values of `unique_property`; latest takes the quantity of the
-    last event by occurred_at, ties going to the highest event_id. No events: zero units.
+    last event by occurred_at, ties going to the highest event_id; weighted_sum walks the
+    level event by event (each quantity a change at its instant, to the whole second) and
+    integrates it to `segment_end`, over the `period`'s seconds, to 9 decimals half-up, a level
+    below zero counting 0. No events: zero units.
     """
     billable = [e for e in events if matches(charge, e)]
     if not billable:
@@ -67,6 +76,16 @@ def aggregate(charge: Charge, events: Iterable[Event]) -> tuple[Decimal, int]:
     elif charge.aggregation == "unique_count":
         values = {e.properties.get(charge.unique_property) for e in billable}
         units = Decimal(len(values - {None}))
+    elif charge.aggregation == "weighted_sum":
+        changes = sorted((e.occurred_at.replace(microsecond=0), e.quantity) for e in billable)
+        level, integral = ZERO, ZERO
+        for (at, change), after in zip(
+            changes, [c[0] for c in changes[1:]] + [segment_end], strict=True
+        ):
+            level += change
+            integral += level * Decimal(int((after - at).total_seconds()))
+        seconds = Decimal(int((period[1] - period[0]).total_seconds()))
+        units = max((integral / seconds).quantize(Decimal("0.000000001"), ROUND_HALF_UP), ZERO)
     elif charge.aggregation == "latest":
         units = max(billable, key=lambda e: (e.occurred_at, e.event_id)).quantity
     else:

@@ -411,3 +411,39 @@ def test_a_charge_minimum_and_maximum_and_a_plan_cap_are_read(tmp_path):
     plan = book_from(tmp_path, text).plans[0]
     assert (plan.charges[0].minimum, plan.charges[0].maximum) == (Decimal("20.00"), 500)
     assert plan.maximum_commitment == 1000
+
+
+SIGNED = """
+plans:
+  - plan_id: archive
+    version: 1
+    effective_from: 2026-10-01
+    currency: USD
+    charges:
+      - {charge_id: storage, metric: storage_gb, aggregation: weighted_sum, model: per_unit,
+         unit_price: "0.10"}
+  - plan_id: other
+    version: 1
+    effective_from: 2026-10-01
+    currency: USD
+    charges:
+      - {charge_id: reading, metric: storage_gb, aggregation: latest, model: per_unit,
+         unit_price: "0.01"}
+"""
+
+
+def test_a_weighted_sum_makes_its_metric_signed_in_the_whole_book(tmp_path):
+    book = book_from(tmp_path, SIGNED)
+    assert book.signed_metrics == {"storage_gb"}
+    with pytest.raises(PriceBookError) as err:
+        book_from(tmp_path, SIGNED.replace("aggregation: latest", "aggregation: sum"))
+    assert str(err.value) == (
+        "plans.yaml: plan other v1: charges[0].aggregation: metric storage_gb is signed "
+        "(weighted_sum in plan archive v1); sum cannot price it"
+    )
+    with pytest.raises(PriceBookError) as err:
+        book_from(tmp_path, SIGNED.replace("weighted_sum,", "weighted_sum, unique_property: id,"))
+    assert str(err.value).startswith(
+        "plans.yaml: plan archive v1: charges[0].unique_property: does not apply to "
+        "aggregation weighted_sum"
+    )

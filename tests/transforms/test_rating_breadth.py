@@ -116,3 +116,82 @@ def test_avg_and_min_are_levels_of_the_billable_events(aggregation, quantities, 
     charge = Charge("g", "gpus_in_use", aggregation, "per_unit", unit_price=D("30.00"))
     events = [_ev(f"e{i}", q) for i, q in enumerate(quantities)]
     assert aggregate(charge, events)[0] == units
+
+
+OCTOBER = (dt.datetime(2026, 10, 1, tzinfo=dt.UTC), dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+
+
+def _change(eid: str, at: dt.datetime, quantity: str) -> Event:
+    return Event(eid, at, "storage_gb", D(quantity))
+
+
+def _oct(day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 10, day, hour, minute, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("changes", "segment_end", "units"),
+    [
+        # 10 GB from the 1st, +20 on the 16th, -30 on the 26th: (10 x 15 + 30 x 10 + 0 x 6) / 31
+        (
+            (("a", _oct(1), "10"), ("b", _oct(16), "20"), ("c", _oct(26), "-30")),
+            None,
+            D("14.516129032"),
+        ),
+        # two +3 at the same instant: a level of 6 all month
+        ((("a", _oct(1), "3"), ("b", _oct(1), "3")), None, D(6)),
+        # 2 units for 12 hours of 744: 24 / 744 = 0.0322580645...
+        ((("a", _oct(1), "2"), ("b", _oct(1, 12), "-2")), None, D("0.032258065")),
+        # a level below zero prices as 0
+        ((("a", _oct(3), "-5"),), None, D(0)),
+        # a segment that ends on the 20th: 10 from the 10th holds 10 of the month's 31 days
+        ((("a", _oct(10), "10"),), _oct(20), D("3.225806452")),
+    ],
+)
+def test_weighted_sum_integrates_the_level_over_the_billing_period(changes, segment_end, units):
+    charge = Charge("storage", "storage_gb", "weighted_sum", "per_unit", unit_price=D("0.10"))
+    events = [_change(*c) for c in changes]
+    end = segment_end or OCTOBER[1]
+    assert aggregate(charge, events, segment_end=end, period=OCTOBER)[0] == units
+
+
+def test_weighted_sum_from_groups_equals_the_event_by_event_level():
+    """The reference that simulate uses (sums per day and event group) against the walk of the
+    level above, with changes inside days and two at one instant."""
+    import polars as pl
+
+    from transforms.rating import aggregate_groups, usage_groups
+
+    rows = [
+        ("a", _oct(1), "10"),
+        ("b", _oct(16, 6, 30), "20"),
+        ("c", _oct(26, 23, 59), "-30"),
+        ("d", _oct(26, 23, 59), "4"),
+    ]
+    charge = Charge("storage", "storage_gb", "weighted_sum", "per_unit", unit_price=D("0.10"))
+    events = pl.LazyFrame(
+        {
+            "event_id": [r[0] for r in rows],
+            "customer_id": ["c"] * len(rows),
+            "occurred_at": [r[1] for r in rows],
+            "metric": ["storage_gb"] * len(rows),
+            "status": [None] * len(rows),
+            "properties": [None] * len(rows),
+            "quantity": [D(r[2]) for r in rows],
+        },
+        schema_overrides={
+            "quantity": pl.Decimal(38, 9),
+            "status": pl.Int32,
+            "properties": pl.String,
+        },
+    )
+    expected = aggregate(
+        charge, [_change(*r) for r in rows], segment_end=OCTOBER[1], period=OCTOBER
+    )[0]
+    got, _ = aggregate_groups(
+        charge,
+        usage_groups(events),
+        segment_end=OCTOBER[1].date(),
+        period=(OCTOBER[0].date(), OCTOBER[1].date()),
+    )
+    assert got == expected

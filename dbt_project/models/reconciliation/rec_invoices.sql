@@ -7,6 +7,8 @@
 --   lines_differ_from_subtotal   the sum of an invoice's lines vs its subtotal
 --   total_differs_from_credits   total vs subtotal - credits_applied (and never negative)
 --   credits_differ_from_ledger   credits_applied of an issued invoice vs its ledger consumption
+--   negative_level               a weighted_sum charge's level below zero over a segment (more
+--                                detached than attached): priced as 0; a warning, per segment
 --   usage_without_subscription   usage on days the customer has no subscription: nothing bills
 --                                it (revenue leakage, or events with a wrong timestamp), per
 --                                customer, month and metric; a warning for a person to look at
@@ -137,10 +139,28 @@ uncovered as (
     group by 1, 2, 3, 4, 5
 ),
 
+-- A weighted_sum charge whose level ended a segment below zero (more detached than attached):
+-- priced as 0, and said here for a person to look at.
+negative_levels as (
+    select
+        'negative_level' as check_name,
+        'warning' as severity,
+        customer_id,
+        period_start,
+        charge_id as subject,
+        cast(0 as {{ q }}) as expected,
+        cast(count(*) as {{ q }}) as actual
+    from charge_usage
+    where level_below_zero
+    group by 1, 2, 3, 4, 5
+),
+
 final as (
     select * from usage_vs_invoice
     union all
     select * from uncovered
+    union all
+    select * from negative_levels
     union all
     select * from lines_vs_subtotal
     union all

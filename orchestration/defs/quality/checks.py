@@ -38,10 +38,12 @@ def usage_events_expectations(
     events = pl.scan_parquet(files)
     sample = sample_events(events)
     repeated = repeated_event_ids(events)
+    charges = pl.read_parquet(home.lake_pricing / "charges.parquet")
+    signed = charges.filter(pl.col("aggregation") == "weighted_sum")["metric"].unique()
     result = validate(
-        events_frame(sample),
+        events_frame(sample, signed_metrics=signed.to_list()),
         "usage_events",
-        events_suite(pl.read_parquet(home.lake_pricing / "charges.parquet")["metric"].unique()),
+        events_suite(charges["metric"].unique()),
     )
     description = result.summary
     if repeated:

@@ -2,6 +2,8 @@
 -- plan gets a row, with zero usage if none, because some models bill at zero usage.
 --   sum / count / max / min   from the event groups
 --   avg                 the sum over the count of billable events (9 decimals, half-up)
+--   weighted_sum        the level's integral over the segment (quantities are changes at
+--                       their instants, to the second), over the billing period's seconds
 --   unique_count        distinct non-null values of one property; properties are part of the
 --                       group key, so the groups hold every distinct value
 --   latest              quantity of the last billable event by occurred_at (ties: the
@@ -48,6 +50,12 @@ usage_by_charge as (
         u.charge_id,
         sum(u.events) as billable_events,
         sum(u.quantity) as sum_quantity,
+        -- weighted_sum: the level's integral to the segment's end, in units x seconds. Each
+        -- day's quantities hold from their instants: sum x (end - day start) - quantity_seconds.
+        sum(
+            u.quantity * ({{ date_epoch_seconds('s.segment_end') }} - {{ date_epoch_seconds('u.usage_date') }})
+            - u.quantity_seconds
+        ) as level_seconds,
         max(u.max_quantity) as max_quantity,
         min(u.min_quantity) as min_quantity,
         count(distinct {{ json_get('u.properties_key', 'c.unique_property') }}) as unique_values
@@ -56,6 +64,7 @@ usage_by_charge as (
         on u.plan_id = c.plan_id
         and u.plan_version = c.plan_version
         and u.charge_id = c.charge_id
+    inner join segments as s on u.segment_id = s.segment_id
     group by 1, 2
 ),
 
@@ -103,6 +112,8 @@ measured as (
         c.charge_id,
         c.aggregation,
         coalesce(u.billable_events, 0) as billable_events,
+        -- A weighted_sum level that ended below zero: priced as 0 (finding negative_level).
+        coalesce(c.aggregation = 'weighted_sum' and u.level_seconds < 0, false) as level_below_zero,
         -- Each branch is cast on its own so that no engine's CASE type unification can
         -- change the scale of a fractional quantity.
         case c.aggregation
@@ -110,6 +121,9 @@ measured as (
             when 'count' then cast(coalesce(u.billable_events, 0) as {{ quantity_type() }})
             when 'max' then cast(coalesce(u.max_quantity, 0) as {{ quantity_type() }})
             when 'min' then cast(coalesce(u.min_quantity, 0) as {{ quantity_type() }})
+            when 'weighted_sum' then cast(coalesce(
+                {{ scale_quantity('greatest(u.level_seconds, 0)', '1', '86400 * s.period_days') }}, 0
+            ) as {{ quantity_type() }})
             when 'avg' then cast(coalesce(
                 {{ scale_quantity('u.sum_quantity', '1', 'u.billable_events') }}, 0
             ) as {{ quantity_type() }})
@@ -157,6 +171,7 @@ final as (
         charge_id,
         aggregation,
         billable_events,
+        level_below_zero,
         units,
         case
             when aggregation not in ('sum', 'count') or elapsed_seconds in (0, segment_seconds)

@@ -29,6 +29,7 @@ final as (
         g.quantity,
         g.max_quantity,
         g.min_quantity,
+        g.quantity_seconds,
         g.latest_quantity,
         g.latest_occurred_at,
         g.latest_event_id,

@@ -42,6 +42,11 @@ partials as (
         quantity,
         quantity as max_quantity,
         quantity as min_quantity,
+        -- For weighted_sum: the quantity times the whole seconds from its day's start to it.
+        cast(
+            quantity * ({{ epoch_seconds('occurred_at') }} - {{ date_epoch_seconds('usage_date') }})
+            as {{ quantity_type() }}
+        ) as quantity_seconds,
         quantity as last_quantity,
         occurred_at as last_occurred_at,
         event_id as last_event_id
@@ -58,6 +63,7 @@ partials as (
         quantity,
         max_quantity,
         min_quantity,
+        quantity_seconds,
         latest_quantity as last_quantity,
         latest_occurred_at as last_occurred_at,
         latest_event_id as last_event_id
@@ -77,6 +83,7 @@ grouped as (
         sum(quantity) as quantity,
         max(max_quantity) as max_quantity,
         min(min_quantity) as min_quantity,
+        sum(quantity_seconds) as quantity_seconds,
         {{ max_row(['last_occurred_at', 'last_event_id', 'last_quantity']) }} as latest
     from partials
     group by 1, 2, 3, 4, 5
@@ -98,6 +105,7 @@ select
     g.quantity,
     g.max_quantity,
     g.min_quantity,
+    g.quantity_seconds,
     g.latest.last_quantity as latest_quantity,
     g.latest.last_occurred_at as latest_occurred_at,
     g.latest.last_event_id as latest_event_id,

@@ -31,6 +31,7 @@ final as (
         d.quantity,
         d.max_quantity,
         d.min_quantity,
+        d.quantity_seconds,
         d.latest_quantity,
         d.latest_occurred_at,
         d.latest_event_id,
