@@ -192,7 +192,8 @@ def aggregate_groups(
     elif charge.aggregation == "unique_count":
         units = Decimal(matched.select(_property(charge.unique_property)).drop_nulls().n_unique())
     else:  # latest: the last event by occurred_at, ties broken by the highest event_id
-        units = matched.sort("last_at", "last_id")["last_q"][-1]
+        # (floored at 0: a signed metric's last value may be negative, and bills 0)
+        units = max(matched.sort("last_at", "last_id")["last_q"][-1], ZERO)
     return Decimal(units), events
 
 

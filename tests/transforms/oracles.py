@@ -87,7 +87,7 @@ def aggregate(
         seconds = Decimal(int((period[1] - period[0]).total_seconds()))
         units = max((integral / seconds).quantize(Decimal("0.000000001"), ROUND_HALF_UP), ZERO)
     elif charge.aggregation == "latest":
-        units = max(billable, key=lambda e: (e.occurred_at, e.event_id)).quantity
+        units = max(max(billable, key=lambda e: (e.occurred_at, e.event_id)).quantity, ZERO)
     else:
         raise ValueError(f"unknown aggregation {charge.aggregation!r}")
     return units, len(billable)

@@ -195,3 +195,11 @@ def test_weighted_sum_from_groups_equals_the_event_by_event_level():
         period=(OCTOBER[0].date(), OCTOBER[1].date()),
     )
     assert got == expected
+
+
+def test_latest_on_a_signed_metric_is_floored_at_zero():
+    """Lago: a last value of -5 bills 0 (only a signed metric has negative quantities)."""
+    charge = Charge("level", "storage_gb", "latest", "per_unit", unit_price=D(1))
+    events = [_change("a", _oct(1), "3"), _change("b", _oct(2), "-5")]
+    assert aggregate(charge, events)[0] == D(0)
+    assert aggregate(charge, events[:1])[0] == D(3)

@@ -128,7 +128,8 @@ measured as (
                 {{ scale_quantity('u.sum_quantity', '1', 'u.billable_events') }}, 0
             ) as {{ quantity_type() }})
             when 'unique_count' then cast(coalesce(u.unique_values, 0) as {{ quantity_type() }})
-            when 'latest' then cast(coalesce(lu.latest_quantity, 0) as {{ quantity_type() }})
+            -- floored at 0: a signed metric's last value may be negative (bills 0)
+            when 'latest' then cast(greatest(coalesce(lu.latest_quantity, 0), 0) as {{ quantity_type() }})
         end as units,
         86400 * s.segment_days as segment_seconds,
         a.as_of_epoch_seconds - {{ date_epoch_seconds('s.segment_start') }} as seconds_since_start
