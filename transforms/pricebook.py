@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 
 import yaml
 
+from transforms.exact_yaml import ExactLoader
 from transforms.money import MoneyError, is_currency, parse_decimal
 from transforms.numbers import FEE, INT32_MAX, PRICE, QUANTITY, DecimalKind
+from transforms.price_terms import Charge, Plan, PriceBook, Tier
+
+__all__ = ["Charge", "Plan", "PriceBook", "PriceBookError", "Tier", "parse_price_book"]
 
 MODELS = ("per_unit", "graduated", "volume", "package", "percentage", "graduated_percentage")
 TIERED = ("graduated", "volume", "graduated_percentage")
@@ -33,121 +36,6 @@ class PriceBookError(ValueError):
 
 # A price book is a few pages of YAML; anything far larger is a mistake or an attack.
 MAX_FILE_BYTES = 1 << 20
-
-
-class _ExactLoader(yaml.SafeLoader):
-    """SafeLoader that reads floats as Decimal from their literal text, refuses a key given
-    twice in one mapping (YAML would keep the last silently) and refuses aliases (`*name`):
-    a price book has no use for them, and nested aliases build a document exponentially larger
-    than its file (billion laughs)."""
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not allowed in a price book", event.start_mark
-            )
-        return super().compose_node(parent, index)
-
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            seen: dict = {}
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=True)
-                if isinstance(key, list | dict):  # unhashable; refused by PyYAML itself
-                    continue
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        "while reading a mapping",
-                        node.start_mark,
-                        f"key {key!r} is given twice (first {seen[key]})",
-                        key_node.start_mark,
-                    )
-                seen[key] = f"at line {key_node.start_mark.line + 1}"
-        return super().construct_mapping(node, deep=deep)
-
-
-def _decimal_constructor(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
-    return Decimal(loader.construct_scalar(node).replace("_", ""))
-
-
-_ExactLoader.add_constructor("tag:yaml.org,2002:float", _decimal_constructor)
-
-
-@dataclass(frozen=True)
-class Tier:
-    """One tier: its units are priced per unit (`unit_price`), in whole packages
-    (`package_size` at `package_price`, rounded up inside the tier), or at a `rate` (a fraction
-    of the amount, for `graduated_percentage`); `flat_fee` once when the tier is reached."""
-
-    up_to: Decimal | None
-    unit_price: Decimal | None = None
-    flat_fee: Decimal = Decimal(0)
-    package_size: Decimal | None = None
-    package_price: Decimal | None = None
-    rate: Decimal | None = None
-
-    def price(self, units: Decimal) -> Decimal:
-        """The exact price of `units` inside this tier, before its flat fee."""
-        if self.package_size is not None and self.package_price is not None:
-            return (units / self.package_size).to_integral_value(ROUND_CEILING) * self.package_price
-        if self.rate is not None:
-            return units * self.rate
-        return units * (self.unit_price or Decimal(0))
-
-
-@dataclass(frozen=True)
-class Charge:
-    charge_id: str
-    metric: str
-    aggregation: str
-    model: str
-    unique_property: str | None = None
-    status_ranges: tuple[tuple[int, int], ...] = ()  # empty = any status
-    property_filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    unit_price: Decimal | None = None
-    free_units: Decimal = Decimal(0)
-    tiers: tuple[Tier, ...] = ()
-    package_size: Decimal | None = None
-    package_price: Decimal | None = None
-    rate: Decimal | None = None
-    fixed_fee: Decimal = Decimal(0)
-    rounding: str = "up"  # packages: a part package counts as one (up) or not at all (down)
-    minimum: Decimal | None = None  # the charge's minimum spend per period (prorated)
-    maximum: Decimal | None = None  # its spend cap per period (prorated)
-    description: str | None = None  # the invoice line's text (else a readable default)
-    unit: str | None = None  # what the quantity counts, as shown (else transforms/units.py)
-
-
-@dataclass(frozen=True)
-class Plan:
-    plan_id: str
-    version: int
-    effective_from: dt.date
-    currency: str
-    base_fee: Decimal
-    minimum_commitment: Decimal | None
-    credit_rate: Decimal | None
-    charges: tuple[Charge, ...]
-    source_file: str
-    name: str | None = None  # shown on invoice documents and reports
-    description: str | None = None
-    maximum_commitment: Decimal | None = None  # spend cap on usage per period (prorated)
-
-
-@dataclass(frozen=True)
-class PriceBook:
-    plans: tuple[Plan, ...] = field(default_factory=tuple)
-
-    @property
-    def metrics(self) -> set[str]:
-        return {c.metric for p in self.plans for c in p.charges}
-
-    @property
-    def signed_metrics(self) -> set[str]:
-        """Metrics whose negative quantities are accepted: those a weighted_sum charge of any
-        plan or version prices."""
-        return {c.metric for p in self.plans for c in p.charges if c.aggregation == "weighted_sum"}
 
 
 class _Where:
@@ -578,7 +466,7 @@ def parse_price_book(documents: Iterable[tuple[str, str]]) -> PriceBook:
         if len(text) > MAX_FILE_BYTES:
             raise PriceBookError(f"{name}: larger than {MAX_FILE_BYTES:,} bytes; not a price book")
         try:
-            doc = yaml.load(text, Loader=_ExactLoader)  # noqa: S506 - a SafeLoader
+            doc = yaml.load(text, Loader=ExactLoader)  # noqa: S506 - a SafeLoader
         except yaml.YAMLError as exc:
             raise PriceBookError(f"{name}: not valid YAML: {exc}") from None
         if doc is None:

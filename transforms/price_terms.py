@@ -1,0 +1,84 @@
+"""The price book's terms as data: tiers, charges, plans and the book, as validated by
+transforms.pricebook and read by rating (transforms.rating) and the lake's tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, Decimal
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One tier: its units are priced per unit (`unit_price`), in whole packages
+    (`package_size` at `package_price`, rounded up inside the tier), or at a `rate` (a fraction
+    of the amount, for `graduated_percentage`); `flat_fee` once when the tier is reached."""
+
+    up_to: Decimal | None
+    unit_price: Decimal | None = None
+    flat_fee: Decimal = Decimal(0)
+    package_size: Decimal | None = None
+    package_price: Decimal | None = None
+    rate: Decimal | None = None
+
+    def price(self, units: Decimal) -> Decimal:
+        """The exact price of `units` inside this tier, before its flat fee."""
+        if self.package_size is not None and self.package_price is not None:
+            return (units / self.package_size).to_integral_value(ROUND_CEILING) * self.package_price
+        if self.rate is not None:
+            return units * self.rate
+        return units * (self.unit_price or Decimal(0))
+
+
+@dataclass(frozen=True)
+class Charge:
+    charge_id: str
+    metric: str
+    aggregation: str
+    model: str
+    unique_property: str | None = None
+    status_ranges: tuple[tuple[int, int], ...] = ()  # empty = any status
+    property_filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    unit_price: Decimal | None = None
+    free_units: Decimal = Decimal(0)
+    tiers: tuple[Tier, ...] = ()
+    package_size: Decimal | None = None
+    package_price: Decimal | None = None
+    rate: Decimal | None = None
+    fixed_fee: Decimal = Decimal(0)
+    rounding: str = "up"  # packages: a part package counts as one (up) or not at all (down)
+    minimum: Decimal | None = None  # the charge's minimum spend per period (prorated)
+    maximum: Decimal | None = None  # its spend cap per period (prorated)
+    description: str | None = None  # the invoice line's text (else a readable default)
+    unit: str | None = None  # what the quantity counts, as shown (else transforms/units.py)
+
+
+@dataclass(frozen=True)
+class Plan:
+    plan_id: str
+    version: int
+    effective_from: dt.date
+    currency: str
+    base_fee: Decimal
+    minimum_commitment: Decimal | None
+    credit_rate: Decimal | None
+    charges: tuple[Charge, ...]
+    source_file: str
+    name: str | None = None  # shown on invoice documents and reports
+    description: str | None = None
+    maximum_commitment: Decimal | None = None  # spend cap on usage per period (prorated)
+
+
+@dataclass(frozen=True)
+class PriceBook:
+    plans: tuple[Plan, ...] = field(default_factory=tuple)
+
+    @property
+    def metrics(self) -> set[str]:
+        return {c.metric for p in self.plans for c in p.charges}
+
+    @property
+    def signed_metrics(self) -> set[str]:
+        """Metrics whose negative quantities are accepted: those a weighted_sum charge of any
+        plan or version prices."""
+        return {c.metric for p in self.plans for c in p.charges if c.aggregation == "weighted_sum"}
