@@ -31,6 +31,7 @@ from lake.io import ensure_lake, sink_table, write_table
 from lake.issued import remove_uncommitted_closes
 from lake.landing import file_sha256
 from lake.prepare import QUARANTINE_COLUMNS, Prepared, prepare, unreadable
+from lake.price_book import signed_metrics
 from lake.records import read_parquet_record
 from lake.schemas import BATCH_DAYS_SCHEMA, FILES_SCHEMA, QUARANTINE_SCHEMA
 
@@ -473,11 +474,10 @@ def ingest_landing(home: Home, **kwargs) -> IngestResult:
         warn(f"removed {removed}: left by a month close that did not commit")
     customers = pl.read_parquet(home.lake_reference / "customers.parquet")["customer_id"]
     charges = pl.read_parquet(home.lake_pricing / "charges.parquet")
-    signed = charges.filter(pl.col("aggregation") == "weighted_sum")["metric"].unique()
     return ingest(
         home,
         customers=customers,
         metrics=charges["metric"].unique().to_list(),
-        signed_metrics=signed.to_list(),
+        signed_metrics=signed_metrics(charges),
         **kwargs,
     )

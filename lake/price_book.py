@@ -129,6 +129,13 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
     }
 
 
+def signed_metrics(charges: pl.DataFrame) -> list[str]:
+    """The signed metrics of the lake's charges table: those a weighted_sum charge prices, whose
+    negative quantities (changes of a level) are accepted (PriceBook.signed_metrics, read
+    back from the lake)."""
+    return sorted(charges.filter(pl.col("aggregation") == "weighted_sum")["metric"].unique())
+
+
 def write_price_book(home: Home) -> tuple[PriceBook, dict[str, pl.DataFrame]]:
     """Validate the home's price book and write its tables to the lake (lake/pricing/); the
     book and the tables. Refused whole (PriceBookError) before anything is written."""

@@ -13,6 +13,7 @@ from expectations.suites import (
     sample_events,
 )
 from lake.ingest import latest_batch_id
+from lake.price_book import signed_metrics
 from orchestration.settings import TallySettings
 from warehouse.reading import reading
 
@@ -39,9 +40,8 @@ def usage_events_expectations(
     sample = sample_events(events)
     repeated = repeated_event_ids(events)
     charges = pl.read_parquet(home.lake_pricing / "charges.parquet")
-    signed = charges.filter(pl.col("aggregation") == "weighted_sum")["metric"].unique()
     result = validate(
-        events_frame(sample, signed_metrics=signed.to_list()),
+        events_frame(sample, signed_metrics=signed_metrics(charges)),
         "usage_events",
         events_suite(charges["metric"].unique()),
     )
