@@ -298,7 +298,7 @@ def cmd_close(args, home: Home) -> int:
 def cmd_simulate(args, home: Home) -> int:
     import polars as pl
 
-    from lake.events import month_events
+    from lake.events import events_before, month_events
     from lake.price_book import load_price_book, price_book_files
     from transforms.pricebook import PriceBookError
     from transforms.rating import month_bounds
@@ -331,6 +331,7 @@ def cmd_simulate(args, home: Home) -> int:
             events=events,
             subscriptions=pl.read_parquet(subscriptions),
             current=current_subtotals(home, args.month),
+            history=events_before(home, args.month, book.recurring_metrics),
         )
     except (PriceBookError, SimulationError) as exc:
         raise UsageError(str(exc)) from None

@@ -27,12 +27,21 @@ RATED_COLUMNS = (
 
 def month_events(home: Home, month_start: dt.date, month_end: dt.date) -> pl.LazyFrame:
     """The accepted events of days [month_start, month_end), the columns rating needs."""
+    return _events_of_days(home, lambda day: month_start.isoformat() <= day < month_end.isoformat())
+
+
+def events_before(home: Home, day: dt.date, metrics: set[str]) -> pl.LazyFrame:
+    """The accepted events of `metrics` on the days before `day`: the earlier periods a
+    recurring charge counts."""
+    wanted = (lambda d: d < day.isoformat()) if metrics else (lambda d: False)
+    return _events_of_days(home, wanted).filter(pl.col("metric").is_in(sorted(metrics)))
+
+
+def _events_of_days(home: Home, wanted) -> pl.LazyFrame:
     files = [
         p
         for p in sorted(home.lake_events.glob("event_date=*/*.parquet"))
-        if month_start.isoformat()
-        <= p.parent.name.removeprefix("event_date=")
-        < month_end.isoformat()
+        if wanted(p.parent.name.removeprefix("event_date="))
     ]
     if not files:
         return pl.LazyFrame(schema={c: EVENT_SCHEMA[c] for c in RATED_COLUMNS})

@@ -74,6 +74,7 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
                     "metric": c.metric,
                     "aggregation": c.aggregation,
                     "unique_property": c.unique_property,
+                    "recurring": c.recurring,
                     "model": c.model,
                     "unit_price": c.unit_price,
                     "free_units": c.free_units,

@@ -129,6 +129,7 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "metric": pl.String,
         "aggregation": pl.String,
         "unique_property": pl.String,
+        "recurring": pl.Boolean,  # the scope reaches back over earlier periods
         "model": pl.String,
         "unit_price": PRICE_TYPE,
         "free_units": QUANTITY_TYPE,

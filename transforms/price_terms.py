@@ -37,6 +37,9 @@ class Charge:
     aggregation: str
     model: str
     unique_property: str | None = None
+    # sum, unique_count, weighted_sum: the scope is every matching event before the segment's
+    # end, from any earlier period (seats bought and never returned)
+    recurring: bool = False
     status_ranges: tuple[tuple[int, int], ...] = ()  # empty = any status
     property_filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
     unit_price: Decimal | None = None
@@ -82,3 +85,9 @@ class PriceBook:
         """Metrics whose negative quantities are accepted: those a weighted_sum charge of any
         plan or version prices."""
         return {c.metric for p in self.plans for c in p.charges if c.aggregation == "weighted_sum"}
+
+    @property
+    def recurring_metrics(self) -> set[str]:
+        """Metrics a recurring charge of any plan or version prices: their history before a
+        period counts in it."""
+        return {c.metric for p in self.plans for c in p.charges if c.recurring}

@@ -27,6 +27,9 @@ AGGREGATIONS = ("sum", "count", "max", "min", "avg", "unique_count", "latest", "
 # What may price a signed metric (one a weighted_sum charge prices: its quantities are changes
 # of a level, negative ones included).
 SIGNED_AGGREGATIONS = ("weighted_sum", "latest")
+# What may be recurring: the aggregations whose units over all earlier periods mean something
+# (a running total, the ids still added, a level carried over).
+RECURRING_AGGREGATIONS = ("sum", "unique_count", "weighted_sum")
 SUCCESS_STATUS = (200, 299)
 
 
@@ -113,6 +116,7 @@ _CHARGE_KEYS = {
     "metric",
     "aggregation",
     "unique_property",
+    "recurring",
     "filter",
     "model",
     "unit_price",
@@ -241,13 +245,9 @@ def _tier_price(t: dict, w: _Where, model: str) -> dict:
     }
 
 
-def _parse_charge(raw, where: _Where) -> Charge:
-    if not isinstance(raw, dict):
-        raise where.error("must be a mapping")
-    _no_unknown_keys(raw, _CHARGE_KEYS, where)
-    model = _take(raw, "model", where)
-    if model not in MODELS:
-        raise where.at("model").error(f"unknown model {model!r} (one of {', '.join(MODELS)})")
+def _aggregation(raw: dict, where: _Where) -> tuple[str, str | None, bool]:
+    """A charge's aggregation, the property a unique_count counts, and whether it is recurring
+    (its scope reaches back over earlier periods)."""
     aggregation = raw.get("aggregation", "sum")
     if aggregation not in AGGREGATIONS:
         raise where.at("aggregation").error(
@@ -258,6 +258,25 @@ def _parse_charge(raw, where: _Where) -> Charge:
         raise where.at("unique_property").error("is required for aggregation unique_count")
     if unique_property and aggregation == "weighted_sum":
         raise where.at("unique_property").error("does not apply to aggregation weighted_sum")
+    recurring = raw.get("recurring", False)
+    if not isinstance(recurring, bool):
+        raise where.at("recurring").error(f"must be true or false, got {recurring!r}")
+    if recurring and aggregation not in RECURRING_AGGREGATIONS:
+        raise where.at("recurring").error(
+            f"does not apply to aggregation {aggregation} "
+            f"(only {', '.join(RECURRING_AGGREGATIONS)} carry over from earlier periods)"
+        )
+    return aggregation, unique_property, recurring
+
+
+def _parse_charge(raw, where: _Where) -> Charge:
+    if not isinstance(raw, dict):
+        raise where.error("must be a mapping")
+    _no_unknown_keys(raw, _CHARGE_KEYS, where)
+    model = _take(raw, "model", where)
+    if model not in MODELS:
+        raise where.at("model").error(f"unknown model {model!r} (one of {', '.join(MODELS)})")
+    aggregation, unique_property, recurring = _aggregation(raw, where)
     misplaced = sorted((set(raw) & set().union(*_MODEL_FIELDS.values())) - _MODEL_FIELDS[model])
     if misplaced:
         raise where.at(misplaced[0]).error(f"does not apply to model {model}")
@@ -303,6 +322,7 @@ def _parse_charge(raw, where: _Where) -> Charge:
         aggregation=aggregation,
         model=model,
         unique_property=str(unique_property) if unique_property else None,
+        recurring=recurring,
         status_ranges=status,
         property_filters=props,
         description=_text(raw.get("description"), where.at("description")),

@@ -136,15 +136,24 @@ def _seconds_into_day(at: pl.Expr) -> pl.Expr:
 
 
 def weighted_units(
-    rows: list[tuple[Decimal, Decimal, dt.date]], segment_end: dt.date, period
+    rows: list[tuple[Decimal, Decimal, dt.date]],
+    segment_end: dt.date,
+    period,
+    segment_start: dt.date | None = None,
 ) -> Decimal:
     """weighted_sum: the time integral of a level over the segment, in units x periods. Each
     row (sum of quantities, sum of quantity x seconds into its day, the day) changes the level
-    from its events' instants on; the level holds to the segment's end. Divided by the billing
-    period's seconds, to 9 decimals half-up; a level below zero prices as 0 (the negative_level
-    finding says so)."""
+    from its events' instants on; the level holds to the segment's end. A row of a day before
+    `segment_start` (a recurring charge's earlier events) is part of the level the segment
+    starts at. Divided by the billing period's seconds, to 9 decimals half-up; a level below
+    zero prices as 0 (the negative_level finding says so)."""
     period_seconds = (period[1] - period[0]).days * 86400
-    integral = sum((q * (segment_end - day).days * 86400 - qs for q, qs, day in rows), Decimal(0))
+    integral = Decimal(0)
+    for q, qs, day in rows:
+        if segment_start is not None and day < segment_start:
+            integral += q * (segment_end - segment_start).days * 86400
+        else:
+            integral += q * (segment_end - day).days * 86400 - qs
     units = (integral / period_seconds).quantize(QUANTUM, rounding=ROUND_HALF_UP)
     return max(units, ZERO)
 
@@ -157,12 +166,18 @@ def aggregate_groups(
     charge: Charge,
     groups: pl.DataFrame,
     *,
+    segment_start: dt.date | None = None,
     segment_end: dt.date | None = None,
     period: tuple[dt.date, dt.date] | None = None,
 ) -> tuple[Decimal, int]:
     """Units and billable events of one charge over `usage_groups` rows (sum, count, max,
     min, avg: the mean to 9 decimals half-up, unique_count of a property, latest by
-    occurred_at with ties to the highest event_id)."""
+    occurred_at with ties to the highest event_id).
+
+    A recurring charge's rows may reach back before `segment_start` (every earlier period):
+    they count in its units, and its billable events are the segment's own. unique_count
+    counts the ids whose latest event (by occurred_at, then event_id) is not a removal
+    (`operation_type: remove`)."""
     cond = pl.col("metric") == charge.metric
     if charge.status_ranges:
         cond &= pl.any_horizontal(
@@ -171,9 +186,12 @@ def aggregate_groups(
     for key, values in charge.property_filters:
         cond &= _property(key).is_in(list(values))
     matched = groups.filter(cond)
+    in_segment = matched if segment_start is None else matched.filter(pl.col("d") >= segment_start)
+    if not charge.recurring:
+        matched = in_segment
     if matched.is_empty():
         return ZERO, 0
-    events = int(matched["n"].sum())
+    events = int(in_segment["n"].sum())
     if charge.aggregation == "count":
         units = Decimal(events)
     elif charge.aggregation == "sum":
@@ -188,13 +206,31 @@ def aggregate_groups(
         rows = [
             (Decimal(q), Decimal(qs), d) for q, qs, d in matched.select("q", "qs", "d").iter_rows()
         ]
-        units = weighted_units(rows, segment_end, period)
+        units = weighted_units(rows, segment_end, period, segment_start)
     elif charge.aggregation == "unique_count":
-        units = Decimal(matched.select(_property(charge.unique_property)).drop_nulls().n_unique())
+        units = Decimal(ids_added(matched, charge.unique_property))
     else:  # latest: the last event by occurred_at, ties broken by the highest event_id
         # (floored at 0: a signed metric's last value may be negative, and bills 0)
         units = max(matched.sort("last_at", "last_id")["last_q"][-1], ZERO)
     return Decimal(units), events
+
+
+def ids_added(groups: pl.DataFrame, unique_property: str) -> int:
+    """The distinct non-null values of `unique_property` whose latest event (by occurred_at,
+    then event_id) is not a removal (`operation_type: remove`)."""
+    latest = (
+        groups.select(
+            _property(unique_property).alias("id"),
+            _property("operation_type").alias("operation"),
+            "last_at",
+            "last_id",
+        )
+        .drop_nulls("id")
+        .sort("last_at", "last_id")
+        .group_by("id", maintain_order=True)
+        .last()
+    )
+    return latest.filter(pl.col("operation").fill_null("") != "remove").height
 
 
 def month_bounds(month: dt.date) -> tuple[dt.date, dt.date]:
@@ -282,7 +318,8 @@ def rate_period(
     book: PriceBook, period_start: dt.date, groups: pl.DataFrame, subscriptions: pl.DataFrame
 ) -> list[RatedSegment]:
     """Every subscription segment of the period starting `period_start`, rated under `book`
-    from usage `groups` (see `usage_groups`), in subscription order. Raises LookupError when
+    from usage `groups` (see `usage_groups`; earlier periods' groups of the metrics recurring
+    charges price, when the book has any), in subscription order. Raises LookupError when
     the book has no version of a subscribed plan effective at the period's start."""
     start, end = month_bounds(period_start)
     rated = []
@@ -297,12 +334,14 @@ def rate_period(
                 f"the price book has no version of plan {sub['plan_id']!r} effective on "
                 f"{start} (subscription {sub['subscription_id']})"
             )
+        # A recurring charge reads the customer's earlier periods too.
         seg_groups = groups.filter(
-            (pl.col("customer_id") == sub["customer_id"])
-            & pl.col("d").is_between(seg_start, seg_end, closed="left")
+            (pl.col("customer_id") == sub["customer_id"]) & (pl.col("d") < seg_end)
         )
         usage = {
-            c.charge_id: aggregate_groups(c, seg_groups, segment_end=seg_end, period=(start, end))
+            c.charge_id: aggregate_groups(
+                c, seg_groups, segment_start=seg_start, segment_end=seg_end, period=(start, end)
+            )
             for c in plan.charges
         }
         segment = Segment(sub["customer_id"], plan, seg_start, seg_end)

@@ -44,9 +44,13 @@ def simulate_month(
     events: pl.LazyFrame,
     subscriptions: pl.DataFrame,
     current: dict[str, tuple[str, Decimal]],
+    history: pl.LazyFrame | None = None,
 ) -> list[SimulatedInvoice]:
     """Per customer: the month's current subtotal (`current`: customer -> currency, subtotal)
-    and its subtotal under `book`, from the month's `events` and the `subscriptions`."""
+    and its subtotal under `book`, from the month's `events` and the `subscriptions`; `history`
+    holds the earlier events of the metrics the book's recurring charges price."""
+    if history is not None:
+        events = pl.concat([history, events])
     try:
         rated = rate_period(book, month, usage_groups(events), subscriptions)
     except LookupError as exc:

@@ -139,6 +139,17 @@ def test_simulation_prints_the_difference_and_writes_nothing(backfilled, capsys)
     assert [D(x) for x in rows["c_caps"]] == [D("6.00"), D("6.00"), D(0)]
 
 
+def test_simulating_recurring_charges_reads_the_months_before(backfilled, tmp_path):
+    """October has no c_recur event: what its recurring charges bill is September's, carried
+    (5 seats = 5.00, member A = 3.00, 10 GB all month = 1.00), in the warehouse's draft and in
+    the simulation alike."""
+    home, out = backfilled.home, tmp_path / "october.csv"
+    args = ["--price-book", str(home.pricing), "--month", "2026-10", "--output", str(out)]
+    assert main(["simulate", "--home", str(home.root), *args]) == 0
+    rows = {r.split(",")[0]: r.split(",")[2:] for r in out.read_text().splitlines()[1:]}
+    assert [D(x) for x in rows["c_recur"]] == [D("9.00"), D("9.00"), D(0)]
+
+
 def test_backfill_turns_every_difference_into_an_adjustment(backfilled):
     home, issued = backfilled.home, backfilled.issued
     rows = q(

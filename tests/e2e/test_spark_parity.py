@@ -114,7 +114,8 @@ plans:
           - {up_to: null, rate: "0.0125"}
       - {charge_id: avg_storage, metric: storage_gb, aggregation: avg, model: per_unit,
          unit_price: "0.05", minimum: "1000.00"}
-      - {charge_id: volumes, metric: attached_gb, aggregation: weighted_sum, model: graduated,
+      - {charge_id: volumes, metric: attached_gb, aggregation: weighted_sum, recurring: true,
+         model: graduated,
          tiers: [{up_to: 100, unit_price: "0.10"}, {up_to: null, unit_price: "0.08"}]}
   - plan_id: breadth_b
     version: 1
@@ -125,7 +126,21 @@ plans:
          package_size: 500, package_price: "0.40", rounding: down, maximum: "0.40"}
       - {charge_id: min_storage, metric: storage_gb, aggregation: min, model: per_unit,
          unit_price: "0.07"}
+      - {charge_id: tokens_kept, metric: tokens, recurring: true, model: per_unit,
+         unit_price: "0.000001"}
+      - {charge_id: members, metric: members, aggregation: unique_count, unique_property: user,
+         recurring: true, model: per_unit, unit_price: "2.00"}
 """
+# Members of the breadth_b customer, added and removed (operation_type remove) across the
+# months: September ends with u2 (u1 removed), October with u3 and u1 again (u2 removed).
+MEMBERS = [
+    ("2026-09-03T10:00:00Z", "u1", None),
+    ("2026-09-05T11:00:00Z", "u2", None),
+    ("2026-09-20T23:59:59Z", "u1", "remove"),
+    ("2026-10-04T08:00:00Z", "u3", None),
+    ("2026-10-06T00:00:00Z", "u2", "remove"),
+    ("2026-10-07T00:00:00Z", "u1", "add"),
+]
 
 
 def _with_breadth(home: Home) -> None:
@@ -157,6 +172,25 @@ def _with_breadth(home: Home) -> None:
         + "\n",
         encoding="utf-8",
     )
+    [member] = subscriptions.filter(pl.col("subscription_id") == list(moved)[1])[
+        "customer_id"
+    ].to_list()
+    for month, folder in (("2026-09", "members"), ("2026-10", "2026/10")):
+        (home.landing_usage / folder).mkdir(parents=True, exist_ok=True)
+        pl.DataFrame(
+            {
+                "event_id": [f"mem-{n}" for n, m in enumerate(MEMBERS) if m[0].startswith(month)],
+                "occurred_at": [m[0] for m in MEMBERS if m[0].startswith(month)],
+                "customer_id": member,
+                "metric": "members",
+                "quantity": "1",
+                "properties": [
+                    json.dumps({"user": u} | ({"operation_type": op} if op else {}))
+                    for at, u, op in MEMBERS
+                    if at.startswith(month)
+                ],
+            }
+        ).write_csv(home.landing_usage / folder / "members.csv")
     subscriptions = subscriptions.with_columns(
         pl.col("subscription_id").replace_strict(moved, default=pl.col("plan_id")).alias("plan_id")
     )
@@ -261,6 +295,11 @@ def test_spark_and_duckdb_build_the_same_marts_row_for_row(parity):
     assert volumes.filter(pl.col("period_start") == START)["amount"].to_list() != [0]
     negative = spark["fct_billing_mismatches"].filter(pl.col("check_name") == "negative_level")
     assert negative["subject"].to_list() == ["volumes"]
+    # Recurring members, added and removed: September ends with u2, October with u3 and u1.
+    members = (
+        spark["fct_invoice_lines"].filter(pl.col("charge_id") == "members").sort("period_start")
+    )
+    assert members["quantity"].to_list() == [1, 2]
     # breadth_a's minimum of 1,000.00 on avg_storage binds, and its plan cap of 5.00 then too.
     commitments = spark["fct_invoice_lines"].filter(
         pl.col("line_type").is_in(["minimum_true_up", "spend_cap"])

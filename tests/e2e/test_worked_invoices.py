@@ -17,13 +17,14 @@ from worked_world import (
     EXPECTED_LINES,
     EXPECTED_QUANTITIES,
     PRICE_BOOK,
+    RECURRING_OCTOBER,
     SUBTOTALS,
     WORKED,
     q,
     write_csv,
     write_home,
 )
-from worlds import tally
+from worlds import Built, tally
 
 from cli.main import main
 from lake.home import Home
@@ -70,7 +71,8 @@ def worked(worlds, tmp_path_factory) -> Worked:
         + [
             (f"k_oct{n}", "2026-10-02T09:00:00Z", "c_cred", "api_calls", "", "200", "")
             for n in range(70)
-        ],
+        ]
+        + RECURRING_OCTOBER,
     )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TZ", "Pacific/Kiritimati")
@@ -221,6 +223,60 @@ def test_open_month_has_drafts_and_a_projection_through_the_tiers(worked):
     )
     page = (home.reports / "customers" / "c_grad.html").read_text(encoding="utf-8")
     assert "Period 2026-10, usage up to 2026-10-10 12:00 UTC." in page
+
+
+def test_recurring_charges_carry_september_into_october(worked):
+    """c_recur's October draft counts what September left: 5 seats carried + 48 bought = 53.00,
+    member A carried then removed and B added = 3.00, 10 GB carried and +20 from the 6th =
+    2.68 (worked out at RECURRING_OCTOBER). The projection scales only October's own seats:
+    5 + 48 x 31 / 9.5 days (as of 10 October 12:00) = 161.631578947 -> 161.63, + 3.00 + 2.68."""
+    home = worked.home
+    rows = q(
+        home,
+        "select charge_id, quantity, amount from marts.fct_invoice_lines "
+        "where customer_id = 'c_recur' and period_start = date '2026-10-01' order by 1",
+    )
+    assert rows == [
+        ("disk", D("26.774193548"), D("2.68")),
+        ("members", D(1), D("3.00")),
+        ("seats_held", D(53), D("53.00")),
+    ]
+    [(spend, projected)] = q(
+        home,
+        "select spend_to_date, projected_spend from marts.mart_customer_spend "
+        "where customer_id = 'c_recur'",
+    )
+    assert (spend, projected) == (D("58.68"), D("167.31"))
+
+
+def test_a_late_september_seat_reaches_october_through_the_carried_state(worked, tmp_path):
+    """One seat bought on 20 September arrives after October was rated: September's issued
+    invoice keeps 5.00 (the seat is an adjustment), October's draft holds 54 seats, and the
+    marts are those a full refresh gives."""
+    home = Built(worked.home, {}).copy(tmp_path).home
+    write_csv(
+        home.landing_usage / "late" / "2026-10-11.csv",
+        ["event_id", "occurred_at", "customer_id", "metric", "quantity", "status", "properties"],
+        [("r_late", "2026-09-20T00:00:00Z", "c_recur", "seat_changes", "1", "", "")],
+    )
+    assert tally(home, "run", "--from", "2026-10-10", "--to", "2026-10-10").status == 3
+    lines = (
+        "select i.period_start, i.status, l.quantity, l.amount from marts.fct_invoice_lines l "
+        "join marts.fct_invoices i using (invoice_id) "
+        "where i.customer_id = 'c_recur' and l.charge_id = 'seats_held' order by 1"
+    )
+    assert q(home, lines) == [
+        (dt.date(2026, 9, 1), "issued", D(5), D("5.00")),
+        (dt.date(2026, 10, 1), "draft", D(54), D("54.00")),
+    ]
+    [(difference,)] = q(
+        home,
+        "select difference from marts.fct_invoice_adjustments where customer_id = 'c_recur'",
+    )
+    assert difference == D("1.00")
+    incremental = q(home, "select * from marts.fct_invoice_lines order by 1")
+    tally(home, "run", "--from", "2026-10-10", "--to", "2026-10-10", "--full-refresh")
+    assert q(home, "select * from marts.fct_invoice_lines order by 1") == incremental
 
 
 def test_month_end_uses_utc_days(worked):

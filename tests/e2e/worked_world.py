@@ -153,6 +153,18 @@ plans:
       - {charge_id: floor_tokens, metric: floor_tokens, model: per_unit, unit_price: "0.10",
          minimum: "3.00"}
 
+  - plan_id: recur                  # recurring: earlier periods count (seats bought and kept,
+    version: 1                       # members until removed, a level carried over)
+    effective_from: 2026-01-01
+    currency: USD
+    charges:
+      - {charge_id: seats_held, metric: seat_changes, recurring: true, model: per_unit,
+         unit_price: "1.00"}
+      - {charge_id: members, metric: member_events, aggregation: unique_count,
+         unique_property: user, recurring: true, model: per_unit, unit_price: "3.00"}
+      - {charge_id: disk, metric: disk_gb, aggregation: weighted_sum, recurring: true,
+         model: per_unit, unit_price: "0.10"}
+
   - plan_id: yen                    # a currency without minor units
     version: 1
     effective_from: 2026-01-01
@@ -175,6 +187,7 @@ CUSTOMERS = {
     "c_cred": "USD",
     "c_breadth": "USD",
     "c_caps": "USD",
+    "c_recur": "USD",
 }
 
 SUBSCRIPTIONS = [
@@ -190,6 +203,7 @@ SUBSCRIPTIONS = [
     ("s_cred", "c_cred", "cred", "2026-09-01", ""),
     ("s_breadth", "c_breadth", "breadth", "2026-09-01", ""),
     ("s_caps", "c_caps", "caps", "2026-09-01", ""),
+    ("s_recur", "c_recur", "recur", "2026-09-01", ""),
 ]
 
 # (grant_id, customer, granted_at, credits, kind, purchase_amount, expires_at, priority)
@@ -299,6 +313,37 @@ EVENTS = [
         for n in range(7)
     ],
     ("ct1", "2026-09-16T00:00:00Z", "c_caps", "floor_tokens", "10", "200", ""),
+    # c_recur (October's events arrive with the later run: RECURRING_OCTOBER):
+    #   seats_held 2.5 + 2.5 = 5 * 1.00 = 5.00; members: user A -> 1 * 3.00 = 3.00;
+    #   disk 10 GB from 1 September, all month: 10 GB-months * 0.10 = 1.00
+    ("r1", "2026-09-09T00:00:00Z", "c_recur", "seat_changes", "2.5", "", ""),
+    ("r2", "2026-09-09T06:00:00Z", "c_recur", "seat_changes", "2.5", "", ""),
+    ("r3", "2026-09-09T00:00:00Z", "c_recur", "member_events", "1", "", '{"user": "A"}'),
+    ("r4", "2026-09-01T00:00:00Z", "c_recur", "disk_gb", "10", "", ""),
+]
+
+# c_recur's October, carried over from September (Lago's examples):
+#   seats_held 5 carried + 4 x 12 = 53 * 1.00 = 53.00
+#   members: A carried, B added on the 2nd, A removed on the 5th at 23:59:59 (a removal
+#     anywhere in the period counts) -> B alone: 3.00
+#   disk: 10 GB carried all 31 days, +20 from the 6th (26 days): (310 + 520) / 31 =
+#     26.774193548 GB-months * 0.10 = 2.6774... -> 2.68
+RECURRING_OCTOBER = [
+    *[
+        (f"r_oct{d}", f"2026-10-0{d}T08:00:00Z", "c_recur", "seat_changes", "12", "", "")
+        for d in (2, 3, 4, 5)
+    ],
+    ("r_b", "2026-10-02T00:00:00Z", "c_recur", "member_events", "1", "", '{"user": "B"}'),
+    (
+        "r_a_out",
+        "2026-10-05T23:59:59Z",
+        "c_recur",
+        "member_events",
+        "1",
+        "",
+        '{"user": "A", "operation_type": "remove"}',
+    ),
+    ("r_disk", "2026-10-06T00:00:00Z", "c_recur", "disk_gb", "20", "", ""),
 ]
 
 # invoice -> {(line_type, charge_id): amount}, all worked out above
@@ -322,6 +367,11 @@ EXPECTED_LINES = {
         ("usage", "floor_tokens"): D("1.00"),
         ("minimum_true_up", "floor_tokens"): D("2.00"),
         ("spend_cap", None): D("-2.00"),
+    },
+    "c_recur": {
+        ("usage", "seats_held"): D("5.00"),
+        ("usage", "members"): D("3.00"),
+        ("usage", "disk"): D("1.00"),
     },
     "c_breadth": {
         ("usage", "payouts"): D("591.00"),
@@ -349,6 +399,9 @@ EXPECTED_QUANTITIES = {
     ("c_breadth", "gpu_avg"): D(7),
     ("c_breadth", "floor"): D(3),
     ("c_breadth", "storage"): D(15),
+    ("c_recur", "seats_held"): D(5),
+    ("c_recur", "members"): D(1),
+    ("c_recur", "disk"): D(10),
 }
 SUBTOTALS = {c: sum(lines.values()) for c, lines in EXPECTED_LINES.items()}
 

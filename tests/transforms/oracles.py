@@ -46,6 +46,7 @@ def aggregate(
     charge: Charge,
     events: Iterable[Event],
     *,
+    segment_start: dt.datetime | None = None,
     segment_end: dt.datetime | None = None,
     period: tuple[dt.datetime, dt.datetime] | None = None,
 ) -> tuple[Decimal, int]:
@@ -53,13 +54,21 @@ def aggregate(
 
     sum and count add up quantities and events; max and min take the largest and the smallest
     quantity; avg their mean, to 9 decimals rounded half-up; unique_count
-    counts distinct non-null values of `unique_property`; latest takes the quantity of the
+    counts the distinct non-null values of `unique_property` whose latest event is not a
+    removal (`operation_type: remove`); latest takes the quantity of the
     last event by occurred_at, ties going to the highest event_id; weighted_sum walks the
     level event by event (each quantity a change at its instant, to the whole second) and
     integrates it to `segment_end`, over the `period`'s seconds, to 9 decimals half-up, a level
     below zero counting 0. No events: zero units.
+
+    Events before `segment_start` count only for a recurring charge: in a sum and a
+    unique_count, and as the level a weighted_sum starts the segment at. Billable events are
+    the segment's own.
     """
     billable = [e for e in events if matches(charge, e)]
+    in_segment = [e for e in billable if segment_start is None or e.occurred_at >= segment_start]
+    if not charge.recurring:
+        billable = in_segment
     if not billable:
         return ZERO, 0
     if charge.aggregation == "sum":
@@ -74,23 +83,41 @@ def aggregate(
         mean = sum((e.quantity for e in billable), ZERO) / len(billable)
         units = mean.quantize(Decimal("0.000000001"), rounding=ROUND_HALF_UP)
     elif charge.aggregation == "unique_count":
-        values = {e.properties.get(charge.unique_property) for e in billable}
-        units = Decimal(len(values - {None}))
+        units = _ids_added(billable, charge.unique_property)
     elif charge.aggregation == "weighted_sum":
-        changes = sorted((e.occurred_at.replace(microsecond=0), e.quantity) for e in billable)
-        level, integral = ZERO, ZERO
-        for (at, change), after in zip(
-            changes, [c[0] for c in changes[1:]] + [segment_end], strict=True
-        ):
-            level += change
-            integral += level * Decimal(int((after - at).total_seconds()))
-        seconds = Decimal(int((period[1] - period[0]).total_seconds()))
-        units = max((integral / seconds).quantize(Decimal("0.000000001"), ROUND_HALF_UP), ZERO)
+        carried = [e for e in billable if segment_start and e.occurred_at < segment_start]
+        units = _level_integral(carried, in_segment, segment_start, segment_end, period)
     elif charge.aggregation == "latest":
         units = max(max(billable, key=lambda e: (e.occurred_at, e.event_id)).quantity, ZERO)
     else:
         raise ValueError(f"unknown aggregation {charge.aggregation!r}")
-    return units, len(billable)
+    return units, len(in_segment)
+
+
+def _ids_added(events: list[Event], unique_property: str) -> Decimal:
+    """The values of `unique_property` whose latest event is not a removal."""
+    latest = {}
+    for e in sorted(events, key=lambda e: (e.occurred_at, e.event_id)):
+        if e.properties.get(unique_property) is not None:
+            latest[e.properties[unique_property]] = e
+    removed = [e for e in latest.values() if e.properties.get("operation_type") == "remove"]
+    return Decimal(len(latest) - len(removed))
+
+
+def _level_integral(carried, changed, segment_start, segment_end, period) -> Decimal:
+    """The level walked change by change from the `carried` events' sum at the segment's start,
+    integrated to its end, over the period's seconds (9 decimals half-up, at least 0)."""
+    changes = sorted((e.occurred_at.replace(microsecond=0), e.quantity) for e in changed)
+    if carried:
+        changes.insert(0, (segment_start, sum((e.quantity for e in carried), ZERO)))
+    level, integral = ZERO, ZERO
+    for (at, change), after in zip(
+        changes, [c[0] for c in changes[1:]] + [segment_end], strict=True
+    ):
+        level += change
+        integral += level * Decimal(int((after - at).total_seconds()))
+    seconds = Decimal(int((period[1] - period[0]).total_seconds()))
+    return max((integral / seconds).quantize(Decimal("0.000000001"), ROUND_HALF_UP), ZERO)
 
 
 @dataclass(frozen=True)

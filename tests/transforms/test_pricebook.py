@@ -447,3 +447,24 @@ def test_a_weighted_sum_makes_its_metric_signed_in_the_whole_book(tmp_path):
         "plans.yaml: plan archive v1: charges[0].unique_property: does not apply to "
         "aggregation weighted_sum"
     )
+
+
+def test_recurring_is_read_on_sum_unique_count_and_weighted_sum_only(tmp_path):
+    book = book_from(tmp_path, SIGNED.replace("weighted_sum,", "weighted_sum, recurring: true,"))
+    assert book.plans[0].charges[0].recurring
+    assert book.recurring_metrics == {"storage_gb"}
+    assert not book.plans[1].charges[0].recurring
+    with pytest.raises(PriceBookError) as err:
+        book_from(
+            tmp_path,
+            SIGNED.replace("aggregation: latest,", "aggregation: latest, recurring: true,"),
+        )
+    assert str(err.value) == (
+        "plans.yaml: plan other v1: charges[0].recurring: does not apply to aggregation latest "
+        "(only sum, unique_count, weighted_sum carry over from earlier periods)"
+    )
+    with pytest.raises(PriceBookError) as err:
+        book_from(tmp_path, SIGNED.replace("weighted_sum,", "weighted_sum, recurring: yes please,"))
+    assert str(err.value).startswith(
+        "plans.yaml: plan archive v1: charges[0].recurring: must be true or false, got 'yes please'"
+    )

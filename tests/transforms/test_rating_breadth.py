@@ -3,6 +3,7 @@ at a rate (graduated_percentage), tiers priced in packages, packages rounded dow
 avg and min aggregations. The arithmetic is written next to each expected value."""
 
 import datetime as dt
+import json
 from decimal import Decimal as D
 
 import pytest
@@ -203,3 +204,122 @@ def test_latest_on_a_signed_metric_is_floored_at_zero():
     events = [_change("a", _oct(1), "3"), _change("b", _oct(2), "-5")]
     assert aggregate(charge, events)[0] == D(0)
     assert aggregate(charge, events[:1])[0] == D(3)
+
+
+# --- recurring metrics and unique_count removals (Lago's examples) -----------------------------
+
+SEPTEMBER_9 = dt.datetime(2026, 9, 9, tzinfo=dt.UTC)
+
+
+def _seat(eid: str, at: dt.datetime, user: str, operation: str | None = None) -> Event:
+    props = {"user": user} | ({"operation_type": operation} if operation else {})
+    return Event(eid, at, "seats", D(1), properties=props)
+
+
+def _both_ways(charge: Charge, events: list[Event], start=OCTOBER[0], end=OCTOBER[1]):
+    """Units by the per-event oracle and by the reference that simulate uses (events grouped by
+    day, earlier periods included); the two must agree."""
+    import polars as pl
+
+    from transforms.rating import aggregate_groups, usage_groups
+
+    oracle = aggregate(charge, events, segment_start=start, segment_end=end, period=OCTOBER)
+    frame = pl.LazyFrame(
+        {
+            "event_id": [e.event_id for e in events],
+            "customer_id": ["c"] * len(events),
+            "occurred_at": [e.occurred_at for e in events],
+            "metric": [e.metric for e in events],
+            "status": [e.status for e in events],
+            "properties": [json.dumps(e.properties, sort_keys=True) for e in events],
+            "quantity": [e.quantity for e in events],
+        },
+        schema_overrides={"quantity": pl.Decimal(38, 9), "status": pl.Int32},
+    )
+    grouped = aggregate_groups(
+        charge,
+        usage_groups(frame),
+        segment_start=start.date(),
+        segment_end=end.date(),
+        period=(OCTOBER[0].date(), OCTOBER[1].date()),
+    )
+    assert grouped == oracle
+    return oracle
+
+
+@pytest.mark.parametrize(
+    ("recurring", "removal", "units"),
+    [
+        (True, False, 2),  # A from September, B from October
+        (False, False, 1),  # B only: A was added before the period
+        (True, True, 1),  # A removed on 24 October 23:59:59: B is left
+        (False, True, 1),  # B added; A's latest event in October is its removal
+    ],
+)
+def test_unique_count_counts_the_ids_whose_latest_event_is_not_a_removal(recurring, removal, units):
+    charge = Charge("seats", "seats", "unique_count", "per_unit", "user", recurring=recurring)
+    events = [_seat("a1", SEPTEMBER_9, "A"), _seat("b1", _oct(19), "B")]
+    if removal:
+        events.append(
+            _seat("a2", dt.datetime(2026, 10, 24, 23, 59, 59, tzinfo=dt.UTC), "A", "remove")
+        )
+    assert _both_ways(charge, events)[0] == units
+
+
+def test_a_removal_anywhere_in_the_period_counts_with_no_proration():
+    """Lago: A added on 9 September, removed on 24 October at 23:59:59: October bills 0."""
+    charge = Charge("seats", "seats", "unique_count", "per_unit", "user", recurring=True)
+    events = [
+        _seat("a1", SEPTEMBER_9, "A"),
+        _seat("a2", dt.datetime(2026, 10, 24, 23, 59, 59, tzinfo=dt.UTC), "A", "remove"),
+    ]
+    assert _both_ways(charge, events) == (D(0), 1)
+
+
+def test_an_id_added_again_after_its_removal_counts():
+    charge = Charge("seats", "seats", "unique_count", "per_unit", "user")
+    events = [
+        _seat("a1", _oct(2), "A"),
+        _seat("a2", _oct(3), "A", "remove"),
+        _seat("a3", _oct(4), "A", "add"),  # any operation but remove adds
+    ]
+    assert _both_ways(charge, events) == (D(1), 3)
+
+
+@pytest.mark.parametrize(("recurring", "units"), [(True, D(53)), (False, D(48))])
+def test_a_recurring_sum_carries_every_earlier_period(recurring, units):
+    """Lago: 2.5 + 2.5 in September, 4 x 12 in October: recurring 53, not 48."""
+    charge = Charge("seats", "seats", "sum", "per_unit", recurring=recurring)
+    events = [
+        Event("s1", SEPTEMBER_9, "seats", D("2.5")),
+        Event("s2", SEPTEMBER_9, "seats", D("2.5")),
+    ]
+    events += [Event(f"o{i}", _oct(2 + i), "seats", D(12)) for i in range(4)]
+    assert _both_ways(charge, events) == (units, 4)
+
+
+def test_a_recurring_weighted_sum_starts_at_the_level_carried_over():
+    """10 GB attached in September, +20 on 16 October: (10 x 15 + 30 x 16) / 31 = 20.322580645
+    GB-months (not recurring: 20 x 16 / 31 = 10.322580645)."""
+    events = [_change("a", SEPTEMBER_9, "10"), _change("b", _oct(16), "20")]
+    for recurring, units in ((True, D("20.322580645")), (False, D("10.322580645"))):
+        charge = Charge(
+            "storage",
+            "storage_gb",
+            "weighted_sum",
+            "per_unit",
+            unit_price=D("0.10"),
+            recurring=recurring,
+        )
+        assert _both_ways(charge, events) == (units, 1)
+
+
+def test_a_recurring_charge_on_a_segment_that_starts_mid_period_counts_the_days_before_it():
+    """A plan change on 10 October: the new segment's recurring sum holds the 3 seats bought on
+    the 5th and the 2 on the 12th; the weighted level starts at 3 on the 10th."""
+    events = [Event("x", _oct(5), "seats", D(3)), Event("y", _oct(12), "seats", D(2))]
+    seats = Charge("seats", "seats", "sum", "per_unit", recurring=True)
+    assert _both_ways(seats, events, start=_oct(10)) == (D(5), 1)
+    level = Charge("lvl", "seats", "weighted_sum", "per_unit", recurring=True)
+    # 3 x 22 days (10th to the end) + 2 x 20 days (12th to the end) = 106 / 31
+    assert _both_ways(level, events, start=_oct(10)) == (D("3.419354839"), 1)

@@ -87,3 +87,29 @@
         {%- endfor -%})
     {%- endif -%}
 {%- endmacro %}
+
+{# The latest period `relation` holds before the first of `periods` (a 'YYYY-MM-DD' string),
+   or none: the state a running model continues from. #}
+{% macro period_before(relation, periods) -%}
+    {%- if not execute or not periods -%}{{ return(none) }}{%- endif -%}
+    {%- set sql -%}
+        select cast(max(period_start) as {{ dbt.type_string() }})
+        from {{ relation }}
+        where period_start < cast('{{ periods[0] }}' as date)
+    {%- endset -%}
+    {{ return(run_query(sql).columns[0].values()[0]) }}
+{%- endmacro %}
+
+{# A filter on a date column for a running model: the dates after the period `kept` (or from
+   the start of history) up to the end of the last of `periods`; every date when `periods` is
+   none (a full build), none when it is empty. #}
+{% macro dates_after_kept(column, kept, periods) -%}
+    {%- if periods is none -%}
+        1 = 1
+    {%- elif periods | length == 0 -%}
+        1 = 0
+    {%- else -%}
+        {{ column }} < {{ add_months("cast('" ~ periods[-1] ~ "' as date)", 1) }}
+        {%- if kept %} and {{ column }} >= {{ add_months("cast('" ~ kept ~ "' as date)", 1) }}{% endif %}
+    {%- endif -%}
+{%- endmacro %}

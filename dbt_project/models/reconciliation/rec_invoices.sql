@@ -2,7 +2,8 @@
 --   usage_differs_from_invoice   billable usage in fct_usage_daily vs the quantity on a draft
 --                                invoice, per customer, period and charge (sum and count
 --                                charges; max, unique_count and latest are not additive over
---                                days). Issued invoices differ by design once usage arrives
+--                                days; a recurring sum adds what it carried from before the
+--                                segment). Issued invoices differ by design once usage arrives
 --                                late: rec_adjustments reports what that changes.
 --   lines_differ_from_subtotal   the sum of an invoice's lines vs its subtotal
 --   total_differs_from_credits   total vs subtotal - credits_applied (and never negative)
@@ -23,7 +24,12 @@ ledger as (select * from {{ ref('fct_credit_ledger') }}),
 event_groups as (select * from {{ ref('int_usage_event_groups') }}),
 
 aggregations as (
-    select customer_id, period_start, charge_id, max(aggregation) as aggregation
+    select
+        customer_id,
+        period_start,
+        charge_id,
+        max(aggregation) as aggregation,
+        sum(carried_units) as carried_units
     from charge_usage
     group by 1, 2, 3
 ),
@@ -55,7 +61,7 @@ usage_vs_invoice as (
         a.period_start,
         a.charge_id as subject,
         cast(case a.aggregation when 'count' then coalesce(u.events, 0)
-            else coalesce(u.quantity, 0) end as {{ q }}) as expected,
+            else coalesce(u.quantity, 0) + a.carried_units end as {{ q }}) as expected,
         cast(coalesce(v.quantity, 0) as {{ q }}) as actual
     from aggregations as a
     inner join invoices as i

@@ -5,6 +5,7 @@ select
     metric,
     aggregation,
     unique_property,
+    recurring,
     model,
     unit_price,
     free_units,

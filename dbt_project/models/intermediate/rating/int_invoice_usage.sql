@@ -4,14 +4,20 @@
 --   avg                 the sum over the count of billable events (9 decimals, half-up)
 --   weighted_sum        the level's integral over the segment (quantities are changes at
 --                       their instants, to the second), over the billing period's seconds
---   unique_count        distinct non-null values of one property; properties are part of the
---                       group key, so the groups hold every distinct value
+--   unique_count        the distinct non-null values of one property whose latest event (by
+--                       occurred_at, then event_id) is not a removal (operation_type
+--                       remove); properties are part of the group key, so the groups hold
+--                       every value with its latest event
 --   latest              quantity of the last billable event by occurred_at (ties: the
 --                       highest event_id): the latest of the groups' own latest events
 -- Also the usage projected to the end of the segment, for spend dashboards: sums and counts
 -- scale by the segment's length over the time elapsed in it, in seconds up to "as of" (the
 -- latest event, stg_lake__as_of); max, min, avg, unique_count and latest are levels, not
 -- flows, and stay as they are.
+-- A recurring charge (sum, unique_count, weighted_sum) also counts every matching event before
+-- its segment: the state carried to the period's start (int_usage_carried) and the period's own
+-- days before the segment. carried_units is that part of a sum (or the level a weighted_sum
+-- starts the segment at); it is not projected.
 -- Incremental by billing period, over the periods whose inputs changed.
 {{ config(**period_incremental()) }}
 
@@ -44,6 +50,115 @@ groups as (
 fingerprints as (select * from {{ ref('int_period_fingerprints') }}),
 as_of as (select * from {{ ref('stg_lake__as_of') }}),
 
+recurring as (select * from charges where recurring),
+
+-- The period whose carried state each rebuilt period starts from: the one before it.
+carried_from as (
+    select f.period_start, max(p.period_start) as carried_period
+    from fingerprints as f
+    inner join fingerprints as p on p.period_start < f.period_start
+    where {{ date_in_periods('f.period_start', periods) }}
+    group by 1
+),
+
+-- What a recurring charge counts from before its segment: the state at the end of the period
+-- before (dated that period's start) and the period's own days (dated their day).
+earlier as (
+    select
+        cf.period_start,
+        st.period_start as day,
+        st.customer_id,
+        st.metric,
+        st.status_key,
+        st.properties_key,
+        st.quantity,
+        st.latest_occurred_at,
+        st.latest_event_id
+    from carried_from as cf
+    inner join {{ ref('int_usage_carried') }} as st on st.period_start = cf.carried_period
+    union all
+    select
+        {{ month_start('d.usage_date') }} as period_start,
+        d.usage_date as day,
+        d.customer_id,
+        d.metric,
+        d.status_key,
+        d.properties_key,
+        d.quantity,
+        d.latest_occurred_at,
+        d.latest_event_id
+    from {{ ref('int_usage_daily') }} as d
+    where {{ date_in_periods('d.usage_date', periods) }}
+        and d.metric in (select metric from recurring)
+),
+
+before_segment as (
+    select
+        s.segment_id,
+        r.charge_id,
+        e.properties_key,
+        e.quantity,
+        e.latest_occurred_at,
+        e.latest_event_id
+    from segments as s
+    inner join recurring as r
+        on s.plan_id = r.plan_id
+        and s.plan_version = r.plan_version
+    inner join earlier as e
+        on s.customer_id = e.customer_id
+        and s.period_start = e.period_start
+        and e.day < s.segment_start
+        and r.metric = e.metric
+    inner join matched as m
+        on s.plan_id = m.plan_id
+        and s.plan_version = m.plan_version
+        and r.charge_id = m.charge_id
+        and e.metric = m.metric
+        and e.status_key = m.status_key
+        and e.properties_key = m.properties_key
+),
+
+carried_by_charge as (
+    select segment_id, charge_id, sum(quantity) as carried_quantity
+    from before_segment
+    group by 1, 2
+),
+
+-- unique_count: each value's latest event, from the segment's groups and (recurring) before.
+id_events as (
+    select u.segment_id, u.charge_id, u.properties_key, u.latest_occurred_at, u.latest_event_id
+    from usage as u
+    union all
+    select segment_id, charge_id, properties_key, latest_occurred_at, latest_event_id
+    from before_segment
+),
+
+ids_ranked as (
+    select
+        i.segment_id,
+        i.charge_id,
+        {{ json_get('i.properties_key', "'operation_type'") }} as operation,
+        row_number() over (
+            partition by i.segment_id, i.charge_id, {{ json_get('i.properties_key', 'c.unique_property') }}
+            order by i.latest_occurred_at desc, i.latest_event_id desc
+        ) as recency
+    from id_events as i
+    inner join segments as s on i.segment_id = s.segment_id
+    inner join charges as c
+        on s.plan_id = c.plan_id
+        and s.plan_version = c.plan_version
+        and i.charge_id = c.charge_id
+    where c.aggregation = 'unique_count'
+        and {{ json_get('i.properties_key', 'c.unique_property') }} is not null
+),
+
+ids_added as (
+    select segment_id, charge_id, count(*) as unique_values
+    from ids_ranked
+    where recency = 1 and coalesce(operation, '') <> 'remove'
+    group by 1, 2
+),
+
 usage_by_charge as (
     select
         u.segment_id,
@@ -57,8 +172,7 @@ usage_by_charge as (
             - u.quantity_seconds
         ) as level_seconds,
         max(u.max_quantity) as max_quantity,
-        min(u.min_quantity) as min_quantity,
-        count(distinct {{ json_get('u.properties_key', 'c.unique_property') }}) as unique_values
+        min(u.min_quantity) as min_quantity
     from usage as u
     inner join charges as c
         on u.plan_id = c.plan_id
@@ -103,6 +217,9 @@ latest_usage as (
 ),
 
 measured as (
+    {#- a weighted_sum's integral, in units x seconds: the segment's changes and the level it
+        started at (a recurring charge's carried level) held all the segment #}
+    {%- set level_seconds = 'coalesce(u.level_seconds, 0) + coalesce(cc.carried_quantity, 0) * 86400 * s.segment_days' %}
     select
         s.segment_id,
         s.customer_id,
@@ -113,24 +230,31 @@ measured as (
         c.aggregation,
         coalesce(u.billable_events, 0) as billable_events,
         -- A weighted_sum level that ended below zero: priced as 0 (finding negative_level).
-        coalesce(c.aggregation = 'weighted_sum' and u.level_seconds < 0, false) as level_below_zero,
+        c.aggregation = 'weighted_sum' and {{ level_seconds }} < 0 as level_below_zero,
         -- Each branch is cast on its own so that no engine's CASE type unification can
         -- change the scale of a fractional quantity.
         case c.aggregation
-            when 'sum' then cast(coalesce(u.sum_quantity, 0) as {{ quantity_type() }})
+            when 'sum' then cast(
+                coalesce(u.sum_quantity, 0) + coalesce(cc.carried_quantity, 0) as {{ quantity_type() }}
+            )
             when 'count' then cast(coalesce(u.billable_events, 0) as {{ quantity_type() }})
             when 'max' then cast(coalesce(u.max_quantity, 0) as {{ quantity_type() }})
             when 'min' then cast(coalesce(u.min_quantity, 0) as {{ quantity_type() }})
-            when 'weighted_sum' then cast(coalesce(
-                {{ scale_quantity('greatest(u.level_seconds, 0)', '1', '86400 * s.period_days') }}, 0
-            ) as {{ quantity_type() }})
+            when 'weighted_sum' then cast(
+                {{ scale_quantity('greatest(' ~ level_seconds ~ ', 0)', '1', '86400 * s.period_days') }}
+                as {{ quantity_type() }}
+            )
             when 'avg' then cast(coalesce(
                 {{ scale_quantity('u.sum_quantity', '1', 'u.billable_events') }}, 0
             ) as {{ quantity_type() }})
-            when 'unique_count' then cast(coalesce(u.unique_values, 0) as {{ quantity_type() }})
+            when 'unique_count' then cast(coalesce(ia.unique_values, 0) as {{ quantity_type() }})
             -- floored at 0: a signed metric's last value may be negative (bills 0)
             when 'latest' then cast(greatest(coalesce(lu.latest_quantity, 0), 0) as {{ quantity_type() }})
         end as units,
+        cast(
+            case when c.aggregation = 'sum' then coalesce(cc.carried_quantity, 0) else 0 end
+            as {{ quantity_type() }}
+        ) as carried_units,
         86400 * s.segment_days as segment_seconds,
         a.as_of_epoch_seconds - {{ date_epoch_seconds('s.segment_start') }} as seconds_since_start
     from segments as s
@@ -141,6 +265,12 @@ measured as (
     left join usage_by_charge as u
         on s.segment_id = u.segment_id
         and c.charge_id = u.charge_id
+    left join carried_by_charge as cc
+        on s.segment_id = cc.segment_id
+        and c.charge_id = cc.charge_id
+    left join ids_added as ia
+        on s.segment_id = ia.segment_id
+        and c.charge_id = ia.charge_id
     left join latest_usage as lu
         on s.segment_id = lu.segment_id
         and c.charge_id = lu.charge_id
@@ -174,10 +304,11 @@ final as (
         billable_events,
         level_below_zero,
         units,
+        carried_units,
         case
             when aggregation not in ('sum', 'count') or elapsed_seconds in (0, segment_seconds)
                 then units
-            else {{ scale_quantity('units', 'segment_seconds', 'elapsed_seconds') }}
+            else carried_units + {{ scale_quantity('units - carried_units', 'segment_seconds', 'elapsed_seconds') }}
         end as projected_units,
         case
             when elapsed_seconds in (0, segment_seconds)

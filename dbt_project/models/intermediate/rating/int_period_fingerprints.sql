@@ -1,8 +1,10 @@
 -- One digest per billing period of everything rating that period reads, for the models
 -- incremental by period (see macros/incremental.sql): the events the batches recorded on each
 -- of its days, its subscription segments, the price book rows of the plan versions in force
--- in it, and "as of" as far as it reaches into the period. A period whose digest changed is
--- rated again; the others are left as they were built.
+-- in it, and "as of" as far as it reaches into the period. When the price book has a recurring
+-- charge (its scope reaches back over earlier periods), also the metrics carried and the events
+-- of every earlier day. A period whose digest changed is rated again; the others are left as
+-- they were built.
 {%- set charges = ref('stg_pricing__charges') %}
 {%- set tiers = ref('stg_pricing__charge_tiers') %}
 {%- set status_filters = ref('stg_pricing__charge_status_filters') %}
@@ -57,6 +59,23 @@ reach as (
     cross join as_of as a
 ),
 
+recurring_metrics as (
+    select distinct metric from {{ charges }} where recurring
+),
+
+carried as (
+    -- the events recorded before the period, and each metric carried over
+    select p.period_start, {{ row_text(["'carried'", 'coalesce(sum(d.events), 0)']) }} as part
+    from periods as p
+    cross join (select distinct 1 as carrying from recurring_metrics) as r
+    left join batch_days as d on d.event_date < p.period_start
+    group by 1
+    union all
+    select p.period_start, {{ row_text(["'recurring'", 'r.metric']) }} as part
+    from periods as p
+    cross join recurring_metrics as r
+),
+
 parts as (
     select * from days
     union all
@@ -65,6 +84,8 @@ parts as (
     select * from pricing_rows
     union all
     select * from reach
+    union all
+    select * from carried
 )
 
 select period_start, {{ digest_of('part') }} as fingerprint

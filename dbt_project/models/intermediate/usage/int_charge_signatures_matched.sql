@@ -1,15 +1,28 @@
 -- Which charge (if any) each distinct event signature falls under. Charges of one plan on the
 -- same metric have disjoint filters (validated in the price book), so at most one matches;
--- a signature that matches none is usage that is not billable.
+-- a signature that matches none is usage that is not billable. A recurring charge also reads
+-- events from before its plan version was in force (int_usage_carried): their signatures are
+-- matched against it too.
 with
+
+charges as (select * from {{ ref('stg_pricing__charges') }}),
+carried as (select * from {{ ref('int_usage_carried') }}),
 
 signatures as (
     select distinct plan_id, plan_version, metric, status_key, properties_key
     from {{ ref('int_usage_event_groups') }}
     where plan_id is not null
+    union
+    select c.plan_id, c.plan_version, s.metric, s.status_key, s.properties_key
+    from (
+        -- the state at the latest period holds every signature carried so far
+        select distinct metric, status_key, properties_key
+        from carried
+        where period_start = (select max(period_start) from carried)
+    ) as s
+    inner join charges as c on s.metric = c.metric
+    where c.recurring
 ),
-
-charges as (select * from {{ ref('stg_pricing__charges') }}),
 status_filters as (select * from {{ ref('stg_pricing__charge_status_filters') }}),
 property_filters as (select * from {{ ref('stg_pricing__charge_property_filters') }}),
 
