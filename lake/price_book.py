@@ -75,6 +75,7 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
                     "aggregation": c.aggregation,
                     "unique_property": c.unique_property,
                     "recurring": c.recurring,
+                    "bucket": c.bucket,
                     "model": c.model,
                     "unit_price": c.unit_price,
                     "free_units": c.free_units,

@@ -130,6 +130,7 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "aggregation": pl.String,
         "unique_property": pl.String,
         "recurring": pl.Boolean,  # the scope reaches back over earlier periods
+        "bucket": pl.String,  # hour or day: max or sum per UTC bucket, each priced alone
         "model": pl.String,
         "unit_price": PRICE_TYPE,
         "free_units": QUANTITY_TYPE,

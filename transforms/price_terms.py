@@ -40,6 +40,8 @@ class Charge:
     # sum, unique_count, weighted_sum: the scope is every matching event before the segment's
     # end, from any earlier period (seats bought and never returned)
     recurring: bool = False
+    # max or sum per UTC hour or day, each bucket priced on its own (tiers restart)
+    bucket: str | None = None
     status_ranges: tuple[tuple[int, int], ...] = ()  # empty = any status
     property_filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
     unit_price: Decimal | None = None
@@ -85,6 +87,11 @@ class PriceBook:
         """Metrics whose negative quantities are accepted: those a weighted_sum charge of any
         plan or version prices."""
         return {c.metric for p in self.plans for c in p.charges if c.aggregation == "weighted_sum"}
+
+    @property
+    def hourly(self) -> bool:
+        """Whether a charge buckets by the hour (rating then needs hourly groups)."""
+        return any(c.bucket == "hour" for p in self.plans for c in p.charges)
 
     @property
     def recurring_metrics(self) -> set[str]:

@@ -30,6 +30,9 @@ SIGNED_AGGREGATIONS = ("weighted_sum", "latest")
 # What may be recurring: the aggregations whose units over all earlier periods mean something
 # (a running total, the ids still added, a level carried over).
 RECURRING_AGGREGATIONS = ("sum", "unique_count", "weighted_sum")
+BUCKETS = ("hour", "day")  # UTC
+BUCKET_AGGREGATIONS = ("max", "sum")
+PERCENTAGE_MODELS = ("percentage", "graduated_percentage")
 SUCCESS_STATUS = (200, 299)
 
 
@@ -117,6 +120,7 @@ _CHARGE_KEYS = {
     "aggregation",
     "unique_property",
     "recurring",
+    "bucket",
     "filter",
     "model",
     "unit_price",
@@ -245,6 +249,23 @@ def _tier_price(t: dict, w: _Where, model: str) -> dict:
     }
 
 
+def _bucket(raw: dict, where: _Where, aggregation: str, recurring: bool) -> str | None:
+    """A charge's bucket (hour or day): max or sum per bucket, each priced on its own."""
+    bucket = raw.get("bucket")
+    if bucket is None:
+        return None
+    w = where.at("bucket")
+    if bucket not in BUCKETS:
+        raise w.error(f"must be hour or day (UTC), got {bucket!r}")
+    if aggregation not in BUCKET_AGGREGATIONS:
+        raise w.error(f"does not apply to aggregation {aggregation} (only max and sum)")
+    if recurring:
+        raise w.error("does not apply to a recurring charge")
+    if raw.get("model") in PERCENTAGE_MODELS:
+        raise w.error(f"does not apply to model {raw['model']}")
+    return bucket
+
+
 def _aggregation(raw: dict, where: _Where) -> tuple[str, str | None, bool]:
     """A charge's aggregation, the property a unique_count counts, and whether it is recurring
     (its scope reaches back over earlier periods)."""
@@ -277,6 +298,7 @@ def _parse_charge(raw, where: _Where) -> Charge:
     if model not in MODELS:
         raise where.at("model").error(f"unknown model {model!r} (one of {', '.join(MODELS)})")
     aggregation, unique_property, recurring = _aggregation(raw, where)
+    bucket = _bucket(raw, where, aggregation, recurring)
     misplaced = sorted((set(raw) & set().union(*_MODEL_FIELDS.values())) - _MODEL_FIELDS[model])
     if misplaced:
         raise where.at(misplaced[0]).error(f"does not apply to model {model}")
@@ -323,6 +345,7 @@ def _parse_charge(raw, where: _Where) -> Charge:
         model=model,
         unique_property=str(unique_property) if unique_property else None,
         recurring=recurring,
+        bucket=bucket,
         status_ranges=status,
         property_filters=props,
         description=_text(raw.get("description"), where.at("description")),

@@ -90,19 +90,22 @@ def charge_amount(charge: Charge, units: Decimal, billable_events: int) -> Decim
     raise ValueError(f"unknown model {charge.model!r}")
 
 
-def usage_groups(events: pl.LazyFrame) -> pl.DataFrame:
+def usage_groups(events: pl.LazyFrame, *, hours: bool = False) -> pl.DataFrame:
     """Events collapsed to one row per (customer, day, metric, status, properties) with what
-    every aggregation needs: count, sum and max of quantity, and the last event.
+    every aggregation needs: count, sum and max of quantity, and the last event. With `hours`,
+    one row per hour of the day too (`h`), for charges bucketed by the hour.
 
     The vectorized counterpart of the per-event oracle in tests/transforms/oracles.py, for
     whole months of events (`tally simulate`, the demo's billing system); `aggregate_groups`
     rates a charge from it.
     """
     last = (pl.col("occurred_at"), pl.col("event_id"))
+    hour = [pl.col("occurred_at").dt.hour().alias("h")] if hours else []
     return (
         events.group_by(
             "customer_id",
             pl.col("occurred_at").dt.date().alias("d"),
+            *hour,
             "metric",
             "status",
             "properties",
@@ -162,6 +165,18 @@ def _property(key: str) -> pl.Expr:
     return pl.col("properties").str.json_path_match(f"$.{key}")
 
 
+def _matching(charge: Charge, groups: pl.DataFrame) -> pl.DataFrame:
+    """The groups a charge bills: its metric, and every filter holds."""
+    cond = pl.col("metric") == charge.metric
+    if charge.status_ranges:
+        cond &= pl.any_horizontal(
+            [pl.col("status").is_between(lo, hi) for lo, hi in charge.status_ranges]
+        )
+    for key, values in charge.property_filters:
+        cond &= _property(key).is_in(list(values))
+    return groups.filter(cond)
+
+
 def aggregate_groups(
     charge: Charge,
     groups: pl.DataFrame,
@@ -178,15 +193,10 @@ def aggregate_groups(
     they count in its units, and its billable events are the segment's own. unique_count
     counts the ids whose latest event (by occurred_at, then event_id) is not a removal
     (`operation_type: remove`)."""
-    cond = pl.col("metric") == charge.metric
-    if charge.status_ranges:
-        cond &= pl.any_horizontal(
-            [pl.col("status").is_between(lo, hi) for lo, hi in charge.status_ranges]
-        )
-    for key, values in charge.property_filters:
-        cond &= _property(key).is_in(list(values))
-    matched = groups.filter(cond)
+    matched = _matching(charge, groups)
     in_segment = matched if segment_start is None else matched.filter(pl.col("d") >= segment_start)
+    if charge.bucket:
+        return sum(bucket_values(charge, in_segment), ZERO), int(in_segment["n"].sum())
     if not charge.recurring:
         matched = in_segment
     if matched.is_empty():
@@ -213,6 +223,20 @@ def aggregate_groups(
         # (floored at 0: a signed metric's last value may be negative, and bills 0)
         units = max(matched.sort("last_at", "last_id")["last_q"][-1], ZERO)
     return Decimal(units), events
+
+
+def bucket_values(charge: Charge, groups: pl.DataFrame) -> list[Decimal]:
+    """A bucketed charge's value in each UTC hour or day that has events (max or sum of the
+    quantities), in time order; `groups` are the charge's own (see `usage_groups`, with hours
+    for an hourly bucket)."""
+    if groups.is_empty():
+        return []
+    if charge.bucket == "hour" and "h" not in groups.columns:
+        raise ValueError(f"charge {charge.charge_id} buckets by the hour: group usage by hours")
+    keys = ["d", "h"] if charge.bucket == "hour" else ["d"]
+    value = pl.col("q_max").max() if charge.aggregation == "max" else pl.col("q").sum()
+    buckets = groups.group_by(keys).agg(value.alias("v")).sort(keys)
+    return [Decimal(v) for v in buckets["v"]]
 
 
 def ids_added(groups: pl.DataFrame, unique_property: str) -> int:
@@ -270,9 +294,10 @@ class Line:
     amount: Decimal
 
 
-def segment_lines(segment: Segment, usage: dict[str, tuple[Decimal, int]]) -> list[Line]:
-    """Invoice lines for one segment, given units and billable events per charge_id, in the
-    invoice's order: each charge's usage line, then its minimum true-up or spend cap (on its
+def segment_lines(segment: Segment, usage: dict[str, tuple]) -> list[Line]:
+    """Invoice lines for one segment, given units and billable events per charge_id (and, for a
+    bucketed charge, its bucket values: each priced on its own, the line their exact sum rounded
+    once), in the invoice's order: each charge's usage line, then its minimum true-up or spend cap (on its
     usage, against its prorated minimum and maximum); the base fee; then the plan's minimum
     true-up and spend cap, on the usage and charge commitment lines (not the base fee)."""
     plan, cur = segment.plan, segment.plan.currency
@@ -290,8 +315,12 @@ def segment_lines(segment: Segment, usage: dict[str, tuple[Decimal, int]]) -> li
 
     lines = []
     for charge in plan.charges:
-        units, events = usage.get(charge.charge_id, (ZERO, 0))
-        amount = round_money(charge_amount(charge, units, events), cur)
+        units, events, *buckets = usage.get(charge.charge_id, (ZERO, 0))
+        if charge.bucket:
+            exact = sum((charge_amount(charge, v, 0) for v in (buckets or [[]])[0]), ZERO)
+        else:
+            exact = charge_amount(charge, units, events)
+        amount = round_money(exact, cur)
         lines.append(Line(customer, "usage", charge.charge_id, units, amount))
         lines += commitments(amount, charge.minimum, charge.maximum, charge.charge_id)
     used = sum((ln.amount for ln in lines), ZERO)
@@ -338,12 +367,14 @@ def rate_period(
         seg_groups = groups.filter(
             (pl.col("customer_id") == sub["customer_id"]) & (pl.col("d") < seg_end)
         )
-        usage = {
-            c.charge_id: aggregate_groups(
+        usage = {}
+        for c in plan.charges:
+            usage[c.charge_id] = aggregate_groups(
                 c, seg_groups, segment_start=seg_start, segment_end=seg_end, period=(start, end)
             )
-            for c in plan.charges
-        }
+            if c.bucket:  # each bucket is priced on its own
+                own = _matching(c, seg_groups.filter(pl.col("d") >= seg_start))
+                usage[c.charge_id] += (bucket_values(c, own),)
         segment = Segment(sub["customer_id"], plan, seg_start, seg_end)
         rated.append(RatedSegment(segment, segment_lines(segment, usage)))
     return rated

@@ -52,7 +52,8 @@ def simulate_month(
     if history is not None:
         events = pl.concat([history, events])
     try:
-        rated = rate_period(book, month, usage_groups(events), subscriptions)
+        groups = usage_groups(events, hours=book.hourly)
+        rated = rate_period(book, month, groups, subscriptions)
     except LookupError as exc:
         raise SimulationError(f"candidate price book: {exc}") from None
     simulated: dict[str, tuple[str, Decimal]] = {}

@@ -1,11 +1,13 @@
 {#-
   The pricing models over a usage relation with columns
-  (segment_id, plan_id, plan_version, charge_id, units, billable_events). Returns one row per
-  usage row: segment_id, charge_id, units, raw_amount (unrounded). Shared by the invoice
-  lines and the month-end projection, so both price the same way.
+  (segment_id, plan_id, plan_version, charge_id, units, billable_events) and any further
+  `keys` that tell its rows apart (a charge's buckets). Returns one row per usage row: the
+  keys (segment_id, charge_id, ...), units, raw_amount (unrounded). Shared by the invoice
+  lines, the month-end projection and the buckets, so all price the same way.
   `charges` and `tiers` are the staged price book tables.
 -#}
-{% macro price_usage(usage, charges, tiers) -%}
+{% macro price_usage(usage, charges, tiers, keys=[]) -%}
+    {%- set key = ['segment_id', 'charge_id'] + keys %}
     with
 
     -- graduated (and graduated_percentage, whose tiers have a rate): each tier prices the
@@ -13,8 +15,9 @@
     -- usage).
     graduated as (
         select
-            u.segment_id,
-            u.charge_id,
+            {%- for k in key %}
+            u.{{ k }},
+            {%- endfor %}
             sum(
                 {{ tally.tier_price('t', '(case
                     when t.up_to is null or u.units < t.up_to then u.units
@@ -28,14 +31,15 @@
             and u.plan_version = t.plan_version
             and u.charge_id = t.charge_id
         where t.tier_index = 1 or u.units > t.lower_bound
-        group by 1, 2
+        group by {% for k in key %}{{ loop.index }}{{ ", " if not loop.last }}{% endfor %}
     ),
 
     -- volume: all units at the tier that contains the total (0 falls in the first tier).
     volume as (
         select
-            u.segment_id,
-            u.charge_id,
+            {%- for k in key %}
+            u.{{ k }},
+            {%- endfor %}
             {{ tally.tier_price('t', 'u.units') }} + t.flat_fee as amount
         from {{ usage }} as u
         inner join {{ tiers }} as t
@@ -47,8 +51,9 @@
     )
 
     select
-        u.segment_id,
-        u.charge_id,
+        {%- for k in key %}
+        u.{{ k }},
+        {%- endfor %}
         u.units,
         case c.model
             when 'per_unit' then greatest(u.units - c.free_units, 0) * c.unit_price
@@ -69,8 +74,8 @@
         on u.plan_id = c.plan_id
         and u.plan_version = c.plan_version
         and u.charge_id = c.charge_id
-    left join graduated as g on u.segment_id = g.segment_id and u.charge_id = g.charge_id
-    left join volume as v on u.segment_id = v.segment_id and u.charge_id = v.charge_id
+    left join graduated as g on {% for k in key %}u.{{ k }} = g.{{ k }}{{ " and " if not loop.last }}{% endfor %}
+    left join volume as v on {% for k in key %}u.{{ k }} = v.{{ k }}{{ " and " if not loop.last }}{% endfor %}
 {%- endmacro %}
 
 

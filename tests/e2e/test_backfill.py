@@ -137,6 +137,8 @@ def test_simulation_prints_the_difference_and_writes_nothing(backfilled, capsys)
     # (7.00 - 2.00 + 1.00 + 2.00 - 2.00).
     assert [D(x) for x in rows["c_breadth"]] == [D("887.50"), D("887.50"), D(0)]
     assert [D(x) for x in rows["c_caps"]] == [D("6.00"), D("6.00"), D(0)]
+    # Buckets by the day and by the hour, each priced on its own: 2.15 + 1.90 + 30.00.
+    assert [D(x) for x in rows["c_bucket"]] == [D("34.05"), D("34.05"), D(0)]
 
 
 def test_simulating_recurring_charges_reads_the_months_before(backfilled, tmp_path):

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -130,16 +131,29 @@ plans:
          unit_price: "0.000001"}
       - {charge_id: members, metric: members, aggregation: unique_count, unique_property: user,
          recurring: true, model: per_unit, unit_price: "2.00"}
+      - {charge_id: gpu_days, metric: gpus, aggregation: max, bucket: day, model: volume,
+         tiers: [{up_to: 10, unit_price: "0.10"}, {up_to: null, unit_price: "0.05"}]}
+      - {charge_id: gpu_hours, metric: gpus_hourly, aggregation: sum, bucket: hour,
+         model: graduated, tiers: [{up_to: 10, unit_price: "0.30"}, {up_to: null, unit_price: "0.20"}]}
 """
-# Members of the breadth_b customer, added and removed (operation_type remove) across the
-# months: September ends with u2 (u1 removed), October with u3 and u1 again (u2 removed).
-MEMBERS = [
-    ("2026-09-03T10:00:00Z", "u1", None),
-    ("2026-09-05T11:00:00Z", "u2", None),
-    ("2026-09-20T23:59:59Z", "u1", "remove"),
-    ("2026-10-04T08:00:00Z", "u3", None),
-    ("2026-10-06T00:00:00Z", "u2", "remove"),
-    ("2026-10-07T00:00:00Z", "u1", "add"),
+# Events of the breadth_b customer across the months: members added and removed
+# (operation_type remove; September ends with u2, October with u3 and u1 again), GPUs read per
+# day and per hour (buckets).
+BREADTH_B_EVENTS = [
+    ("2026-09-03T10:00:00Z", "members", "1", {"user": "u1"}),
+    ("2026-09-05T11:00:00Z", "members", "1", {"user": "u2"}),
+    ("2026-09-20T23:59:59Z", "members", "1", {"user": "u1", "operation_type": "remove"}),
+    ("2026-10-04T08:00:00Z", "members", "1", {"user": "u3"}),
+    ("2026-10-06T00:00:00Z", "members", "1", {"user": "u2", "operation_type": "remove"}),
+    ("2026-10-07T00:00:00Z", "members", "1", {"user": "u1", "operation_type": "add"}),
+    ("2026-09-02T10:05:00Z", "gpus", "4", {}),
+    ("2026-09-02T10:55:00Z", "gpus", "9.5", {}),
+    ("2026-09-03T12:00:00Z", "gpus", "15", {}),
+    ("2026-10-02T08:00:00Z", "gpus", "12", {}),
+    ("2026-09-04T10:05:00Z", "gpus_hourly", "4", {}),
+    ("2026-09-04T10:55:00Z", "gpus_hourly", "9", {}),
+    ("2026-09-04T11:00:00Z", "gpus_hourly", "10.25", {}),
+    ("2026-10-03T05:30:00Z", "gpus_hourly", "7", {}),
 ]
 
 
@@ -175,22 +189,19 @@ def _with_breadth(home: Home) -> None:
     [member] = subscriptions.filter(pl.col("subscription_id") == list(moved)[1])[
         "customer_id"
     ].to_list()
-    for month, folder in (("2026-09", "members"), ("2026-10", "2026/10")):
+    for month, folder in (("2026-09", "breadth_b"), ("2026-10", "2026/10")):
         (home.landing_usage / folder).mkdir(parents=True, exist_ok=True)
+        rows = [(n, *e) for n, e in enumerate(BREADTH_B_EVENTS) if e[0].startswith(month)]
         pl.DataFrame(
             {
-                "event_id": [f"mem-{n}" for n, m in enumerate(MEMBERS) if m[0].startswith(month)],
-                "occurred_at": [m[0] for m in MEMBERS if m[0].startswith(month)],
+                "event_id": [f"b-{r[0]}" for r in rows],
+                "occurred_at": [r[1] for r in rows],
                 "customer_id": member,
-                "metric": "members",
-                "quantity": "1",
-                "properties": [
-                    json.dumps({"user": u} | ({"operation_type": op} if op else {}))
-                    for at, u, op in MEMBERS
-                    if at.startswith(month)
-                ],
+                "metric": [r[2] for r in rows],
+                "quantity": [r[3] for r in rows],
+                "properties": [json.dumps(r[4]) if r[4] else "" for r in rows],
             }
-        ).write_csv(home.landing_usage / folder / "members.csv")
+        ).write_csv(home.landing_usage / folder / "breadth_b.csv")
     subscriptions = subscriptions.with_columns(
         pl.col("subscription_id").replace_strict(moved, default=pl.col("plan_id")).alias("plan_id")
     )
@@ -300,6 +311,16 @@ def test_spark_and_duckdb_build_the_same_marts_row_for_row(parity):
         spark["fct_invoice_lines"].filter(pl.col("charge_id") == "members").sort("period_start")
     )
     assert members["quantity"].to_list() == [1, 2]
+    # Buckets by the day and by the hour priced something.
+    bucketed = spark["fct_invoice_lines"].filter(
+        pl.col("charge_id").is_in(["gpu_days", "gpu_hours"]) & (pl.col("period_start") == START)
+    )
+    # Days: maxima 9.5 and 15 at volume tiers: 0.95 + 0.75 = 1.70; hours: sums 13 and 10.25
+    # through the tiers: (3.00 + 0.60) + 3.00 + 0.05 = 6.65 (hand-worked).
+    assert sorted(bucketed.select("charge_id", "amount").iter_rows()) == [
+        ("gpu_days", Decimal("1.70")),
+        ("gpu_hours", Decimal("6.65")),
+    ]
     # breadth_a's minimum of 1,000.00 on avg_storage binds, and its plan cap of 5.00 then too.
     commitments = spark["fct_invoice_lines"].filter(
         pl.col("line_type").is_in(["minimum_true_up", "spend_cap"])

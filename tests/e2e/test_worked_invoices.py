@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from worked_world import (
+    BUCKETS_OCTOBER,
     CUSTOMERS,
     EXPECTED_LINES,
     EXPECTED_QUANTITIES,
@@ -72,7 +73,8 @@ def worked(worlds, tmp_path_factory) -> Worked:
             (f"k_oct{n}", "2026-10-02T09:00:00Z", "c_cred", "api_calls", "", "200", "")
             for n in range(70)
         ]
-        + RECURRING_OCTOBER,
+        + RECURRING_OCTOBER
+        + BUCKETS_OCTOBER,
     )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TZ", "Pacific/Kiritimati")
@@ -247,6 +249,27 @@ def test_recurring_charges_carry_september_into_october(worked):
         "where customer_id = 'c_recur'",
     )
     assert (spend, projected) == (D("58.68"), D("167.31"))
+
+
+def test_bucketed_charges_project_the_mean_bucket_for_each_bucket_left(worked):
+    """c_bucket's October: 1.10 + 0.40 so far, projected 3.41 + 1.31 (BUCKETS_OCTOBER)."""
+    home = worked.home
+    rows = q(
+        home,
+        "select charge_id, quantity, amount from marts.fct_invoice_lines "
+        "where customer_id = 'c_bucket' and period_start = date '2026-10-01' order by 1",
+    )
+    assert rows == [
+        ("batch_packs", D(0), D("0.00")),
+        ("gpu_days", D(12), D("1.10")),
+        ("gpu_hours", D(4), D("0.40")),
+    ]
+    [(spend, projected)] = q(
+        home,
+        "select spend_to_date, projected_spend from marts.mart_customer_spend "
+        "where customer_id = 'c_bucket'",
+    )
+    assert (spend, projected) == (D("1.50"), D("4.72"))
 
 
 def test_a_late_september_seat_reaches_october_through_the_carried_state(worked, tmp_path):

@@ -165,6 +165,25 @@ plans:
       - {charge_id: disk, metric: disk_gb, aggregation: weighted_sum, recurring: true,
          model: per_unit, unit_price: "0.10"}
 
+  - plan_id: buckets                # max or sum per UTC day or hour, each priced on its own
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    charges:
+      - charge_id: gpu_days
+        metric: gpu_count
+        aggregation: max
+        bucket: day
+        model: graduated
+        tiers:
+          - {up_to: 10, unit_price: "0.10"}
+          - {up_to: 20, unit_price: "0.05"}
+          - {up_to: null, unit_price: "0.02"}
+      - {charge_id: gpu_hours, metric: gpu_hourly, aggregation: max, bucket: hour,
+         model: per_unit, unit_price: "0.10"}
+      - {charge_id: batch_packs, metric: batch_jobs, bucket: day, model: package,
+         package_size: 100, package_price: "5"}
+
   - plan_id: yen                    # a currency without minor units
     version: 1
     effective_from: 2026-01-01
@@ -188,6 +207,7 @@ CUSTOMERS = {
     "c_breadth": "USD",
     "c_caps": "USD",
     "c_recur": "USD",
+    "c_bucket": "USD",
 }
 
 SUBSCRIPTIONS = [
@@ -204,6 +224,7 @@ SUBSCRIPTIONS = [
     ("s_breadth", "c_breadth", "breadth", "2026-09-01", ""),
     ("s_caps", "c_caps", "caps", "2026-09-01", ""),
     ("s_recur", "c_recur", "recur", "2026-09-01", ""),
+    ("s_bucket", "c_bucket", "buckets", "2026-09-01", ""),
 ]
 
 # (grant_id, customer, granted_at, credits, kind, purchase_amount, expires_at, priority)
@@ -320,6 +341,25 @@ EVENTS = [
     ("r2", "2026-09-09T06:00:00Z", "c_recur", "seat_changes", "2.5", "", ""),
     ("r3", "2026-09-09T00:00:00Z", "c_recur", "member_events", "1", "", '{"user": "A"}'),
     ("r4", "2026-09-01T00:00:00Z", "c_recur", "disk_gb", "10", "", ""),
+    # c_bucket (Flexprice's examples):
+    #   gpu_days: daily maxima 9 (of 2, 5, 6, 9) on the 2nd and 15 on the 3rd, each through the
+    #     tiers: 0.90 + (1.00 + 0.25) = 2.15 (24 GPUs in one bucket would be 1.00 + 0.50 +
+    #     0.08 = 1.58)
+    *[
+        (f"gd{n}", f"2026-09-02T0{n}:00:00Z", "c_bucket", "gpu_count", q, "", "")
+        for n, q in enumerate(("2", "5", "6", "9"))
+    ],
+    ("gd4", "2026-09-03T12:00:00Z", "c_bucket", "gpu_count", "15", "", ""),
+    #   gpu_hours: hourly maxima 9 (10:00-10:59) and 10 (11:00) at 0.10: 1.90
+    ("gh0", "2026-09-04T10:05:00Z", "c_bucket", "gpu_hourly", "4", "", ""),
+    ("gh1", "2026-09-04T10:55:00Z", "c_bucket", "gpu_hourly", "9", "", ""),
+    ("gh2", "2026-09-04T11:00:00Z", "c_bucket", "gpu_hourly", "10", "", ""),
+    #   batch_packs: daily sums 50, 150, 200, 99 in packages of 100 at 5: 5 + 10 + 10 + 5 = 30.00
+    ("gb0", "2026-09-05T00:00:00Z", "c_bucket", "batch_jobs", "50", "", ""),
+    ("gb1", "2026-09-06T00:00:00Z", "c_bucket", "batch_jobs", "100", "", ""),
+    ("gb2", "2026-09-06T23:00:00Z", "c_bucket", "batch_jobs", "50", "", ""),
+    ("gb3", "2026-09-07T00:00:00Z", "c_bucket", "batch_jobs", "200", "", ""),
+    ("gb4", "2026-09-08T00:00:00Z", "c_bucket", "batch_jobs", "99", "", ""),
 ]
 
 # c_recur's October, carried over from September (Lago's examples):
@@ -344,6 +384,15 @@ RECURRING_OCTOBER = [
         '{"user": "A", "operation_type": "remove"}',
     ),
     ("r_disk", "2026-10-06T00:00:00Z", "c_recur", "disk_gb", "20", "", ""),
+]
+
+# c_bucket's October (BUCKETS_OCTOBER): a daily maximum of 12 on the 2nd (10 x 0.10 + 2 x 0.05 =
+# 1.10) and an hourly maximum of 4 (0.40): 1.50 so far. As of 10 October 12:00 the projection
+# adds the mean bucket so far for each bucket left: 1.10 x 31 days / 10 days begun = 3.41, and
+# 0.40 x 744 hours / 228 hours begun = 1.305... -> 1.31: 4.72.
+BUCKETS_OCTOBER = [
+    ("gd_oct", "2026-10-02T08:00:00Z", "c_bucket", "gpu_count", "12", "", ""),
+    ("gh_oct", "2026-10-03T05:00:00Z", "c_bucket", "gpu_hourly", "4", "", ""),
 ]
 
 # invoice -> {(line_type, charge_id): amount}, all worked out above
@@ -372,6 +421,11 @@ EXPECTED_LINES = {
         ("usage", "seats_held"): D("5.00"),
         ("usage", "members"): D("3.00"),
         ("usage", "disk"): D("1.00"),
+    },
+    "c_bucket": {
+        ("usage", "gpu_days"): D("2.15"),
+        ("usage", "gpu_hours"): D("1.90"),
+        ("usage", "batch_packs"): D("30.00"),
     },
     "c_breadth": {
         ("usage", "payouts"): D("591.00"),
@@ -402,6 +456,9 @@ EXPECTED_QUANTITIES = {
     ("c_recur", "seats_held"): D(5),
     ("c_recur", "members"): D(1),
     ("c_recur", "disk"): D(10),
+    ("c_bucket", "gpu_days"): D(24),  # the sum of the buckets' values
+    ("c_bucket", "gpu_hours"): D(19),
+    ("c_bucket", "batch_packs"): D(499),
 }
 SUBTOTALS = {c: sum(lines.values()) for c, lines in EXPECTED_LINES.items()}
 

@@ -94,6 +94,19 @@ def aggregate(
     return units, len(in_segment)
 
 
+def buckets(charge: Charge, events: Iterable[Event]) -> list[Decimal]:
+    """A bucketed charge's value per UTC hour or day with events (max or sum), in time order."""
+    values: dict[dt.datetime, list[Decimal]] = {}
+    for e in (e for e in events if matches(charge, e)):
+        at = e.occurred_at.astimezone(dt.UTC)
+        start = at.replace(minute=0, second=0, microsecond=0)
+        if charge.bucket == "day":
+            start = start.replace(hour=0)
+        values.setdefault(start, []).append(e.quantity)
+    pick = max if charge.aggregation == "max" else (lambda qs: sum(qs, ZERO))
+    return [pick(values[k]) for k in sorted(values)]
+
+
 def _ids_added(events: list[Event], unique_property: str) -> Decimal:
     """The values of `unique_property` whose latest event is not a removal."""
     latest = {}

@@ -5,9 +5,9 @@ held all period is that level."""
 import datetime as dt
 from decimal import Decimal as D
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracles import Event, aggregate
+from oracles import Event, aggregate, buckets
 
 from transforms.pricebook import Charge, Plan
 from transforms.rating import Segment, segment_lines
@@ -77,6 +77,7 @@ changes = st.lists(
 )
 
 
+@settings(deadline=None)  # polars' first call in a process takes a moment
 @given(changes)
 def test_weighted_sum_from_daily_groups_equals_the_level_walked_event_by_event(moves):
     """The reference that simulate uses (sums per day and group, as the warehouse keeps them)
@@ -131,6 +132,7 @@ seat_events = st.lists(
 )
 
 
+@settings(deadline=None)
 @given(seat_events, st.integers(min_value=0, max_value=30), st.booleans())
 def test_recurring_charges_from_daily_groups_equal_the_events_walked_one_by_one(
     rows, start_day, recurring
@@ -197,3 +199,45 @@ def test_recurring_charges_from_daily_groups_equal_the_events_walked_one_by_one(
             period=(october[0].date(), october[1].date()),
         )
         assert got == expected, aggregation
+
+
+readings = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=31 * 86400 - 1),  # seconds into October
+        st.decimals(min_value=0, max_value=10**6, places=3, allow_nan=False),
+    ),
+    min_size=1,
+    max_size=20,
+)
+
+
+@settings(deadline=None)
+@given(readings, st.sampled_from(["max", "sum"]), st.sampled_from(["hour", "day"]))
+def test_bucket_values_from_groups_equal_the_events_bucketed_one_by_one(rows, aggregation, bucket):
+    import polars as pl
+
+    from transforms.rating import bucket_values, usage_groups
+
+    start = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+    events = [
+        Event(f"e{i}", start + dt.timedelta(seconds=s), "gpus", q) for i, (s, q) in enumerate(rows)
+    ]
+    frame = pl.LazyFrame(
+        {
+            "event_id": [e.event_id for e in events],
+            "customer_id": ["c"] * len(events),
+            "occurred_at": [e.occurred_at for e in events],
+            "metric": ["gpus"] * len(events),
+            "status": [None] * len(events),
+            "properties": [None] * len(events),
+            "quantity": [e.quantity for e in events],
+        },
+        schema_overrides={
+            "quantity": pl.Decimal(38, 9),
+            "status": pl.Int32,
+            "properties": pl.String,
+        },
+    )
+    charge = Charge("g", "gpus", aggregation, "per_unit", unit_price=D(1), bucket=bucket)
+    grouped = bucket_values(charge, usage_groups(frame, hours=bucket == "hour"))
+    assert grouped == buckets(charge, events)

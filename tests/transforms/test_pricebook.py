@@ -468,3 +468,50 @@ def test_recurring_is_read_on_sum_unique_count_and_weighted_sum_only(tmp_path):
     assert str(err.value).startswith(
         "plans.yaml: plan archive v1: charges[0].recurring: must be true or false, got 'yes please'"
     )
+
+
+BUCKETED = """
+plans:
+  - plan_id: gpu
+    version: 1
+    effective_from: 2026-10-01
+    currency: USD
+    charges:
+      - {charge_id: gpus, metric: gpus_in_use, aggregation: max, bucket: day, model: graduated,
+         tiers: [{up_to: 10, unit_price: "0.10"}, {up_to: null, unit_price: "0.02"}]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("bucket: week", "bucket: must be hour or day (UTC), got 'week'"),
+        ("aggregation: count", "bucket: does not apply to aggregation count (only max and sum)"),
+        ("aggregation: sum, recurring: true", "bucket: does not apply to a recurring charge"),
+    ],
+)
+def test_a_bucket_is_refused_where_it_does_not_belong(tmp_path, change, message):
+    text = (
+        BUCKETED.replace("bucket: day", change)
+        if change.startswith("bucket")
+        else (BUCKETED.replace("aggregation: max", change))
+    )
+    with pytest.raises(PriceBookError) as err:
+        book_from(tmp_path, text)
+    assert str(err.value) == f"plans.yaml: plan gpu v1: charges[0].{message}"
+
+
+def test_a_bucket_is_read_and_percentage_models_refuse_it(tmp_path):
+    book = book_from(tmp_path, BUCKETED)
+    assert book.plans[0].charges[0].bucket == "day" and not book.hourly
+    assert book_from(tmp_path, BUCKETED.replace("bucket: day", "bucket: hour")).hourly
+    percent = (
+        BUCKETED.replace("model: graduated", "model: graduated_percentage")
+        .replace('unit_price: "0.10"', 'rate: "0.01"')
+        .replace('unit_price: "0.02"', 'rate: "0.02"')
+    )
+    with pytest.raises(PriceBookError) as err:
+        book_from(tmp_path, percent)
+    assert str(err.value) == (
+        "plans.yaml: plan gpu v1: charges[0].bucket: does not apply to model graduated_percentage"
+    )

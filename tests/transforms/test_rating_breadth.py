@@ -323,3 +323,80 @@ def test_a_recurring_charge_on_a_segment_that_starts_mid_period_counts_the_days_
     level = Charge("lvl", "seats", "weighted_sum", "per_unit", recurring=True)
     # 3 x 22 days (10th to the end) + 2 x 20 days (12th to the end) = 106 / 31
     assert _both_ways(level, events, start=_oct(10)) == (D("3.419354839"), 1)
+
+
+# --- buckets: max or sum per UTC hour or day, each priced on its own (Flexprice) ----------------
+
+GPU_TIERS = (
+    Tier(D(10), unit_price=D("0.10")),
+    Tier(D(20), unit_price=D("0.05")),
+    Tier(None, unit_price=D("0.02")),
+)
+
+
+def _bucketed_line(charge: Charge, values: list[str]) -> D:
+    from transforms.pricebook import Plan
+    from transforms.rating import Segment, segment_lines
+
+    plan = Plan("p", 1, dt.date(2026, 1, 1), "USD", D(0), None, None, (charge,), "plans.yaml")
+    segment = Segment("c", plan, dt.date(2026, 10, 1), dt.date(2026, 11, 1))
+    buckets = [D(v) for v in values]
+    [line] = segment_lines(segment, {charge.charge_id: (sum(buckets, D(0)), 0, buckets)})
+    return line.amount
+
+
+@pytest.mark.parametrize(
+    ("model", "fields", "values", "amount"),
+    [
+        # 9 in tier 1 (0.90); 15: 10 x 0.10 + 5 x 0.05 = 1.25 -> 2.15 (not 24 through the tiers)
+        ("graduated", {"tiers": GPU_TIERS}, ["9", "15"], D("2.15")),
+        ("volume", {"tiers": GPU_TIERS}, ["9", "15"], D("1.65")),  # 0.90 + 15 x 0.05
+        ("per_unit", {"unit_price": D("0.10")}, ["9", "10"], D("1.90")),
+        # packages of 100 at 5, rounded up in each bucket: 5 + 10 + 10 + 5
+        (
+            "package",
+            {"package_size": D(100), "package_price": D(5)},
+            ["50", "150", "200", "99"],
+            D(30),
+        ),
+    ],
+)
+def test_each_bucket_is_priced_on_its_own(model, fields, values, amount):
+    charge = Charge("gpus", "gpus_in_use", "max", model, bucket="day", **fields)
+    assert _bucketed_line(charge, values) == amount
+
+
+def test_bucket_values_are_the_max_or_sum_of_each_hour_or_day():
+    """Maxima 9 (of 2, 5, 6, 9) on 2 October and 15 on the 3rd; by the hour, the 2nd splits in
+    two hours (6 at 10:00, 9 at 11:00)."""
+    import polars as pl
+
+    from transforms.rating import aggregate_groups, bucket_values, usage_groups
+
+    readings = [(2, 10, "2"), (2, 10, "5"), (2, 10, "6"), (2, 11, "9"), (3, 0, "15")]
+    frame = pl.LazyFrame(
+        {
+            "event_id": [f"e{i}" for i in range(len(readings))],
+            "customer_id": ["c"] * len(readings),
+            "occurred_at": [_oct(d, h) for d, h, _ in readings],
+            "metric": ["gpus_in_use"] * len(readings),
+            "status": [None] * len(readings),
+            "properties": [None] * len(readings),
+            "quantity": [D(q) for *_, q in readings],
+        },
+        schema_overrides={
+            "quantity": pl.Decimal(38, 9),
+            "status": pl.Int32,
+            "properties": pl.String,
+        },
+    )
+    by_day = Charge("gpus", "gpus_in_use", "max", "per_unit", unit_price=D(1), bucket="day")
+    by_hour = Charge("gpus", "gpus_in_use", "max", "per_unit", unit_price=D(1), bucket="hour")
+    summed = Charge("gpus", "gpus_in_use", "sum", "per_unit", unit_price=D(1), bucket="day")
+    assert bucket_values(by_day, usage_groups(frame)) == [D(9), D(15)]
+    assert bucket_values(by_hour, usage_groups(frame, hours=True)) == [D(6), D(9), D(15)]
+    assert bucket_values(summed, usage_groups(frame)) == [D(22), D(15)]
+    # The line's quantity is the sum of the bucket values.
+    assert aggregate_groups(by_day, usage_groups(frame)) == (D(24), 5)
+    with pytest.raises(ValueError, match="buckets by the hour"):
+        bucket_values(by_hour, usage_groups(frame))

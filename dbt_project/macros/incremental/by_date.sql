@@ -127,3 +127,63 @@
         )
     {%- endif -%}
 {%- endmacro %}
+
+{# The metrics an hourly-bucketed charge of any plan or version prices (at execution). #}
+{% macro hourly_metrics() -%}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set sql -%}
+        select distinct metric from {{ ref('stg_pricing__charges') }}
+        where bucket = 'hour'
+        order by 1
+    {%- endset -%}
+    {{ return(run_query(sql).columns[0].values() | list) }}
+{%- endmacro %}
+
+{# The usage dates the hourly aggregate `model` must rebuild: those where its events differ
+   from the daily aggregate's events of the hourly `metrics` (either side may be missing). #}
+{% macro hourly_dates_to_rebuild(model, metrics) -%}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set sql -%}
+        with expected as (
+            select usage_date, sum(events) as events
+            from {{ ref('int_usage_daily') }}
+            where {{ text_in('metric', metrics) }}
+            group by 1
+        ),
+        built as (
+            select usage_date, sum(events) as events
+            from {{ model }}
+            group by 1
+        )
+        select cast(coalesce(e.usage_date, b.usage_date) as {{ dbt.type_string() }})
+        from expected as e
+        full outer join built as b on e.usage_date = b.usage_date
+        where coalesce(e.events, 0) <> coalesce(b.events, 0)
+        order by 1
+    {%- endset -%}
+    {{ return(run_query(sql).columns[0].values() | list) }}
+{%- endmacro %}
+
+{# The configuration of the hourly aggregate: incremental by usage date, and the dates it
+   rebuilds emptied first (a date whose metric is no longer bucketed by the hour rebuilds to no
+   rows at all, which delete+insert and insert_overwrite would leave as they were). #}
+{% macro hourly_incremental() -%}
+    {%- set config = incremental_by('usage_date') -%}
+    {%- do config.update({'pre_hook': ["{{ clear_hourly_dates(this) }}"]}) -%}
+    {{ return(config) }}
+{%- endmacro %}
+
+{% macro clear_hourly_dates(relation) -%}
+    {%- if is_incremental() -%}
+        {%- set dates = hourly_dates_to_rebuild(relation, hourly_metrics()) -%}
+        {%- if dates | length > 0 -%}
+            {{ adapter.dispatch('clear_dates', 'tally')(relation, dates) }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+{% macro default__clear_dates(relation, dates) -%}
+    delete from {{ relation }} where {{ date_in('usage_date', dates) }}
+{%- endmacro %}
+{% macro spark__clear_dates(relation, dates) -%}
+    {%- do empty_partitions(relation, 'usage_date', dates) -%}
+{%- endmacro %}

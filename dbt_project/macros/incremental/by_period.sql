@@ -38,11 +38,17 @@
    (spark.sql.hive.manageFilesourcePartitions is off), and an insert_overwrite of no rows
    leaves the partition as it was; a static partition overwritten with nothing is emptied. #}
 {% macro spark__clear_periods(relation, periods) -%}
+    {%- do empty_partitions(relation, 'period_start', periods) -%}
+{%- endmacro %}
+
+{# Spark: each of the `values` partitions of `column` overwritten with no rows, one statement
+   each. #}
+{% macro empty_partitions(relation, column, values) -%}
     {%- set columns = adapter.get_columns_in_relation(relation)
-        | rejectattr('name', 'equalto', 'period_start') | list -%}
-    {%- for p in periods -%}
+        | rejectattr('name', 'equalto', column) | list -%}
+    {%- for v in values -%}
         {%- set nothing -%}
-            insert overwrite table {{ relation }} partition (period_start = '{{ p }}')
+            insert overwrite table {{ relation }} partition ({{ column }} = '{{ v }}')
             select
             {%- for c in columns %} cast(null as {{ c.data_type }}) as {{ c.name }}{{ "," if not loop.last }}{% endfor %}
             where false

@@ -6,6 +6,7 @@ select
     aggregation,
     unique_property,
     recurring,
+    bucket,
     model,
     unit_price,
     free_units,

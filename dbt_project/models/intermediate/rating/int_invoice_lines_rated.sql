@@ -5,6 +5,9 @@
 -- units; commitments are prorated by days like the base fee.
 -- `projected_amount` prices the usage projected to the segment's end the same way (it equals
 -- `amount` once the segment is over); mart_customer_spend shows it as the month-end estimate.
+-- A bucketed charge's line is the exact sum of its buckets' prices (int_invoice_buckets),
+-- rounded once; its projection adds the mean bucket so far for each bucket left:
+-- amount x buckets in the segment / buckets elapsed.
 with
 
 segments as (select * from {{ ref('int_subscription_segments') }}),
@@ -26,19 +29,44 @@ projected_usage as (
 priced as ({{ price_usage('usage', 'charges', 'tiers') }}),
 priced_projection as ({{ price_usage('projected_usage', 'charges', 'tiers') }}),
 
+bucket_projection as (
+    select
+        u.segment_id,
+        u.charge_id,
+        u.bucketed_amount,
+        u.elapsed_seconds,
+        u.segment_seconds,
+        {%- set bucket_seconds = "case c.bucket when 'hour' then 3600 else 86400 end" %}
+        {{ int_div('u.segment_seconds', bucket_seconds) }} as buckets_in_segment,
+        {{ int_div('u.elapsed_seconds + ' ~ bucket_seconds ~ ' - 1', bucket_seconds) }} as buckets_elapsed
+    from usage as u
+    inner join charges as c
+        on u.plan_id = c.plan_id
+        and u.plan_version = c.plan_version
+        and u.charge_id = c.charge_id
+    where c.bucket is not null
+),
+
 usage_lines as (
     select
         s.segment_id,
         'usage' as line_type,
         p.charge_id,
         p.units as quantity,
-        {{ round_money('p.raw_amount', 's.minor_units') }} as amount,
-        {{ round_money('pp.raw_amount', 's.minor_units') }} as projected_amount
+        {{ round_money('coalesce(b.bucketed_amount, p.raw_amount)', 's.minor_units') }} as amount,
+        case
+            when b.segment_id is null then {{ round_money('pp.raw_amount', 's.minor_units') }}
+            when b.elapsed_seconds in (0, b.segment_seconds) then {{ round_money('b.bucketed_amount', 's.minor_units') }}
+            else cast({{ prorate_money('b.bucketed_amount', 'b.buckets_in_segment', 'b.buckets_elapsed', 's.minor_units') }} as {{ money_type() }})
+        end as projected_amount
     from priced as p
     inner join priced_projection as pp
         on p.segment_id = pp.segment_id
         and p.charge_id = pp.charge_id
     inner join segments as s on p.segment_id = s.segment_id
+    left join bucket_projection as b
+        on p.segment_id = b.segment_id
+        and p.charge_id = b.charge_id
 ),
 
 base_fee_lines as (

@@ -18,6 +18,9 @@
 -- its segment: the state carried to the period's start (int_usage_carried) and the period's own
 -- days before the segment. carried_units is that part of a sum (or the level a weighted_sum
 -- starts the segment at); it is not projected.
+-- A bucketed charge's units are the sum of its buckets' values and bucketed_amount the exact
+-- sum of their prices (int_invoice_buckets); elapsed_seconds and segment_seconds let the
+-- invoice lines project it (the mean bucket so far over the buckets left).
 -- Incremental by billing period, over the periods whose inputs changed.
 {{ config(**period_incremental()) }}
 
@@ -49,6 +52,12 @@ groups as (
 
 fingerprints as (select * from {{ ref('int_period_fingerprints') }}),
 as_of as (select * from {{ ref('stg_lake__as_of') }}),
+
+buckets as (
+    select *
+    from {{ ref('int_invoice_buckets') }}
+    where {{ date_in_periods('period_start', periods) }}
+),
 
 recurring as (select * from charges where recurring),
 
@@ -233,7 +242,10 @@ measured as (
         c.aggregation = 'weighted_sum' and {{ level_seconds }} < 0 as level_below_zero,
         -- Each branch is cast on its own so that no engine's CASE type unification can
         -- change the scale of a fractional quantity.
-        case c.aggregation
+        c.bucket,
+        case when c.bucket is not null then coalesce(b.raw_amount, 0) end as bucketed_amount,
+        case when c.bucket is not null then cast(coalesce(b.units, 0) as {{ quantity_type() }})
+        else case c.aggregation
             when 'sum' then cast(
                 coalesce(u.sum_quantity, 0) + coalesce(cc.carried_quantity, 0) as {{ quantity_type() }}
             )
@@ -250,7 +262,7 @@ measured as (
             when 'unique_count' then cast(coalesce(ia.unique_values, 0) as {{ quantity_type() }})
             -- floored at 0: a signed metric's last value may be negative (bills 0)
             when 'latest' then cast(greatest(coalesce(lu.latest_quantity, 0), 0) as {{ quantity_type() }})
-        end as units,
+        end end as units,
         cast(
             case when c.aggregation = 'sum' then coalesce(cc.carried_quantity, 0) else 0 end
             as {{ quantity_type() }}
@@ -274,6 +286,9 @@ measured as (
     left join latest_usage as lu
         on s.segment_id = lu.segment_id
         and c.charge_id = lu.charge_id
+    left join buckets as b
+        on s.segment_id = b.segment_id
+        and c.charge_id = b.charge_id
 ),
 
 -- Time of the segment with data so far, in seconds: none before it starts, all of it once it
@@ -305,8 +320,13 @@ final as (
         level_below_zero,
         units,
         carried_units,
+        bucketed_amount,
+        elapsed_seconds,
+        segment_seconds,
         case
-            when aggregation not in ('sum', 'count') or elapsed_seconds in (0, segment_seconds)
+            -- a bucketed charge projects its amount, not its units (int_invoice_lines_rated)
+            when aggregation not in ('sum', 'count') or bucket is not null
+                or elapsed_seconds in (0, segment_seconds)
                 then units
             else carried_units + {{ scale_quantity('units - carried_units', 'segment_seconds', 'elapsed_seconds') }}
         end as projected_units,
