@@ -138,6 +138,10 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "package_price": FEE_TYPE,
         "rate": PRICE_TYPE,
         "fixed_fee": FEE_TYPE,
+        "free_events": pl.Int32,  # percentage: the first events that are free
+        "free_amount": QUANTITY_TYPE,  # and the first amount that is free
+        "per_event_min": FEE_TYPE,  # what each paying event bills at least
+        "per_event_max": FEE_TYPE,  # and at most
         "rounding": pl.String,  # package: up (a part package is a whole one) or down
         "minimum": FEE_TYPE,  # the charge's minimum spend per period
         "maximum": FEE_TYPE,  # its spend cap per period

@@ -233,6 +233,17 @@ def _prorated(fee: Decimal | None, currency: str, days: Decimal | None, in_perio
 
 
 def _usage_pricing(charge: dict, currency: str) -> str:
+    """How a usage line is priced, in a sentence: the model, then what the measure adds (a
+    recurring scope, buckets)."""
+    text = _model_pricing(charge, currency)
+    if charge.get("bucket"):
+        text = f"each {charge['bucket']} priced on its own: {text}"
+    if charge.get("recurring"):
+        text += "; counts every earlier month too"
+    return text
+
+
+def _model_pricing(charge: dict, currency: str) -> str:
     model = charge["model"]
     free = charge["free_units"] or Decimal(0)
     free_text = f", first {format_quantity(free)} free" if free else ""
@@ -245,15 +256,37 @@ def _usage_pricing(charge: dict, currency: str) -> str:
             f"{format_quantity(charge['package_size'])}{free_text}{part}"
         )
     if model == "percentage":
-        rate = format_quantity(charge["rate"] * 100)
-        fee = charge["fixed_fee"] or Decimal(0)
-        fee_text = f" + {_fee(fee, currency)} per billable event" if fee else ""
-        return f"{rate}% of the amount{fee_text}"
+        return _percentage_pricing(charge, currency)
     if model == "graduated":
         return "graduated tiers: each tier prices the units inside it"
     if model == "graduated_percentage":
         return "graduated tiers: each tier takes its percentage of the amount inside it"
     return "volume tiers: every unit at the price of the tier the total reaches"
+
+
+def _percentage_pricing(charge: dict, currency: str) -> str:
+    """`1.3% of the amount + 2.00 USD per paying event; the first 3 events and the first 250 of
+    the amount free; at least 1.75 USD and at most 12.00 USD per event`."""
+    rate = format_quantity(charge["rate"] * 100)
+    fee = charge["fixed_fee"] or Decimal(0)
+    allowance = charge.get("free_events") is not None or charge.get("free_amount") is not None
+    event = "paying event" if allowance else "billable event"
+    parts = [f"{rate}% of the amount" + (f" + {_fee(fee, currency)} per {event}" if fee else "")]
+    free = []
+    if charge.get("free_events") is not None:
+        free.append(f"the first {charge['free_events']:,} events")
+    if charge.get("free_amount") is not None:
+        free.append(f"the first {format_quantity(charge['free_amount'])} of the amount")
+    if free:
+        parts.append(" and ".join(free) + " free")
+    bounds = []
+    if charge.get("per_event_min") is not None:
+        bounds.append(f"at least {_fee(charge['per_event_min'], currency)}")
+    if charge.get("per_event_max") is not None:
+        bounds.append(f"at most {_fee(charge['per_event_max'], currency)}")
+    if bounds:
+        parts.append(" and ".join(bounds) + " per event")
+    return "; ".join(parts)
 
 
 def _tier_breakdown(

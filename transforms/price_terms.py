@@ -51,11 +51,24 @@ class Charge:
     package_price: Decimal | None = None
     rate: Decimal | None = None
     fixed_fee: Decimal = Decimal(0)
+    # percentage: the first free_events events and the first free_amount of amount are free
+    # (whichever ends first); each paying event bills at least per_event_min, at most _max
+    free_events: int | None = None
+    free_amount: Decimal | None = None
+    per_event_min: Decimal | None = None
+    per_event_max: Decimal | None = None
     rounding: str = "up"  # packages: a part package counts as one (up) or not at all (down)
     minimum: Decimal | None = None  # the charge's minimum spend per period (prorated)
     maximum: Decimal | None = None  # its spend cap per period (prorated)
     description: str | None = None  # the invoice line's text (else a readable default)
     unit: str | None = None  # what the quantity counts, as shown (else transforms/units.py)
+
+    @property
+    def priced_by_event(self) -> bool:
+        """A percentage charge with a free allowance or per-event bounds: rated event by event
+        in (occurred_at, event_id) order, not from its total."""
+        terms = (self.free_events, self.free_amount, self.per_event_min, self.per_event_max)
+        return self.model == "percentage" and any(t is not None for t in terms)
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,11 @@ class PriceBook:
     def hourly(self) -> bool:
         """Whether a charge buckets by the hour (rating then needs hourly groups)."""
         return any(c.bucket == "hour" for p in self.plans for c in p.charges)
+
+    @property
+    def metrics_priced_by_event(self) -> set[str]:
+        """Metrics a charge priced event by event prices (Charge.priced_by_event)."""
+        return {c.metric for p in self.plans for c in p.charges if c.priced_by_event}
 
     @property
     def recurring_metrics(self) -> set[str]:

@@ -131,6 +131,10 @@ _CHARGE_KEYS = {
     "rate",
     "fixed_fee",
     "rounding",
+    "free_events",
+    "free_amount",
+    "per_event_min",
+    "per_event_max",
     "minimum",
     "maximum",
     "description",
@@ -142,7 +146,14 @@ _MODEL_FIELDS = {
     "volume": {"tiers"},
     "graduated_percentage": {"tiers"},
     "package": {"package_size", "package_price", "free_units", "rounding"},
-    "percentage": {"rate", "fixed_fee"},
+    "percentage": {
+        "rate",
+        "fixed_fee",
+        "free_events",
+        "free_amount",
+        "per_event_min",
+        "per_event_max",
+    },
 }
 # What a tier may hold under each tiered model: a price per unit or per package (graduated and
 # volume), a rate (graduated_percentage); every tier may add a flat fee.
@@ -335,8 +346,7 @@ def _parse_charge(raw, where: _Where) -> Charge:
                 f"got {kwargs['rounding']!r}"
             )
     else:
-        kwargs["rate"] = _decimal(_take(raw, "rate", where), where.at("rate"), kind=PRICE)
-        kwargs["fixed_fee"] = _decimal(raw.get("fixed_fee", 0), where.at("fixed_fee"), kind=FEE)
+        kwargs.update(_percentage_terms(raw, where))
     kwargs["minimum"], kwargs["maximum"] = _commitments(raw, where, "minimum", "maximum")
     return Charge(
         charge_id=str(_take(raw, "charge_id", where)),
@@ -352,6 +362,34 @@ def _parse_charge(raw, where: _Where) -> Charge:
         unit=_text(raw.get("unit"), where.at("unit"), longest=40),
         **kwargs,
     )
+
+
+def _percentage_terms(raw: dict, where: _Where) -> dict:
+    """The percentage model: a rate and a fixed fee per paying event; optionally a free
+    allowance (the first `free_events` events, the first `free_amount` of summed amount,
+    whichever ends first) and bounds on what each paying event bills."""
+    terms = {
+        "rate": _decimal(_take(raw, "rate", where), where.at("rate"), kind=PRICE),
+        "fixed_fee": _decimal(raw.get("fixed_fee", 0), where.at("fixed_fee"), kind=FEE),
+    }
+    free_events = raw.get("free_events")
+    if free_events is not None and (
+        not isinstance(free_events, int)
+        or isinstance(free_events, bool)
+        or not 1 <= free_events <= INT32_MAX
+    ):
+        raise where.at("free_events").error(
+            f"must be a whole number of at least 1, got {free_events}"
+        )
+    terms["free_events"] = free_events
+    if raw.get("free_amount") is not None:
+        terms["free_amount"] = _decimal(
+            raw["free_amount"], where.at("free_amount"), kind=QUANTITY, positive=True
+        )
+    terms["per_event_min"], terms["per_event_max"] = _commitments(
+        raw, where, "per_event_min", "per_event_max"
+    )
+    return terms
 
 
 def _commitments(

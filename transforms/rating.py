@@ -70,7 +70,41 @@ def package(
 
 
 def percentage(units: Decimal, billable_events: int, rate: Decimal, fixed_fee: Decimal) -> Decimal:
+    """The rate of the amount and a fixed fee per event; nothing at all when the amount is 0
+    (Lago: four events of 0 bill 0, not four fixed fees)."""
+    if units == 0:
+        return ZERO
     return units * rate + billable_events * fixed_fee
+
+
+def percentage_fees(charge: Charge, amounts: list[Decimal]) -> Decimal:
+    """A percentage charge event by event, `amounts` in (occurred_at, event_id) order. While
+    the free allowance lasts (fewer than free_events free events, and the free amounts' running
+    sum below free_amount), an event that keeps the running sum strictly below free_amount is
+    free; the event that reaches or crosses it pays the rate on its part past free_amount and
+    the fixed fee, and ends the allowance. A paying event bills `amount x rate + fixed_fee`,
+    raised to per_event_min and lowered to per_event_max. The exact sum; 0 when the amounts
+    sum to 0."""
+    if sum(amounts, ZERO) == 0:
+        return ZERO
+    total, running, free = ZERO, ZERO, 0
+    allowance = charge.free_events is not None or charge.free_amount is not None
+    for amount in amounts:
+        billed = amount
+        if allowance:
+            running += amount
+            if charge.free_amount is None or running < charge.free_amount:
+                free += 1
+                allowance = charge.free_events is None or free < charge.free_events
+                continue
+            billed, allowance = running - charge.free_amount, False
+        fee = billed * charge.rate + charge.fixed_fee
+        if charge.per_event_min is not None:
+            fee = max(fee, charge.per_event_min)
+        if charge.per_event_max is not None:
+            fee = min(fee, charge.per_event_max)
+        total += fee
+    return total
 
 
 def charge_amount(charge: Charge, units: Decimal, billable_events: int) -> Decimal:
@@ -163,6 +197,18 @@ def weighted_units(
 
 def _property(key: str) -> pl.Expr:
     return pl.col("properties").str.json_path_match(f"$.{key}")
+
+
+def _event_amounts(
+    charge: Charge, events: pl.DataFrame | None, customer: str, start: dt.date, end: dt.date
+) -> list[Decimal]:
+    """The quantities of a charge's events of one customer in [start, end), in (occurred_at,
+    event_id) order."""
+    if events is None:
+        raise ValueError(f"charge {charge.charge_id} is priced event by event: pass the events")
+    day = pl.col("occurred_at").dt.date()
+    own = events.filter((pl.col("customer_id") == customer) & day.is_between(start, end, "left"))
+    return list(_matching(charge, own).sort("occurred_at", "event_id")["quantity"])
 
 
 def _matching(charge: Charge, groups: pl.DataFrame) -> pl.DataFrame:
@@ -297,7 +343,7 @@ class Line:
 def segment_lines(segment: Segment, usage: dict[str, tuple]) -> list[Line]:
     """Invoice lines for one segment, given units and billable events per charge_id (and, for a
     bucketed charge, its bucket values: each priced on its own, the line their exact sum rounded
-    once), in the invoice's order: each charge's usage line, then its minimum true-up or spend cap (on its
+    once; for a charge priced by event, its events' amounts in order), in the invoice's order: each charge's usage line, then its minimum true-up or spend cap (on its
     usage, against its prorated minimum and maximum); the base fee; then the plan's minimum
     true-up and spend cap, on the usage and charge commitment lines (not the base fee)."""
     plan, cur = segment.plan, segment.plan.currency
@@ -315,9 +361,12 @@ def segment_lines(segment: Segment, usage: dict[str, tuple]) -> list[Line]:
 
     lines = []
     for charge in plan.charges:
-        units, events, *buckets = usage.get(charge.charge_id, (ZERO, 0))
+        units, events, *pieces = usage.get(charge.charge_id, (ZERO, 0))
+        pieces = pieces[0] if pieces else []
         if charge.bucket:
-            exact = sum((charge_amount(charge, v, 0) for v in (buckets or [[]])[0]), ZERO)
+            exact = sum((charge_amount(charge, v, 0) for v in pieces), ZERO)
+        elif charge.priced_by_event:
+            exact = percentage_fees(charge, pieces)
         else:
             exact = charge_amount(charge, units, events)
         amount = round_money(exact, cur)
@@ -344,12 +393,17 @@ class RatedSegment:
 
 
 def rate_period(
-    book: PriceBook, period_start: dt.date, groups: pl.DataFrame, subscriptions: pl.DataFrame
+    book: PriceBook,
+    period_start: dt.date,
+    groups: pl.DataFrame,
+    subscriptions: pl.DataFrame,
+    events: pl.DataFrame | None = None,
 ) -> list[RatedSegment]:
     """Every subscription segment of the period starting `period_start`, rated under `book`
     from usage `groups` (see `usage_groups`; earlier periods' groups of the metrics recurring
     charges price, when the book has any), in subscription order. Raises LookupError when
-    the book has no version of a subscribed plan effective at the period's start."""
+    the book has no version of a subscribed plan effective at the period's start. `events`
+    (the period's events) are read for the charges priced event by event."""
     start, end = month_bounds(period_start)
     rated = []
     for sub in subscriptions.sort("subscription_id").iter_rows(named=True):
@@ -375,6 +429,10 @@ def rate_period(
             if c.bucket:  # each bucket is priced on its own
                 own = _matching(c, seg_groups.filter(pl.col("d") >= seg_start))
                 usage[c.charge_id] += (bucket_values(c, own),)
+            elif c.priced_by_event:
+                usage[c.charge_id] += (
+                    _event_amounts(c, events, sub["customer_id"], seg_start, seg_end),
+                )
         segment = Segment(sub["customer_id"], plan, seg_start, seg_end)
         rated.append(RatedSegment(segment, segment_lines(segment, usage)))
     return rated

@@ -53,7 +53,11 @@ def simulate_month(
         events = pl.concat([history, events])
     try:
         groups = usage_groups(events, hours=book.hourly)
-        rated = rate_period(book, month, groups, subscriptions)
+        by_event = book.metrics_priced_by_event
+        singles = (
+            events.filter(pl.col("metric").is_in(sorted(by_event))).collect() if by_event else None
+        )
+        rated = rate_period(book, month, groups, subscriptions, singles)
     except LookupError as exc:
         raise SimulationError(f"candidate price book: {exc}") from None
     simulated: dict[str, tuple[str, Decimal]] = {}

@@ -67,7 +67,9 @@
                     else
                         {{ ceil_div_quantity('greatest(u.units - c.free_units, 0)', 'c.package_size') }}
                 end * c.package_price
-            when 'percentage' then u.units * c.rate + u.billable_events * c.fixed_fee
+            -- no amount at all bills nothing, not a fixed fee per event
+            when 'percentage' then
+                case when u.units = 0 then 0 else u.units * c.rate + u.billable_events * c.fixed_fee end
         end as raw_amount
     from {{ usage }} as u
     inner join {{ charges }} as c

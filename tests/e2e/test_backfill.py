@@ -139,6 +139,8 @@ def test_simulation_prints_the_difference_and_writes_nothing(backfilled, capsys)
     assert [D(x) for x in rows["c_caps"]] == [D("6.00"), D("6.00"), D(0)]
     # Buckets by the day and by the hour, each priced on its own: 2.15 + 1.90 + 30.00.
     assert [D(x) for x in rows["c_bucket"]] == [D("34.05"), D("34.05"), D(0)]
+    # Percentage fees event by event, after free allowances, within bounds: 11.15 + 13.79.
+    assert [D(x) for x in rows["c_cards"]] == [D("24.94"), D("24.94"), D(0)]
 
 
 def test_simulating_recurring_charges_reads_the_months_before(backfilled, tmp_path):

@@ -131,6 +131,9 @@ plans:
          unit_price: "0.000001"}
       - {charge_id: members, metric: members, aggregation: unique_count, unique_property: user,
          recurring: true, model: per_unit, unit_price: "2.00"}
+      - {charge_id: pay_fees, metric: payments, model: percentage, rate: "0.02",
+         fixed_fee: "0.30", free_events: 2, free_amount: "50", per_event_min: "0.50",
+         per_event_max: "5.00"}
       - {charge_id: gpu_days, metric: gpus, aggregation: max, bucket: day, model: volume,
          tiers: [{up_to: 10, unit_price: "0.10"}, {up_to: null, unit_price: "0.05"}]}
       - {charge_id: gpu_hours, metric: gpus_hourly, aggregation: sum, bucket: hour,
@@ -154,6 +157,10 @@ BREADTH_B_EVENTS = [
     ("2026-09-04T10:55:00Z", "gpus_hourly", "9", {}),
     ("2026-09-04T11:00:00Z", "gpus_hourly", "10.25", {}),
     ("2026-10-03T05:30:00Z", "gpus_hourly", "7", {}),
+    ("2026-09-06T10:00:00Z", "payments", "20.00", {}),
+    ("2026-09-06T11:00:00Z", "payments", "45.50", {}),
+    ("2026-09-07T00:00:00Z", "payments", "300", {}),
+    ("2026-10-03T00:00:00Z", "payments", "12.34", {}),
 ]
 
 
@@ -311,6 +318,9 @@ def test_spark_and_duckdb_build_the_same_marts_row_for_row(parity):
         spark["fct_invoice_lines"].filter(pl.col("charge_id") == "members").sort("period_start")
     )
     assert members["quantity"].to_list() == [1, 2]
+    # Percentage fees event by event (free allowance, bounds) in both months.
+    fees = spark["fct_invoice_lines"].filter(pl.col("charge_id") == "pay_fees")
+    assert fees.height == 2 and (fees["amount"] > 0).all()
     # Buckets by the day and by the hour priced something.
     bucketed = spark["fct_invoice_lines"].filter(
         pl.col("charge_id").is_in(["gpu_days", "gpu_hours"]) & (pl.col("period_start") == START)

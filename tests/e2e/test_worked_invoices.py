@@ -128,6 +128,22 @@ def test_documents_show_caps_true_ups_and_how_each_tier_priced(worked):
     ]
     assert lines["payouts"]["quantity"] == "5050.00"  # money, in the plan's minor units
     assert lines["seats"]["pricing"] == ("2.00 USD per package of 100, a part package not billed")
+    # What the measure adds, and a percentage's allowance and bounds, are said too.
+    pricing = {
+        ln["charge_id"]: ln["pricing"]
+        for c in ("c_recur", "c_bucket", "c_cards")
+        for ln in docs[c]["lines"]
+    }
+    assert pricing["seats_held"] == "1 USD per unit; counts every earlier month too"
+    assert pricing["gpu_hours"] == "each hour priced on its own: 0.1 USD per unit"
+    assert pricing["card_fees"] == (
+        "1.3% of the amount + 2.00 USD per paying event; the first 3 events and the first 250 "
+        "of the amount free"
+    )
+    assert pricing["fx_fees"] == (
+        "2.99% of the amount; the first 30 of the amount free; at least 1.75 USD and at most "
+        "12.00 USD per event"
+    )
 
 
 def test_usage_quantities_follow_each_aggregation(worked):

@@ -184,6 +184,18 @@ plans:
       - {charge_id: batch_packs, metric: batch_jobs, bucket: day, model: package,
          package_size: 100, package_price: "5"}
 
+  - plan_id: cards                  # percentage fees event by event (Lago's examples)
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    charges:
+      - {charge_id: card_fees, metric: card_payments, model: percentage, rate: "0.013",
+         fixed_fee: "2.00", free_events: 3, free_amount: "250"}
+      - {charge_id: fx_fees, metric: fx_payments, model: percentage, rate: "0.0299",
+         free_amount: "30", per_event_min: "1.75", per_event_max: "12.00"}
+      - {charge_id: refund_fees, metric: refunds, model: percentage, rate: "0.01",
+         fixed_fee: "0.50"}
+
   - plan_id: yen                    # a currency without minor units
     version: 1
     effective_from: 2026-01-01
@@ -208,6 +220,7 @@ CUSTOMERS = {
     "c_caps": "USD",
     "c_recur": "USD",
     "c_bucket": "USD",
+    "c_cards": "USD",
 }
 
 SUBSCRIPTIONS = [
@@ -225,6 +238,7 @@ SUBSCRIPTIONS = [
     ("s_caps", "c_caps", "caps", "2026-09-01", ""),
     ("s_recur", "c_recur", "recur", "2026-09-01", ""),
     ("s_bucket", "c_bucket", "buckets", "2026-09-01", ""),
+    ("s_cards", "c_cards", "cards", "2026-09-01", ""),
 ]
 
 # (grant_id, customer, granted_at, credits, kind, purchase_amount, expires_at, priority)
@@ -360,6 +374,21 @@ EVENTS = [
     ("gb2", "2026-09-06T23:00:00Z", "c_bucket", "batch_jobs", "50", "", ""),
     ("gb3", "2026-09-07T00:00:00Z", "c_bucket", "batch_jobs", "200", "", ""),
     ("gb4", "2026-09-08T00:00:00Z", "c_bucket", "batch_jobs", "99", "", ""),
+    # c_cards, in (occurred_at, event_id) order whatever the file's order:
+    #   card_fees 50, 100, 250, 400 at 1.3 % + 2.00, free 3 events / 250: 50 and 100 free, 250
+    #     pays on 150, 400 on 400: 550 x 0.013 + 2 x 2.00 = 11.15
+    ("cf4", "2026-09-12T00:00:00Z", "c_cards", "card_payments", "400", "", ""),
+    ("cf1", "2026-09-10T00:00:00Z", "c_cards", "card_payments", "50", "", ""),
+    ("cf3", "2026-09-11T12:00:00Z", "c_cards", "card_payments", "250", "", ""),
+    ("cf2", "2026-09-11T00:00:00Z", "c_cards", "card_payments", "100", "", ""),
+    #   fx_fees 10, 80, 10,000 at 2.99 %, free 30, min 1.75, max 12: 10 free, 80 pays on 60
+    #     (1.794), 10,000 -> 12.00: 13.794 -> 13.79
+    ("fx1", "2026-09-10T00:00:00Z", "c_cards", "fx_payments", "10", "", ""),
+    ("fx2", "2026-09-10T00:00:01Z", "c_cards", "fx_payments", "80", "", ""),
+    ("fx3", "2026-09-10T00:00:02Z", "c_cards", "fx_payments", "10000", "", ""),
+    #   refund_fees: two refunds of 0 bill nothing (not 2 x 0.50)
+    ("rf1", "2026-09-13T00:00:00Z", "c_cards", "refunds", "0", "", ""),
+    ("rf2", "2026-09-14T00:00:00Z", "c_cards", "refunds", "0", "", ""),
 ]
 
 # c_recur's October, carried over from September (Lago's examples):
@@ -427,6 +456,11 @@ EXPECTED_LINES = {
         ("usage", "gpu_hours"): D("1.90"),
         ("usage", "batch_packs"): D("30.00"),
     },
+    "c_cards": {
+        ("usage", "card_fees"): D("11.15"),
+        ("usage", "fx_fees"): D("13.79"),
+        ("usage", "refund_fees"): D("0.00"),
+    },
     "c_breadth": {
         ("usage", "payouts"): D("591.00"),
         ("usage", "blocks"): D("15.00"),
@@ -459,6 +493,8 @@ EXPECTED_QUANTITIES = {
     ("c_bucket", "gpu_days"): D(24),  # the sum of the buckets' values
     ("c_bucket", "gpu_hours"): D(19),
     ("c_bucket", "batch_packs"): D(499),
+    ("c_cards", "card_fees"): D(800),
+    ("c_cards", "fx_fees"): D(10090),
 }
 SUBTOTALS = {c: sum(lines.values()) for c, lines in EXPECTED_LINES.items()}
 

@@ -515,3 +515,59 @@ def test_a_bucket_is_read_and_percentage_models_refuse_it(tmp_path):
     assert str(err.value) == (
         "plans.yaml: plan gpu v1: charges[0].bucket: does not apply to model graduated_percentage"
     )
+
+
+PERCENT = """
+plans:
+  - plan_id: cards
+    version: 1
+    effective_from: 2026-10-01
+    currency: USD
+    charges:
+      - {charge_id: card_fees, metric: payment_amount, model: percentage, rate: "0.013",
+         fixed_fee: "2.00", free_events: 3, free_amount: "250", per_event_min: "1.75",
+         per_event_max: "12.00"}
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("free_events: 3", "free_events: 0"),
+            "free_events: must be a whole number of at least 1, got 0",
+        ),
+        (
+            ("free_events: 3", "free_events: 2.5"),
+            "free_events: must be a whole number of at least 1, got 2.5",
+        ),
+        (('free_amount: "250"', 'free_amount: "0"'), "free_amount: must be greater than 0, got 0"),
+        (
+            ('per_event_min: "1.75"', 'per_event_min: "-1"'),
+            "per_event_min: must be at least 0, got -1",
+        ),
+        (
+            ('per_event_max: "12.00"', 'per_event_max: "1.00"'),
+            "per_event_min: 1.75 is above per_event_max 1.00",
+        ),
+        (
+            (
+                'model: percentage, rate: "0.013",\n         fixed_fee: "2.00",',
+                'model: per_unit, unit_price: "0.01",',
+            ),
+            "free_amount: does not apply to model per_unit",
+        ),
+    ],
+)
+def test_percentage_allowances_and_bounds_are_refused_out_of_range(tmp_path, change, message):
+    assert change[0] in PERCENT
+    with pytest.raises(PriceBookError) as err:
+        book_from(tmp_path, PERCENT.replace(*change))
+    assert str(err.value) == f"plans.yaml: plan cards v1: charges[0].{message}"
+
+
+def test_percentage_allowances_and_bounds_are_read(tmp_path):
+    [charge] = book_from(tmp_path, PERCENT).plans[0].charges
+    assert (charge.free_events, charge.free_amount) == (3, 250)
+    assert (charge.per_event_min, charge.per_event_max) == (Decimal("1.75"), Decimal(12))
+    assert charge.priced_by_event

@@ -400,3 +400,74 @@ def test_bucket_values_are_the_max_or_sum_of_each_hour_or_day():
     assert aggregate_groups(by_day, usage_groups(frame)) == (D(24), 5)
     with pytest.raises(ValueError, match="buckets by the hour"):
         bucket_values(by_hour, usage_groups(frame))
+
+
+# --- percentage: free events, free amount, per-event bounds, the zero rule (Lago's specs) ------
+
+
+@pytest.mark.parametrize(
+    ("terms", "amounts", "expected"),
+    [
+        # 1.3 % + 2.00, free 3 events / 250: events 1-2 free (50, 150 < 250), event 3 pays on
+        # 400 - 250 = 150, event 4 on 400: 550 x 0.013 + 2 x 2.00 = 7.15 + 4.00
+        (
+            {"rate": D("0.013"), "fixed_fee": D(2), "free_events": 3, "free_amount": D(250)},
+            ["50", "100", "250", "400"],
+            D("11.15"),
+        ),
+        # free 3 events only: 400 x 0.013 + 2.00
+        (
+            {"rate": D("0.013"), "fixed_fee": D(2), "free_events": 3},
+            ["50", "100", "250", "400"],
+            D("7.20"),
+        ),
+        # 2.99 %, min 1.75, max 12: 0.299 -> 1.75, 2.392, 299 -> 12: 16.142
+        (
+            {"rate": D("0.0299"), "per_event_min": D("1.75"), "per_event_max": D(12)},
+            ["10", "80", "10000"],
+            D("16.14"),
+        ),
+        # with free_amount 30: 10 free, 80 pays on 60 (1.794), 10,000 -> 12: 13.794
+        (
+            {
+                "rate": D("0.0299"),
+                "per_event_min": D("1.75"),
+                "per_event_max": D(12),
+                "free_amount": D(30),
+            },
+            ["10", "80", "10000"],
+            D("13.79"),
+        ),
+        # with free_events 3 and free_amount 10,000: 10 and 80 free, the third pays on
+        # 10,090 - 10,000 = 90: 2.691
+        (
+            {
+                "rate": D("0.0299"),
+                "per_event_min": D("1.75"),
+                "per_event_max": D(12),
+                "free_events": 3,
+                "free_amount": D(10000),
+            },
+            ["10", "80", "10000"],
+            D("2.69"),
+        ),
+        # an event that reaches free_amount exactly is not free: it pays its fixed fee
+        ({"rate": D("0.01"), "fixed_fee": D(1), "free_amount": D(100)}, ["60", "40"], D("1.00")),
+        # the zero rule: four events of 0 bill 0, not 4 x 2.00
+        ({"rate": D("0.013"), "fixed_fee": D(2), "free_events": 1}, ["0"] * 4, D(0)),
+    ],
+)
+def test_percentage_event_by_event(terms, amounts, expected):
+    from transforms.money import round_money
+    from transforms.rating import percentage_fees
+
+    charge = Charge("fees", "payment_amount", "sum", "percentage", **terms)
+    assert charge.priced_by_event
+    assert round_money(percentage_fees(charge, [D(a) for a in amounts]), "USD") == expected
+
+
+def test_a_percentage_charge_with_no_amount_bills_nothing():
+    """Changes the earlier rule: 0 units in 4 events used to bill 4 fixed fees."""
+    charge = Charge("fees", "payments", "sum", "percentage", rate=D("0.029"), fixed_fee=D("0.30"))
+    assert charge_amount(charge, D(0), 4) == D(0)
+    assert charge_amount(charge, D(100), 2) == D("3.50")  # 2.90 + 2 x 0.30

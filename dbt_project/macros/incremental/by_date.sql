@@ -128,20 +128,24 @@
     {%- endif -%}
 {%- endmacro %}
 
-{# The metrics an hourly-bucketed charge of any plan or version prices (at execution). #}
-{% macro hourly_metrics() -%}
+{#- Models that keep the events (or hours) of only the metrics some charges price: the
+    hourly aggregate (charges bucketed by the hour) and the events kept one by one (charges
+    priced event by event). `charges_where` is a condition on stg_pricing__charges. -#}
+
+{# The metrics the charges `charges_where` of any plan or version price (at execution). #}
+{% macro charge_metrics(charges_where) -%}
     {%- if not execute -%}{{ return([]) }}{%- endif -%}
     {%- set sql -%}
         select distinct metric from {{ ref('stg_pricing__charges') }}
-        where bucket = 'hour'
+        where {{ charges_where }}
         order by 1
     {%- endset -%}
     {{ return(run_query(sql).columns[0].values() | list) }}
 {%- endmacro %}
 
-{# The usage dates the hourly aggregate `model` must rebuild: those where its events differ
-   from the daily aggregate's events of the hourly `metrics` (either side may be missing). #}
-{% macro hourly_dates_to_rebuild(model, metrics) -%}
+{# The usage dates `model` must rebuild: those where its events differ from the daily
+   aggregate's events of `metrics` (either side may be missing). #}
+{% macro metric_dates_to_rebuild(model, metrics) -%}
     {%- if not execute -%}{{ return([]) }}{%- endif -%}
     {%- set sql -%}
         with expected as (
@@ -164,18 +168,18 @@
     {{ return(run_query(sql).columns[0].values() | list) }}
 {%- endmacro %}
 
-{# The configuration of the hourly aggregate: incremental by usage date, and the dates it
-   rebuilds emptied first (a date whose metric is no longer bucketed by the hour rebuilds to no
-   rows at all, which delete+insert and insert_overwrite would leave as they were). #}
-{% macro hourly_incremental() -%}
+{# The configuration of such a model: incremental by usage date, and the dates it rebuilds
+   emptied first (a date whose metric no longer qualifies rebuilds to no rows at all, which
+   delete+insert and insert_overwrite would leave as they were). #}
+{% macro metric_date_incremental(charges_where) -%}
     {%- set config = incremental_by('usage_date') -%}
-    {%- do config.update({'pre_hook': ["{{ clear_hourly_dates(this) }}"]}) -%}
+    {%- do config.update({'pre_hook': ["{{ clear_metric_dates(this, " ~ charges_where | tojson ~ ") }}"]}) -%}
     {{ return(config) }}
 {%- endmacro %}
 
-{% macro clear_hourly_dates(relation) -%}
+{% macro clear_metric_dates(relation, charges_where) -%}
     {%- if is_incremental() -%}
-        {%- set dates = hourly_dates_to_rebuild(relation, hourly_metrics()) -%}
+        {%- set dates = metric_dates_to_rebuild(relation, charge_metrics(charges_where)) -%}
         {%- if dates | length > 0 -%}
             {{ adapter.dispatch('clear_dates', 'tally')(relation, dates) }}
         {%- endif -%}
@@ -186,4 +190,12 @@
 {%- endmacro %}
 {% macro spark__clear_dates(relation, dates) -%}
     {%- do empty_partitions(relation, 'usage_date', dates) -%}
+{%- endmacro %}
+
+{# The charges rated event by event: percentage charges with a free allowance or per-event
+   bounds (a condition on stg_pricing__charges, its columns under `alias` when given). #}
+{% macro priced_by_event(alias=none) -%}
+    {%- set c = alias ~ '.' if alias else '' -%}
+    {%- set terms = ['free_events', 'free_amount', 'per_event_min', 'per_event_max'] -%}
+    {{- c }}model = 'percentage' and ({% for t in terms %}{{ c ~ t }} is not null{{ ' or ' if not loop.last }}{% endfor %})
 {%- endmacro %}

@@ -5,9 +5,10 @@
 -- units; commitments are prorated by days like the base fee.
 -- `projected_amount` prices the usage projected to the segment's end the same way (it equals
 -- `amount` once the segment is over); mart_customer_spend shows it as the month-end estimate.
--- A bucketed charge's line is the exact sum of its buckets' prices (int_invoice_buckets),
--- rounded once; its projection adds the mean bucket so far for each bucket left:
--- amount x buckets in the segment / buckets elapsed.
+-- A charge priced apart from its units (int_invoice_usage.priced_amount: buckets, or events
+-- priced one by one) is that exact amount, rounded once. Its projection scales the amount:
+-- a bucketed charge adds the mean bucket so far for each bucket left (amount x buckets in the
+-- segment / buckets begun), one priced by event by the time elapsed, like any flow.
 with
 
 segments as (select * from {{ ref('int_subscription_segments') }}),
@@ -29,22 +30,23 @@ projected_usage as (
 priced as ({{ price_usage('usage', 'charges', 'tiers') }}),
 priced_projection as ({{ price_usage('projected_usage', 'charges', 'tiers') }}),
 
-bucket_projection as (
+priced_apart as (
+    {#- the time it is projected over, in buckets (whole ones, begun) or in seconds #}
+    {%- set step = "case c.bucket when 'hour' then 3600 when 'day' then 86400 else 1 end" %}
     select
         u.segment_id,
         u.charge_id,
-        u.bucketed_amount,
+        u.priced_amount,
         u.elapsed_seconds,
         u.segment_seconds,
-        {%- set bucket_seconds = "case c.bucket when 'hour' then 3600 else 86400 end" %}
-        {{ int_div('u.segment_seconds', bucket_seconds) }} as buckets_in_segment,
-        {{ int_div('u.elapsed_seconds + ' ~ bucket_seconds ~ ' - 1', bucket_seconds) }} as buckets_elapsed
+        {{ int_div('u.segment_seconds', step) }} as steps_in_segment,
+        {{ int_div('u.elapsed_seconds + ' ~ step ~ ' - 1', step) }} as steps_elapsed
     from usage as u
     inner join charges as c
         on u.plan_id = c.plan_id
         and u.plan_version = c.plan_version
         and u.charge_id = c.charge_id
-    where c.bucket is not null
+    where u.priced_amount is not null
 ),
 
 usage_lines as (
@@ -53,18 +55,18 @@ usage_lines as (
         'usage' as line_type,
         p.charge_id,
         p.units as quantity,
-        {{ round_money('coalesce(b.bucketed_amount, p.raw_amount)', 's.minor_units') }} as amount,
+        {{ round_money('coalesce(b.priced_amount, p.raw_amount)', 's.minor_units') }} as amount,
         case
             when b.segment_id is null then {{ round_money('pp.raw_amount', 's.minor_units') }}
-            when b.elapsed_seconds in (0, b.segment_seconds) then {{ round_money('b.bucketed_amount', 's.minor_units') }}
-            else cast({{ prorate_money('b.bucketed_amount', 'b.buckets_in_segment', 'b.buckets_elapsed', 's.minor_units') }} as {{ money_type() }})
+            when b.elapsed_seconds in (0, b.segment_seconds) then {{ round_money('b.priced_amount', 's.minor_units') }}
+            else cast({{ prorate_money('b.priced_amount', 'b.steps_in_segment', 'b.steps_elapsed', 's.minor_units') }} as {{ money_type() }})
         end as projected_amount
     from priced as p
     inner join priced_projection as pp
         on p.segment_id = pp.segment_id
         and p.charge_id = pp.charge_id
     inner join segments as s on p.segment_id = s.segment_id
-    left join bucket_projection as b
+    left join priced_apart as b
         on p.segment_id = b.segment_id
         and p.charge_id = b.charge_id
 ),

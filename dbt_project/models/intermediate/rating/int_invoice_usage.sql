@@ -18,9 +18,10 @@
 -- its segment: the state carried to the period's start (int_usage_carried) and the period's own
 -- days before the segment. carried_units is that part of a sum (or the level a weighted_sum
 -- starts the segment at); it is not projected.
--- A bucketed charge's units are the sum of its buckets' values and bucketed_amount the exact
--- sum of their prices (int_invoice_buckets); elapsed_seconds and segment_seconds let the
--- invoice lines project it (the mean bucket so far over the buckets left).
+-- Charges priced apart from their units carry priced_amount, the exact amount: a bucketed
+-- charge (int_invoice_buckets: its units are the sum of its buckets' values) and a percentage
+-- charge priced event by event (int_invoice_event_fees). elapsed_seconds and segment_seconds
+-- let the invoice lines project them.
 -- Incremental by billing period, over the periods whose inputs changed.
 {{ config(**period_incremental()) }}
 
@@ -56,6 +57,12 @@ as_of as (select * from {{ ref('stg_lake__as_of') }}),
 buckets as (
     select *
     from {{ ref('int_invoice_buckets') }}
+    where {{ date_in_periods('period_start', periods) }}
+),
+
+event_fees as (
+    select *
+    from {{ ref('int_invoice_event_fees') }}
     where {{ date_in_periods('period_start', periods) }}
 ),
 
@@ -243,7 +250,11 @@ measured as (
         -- Each branch is cast on its own so that no engine's CASE type unification can
         -- change the scale of a fractional quantity.
         c.bucket,
-        case when c.bucket is not null then coalesce(b.raw_amount, 0) end as bucketed_amount,
+        case
+            when c.bucket is not null then coalesce(b.raw_amount, 0)
+            when {{ priced_by_event('c') }}
+                then coalesce(ef.raw_amount, 0)
+        end as priced_amount,
         case when c.bucket is not null then cast(coalesce(b.units, 0) as {{ quantity_type() }})
         else case c.aggregation
             when 'sum' then cast(
@@ -289,6 +300,9 @@ measured as (
     left join buckets as b
         on s.segment_id = b.segment_id
         and c.charge_id = b.charge_id
+    left join event_fees as ef
+        on s.segment_id = ef.segment_id
+        and c.charge_id = ef.charge_id
 ),
 
 -- Time of the segment with data so far, in seconds: none before it starts, all of it once it
@@ -320,7 +334,7 @@ final as (
         level_below_zero,
         units,
         carried_units,
-        bucketed_amount,
+        priced_amount,
         elapsed_seconds,
         segment_seconds,
         case

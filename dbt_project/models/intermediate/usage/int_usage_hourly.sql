@@ -4,12 +4,12 @@
 -- Incremental by usage date: a date is rebuilt from its events of those metrics when its
 -- count differs from the daily aggregate's count of the same metrics (new events, a price
 -- book that buckets another metric by the hour, a crash, a hand edit).
-{{ config(**hourly_incremental()) }}
+{{ config(**metric_date_incremental("bucket = 'hour'")) }}
 
 -- depends_on: {{ ref('int_usage_daily') }}
 -- depends_on: {{ ref('stg_pricing__charges') }}
-{%- set metrics = hourly_metrics() %}
-{%- set dates = hourly_dates_to_rebuild(this, metrics) if is_incremental() else none %}
+{%- set metrics = charge_metrics("bucket = 'hour'") %}
+{%- set dates = metric_dates_to_rebuild(this, metrics) if is_incremental() else none %}
 {%- if dates is not none %}
 -- dates rebuilt: {{ dates | join(', ') or 'none' }}
 {%- endif %}
