@@ -186,11 +186,7 @@ def _line(line: dict, pricing: Pricing, period_start: dt.date) -> dict:
             "pricing": _prorated(plan.get(field), currency, line["quantity"], days),
         }
     elif kind == "adjustment":
-        invoice_id, _, charge_id = (line["charge_id"] or "").rpartition(":")
-        out |= {
-            "description": f"Correction to invoice {invoice_id}, {readable(charge_id)}",
-            "quantity": None,
-        }
+        out |= {"description": correction_text(line["charge_id"] or ""), "quantity": None}
     elif charge is not None:
         out |= {
             "description": charge["description"] or readable(charge["charge_id"]),
@@ -230,6 +226,22 @@ def _prorated(fee: Decimal | None, currency: str, days: Decimal | None, in_perio
     if fee is None:
         return ""
     return f"{_fee(fee, currency)} per month, {format_quantity(days or 0)} of {in_period} days"
+
+
+def correction_text(key: str) -> str:
+    """What an adjustment line corrects, from its key: `INV-2026-09-c:calls` ->
+    `Correction to invoice INV-2026-09-c, Calls`; a charge's commitment line keeps its kind
+    (`...:calls:spend_cap` -> `..., Calls, spend cap`); the plan's lines say theirs
+    (`...:base_fee` -> `..., base fee`)."""
+    parts = key.split(":")
+    if parts[-1] in FEES and (len(parts) == 2 or parts[-1] not in CHARGE_COMMITMENTS):
+        return f"Correction to invoice {':'.join(parts[:-1])}, {FEES[parts[-1]][0]}"
+    if len(parts) >= 3 and parts[-1] in CHARGE_COMMITMENTS:
+        what = f", {CHARGE_COMMITMENTS[parts[-1]][0]}"
+        parts = parts[:-1]
+    else:
+        what = ""
+    return f"Correction to invoice {':'.join(parts[:-1])}, {readable(parts[-1])}{what}"
 
 
 def _usage_pricing(charge: dict, currency: str) -> str:

@@ -291,12 +291,16 @@ def test_bucketed_charges_project_the_mean_bucket_for_each_bucket_left(worked):
 def test_a_late_september_seat_reaches_october_through_the_carried_state(worked, tmp_path):
     """One seat bought on 20 September arrives after October was rated: September's issued
     invoice keeps 5.00 (the seat is an adjustment), October's draft holds 54 seats, and the
-    marts are those a full refresh gives."""
+    marts are those a full refresh gives. A late capped call for c_caps: its usage adjustment
+    (+1.00) and its spend cap's (-1.00) are kept apart, each by line type."""
     home = Built(worked.home, {}).copy(tmp_path).home
     write_csv(
         home.landing_usage / "late" / "2026-10-11.csv",
         ["event_id", "occurred_at", "customer_id", "metric", "quantity", "status", "properties"],
-        [("r_late", "2026-09-20T00:00:00Z", "c_recur", "seat_changes", "1", "", "")],
+        [
+            ("r_late", "2026-09-20T00:00:00Z", "c_recur", "seat_changes", "1", "", ""),
+            ("cc_late", "2026-09-20T00:00:00Z", "c_caps", "capped_calls", "1", "200", ""),
+        ],
     )
     assert tally(home, "run", "--from", "2026-10-10", "--to", "2026-10-10").status == 3
     lines = (
@@ -313,6 +317,22 @@ def test_a_late_september_seat_reaches_october_through_the_carried_state(worked,
         "select difference from marts.fct_invoice_adjustments where customer_id = 'c_recur'",
     )
     assert difference == D("1.00")
+    assert q(
+        home,
+        "select charge_id, line_type, issued_amount, recomputed_amount, difference, reason "
+        "from marts.fct_invoice_adjustments where customer_id = 'c_caps' order by 2 desc",
+    ) == [
+        ("capped_calls", "usage", D("7.00"), D("8.00"), D("1.00"), "late_usage"),
+        ("capped_calls", "spend_cap", D("-2.00"), D("-3.00"), D("-1.00"), "late_usage"),
+    ]
+    assert q(
+        home,
+        "select charge_id, amount from marts.fct_invoice_lines "
+        "where customer_id = 'c_caps' and line_type = 'adjustment' order by 1",
+    ) == [
+        ("INV-2026-09-c_caps:capped_calls", D("1.00")),
+        ("INV-2026-09-c_caps:capped_calls:spend_cap", D("-1.00")),
+    ]
     incremental = q(home, "select * from marts.fct_invoice_lines order by 1")
     tally(home, "run", "--from", "2026-10-10", "--to", "2026-10-10", "--full-refresh")
     assert q(home, "select * from marts.fct_invoice_lines order by 1") == incremental

@@ -290,3 +290,29 @@ def test_documents_are_written_once_and_missing_ones_are_filled_in(home):
     assert write_documents(home, SEPT) == 1
     assert {p.name: p.read_bytes() for p in home.exports.iterdir()} == before
     assert write_documents(home, SEPT) == 0
+
+
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        ("INV-2026-09-c_unit:api_calls", "Correction to invoice INV-2026-09-c_unit, API calls"),
+        (
+            "INV-2026-09-c_caps:capped_calls:spend_cap",
+            "Correction to invoice INV-2026-09-c_caps, Capped calls, spend cap",
+        ),
+        (
+            "INV-2026-09-c_caps:floor_tokens:minimum_true_up",
+            "Correction to invoice INV-2026-09-c_caps, Floor tokens, minimum spend true-up",
+        ),
+        # the plan's own lines are keyed by their line type
+        (
+            "INV-2026-09-c_pct:minimum_true_up",
+            "Correction to invoice INV-2026-09-c_pct, minimum commitment true-up",
+        ),
+        ("INV-2026-09-c:base_fee", "Correction to invoice INV-2026-09-c, base fee"),
+    ],
+)
+def test_an_adjustment_line_says_what_it_corrects(key, text):
+    from publish.documents import correction_text
+
+    assert correction_text(key) == text

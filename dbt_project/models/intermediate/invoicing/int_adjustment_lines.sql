@@ -1,8 +1,9 @@
 -- Pending adjustments carried as lines on each customer's next open invoice (the earliest
 -- period after the adjusted one that is not issued yet). What a later issued invoice already
 -- carried is not carried again; if the adjustment grows (more late usage), only the rest is.
--- A positive line is a debit, a negative one a credit note. One line per adjusted invoice
--- and charge: charge_id names them, e.g. 'INV-2026-09-cus_0001:api_calls'.
+-- A positive line is a debit, a negative one a credit note. One line per adjusted invoice,
+-- charge and line type: charge_id is the adjustment's key, e.g. 'INV-2026-09-cus_0001:api_calls'
+-- (usage) or 'INV-2026-09-cus_0001:api_calls:spend_cap' (adjustment_key in macros/invoicing.sql).
 with
 
 adjustments as (select * from {{ ref('int_invoice_adjustments') }}),

@@ -1,7 +1,10 @@
--- What issued invoices would say today: per issued invoice and charge, the issued amount, the
--- amount the current data and price book give, and the difference (issued invoices
--- never change; corrections are adjustments). Base fee and minimum lines use their line type
--- as charge_id. reason:
+-- What issued invoices would say today: per issued invoice, charge and line type, the issued
+-- amount, the amount the current data and price book give, and the difference (issued
+-- invoices never change; corrections are adjustments). A charge's usage, its minimum true-up
+-- and its spend cap are apart; the plan's lines (base fee, true-up, spend cap) use their line
+-- type as charge_id. The key of a charge's usage is `invoice:charge` and of its commitment
+-- lines `invoice:charge:line_type`. reason (from the charge's usage and pricing, so a spend
+-- cap that moves because usage arrived late says late_usage):
 --   late_usage    the quantity changed (usage that arrived after close) under the same pricing
 --   price_change  the plan version rating the charge changed, or the price at that version
 --                 did, with the quantity unchanged
@@ -33,16 +36,30 @@ totals as (
         customer_id,
         period_start,
         coalesce(charge_id, line_type) as charge_id,
+        line_type,
         sum(quantity) as quantity,
         sum(amount) as amount,
         min(plan_id || ':' || cast(plan_version as string)) as first_pricing,
         max(plan_id || ':' || cast(plan_version as string)) as last_pricing
     from both_sides
-    group by 1, 2, 3, 4, 5
+    group by 1, 2, 3, 4, 5, 6
 ),
 
 issued as (select * from totals where side = 'issued'),
 recomputed as (select * from totals where side = 'recomputed'),
+
+-- What a charge's reason is read from: its usage line (a plan line: the line itself).
+measures as (
+    select
+        side,
+        invoice_id,
+        charge_id,
+        max(case when line_type in ('usage', charge_id) then quantity end) as quantity,
+        min(first_pricing) as first_pricing,
+        max(last_pricing) as last_pricing
+    from totals
+    group by 1, 2, 3
+),
 
 compared as (
     select
@@ -50,10 +67,23 @@ compared as (
         coalesce(i.customer_id, r.customer_id) as customer_id,
         coalesce(i.period_start, r.period_start) as period_start,
         coalesce(i.charge_id, r.charge_id) as charge_id,
+        coalesce(i.line_type, r.line_type) as line_type,
         coalesce(i.quantity, 0) as issued_quantity,
         coalesce(r.quantity, 0) as recomputed_quantity,
         coalesce(i.amount, 0) as issued_amount,
-        coalesce(r.amount, 0) as recomputed_amount,
+        coalesce(r.amount, 0) as recomputed_amount
+    from issued as i
+    full outer join recomputed as r
+        on i.invoice_id = r.invoice_id
+        and i.charge_id = r.charge_id
+        and i.line_type = r.line_type
+),
+
+reasons as (
+    select
+        coalesce(i.invoice_id, r.invoice_id) as invoice_id,
+        coalesce(i.charge_id, r.charge_id) as charge_id,
+        coalesce(i.quantity, 0) <> coalesce(r.quantity, 0) as quantity_changed,
         -- Lines issued before pricing was recorded on them carry no pricing: not comparable.
         i.first_pricing is not null
             and (
@@ -61,10 +91,22 @@ compared as (
                 or i.first_pricing <> r.first_pricing
                 or i.last_pricing <> r.last_pricing
             ) as pricing_changed
-    from issued as i
-    full outer join recomputed as r
+    from (select * from measures where side = 'issued') as i
+    full outer join (select * from measures where side = 'recomputed') as r
         on i.invoice_id = r.invoice_id
         and i.charge_id = r.charge_id
+),
+
+keyed as (
+    select
+        c.*,
+        {{ adjustment_key('c.invoice_id', 'c.charge_id', 'c.line_type') }} as adjustment_key,
+        coalesce(q.quantity_changed, false) as quantity_changed,
+        coalesce(q.pricing_changed, false) as pricing_changed
+    from compared as c
+    left join reasons as q
+        on c.invoice_id = q.invoice_id
+        and c.charge_id = q.charge_id
 ),
 
 -- What later issued invoices already carried of each adjustment (see int_adjustment_lines).
@@ -81,21 +123,22 @@ final as (
         c.customer_id,
         c.period_start,
         c.charge_id,
-        c.invoice_id || ':' || c.charge_id as adjustment_key,
+        c.line_type,
+        c.adjustment_key,
         cast(issued_quantity as {{ quantity_type() }}) as issued_quantity,
         cast(recomputed_quantity as {{ quantity_type() }}) as recomputed_quantity,
         cast(issued_amount as {{ money_type() }}) as issued_amount,
         cast(recomputed_amount as {{ money_type() }}) as recomputed_amount,
         cast(recomputed_amount - issued_amount as {{ money_type() }}) as difference,
         case
-            when issued_quantity <> recomputed_quantity and pricing_changed then 'both'
-            when issued_quantity <> recomputed_quantity then 'late_usage'
+            when quantity_changed and pricing_changed then 'both'
+            when quantity_changed then 'late_usage'
             else 'price_change'
         end as reason,
         cast(coalesce(k.amount, 0) as {{ money_type() }}) as carried_amount,
         cast(recomputed_amount - issued_amount - coalesce(k.amount, 0) as {{ money_type() }}) as pending_amount
-    from compared as c
-    left join carried as k on c.invoice_id || ':' || c.charge_id = k.adjustment_key
+    from keyed as c
+    left join carried as k on c.adjustment_key = k.adjustment_key
     where recomputed_amount <> issued_amount
 )
 

@@ -1,6 +1,7 @@
 -- Differences between issued invoices and what the current data and price book give, per
--- invoice and charge, with the reason (see int_invoice_adjustments), what later issued
--- invoices already carried, and the open invoice the rest is pending on.
+-- invoice, charge and line type (a charge's usage, minimum true-up and spend cap apart), with
+-- the reason (see int_invoice_adjustments), what later issued invoices already carried, and
+-- the open invoice the rest is pending on.
 with
 
 adjustments as (select * from {{ ref('int_invoice_adjustments') }}),
@@ -12,6 +13,7 @@ final as (
         a.customer_id,
         a.period_start,
         a.charge_id,
+        a.line_type,
         a.issued_quantity,
         a.recomputed_quantity,
         a.issued_amount,
