@@ -42,6 +42,10 @@ class Charge:
     recurring: bool = False
     # max or sum per UTC hour or day, each bucket priced on its own (tiers restart)
     bucket: str | None = None
+    # one usage line per distinct tuple of these properties' values, each group priced on its
+    # own: by the first group price whose match holds, else by the charge's own price
+    group_by: tuple[str, ...] = ()
+    group_prices: tuple[GroupPrice, ...] = ()
     status_ranges: tuple[tuple[int, int], ...] = ()  # empty = any status
     property_filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
     unit_price: Decimal | None = None
@@ -63,12 +67,30 @@ class Charge:
     description: str | None = None  # the invoice line's text (else a readable default)
     unit: str | None = None  # what the quantity counts, as shown (else transforms/units.py)
 
+    def price_for(self, values: dict[str, str | None]) -> Charge:
+        """The price of the group with these `group_by` values: the first group price whose
+        match holds, else the charge itself."""
+        return next((g.price for g in self.group_prices if g.matches(values)), self)
+
     @property
     def priced_by_event(self) -> bool:
         """A percentage charge with a free allowance or per-event bounds: rated event by event
         in (occurred_at, event_id) order, not from its total."""
         terms = (self.free_events, self.free_amount, self.per_event_min, self.per_event_max)
         return self.model == "percentage" and any(t is not None for t in terms)
+
+
+@dataclass(frozen=True)
+class GroupPrice:
+    """A price for the groups of a charge whose properties `match`: each listed property equals
+    one of its values. `price` is the charge under the entry's model and fields (nothing else of
+    the charge's price is inherited)."""
+
+    match: tuple[tuple[str, tuple[str, ...]], ...]
+    price: Charge
+
+    def matches(self, values: dict[str, str | None]) -> bool:
+        return all(values.get(key) in allowed for key, allowed in self.match)
 
 
 @dataclass(frozen=True)
@@ -108,8 +130,13 @@ class PriceBook:
 
     @property
     def metrics_priced_by_event(self) -> set[str]:
-        """Metrics a charge priced event by event prices (Charge.priced_by_event)."""
-        return {c.metric for p in self.plans for c in p.charges if c.priced_by_event}
+        """Metrics a charge (or a group price) priced event by event prices."""
+        return {
+            c.metric
+            for p in self.plans
+            for c in p.charges
+            if c.priced_by_event or any(g.price.priced_by_event for g in c.group_prices)
+        }
 
     @property
     def recurring_metrics(self) -> set[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import replace
 from decimal import Decimal
 
 import yaml
@@ -16,7 +17,7 @@ import yaml
 from transforms.exact_yaml import ExactLoader
 from transforms.money import MoneyError, is_currency, parse_decimal
 from transforms.numbers import FEE, INT32_MAX, PRICE, QUANTITY, DecimalKind
-from transforms.price_terms import Charge, Plan, PriceBook, Tier
+from transforms.price_terms import Charge, GroupPrice, Plan, PriceBook, Tier
 
 __all__ = ["Charge", "Plan", "PriceBook", "PriceBookError", "Tier", "parse_price_book"]
 
@@ -33,6 +34,22 @@ RECURRING_AGGREGATIONS = ("sum", "unique_count", "weighted_sum")
 BUCKETS = ("hour", "day")  # UTC
 BUCKET_AGGREGATIONS = ("max", "sum")
 PERCENTAGE_MODELS = ("percentage", "graduated_percentage")
+MAX_GROUP_BY = 3
+# What a group price resets: it holds a whole price, nothing of the charge's is inherited.
+PRICE_DEFAULTS = {
+    "unit_price": None,
+    "free_units": Decimal(0),
+    "tiers": (),
+    "package_size": None,
+    "package_price": None,
+    "rate": None,
+    "fixed_fee": Decimal(0),
+    "free_events": None,
+    "free_amount": None,
+    "per_event_min": None,
+    "per_event_max": None,
+    "rounding": "up",
+}
 SUCCESS_STATUS = (200, 299)
 
 
@@ -121,6 +138,8 @@ _CHARGE_KEYS = {
     "unique_property",
     "recurring",
     "bucket",
+    "group_by",
+    "group_prices",
     "filter",
     "model",
     "unit_price",
@@ -310,12 +329,133 @@ def _parse_charge(raw, where: _Where) -> Charge:
         raise where.at("model").error(f"unknown model {model!r} (one of {', '.join(MODELS)})")
     aggregation, unique_property, recurring = _aggregation(raw, where)
     bucket = _bucket(raw, where, aggregation, recurring)
-    misplaced = sorted((set(raw) & set().union(*_MODEL_FIELDS.values())) - _MODEL_FIELDS[model])
-    if misplaced:
-        raise where.at(misplaced[0]).error(f"does not apply to model {model}")
     status, props = (
         _parse_filter(raw["filter"], where.at("filter")) if "filter" in raw else ((), ())
     )
+    kwargs = _model_terms(raw, where, model)
+    group_by, group_prices = _groups(raw, where, model, bucket)
+    kwargs["minimum"], kwargs["maximum"] = _commitments(raw, where, "minimum", "maximum")
+    charge = Charge(
+        charge_id=str(_take(raw, "charge_id", where)),
+        metric=str(_take(raw, "metric", where)),
+        aggregation=aggregation,
+        model=model,
+        unique_property=str(unique_property) if unique_property else None,
+        recurring=recurring,
+        bucket=bucket,
+        group_by=group_by,
+        group_prices=group_prices,
+        status_ranges=status,
+        property_filters=props,
+        description=_text(raw.get("description"), where.at("description")),
+        unit=_text(raw.get("unit"), where.at("unit"), longest=40),
+        **kwargs,
+    )
+    return replace(
+        charge,
+        group_prices=tuple(
+            GroupPrice(
+                match,
+                replace(
+                    charge,
+                    model=m,
+                    minimum=None,
+                    maximum=None,
+                    group_prices=(),
+                    **{**PRICE_DEFAULTS, **terms},
+                ),
+            )
+            for match, m, terms in group_prices
+        ),
+    )
+
+
+def _groups(raw: dict, where: _Where, model: str, bucket: str | None) -> tuple[tuple, list]:
+    """`group_by` (1 to 3 properties) and `group_prices` (match, model, that model's fields),
+    as (group_by, [(match, model, terms)])."""
+    if raw.get("group_by") is None:
+        if raw.get("group_prices") is not None:
+            raise where.at("group_prices").error(
+                "needs group_by (the properties that split the charge into groups)"
+            )
+        return (), []
+    group_by = _group_by(raw["group_by"], where.at("group_by"))
+    entries = raw.get("group_prices") or []
+    if not isinstance(entries, list):
+        raise where.at("group_prices").error("must be a list of group prices")
+    parsed = []
+    for i, entry in enumerate(entries):
+        we = where.at("group_prices").at(i)
+        if not isinstance(entry, dict):
+            raise we.error("must be a mapping with match and a price")
+        m = entry.get("model", model)
+        if m not in MODELS:
+            raise we.at("model").error(f"unknown model {m!r} (one of {', '.join(MODELS)})")
+        if bucket and m in PERCENTAGE_MODELS:
+            raise we.at("model").error(f"{m} cannot price a bucketed charge")
+        _no_unknown_keys(entry, {"match", "model"} | set().union(*_MODEL_FIELDS.values()), we)
+        match = _match(_take(entry, "match", we), we.at("match"), group_by)
+        parsed.append((match, m, _model_terms(entry, we, m)))
+    _exclusive([match for match, _, _ in parsed], where.at("group_prices"))
+    return group_by, parsed
+
+
+def _group_by(group_by, where: _Where) -> tuple[str, ...]:
+    if (
+        not isinstance(group_by, list)
+        or not group_by
+        or not all(isinstance(k, str) and k for k in group_by)
+    ):
+        raise where.error(f"must be a list of 1 to {MAX_GROUP_BY} property names, got {group_by!r}")
+    if len(group_by) > MAX_GROUP_BY:
+        raise where.error(f"at most {MAX_GROUP_BY} properties, got {len(group_by)}")
+    if len(set(group_by)) < len(group_by):
+        raise where.error("names a property twice")
+    return tuple(group_by)
+
+
+def _exclusive(matches: list, where: _Where) -> None:
+    """Refuses two group prices that could match one group (for each property both constrain,
+    their values meet): the first would win without a word."""
+    for j, b in enumerate(matches):
+        for i, a in enumerate(matches[:j]):
+            va, vb = dict(a), dict(b)
+            if all(set(va[k]) & set(vb[k]) for k in set(va) & set(vb)):
+                raise (
+                    where.at(j)
+                    .at("match")
+                    .error(
+                        f"can match the same groups as group_prices[{i}]: make the entries exclusive"
+                    )
+                )
+
+
+def _match(
+    raw, where: _Where, group_by: tuple[str, ...]
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A group price's match: each property (one of group_by) to a value or a list of them."""
+    if not isinstance(raw, dict) or not raw:
+        raise where.error("must map properties of group_by to their values")
+    match = []
+    for key, value in raw.items():
+        if key not in group_by:
+            raise where.at(str(key)).error(
+                f"is not in group_by ({', '.join(group_by)}): no group has it"
+            )
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(
+            isinstance(v, str | int) and not isinstance(v, bool) for v in values
+        ):
+            raise where.at(str(key)).error("must be a value or a list of values")
+        match.append((str(key), tuple(str(v) for v in values)))
+    return tuple(match)
+
+
+def _model_terms(raw: dict, where: _Where, model: str) -> dict:
+    """The fields of a pricing model (refused when they belong to another model)."""
+    misplaced = sorted((set(raw) & set().union(*_MODEL_FIELDS.values())) - _MODEL_FIELDS[model])
+    if misplaced:
+        raise where.at(misplaced[0]).error(f"does not apply to model {model}")
     kwargs: dict = {}
     if model == "per_unit":
         kwargs["unit_price"] = _decimal(
@@ -347,21 +487,7 @@ def _parse_charge(raw, where: _Where) -> Charge:
             )
     else:
         kwargs.update(_percentage_terms(raw, where))
-    kwargs["minimum"], kwargs["maximum"] = _commitments(raw, where, "minimum", "maximum")
-    return Charge(
-        charge_id=str(_take(raw, "charge_id", where)),
-        metric=str(_take(raw, "metric", where)),
-        aggregation=aggregation,
-        model=model,
-        unique_property=str(unique_property) if unique_property else None,
-        recurring=recurring,
-        bucket=bucket,
-        status_ranges=status,
-        property_filters=props,
-        description=_text(raw.get("description"), where.at("description")),
-        unit=_text(raw.get("unit"), where.at("unit"), longest=40),
-        **kwargs,
-    )
+    return kwargs
 
 
 def _percentage_terms(raw: dict, where: _Where) -> dict:

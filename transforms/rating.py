@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import json
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
@@ -199,6 +200,56 @@ def _property(key: str) -> pl.Expr:
     return pl.col("properties").str.json_path_match(f"$.{key}")
 
 
+def group_key(group_by: tuple[str, ...]) -> pl.Expr:
+    """A group's key: the JSON object of its `group_by` values, keys sorted, a missing property
+    null (`{"model":"large"}`, `{"model":null}`)."""
+    return pl.struct([_property(k).alias(k) for k in sorted(group_by)]).map_elements(
+        lambda v: json.dumps(v, ensure_ascii=False, separators=(",", ":"), sort_keys=True),
+        return_dtype=pl.String,
+    )
+
+
+def _charge_usage(charge, groups, events, customer, start, end, period) -> tuple | dict:
+    """A charge's usage in one segment (see segment_lines): units, billable events and, for a
+    bucketed charge or one priced by event, the bucket values or event amounts; per group key
+    for a grouped charge (the groups with events in the segment, or before it for a recurring
+    charge; none at all: one entry for the whole charge)."""
+    if not charge.group_by:
+        return _usage(charge, charge, groups, events, customer, start, end, period)
+    own = _matching(charge, groups).with_columns(group_key(charge.group_by).alias("gk"))
+    scope = own if charge.recurring else own.filter(pl.col("d") >= start)
+    keys = sorted(scope["gk"].unique())
+    if not keys:
+        return _usage(charge, charge, groups, events, customer, start, end, period)
+    if events is not None:
+        events = events.with_columns(group_key(charge.group_by).alias("gk"))
+    return {
+        key: _usage(
+            charge,
+            charge.price_for(json.loads(key)),
+            own.filter(pl.col("gk") == key),
+            None if events is None else events.filter(pl.col("gk") == key),
+            customer,
+            start,
+            end,
+            period,
+        )
+        for key in keys
+    }
+
+
+def _usage(charge, price, groups, events, customer, start, end, period) -> tuple:
+    units, count = aggregate_groups(
+        charge, groups, segment_start=start, segment_end=end, period=period
+    )
+    if charge.bucket:  # each bucket is priced on its own
+        own = _matching(charge, groups.filter(pl.col("d") >= start))
+        return units, count, bucket_values(charge, own)
+    if price.priced_by_event:
+        return units, count, _event_amounts(charge, events, customer, start, end)
+    return units, count
+
+
 def _event_amounts(
     charge: Charge, events: pl.DataFrame | None, customer: str, start: dt.date, end: dt.date
 ) -> list[Decimal]:
@@ -338,14 +389,19 @@ class Line:
     charge_id: str | None
     quantity: Decimal
     amount: Decimal
+    group_key: str | None = None  # a grouped charge's usage line: its group, as JSON
 
 
-def segment_lines(segment: Segment, usage: dict[str, tuple]) -> list[Line]:
-    """Invoice lines for one segment, given units and billable events per charge_id (and, for a
-    bucketed charge, its bucket values: each priced on its own, the line their exact sum rounded
-    once; for a charge priced by event, its events' amounts in order), in the invoice's order: each charge's usage line, then its minimum true-up or spend cap (on its
-    usage, against its prorated minimum and maximum); the base fee; then the plan's minimum
-    true-up and spend cap, on the usage and charge commitment lines (not the base fee)."""
+def segment_lines(segment: Segment, usage: dict[str, tuple | dict]) -> list[Line]:
+    """Invoice lines for one segment, in the invoice's order: each charge's usage line (one per
+    group for a grouped charge), then its minimum true-up or spend cap (on all its usage,
+    against its prorated minimum and maximum); the base fee; then the plan's minimum true-up
+    and spend cap, on the usage and charge commitment lines (not the base fee).
+
+    `usage` holds per charge_id its units and billable events, and for a bucketed charge its
+    bucket values (each priced on its own, the line their exact sum rounded once) or for a
+    charge priced by event its events' amounts in order; a grouped charge holds one such entry
+    per group key (`group_key`), each priced by the group's own price."""
     plan, cur = segment.plan, segment.plan.currency
     period_start, period_end = month_bounds(segment.start)
     days, period_days = (segment.end - segment.start).days, (period_end - period_start).days
@@ -361,23 +417,32 @@ def segment_lines(segment: Segment, usage: dict[str, tuple]) -> list[Line]:
 
     lines = []
     for charge in plan.charges:
-        units, events, *pieces = usage.get(charge.charge_id, (ZERO, 0))
-        pieces = pieces[0] if pieces else []
-        if charge.bucket:
-            exact = sum((charge_amount(charge, v, 0) for v in pieces), ZERO)
-        elif charge.priced_by_event:
-            exact = percentage_fees(charge, pieces)
-        else:
-            exact = charge_amount(charge, units, events)
-        amount = round_money(exact, cur)
-        lines.append(Line(customer, "usage", charge.charge_id, units, amount))
-        lines += commitments(amount, charge.minimum, charge.maximum, charge.charge_id)
+        entry = usage.get(charge.charge_id, (ZERO, 0))
+        groups = entry if isinstance(entry, dict) else {None: entry}
+        own = []
+        for key in sorted(groups, key=lambda k: (k is not None, k or "")):
+            units, events, *pieces = groups[key]
+            price = charge.price_for(json.loads(key)) if key is not None else charge
+            amount = round_money(_exact(price, units, events, pieces[0] if pieces else []), cur)
+            own.append(Line(customer, "usage", charge.charge_id, units, amount, key))
+        lines += own
+        used = sum((ln.amount for ln in own), ZERO)
+        lines += commitments(used, charge.minimum, charge.maximum, charge.charge_id)
     used = sum((ln.amount for ln in lines), ZERO)
     if plan.base_fee:
         fee = prorate(plan.base_fee, days, period_days, cur)
         lines.append(Line(customer, "base_fee", None, whole_days, fee))
     lines += commitments(used, plan.minimum_commitment, plan.maximum_commitment, None)
     return lines
+
+
+def _exact(price: Charge, units: Decimal, events: int, pieces: list[Decimal]) -> Decimal:
+    """The unrounded amount of one usage line under `price`."""
+    if price.bucket:
+        return sum((charge_amount(price, v, 0) for v in pieces), ZERO)
+    if price.priced_by_event:
+        return percentage_fees(price, pieces)
+    return charge_amount(price, units, events)
 
 
 @dataclass(frozen=True)
@@ -421,18 +486,8 @@ def rate_period(
         seg_groups = groups.filter(
             (pl.col("customer_id") == sub["customer_id"]) & (pl.col("d") < seg_end)
         )
-        usage = {}
-        for c in plan.charges:
-            usage[c.charge_id] = aggregate_groups(
-                c, seg_groups, segment_start=seg_start, segment_end=seg_end, period=(start, end)
-            )
-            if c.bucket:  # each bucket is priced on its own
-                own = _matching(c, seg_groups.filter(pl.col("d") >= seg_start))
-                usage[c.charge_id] += (bucket_values(c, own),)
-            elif c.priced_by_event:
-                usage[c.charge_id] += (
-                    _event_amounts(c, events, sub["customer_id"], seg_start, seg_end),
-                )
+        span = (sub["customer_id"], seg_start, seg_end, (start, end))
+        usage = {c.charge_id: _charge_usage(c, seg_groups, events, *span) for c in plan.charges}
         segment = Segment(sub["customer_id"], plan, seg_start, seg_end)
         rated.append(RatedSegment(segment, segment_lines(segment, usage)))
     return rated
