@@ -51,6 +51,7 @@ def load_price_book(files: list[Path], *, base: Path | None = None) -> PriceBook
 def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
     """Flatten the price book into the tables the warehouse reads (lake/pricing/*.parquet)."""
     plans, charges, tiers, statuses, props = [], [], [], [], []
+    group_prices, group_matches = [], []
     for p in book.plans:
         key = {"plan_id": p.plan_id, "plan_version": p.version}
         plans.append(
@@ -76,6 +77,10 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
                     "unique_property": c.unique_property,
                     "recurring": c.recurring,
                     "bucket": c.bucket,
+                    **{
+                        f"group_by_{i + 1}": k
+                        for i, k in enumerate(sorted(c.group_by) + [None] * (3 - len(c.group_by)))
+                    },
                     "model": c.model,
                     "unit_price": c.unit_price,
                     "free_units": c.free_units,
@@ -103,22 +108,33 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
                     ),
                 }
             )
-            lower = Decimal(0)
-            for i, t in enumerate(c.tiers):
-                tiers.append(
+            tiers.extend(_tier_rows(ckey, 0, c.tiers))
+            for index, group in enumerate(c.group_prices, start=1):
+                price = group.price
+                group_prices.append(
                     {
                         **ckey,
-                        "tier_index": i + 1,
-                        "lower_bound": lower,
-                        "up_to": t.up_to,
-                        "unit_price": t.unit_price,
-                        "package_size": t.package_size,
-                        "package_price": t.package_price,
-                        "rate": t.rate,
-                        "flat_fee": t.flat_fee,
+                        "price_index": index,
+                        "model": price.model,
+                        "unit_price": price.unit_price,
+                        "free_units": price.free_units,
+                        "package_size": price.package_size,
+                        "package_price": price.package_price,
+                        "rate": price.rate,
+                        "fixed_fee": price.fixed_fee,
+                        "free_events": price.free_events,
+                        "free_amount": price.free_amount,
+                        "per_event_min": price.per_event_min,
+                        "per_event_max": price.per_event_max,
+                        "rounding": price.rounding if price.model == "package" else None,
                     }
                 )
-                lower = t.up_to if t.up_to is not None else lower
+                tiers.extend(_tier_rows(ckey, index, price.tiers))
+                group_matches.extend(
+                    {**ckey, "price_index": index, "property_key": k, "property_value": v}
+                    for k, values in group.match
+                    for v in values
+                )
             for lo, hi in c.status_ranges:
                 statuses.append({**ckey, "status_from": lo, "status_to": hi})
             for prop, values in c.property_filters:
@@ -127,12 +143,36 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
         "plans": plans,
         "charges": charges,
         "charge_tiers": tiers,
+        "charge_group_prices": group_prices,
+        "charge_group_matches": group_matches,
         "charge_status_filters": statuses,
         "charge_property_filters": props,
     }
     return {
         name: pl.DataFrame(rows[name], schema=schema) for name, schema in PRICE_BOOK_SCHEMAS.items()
     }
+
+
+def _tier_rows(key: dict, price_index: int, tiers) -> list[dict]:
+    """A price's tiers, each with its lower bound (the tier before's up_to)."""
+    rows, lower = [], Decimal(0)
+    for i, t in enumerate(tiers):
+        rows.append(
+            {
+                **key,
+                "price_index": price_index,
+                "tier_index": i + 1,
+                "lower_bound": lower,
+                "up_to": t.up_to,
+                "unit_price": t.unit_price,
+                "package_size": t.package_size,
+                "package_price": t.package_price,
+                "rate": t.rate,
+                "flat_fee": t.flat_fee,
+            }
+        )
+        lower = t.up_to if t.up_to is not None else lower
+    return rows
 
 
 def signed_metrics(charges: pl.DataFrame) -> list[str]:

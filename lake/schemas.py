@@ -131,6 +131,10 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "unique_property": pl.String,
         "recurring": pl.Boolean,  # the scope reaches back over earlier periods
         "bucket": pl.String,  # hour or day: max or sum per UTC bucket, each priced alone
+        # group_by, sorted: one usage line per tuple of these properties' values
+        "group_by_1": pl.String,
+        "group_by_2": pl.String,
+        "group_by_3": pl.String,
         "model": pl.String,
         "unit_price": PRICE_TYPE,
         "free_units": QUANTITY_TYPE,
@@ -152,6 +156,7 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     },
     "charge_tiers": {
         **_CHARGE_KEY,
+        "price_index": pl.Int32,  # 0: the charge's own price; i: its group price i
         "tier_index": pl.Int32,
         "lower_bound": QUANTITY_TYPE,
         "up_to": QUANTITY_TYPE,
@@ -160,6 +165,30 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "package_price": FEE_TYPE,
         "rate": PRICE_TYPE,  # graduated_percentage: a fraction of the amount
         "flat_fee": FEE_TYPE,
+    },
+    # A grouped charge's group prices (price_index from 1, first match wins): a whole price each.
+    "charge_group_prices": {
+        **_CHARGE_KEY,
+        "price_index": pl.Int32,
+        "model": pl.String,
+        "unit_price": PRICE_TYPE,
+        "free_units": QUANTITY_TYPE,
+        "package_size": QUANTITY_TYPE,
+        "package_price": FEE_TYPE,
+        "rate": PRICE_TYPE,
+        "fixed_fee": FEE_TYPE,
+        "free_events": pl.Int32,
+        "free_amount": QUANTITY_TYPE,
+        "per_event_min": FEE_TYPE,
+        "per_event_max": FEE_TYPE,
+        "rounding": pl.String,
+    },
+    # What a group price matches: each property one of its values.
+    "charge_group_matches": {
+        **_CHARGE_KEY,
+        "price_index": pl.Int32,
+        "property_key": pl.String,
+        "property_value": pl.String,
     },
     "charge_status_filters": {**_CHARGE_KEY, "status_from": pl.Int32, "status_to": pl.Int32},
     "charge_property_filters": {
@@ -194,6 +223,7 @@ ISSUED_LINE_SCHEMA = {
     "period_start": pl.Date,
     "line_type": pl.String,
     "charge_id": pl.String,
+    "group_key": pl.String,  # a grouped charge's usage line: its group, as JSON
     "quantity": QUANTITY_TYPE,
     "amount": AMOUNT_TYPE,
     "currency": pl.String,

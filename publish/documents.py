@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
@@ -83,7 +84,8 @@ class Pricing:
 
     plans: dict[tuple[str, int], dict]
     charges: dict[tuple[str, int, str], dict]
-    tiers: dict[tuple[str, int, str], list[dict]]
+    tiers: dict[tuple[str, int, str, int], list[dict]]  # by charge and price_index
+    group_prices: dict[tuple[str, int, str], list[dict]]  # a grouped charge's, in order
 
     @classmethod
     def load(cls, home: Home) -> Pricing:
@@ -91,14 +93,39 @@ class Pricing:
             path = home.lake_pricing / f"{table}.parquet"
             return list(pl.read_parquet(path).iter_rows(named=True)) if path.exists() else []
 
-        tiers: dict[tuple[str, int, str], list[dict]] = {}
+        tiers: dict[tuple[str, int, str, int], list[dict]] = {}
         for t in sorted(rows("charge_tiers"), key=lambda t: t["tier_index"]):
-            tiers.setdefault((t["plan_id"], t["plan_version"], t["charge_id"]), []).append(t)
+            key = (t["plan_id"], t["plan_version"], t["charge_id"], t["price_index"] or 0)
+            tiers.setdefault(key, []).append(t)
+        matches: dict[tuple, dict[str, set[str]]] = {}
+        for m in rows("charge_group_matches"):
+            key = (m["plan_id"], m["plan_version"], m["charge_id"], m["price_index"])
+            matches.setdefault(key, {}).setdefault(m["property_key"], set()).add(
+                m["property_value"]
+            )
+        group_prices: dict[tuple[str, int, str], list[dict]] = {}
+        for g in sorted(rows("charge_group_prices"), key=lambda g: g["price_index"]):
+            key = (g["plan_id"], g["plan_version"], g["charge_id"])
+            group_prices.setdefault(key, []).append(
+                {**g, "match": matches.get((*key, g["price_index"]), {})}
+            )
         return cls(
             {(p["plan_id"], p["plan_version"]): p for p in rows("plans")},
             {(c["plan_id"], c["plan_version"], c["charge_id"]): c for c in rows("charges")},
             tiers,
+            group_prices,
         )
+
+    def price_of(self, charge: dict, group_key: str | None) -> dict:
+        """The price a usage line was rated at: for a group, the first group price whose match
+        holds (each property one of its values), else the charge's own (price_index 0)."""
+        values = json.loads(group_key) if group_key else None
+        key = (charge["plan_id"], charge["plan_version"], charge["charge_id"])
+        for group in self.group_prices.get(key, []) if values is not None else []:
+            if all(values.get(k) in allowed for k, allowed in group["match"].items()):
+                price = {k: v for k, v in group.items() if k not in ("match",)}
+                return {**charge, **price}
+        return {**charge, "price_index": 0}
 
 
 def invoice_document(invoice: dict, lines, credits, pricing: Pricing) -> dict:
@@ -188,8 +215,11 @@ def _line(line: dict, pricing: Pricing, period_start: dt.date) -> dict:
     elif kind == "adjustment":
         out |= {"description": correction_text(line["charge_id"] or ""), "quantity": None}
     elif charge is not None:
+        charge = pricing.price_of(charge, line.get("group_key"))
         out |= {
-            "description": charge["description"] or readable(charge["charge_id"]),
+            "description": (charge["description"] or readable(charge["charge_id"]))
+            + group_text(line.get("group_key")),
+            "group_key": line.get("group_key"),
             "unit": charge.get("unit")
             or charge_unit(
                 unit=None,
@@ -228,11 +258,24 @@ def _prorated(fee: Decimal | None, currency: str, days: Decimal | None, in_perio
     return f"{_fee(fee, currency)} per month, {format_quantity(days or 0)} of {in_period} days"
 
 
+def group_text(group_key: str | None) -> str:
+    """A group's values after its charge's name: ` (model: large)`, ` (model: (none), region:
+    eu)`; nothing for a line without a group."""
+    if not group_key:
+        return ""
+    values = json.loads(group_key)
+    shown = ", ".join(f"{k}: {'(none)' if v is None else v}" for k, v in values.items())
+    return f" ({shown})"
+
+
 def correction_text(key: str) -> str:
     """What an adjustment line corrects, from its key: `INV-2026-09-c:calls` ->
     `Correction to invoice INV-2026-09-c, Calls`; a charge's commitment line keeps its kind
     (`...:calls:spend_cap` -> `..., Calls, spend cap`); the plan's lines say theirs
     (`...:base_fee` -> `..., base fee`)."""
+    key, brace, group = key.partition(":{")
+    if brace:  # a grouped charge's usage: the group's values after its name
+        return correction_text(key) + group_text("{" + group)
     parts = key.split(":")
     if parts[-1] in FEES and (len(parts) == 2 or parts[-1] not in CHARGE_COMMITMENTS):
         return f"Correction to invoice {':'.join(parts[:-1])}, {FEES[parts[-1]][0]}"
@@ -308,7 +351,7 @@ def _tier_breakdown(
     in each and how (`priced`: per unit, in packages, or at a percentage)."""
     if charge["model"] not in ("graduated", "volume", "graduated_percentage"):
         return
-    key = (charge["plan_id"], charge["plan_version"], charge["charge_id"])
+    key = (charge["plan_id"], charge["plan_version"], charge["charge_id"], charge["price_index"])
     for tier in pricing.tiers.get(key, []):
         lower, upper = tier["lower_bound"], tier["up_to"]
         if charge["model"] == "volume":

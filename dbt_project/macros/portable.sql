@@ -178,3 +178,17 @@
 {%- endmacro %}
 {% macro default__timestamp_type() -%}timestamp with time zone{%- endmacro %}
 {% macro spark__timestamp_type() -%}timestamp{%- endmacro %}
+
+{# A text as a JSON string, quotes and control characters escaped, other characters as they
+   are: what Python's json.dumps(ensure_ascii=False) writes. Null stays null. #}
+{% macro json_string(text) -%}
+    {{ return(adapter.dispatch('json_string', 'tally')(text)) }}
+{%- endmacro %}
+{% macro default__json_string(text) -%}
+    cast(to_json(cast({{ text }} as varchar)) as varchar)
+{%- endmacro %}
+{% macro spark__json_string(text) -%}
+    case when {{ text }} is not null
+        then regexp_extract(to_json(named_struct('v', {{ text }})), '^\\{"v":(.*)\\}$', 1)
+    end
+{%- endmacro %}

@@ -1,12 +1,14 @@
 {#-
   The pricing models over a usage relation with columns
-  (segment_id, plan_id, plan_version, charge_id, units, billable_events) and any further
-  `keys` that tell its rows apart (a charge's buckets). Returns one row per usage row: the
-  keys (segment_id, charge_id, ...), units, raw_amount (unrounded). Shared by the invoice
-  lines, the month-end projection and the buckets, so all price the same way.
-  `charges` and `tiers` are the staged price book tables.
+  (segment_id, plan_id, plan_version, charge_id, price_index, units, billable_events) and any
+  further `keys` that tell its rows apart (a charge's groups, buckets). Returns one row per
+  usage row: the keys (segment_id, charge_id, ...), units, raw_amount (unrounded). Shared by
+  the invoice lines, the month-end projection and the buckets, so all price the same way.
+  `prices` (stg_pricing__charge_prices: a charge's own price and its group prices) and
+  `tiers` are the staged price book tables; a row is priced by its price_index.
 -#}
 {% macro price_usage(usage, charges, tiers, keys=[]) -%}
+    {#- `charges`: the prices relation (see above) #}
     {%- set key = ['segment_id', 'charge_id'] + keys %}
     with
 
@@ -30,6 +32,7 @@
             on u.plan_id = t.plan_id
             and u.plan_version = t.plan_version
             and u.charge_id = t.charge_id
+            and u.price_index = t.price_index
         where t.tier_index = 1 or u.units > t.lower_bound
         group by {% for k in key %}{{ loop.index }}{{ ", " if not loop.last }}{% endfor %}
     ),
@@ -46,6 +49,7 @@
             on u.plan_id = t.plan_id
             and u.plan_version = t.plan_version
             and u.charge_id = t.charge_id
+            and u.price_index = t.price_index
         where (u.units > t.lower_bound or t.tier_index = 1)
             and (t.up_to is null or u.units <= t.up_to)
     )
@@ -76,6 +80,7 @@
         on u.plan_id = c.plan_id
         and u.plan_version = c.plan_version
         and u.charge_id = c.charge_id
+        and u.price_index = c.price_index
     left join graduated as g on {% for k in key %}u.{{ k }} = g.{{ k }}{{ " and " if not loop.last }}{% endfor %}
     left join volume as v on {% for k in key %}u.{{ k }} = v.{{ k }}{{ " and " if not loop.last }}{% endfor %}
 {%- endmacro %}
@@ -122,4 +127,26 @@
         where maximum is not null
     ) as lines
     where amount <> 0 or projected_amount <> 0
+{%- endmacro %}
+
+
+{#- A grouped charge's group key for an event signature: the JSON object of its group_by
+    values (`c` holds the charge's group_by_1..3, sorted), a missing property null, e.g.
+    {"model":"large"} or {"model":null}; null for a charge without group_by. The same text
+    transforms.rating.group_key gives. #}
+{% macro group_key(properties, c) -%}
+    {%- set members = [] -%}
+    {%- for i in [1, 2, 3] -%}
+        {%- set k = c ~ '.group_by_' ~ i -%}
+        {%- do members.append(
+            'case when ' ~ k ~ ' is not null then ' ~ tally.json_string(k) ~ " || ':' || coalesce("
+            ~ tally.json_string(tally.json_get(properties, k)) ~ ", 'null') end"
+        ) -%}
+    {%- endfor -%}
+    case when {{ c }}.group_by_1 is not null then
+        '{' || {{ members[0] }}
+            || coalesce(',' || {{ members[1] }}, '')
+            || coalesce(',' || {{ members[2] }}, '')
+            || '}'
+    end
 {%- endmacro %}

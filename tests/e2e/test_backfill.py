@@ -141,6 +141,8 @@ def test_simulation_prints_the_difference_and_writes_nothing(backfilled, capsys)
     assert [D(x) for x in rows["c_bucket"]] == [D("34.05"), D("34.05"), D(0)]
     # Percentage fees event by event, after free allowances, within bounds: 11.15 + 13.79.
     assert [D(x) for x in rows["c_cards"]] == [D("24.94"), D("24.94"), D(0)]
+    # A line per group at the group's price: 2.40 + 3.00 + 0.02 + 3.00 + 14.00.
+    assert [D(x) for x in rows["c_groups"]] == [D("22.42"), D("22.42"), D(0)]
 
 
 def test_simulating_recurring_charges_reads_the_months_before(backfilled, tmp_path):

@@ -102,10 +102,15 @@ plans:
           - {up_to: null, package_size: 1000, package_price: "3.00"}
       - charge_id: tokens
         metric: tokens
+        group_by: [model]
         model: graduated
         tiers:
           - {up_to: 100000, package_size: 10000, package_price: "0.02"}
           - {up_to: null, package_size: 100000, package_price: "0.15", flat_fee: "1.00"}
+        group_prices:
+          - match: {model: large}
+            model: volume
+            tiers: [{up_to: 50000, unit_price: "0.00001"}, {up_to: null, unit_price: "0.000008"}]
       - charge_id: card_fees
         metric: payments
         filter: {status: success}
@@ -318,6 +323,11 @@ def test_spark_and_duckdb_build_the_same_marts_row_for_row(parity):
         spark["fct_invoice_lines"].filter(pl.col("charge_id") == "members").sort("period_start")
     )
     assert members["quantity"].to_list() == [1, 2]
+    # Tokens priced per model: a line per group, the large model at its own price.
+    groups = spark["fct_invoice_lines"].filter(
+        (pl.col("charge_id") == "tokens") & pl.col("group_key").is_not_null()
+    )
+    assert groups["group_key"].n_unique() >= 2
     # Percentage fees event by event (free allowance, bounds) in both months.
     fees = spark["fct_invoice_lines"].filter(pl.col("charge_id") == "pay_fees")
     assert fees.height == 2 and (fees["amount"] > 0).all()

@@ -97,7 +97,12 @@ def test_every_line_is_rated_to_the_cent(worked):
     for name in (n for n in issued if n.endswith(".json")):
         doc = json.loads(issued[name])
         actual[doc["customer"]["customer_id"]] = {
-            (ln["line_type"], ln["charge_id"]): D(ln["amount"]) for ln in doc["lines"]
+            (
+                ln["line_type"],
+                ln["charge_id"],
+                *([ln["group_key"]] if ln.get("group_key") else []),
+            ): D(ln["amount"])
+            for ln in doc["lines"]
         }
     assert actual == EXPECTED_LINES
 
@@ -144,6 +149,29 @@ def test_documents_show_caps_true_ups_and_how_each_tier_priced(worked):
         "2.99% of the amount; the first 30 of the amount free; at least 1.75 USD and at most "
         "12.00 USD per event"
     )
+
+
+def test_a_grouped_charge_is_a_line_per_group_on_the_document(worked):
+    """c_groups: each group a row named by its values, at its own price, in the JSON and in
+    fct_invoice_lines (group_key)."""
+    docs = {}
+    for name in (n for n in worked.issued if n.endswith(".json")):
+        doc = json.loads(worked.issued[name])
+        docs[doc["customer"]["customer_id"]] = doc
+    rows = [(ln["description"], ln["pricing"], ln["amount"]) for ln in docs["c_groups"]["lines"]]
+    assert rows == [
+        ("Llm tokens (model: (none))", "0.000002 USD per unit", "0.02"),
+        ("Llm tokens (model: large)", "0.00001 USD per unit", "3.00"),
+        ("Llm tokens (model: small)", "0.000002 USD per unit", "2.40"),
+        ("Regional (region: eu)", "graduated tiers: each tier prices the units inside it", "3.00"),
+        ("Regional (region: us)", "graduated tiers: each tier prices the units inside it", "14.00"),
+    ]
+    assert q(
+        worked.home,
+        "select group_key, quantity from marts.fct_invoice_lines "
+        "where customer_id = 'c_groups' and charge_id = 'regional' "
+        "and period_start = date '2026-09-01' order by 1",
+    ) == [('{"region":"eu"}', D(3)), ('{"region":"us"}', D(12))]
 
 
 def test_usage_quantities_follow_each_aggregation(worked):

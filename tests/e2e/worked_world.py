@@ -196,6 +196,25 @@ plans:
       - {charge_id: refund_fees, metric: refunds, model: percentage, rate: "0.01",
          fixed_fee: "0.50"}
 
+  - plan_id: dims                   # per-group prices: a line per group, tiers restart
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    charges:
+      - charge_id: llm_tokens
+        metric: llm_tokens
+        group_by: [model]
+        model: per_unit
+        unit_price: "0.000002"
+        group_prices:
+          - match: {model: large}
+            unit_price: "0.00001"
+      - charge_id: regional
+        metric: regional_units
+        group_by: [region]
+        model: graduated
+        tiers: [{up_to: 10, unit_price: "1.00"}, {up_to: null, unit_price: "2.00"}]
+
   - plan_id: yen                    # a currency without minor units
     version: 1
     effective_from: 2026-01-01
@@ -221,6 +240,7 @@ CUSTOMERS = {
     "c_recur": "USD",
     "c_bucket": "USD",
     "c_cards": "USD",
+    "c_groups": "USD",
 }
 
 SUBSCRIPTIONS = [
@@ -239,6 +259,7 @@ SUBSCRIPTIONS = [
     ("s_recur", "c_recur", "recur", "2026-09-01", ""),
     ("s_bucket", "c_bucket", "buckets", "2026-09-01", ""),
     ("s_cards", "c_cards", "cards", "2026-09-01", ""),
+    ("s_groups", "c_groups", "dims", "2026-09-01", ""),
 ]
 
 # (grant_id, customer, granted_at, credits, kind, purchase_amount, expires_at, priority)
@@ -389,6 +410,15 @@ EVENTS = [
     #   refund_fees: two refunds of 0 bill nothing (not 2 x 0.50)
     ("rf1", "2026-09-13T00:00:00Z", "c_cards", "refunds", "0", "", ""),
     ("rf2", "2026-09-14T00:00:00Z", "c_cards", "refunds", "0", "", ""),
+    # c_groups: llm_tokens 1,200,000 small at the default 0.000002 = 2.40, 300,000 large at
+    #   0.00001 = 3.00, 10,000 without a model at the default = 0.02; regional 3 units in eu
+    #   (3.00) and 12 in us (10 x 1.00 + 2 x 2.00 = 14.00): tiers restart in each group
+    ("lt1", "2026-09-03T00:00:00Z", "c_groups", "llm_tokens", "700000", "", '{"model": "small"}'),
+    ("lt2", "2026-09-04T00:00:00Z", "c_groups", "llm_tokens", "500000", "", '{"model": "small"}'),
+    ("lt3", "2026-09-05T00:00:00Z", "c_groups", "llm_tokens", "300000", "", '{"model": "large"}'),
+    ("lt4", "2026-09-06T00:00:00Z", "c_groups", "llm_tokens", "10000", "", ""),
+    ("ru1", "2026-09-07T00:00:00Z", "c_groups", "regional_units", "3", "", '{"region": "eu"}'),
+    ("ru2", "2026-09-08T00:00:00Z", "c_groups", "regional_units", "12", "", '{"region": "us"}'),
 ]
 
 # c_recur's October, carried over from September (Lago's examples):
@@ -424,7 +454,7 @@ BUCKETS_OCTOBER = [
     ("gh_oct", "2026-10-03T05:00:00Z", "c_bucket", "gpu_hourly", "4", "", ""),
 ]
 
-# invoice -> {(line_type, charge_id): amount}, all worked out above
+# invoice -> {(line_type, charge_id[, group_key]): amount}, all worked out above
 EXPECTED_LINES = {
     "c_unit": {("usage", "calls"): D("0.04")},
     "c_grad": {("usage", "tokens"): D("4.04")},
@@ -460,6 +490,13 @@ EXPECTED_LINES = {
         ("usage", "card_fees"): D("11.15"),
         ("usage", "fx_fees"): D("13.79"),
         ("usage", "refund_fees"): D("0.00"),
+    },
+    "c_groups": {
+        ("usage", "llm_tokens", '{"model":"large"}'): D("3.00"),
+        ("usage", "llm_tokens", '{"model":"small"}'): D("2.40"),
+        ("usage", "llm_tokens", '{"model":null}'): D("0.02"),
+        ("usage", "regional", '{"region":"eu"}'): D("3.00"),
+        ("usage", "regional", '{"region":"us"}'): D("14.00"),
     },
     "c_breadth": {
         ("usage", "payouts"): D("591.00"),

@@ -93,6 +93,7 @@ def line(customer, month, currency, kind, charge, plan, quantity, amount) -> dic
         "period_start": month,
         "line_type": kind,
         "charge_id": charge,
+        "group_key": None,
         "quantity": D(quantity),
         "amount": money(amount),
         "currency": currency,

@@ -11,7 +11,7 @@ pending as (
         'adjustment_pending' as check_name,
         customer_id,
         period_start,
-        {{ adjustment_key('invoice_id', 'charge_id', 'line_type') }} as subject,
+        {{ adjustment_key('invoice_id', 'charge_id', 'line_type', 'group_key') }} as subject,
         issued_amount + carried_amount as expected,
         recomputed_amount as actual,
         pending_amount

@@ -10,6 +10,8 @@
 --   credits_differ_from_ledger   credits_applied of an issued invoice vs its ledger consumption
 --   negative_level               a weighted_sum charge's level below zero over a segment (more
 --                                detached than attached): priced as 0; a warning, per segment
+--   high_group_cardinality       a grouped charge with more than 1,000 groups for one customer
+--                                and period; a warning, every group is billed
 --   usage_without_subscription   usage on days the customer has no subscription: nothing bills
 --                                it (revenue leakage, or events with a wrong timestamp), per
 --                                customer, month and metric; a warning for a person to look at
@@ -161,12 +163,31 @@ negative_levels as (
     group by 1, 2, 3, 4, 5
 ),
 
+-- A grouped charge split into more than 1,000 groups for one customer and period (Metronome
+-- asks to be contacted as a group key nears 1,000 values): every group is billed; said here.
+many_groups as (
+    select
+        'high_group_cardinality' as check_name,
+        'warning' as severity,
+        customer_id,
+        period_start,
+        charge_id as subject,
+        cast(1000 as {{ q }}) as expected,
+        cast(count(distinct group_key) as {{ q }}) as actual
+    from charge_usage
+    where group_key is not null
+    group by 1, 2, 3, 4, 5
+    having count(distinct group_key) > 1000
+),
+
 final as (
     select * from usage_vs_invoice
     union all
     select * from uncovered
     union all
     select * from negative_levels
+    union all
+    select * from many_groups
     union all
     select * from lines_vs_subtotal
     union all

@@ -6,6 +6,7 @@ select
     period_start,
     line_type,
     charge_id,
+    group_key,
     cast(quantity as {{ quantity_type() }}) as quantity,
     cast(amount as {{ money_type() }}) as amount,
     currency,

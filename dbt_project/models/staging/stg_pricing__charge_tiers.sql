@@ -2,6 +2,7 @@ select
     plan_id,
     plan_version,
     charge_id,
+    price_index,
     tier_index,
     lower_bound,
     up_to,

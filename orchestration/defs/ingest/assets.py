@@ -15,6 +15,8 @@ PRICE_BOOK_TABLES = (
     "plans",
     "charges",
     "charge_tiers",
+    "charge_group_prices",
+    "charge_group_matches",
     "charge_status_filters",
     "charge_property_filters",
 )

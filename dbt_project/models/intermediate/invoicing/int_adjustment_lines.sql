@@ -50,6 +50,7 @@ final as (
         cast(null as integer) as plan_version,
         'adjustment' as line_type,
         adjustment_key as charge_id,
+        cast(null as string) as group_key,
         cast(0 as {{ quantity_type() }}) as quantity,
         cast(amount as {{ money_type() }}) as amount,
         cast(amount as {{ money_type() }}) as projected_amount,

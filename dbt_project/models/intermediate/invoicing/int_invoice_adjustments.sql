@@ -1,4 +1,4 @@
--- What issued invoices would say today: per issued invoice, charge and line type, the issued
+-- What issued invoices would say today: per issued invoice, charge, line type and group, the issued
 -- amount, the amount the current data and price book give, and the difference (issued
 -- invoices never change; corrections are adjustments). A charge's usage, its minimum true-up
 -- and its spend cap are apart; the plan's lines (base fee, true-up, spend cap) use their line
@@ -19,12 +19,12 @@ recomputed_lines as (select * from {{ ref('int_invoice_lines_rated') }}),
 -- Both sides summed by one query, so they are summed alike.
 both_sides as (
     select 'issued' as side, invoice_id, customer_id, period_start, charge_id, line_type,
-        quantity, amount, plan_id, plan_version
+        group_key, quantity, amount, plan_id, plan_version
     from issued_lines
     where line_type <> 'adjustment'
     union all
     select 'recomputed' as side, invoice_id, customer_id, period_start, charge_id, line_type,
-        quantity, amount, plan_id, plan_version
+        group_key, quantity, amount, plan_id, plan_version
     from recomputed_lines
     where invoice_id in (select invoice_id from issued_invoices)
 ),
@@ -37,12 +37,13 @@ totals as (
         period_start,
         coalesce(charge_id, line_type) as charge_id,
         line_type,
+        coalesce(group_key, '') as group_id,
         sum(quantity) as quantity,
         sum(amount) as amount,
         min(plan_id || ':' || cast(plan_version as string)) as first_pricing,
         max(plan_id || ':' || cast(plan_version as string)) as last_pricing
     from both_sides
-    group by 1, 2, 3, 4, 5, 6
+    group by 1, 2, 3, 4, 5, 6, 7
 ),
 
 issued as (select * from totals where side = 'issued'),
@@ -54,7 +55,7 @@ measures as (
         side,
         invoice_id,
         charge_id,
-        max(case when line_type in ('usage', charge_id) then quantity end) as quantity,
+        sum(case when line_type in ('usage', charge_id) then quantity end) as quantity,
         min(first_pricing) as first_pricing,
         max(last_pricing) as last_pricing
     from totals
@@ -68,6 +69,7 @@ compared as (
         coalesce(i.period_start, r.period_start) as period_start,
         coalesce(i.charge_id, r.charge_id) as charge_id,
         coalesce(i.line_type, r.line_type) as line_type,
+        coalesce(i.group_id, r.group_id) as group_id,
         coalesce(i.quantity, 0) as issued_quantity,
         coalesce(r.quantity, 0) as recomputed_quantity,
         coalesce(i.amount, 0) as issued_amount,
@@ -77,6 +79,7 @@ compared as (
         on i.invoice_id = r.invoice_id
         and i.charge_id = r.charge_id
         and i.line_type = r.line_type
+        and i.group_id = r.group_id
 ),
 
 reasons as (
@@ -100,7 +103,7 @@ reasons as (
 keyed as (
     select
         c.*,
-        {{ adjustment_key('c.invoice_id', 'c.charge_id', 'c.line_type') }} as adjustment_key,
+        {{ adjustment_key('c.invoice_id', 'c.charge_id', 'c.line_type', "nullif(c.group_id, '')") }} as adjustment_key,
         coalesce(q.quantity_changed, false) as quantity_changed,
         coalesce(q.pricing_changed, false) as pricing_changed
     from compared as c
@@ -124,6 +127,7 @@ final as (
         c.period_start,
         c.charge_id,
         c.line_type,
+        nullif(c.group_id, '') as group_key,
         c.adjustment_key,
         cast(issued_quantity as {{ quantity_type() }}) as issued_quantity,
         cast(recomputed_quantity as {{ quantity_type() }}) as recomputed_quantity,

@@ -2,7 +2,7 @@
 -- bucket with events, each bucket priced on its own by the charge's model (tiers, free units
 -- and packages restart in every bucket). One row per segment and charge: the sum of the bucket
 -- values (the line's quantity), the exact sum of their prices (rounded once, on the invoice
--- line) and how many buckets had events. Day buckets come from the daily event groups, hour
+-- line) and how many buckets had events; per group for a grouped charge, at the group's price. Day buckets come from the daily event groups, hour
 -- buckets from the hourly aggregate.
 -- Incremental by billing period, over the periods whose inputs changed.
 {{ config(**period_incremental()) }}
@@ -18,6 +18,7 @@ segments as (
 ),
 
 bucketed as (select * from {{ ref('stg_pricing__charges') }} where bucket is not null),
+bucketed_prices as (select * from {{ ref('stg_pricing__charge_prices') }} where bucket is not null),
 tiers as (select * from {{ ref('stg_pricing__charge_tiers') }}),
 matched as (select * from {{ ref('int_charge_signatures_matched') }}),
 fingerprints as (select * from {{ ref('int_period_fingerprints') }}),
@@ -28,6 +29,8 @@ day_groups as (
         u.plan_id,
         u.plan_version,
         u.charge_id,
+        coalesce(u.group_key, '') as group_id,
+        coalesce(u.price_index, 0) as price_index,
         c.aggregation,
         cast(u.usage_date as {{ dbt.type_string() }}) as bucket,
         u.events,
@@ -47,6 +50,8 @@ hour_groups as (
         s.plan_id,
         s.plan_version,
         c.charge_id,
+        coalesce(m.group_key, '') as group_id,
+        m.price_index,
         c.aggregation,
         cast(h.usage_date as {{ dbt.type_string() }}) || ' ' || cast(h.usage_hour as {{ dbt.type_string() }}) as bucket,
         h.events,
@@ -76,6 +81,8 @@ buckets as (
         plan_id,
         plan_version,
         charge_id,
+        group_id,
+        price_index,
         bucket,
         cast(case max(aggregation)
             when 'max' then max(max_quantity)
@@ -87,15 +94,16 @@ buckets as (
         union all
         select * from hour_groups
     ) as g
-    group by 1, 2, 3, 4, 5
+    group by 1, 2, 3, 4, 5, 6, 7
 ),
 
-priced as ({{ price_usage('buckets', 'bucketed', 'tiers', keys=['bucket']) }}),
+priced as ({{ price_usage('buckets', 'bucketed_prices', 'tiers', keys=['group_id', 'bucket']) }}),
 
 final as (
     select
         b.segment_id,
         b.charge_id,
+        nullif(b.group_id, '') as group_key,
         sum(b.units) as units,
         sum(b.billable_events) as billable_events,
         sum(p.raw_amount) as raw_amount,
@@ -105,9 +113,10 @@ final as (
     inner join priced as p
         on b.segment_id = p.segment_id
         and b.charge_id = p.charge_id
+        and b.group_id = p.group_id
         and b.bucket = p.bucket
     inner join segments as s on b.segment_id = s.segment_id
-    group by b.segment_id, b.charge_id, s.period_start
+    group by b.segment_id, b.charge_id, b.group_id, s.period_start
 )
 
 select final.*, f.fingerprint as rated_with

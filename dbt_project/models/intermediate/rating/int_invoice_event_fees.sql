@@ -1,5 +1,5 @@
--- Percentage charges priced event by event (a free allowance or per-event bounds), per segment
--- and charge: the exact sum of what each event pays, in (occurred_at, event_id) order.
+-- Percentage charges priced event by event (a free allowance or per-event bounds), per segment,
+-- charge and group (at the group's price): the exact sum of what each event pays, in (occurred_at, event_id) order.
 --   While the free allowance lasts (fewer than free_events free events so far, and the
 --   running sum below free_amount), an event that keeps the running sum strictly below
 --   free_amount is free; the event that reaches or crosses it pays the rate on its part past
@@ -19,7 +19,7 @@ segments as (
     where {{ date_in_periods('period_start', periods) }}
 ),
 
-by_event as (select * from {{ ref('stg_pricing__charges') }} where {{ priced_by_event() }}),
+by_event as (select * from {{ ref('stg_pricing__charge_prices') }} where {{ priced_by_event() }}),
 matched as (select * from {{ ref('int_charge_signatures_matched') }}),
 fingerprints as (select * from {{ ref('int_period_fingerprints') }}),
 
@@ -28,6 +28,7 @@ events as (
         s.segment_id,
         s.period_start,
         c.charge_id,
+        coalesce(m.group_key, '') as group_id,
         c.rate,
         c.fixed_fee,
         c.free_events,
@@ -36,10 +37,10 @@ events as (
         c.per_event_max,
         e.quantity,
         row_number() over (
-            partition by s.segment_id, c.charge_id order by e.occurred_at, e.event_id
+            partition by s.segment_id, c.charge_id, m.group_key order by e.occurred_at, e.event_id
         ) as position,
         sum(e.quantity) over (
-            partition by s.segment_id, c.charge_id order by e.occurred_at, e.event_id
+            partition by s.segment_id, c.charge_id, m.group_key order by e.occurred_at, e.event_id
             rows between unbounded preceding and current row
         ) as running
     from {{ ref('int_usage_priced_events') }} as e
@@ -57,6 +58,7 @@ events as (
         on m.plan_id = c.plan_id
         and m.plan_version = c.plan_version
         and m.charge_id = c.charge_id
+        and m.price_index = c.price_index
     where {{ date_in_periods('e.usage_date', periods) }}
 ),
 
@@ -90,6 +92,7 @@ fees as (
         segment_id,
         period_start,
         charge_id,
+        group_id,
         quantity,
         case
             when billed_quantity is null then 0
@@ -104,11 +107,12 @@ final as (
     select
         segment_id,
         charge_id,
+        nullif(group_id, '') as group_key,
         period_start,
         case when sum(quantity) = 0 then 0 else sum(fee) end as raw_amount,
         cast(count(*) as bigint) as billable_events
     from fees
-    group by 1, 2, 3
+    group by segment_id, charge_id, group_id, period_start
 )
 
 select final.*, f.fingerprint as rated_with

@@ -1,5 +1,6 @@
 -- Invoice lines of every period as the current data and price book give them, per segment:
--- one usage line per charge, each charge's minimum true-up or spend cap, a prorated base fee,
+-- one usage line per charge (per group of a grouped charge, with its group_key, each at its
+-- group's price), each charge's minimum true-up or spend cap (on all its groups), a prorated base fee,
 -- then the plan's minimum true-up and spend cap (measured on usage and the charges'
 -- commitment lines, not the base fee). Each line is rounded half-up to the currency's minor
 -- units; commitments are prorated by days like the base fee.
@@ -12,8 +13,9 @@
 with
 
 segments as (select * from {{ ref('int_subscription_segments') }}),
-usage as (select * from {{ ref('int_invoice_usage') }}),
+usage as (select *, coalesce(group_key, '') as group_id from {{ ref('int_invoice_usage') }}),
 charges as (select * from {{ ref('stg_pricing__charges') }}),
+prices as (select * from {{ ref('stg_pricing__charge_prices') }}),
 tiers as (select * from {{ ref('stg_pricing__charge_tiers') }}),
 
 projected_usage as (
@@ -22,13 +24,15 @@ projected_usage as (
         plan_id,
         plan_version,
         charge_id,
+        group_id,
+        price_index,
         projected_units as units,
         projected_billable_events as billable_events
     from usage
 ),
 
-priced as ({{ price_usage('usage', 'charges', 'tiers') }}),
-priced_projection as ({{ price_usage('projected_usage', 'charges', 'tiers') }}),
+priced as ({{ price_usage('usage', 'prices', 'tiers', keys=['group_id']) }}),
+priced_projection as ({{ price_usage('projected_usage', 'prices', 'tiers', keys=['group_id']) }}),
 
 priced_apart as (
     {#- the time it is projected over, in buckets (whole ones, begun) or in seconds #}
@@ -36,6 +40,7 @@ priced_apart as (
     select
         u.segment_id,
         u.charge_id,
+        u.group_id,
         u.priced_amount,
         u.elapsed_seconds,
         u.segment_seconds,
@@ -54,6 +59,7 @@ usage_lines as (
         s.segment_id,
         'usage' as line_type,
         p.charge_id,
+        nullif(p.group_id, '') as group_key,
         p.units as quantity,
         {{ round_money('coalesce(b.priced_amount, p.raw_amount)', 's.minor_units') }} as amount,
         case
@@ -65,10 +71,19 @@ usage_lines as (
     inner join priced_projection as pp
         on p.segment_id = pp.segment_id
         and p.charge_id = pp.charge_id
+        and p.group_id = pp.group_id
     inner join segments as s on p.segment_id = s.segment_id
     left join priced_apart as b
         on p.segment_id = b.segment_id
         and p.charge_id = b.charge_id
+        and p.group_id = b.group_id
+),
+
+-- A charge's usage over all its groups, what its commitments measure.
+usage_per_charge as (
+    select segment_id, charge_id, sum(amount) as amount, sum(projected_amount) as projected_amount
+    from usage_lines
+    group by 1, 2
 ),
 
 base_fee_lines as (
@@ -76,6 +91,7 @@ base_fee_lines as (
         segment_id,
         'base_fee' as line_type,
         cast(null as string) as charge_id,
+        cast(null as string) as group_key,
         cast(segment_days as {{ quantity_type() }}) as quantity,
         cast({{ prorate_money('base_fee', 'segment_days', 'period_days', 'minor_units') }} as {{ money_type() }}) as amount
     from segments
@@ -94,7 +110,7 @@ charge_commitments as (
         u.projected_amount,
         cast({{ prorate_money('c.minimum', 's.segment_days', 's.period_days', 's.minor_units') }} as {{ money_type() }}) as minimum,
         cast({{ prorate_money('c.maximum', 's.segment_days', 's.period_days', 's.minor_units') }} as {{ money_type() }}) as maximum
-    from usage_lines as u
+    from usage_per_charge as u
     inner join segments as s on u.segment_id = s.segment_id
     inner join charges as c
         on s.plan_id = c.plan_id
@@ -138,20 +154,23 @@ plan_lines as (
 ),
 
 all_lines as (
-    select * from usage_lines
+    {%- set columns = 'segment_id, line_type, charge_id, group_key, quantity, amount' %}
+    {%- set no_group = 'segment_id, line_type, charge_id, cast(null as string) as group_key, quantity, amount' %}
+    select {{ columns }}, projected_amount from usage_lines
     union all
-    select * from charge_lines
+    select {{ no_group }}, projected_amount from charge_lines
     union all
-    select *, amount as projected_amount from base_fee_lines
+    select {{ columns }}, amount as projected_amount from base_fee_lines
     union all
-    select * from plan_lines
+    select {{ no_group }}, projected_amount from plan_lines
 ),
 
 final as (
     select
         'INV-' || {{ month_key('s.period_start') }} || '-' || s.customer_id as invoice_id,
         'INV-' || {{ month_key('s.period_start') }} || '-' || s.customer_id
-            || ':' || l.segment_id || ':' || l.line_type || ':' || coalesce(l.charge_id, '') as invoice_line_id,
+            || ':' || l.segment_id || ':' || l.line_type || ':' || coalesce(l.charge_id, '')
+            || coalesce(':' || l.group_key, '') as invoice_line_id,
         s.customer_id,
         s.period_start,
         s.period_end,
@@ -160,6 +179,7 @@ final as (
         s.plan_version,
         l.line_type,
         l.charge_id,
+        l.group_key,
         l.quantity,
         l.amount,
         l.projected_amount,

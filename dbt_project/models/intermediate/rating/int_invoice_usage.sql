@@ -1,5 +1,6 @@
--- Usage per segment and charge, aggregated as the charge says. Every charge of the segment's
--- plan gets a row, with zero usage if none, because some models bill at zero usage.
+-- Usage per segment, charge and group (a charge without group_by is one group), aggregated as
+-- the charge says, with the group's price (price_index). Every charge of the segment's plan
+-- gets a row, with zero usage if none, because some models bill at zero usage.
 --   sum / count / max / min   from the event groups
 --   avg                 the sum over the count of billable events (9 decimals, half-up)
 --   weighted_sum        the level's integral over the segment (quantities are changes at
@@ -36,9 +37,11 @@ segments as (
 ),
 
 charges as (select * from {{ ref('stg_pricing__charges') }}),
+prices as (select * from {{ ref('stg_pricing__charge_prices') }}),
 
+-- group_id: a grouped charge's group key ('' for a charge without group_by), to join on.
 usage as (
-    select *
+    select *, coalesce(group_key, '') as group_id
     from {{ ref('int_usage_charged') }}
     where charge_id is not null and {{ date_in_periods('usage_date', periods) }}
 ),
@@ -55,13 +58,13 @@ fingerprints as (select * from {{ ref('int_period_fingerprints') }}),
 as_of as (select * from {{ ref('stg_lake__as_of') }}),
 
 buckets as (
-    select *
+    select *, coalesce(group_key, '') as group_id
     from {{ ref('int_invoice_buckets') }}
     where {{ date_in_periods('period_start', periods) }}
 ),
 
 event_fees as (
-    select *
+    select *, coalesce(group_key, '') as group_id
     from {{ ref('int_invoice_event_fees') }}
     where {{ date_in_periods('period_start', periods) }}
 ),
@@ -112,6 +115,8 @@ before_segment as (
     select
         s.segment_id,
         r.charge_id,
+        coalesce(m.group_key, '') as group_id,
+        m.price_index,
         e.properties_key,
         e.quantity,
         e.latest_occurred_at,
@@ -135,17 +140,17 @@ before_segment as (
 ),
 
 carried_by_charge as (
-    select segment_id, charge_id, sum(quantity) as carried_quantity
+    select segment_id, charge_id, group_id, sum(quantity) as carried_quantity
     from before_segment
-    group by 1, 2
+    group by 1, 2, 3
 ),
 
 -- unique_count: each value's latest event, from the segment's groups and (recurring) before.
 id_events as (
-    select u.segment_id, u.charge_id, u.properties_key, u.latest_occurred_at, u.latest_event_id
+    select u.segment_id, u.charge_id, u.group_id, u.properties_key, u.latest_occurred_at, u.latest_event_id
     from usage as u
     union all
-    select segment_id, charge_id, properties_key, latest_occurred_at, latest_event_id
+    select segment_id, charge_id, group_id, properties_key, latest_occurred_at, latest_event_id
     from before_segment
 ),
 
@@ -153,9 +158,10 @@ ids_ranked as (
     select
         i.segment_id,
         i.charge_id,
+        i.group_id,
         {{ json_get('i.properties_key', "'operation_type'") }} as operation,
         row_number() over (
-            partition by i.segment_id, i.charge_id, {{ json_get('i.properties_key', 'c.unique_property') }}
+            partition by i.segment_id, i.charge_id, i.group_id, {{ json_get('i.properties_key', 'c.unique_property') }}
             order by i.latest_occurred_at desc, i.latest_event_id desc
         ) as recency
     from id_events as i
@@ -169,16 +175,17 @@ ids_ranked as (
 ),
 
 ids_added as (
-    select segment_id, charge_id, count(*) as unique_values
+    select segment_id, charge_id, group_id, count(*) as unique_values
     from ids_ranked
     where recency = 1 and coalesce(operation, '') <> 'remove'
-    group by 1, 2
+    group by 1, 2, 3
 ),
 
 usage_by_charge as (
     select
         u.segment_id,
         u.charge_id,
+        u.group_id,
         sum(u.events) as billable_events,
         sum(u.quantity) as sum_quantity,
         -- weighted_sum: the level's integral to the segment's end, in units x seconds. Each
@@ -195,7 +202,7 @@ usage_by_charge as (
         and u.plan_version = c.plan_version
         and u.charge_id = c.charge_id
     inner join segments as s on u.segment_id = s.segment_id
-    group by 1, 2
+    group by 1, 2, 3
 ),
 
 latest_charges as (
@@ -212,9 +219,10 @@ latest_ranked as (
     select
         g.segment_id,
         lc.charge_id,
+        coalesce(lc.group_key, '') as group_id,
         g.latest_quantity as quantity,
         row_number() over (
-            partition by g.segment_id, lc.charge_id
+            partition by g.segment_id, lc.charge_id, coalesce(lc.group_key, '')
             order by g.latest_occurred_at desc, g.latest_event_id desc
         ) as recency
     from groups as g
@@ -227,9 +235,29 @@ latest_ranked as (
 ),
 
 latest_usage as (
-    select segment_id, charge_id, quantity as latest_quantity
+    select segment_id, charge_id, group_id, quantity as latest_quantity
     from latest_ranked
     where recency = 1
+),
+
+-- The lines of each segment and charge: one per group with usage (or, for a recurring
+-- charge, with usage before the segment), and for a charge with none, one for the whole
+-- charge at its own price. The group's price: the first group price its values match.
+charge_groups as (
+    select segment_id, charge_id, group_id, coalesce(price_index, 0) as price_index from usage
+    union
+    select segment_id, charge_id, group_id, coalesce(price_index, 0) as price_index from before_segment
+),
+
+lines as (
+    select s.segment_id, c.charge_id, coalesce(g.group_id, '') as group_id, coalesce(g.price_index, 0) as price_index
+    from segments as s
+    inner join charges as c
+        on s.plan_id = c.plan_id
+        and s.plan_version = c.plan_version
+    left join charge_groups as g
+        on s.segment_id = g.segment_id
+        and c.charge_id = g.charge_id
 ),
 
 measured as (
@@ -243,6 +271,8 @@ measured as (
         s.plan_id,
         s.plan_version,
         c.charge_id,
+        l.group_id,
+        l.price_index,
         c.aggregation,
         coalesce(u.billable_events, 0) as billable_events,
         -- A weighted_sum level that ended below zero: priced as 0 (finding negative_level).
@@ -252,7 +282,7 @@ measured as (
         c.bucket,
         case
             when c.bucket is not null then coalesce(b.raw_amount, 0)
-            when {{ priced_by_event('c') }}
+            when {{ priced_by_event('p') }}
                 then coalesce(ef.raw_amount, 0)
         end as priced_amount,
         case when c.bucket is not null then cast(coalesce(b.units, 0) as {{ quantity_type() }})
@@ -285,24 +315,21 @@ measured as (
     inner join charges as c
         on s.plan_id = c.plan_id
         and s.plan_version = c.plan_version
-    left join usage_by_charge as u
-        on s.segment_id = u.segment_id
-        and c.charge_id = u.charge_id
-    left join carried_by_charge as cc
-        on s.segment_id = cc.segment_id
-        and c.charge_id = cc.charge_id
-    left join ids_added as ia
-        on s.segment_id = ia.segment_id
-        and c.charge_id = ia.charge_id
-    left join latest_usage as lu
-        on s.segment_id = lu.segment_id
-        and c.charge_id = lu.charge_id
-    left join buckets as b
-        on s.segment_id = b.segment_id
-        and c.charge_id = b.charge_id
-    left join event_fees as ef
-        on s.segment_id = ef.segment_id
-        and c.charge_id = ef.charge_id
+    inner join lines as l
+        on s.segment_id = l.segment_id
+        and c.charge_id = l.charge_id
+    inner join prices as p
+        on c.plan_id = p.plan_id
+        and c.plan_version = p.plan_version
+        and c.charge_id = p.charge_id
+        and l.price_index = p.price_index
+    {%- for relation in ['usage_by_charge as u', 'carried_by_charge as cc', 'ids_added as ia', 'latest_usage as lu', 'buckets as b', 'event_fees as ef'] %}
+    {%- set alias = relation.split(' as ')[1] %}
+    left join {{ relation }}
+        on l.segment_id = {{ alias }}.segment_id
+        and l.charge_id = {{ alias }}.charge_id
+        and l.group_id = {{ alias }}.group_id
+    {%- endfor %}
 ),
 
 -- Time of the segment with data so far, in seconds: none before it starts, all of it once it
@@ -329,6 +356,8 @@ final as (
         plan_id,
         plan_version,
         charge_id,
+        nullif(group_id, '') as group_key,
+        price_index,
         aggregation,
         billable_events,
         level_below_zero,

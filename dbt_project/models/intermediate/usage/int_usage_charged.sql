@@ -34,6 +34,8 @@ final as (
         g.latest_occurred_at,
         g.latest_event_id,
         m.charge_id,
+        m.group_key,
+        coalesce(m.price_index, 0) as price_index,
         g.period_start,
         f.fingerprint as rated_with
     from groups as g

@@ -14,6 +14,7 @@ final as (
         a.period_start,
         a.charge_id,
         a.line_type,
+        a.group_key,
         a.issued_quantity,
         a.recomputed_quantity,
         a.issued_amount,
