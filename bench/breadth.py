@@ -1,7 +1,7 @@
 """Pricing breadth against today's price book (`make bench` does not run it; run it alone):
 the nightly scenario and the first load, each on two homes with the same exports, one under
 the demo's price book and one where a quarter of the customers each move to two plans that
-hold a charge of every kind (hourly and daily buckets, recurring sum and unique count,
+hold a charge of every kind (a price per group, hourly and daily buckets, recurring sum and unique count,
 percentage fees event by event with a free allowance and bounds, weighted_sum, graduated
 percentage, tiers in packages, avg, min, latest, charge and plan commitments). The two homes
 run interleaved, twice, so that a noisy neighbour hits both alike.
@@ -66,7 +66,9 @@ plans:
     currency: USD
     charges:
       - {charge_id: calls_pct, metric: api_calls, aggregation: count, model: graduated_percentage,
-         tiers: [{up_to: 1000, rate: "0.01", flat_fee: "1.00"}, {up_to: null, rate: "0.005"}]}
+         tiers: [{up_to: 1000, rate: "0.01", flat_fee: "1.00"}, {up_to: null, rate: "0.005"}],
+         group_by: [model],
+         group_prices: [{match: {model: large}, model: per_unit, unit_price: "0.002"}]}
       - {charge_id: tokens_avg, metric: tokens, aggregation: avg, model: per_unit,
          unit_price: "0.0001"}
       - {charge_id: payments_min, metric: payments, aggregation: min, model: per_unit,
