@@ -135,8 +135,13 @@
 {# The metrics the charges `charges_where` of any plan or version price (at execution). #}
 {% macro charge_metrics(charges_where) -%}
     {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {#- nothing to ask before the price book's view exists (a linter compiling the project) -#}
+    {%- set charges = ref('stg_pricing__charges') -%}
+    {%- if adapter.get_relation(charges.database, charges.schema, charges.identifier) is none -%}
+        {{ return([]) }}
+    {%- endif -%}
     {%- set sql -%}
-        select distinct metric from {{ ref('stg_pricing__charges') }}
+        select distinct metric from {{ charges }}
         where {{ charges_where }}
         order by 1
     {%- endset -%}

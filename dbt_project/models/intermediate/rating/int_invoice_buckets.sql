@@ -104,11 +104,11 @@ final as (
         b.segment_id,
         b.charge_id,
         nullif(b.group_id, '') as group_key,
+        s.period_start,
         sum(b.units) as units,
         sum(b.billable_events) as billable_events,
         sum(p.raw_amount) as raw_amount,
-        count(*) as buckets,
-        s.period_start
+        count(*) as buckets
     from buckets as b
     inner join priced as p
         on b.segment_id = p.segment_id
@@ -116,7 +116,7 @@ final as (
         and b.group_id = p.group_id
         and b.bucket = p.bucket
     inner join segments as s on b.segment_id = s.segment_id
-    group by b.segment_id, b.charge_id, b.group_id, s.period_start
+    group by 1, 2, 3, 4
 )
 
 select final.*, f.fingerprint as rated_with

@@ -18,7 +18,7 @@ signatures as (
         -- the state at the latest period holds every signature carried so far
         select distinct metric, status_key, properties_key
         from carried
-        where period_start = (select max(period_start) from carried)
+        where period_start = (select max(latest.period_start) from carried as latest)
     ) as s
     inner join charges as c on s.metric = c.metric
     where c.recurring

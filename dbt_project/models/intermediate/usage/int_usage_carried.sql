@@ -47,8 +47,8 @@ contributions as (
         g.status_key,
         g.properties_key,
         g.quantity,
-        g.latest.latest_occurred_at as latest_occurred_at,
-        g.latest.latest_event_id as latest_event_id
+        g.latest.latest_occurred_at as last_at,
+        g.latest.latest_event_id as last_id
     from targets as t
     inner join month_groups as g on g.month_start <= t.period_start
     {%- if kept %}
@@ -60,8 +60,8 @@ contributions as (
         c.status_key,
         c.properties_key,
         c.quantity,
-        c.latest_occurred_at,
-        c.latest_event_id
+        c.latest_occurred_at as last_at,
+        c.latest_event_id as last_id
     from targets as t
     cross join {{ this }} as c
     where c.period_start = cast('{{ kept }}' as date)
@@ -76,7 +76,7 @@ state as (
         status_key,
         properties_key,
         sum(quantity) as quantity,
-        {{ max_row(['latest_occurred_at', 'latest_event_id']) }} as latest
+        {{ max_row(['last_at', 'last_id']) }} as latest
     from contributions
     group by 1, 2, 3, 4, 5
 )
@@ -87,8 +87,8 @@ select
     s.status_key,
     s.properties_key,
     s.quantity,
-    s.latest.latest_occurred_at as latest_occurred_at,
-    s.latest.latest_event_id as latest_event_id,
+    s.latest.last_at as latest_occurred_at,
+    s.latest.last_id as latest_event_id,
     s.period_start,
     t.fingerprint as rated_with
 from state as s
