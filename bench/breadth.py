@@ -141,17 +141,15 @@ def every_kind(home: Home, moved: dict[str, str]) -> None:
 
 def billed_kinds(home: Home) -> str:
     """The every-kind charges that billed something, to show the comparison is not empty."""
-    import duckdb
+    from warehouse.reading import reading
 
-    charges = [c["charge_id"] for p in yaml.safe_load(EVERY_KIND)["plans"] for c in p["charges"]]
-    with duckdb.connect(str(home.warehouse), read_only=True) as con:
-        rows = con.execute(
-            "select charge_id from marts.fct_invoice_lines "
-            "where charge_id in (select unnest(?)) and line_type = 'usage' and amount > 0 "
-            "group by 1 order by 1",
-            [charges],
-        ).fetchall()
-    return ", ".join(r[0] for r in rows) or "none"
+    charges = {c["charge_id"] for p in yaml.safe_load(EVERY_KIND)["plans"] for c in p["charges"]}
+    with reading(home) as warehouse:
+        rows = warehouse.rows(
+            "select distinct charge_id from marts.fct_invoice_lines "
+            "where line_type = 'usage' and amount > 0"
+        )
+    return ", ".join(sorted(c for (c,) in rows if c in charges)) or "none"
 
 
 def nightly_pair(args, root: Path) -> list[tuple[str, str, float, float]]:

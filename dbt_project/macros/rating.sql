@@ -150,3 +150,20 @@
             || '}'
     end
 {%- endmacro %}
+
+
+{#- Rows of `alias` (customer_id, usage_date, metric, status_key, properties_key) joined to the
+    segment their day falls in (`segments as s`) and to the charge of that segment's plan that
+    bills their signature (`matched as m`, int_charge_signatures_matched). #}
+{% macro join_segment_charge(alias) -%}
+    inner join segments as s
+        on {{ alias }}.customer_id = s.customer_id
+        and {{ alias }}.usage_date >= s.segment_start
+        and {{ alias }}.usage_date < s.segment_end
+    inner join matched as m
+        on s.plan_id = m.plan_id
+        and s.plan_version = m.plan_version
+        and {{ alias }}.metric = m.metric
+        and {{ alias }}.status_key = m.status_key
+        and {{ alias }}.properties_key = m.properties_key
+{%- endmacro %}

@@ -58,16 +58,7 @@ hour_groups as (
         h.quantity,
         h.max_quantity
     from {{ ref('int_usage_hourly') }} as h
-    inner join segments as s
-        on h.customer_id = s.customer_id
-        and h.usage_date >= s.segment_start
-        and h.usage_date < s.segment_end
-    inner join matched as m
-        on s.plan_id = m.plan_id
-        and s.plan_version = m.plan_version
-        and h.metric = m.metric
-        and h.status_key = m.status_key
-        and h.properties_key = m.properties_key
+    {{ join_segment_charge('h') }}
     inner join bucketed as c
         on m.plan_id = c.plan_id
         and m.plan_version = c.plan_version

@@ -44,16 +44,7 @@ events as (
             rows between unbounded preceding and current row
         ) as running
     from {{ ref('int_usage_priced_events') }} as e
-    inner join segments as s
-        on e.customer_id = s.customer_id
-        and e.usage_date >= s.segment_start
-        and e.usage_date < s.segment_end
-    inner join matched as m
-        on s.plan_id = m.plan_id
-        and s.plan_version = m.plan_version
-        and e.metric = m.metric
-        and e.status_key = m.status_key
-        and e.properties_key = m.properties_key
+    {{ join_segment_charge('e') }}
     inner join by_event as c
         on m.plan_id = c.plan_id
         and m.plan_version = c.plan_version
