@@ -45,6 +45,7 @@ LAST = "2026-10-12"
 MARTS = (
     "fct_usage_daily",
     "fct_invoice_lines",
+    "fct_invoice_items",
     "fct_invoices",
     "fct_invoice_adjustments",
     "fct_credit_ledger",

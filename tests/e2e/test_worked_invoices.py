@@ -29,6 +29,7 @@ from worlds import Built, tally
 
 from cli.main import main
 from lake.home import Home
+from transforms.items import InvoiceLine, invoice_items
 
 pytestmark = pytest.mark.e2e
 
@@ -361,6 +362,12 @@ def test_a_late_september_seat_reaches_october_through_the_carried_state(worked,
         ("INV-2026-09-c_caps:capped_calls", D("1.00")),
         ("INV-2026-09-c_caps:capped_calls:spend_cap", D("-1.00")),
     ]
+    # as items, the cap's credit note is absorbed by the usage's debit carried with it
+    assert q(
+        home,
+        "select item, amount from marts.fct_invoice_items "
+        "where invoice_id = 'INV-2026-10-c_caps' and item like 'adjustment:%'",
+    ) == [("adjustment:INV-2026-09-c_caps:capped_calls", D("0.00"))]
     incremental = q(home, "select * from marts.fct_invoice_lines order by 1")
     tally(home, "run", "--from", "2026-10-10", "--to", "2026-10-10", "--full-refresh")
     assert q(home, "select * from marts.fct_invoice_lines order by 1") == incremental
@@ -548,3 +555,39 @@ def test_a_late_event_after_close_is_an_adjustment_carried_to_the_next_invoice(w
         "and line_type = 'adjustment'",
     )
     assert amount == D("0.01")
+
+
+def test_invoice_items_share_the_plan_cap_and_add_up_to_each_subtotal(worked):
+    """c_caps, September: capped_calls 7.00 - 2.00 = 5.00 and floor_tokens 1.00 + 2.00 = 3.00
+    share the plan's cap of -2.00 as 5 : 3, -1.25 and -0.75. Every invoice's items are what
+    the reference makes of its lines, and add up to its subtotal."""
+    home = worked.home
+    assert q(
+        home,
+        "select item, item_order, amount, tax, due from marts.fct_invoice_items "
+        "where invoice_id = 'INV-2026-09-c_caps' order by item_order",
+    ) == [
+        ("charge:capped_calls", 1, D("3.75"), D(0), D("3.75")),
+        ("charge:floor_tokens", 2, D("2.25"), D(0), D("2.25")),
+    ]
+    lines = q(
+        home,
+        "select invoice_id, line_type, charge_id, amount, currency from marts.fct_invoice_lines",
+    )
+    by_invoice: dict[str, list] = {}
+    for invoice_id, line_type, charge_id, amount, currency in lines:
+        by_invoice.setdefault(invoice_id, []).append(
+            (InvoiceLine(line_type, charge_id, amount), currency)
+        )
+    expected = {
+        (invoice_id, item.item, item.item_order, item.amount)
+        for invoice_id, rows in by_invoice.items()
+        for item in invoice_items([line for line, _ in rows], rows[0][1])
+    }
+    items = q(home, "select invoice_id, item, item_order, amount from marts.fct_invoice_items")
+    assert set(items) == expected and len(items) == len(expected)
+    assert q(
+        home,
+        "select count(*) from marts.fct_invoices i join (select invoice_id, sum(amount) as amount "
+        "from marts.fct_invoice_items group by 1) t using (invoice_id) where t.amount = i.subtotal",
+    ) == q(home, "select count(*) from marts.fct_invoices")

@@ -6,6 +6,7 @@
 --                                segment). Issued invoices differ by design once usage arrives
 --                                late: rec_adjustments reports what that changes.
 --   lines_differ_from_subtotal   the sum of an invoice's lines vs its subtotal
+--   items_differ_from_subtotal   the sum of an invoice's items (fct_invoice_items) vs its subtotal
 --   total_differs_from_credits   total vs subtotal - credits_applied (and never negative)
 --   credits_differ_from_ledger   credits_applied of an issued invoice vs its ledger consumption
 --   negative_level               a weighted_sum charge's level below zero over a segment (more
@@ -20,6 +21,7 @@ with
 
 invoices as (select * from {{ ref('fct_invoices') }}),
 lines as (select * from {{ ref('fct_invoice_lines') }}),
+items as (select * from {{ ref('fct_invoice_items') }}),
 usage_daily as (select * from {{ ref('fct_usage_daily') }}),
 charge_usage as (select * from {{ ref('int_invoice_usage') }}),
 ledger as (select * from {{ ref('fct_credit_ledger') }}),
@@ -98,6 +100,25 @@ lines_vs_subtotal as (
         cast(coalesce(l.amount, 0) as {{ q }}) as actual
     from invoices as i
     left join line_totals as l on i.invoice_id = l.invoice_id
+),
+
+item_totals as (
+    select invoice_id, sum(amount) as amount
+    from items
+    group by 1
+),
+
+items_vs_subtotal as (
+    select
+        'items_differ_from_subtotal' as check_name,
+        'error' as severity,
+        i.customer_id,
+        i.period_start,
+        i.invoice_id as subject,
+        cast(i.subtotal as {{ q }}) as expected,
+        cast(coalesce(t.amount, 0) as {{ q }}) as actual
+    from invoices as i
+    left join item_totals as t on i.invoice_id = t.invoice_id
 ),
 
 totals as (
@@ -190,6 +211,8 @@ final as (
     select * from many_groups
     union all
     select * from lines_vs_subtotal
+    union all
+    select * from items_vs_subtotal
     union all
     select * from totals
     union all

@@ -1,4 +1,5 @@
 -- Invoice lines: as issued for closed periods (never recomputed), as computed for open ones.
+-- marts.fct_invoice_lines shows them as they are; fct_invoice_items reads them here.
 with
 
 issued_invoices as (select * from {{ ref('stg_issued__invoices') }}),
