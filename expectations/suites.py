@@ -77,11 +77,12 @@ def events_suite(metrics: Iterable[str]):
 def invoices_frame(invoices: pl.DataFrame) -> pl.DataFrame:
     """fct_invoices as strings and booleans: the money rules are evaluated exactly in Polars.
 
-    A subtotal may be negative when a carried adjustment (a credit note) exceeds the month's
-    charges; credits then pay nothing and the total is 0.
+    Credits pay the subtotal plus tax (the flags keep their names from before taxes). A
+    subtotal may be negative when a carried adjustment (a credit note) exceeds the month's
+    charges; there is then no tax, credits pay nothing and the total is 0.
     """
     zero = pl.lit(0).cast(invoices.schema["subtotal"]) if invoices.width else pl.lit(0)
-    due = pl.max_horizontal(pl.col("subtotal"), zero)
+    due = pl.max_horizontal(pl.col("subtotal"), zero) + pl.col("tax")
     return invoices.select(
         "invoice_id",
         "status",
@@ -92,7 +93,9 @@ def invoices_frame(invoices: pl.DataFrame) -> pl.DataFrame:
         ),
         (
             pl.col("total")
-            == pl.max_horizontal(pl.col("subtotal") - pl.col("credits_applied"), zero)
+            == pl.max_horizontal(
+                pl.col("subtotal") + pl.col("tax") - pl.col("credits_applied"), zero
+            )
         ).alias("total_is_subtotal_minus_credits"),
         (pl.col("period_end") > pl.col("period_start")).alias("period_is_ordered"),
         ((pl.col("status") == "issued") == pl.col("issued_at").is_not_null()).alias(

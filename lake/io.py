@@ -60,5 +60,7 @@ def ensure_lake(home: Home) -> None:
     }
     for folder, schema in tables.items():
         empty = folder / EMPTY_NAME
-        if not empty.exists():
+        # A placeholder from an older release lacks the columns added since: rewritten, so the
+        # warehouse's by-name read of older files gives those columns as null.
+        if not empty.exists() or dict(pl.read_parquet_schema(empty)) != schema:
             write_table(pl.DataFrame(schema=schema), empty)

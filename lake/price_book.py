@@ -63,6 +63,7 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
                 "minimum_commitment": p.minimum_commitment,
                 "maximum_commitment": p.maximum_commitment,
                 "credit_rate": p.credit_rate,
+                "tax_rate": p.tax_rate,
                 "source_file": p.source_file,
                 "name": p.name,
             }
@@ -98,6 +99,7 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
                     "has_status_filter": bool(c.status_ranges),
                     "property_filter_count": len(c.property_filters),
                     "description": c.description,
+                    "tax_rate": c.tax_rate,
                     "unit": charge_unit(
                         unit=c.unit,
                         model=c.model,

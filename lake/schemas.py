@@ -71,6 +71,9 @@ REFERENCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "name": pl.String,
         "currency": pl.String,
         "created_at": pl.Datetime("us", "UTC"),
+        # Optional: the customer's tax rate, a fraction (0.20); empty = 0. A plan's or a
+        # charge's rate in the price book overrides it.
+        "tax_rate": PRICE_TYPE,
     },
     "subscriptions": {
         "subscription_id": pl.String,
@@ -121,6 +124,7 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "minimum_commitment": FEE_TYPE,
         "maximum_commitment": FEE_TYPE,  # spend cap on usage per period
         "credit_rate": PRICE_TYPE,
+        "tax_rate": PRICE_TYPE,  # overrides the customer's for the plan's items
         "source_file": pl.String,
         "name": pl.String,
     },
@@ -152,6 +156,7 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "has_status_filter": pl.Boolean,
         "property_filter_count": pl.Int32,
         "description": pl.String,
+        "tax_rate": PRICE_TYPE,  # overrides the plan's and the customer's for the charge
         "unit": pl.String,  # as shown: the price book's, else the one its measure implies
     },
     "charge_tiers": {
@@ -211,8 +216,9 @@ ISSUED_INVOICE_SCHEMA = {
     "period_end": pl.Date,
     "currency": pl.String,
     "subtotal": AMOUNT_TYPE,
+    "tax": AMOUNT_TYPE,  # the sum of the items' taxes, each rounded on its own
     "credits_applied": AMOUNT_TYPE,
-    "total": AMOUNT_TYPE,
+    "total": AMOUNT_TYPE,  # subtotal + tax - credits_applied, never below 0
     "issued_at": pl.Datetime("us", "UTC"),
     "due_date": pl.Date,
 }
@@ -230,6 +236,8 @@ ISSUED_LINE_SCHEMA = {
     # The pricing that produced the line, so a later re-rating can tell a price change apart.
     "plan_id": pl.String,
     "plan_version": pl.Int64,
+    # The rate the line's item was taxed at (an adjustment: the rate of what it adjusts).
+    "tax_rate": PRICE_TYPE,
 }
 ISSUED_CONSUMPTION_SCHEMA = {
     "entry_id": pl.String,

@@ -23,6 +23,7 @@ from lake.home import Home, safe_file_name
 from lake.issued import read_period
 from lake.records import write_text_atomically
 from publish.pages import render, to_json
+from transforms.items import InvoiceLine, invoice_items
 from transforms.money import (
     MoneyError,
     amount_text,
@@ -138,6 +139,7 @@ def invoice_document(invoice: dict, lines, credits, pricing: Pricing) -> dict:
     period_start = invoice["period_start"]
     last_day = invoice["period_end"] - dt.timedelta(days=1)
     issued_at = invoice["issued_at"]
+    lines = list(lines)
     described = sorted(
         (_line(line, pricing, period_start) for line in lines),
         key=lambda ln: (_order(ln), ln["description"], ln["line_id"]),
@@ -157,6 +159,8 @@ def invoice_document(invoice: dict, lines, credits, pricing: Pricing) -> dict:
         "due_date": invoice["due_date"].isoformat() if invoice["due_date"] else None,
         "lines": described,
         "subtotal": money(invoice["subtotal"]),
+        "tax": money(invoice.get("tax") or Decimal(0)),
+        "taxes": _taxes_by_rate(lines, currency),
         "credits_applied": money(invoice["credits_applied"]),
         "total": money(invoice["total"]),
         "amount_due": money(invoice["total"]),
@@ -165,6 +169,31 @@ def invoice_document(invoice: dict, lines, credits, pricing: Pricing) -> dict:
             for c in credits
         ],
     }
+
+
+def _taxes_by_rate(lines: list[dict], currency: str) -> list[dict]:
+    """The invoice's tax, one row per rate above 0 (each the sum of its items' taxes, every
+    item rounded on its own). Lines issued before taxes carry no rate: none is shown."""
+    items = invoice_items(
+        (
+            InvoiceLine(
+                ln["line_type"], ln["charge_id"], ln["amount"], ln.get("tax_rate") or Decimal(0)
+            )
+            for ln in lines
+        ),
+        currency,
+    )
+    by_rate: dict[Decimal, Decimal] = {}
+    for item in items:
+        if item.tax_rate > 0:
+            by_rate[item.tax_rate] = by_rate.get(item.tax_rate, Decimal(0)) + item.tax
+    return [
+        {
+            "rate": f"{format(rate * 100, 'f').rstrip('0').rstrip('.')} %",
+            "tax": money_text(tax, currency),
+        }
+        for rate, tax in sorted(by_rate.items())
+    ]
 
 
 def _order(line: dict) -> int:

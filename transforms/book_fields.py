@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 from transforms.money import MoneyError, parse_decimal
-from transforms.numbers import DecimalKind
+from transforms.numbers import PRICE, DecimalKind
 
 
 class PriceBookError(ValueError):
@@ -96,3 +96,13 @@ def read_text(value, where: Where, *, longest: int | None = None) -> str | None:
         if len(text) > longest:
             raise where.error(f"must be at most {longest} characters")
     return text
+
+
+def read_tax_rate(raw: dict, where: Where) -> Decimal | None:
+    """An optional `tax_rate`: a fraction from 0 up to, not including, 1 (0.20 is 20 %)."""
+    if raw.get("tax_rate") is None:
+        return None
+    rate = read_decimal(raw["tax_rate"], where.at("tax_rate"), kind=PRICE)
+    if rate >= 1:
+        raise where.at("tax_rate").error(f"{rate} is not below 1 (a fraction: 0.20 is 20 %)")
+    return rate

@@ -8,7 +8,14 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from transforms.book_fields import Where, no_unknown_keys, read_decimal, read_text, take
+from transforms.book_fields import (
+    Where,
+    no_unknown_keys,
+    read_decimal,
+    read_tax_rate,
+    read_text,
+    take,
+)
 from transforms.numbers import FEE, INT32_MAX, PRICE, QUANTITY
 from transforms.price_terms import Charge, GroupPrice, Tier
 
@@ -71,6 +78,7 @@ _CHARGE_KEYS = {
     "maximum",
     "description",
     "unit",
+    "tax_rate",
 }
 _MODEL_FIELDS = {
     "per_unit": {"unit_price", "free_units"},
@@ -262,6 +270,7 @@ def parse_charge(raw, where: Where) -> Charge:
         property_filters=props,
         description=read_text(raw.get("description"), where.at("description")),
         unit=read_text(raw.get("unit"), where.at("unit"), longest=40),
+        tax_rate=read_tax_rate(raw, where),
         **kwargs,
     )
     return replace(

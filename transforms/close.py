@@ -128,6 +128,7 @@ def apply_credits(
             r["currency"],
             r["subtotal"],
             r.get("credit_rate"),
+            r.get("tax") or Decimal(0),
         )
         used = book.close(invoice)
         credits, total = total_after_credits(invoice, used)

@@ -66,6 +66,7 @@ class Invoice:
     currency: str
     subtotal: Decimal
     credit_rate: Decimal | None  # None: the plan takes no credits
+    tax: Decimal = ZERO  # credits pay the subtotal plus tax; they never lower the tax
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class CreditBook:
         if invoice.credit_rate is None or invoice.credit_rate <= 0:
             return []
         rate, currency = invoice.credit_rate, invoice.currency
-        due = invoice.subtotal
+        due = invoice.subtotal + invoice.tax
         live = sorted(
             (
                 g
@@ -162,6 +163,7 @@ class CreditBook:
 def total_after_credits(
     invoice: Invoice, entries: Iterable[Consumption]
 ) -> tuple[Decimal, Decimal]:
-    """(credits_applied, total) of an invoice: total = subtotal - credits, never negative."""
+    """(credits_applied, total) of an invoice: total = subtotal + tax - credits, never
+    negative."""
     applied = sum((e.money for e in entries), ZERO)
-    return applied, max(invoice.subtotal - applied, ZERO)
+    return applied, max(invoice.subtotal + invoice.tax - applied, ZERO)

@@ -16,6 +16,10 @@ Allocation: each item's exact share `A * w_i / sum(w)` (weights = the items' amo
 toward zero to minor units, and the minor units still missing go one each to the items with
 the largest cut-off remainders, ties to the earlier item. The shares add up to `A` exactly.
 
+Tax, per item: `round(amount * rate)` to minor units, 0 for an item whose amount is not
+positive and on an invoice whose items add up to less than 0 (it owes the customer). An item's
+rate is its lines' (the highest, where a charge's lines of two plans of one month differ).
+
 The warehouse computes the same in `fct_invoice_items`; tests hold it to this.
 """
 
@@ -25,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from transforms.money import minor_units
+from transforms.money import minor_units, round_money
 
 ZERO = Decimal(0)
 
@@ -35,6 +39,7 @@ class InvoiceLine:
     line_type: str
     charge_id: str | None
     amount: Decimal
+    tax_rate: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,12 @@ class Item:
     item: str
     item_order: int
     amount: Decimal
+    tax_rate: Decimal = ZERO
+    tax: Decimal = ZERO
+
+    @property
+    def due(self) -> Decimal:
+        return self.amount + self.tax
 
 
 def allocate(amount: Decimal, weights: Sequence[Decimal], currency: str) -> list[Decimal]:
@@ -77,11 +88,13 @@ def invoice_items(lines: Iterable[InvoiceLine], currency: str) -> list[Item]:
     own: dict[tuple[int, str], Decimal] = {}
     plan_caps = ZERO
     credit_notes: dict[tuple[int, str], Decimal] = {}
+    rates: dict[tuple[int, str], Decimal] = {}
     for line in lines:
         if line.line_type == "spend_cap" and line.charge_id is None:
             plan_caps += line.amount
             continue
         key = _item(line)
+        rates[key] = max(rates.get(key, ZERO), line.tax_rate)
         target = credit_notes if line.line_type == "adjustment" and line.amount < 0 else own
         target[key] = target.get(key, ZERO) + line.amount
 
@@ -103,5 +116,14 @@ def invoice_items(lines: Iterable[InvoiceLine], currency: str) -> list[Item]:
                 del own[key]
             owed = sum(debits.values(), ZERO)
             own |= spread(owed, credit_notes) if owed else credit_notes
-    ordered = sorted(own)
-    return [Item(name, order, own[(rank, name)]) for order, (rank, name) in enumerate(ordered, 1)]
+    owes_customer = sum(own.values(), ZERO) < 0
+
+    def tax(key: tuple[int, str]) -> Decimal:
+        if owes_customer or own[key] <= 0:
+            return ZERO
+        return round_money(own[key] * rates[key], currency)
+
+    return [
+        Item(name, order, own[(rank, name)], rates[(rank, name)], tax((rank, name)))
+        for order, (rank, name) in enumerate(sorted(own), 1)
+    ]

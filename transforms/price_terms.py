@@ -66,6 +66,7 @@ class Charge:
     maximum: Decimal | None = None  # its spend cap per period (prorated)
     description: str | None = None  # the invoice line's text (else a readable default)
     unit: str | None = None  # what the quantity counts, as shown (else transforms/units.py)
+    tax_rate: Decimal | None = None  # overrides the plan's and the customer's for this charge
 
     def price_for(self, values: dict[str, str | None]) -> Charge:
         """The price of the group with these `group_by` values: the first group price whose
@@ -107,6 +108,7 @@ class Plan:
     name: str | None = None  # shown on invoice documents and reports
     description: str | None = None
     maximum_commitment: Decimal | None = None  # spend cap on usage per period (prorated)
+    tax_rate: Decimal | None = None  # overrides the customer's for this plan's items
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from transforms.book_fields import (
     no_unknown_keys,
     read_date,
     read_decimal,
+    read_tax_rate,
     read_text,
     take,
 )
@@ -43,6 +44,7 @@ _PLAN_KEYS = {
     "minimum_commitment",
     "maximum_commitment",
     "credit_rate",
+    "tax_rate",
     "charges",
     "name",
     "description",
@@ -119,6 +121,7 @@ def _parse_plan(raw, file: str, index: int) -> Plan:
         base_fee=read_decimal(raw.get("base_fee", 0), where.at("base_fee"), kind=FEE),
         minimum_commitment=minimum,
         maximum_commitment=maximum,
+        tax_rate=read_tax_rate(raw, where),
         credit_rate=None
         if credit_rate is None
         else read_decimal(credit_rate, where.at("credit_rate"), positive=True, kind=PRICE),

@@ -12,7 +12,7 @@ import datetime as dt
 import polars as pl
 
 from transforms.money import is_currency
-from transforms.numbers import AMOUNT, QUANTITY, DecimalKind, plain_decimals
+from transforms.numbers import AMOUNT, PRICE, QUANTITY, DecimalKind, plain_decimals
 
 
 class ReferenceDataError(ValueError):
@@ -38,6 +38,7 @@ KINDS: dict[str, DecimalKind] = {
     "credits_applied": AMOUNT,
     "total": AMOUNT,
     "monthly_budget": AMOUNT,
+    "tax_rate": PRICE,
 }
 
 
@@ -147,6 +148,12 @@ def validate_reference(
         ~pl.col("currency").map_elements(is_currency, return_dtype=pl.Boolean),
         "customers.csv",
         "currency: {currency!r} is not an ISO 4217 currency code",
+    )
+    _fail_on(
+        customers,
+        (pl.col("tax_rate") < 0) | (pl.col("tax_rate") >= 1),
+        "customers.csv",
+        "tax_rate: {tax_rate} is not from 0 up to, not including, 1 (a fraction: 0.20 is 20 %)",
     )
     known = customers["customer_id"].implode()
     subs = tables["subscriptions"]

@@ -17,7 +17,16 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import polars as pl
 import pytest
-from worked_world import CREDITS_APPLIED, CUSTOMERS, EVENTS, SUBTOTALS, q, write_csv, write_home
+from worked_world import (
+    CREDITS_APPLIED,
+    CUSTOMERS,
+    EVENTS,
+    SUBTOTALS,
+    TAXES,
+    q,
+    write_csv,
+    write_home,
+)
 from worlds import World, tally
 
 from cli.main import main
@@ -82,7 +91,7 @@ def _inject_billing_faults(home: Home) -> None:
     rows = []
     for c, subtotal in SUBTOTALS.items():
         credits = CREDITS_APPLIED.get(c, D(0))
-        total = subtotal - credits
+        total = subtotal + TAXES.get(c, D(0)) - credits
         if c == "c_vol":
             continue  # missed by the billing system
         if c == "c_grad":

@@ -93,6 +93,7 @@ plans:
     effective_from: 2026-01-01
     currency: USD
     maximum_commitment: "5.00"
+    tax_rate: "0.068254"
     charges:
       - charge_id: api_calls
         metric: api_calls
@@ -116,6 +117,7 @@ plans:
         metric: payments
         filter: {status: success}
         model: graduated_percentage
+        tax_rate: "0"
         tiers:
           - {up_to: 1000, rate: "0.02", flat_fee: "1.00"}
           - {up_to: null, rate: "0.0125"}
@@ -219,6 +221,14 @@ def _with_breadth(home: Home) -> None:
         pl.col("subscription_id").replace_strict(moved, default=pl.col("plan_id")).alias("plan_id")
     )
     subscriptions.write_csv(path)
+    # Taxes: breadth_a's plan rate (card_fees exempt), and the breadth_b customer's own rate.
+    customers = home.landing_reference / "customers.csv"
+    pl.read_csv(customers, infer_schema=False).with_columns(
+        pl.when(pl.col("customer_id") == member)
+        .then(pl.lit("0.19"))
+        .otherwise(None)
+        .alias("tax_rate")
+    ).write_csv(customers)
 
 
 def _build(home: Home, history: tuple) -> dict:
@@ -349,6 +359,9 @@ def test_spark_and_duckdb_build_the_same_marts_row_for_row(parity):
     assert {("minimum_true_up", "avg_storage"), ("spend_cap", None)} <= set(
         commitments.select("line_type", "charge_id").iter_rows()
     )
+    # Both breadth customers are taxed, item by item.
+    taxed = spark["fct_invoice_items"].filter(pl.col("tax") > 0)
+    assert set(taxed["tax_rate"].to_list()) == {Decimal("0.068254"), Decimal("0.19")}
     for mart in MARTS:
         assert _kinds(spark[mart]) == _kinds(duckdb[mart]), mart
         assert _comparable(spark[mart]).equals(_comparable(duckdb[mart])), mart

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal as D
 from pathlib import Path
 
+import polars as pl
 import pytest
 from worked_world import (
     BUCKETS_OCTOBER,
@@ -479,14 +480,16 @@ def test_ledger_and_revenue_tie_to_the_issued_invoices(worked):
         left join credits as c using (invoice_id)
         where i.status = 'issued'
             and (coalesce(c.money, 0) <> i.credits_applied
-                 or i.total <> i.subtotal - i.credits_applied)
+                 or i.total <> i.subtotal + i.tax - i.credits_applied)
         """,
     )
     assert untied == []
+    # Cash billed for the service: what customers pay, less the tax they pay in cash.
     [(billed, cash)] = q(
         home,
         "select (select sum(billed_revenue) from marts.fct_revenue_monthly), "
-        "(select sum(total) from marts.fct_invoices where status = 'issued')",
+        "(select sum(total - (tax - credits_applied_to_tax)) from marts.fct_invoices "
+        "where status = 'issued')",
     )
     assert billed == cash
 
@@ -591,3 +594,101 @@ def test_invoice_items_share_the_plan_cap_and_add_up_to_each_subtotal(worked):
         "select count(*) from marts.fct_invoices i join (select invoice_id, sum(amount) as amount "
         "from marts.fct_invoice_items group by 1) t using (invoice_id) where t.amount = i.subtotal",
     ) == q(home, "select count(*) from marts.fct_invoices")
+
+
+def test_each_item_is_taxed_on_its_own_and_credits_pay_the_tax_too(worked):
+    """c_tax at 20 % (customers.csv), training exempt (its charge's rate 0): 8.82 + 45.00 +
+    3.60 = 57.42 on 297.10. Its promotional grant pays 300.00: the subtotal first, then 2.90 of
+    the tax; 54.52 is due. Tax is not revenue: billed revenue is 54.52 - 57.42 + 2.90 = 0."""
+    home = worked.home
+    assert q(
+        home,
+        "select subtotal, tax, credits_applied, credits_applied_to_tax, total, status "
+        "from marts.fct_invoices where invoice_id = 'INV-2026-09-c_tax'",
+    ) == [(D("297.10"), D("57.42"), D("300.00"), D("2.90"), D("54.52"), "issued")]
+    assert q(
+        home,
+        "select item, amount, tax_rate, tax, due from marts.fct_invoice_items "
+        "where invoice_id = 'INV-2026-09-c_tax' order by item_order",
+    ) == [
+        ("base_fee", D("44.10"), D("0.2"), D("8.82"), D("52.92")),
+        ("charge:tax_calls", D("225.00"), D("0.2"), D("45.00"), D("270.00")),
+        ("charge:tax_gpu", D("18.00"), D("0.2"), D("3.60"), D("21.60")),
+        ("charge:training", D("10.00"), D(0), D(0), D("10.00")),
+    ]
+    doc = json.loads(worked.issued["exports/INV-2026-09-c_tax.json"])
+    assert (
+        doc["subtotal"],
+        doc["tax"],
+        doc["taxes"],
+        doc["credits_applied"],
+        doc["amount_due"],
+    ) == (
+        "297.10",
+        "57.42",
+        [{"rate": "20 %", "tax": "57.42"}],
+        "300.00",
+        "54.52",
+    )
+    html = (home.exports / "INV-2026-09-c_tax.html").read_text()
+    assert "Tax 20 %" in html
+    assert q(
+        home,
+        "select billed_revenue, tax_billed, credits_applied_to_tax, promotional_discount "
+        "from marts.fct_revenue_monthly where customer_id = 'c_tax' and month = '2026-09-01'",
+    ) == [(D("0.00"), D("57.42"), D("2.90"), D("300.00"))]
+    # Nobody else is taxed.
+    assert q(
+        home, "select count(*) from marts.fct_invoices where tax <> 0 and customer_id <> 'c_tax'"
+    ) == [(0,)]
+
+
+def test_invoices_issued_before_taxes_read_as_untaxed(worked, tmp_path):
+    """A home whose September was issued by a release without taxes (no `tax` on its issued
+    invoices, no `tax_rate` on their lines, placeholders of that shape): the next run reads
+    them as untaxed and changes nothing else."""
+    home = Built(worked.home, {}).copy(tmp_path).home
+    c_tax = pl.col("customer_id") == "c_tax"
+    for table, column in (("invoices", "tax"), ("invoice_lines", "tax_rate")):
+        for path in (home.lake_issued / table).glob("*.parquet"):
+            old = pl.read_parquet(path).drop(column)
+            if table == "invoices":  # c_tax as that release issued it: credits pay 297.10, no more
+                old = old.with_columns(
+                    pl.when(c_tax)
+                    .then(0)
+                    .otherwise(pl.col("total"))
+                    .cast(old["total"].dtype)
+                    .alias("total"),
+                    pl.when(c_tax)
+                    .then(pl.col("subtotal"))
+                    .otherwise(pl.col("credits_applied"))
+                    .alias("credits_applied"),
+                )
+            old.write_parquet(path)
+    for path in (home.lake_issued / "credit_consumption").glob("period=*.parquet"):
+        consumption = pl.read_parquet(path)
+        money, credits = consumption["money"].dtype, consumption["credits"].dtype
+        consumption.with_columns(
+            pl.when(c_tax)
+            .then(pl.lit("297.10").cast(money))
+            .otherwise(pl.col("money"))
+            .alias("money"),
+            pl.when(c_tax)
+            .then(pl.lit("29710").cast(credits))
+            .otherwise(pl.col("credits"))
+            .alias("credits"),
+        ).write_parquet(path)
+    figures = (
+        "select invoice_id, subtotal, credits_applied, total from marts.fct_invoices "
+        "where customer_id <> 'c_tax' order by 1"
+    )
+    before = q(home, figures)
+    assert tally(home, "run", "--from", "2026-10-10", "--to", "2026-10-10").status == 3
+    assert q(home, figures) == before
+    assert q(
+        home, "select count(*) from marts.fct_invoices where status = 'issued' and tax <> 0"
+    ) == [(0,)]
+    assert q(
+        home,
+        "select count(*) from marts.fct_invoice_lines where invoice_status = 'issued' and tax_rate <> 0",
+    ) == [(0,)]

@@ -223,6 +223,18 @@ plans:
     charges:
       - {charge_id: calls, metric: api_calls, aggregation: sum, model: per_unit,
          unit_price: "0.5"}
+
+  - plan_id: taxed                  # the customer's tax rate, a charge exempt, credits pay tax
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    base_fee: "44.10"
+    credit_rate: "0.01"
+    charges:
+      - {charge_id: tax_calls, metric: tax_calls, model: per_unit, unit_price: "1.00"}
+      - {charge_id: tax_gpu, metric: tax_gpu, model: per_unit, unit_price: "1.00"}
+      - {charge_id: training, metric: training_hours, model: per_unit, unit_price: "1.00",
+         tax_rate: "0"}
 """
 
 CUSTOMERS = {
@@ -241,7 +253,10 @@ CUSTOMERS = {
     "c_bucket": "USD",
     "c_cards": "USD",
     "c_groups": "USD",
+    "c_tax": "USD",
 }
+# The customers' tax rates (customers.csv; empty for the others).
+TAX_RATES = {"c_tax": "0.20"}
 
 SUBSCRIPTIONS = [
     ("s_unit", "c_unit", "unit", "2026-09-01", ""),
@@ -260,6 +275,7 @@ SUBSCRIPTIONS = [
     ("s_bucket", "c_bucket", "buckets", "2026-09-01", ""),
     ("s_cards", "c_cards", "cards", "2026-09-01", ""),
     ("s_groups", "c_groups", "dims", "2026-09-01", ""),
+    ("s_tax", "c_tax", "taxed", "2026-09-01", ""),
 ]
 
 # (grant_id, customer, granted_at, credits, kind, purchase_amount, expires_at, priority)
@@ -274,12 +290,15 @@ GRANTS = [
     # credits_applied 20.20, total 0. Revenue: cr_vip 2.00 (all it cost); cr_buy at
     # 24.00 / 3000 = 0.008 per credit: 820 * 0.008 = 6.56. Promotional discount 10.00.
     ("cr_buy", "c_cred", "2026-08-01", "3000", "purchased", "24.00", "", ""),
+    # c_tax, September: 297.10 + tax 57.42 = 354.52 due; ct_promo's 30,000 credits pay 300.00,
+    # the subtotal first and 2.90 of the tax: total 54.52.
+    ("ct_promo", "c_tax", "2026-08-01", "30000", "promotional", "0", "", ""),
     ("cr_old", "c_cred", "2026-08-01", "400", "promotional", "0", "2026-09-30", "50"),
     ("cr_vip", "c_cred", "2026-08-15", "200", "purchased", "2.00", "2026-10-20", "10"),
     ("cr_promo", "c_cred", "2026-08-20", "1000", "promotional", "0", "2026-10-01", "50"),
     ("cr_late", "c_cred", "2026-10-01", "500", "purchased", "5.00", "", "1"),
 ]
-CREDITS_APPLIED = {"c_cred": D("20.20")}
+CREDITS_APPLIED = {"c_cred": D("20.20"), "c_tax": D("300.00")}
 
 # (event_id, occurred_at, customer, metric, quantity, status, properties)
 EVENTS = [
@@ -419,6 +438,11 @@ EVENTS = [
     ("lt4", "2026-09-06T00:00:00Z", "c_groups", "llm_tokens", "10000", "", ""),
     ("ru1", "2026-09-07T00:00:00Z", "c_groups", "regional_units", "3", "", '{"region": "eu"}'),
     ("ru2", "2026-09-08T00:00:00Z", "c_groups", "regional_units", "12", "", '{"region": "us"}'),
+    # c_tax (20 %, the spec's invoice): base fee 44.10 -> 8.82, tax_calls 225.00 -> 45.00,
+    #   tax_gpu 18.00 -> 3.60, training 10.00 exempt (the charge's rate 0): tax 57.42
+    ("tx1", "2026-09-05T00:00:00Z", "c_tax", "tax_calls", "225", "", ""),
+    ("tx2", "2026-09-06T00:00:00Z", "c_tax", "tax_gpu", "18", "", ""),
+    ("tx3", "2026-09-07T00:00:00Z", "c_tax", "training_hours", "10", "", ""),
 ]
 
 # c_recur's October, carried over from September (Lago's examples):
@@ -498,6 +522,12 @@ EXPECTED_LINES = {
         ("usage", "regional", '{"region":"eu"}'): D("3.00"),
         ("usage", "regional", '{"region":"us"}'): D("14.00"),
     },
+    "c_tax": {
+        ("base_fee", None): D("44.10"),
+        ("usage", "tax_calls"): D("225.00"),
+        ("usage", "tax_gpu"): D("18.00"),
+        ("usage", "training"): D("10.00"),
+    },
     "c_breadth": {
         ("usage", "payouts"): D("591.00"),
         ("usage", "blocks"): D("15.00"),
@@ -534,6 +564,7 @@ EXPECTED_QUANTITIES = {
     ("c_cards", "fx_fees"): D(10090),
 }
 SUBTOTALS = {c: sum(lines.values()) for c, lines in EXPECTED_LINES.items()}
+TAXES = {"c_tax": D("57.42")}
 
 
 def write_csv(path, header, rows):
@@ -552,8 +583,11 @@ def write_home(home: Home) -> None:
     ref = home.landing_reference
     write_csv(
         ref / "customers.csv",
-        ["customer_id", "name", "currency", "created_at"],
-        [(c, c.upper(), ccy, "2026-01-01T00:00:00Z") for c, ccy in CUSTOMERS.items()],
+        ["customer_id", "name", "currency", "created_at", "tax_rate"],
+        [
+            (c, c.upper(), ccy, "2026-01-01T00:00:00Z", TAX_RATES.get(c, ""))
+            for c, ccy in CUSTOMERS.items()
+        ],
     )
     write_csv(
         ref / "subscriptions.csv",
@@ -594,7 +628,7 @@ def write_home(home: Home) -> None:
                 CUSTOMERS[c],
                 str(s),
                 str(CREDITS_APPLIED.get(c, D(0))),
-                str(s - CREDITS_APPLIED.get(c, D(0))),
+                str(s + TAXES.get(c, D(0)) - CREDITS_APPLIED.get(c, D(0))),
             )
             for c, s in SUBTOTALS.items()
         ],

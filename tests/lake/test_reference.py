@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+import polars as pl
 import pytest
 
 from lake.reference import read_reference
@@ -91,3 +92,51 @@ def test_ids_with_any_other_characters_are_read_as_written(tmp_path):
         "...",
         "kunde-ü",
     ]
+
+
+def _customers_with_tax(tmp_path, rate: str):
+    from lake.reference import load_reference
+
+    (tmp_path / "customers.csv").write_text(
+        "customer_id,name,currency,tax_rate\nc1,One,USD,0.20\nc2,Two,USD,\n"
+        + f"c3,Three,USD,{rate}\n"
+    )
+    (tmp_path / "subscriptions.csv").write_text("subscription_id,customer_id,plan_id,started_at\n")
+    return load_reference(
+        tmp_path,
+        pl.DataFrame(
+            schema={
+                "plan_id": pl.String,
+                "plan_version": pl.Int32,
+                "currency": pl.String,
+                "source_file": pl.String,
+            }
+        ),
+    )
+
+
+def test_a_customers_tax_rate_is_read_exactly_and_empty_means_none(tmp_path):
+    customers = _customers_with_tax(tmp_path, "0.068254")["customers"]
+    assert customers["tax_rate"].to_list() == [Decimal("0.20"), None, Decimal("0.068254")]
+
+
+@pytest.mark.parametrize(
+    ("rate", "message"),
+    [
+        (
+            "1",
+            "customers.csv: row 4: tax_rate: 1.000000000000 is not from 0 up to, not including, 1",
+        ),
+        (
+            "-0.1",
+            "customers.csv: row 4: tax_rate: -0.100000000000 is not from 0 up to, not including, 1",
+        ),
+        ("20%", "customers.csv: row 4: tax_rate: '20%' is not a valid price"),
+    ],
+)
+def test_a_tax_rate_outside_zero_to_one_is_refused_naming_file_row_and_column(
+    tmp_path, rate, message
+):
+    with pytest.raises(ReferenceDataError) as exc:
+        _customers_with_tax(tmp_path, rate)
+    assert str(exc.value).startswith(message)

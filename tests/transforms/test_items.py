@@ -111,3 +111,74 @@ def test_a_credit_note_larger_than_the_debits_keeps_what_is_left():
         Item("adjustment:INV-2026-09-c:gpu", 1, D("-2.25")),
         Item("adjustment:INV-2026-09-c:storage", 2, D("-0.75")),
     ]
+
+
+def _taxed(lines, currency="USD"):
+    return [(i.item, i.amount, i.tax, i.due) for i in invoice_items(lines, currency)]
+
+
+def test_each_item_is_taxed_and_rounded_on_its_own():
+    # The spec's invoice at 20 %: 44.10, 225.00 and 18.00 -> 8.82 + 45.00 + 3.60 = 57.42.
+    rate = D("0.20")
+    lines = [
+        InvoiceLine("base_fee", None, D("44.10"), rate),
+        InvoiceLine("usage", "calls", D("225.00"), rate),
+        InvoiceLine("usage", "gpu", D("18.00"), rate),
+    ]
+    items = invoice_items(lines, "USD")
+    assert [i.tax for i in items] == [D("8.82"), D("45.00"), D("3.60")]
+    assert sum(i.tax for i in items) == D("57.42")
+
+
+@pytest.mark.parametrize(
+    ("amounts", "rate", "taxes"),
+    [
+        # Lago: base fee 0.60 and usage 0.44 at 10 %: 0.06 + round(0.044) = 0.10
+        ([("base_fee", None, "0.60"), ("usage", "calls", "0.44")], "0.10", ["0.06", "0.04"]),
+        # Lago: two charges of 500.00 at 6.8254 %: 34.13 + 34.13 = 68.26 (one rounding: 68.25)
+        ([("usage", "a", "500.00"), ("usage", "b", "500.00")], "0.068254", ["34.13", "34.13"]),
+        # Lago: ten 0.60 charges at 14 %: 10 x 0.08 = 0.80
+        ([("usage", f"c{n}", "0.60") for n in range(10)], "0.14", ["0.08"] * 10),
+    ],
+)
+def test_lagos_tax_figures(amounts, rate, taxes):
+    lines = [InvoiceLine(t, c, D(a), D(rate)) for t, c, a in amounts]
+    assert [i.tax for i in invoice_items(lines, "USD")] == [D(t) for t in taxes]
+
+
+def test_an_item_below_zero_and_an_invoice_owing_the_customer_are_not_taxed():
+    rate = D("0.20")
+    assert _taxed(
+        [
+            InvoiceLine("usage", "calls", D("10.00"), rate),
+            InvoiceLine("adjustment", "INV-2026-09-c:calls", D("-3.00"), rate),
+        ]
+    ) == [
+        ("charge:calls", D("10.00"), D("2.00"), D("12.00")),
+        ("adjustment:INV-2026-09-c:calls", D("-3.00"), D(0), D("-3.00")),
+    ]
+    assert _taxed(
+        [
+            InvoiceLine("usage", "calls", D("1.00"), rate),
+            InvoiceLine("adjustment", "INV-2026-09-c:calls", D("-3.00"), rate),
+        ]
+    ) == [
+        ("charge:calls", D("1.00"), D(0), D("1.00")),
+        ("adjustment:INV-2026-09-c:calls", D("-3.00"), D(0), D("-3.00")),
+    ]
+
+
+@given(
+    cents=st.lists(st.integers(min_value=0, max_value=10**8), min_size=1, max_size=8),
+    rate=st.decimals(min_value=0, max_value=D("0.999999"), places=6),
+)
+def test_tax_of_a_zero_invoice_is_zero_and_tax_never_exceeds_rate_times_amount_by_a_cent(
+    cents, rate
+):
+    lines = [InvoiceLine("usage", f"c{i}", D(c) / 100, rate) for i, c in enumerate(cents)]
+    items = invoice_items(lines, "USD")
+    total = sum(i.amount for i in items)
+    tax = sum(i.tax for i in items)
+    if total == 0:
+        assert tax == 0
+    assert abs(tax - total * rate) <= D("0.005") * len(items)

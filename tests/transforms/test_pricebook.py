@@ -403,6 +403,37 @@ def test_commitments_are_refused_when_negative_or_crossed(tmp_path, change, mess
     assert str(err.value).startswith(message)
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("base_fee: 49.10", 'base_fee: 49.10\n    tax_rate: "1"'),
+            "plans.yaml: plan growth v2: tax_rate: 1 is not below 1 (a fraction: 0.20 is 20 %)",
+        ),
+        (
+            ('unit_price: "0.002"', 'unit_price: "0.002"\n        tax_rate: "-0.2"'),
+            "plans.yaml: plan growth v2: charges[0].tax_rate: must be at least 0, got -0.2",
+        ),
+        (
+            ("base_fee: 49.10", 'base_fee: 49.10\n    tax_rate: "20%"'),
+            "plans.yaml: plan growth v2: tax_rate: '20%' is not a decimal",
+        ),
+    ],
+)
+def test_a_tax_rate_outside_zero_to_one_is_refused(tmp_path, change, message):
+    with pytest.raises(PriceBookError) as err:
+        book_from(tmp_path, PLAN.replace(*change))
+    assert str(err.value).startswith(message)
+
+
+def test_a_plans_and_a_charges_tax_rate_are_read(tmp_path):
+    text = PLAN.replace(
+        'unit_price: "0.002"', 'unit_price: "0.002"\n        tax_rate: "0"'
+    ).replace("base_fee: 49.10", 'base_fee: 49.10\n    tax_rate: "0.068254"')
+    plan = book_from(tmp_path, text).plans[0]
+    assert (plan.tax_rate, plan.charges[0].tax_rate) == (Decimal("0.068254"), 0)
+
+
 def test_a_charge_minimum_and_maximum_and_a_plan_cap_are_read(tmp_path):
     text = PLAN.replace(
         'unit_price: "0.002"',

@@ -7,7 +7,8 @@
 --                                late: rec_adjustments reports what that changes.
 --   lines_differ_from_subtotal   the sum of an invoice's lines vs its subtotal
 --   items_differ_from_subtotal   the sum of an invoice's items (fct_invoice_items) vs its subtotal
---   total_differs_from_credits   total vs subtotal - credits_applied (and never negative)
+--   tax_differs_from_items       the sum of an invoice's items' taxes vs its tax
+--   total_differs_from_credits   total vs subtotal + tax - credits_applied (and never negative)
 --   credits_differ_from_ledger   credits_applied of an issued invoice vs its ledger consumption
 --   negative_level               a weighted_sum charge's level below zero over a segment (more
 --                                detached than attached): priced as 0; a warning, per segment
@@ -103,7 +104,7 @@ lines_vs_subtotal as (
 ),
 
 item_totals as (
-    select invoice_id, sum(amount) as amount
+    select invoice_id, sum(amount) as amount, sum(tax) as tax
     from items
     group by 1
 ),
@@ -121,6 +122,19 @@ items_vs_subtotal as (
     left join item_totals as t on i.invoice_id = t.invoice_id
 ),
 
+tax_vs_items as (
+    select
+        'tax_differs_from_items' as check_name,
+        'error' as severity,
+        i.customer_id,
+        i.period_start,
+        i.invoice_id as subject,
+        cast(coalesce(t.tax, 0) as {{ q }}) as expected,
+        cast(i.tax as {{ q }}) as actual
+    from invoices as i
+    left join item_totals as t on i.invoice_id = t.invoice_id
+),
+
 totals as (
     select
         'total_differs_from_credits' as check_name,
@@ -128,7 +142,7 @@ totals as (
         customer_id,
         period_start,
         invoice_id as subject,
-        cast(greatest(subtotal - credits_applied, 0) as {{ q }}) as expected,
+        cast(greatest(subtotal + tax - credits_applied, 0) as {{ q }}) as expected,
         cast(total as {{ q }}) as actual
     from invoices
 ),
@@ -213,6 +227,8 @@ final as (
     select * from lines_vs_subtotal
     union all
     select * from items_vs_subtotal
+    union all
+    select * from tax_vs_items
     union all
     select * from totals
     union all

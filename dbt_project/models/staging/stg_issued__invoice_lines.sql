@@ -11,7 +11,9 @@ select
     cast(amount as {{ money_type() }}) as amount,
     currency,
     plan_id,
-    cast(plan_version as integer) as plan_version
+    cast(plan_version as integer) as plan_version,
+    -- the tax rate of the line's item when it was issued; lines issued before taxes had none
+    cast(coalesce(tax_rate, 0) as decimal(38, 12)) as tax_rate
 from {{ source('issued', 'invoice_lines') }}
 -- A month is issued when its invoices file is written (the close's commit): parts of a close
 -- that crashed before it are not part of any issued invoice, whatever is left on disk.

@@ -7,6 +7,8 @@ select
     period_end,
     currency,
     cast(subtotal as {{ money_type() }}) as subtotal,
+    -- invoices issued before taxes had none
+    cast(coalesce(tax, 0) as {{ money_type() }}) as tax,
     cast(credits_applied as {{ money_type() }}) as credits_applied,
     cast(total as {{ money_type() }}) as total,
     issued_at,

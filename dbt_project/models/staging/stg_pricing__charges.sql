@@ -26,5 +26,6 @@ select
     maximum,
     has_status_filter,
     property_filter_count,
-    unit
+    unit,
+    tax_rate
 from {{ source('pricing', 'charges') }}

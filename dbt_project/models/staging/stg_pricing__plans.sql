@@ -7,5 +7,6 @@ select
     minimum_commitment,
     maximum_commitment,
     credit_rate,
+    tax_rate,
     source_file
 from {{ source('pricing', 'plans') }}

@@ -64,7 +64,7 @@ def usage_events_expectations(
 @dg.asset_check(
     asset="fct_invoices",
     description="GX: invoices are unique, in a known currency and status, and their money adds "
-    "up (credits within the subtotal, total = subtotal - credits).",
+    "up (credits within the subtotal plus tax, total = subtotal + tax - credits).",
     pool="warehouse",
     op_tags=LATE,
 )

@@ -1,6 +1,6 @@
 -- Credits a draft invoice would receive if its month closed now: the same burn order and
--- per-grant rule as month close (transforms/credits.py), over balances left after the issued
--- months. Only each customer's earliest open period gets an estimate: months close in order,
+-- per-grant rule as month close (transforms/credits.py), paying the subtotal plus tax, over
+-- balances left after the issued months. Only each customer's earliest open period gets an estimate: months close in order,
 -- and a later open period's credits depend on what the earlier one will draw.
 with
 
@@ -27,7 +27,7 @@ open_invoices as (
 candidates as (
     select
         o.invoice_id,
-        o.subtotal,
+        o.subtotal + o.tax as due,
         g.grant_id,
         g.priority,
         g.expires_at,
@@ -68,7 +68,7 @@ ordered as (
 final as (
     select
         invoice_id,
-        cast(sum(greatest(least(money_value, subtotal - value_before), 0)) as {{ money_type() }}) as credits_applied
+        cast(sum(greatest(least(money_value, due - value_before), 0)) as {{ money_type() }}) as credits_applied
     from ordered
     group by 1
 )

@@ -11,7 +11,12 @@ issued_invoices as (select * from {{ ref('stg_issued__invoices') }}),
 rated as (select * from {{ ref('int_invoice_lines_rated') }}),
 
 pending as (
-    select adjustment_key, customer_id, period_start as adjusted_period, pending_amount as amount
+    select
+        adjustment_key,
+        customer_id,
+        period_start as adjusted_period,
+        pending_amount as amount,
+        tax_rate
     from adjustments
 ),
 
@@ -25,6 +30,7 @@ targets as (
     select
         p.adjustment_key,
         p.amount,
+        p.tax_rate,
         o.invoice_id,
         o.customer_id,
         o.period_start,
@@ -54,7 +60,8 @@ final as (
         cast(0 as {{ quantity_type() }}) as quantity,
         cast(amount as {{ money_type() }}) as amount,
         cast(amount as {{ money_type() }}) as projected_amount,
-        currency
+        currency,
+        tax_rate
     from targets
     where nearest = 1
 )

@@ -19,12 +19,12 @@ recomputed_lines as (select * from {{ ref('int_invoice_lines_rated') }}),
 -- Both sides summed by one query, so they are summed alike.
 both_sides as (
     select 'issued' as side, invoice_id, customer_id, period_start, charge_id, line_type,
-        group_key, quantity, amount, plan_id, plan_version
+        group_key, quantity, amount, plan_id, plan_version, tax_rate
     from issued_lines
     where line_type <> 'adjustment'
     union all
     select 'recomputed' as side, invoice_id, customer_id, period_start, charge_id, line_type,
-        group_key, quantity, amount, plan_id, plan_version
+        group_key, quantity, amount, plan_id, plan_version, tax_rate
     from recomputed_lines
     where invoice_id in (select invoice_id from issued_invoices)
 ),
@@ -40,6 +40,7 @@ totals as (
         coalesce(group_key, '') as group_id,
         sum(quantity) as quantity,
         sum(amount) as amount,
+        max(tax_rate) as tax_rate,
         min(plan_id || ':' || cast(plan_version as string)) as first_pricing,
         max(plan_id || ':' || cast(plan_version as string)) as last_pricing
     from both_sides
@@ -73,7 +74,9 @@ compared as (
         coalesce(i.quantity, 0) as issued_quantity,
         coalesce(r.quantity, 0) as recomputed_quantity,
         coalesce(i.amount, 0) as issued_amount,
-        coalesce(r.amount, 0) as recomputed_amount
+        coalesce(r.amount, 0) as recomputed_amount,
+        -- an adjustment is taxed at the rate of what it adjusts, as issued
+        coalesce(i.tax_rate, r.tax_rate) as tax_rate
     from issued as i
     full outer join recomputed as r
         on i.invoice_id = r.invoice_id
@@ -129,6 +132,7 @@ final as (
         c.line_type,
         nullif(c.group_id, '') as group_key,
         c.adjustment_key,
+        c.tax_rate,
         cast(issued_quantity as {{ quantity_type() }}) as issued_quantity,
         cast(recomputed_quantity as {{ quantity_type() }}) as recomputed_quantity,
         cast(issued_amount as {{ money_type() }}) as issued_amount,

@@ -7,7 +7,8 @@ adjustments as (select * from {{ ref('int_adjustment_lines') }}),
 final as (
     select
         invoice_id, invoice_line_id, customer_id, period_start, period_end, segment_id,
-        plan_id, plan_version, line_type, charge_id, group_key, quantity, amount, projected_amount, currency
+        plan_id, plan_version, line_type, charge_id, group_key, quantity, amount, projected_amount, currency,
+        tax_rate
     from rated
     -- A commitment only the projection reaches is not on the invoice (its projected amount
     -- still counts in projected_subtotal, int_invoices_computed).
@@ -15,7 +16,8 @@ final as (
     union all
     select
         invoice_id, invoice_line_id, customer_id, period_start, period_end, segment_id,
-        plan_id, plan_version, line_type, charge_id, group_key, quantity, amount, projected_amount, currency
+        plan_id, plan_version, line_type, charge_id, group_key, quantity, amount, projected_amount, currency,
+        tax_rate
     from adjustments
 )
 

@@ -19,9 +19,13 @@ drafts as (
         c.period_end,
         c.currency,
         c.subtotal,
+        c.tax,
         cast(coalesce(d.credits_applied, 0) as {{ money_type() }}) as credits_applied,
+        -- Credits pay the subtotal first and the tax last.
+        cast(greatest(coalesce(d.credits_applied, 0) - greatest(c.subtotal, 0), 0) as {{ money_type() }})
+            as credits_applied_to_tax,
         -- A carried credit note can make the subtotal negative: the total is never below 0.
-        cast(greatest(c.subtotal - coalesce(d.credits_applied, 0), 0) as {{ money_type() }}) as total,
+        cast(greatest(c.subtotal + c.tax - coalesce(d.credits_applied, 0), 0) as {{ money_type() }}) as total,
         'draft' as status,
         cast(null as {{ tally.timestamp_type() }}) as issued_at,
         cast(null as date) as due_date
@@ -34,7 +38,9 @@ drafts as (
 final as (
     select
         invoice_id, invoice_number, customer_id, customer_name, period_start, period_end,
-        currency, subtotal, credits_applied, total, 'issued' as status, issued_at, due_date
+        currency, subtotal, tax, credits_applied,
+        cast(greatest(credits_applied - greatest(subtotal, 0), 0) as {{ money_type() }}) as credits_applied_to_tax,
+        total, 'issued' as status, issued_at, due_date
     from issued
     union all
     select * from drafts

@@ -4,6 +4,7 @@
 -- then the plan's minimum true-up and spend cap (measured on usage and the charges'
 -- commitment lines, not the base fee). Each line is rounded half-up to the currency's minor
 -- units; commitments are prorated by days like the base fee.
+-- `tax_rate` is the rate of the item the line belongs to (int_invoice_items).
 -- `projected_amount` prices the usage projected to the segment's end the same way (it equals
 -- `amount` once the segment is over); mart_customer_spend shows it as the month-end estimate.
 -- A charge priced apart from its units (int_invoice_usage.priced_amount: buckets, or events
@@ -15,6 +16,8 @@ with
 segments as (select * from {{ ref('int_subscription_segments') }}),
 usage as (select *, coalesce(group_key, '') as group_id from {{ ref('int_invoice_usage') }}),
 charges as (select * from {{ ref('stg_pricing__charges') }}),
+plans as (select * from {{ ref('stg_pricing__plans') }}),
+customers as (select * from {{ ref('stg_reference__customers') }}),
 prices as (select * from {{ ref('stg_pricing__charge_prices') }}),
 tiers as (select * from {{ ref('stg_pricing__charge_tiers') }}),
 
@@ -183,9 +186,23 @@ final as (
         l.quantity,
         l.amount,
         l.projected_amount,
-        s.currency
+        s.currency,
+        -- The line's tax rate: a charge's lines the charge's, else the plan's, else the
+        -- customer's; the base fee and the plan's commitments the plan's, else the customer's.
+        cast(
+            coalesce(case when l.charge_id is not null then c.tax_rate end, p.tax_rate, cu.tax_rate, 0)
+            as decimal(38, 12)
+        ) as tax_rate
     from all_lines as l
     inner join segments as s on l.segment_id = s.segment_id
+    left join plans as p
+        on s.plan_id = p.plan_id
+        and s.plan_version = p.plan_version
+    left join charges as c
+        on s.plan_id = c.plan_id
+        and s.plan_version = c.plan_version
+        and l.charge_id = c.charge_id
+    left join customers as cu on s.customer_id = cu.customer_id
 )
 
 select * from final

@@ -1,6 +1,10 @@
 -- Revenue per customer and month, ASC 606 style, from issued invoices and the
 -- credit ledger:
---   billed_revenue        cash-billed totals of issued invoices of the month
+--   billed_revenue        cash-billed revenue of issued invoices of the month: what the
+--                         customer pays for the service, total - tax + the credits that paid
+--                         tax (credits pay the subtotal first); tax is never revenue
+--   tax_billed            the tax of issued invoices of the month
+--   credits_applied_to_tax  the part of credits applied that paid tax
 --   credit_revenue        purchased credits consumed, at their cost basis
 --   breakage_revenue      purchased balances that expired in the month
 --   promotional_discount  money paid by promotional credits (a discount, not revenue)
@@ -16,22 +20,25 @@ customers as (select * from {{ ref('stg_reference__customers') }}),
 
 activity as (
     -- Every branch is cast to the money type: no engine's type unification may drop cents.
-    select customer_id, period_start as month, total as billed, {{ zero }} as purchased,
-        {{ zero }} as credit_revenue, {{ zero }} as breakage, {{ zero }} as discount
+    select customer_id, period_start as month,
+        cast(total - tax + credits_applied_to_tax as {{ money_type() }}) as billed,
+        {{ zero }} as purchased, {{ zero }} as credit_revenue, {{ zero }} as breakage,
+        {{ zero }} as discount, tax, credits_applied_to_tax as credits_to_tax
     from invoices
     union all
     select customer_id, {{ month_start('granted_at') }}, {{ zero }}, purchase_amount,
-        {{ zero }}, {{ zero }}, {{ zero }}
+        {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}
     from grants
     where kind = 'purchased'
     union all
     select customer_id, {{ month_start('entry_date') }}, {{ zero }}, {{ zero }}, revenue,
-        {{ zero }}, case when kind = 'promotional' then money else {{ zero }} end
+        {{ zero }}, case when kind = 'promotional' then money else {{ zero }} end, {{ zero }},
+        {{ zero }}
     from ledger
     where entry_type = 'consumption'
     union all
     select customer_id, {{ month_start('entry_date') }}, {{ zero }}, {{ zero }}, {{ zero }},
-        revenue, {{ zero }}
+        revenue, {{ zero }}, {{ zero }}, {{ zero }}
     from ledger
     where entry_type = 'expiry'
 ),
@@ -45,6 +52,8 @@ monthly as (
         cast(sum(breakage) as {{ money_type() }}) as breakage_revenue,
         cast(sum(discount) as {{ money_type() }}) as promotional_discount,
         cast(sum(purchased) as {{ money_type() }}) as purchases,
+        cast(sum(tax) as {{ money_type() }}) as tax_billed,
+        cast(sum(credits_to_tax) as {{ money_type() }}) as credits_applied_to_tax,
         cast(sum(purchased - credit_revenue - breakage) as {{ money_type() }}) as deferred_change
     from activity
     group by 1, 2
@@ -68,7 +77,9 @@ final as (
         cast(sum(deferred_change) over (
             partition by m.customer_id order by m.month
             rows between unbounded preceding and current row
-        ) as {{ money_type() }}) as deferred_closing
+        ) as {{ money_type() }}) as deferred_closing,
+        tax_billed,
+        credits_applied_to_tax
     from monthly as m
     inner join customers as c on m.customer_id = c.customer_id
 )

@@ -1,0 +1,184 @@
+-- Each invoice as items, what discounts, tax and credits work on (transforms/items.py is the
+-- reference): `base_fee` (every base-fee line), `charge:<charge_id>` (the charge's usage lines
+-- of every group and segment, its minimum true-up and spend cap), `commitment` (the plan's
+-- minimum true-ups), `adjustment:<key>` (each carried adjustment). Two kinds of negative line
+-- belong to no item and are allocated (allocation_ctes, weights = the items' amounts) so that
+-- no item is negative: the plan's spend caps over the charge items (a plan cap is measured on
+-- those lines, so it never exceeds them), and negative carried adjustments over the positive
+-- ones, or, when they outweigh them, the positive ones over the negative ones, which keep
+-- what is left. The items of an invoice add up to its subtotal.
+-- Tax, per item: round(amount x rate) to minor units, 0 for an item whose amount is not
+-- positive and on an invoice whose subtotal is negative. The rate is its lines' (see
+-- int_invoice_lines_rated), the highest where a charge's lines of two plans of one month
+-- differ. The invoice's tax is the sum of its items'.
+with
+
+lines as (select * from {{ ref('int_invoice_lines_current') }}),
+currencies as (select * from {{ ref('stg_reference__currencies') }}),
+
+itemized as (
+    select
+        l.invoice_id,
+        l.customer_id,
+        l.period_start,
+        l.currency,
+        c.minor_units,
+        l.invoice_status,
+        l.amount,
+        l.tax_rate,
+        case
+            when l.line_type = 'base_fee' then 0
+            when l.line_type = 'adjustment' then 3
+            when l.charge_id is null then 2
+            else 1
+        end as item_kind,
+        case
+            when l.line_type = 'base_fee' then 'base_fee'
+            when l.line_type = 'adjustment' then 'adjustment:' || l.charge_id
+            when l.charge_id is null then 'commitment'
+            else 'charge:' || l.charge_id
+        end as item,
+        case
+            when l.line_type = 'spend_cap' and l.charge_id is null then 'plan_cap'
+            when l.line_type = 'adjustment' and l.amount < 0 then 'credit_note'
+            else 'own'
+        end as line_role
+    from lines as l
+    inner join currencies as c on l.currency = c.currency
+),
+
+items as (
+    select
+        invoice_id,
+        customer_id,
+        period_start,
+        currency,
+        minor_units,
+        invoice_status,
+        item_kind,
+        item,
+        line_role,
+        sum(amount) as amount,
+        max(tax_rate) as tax_rate
+    from itemized
+    where line_role <> 'plan_cap'
+    group by 1, 2, 3, 4, 5, 6, 7, 8, 9
+),
+
+ordered_items as (
+    select
+        *,
+        row_number() over (partition by invoice_id order by item_kind, item) as item_order
+    from items
+),
+
+plan_caps as (
+    select invoice_id, sum(amount) as amount
+    from itemized
+    where line_role = 'plan_cap'
+    group by 1
+),
+
+adjustment_totals as (
+    select
+        invoice_id,
+        sum(case when line_role = 'own' then amount else 0 end) as debits,
+        sum(case when line_role = 'credit_note' then amount else 0 end) as credit_notes
+    from items
+    where item_kind = 3
+    group by 1
+),
+
+-- Which items an invoice keeps: all but the side of its adjustments that is allocated away.
+kept as (
+    select o.*
+    from ordered_items as o
+    left join adjustment_totals as a on o.invoice_id = a.invoice_id
+    where o.item_kind <> 3
+        or (o.line_role = 'own' and a.debits + a.credit_notes >= 0)
+        or (o.line_role = 'credit_note' and a.debits + a.credit_notes < 0)
+),
+
+to_allocate as (
+    select
+        k.invoice_id,
+        'plan_cap' as allocation,
+        k.item,
+        k.item_order,
+        k.minor_units,
+        k.amount as weight,
+        p.amount
+    from kept as k
+    inner join plan_caps as p on k.invoice_id = p.invoice_id
+    where k.item_kind = 1
+    union all
+    select
+        k.invoice_id,
+        'adjustments' as allocation,
+        k.item,
+        k.item_order,
+        k.minor_units,
+        abs(k.amount) as weight,
+        case when k.line_role = 'own' then a.credit_notes else a.debits end as amount
+    from kept as k
+    inner join adjustment_totals as a on k.invoice_id = a.invoice_id
+    where k.item_kind = 3
+        and (case when k.line_role = 'own' then a.credit_notes else a.debits end) <> 0
+),
+
+{{ allocation_ctes('allocated', 'to_allocate', 'invoice_id, allocation') }},
+
+shares as (
+    select invoice_id, item, sum(share) as share
+    from allocated
+    group by 1, 2
+),
+
+allocated_items as (
+    select
+        k.invoice_id,
+        k.customer_id,
+        k.period_start,
+        k.item,
+        k.item_order,
+        k.minor_units,
+        k.amount + coalesce(s.share, 0) as amount,
+        k.tax_rate,
+        k.currency,
+        k.invoice_status
+    from kept as k
+    left join shares as s
+        on k.invoice_id = s.invoice_id
+        and k.item = s.item
+),
+
+taxed as (
+    select
+        *,
+        case
+            -- an invoice whose subtotal is negative owes the customer: no tax, no credits
+            when sum(amount) over (partition by invoice_id) < 0 then 0
+            when amount > 0
+                then {{ round_money('cast(amount as decimal(20, 4)) * cast(tax_rate as decimal(16, 12))', 'minor_units') }}
+            else 0
+        end as tax
+    from allocated_items
+),
+
+final as (
+    select
+        invoice_id,
+        customer_id,
+        period_start,
+        item,
+        cast(row_number() over (partition by invoice_id order by item_order) as integer) as item_order,
+        cast(amount as {{ money_type() }}) as amount,
+        cast(tax_rate as decimal(38, 12)) as tax_rate,
+        cast(tax as {{ money_type() }}) as tax,
+        cast(amount + tax as {{ money_type() }}) as due,
+        currency,
+        invoice_status
+    from taxed
+)
+
+select * from final
