@@ -62,6 +62,9 @@ def issued_consumption(home: Home, before: dt.date | None = None) -> list[Consum
                     r["money"],
                     r["revenue"],
                     r["discount"],
+                    # closes before taxes wrote neither
+                    r.get("tax_money") or Decimal(0),
+                    r.get("deferred_to_tax") or Decimal(0),
                 )
             )
     return out
@@ -204,6 +207,8 @@ def _consumption_frame(entries: list[Consumption], month: dt.date) -> pl.DataFra
                 "money": e.money,
                 "revenue": e.revenue,
                 "discount": e.discount,
+                "tax_money": e.tax_money,
+                "deferred_to_tax": e.deferred_to_tax,
             }
             for e in entries
         ],

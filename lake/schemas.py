@@ -250,6 +250,10 @@ ISSUED_CONSUMPTION_SCHEMA = {
     "money": AMOUNT_TYPE,
     "revenue": AMOUNT_TYPE,
     "discount": AMOUNT_TYPE,
+    # What the draw paid of the invoice's tax (credits pay the subtotal first), and for a
+    # purchased grant the cost basis that moved to tax payable instead of revenue.
+    "tax_money": AMOUNT_TYPE,
+    "deferred_to_tax": AMOUNT_TYPE,
 }
 
 CURRENCY_SCHEMA = {"currency": pl.String, "minor_units": pl.Int32}

@@ -154,7 +154,8 @@ QUERIES = {
         select month, currency,
                sum(billed_revenue) as billed, sum(credit_revenue) as credit,
                sum(breakage_revenue) as breakage, sum(recognized_revenue) as recognized,
-               sum(credit_revenue) + sum(breakage_revenue) as from_credits,
+               sum(credit_revenue) + sum(breakage_revenue) + sum(deferred_to_tax) as from_credits,
+               sum(tax_billed) as tax,
                sum(deferred_opening) as deferred_opening, sum(purchases) as purchases,
                sum(deferred_closing) as deferred_closing
         from marts.fct_revenue_monthly
@@ -188,7 +189,7 @@ QUERIES = {
         order by customer_id, metric, usage_date""",
     "invoices": """
         select customer_id, invoice_id, invoice_number, period_start, period_end, status,
-               currency, subtotal, credits_applied, total, due_date
+               currency, subtotal, tax, credits_applied, total, due_date
         from marts.fct_invoices
         order by customer_id, period_start""",
     "grants": """
@@ -253,10 +254,11 @@ MONEY = {
         "deferred_opening",
         "purchases",
         "deferred_closing",
+        "tax",
     ),
     "versus": ("tally_total", "billed_total", "difference"),
     "spend": ("spend_to_date", "projected_spend", "credits_remaining_value"),
-    "invoices": ("subtotal", "credits_applied", "total"),
+    "invoices": ("subtotal", "tax", "credits_applied", "total"),
     "notifications": ("amount", "budget"),
 }
 

@@ -14,15 +14,21 @@ Rules, in one place:
   recognizes revenue at that basis, rounded per entry and never beyond what is still deferred;
   the entry that empties a grant, or its expiry (breakage), recognizes exactly the rest, so a
   grant's revenue always adds up to its purchase_amount. Promotional credits are a discount.
+- Credits pay an invoice's subtotal plus tax, the subtotal first: what they pay beyond the
+  subtotal paid tax. Each entry's tax share is that amount allocated over the entries by their
+  money (`transforms.items.allocate`). Tax is not revenue: a purchased entry's tax share moves
+  its deferred revenue to tax payable (`deferred_to_tax`, the entry's cost basis in proportion),
+  a promotional entry's is a tax expense (`tax_money`) rather than a discount.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
+from transforms.items import allocate
 from transforms.money import round_money
 
 ZERO = Decimal(0)
@@ -80,7 +86,9 @@ class Consumption:
     credits: Decimal  # drawn, positive
     money: Decimal  # applied to the invoice
     revenue: Decimal  # recognized at cost basis (purchased grants), else 0
-    discount: Decimal  # money applied from promotional grants, else 0
+    discount: Decimal  # money applied from promotional grants, else 0 (the service share)
+    tax_money: Decimal = ZERO  # the part of money that paid tax
+    deferred_to_tax: Decimal = ZERO  # purchased: cost basis moved to tax payable, not revenue
 
 
 class CreditBook:
@@ -103,7 +111,7 @@ class CreditBook:
         """Apply consumption frozen by earlier closes."""
         for c in consumption:
             self.balance[c.grant_id] -= c.credits
-            self.recognized[c.grant_id] += c.revenue
+            self.recognized[c.grant_id] += c.revenue + c.deferred_to_tax
 
     def close(self, invoice: Invoice) -> list[Consumption]:
         """Apply credits to one invoice in burn order; returns one entry per grant drawn."""
@@ -157,7 +165,31 @@ class CreditBook:
                     discount=money if grant.kind == "promotional" else ZERO,
                 )
             )
-        return entries
+        return self._split_tax(invoice, entries)
+
+    def _split_tax(self, invoice: Invoice, entries: list[Consumption]) -> list[Consumption]:
+        """The entries with what they paid of the invoice's tax apart from what they paid of
+        its subtotal (see the module's rules)."""
+        to_tax = sum((e.money for e in entries), ZERO) - max(invoice.subtotal, ZERO)
+        if to_tax <= 0:
+            return entries
+        shares = allocate(to_tax, [e.money for e in entries], invoice.currency)
+        split = []
+        for entry, tax_money in zip(entries, shares, strict=True):
+            service = entry.money - tax_money
+            revenue = entry.revenue
+            if revenue and entry.money:
+                revenue = round_money(entry.revenue * service / entry.money, invoice.currency)
+            split.append(
+                replace(
+                    entry,
+                    revenue=revenue,
+                    discount=service if entry.discount else ZERO,
+                    tax_money=tax_money,
+                    deferred_to_tax=entry.revenue - revenue,
+                )
+            )
+        return split
 
 
 def total_after_credits(

@@ -599,7 +599,8 @@ def test_invoice_items_share_the_plan_cap_and_add_up_to_each_subtotal(worked):
 def test_each_item_is_taxed_on_its_own_and_credits_pay_the_tax_too(worked):
     """c_tax at 20 % (customers.csv), training exempt (its charge's rate 0): 8.82 + 45.00 +
     3.60 = 57.42 on 297.10. Its promotional grant pays 300.00: the subtotal first, then 2.90 of
-    the tax; 54.52 is due. Tax is not revenue: billed revenue is 54.52 - 57.42 + 2.90 = 0."""
+    the tax; 54.52 is due. Tax is not revenue: billed revenue is 54.52 - 57.42 + 2.90 = 0, and
+    the promotional credits that paid tax are an expense, not a discount."""
     home = worked.home
     assert q(
         home,
@@ -632,11 +633,18 @@ def test_each_item_is_taxed_on_its_own_and_credits_pay_the_tax_too(worked):
     )
     html = (home.exports / "INV-2026-09-c_tax.html").read_text()
     assert "Tax 20 %" in html
+    # The promotional grant's 300.00: 297.10 of discount, 2.90 of tax paid (an expense).
     assert q(
         home,
-        "select billed_revenue, tax_billed, credits_applied_to_tax, promotional_discount "
+        "select billed_revenue, tax_billed, credits_applied_to_tax, promotional_discount, "
+        "promotional_tax, deferred_to_tax "
         "from marts.fct_revenue_monthly where customer_id = 'c_tax' and month = '2026-09-01'",
-    ) == [(D("0.00"), D("57.42"), D("2.90"), D("300.00"))]
+    ) == [(D("0.00"), D("57.42"), D("2.90"), D("297.10"), D("2.90"), D(0))]
+    assert q(
+        home,
+        "select money, tax_money, deferred_to_tax from marts.fct_credit_ledger "
+        "where grant_id = 'ct_promo' and entry_type = 'consumption'",
+    ) == [(D("300.00"), D("2.90"), D(0))]
     # Nobody else is taxed.
     assert q(
         home, "select count(*) from marts.fct_invoices where tax <> 0 and customer_id <> 'c_tax'"
@@ -645,7 +653,7 @@ def test_each_item_is_taxed_on_its_own_and_credits_pay_the_tax_too(worked):
 
 def test_invoices_issued_before_taxes_read_as_untaxed(worked, tmp_path):
     """A home whose September was issued by a release without taxes (no `tax` on its issued
-    invoices, no `tax_rate` on their lines, placeholders of that shape): the next run reads
+    invoices, no `tax_rate` on their lines, nothing of tax on its credits): the next run reads
     them as untaxed and changes nothing else."""
     home = Built(worked.home, {}).copy(tmp_path).home
     c_tax = pl.col("customer_id") == "c_tax"
@@ -666,7 +674,7 @@ def test_invoices_issued_before_taxes_read_as_untaxed(worked, tmp_path):
                 )
             old.write_parquet(path)
     for path in (home.lake_issued / "credit_consumption").glob("period=*.parquet"):
-        consumption = pl.read_parquet(path)
+        consumption = pl.read_parquet(path).drop("tax_money", "deferred_to_tax")
         money, credits = consumption["money"].dtype, consumption["credits"].dtype
         consumption.with_columns(
             pl.when(c_tax)

@@ -273,3 +273,42 @@ def test_the_deferred_revenue_roll_forward_always_ties(case):
                 assert recognized == g.purchase_amount
             else:
                 assert recognized <= g.purchase_amount
+
+
+def test_credits_pay_the_tax_after_the_subtotal_and_tax_is_never_revenue():
+    # subtotal 297.10 + tax 57.42 = 354.52 due. A purchased grant of 10,000 credits bought for
+    # 80.00 (0.008 each) pays 100.00, then a promotional one 250.00: 350.00 in all, 52.90 of it
+    # tax, shared 100 : 250 -> 15.114285... and 37.785714...: 15.11 and 37.79 (the spare cent
+    # to the larger remainder). The purchased draw's cost basis, 80.00, is revenue for its
+    # service share (84.89 / 100.00 -> 67.91) and moves 12.09 to tax payable; the promotional
+    # draw is a discount of 212.21 and a tax expense of 37.79.
+    book = CreditBook(
+        [
+            grant("bought", 10000, paid="80.00", priority=10),
+            grant("promo", 25000, "promotional", priority=20),
+        ]
+    )
+    taxed = Invoice("inv", "c", SEP, OCT, "USD", D("297.10"), D("0.01"), D("57.42"))
+    entries = {e.grant_id: e for e in book.close(taxed)}
+    assert {g: (e.money, e.tax_money) for g, e in entries.items()} == {
+        "bought": (D("100.00"), D("15.11")),
+        "promo": (D("250.00"), D("37.79")),
+    }
+    assert (entries["bought"].revenue, entries["bought"].deferred_to_tax) == (
+        D("67.91"),
+        D("12.09"),
+    )
+    assert (entries["promo"].discount, entries["promo"].revenue) == (D("212.21"), D(0))
+    assert total_after_credits(taxed, entries.values()) == (D("350.00"), D("4.52"))
+    assert book.deferred("bought") == 0  # all it cost is recognized or moved to tax
+
+
+def test_credits_within_the_subtotal_pay_no_tax():
+    book = CreditBook([grant("bought", 1000, paid="8.00")])
+    [entry] = book.close(Invoice("inv", "c", SEP, OCT, "USD", D("20.00"), D("0.01"), D("4.00")))
+    assert (entry.money, entry.tax_money, entry.revenue, entry.deferred_to_tax) == (
+        D("10.00"),
+        D(0),
+        D("8.00"),
+        D(0),
+    )

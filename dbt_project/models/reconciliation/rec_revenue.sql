@@ -1,5 +1,5 @@
 -- Deferred revenue rolls forward, per customer and month: opening + purchases - credit
--- revenue - breakage = closing; opening = the previous month's closing; and closing equals,
+-- revenue - breakage - what paid tax = closing; opening = the previous month's closing; and closing equals,
 -- computed independently from the grants and the ledger, purchases to date minus revenue the
 -- ledger has recognized to date.
 {%- set q = quantity_type() %}
@@ -27,7 +27,7 @@ purchased_to_date as (
 ),
 
 recognized_to_date as (
-    select r.customer_id, r.month, coalesce(sum(l.revenue), 0) as amount
+    select r.customer_id, r.month, coalesce(sum(l.revenue + l.deferred_to_tax), 0) as amount
     from revenue as r
     left join ledger as l
         on r.customer_id = l.customer_id
@@ -42,8 +42,11 @@ findings as (
         'deferred_roll_forward_broken' as check_name,
         r.customer_id,
         r.month as period_start,
-        'opening + purchases - credit revenue - breakage' as subject,
-        cast(r.deferred_opening + r.purchases - r.credit_revenue - r.breakage_revenue as {{ q }}) as expected,
+        'opening + purchases - credit revenue - breakage - deferred to tax' as subject,
+        cast(
+            r.deferred_opening + r.purchases - r.credit_revenue - r.breakage_revenue - r.deferred_to_tax
+            as {{ q }}
+        ) as expected,
         cast(r.deferred_closing as {{ q }}) as actual
     from rolled as r
     union all

@@ -9,7 +9,10 @@ select
     cast(credits as {{ quantity_type() }}) as credits,
     cast(money as {{ money_type() }}) as money,
     cast(revenue as {{ money_type() }}) as revenue,
-    cast(discount as {{ money_type() }}) as discount
+    cast(discount as {{ money_type() }}) as discount,
+    -- what the draw paid of the invoice's tax; closes before taxes wrote neither column
+    cast(coalesce(tax_money, 0) as {{ money_type() }}) as tax_money,
+    cast(coalesce(deferred_to_tax, 0) as {{ money_type() }}) as deferred_to_tax
 from {{ source('issued', 'credit_consumption') }}
 -- A month is issued when its invoices file is written (the close's commit): parts of a close
 -- that crashed before it are not part of any issued invoice, whatever is left on disk.

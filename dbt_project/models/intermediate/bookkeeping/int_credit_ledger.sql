@@ -4,6 +4,9 @@
 -- once every month it could have paid is closed (expires_at on or before the latest closed
 -- period's end), so a recorded expiry never changes. revenue is what the entry recognizes:
 -- cost-basis revenue of consumed purchased credits, or breakage of an expired purchased grant.
+-- A consumption that paid tax (credits pay the subtotal first) says how much (tax_money) and,
+-- for purchased credits, the cost basis that moved to tax payable rather than revenue
+-- (deferred_to_tax).
 with
 
 grants as (select * from {{ ref('stg_reference__credit_grants') }}),
@@ -11,7 +14,7 @@ consumption as (select * from {{ ref('stg_issued__credit_consumption') }}),
 closed as (select max(period_end) as closed_through from {{ ref('stg_issued__invoices') }}),
 
 used as (
-    select grant_id, sum(credits) as credits, sum(revenue) as revenue
+    select grant_id, sum(credits) as credits, sum(revenue + deferred_to_tax) as revenue
     from consumption
     group by 1
 ),
@@ -27,7 +30,9 @@ grant_entries as (
         credits,
         cast(null as string) as invoice_id,
         cast(0 as {{ money_type() }}) as money,
-        cast(0 as {{ money_type() }}) as revenue
+        cast(0 as {{ money_type() }}) as revenue,
+        cast(0 as {{ money_type() }}) as tax_money,
+        cast(0 as {{ money_type() }}) as deferred_to_tax
     from grants
 ),
 
@@ -42,7 +47,9 @@ consumption_entries as (
         -credits as credits,
         invoice_id,
         money,
-        revenue
+        revenue,
+        tax_money,
+        deferred_to_tax
     from consumption
 ),
 
@@ -60,7 +67,9 @@ expiry_entries as (
         cast(case
             when g.kind = 'purchased' then g.purchase_amount - coalesce(u.revenue, 0)
             else 0
-        end as {{ money_type() }}) as revenue
+        end as {{ money_type() }}) as revenue,
+        cast(0 as {{ money_type() }}) as tax_money,
+        cast(0 as {{ money_type() }}) as deferred_to_tax
     from grants as g
     cross join closed as c
     left join used as u on g.grant_id = u.grant_id
@@ -89,6 +98,8 @@ final as (
         e.invoice_id,
         e.money,
         e.revenue,
+        e.tax_money,
+        e.deferred_to_tax,
         cast(sum(e.credits) over (
             partition by e.grant_id order by e.entry_date, e.entry_order, e.entry_id
             rows between unbounded preceding and current row

@@ -7,9 +7,13 @@
 --   credits_applied_to_tax  the part of credits applied that paid tax
 --   credit_revenue        purchased credits consumed, at their cost basis
 --   breakage_revenue      purchased balances that expired in the month
---   promotional_discount  money paid by promotional credits (a discount, not revenue)
+--   promotional_discount  money paid by promotional credits for the service (a discount)
+--   promotional_tax       money paid by promotional credits for tax (an expense, not a discount)
+--   deferred_to_tax       purchased credits' cost basis that paid tax: out of deferred revenue
+--                         into tax payable, never revenue
 --   deferred_*            unconsumed purchased credits: opening + purchases - credit_revenue
---                         - breakage_revenue = closing, and closing is next month's opening
+--                         - breakage_revenue - deferred_to_tax = closing, and closing is next
+--                         month's opening
 {%- set zero = 'cast(0 as ' ~ money_type() ~ ')' %}
 with
 
@@ -23,22 +27,24 @@ activity as (
     select customer_id, period_start as month,
         cast(total - tax + credits_applied_to_tax as {{ money_type() }}) as billed,
         {{ zero }} as purchased, {{ zero }} as credit_revenue, {{ zero }} as breakage,
-        {{ zero }} as discount, tax, credits_applied_to_tax as credits_to_tax
+        {{ zero }} as discount, tax, credits_applied_to_tax as credits_to_tax,
+        {{ zero }} as to_tax_deferred, {{ zero }} as to_tax_promotional
     from invoices
     union all
     select customer_id, {{ month_start('granted_at') }}, {{ zero }}, purchase_amount,
-        {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}
+        {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}
     from grants
     where kind = 'purchased'
     union all
     select customer_id, {{ month_start('entry_date') }}, {{ zero }}, {{ zero }}, revenue,
-        {{ zero }}, case when kind = 'promotional' then money else {{ zero }} end, {{ zero }},
-        {{ zero }}
+        {{ zero }}, case when kind = 'promotional' then money - tax_money else {{ zero }} end,
+        {{ zero }}, {{ zero }}, deferred_to_tax,
+        case when kind = 'promotional' then tax_money else {{ zero }} end
     from ledger
     where entry_type = 'consumption'
     union all
     select customer_id, {{ month_start('entry_date') }}, {{ zero }}, {{ zero }}, {{ zero }},
-        revenue, {{ zero }}, {{ zero }}, {{ zero }}
+        revenue, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}
     from ledger
     where entry_type = 'expiry'
 ),
@@ -54,7 +60,9 @@ monthly as (
         cast(sum(purchased) as {{ money_type() }}) as purchases,
         cast(sum(tax) as {{ money_type() }}) as tax_billed,
         cast(sum(credits_to_tax) as {{ money_type() }}) as credits_applied_to_tax,
-        cast(sum(purchased - credit_revenue - breakage) as {{ money_type() }}) as deferred_change
+        cast(sum(to_tax_deferred) as {{ money_type() }}) as deferred_to_tax,
+        cast(sum(to_tax_promotional) as {{ money_type() }}) as promotional_tax,
+        cast(sum(purchased - credit_revenue - breakage - to_tax_deferred) as {{ money_type() }}) as deferred_change
     from activity
     group by 1, 2
 ),
@@ -79,7 +87,9 @@ final as (
             rows between unbounded preceding and current row
         ) as {{ money_type() }}) as deferred_closing,
         tax_billed,
-        credits_applied_to_tax
+        credits_applied_to_tax,
+        deferred_to_tax,
+        promotional_tax
     from monthly as m
     inner join customers as c on m.customer_id = c.customer_id
 )
