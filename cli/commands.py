@@ -23,13 +23,14 @@ class UsageError(Exception):
 def _validate_inputs(home: Home) -> None:
     """Refuse a bad price book or reference data before any data is touched."""
     from lake.price_book import load_price_book, price_book_files, price_book_tables
-    from lake.reference import load_reference
+    from lake.reference import load_reference, load_seller
     from transforms.pricebook import PriceBookError
     from transforms.reference import ReferenceDataError
 
     try:
         book = load_price_book(price_book_files(home.pricing), base=home.root)
         load_reference(home.landing_reference, price_book_tables(book)["plans"])
+        load_seller(home.landing_reference)
     except (PriceBookError, ReferenceDataError) as exc:
         raise UsageError(str(exc)) from None
 

@@ -31,7 +31,8 @@ def _record(home: Home) -> Path:
 def inputs_fingerprint(home: Home) -> str:
     """sha256 over the names and contents of the price book and reference files."""
     digest = hashlib.sha256()
-    files = [*price_book_files(home.pricing), *sorted(home.landing_reference.glob("*.csv"))]
+    reference = [*home.landing_reference.glob("*.csv"), *home.landing_reference.glob("*.yaml")]
+    files = [*price_book_files(home.pricing), *sorted(reference)]
     for path in files:
         digest.update(home.relative(path).encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())

@@ -138,6 +138,7 @@ def issue_month(
             (pl.int_range(1, pl.len() + 1, dtype=pl.Int64) + last_invoice_number(home)).alias(
                 "invoice_number"
             ),
+            _credit_note_numbers(last_credit_note_number(home)),
             pl.lit(issued_at).cast(ISSUED_INVOICE_SCHEMA["issued_at"]).alias("issued_at"),
             pl.lit(issued_at.date() + dt.timedelta(days=payment_terms_days)).alias("due_date"),
         )
@@ -163,6 +164,19 @@ def issue_month(
     )
 
 
+def _credit_note_numbers(last: int) -> pl.Expr:
+    """The next credit note numbers, in invoice order, for the invoices whose subtotal is
+    negative (what they owe the customer is issued as a credit note); null for the others."""
+    owed = pl.col("subtotal") < 0
+    return (
+        pl.when(owed)
+        .then(owed.cast(pl.Int64).cum_sum() + last)
+        .otherwise(None)
+        .cast(pl.Int64)
+        .alias("credit_note_number")
+    )
+
+
 def last_invoice_number(home: Home) -> int:
     """The highest invoice number issued so far (0 before the first close). Numbers are never
     reused: a close that crashed before its commit issued none."""
@@ -175,12 +189,36 @@ def last_invoice_number(home: Home) -> int:
     return int(numbers.collect().item() or 0)
 
 
+def last_credit_note_number(home: Home) -> int:
+    """The highest credit note number issued so far (0 before the first): credit notes have
+    their own consecutive series. Months issued before credit notes were numbered have none."""
+    highest = 0
+    for path in sorted((home.lake_issued / "invoices").glob("period=*.parquet")):
+        if "credit_note_number" in pl.read_parquet_schema(path):
+            found = pl.read_parquet(path, columns=["credit_note_number"])["credit_note_number"].max()
+            highest = max(highest, int(found or 0))
+    return highest
+
+
 def _customer_names(home: Home) -> pl.DataFrame:
+    """Each customer's name, billing address and tax id as they are now, to freeze on the
+    invoices a close issues."""
+    renamed = {
+        "name": "customer_name",
+        "billing_address": "customer_billing_address",
+        "tax_id": "customer_tax_id",
+    }
     path = home.lake_reference / "customers.parquet"
-    names = pl.read_parquet(path, columns=["customer_id", "name"]) if path.exists() else None
-    if names is None:
-        return pl.DataFrame(schema={"customer_id": pl.String, "customer_name": pl.String})
-    return names.rename({"name": "customer_name"})
+    if not path.exists():
+        return pl.DataFrame(schema={"customer_id": pl.String, **dict.fromkeys(renamed.values(), pl.String)})
+    customers = pl.read_parquet(path)
+    return customers.select(
+        "customer_id",
+        *(
+            (pl.col(c) if c in customers.columns else pl.lit(None, pl.String)).alias(a)
+            for c, a in renamed.items()
+        ),
+    )
 
 
 def read_period(home: Home, month: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:

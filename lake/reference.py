@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
 
 from lake.home import Home
 from lake.io import write_table
+from lake.records import write_text_atomically
 from lake.schemas import REFERENCE_SCHEMAS
 from transforms.money import currency_table
 from transforms.reference import (
@@ -16,6 +18,8 @@ from transforms.reference import (
     parse_reference,
     validate_reference,
 )
+from transforms.seller import FILE as SELLER_FILE
+from transforms.seller import Seller, parse_seller
 
 
 def read_reference(path: Path, name: str) -> pl.DataFrame:
@@ -41,11 +45,36 @@ def load_reference(landing_reference: Path, plans: pl.DataFrame) -> dict[str, pl
     return validate_reference(tables, plans)
 
 
+def load_seller(landing_reference: Path) -> Seller | None:
+    """The seller's profile (`seller.yaml`, optional), validated; None without one."""
+    path = landing_reference / SELLER_FILE
+    if not path.exists():
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReferenceDataError(f"{SELLER_FILE}: not UTF-8 text: {exc}") from None
+    return parse_seller(text)
+
+
 def write_reference(home: Home) -> dict[str, pl.DataFrame]:
     """Validate the home's reference files against the lake's price book (written first) and
-    write them, with the ISO currencies, to the lake (lake/reference/); the tables."""
+    write them, with the ISO currencies and the seller's profile, to the lake
+    (lake/reference/); the tables."""
     plans = pl.read_parquet(home.lake_pricing / "plans.parquet")
     tables = {**load_reference(home.landing_reference, plans), "currencies": currency_table()}
+    seller = load_seller(home.landing_reference)
     for name, df in tables.items():
         write_table(df, home.lake_reference / f"{name}.parquet")
+    seller_copy = home.lake_reference / "seller.json"
+    if seller is None:
+        seller_copy.unlink(missing_ok=True)
+    else:
+        write_text_atomically(seller_copy, json.dumps(seller.as_dict(), indent=2) + "\n")
     return tables
+
+
+def read_seller(home: Home) -> Seller | None:
+    """The seller's profile as the last run validated it, for documents."""
+    path = home.lake_reference / "seller.json"
+    return Seller(**json.loads(path.read_text(encoding="utf-8"))) if path.exists() else None

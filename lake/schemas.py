@@ -74,6 +74,9 @@ REFERENCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         # Optional: the customer's tax rate, a fraction (0.20); empty = 0. A plan's or a
         # charge's rate in the price book overrides it.
         "tax_rate": PRICE_TYPE,
+        # Optional: printed on invoice documents (the address's lines as written).
+        "billing_address": pl.String,
+        "tax_id": pl.String,
     },
     "subscriptions": {
         "subscription_id": pl.String,
@@ -209,9 +212,15 @@ ISSUED_INVOICE_SCHEMA = {
     "invoice_id": pl.String,
     # Consecutive over every issued invoice of the home, in issue order; never reused.
     "invoice_number": pl.Int64,
+    # An invoice whose subtotal is negative owes the customer that amount: it is issued with a
+    # credit note, numbered in a consecutive series of its own. Null for the others.
+    "credit_note_number": pl.Int64,
     "customer_id": pl.String,
-    # The customer's name when the invoice was issued (the document never changes).
+    # The customer's name when the invoice was issued (the document never changes), and its
+    # billing address and tax id then.
     "customer_name": pl.String,
+    "customer_billing_address": pl.String,
+    "customer_tax_id": pl.String,
     "period_start": pl.Date,
     "period_end": pl.Date,
     "currency": pl.String,

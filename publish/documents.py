@@ -22,6 +22,7 @@ import polars as pl
 from lake.home import Home, safe_file_name
 from lake.issued import read_period
 from lake.records import write_text_atomically
+from lake.reference import read_seller
 from publish.pages import render, to_json
 from transforms.items import InvoiceLine, invoice_items
 from transforms.money import (
@@ -32,6 +33,7 @@ from transforms.money import (
     money_text,
     plain_quantity,
 )
+from transforms.seller import Seller
 from transforms.units import MONEY_MODELS, charge_unit, readable
 
 # Lines priced per month and prorated by days subscribed: (their text, the plan's field).
@@ -55,6 +57,7 @@ def write_documents(home: Home, month: dt.date) -> int:
     were written."""
     invoices, lines, consumption = read_period(home, month)
     pricing = Pricing.load(home)
+    seller = read_seller(home)
     lines_of = lines.partition_by("invoice_id", as_dict=True)
     credits_of = consumption.partition_by("invoice_id", as_dict=True)
     written = 0
@@ -69,13 +72,19 @@ def write_documents(home: Home, month: dt.date) -> int:
             lines_of.get(key, lines.clear()).iter_rows(named=True),
             credits_of.get(key, consumption.clear()).iter_rows(named=True),
             pricing,
+            seller,
         )
-        if not paths["json"].exists():
-            write_text_atomically(paths["json"], to_json(document, indent=2) + "\n")
-            written += 1
-        if not paths["html"].exists():
-            write_text_atomically(paths["html"], render("invoice.html.j2", doc=document))
-            written += 1
+        documents = [(paths, document)]
+        if invoice.get("credit_note_number"):
+            note = {k: home.exports / "credit-notes" / f"{name}.{k}" for k in ("json", "html")}
+            documents.append((note, credit_note_document(document, invoice)))
+        for where, doc in documents:
+            if not where["json"].exists():
+                write_text_atomically(where["json"], to_json(doc, indent=2) + "\n")
+                written += 1
+            if not where["html"].exists():
+                write_text_atomically(where["html"], render("invoice.html.j2", doc=doc))
+                written += 1
     return written
 
 
@@ -129,8 +138,10 @@ class Pricing:
         return {**charge, "price_index": 0}
 
 
-def invoice_document(invoice: dict, lines, credits, pricing: Pricing) -> dict:
-    """One issued invoice as a document: the JSON written to exports/, the HTML's input."""
+def invoice_document(invoice: dict, lines, credits, pricing: Pricing, seller: Seller | None = None) -> dict:
+    """One issued invoice as a document: the JSON written to exports/, the HTML's input. The
+    seller's profile (seller.yaml) heads it when the home has one; the customer's billing
+    address and tax id are those frozen when the invoice was issued."""
     currency = invoice["currency"]
 
     def money(amount: Decimal) -> str:
@@ -151,7 +162,13 @@ def invoice_document(invoice: dict, lines, credits, pricing: Pricing) -> dict:
         "invoice_id": invoice["invoice_id"],
         "invoice_number": invoice["invoice_number"],
         "status": "issued",
-        "customer": {"customer_id": invoice["customer_id"], "name": invoice["customer_name"]},
+        "seller": seller.as_dict() if seller else None,
+        "customer": {
+            "customer_id": invoice["customer_id"],
+            "name": invoice["customer_name"],
+            "billing_address": invoice.get("customer_billing_address"),
+            "tax_id": invoice.get("customer_tax_id"),
+        },
         "currency": currency,
         "period": {"first_day": period_start.isoformat(), "last_day": last_day.isoformat()},
         "issued_at": issued_at.isoformat(),
@@ -168,6 +185,21 @@ def invoice_document(invoice: dict, lines, credits, pricing: Pricing) -> dict:
             {"grant_id": c["grant_id"], "credits": _plain(c["credits"]), "money": money(c["money"])}
             for c in credits
         ],
+    }
+
+
+def credit_note_document(invoice_doc: dict, invoice: dict) -> dict:
+    """What an invoice whose subtotal is negative owes the customer, as a credit note of its
+    own (`exports/credit-notes/<invoice_id>`), numbered in the credit notes' series: the invoice's lines
+    for reference, and the amount credited."""
+    currency = invoice["currency"]
+    return {
+        **invoice_doc,
+        "document": "credit_note",
+        "credit_note_number": invoice["credit_note_number"],
+        "credited_invoice": {"invoice_id": invoice["invoice_id"], "invoice_number": invoice["invoice_number"]},
+        "amount_credited": money_text(-invoice["subtotal"], currency),
+        "amount_due": money_text(Decimal(0), currency),
     }
 
 

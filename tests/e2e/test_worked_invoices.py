@@ -408,6 +408,34 @@ def test_a_bad_price_book_is_refused_before_any_data_is_touched(tmp_path, capsys
     assert not home.lake.exists() and not home.warehouse.exists()
 
 
+@pytest.mark.parametrize(
+    ("file", "text", "message"),
+    [
+        (
+            "seller.yaml",
+            "address: 1 Sample Street\n",
+            "tally: seller.yaml: legal_name: is required",
+        ),
+        (
+            "customers.csv",
+            "customer_id,name,currency,tax_rate\nc_unit,U,USD,1.5\n",
+            "tally: customers.csv: row 2: tax_rate: 1.500000000000 is not from 0 up to, not including, 1",
+        ),
+    ],
+)
+def test_a_bad_seller_profile_or_tax_rate_is_refused_before_any_data_is_touched(
+    tmp_path, capsys, file, text, message
+):
+    home = Home.at(tmp_path)
+    write_home(home)
+    (home.landing_reference / file).write_text(text, encoding="utf-8")
+    status = main(["run", "--home", str(home.root), "--from", "2026-09-01", "--to", "2026-10-01"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(err) == 1 and err[0].startswith(message), err
+    assert not home.lake.exists() and not home.warehouse.exists()
+
+
 def test_credits_are_applied_at_close_in_burn_order(worked):
     issued = worked.issued
     doc = json.loads(issued["exports/INV-2026-09-c_cred.json"])
@@ -631,8 +659,13 @@ def test_each_item_is_taxed_on_its_own_and_credits_pay_the_tax_too(worked):
         "300.00",
         "54.52",
     )
+    assert doc["seller"]["legal_name"] == "Worked Example Ltd"
+    assert (doc["customer"]["billing_address"], doc["customer"]["tax_id"]) == (
+        "Rue de la Loi 1\n1000 Bruxelles",
+        "BE0123456789",
+    )
     html = (home.exports / "INV-2026-09-c_tax.html").read_text()
-    assert "Tax 20 %" in html
+    assert "Tax 20 %" in html and "Worked Example Ltd" in html and "BE0123456789" in html
     # The promotional grant's 300.00: 297.10 of discount, 2.90 of tax paid (an expense).
     assert q(
         home,

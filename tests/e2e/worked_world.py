@@ -255,8 +255,17 @@ CUSTOMERS = {
     "c_groups": "USD",
     "c_tax": "USD",
 }
-# The customers' tax rates (customers.csv; empty for the others).
+# The customers' tax rates (customers.csv; empty for the others), and c_tax's billing details.
 TAX_RATES = {"c_tax": "0.20"}
+BILLING = {"c_tax": ("Rue de la Loi 1\n1000 Bruxelles", "BE0123456789")}
+SELLER = """\
+legal_name: Worked Example Ltd
+address: |
+  1 Sample Street
+  London EC1A 1AA
+tax_id: GB123456789
+payment_instructions: Bank transfer to GB00 EXMP 0000 0000 0000 00, quoting the invoice number.
+"""
 
 SUBSCRIPTIONS = [
     ("s_unit", "c_unit", "unit", "2026-09-01", ""),
@@ -572,7 +581,7 @@ def write_csv(path, header, rows):
     lines = [",".join(header)]
     for row in rows:
         lines.append(
-            ",".join('"' + v.replace('"', '""') + '"' if "," in v or '"' in v else v for v in row)
+            ",".join('"' + v.replace('"', '""') + '"' if any(c in v for c in ',"\n') else v for v in row)
         )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -581,11 +590,20 @@ def write_home(home: Home) -> None:
     home.pricing.mkdir(parents=True, exist_ok=True)
     (home.pricing / "plans.yaml").write_text(PRICE_BOOK, encoding="utf-8")
     ref = home.landing_reference
+    ref.mkdir(parents=True, exist_ok=True)
+    (ref / "seller.yaml").write_text(SELLER, encoding="utf-8")
     write_csv(
         ref / "customers.csv",
-        ["customer_id", "name", "currency", "created_at", "tax_rate"],
+        ["customer_id", "name", "currency", "created_at", "tax_rate", "billing_address", "tax_id"],
         [
-            (c, c.upper(), ccy, "2026-01-01T00:00:00Z", TAX_RATES.get(c, ""))
+            (
+                c,
+                c.upper(),
+                ccy,
+                "2026-01-01T00:00:00Z",
+                TAX_RATES.get(c, ""),
+                *BILLING.get(c, ("", "")),
+            )
             for c, ccy in CUSTOMERS.items()
         ],
     )

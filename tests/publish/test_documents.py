@@ -80,6 +80,7 @@ def invoice(customer: str, month: dt.date, currency: str, subtotal: str) -> dict
         "period_end": end,
         "currency": currency,
         "subtotal": money(subtotal),
+        "tax": money("0"),
         "credit_rate": None,
     }
 
@@ -99,6 +100,7 @@ def line(customer, month, currency, kind, charge, plan, quantity, amount) -> dic
         "currency": currency,
         "plan_id": plan,
         "plan_version": 1,
+        "tax_rate": D(0),
     }
 
 
@@ -119,7 +121,9 @@ def home(tmp_path):
 
 def close(home: Home, month: dt.date, invoices: list[dict], lines: list[dict], terms=30):
     frame = pl.DataFrame(invoices).with_columns(
-        pl.col("subtotal").cast(pl.Decimal(38, 4)), pl.col("credit_rate").cast(pl.Decimal(38, 12))
+        pl.col("subtotal").cast(pl.Decimal(38, 4)),
+        pl.col("tax").cast(pl.Decimal(38, 4)),
+        pl.col("credit_rate").cast(pl.Decimal(38, 12)),
     )
     issue_month(
         home,
@@ -174,7 +178,13 @@ def test_a_document_has_what_a_customer_and_their_payables_team_need(home):
     september(home)
     doc = document(home, "INV-2026-09-acme")
     assert doc["invoice_number"] == 1
-    assert doc["customer"] == {"customer_id": "acme", "name": "Acme Corp"}
+    assert doc["customer"] == {
+        "customer_id": "acme",
+        "name": "Acme Corp",
+        "billing_address": None,
+        "tax_id": None,
+    }
+    assert doc["seller"] is None  # the home has no seller.yaml
     assert doc["period"] == {"first_day": "2026-09-01", "last_day": "2026-09-30"}
     assert (doc["issue_date"], doc["due_date"]) == ("2026-10-03", "2026-11-02")
     assert (doc["subtotal"], doc["credits_applied"], doc["amount_due"]) == (
@@ -317,3 +327,123 @@ def test_an_adjustment_line_says_what_it_corrects(key, text):
     from publish.documents import correction_text
 
     assert correction_text(key) == text
+
+
+SELLER = """\
+legal_name: Example Cloud Ltd
+address: |
+  1 Sample Street
+  London EC1A 1AA
+tax_id: GB123456789
+payment_instructions: Bank transfer to IBAN GB00 EXMP 0000 0000 0000 00, reference the invoice number.
+"""
+
+
+def test_a_sendable_document_names_the_seller_and_bills_the_customer_at_their_address(home):
+    from lake.reference import write_reference  # noqa: F401 (the lake copy is what documents read)
+    from transforms.seller import parse_seller
+
+    seller = parse_seller(SELLER)
+    (home.lake_reference / "seller.json").write_text(json.dumps(seller.as_dict()))
+    customers = pl.DataFrame(
+        {
+            "customer_id": ["acme", "kaiju", "souq", "plato"],
+            "name": ["Acme Corp", "Kaiju KK", "Souq Co", "Plato Pay"],
+            "billing_address": ["500 Market St\nSan Francisco, CA 94105", None, None, None],
+            "tax_id": ["US-EIN 12-3456789", None, None, None],
+        }
+    )
+    write_table(customers, home.lake_reference / "customers.parquet")
+    september(home)
+    doc = document(home, "INV-2026-09-acme")
+    assert doc["seller"] == {
+        "legal_name": "Example Cloud Ltd",
+        "address": "1 Sample Street\nLondon EC1A 1AA",
+        "tax_id": "GB123456789",
+        "payment_instructions": (
+            "Bank transfer to IBAN GB00 EXMP 0000 0000 0000 00, reference the invoice number."
+        ),
+    }
+    assert doc["customer"] == {
+        "customer_id": "acme",
+        "name": "Acme Corp",
+        "billing_address": "500 Market St\nSan Francisco, CA 94105",
+        "tax_id": "US-EIN 12-3456789",
+    }
+    html = (home.exports / "INV-2026-09-acme.html").read_text()
+    for text in (
+        "Example Cloud Ltd",
+        "Tax id GB123456789",
+        "500 Market St",
+        "Tax id US-EIN 12-3456789",
+    ):
+        assert text in html
+    assert 'id="payment-instructions"' in html
+    # The address and tax id are frozen at issue: an edit afterwards changes no document.
+    write_table(
+        customers.with_columns(pl.lit("moved").alias("billing_address")),
+        home.lake_reference / "customers.parquet",
+    )
+    (home.exports / "INV-2026-09-acme.json").unlink()
+    write_documents(home, SEPT)
+    assert document(home, "INV-2026-09-acme")["customer"]["billing_address"].startswith(
+        "500 Market St"
+    )
+
+
+def test_an_invoice_owing_the_customer_comes_with_a_credit_note_in_its_own_series(home):
+    september(home)  # invoices 1 to 3
+    close(
+        home,
+        OCT,
+        [invoice("acme", OCT, "USD", "-12.50"), invoice("kaiju", OCT, "JPY", "300")],
+        [
+            line(
+                "acme", OCT, "USD", "adjustment", "INV-2026-09-acme:api_calls", None, "0", "-12.50"
+            ),
+            line("kaiju", OCT, "JPY", "usage", "image_renders", "tokyo", "130", "300"),
+        ],
+    )
+    invoice_doc = document(home, "INV-2026-10-acme")
+    note = document(home, "credit-notes/INV-2026-10-acme")
+    assert (invoice_doc["document"], invoice_doc["invoice_number"], invoice_doc["amount_due"]) == (
+        "invoice",
+        4,
+        "0.00",
+    )
+    assert (
+        note["document"],
+        note["credit_note_number"],
+        note["amount_credited"],
+        note["amount_due"],
+    ) == (
+        "credit_note",
+        1,
+        "12.50",
+        "0.00",
+    )
+    assert note["credited_invoice"] == {"invoice_id": "INV-2026-10-acme", "invoice_number": 4}
+    html = (home.exports / "credit-notes" / "INV-2026-10-acme.html").read_text()
+    assert "Credit note 1" in html and "12.50 USD" in html
+    assert not (home.exports / "credit-notes" / "INV-2026-10-kaiju.json").exists()
+    # The next credit note is number 2, whatever the invoice numbers have reached.
+    nov = dt.date(2026, 11, 1)
+    close(
+        home,
+        nov,
+        [invoice("kaiju", nov, "JPY", "-40")],
+        [
+            line(
+                "kaiju",
+                nov,
+                "JPY",
+                "adjustment",
+                "INV-2026-10-kaiju:image_renders",
+                None,
+                "0",
+                "-40",
+            )
+        ],
+    )
+    assert document(home, "credit-notes/INV-2026-11-kaiju")["credit_note_number"] == 2
+    assert document(home, "INV-2026-11-kaiju")["invoice_number"] == 6

@@ -1,6 +1,7 @@
 select
     invoice_id,
     invoice_number,
+    credit_note_number,
     customer_id,
     customer_name,
     period_start,

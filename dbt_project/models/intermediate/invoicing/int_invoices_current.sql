@@ -13,6 +13,7 @@ drafts as (
     select
         c.invoice_id,
         cast(null as bigint) as invoice_number,
+        cast(null as bigint) as credit_note_number,
         c.customer_id,
         cu.customer_name,
         c.period_start,
@@ -37,7 +38,7 @@ drafts as (
 
 final as (
     select
-        invoice_id, invoice_number, customer_id, customer_name, period_start, period_end,
+        invoice_id, invoice_number, credit_note_number, customer_id, customer_name, period_start, period_end,
         currency, subtotal, tax, credits_applied,
         cast(greatest(credits_applied - greatest(subtotal, 0), 0) as {{ money_type() }}) as credits_applied_to_tax,
         total, 'issued' as status, issued_at, due_date
