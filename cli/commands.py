@@ -29,7 +29,8 @@ def _validate_inputs(home: Home) -> None:
 
     try:
         book = load_price_book(price_book_files(home.pricing), base=home.root)
-        load_reference(home.landing_reference, price_book_tables(book)["plans"])
+        tables = price_book_tables(book)
+        load_reference(home.landing_reference, tables["plans"], tables["coupons"])
         load_seller(home.landing_reference)
     except (PriceBookError, ReferenceDataError) as exc:
         raise UsageError(str(exc)) from None

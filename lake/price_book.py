@@ -149,6 +149,23 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
         "charge_group_matches": group_matches,
         "charge_status_filters": statuses,
         "charge_property_filters": props,
+        "coupons": [
+            {
+                "coupon_id": c.coupon_id,
+                "kind": c.kind,
+                "percent": c.percent,
+                "amount": c.amount,
+                "currency": c.currency,
+                "duration_months": c.duration_months,
+                "limited": c.applies_to is not None,
+                "order_class": c.order_class,
+                "source_file": c.source_file,
+            }
+            for c in book.coupons
+        ],
+        "coupon_targets": [
+            {"coupon_id": c.coupon_id, "target": t} for c in book.coupons for t in c.applies_to or ()
+        ],
     }
     return {
         name: pl.DataFrame(rows[name], schema=schema) for name, schema in PRICE_BOOK_SCHEMAS.items()

@@ -36,13 +36,15 @@ def read_reference(path: Path, name: str) -> pl.DataFrame:
     return parse_reference(raw, name, schema, path.name)
 
 
-def load_reference(landing_reference: Path, plans: pl.DataFrame) -> dict[str, pl.DataFrame]:
+def load_reference(
+    landing_reference: Path, plans: pl.DataFrame, coupons: pl.DataFrame | None = None
+) -> dict[str, pl.DataFrame]:
     """Every reference file, typed and cross-validated against each other and the price book's
-    plans table (`lake.price_book.price_book_tables`)."""
+    plans and coupons tables (`lake.price_book.price_book_tables`)."""
     tables = {
         name: read_reference(landing_reference / f"{name}.csv", name) for name in REFERENCE_SCHEMAS
     }
-    return validate_reference(tables, plans)
+    return validate_reference(tables, plans, coupons)
 
 
 def load_seller(landing_reference: Path) -> Seller | None:
@@ -62,7 +64,11 @@ def write_reference(home: Home) -> dict[str, pl.DataFrame]:
     write them, with the ISO currencies and the seller's profile, to the lake
     (lake/reference/); the tables."""
     plans = pl.read_parquet(home.lake_pricing / "plans.parquet")
-    tables = {**load_reference(home.landing_reference, plans), "currencies": currency_table()}
+    coupons = pl.read_parquet(home.lake_pricing / "coupons.parquet")
+    tables = {
+        **load_reference(home.landing_reference, plans, coupons),
+        "currencies": currency_table(),
+    }
     seller = load_seller(home.landing_reference)
     for name, df in tables.items():
         write_table(df, home.lake_reference / f"{name}.parquet")

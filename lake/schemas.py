@@ -110,6 +110,13 @@ REFERENCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "monthly_budget": AMOUNT_TYPE,
         "thresholds": pl.String,
     },
+    # Optional: who redeemed which coupon of the price book, and when.
+    "coupon_redemptions": {
+        "redemption_id": pl.String,
+        "customer_id": pl.String,
+        "coupon_id": pl.String,
+        "redeemed_on": pl.Date,
+    },
 }
 # The lake keeps budgets one row per threshold (`thresholds` split), as the warehouse reads them.
 BUDGET_SCHEMA = {"customer_id": pl.String, "monthly_budget": AMOUNT_TYPE, "threshold_pct": pl.Int32}
@@ -204,6 +211,21 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "property_key": pl.String,
         "property_value": pl.String,
     },
+    # Coupons (redeemed in landing/reference/coupon_redemptions.csv): a percentage of what
+    # their items hold, or an amount in a currency, for duration_months (null: forever).
+    "coupons": {
+        "coupon_id": pl.String,
+        "kind": pl.String,
+        "percent": PRICE_TYPE,
+        "amount": FEE_TYPE,
+        "currency": pl.String,
+        "duration_months": pl.Int32,
+        "limited": pl.Boolean,  # applies to the items coupon_targets lists, else to every item
+        "order_class": pl.Int32,  # 0 limited to charges, 1 limited otherwise, 2 unlimited
+        "source_file": pl.String,
+    },
+    # What a limited coupon applies to: base_fee, usage or charge:<charge_id>.
+    "coupon_targets": {"coupon_id": pl.String, "target": pl.String},
 }
 
 # --- the issued store: lake/issued/<table>/period=YYYY-MM.parquet, written once --------------

@@ -114,6 +114,7 @@ class Plan:
 @dataclass(frozen=True)
 class PriceBook:
     plans: tuple[Plan, ...] = field(default_factory=tuple)
+    coupons: tuple = field(default_factory=tuple)  # transforms.coupons.Coupon, by coupon_id
 
     @property
     def metrics(self) -> set[str]:

@@ -24,6 +24,7 @@ from transforms.book_fields import (
     take,
 )
 from transforms.charge_terms import SIGNED_AGGREGATIONS, parse_charge, read_commitments
+from transforms.coupons import check_coupons_apart, parse_coupons
 from transforms.exact_yaml import ExactLoader
 from transforms.money import is_currency
 from transforms.numbers import FEE, INT32_MAX, PRICE
@@ -160,6 +161,7 @@ def parse_price_book(documents: Iterable[tuple[str, str]]) -> PriceBook:
     """Parse and validate price-book documents (name, YAML text) together, as one price book;
     raise PriceBookError on the first fault, naming the document, plan and field."""
     plans: list[Plan] = []
+    raw_coupons: list[tuple[str, object]] = []
     named = 0
     for name, text in sorted(documents):
         named += 1
@@ -171,9 +173,13 @@ def parse_price_book(documents: Iterable[tuple[str, str]]) -> PriceBook:
             raise PriceBookError(f"{name}: not valid YAML: {exc}") from None
         if doc is None:
             continue
-        if not isinstance(doc, dict) or not isinstance(doc.get("plans"), list):
+        if not isinstance(doc, dict) or not (
+            isinstance(doc.get("plans"), list) or "coupons" in doc
+        ):
             raise PriceBookError(f"{name}: must contain a top-level 'plans:' list")
-        plans.extend(_parse_plan(p, name, i) for i, p in enumerate(doc["plans"]))
+        plans.extend(_parse_plan(p, name, i) for i, p in enumerate(doc.get("plans") or []))
+        if "coupons" in doc:
+            raw_coupons.append((name, doc["coupons"]))
     if not named:
         raise PriceBookError("no price book: add at least one pricing/*.yaml file")
     seen: dict[tuple[str, int], str] = {}
@@ -186,7 +192,10 @@ def parse_price_book(documents: Iterable[tuple[str, str]]) -> PriceBook:
             )
         seen[key] = p.source_file
     _check_signed_metrics(plans)
+    charge_ids = {c.charge_id for p in plans for c in p.charges}
+    coupons = [c for name, raw in raw_coupons for c in parse_coupons(raw, name, charge_ids)]
+    check_coupons_apart(coupons)
     # Effective dates may go back in time: a retroactive correction is a new, higher version
     # with an earlier effective_from (the highest version effective at a period's
     # start rates it).
-    return PriceBook(tuple(plans))
+    return PriceBook(tuple(plans), tuple(sorted(coupons, key=lambda c: c.coupon_id)))

@@ -25,8 +25,9 @@ REQUIRED = {
     "credit_grants": ("grant_id", "customer_id", "granted_at", "credits", "kind"),
     "billed_invoices": ("invoice_id", "customer_id", "period_start", "currency"),
     "budgets": ("customer_id", "monthly_budget"),
+    "coupon_redemptions": ("redemption_id", "customer_id", "coupon_id", "redeemed_on"),
 }
-OPTIONAL_FILES = {"credit_grants", "billed_invoices", "budgets"}
+OPTIONAL_FILES = {"credit_grants", "billed_invoices", "budgets", "coupon_redemptions"}
 DEFAULT_THRESHOLDS = "50;80;100"
 DEFAULT_PRIORITY = 50
 # Numbers are read exactly and must fit the warehouse's types (transforms.numbers): money of
@@ -132,10 +133,11 @@ def _fail_on(df: pl.DataFrame, condition: pl.Expr, file: str, message: str) -> N
 
 
 def validate_reference(
-    tables: dict[str, pl.DataFrame], plans: pl.DataFrame
+    tables: dict[str, pl.DataFrame], plans: pl.DataFrame, coupons: pl.DataFrame | None = None
 ) -> dict[str, pl.DataFrame]:
     """Cross-checks that need more than one file: keys, currencies, plans, overlapping terms.
-    `plans` is the price book's plans table (plan_id, plan_version, currency, source_file)."""
+    `plans` is the price book's plans table (plan_id, plan_version, currency, source_file),
+    `coupons` its coupons table (coupon_id, kind, currency; none: the book has no coupons)."""
     customers = tables["customers"].with_columns(pl.col("currency").str.to_uppercase())
     _fail_on(
         customers,
@@ -257,13 +259,56 @@ def validate_reference(
         "expires_at: {expires_at} is not after granted_at {granted_at}",
     )
     billed = tables["billed_invoices"].with_columns(pl.col("currency").str.to_uppercase())
+    redemptions = _redemptions(tables["coupon_redemptions"], customers, coupons)
     return {
         "customers": customers,
         "subscriptions": subs,
         "credit_grants": grants,
         "billed_invoices": billed,
         "budgets": _budget_thresholds(tables["budgets"], known),
+        "coupon_redemptions": redemptions,
     }
+
+
+def _redemptions(
+    redemptions: pl.DataFrame, customers: pl.DataFrame, coupons: pl.DataFrame | None
+) -> pl.DataFrame:
+    """coupon_redemptions.csv checked against the customers and the price book's coupons."""
+    file = "coupon_redemptions.csv"
+    coupons = coupons if coupons is not None else pl.DataFrame(
+        schema={"coupon_id": pl.String, "kind": pl.String, "currency": pl.String}
+    )
+    _fail_on(
+        redemptions,
+        pl.col("redemption_id").is_duplicated(),
+        file,
+        "redemption_id: {redemption_id!r} appears twice",
+    )
+    _fail_on(
+        redemptions,
+        ~pl.col("customer_id").is_in(customers["customer_id"].implode()),
+        file,
+        "customer_id: {customer_id!r} is not in customers.csv",
+    )
+    _fail_on(
+        redemptions,
+        ~pl.col("coupon_id").is_in(coupons["coupon_id"].implode()),
+        file,
+        "coupon_id: {coupon_id!r} is not a coupon of the price book",
+    )
+    priced = redemptions.join(
+        customers.select("customer_id", pl.col("currency").alias("customer_currency")),
+        on="customer_id",
+        how="left",
+    ).join(coupons.select("coupon_id", "kind", "currency"), on="coupon_id", how="left")
+    _fail_on(
+        priced,
+        (pl.col("kind") == "amount") & (pl.col("currency") != pl.col("customer_currency")),
+        file,
+        "coupon_id: {coupon_id!r} is an amount in {currency}, but customer {customer_id!r} "
+        "is billed in {customer_currency}",
+    )
+    return redemptions
 
 
 def _budget_thresholds(budgets: pl.DataFrame, known: pl.Series) -> pl.DataFrame:

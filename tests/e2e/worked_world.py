@@ -581,7 +581,9 @@ def write_csv(path, header, rows):
     lines = [",".join(header)]
     for row in rows:
         lines.append(
-            ",".join('"' + v.replace('"', '""') + '"' if any(c in v for c in ',"\n') else v for v in row)
+            ",".join(
+                '"' + v.replace('"', '""') + '"' if any(c in v for c in ',"\n') else v for v in row
+            )
         )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

@@ -1,0 +1,4 @@
+select
+    coupon_id,
+    target
+from {{ source('pricing', 'coupon_targets') }}

@@ -1,0 +1,10 @@
+select
+    coupon_id,
+    kind,
+    percent,
+    amount,
+    currency,
+    duration_months,
+    limited,
+    order_class
+from {{ source('pricing', 'coupons') }}

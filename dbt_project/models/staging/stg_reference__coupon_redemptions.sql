@@ -1,0 +1,6 @@
+select
+    redemption_id,
+    customer_id,
+    coupon_id,
+    redeemed_on
+from {{ source('reference', 'coupon_redemptions') }}
