@@ -14,6 +14,7 @@ from lake.schemas import (
     FILES_SCHEMA,
     ISSUED_CONSUMPTION_SCHEMA,
     ISSUED_INVOICE_SCHEMA,
+    ISSUED_ITEM_SCHEMA,
     ISSUED_LINE_SCHEMA,
     NOTIFICATION_SCHEMA,
     QUARANTINE_SCHEMA,
@@ -55,6 +56,7 @@ def ensure_lake(home: Home) -> None:
         home.lake_batch_days: BATCH_DAYS_SCHEMA,
         home.lake_issued / "invoices": ISSUED_INVOICE_SCHEMA,
         home.lake_issued / "invoice_lines": ISSUED_LINE_SCHEMA,
+        home.lake_issued / "invoice_items": ISSUED_ITEM_SCHEMA,
         home.lake_issued / "credit_consumption": ISSUED_CONSUMPTION_SCHEMA,
         home.lake_notifications: NOTIFICATION_SCHEMA,
     }

@@ -16,7 +16,12 @@ import polars as pl
 
 from lake.home import Home, safe_file_name
 from lake.io import write_table
-from lake.schemas import ISSUED_CONSUMPTION_SCHEMA, ISSUED_INVOICE_SCHEMA, ISSUED_LINE_SCHEMA
+from lake.schemas import (
+    ISSUED_CONSUMPTION_SCHEMA,
+    ISSUED_INVOICE_SCHEMA,
+    ISSUED_ITEM_SCHEMA,
+    ISSUED_LINE_SCHEMA,
+)
 from transforms.close import CloseResult, apply_credits
 from transforms.credits import Consumption, Grant
 
@@ -70,7 +75,7 @@ def issued_consumption(home: Home, before: dt.date | None = None) -> list[Consum
     return out
 
 
-ISSUED_TABLES = ("invoice_lines", "credit_consumption", "invoices")
+ISSUED_TABLES = ("invoice_lines", "invoice_items", "credit_consumption", "invoices")
 
 
 def _period_file(home: Home, table: str, month: dt.date) -> Path:
@@ -105,9 +110,10 @@ def issue_month(
     *,
     now: dt.datetime,
     payment_terms_days: int = 30,
+    items: pl.DataFrame | None = None,
 ) -> CloseResult:
-    """Issue the month's invoices once: credits applied, lines, invoices and credit consumption
-    into the lake, committed together. Each invoice gets the next consecutive number, the
+    """Issue the month's invoices once: credits applied, lines, items (with their discounts
+    and taxes, when given), invoices and credit consumption into the lake, committed together. Each invoice gets the next consecutive number, the
     customer's name as it is now, and a due date `payment_terms_days` after the issue date.
     What close requires first is transforms.close's to say; the documents under
     exports/ are written from the committed store (publish.documents)."""
@@ -152,6 +158,13 @@ def issue_month(
     # Lines and credits first, invoices last: the invoices file is the commit. A crash before
     # it leaves parts that remove_uncommitted_closes() deletes.
     write_table(lines, _period_file(home, "invoice_lines", month))
+    if items is not None:
+        items = (
+            items.select(list(ISSUED_ITEM_SCHEMA))
+            .cast(ISSUED_ITEM_SCHEMA)
+            .sort("invoice_id", "item_order")
+        )
+        write_table(items, _period_file(home, "invoice_items", month))
     # In burn order (invoice by invoice), the order documents list the grants drawn.
     write_table(consumption, _period_file(home, "credit_consumption", month))
     write_table(invoices, invoices_file)
@@ -195,7 +208,9 @@ def last_credit_note_number(home: Home) -> int:
     highest = 0
     for path in sorted((home.lake_issued / "invoices").glob("period=*.parquet")):
         if "credit_note_number" in pl.read_parquet_schema(path):
-            found = pl.read_parquet(path, columns=["credit_note_number"])["credit_note_number"].max()
+            found = pl.read_parquet(path, columns=["credit_note_number"])[
+                "credit_note_number"
+            ].max()
             highest = max(highest, int(found or 0))
     return highest
 
@@ -210,7 +225,9 @@ def _customer_names(home: Home) -> pl.DataFrame:
     }
     path = home.lake_reference / "customers.parquet"
     if not path.exists():
-        return pl.DataFrame(schema={"customer_id": pl.String, **dict.fromkeys(renamed.values(), pl.String)})
+        return pl.DataFrame(
+            schema={"customer_id": pl.String, **dict.fromkeys(renamed.values(), pl.String)}
+        )
     customers = pl.read_parquet(path)
     return customers.select(
         "customer_id",
@@ -221,13 +238,18 @@ def _customer_names(home: Home) -> pl.DataFrame:
     )
 
 
-def read_period(home: Home, month: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """A committed month's invoices, lines and credit consumption, from the issued store."""
+def read_period(
+    home: Home, month: dt.date
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """A committed month's invoices, lines, credit consumption and items, from the issued
+    store (no items for a month issued before they were frozen)."""
     invoices, lines, consumption = (
         pl.read_parquet(_period_file(home, table, month))
         for table in ("invoices", "invoice_lines", "credit_consumption")
     )
-    return invoices, lines, consumption
+    items_file = _period_file(home, "invoice_items", month)
+    items = pl.read_parquet(items_file) if items_file.exists() else pl.DataFrame(schema=ISSUED_ITEM_SCHEMA)
+    return invoices, lines, consumption, items
 
 
 def _consumption_frame(entries: list[Consumption], month: dt.date) -> pl.DataFrame:

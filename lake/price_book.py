@@ -164,7 +164,9 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
             for c in book.coupons
         ],
         "coupon_targets": [
-            {"coupon_id": c.coupon_id, "target": t} for c in book.coupons for t in c.applies_to or ()
+            {"coupon_id": c.coupon_id, "target": t}
+            for c in book.coupons
+            for t in c.applies_to or ()
         ],
     }
     return {

@@ -269,6 +269,20 @@ ISSUED_LINE_SCHEMA = {
     "plan_version": pl.Int64,
     # The rate the line's item was taxed at (an adjustment: the rate of what it adjusts).
     "tax_rate": PRICE_TYPE,
+    "coupon_id": pl.String,  # a discount line: its coupon
+}
+# Each issued invoice as items (what coupons, tax and credits worked on), frozen at close: an
+# item's discounts came from coupon terms that may change later.
+ISSUED_ITEM_SCHEMA = {
+    "invoice_id": pl.String,
+    "customer_id": pl.String,
+    "period_start": pl.Date,
+    "item": pl.String,
+    "item_order": pl.Int32,
+    "amount": AMOUNT_TYPE,
+    "tax_rate": PRICE_TYPE,
+    "tax": AMOUNT_TYPE,
+    "currency": pl.String,
 }
 ISSUED_CONSUMPTION_SCHEMA = {
     "entry_id": pl.String,
@@ -319,6 +333,7 @@ SOURCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     **{f"pricing.{name}": schema for name, schema in PRICE_BOOK_SCHEMAS.items()},
     "issued.invoices": ISSUED_INVOICE_SCHEMA,
     "issued.invoice_lines": ISSUED_LINE_SCHEMA,
+    "issued.invoice_items": ISSUED_ITEM_SCHEMA,
     "issued.credit_consumption": ISSUED_CONSUMPTION_SCHEMA,
     "lake.spend_notifications": NOTIFICATION_SCHEMA,
 }

@@ -14,7 +14,7 @@ import calendar
 import datetime as dt
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 
 import polars as pl
@@ -49,17 +49,25 @@ CHARGE_COMMITMENTS = {
 }
 # The order lines are printed in: the plan's fee, usage (each charge with its commitments),
 # the plan's minimum and cap, corrections.
-LINE_ORDER = {"base_fee": 0, "usage": 1, "minimum_true_up": 2, "spend_cap": 3, "adjustment": 4}
+LINE_ORDER = {
+    "base_fee": 0,
+    "usage": 1,
+    "minimum_true_up": 2,
+    "spend_cap": 3,
+    "adjustment": 4,
+    "discount": 5,
+}
 
 
 def write_documents(home: Home, month: dt.date) -> int:
     """The documents of a committed month's invoices that are not written yet; how many files
     were written."""
-    invoices, lines, consumption = read_period(home, month)
+    invoices, lines, consumption, items = read_period(home, month)
     pricing = Pricing.load(home)
     seller = read_seller(home)
     lines_of = lines.partition_by("invoice_id", as_dict=True)
     credits_of = consumption.partition_by("invoice_id", as_dict=True)
+    items_of = items.partition_by("invoice_id", as_dict=True)
     written = 0
     for invoice in invoices.iter_rows(named=True):
         name = safe_file_name(invoice["invoice_id"])
@@ -73,6 +81,7 @@ def write_documents(home: Home, month: dt.date) -> int:
             credits_of.get(key, consumption.clear()).iter_rows(named=True),
             pricing,
             seller,
+            list(items_of.get(key, items.clear()).iter_rows(named=True)),
         )
         documents = [(paths, document)]
         if invoice.get("credit_note_number"):
@@ -96,6 +105,8 @@ class Pricing:
     charges: dict[tuple[str, int, str], dict]
     tiers: dict[tuple[str, int, str, int], list[dict]]  # by charge and price_index
     group_prices: dict[tuple[str, int, str], list[dict]]  # a grouped charge's, in order
+    coupons: dict[str, dict] = field(default_factory=dict)
+    coupon_targets: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, home: Home) -> Pricing:
@@ -119,11 +130,16 @@ class Pricing:
             group_prices.setdefault(key, []).append(
                 {**g, "match": matches.get((*key, g["price_index"]), {})}
             )
+        targets: dict[str, list[str]] = {}
+        for t in rows("coupon_targets"):
+            targets.setdefault(t["coupon_id"], []).append(t["target"])
         return cls(
             {(p["plan_id"], p["plan_version"]): p for p in rows("plans")},
             {(c["plan_id"], c["plan_version"], c["charge_id"]): c for c in rows("charges")},
             tiers,
             group_prices,
+            {c["coupon_id"]: c for c in rows("coupons")},
+            targets,
         )
 
     def price_of(self, charge: dict, group_key: str | None) -> dict:
@@ -138,7 +154,14 @@ class Pricing:
         return {**charge, "price_index": 0}
 
 
-def invoice_document(invoice: dict, lines, credits, pricing: Pricing, seller: Seller | None = None) -> dict:
+def invoice_document(
+    invoice: dict,
+    lines,
+    credits,
+    pricing: Pricing,
+    seller: Seller | None = None,
+    items: list[dict] | None = None,
+) -> dict:
     """One issued invoice as a document: the JSON written to exports/, the HTML's input. The
     seller's profile (seller.yaml) heads it when the home has one; the customer's billing
     address and tax id are those frozen when the invoice was issued."""
@@ -177,7 +200,7 @@ def invoice_document(invoice: dict, lines, credits, pricing: Pricing, seller: Se
         "lines": described,
         "subtotal": money(invoice["subtotal"]),
         "tax": money(invoice.get("tax") or Decimal(0)),
-        "taxes": _taxes_by_rate(lines, currency),
+        "taxes": _taxes_by_rate(items or _items_of(lines, currency), currency),
         "credits_applied": money(invoice["credits_applied"]),
         "total": money(invoice["total"]),
         "amount_due": money(invoice["total"]),
@@ -197,16 +220,19 @@ def credit_note_document(invoice_doc: dict, invoice: dict) -> dict:
         **invoice_doc,
         "document": "credit_note",
         "credit_note_number": invoice["credit_note_number"],
-        "credited_invoice": {"invoice_id": invoice["invoice_id"], "invoice_number": invoice["invoice_number"]},
+        "credited_invoice": {
+            "invoice_id": invoice["invoice_id"],
+            "invoice_number": invoice["invoice_number"],
+        },
         "amount_credited": money_text(-invoice["subtotal"], currency),
         "amount_due": money_text(Decimal(0), currency),
     }
 
 
-def _taxes_by_rate(lines: list[dict], currency: str) -> list[dict]:
-    """The invoice's tax, one row per rate above 0 (each the sum of its items' taxes, every
-    item rounded on its own). Lines issued before taxes carry no rate: none is shown."""
-    items = invoice_items(
+def _items_of(lines: list[dict], currency: str) -> list[dict]:
+    """The items of an invoice issued before items were frozen, from its lines (it has no
+    discounts)."""
+    made = invoice_items(
         (
             InvoiceLine(
                 ln["line_type"], ln["charge_id"], ln["amount"], ln.get("tax_rate") or Decimal(0)
@@ -215,10 +241,16 @@ def _taxes_by_rate(lines: list[dict], currency: str) -> list[dict]:
         ),
         currency,
     )
+    return [{"tax_rate": i.tax_rate, "tax": i.tax} for i in made]
+
+
+def _taxes_by_rate(items: list[dict], currency: str) -> list[dict]:
+    """The invoice's tax, one row per rate above 0 (each the sum of its items' taxes, every
+    item rounded on its own). Lines issued before taxes carry no rate: none is shown."""
     by_rate: dict[Decimal, Decimal] = {}
     for item in items:
-        if item.tax_rate > 0:
-            by_rate[item.tax_rate] = by_rate.get(item.tax_rate, Decimal(0)) + item.tax
+        if item["tax_rate"] > 0:
+            by_rate[item["tax_rate"]] = by_rate.get(item["tax_rate"], Decimal(0)) + item["tax"]
     return [
         {
             "rate": f"{format(rate * 100, 'f').rstrip('0').rstrip('.')} %",
@@ -275,6 +307,16 @@ def _line(line: dict, pricing: Pricing, period_start: dt.date) -> dict:
         }
     elif kind == "adjustment":
         out |= {"description": correction_text(line["charge_id"] or ""), "quantity": None}
+    elif kind == "discount":
+        coupon = pricing.coupons.get(line.get("coupon_id") or "", {})
+        out |= {
+            "description": f"Coupon {line.get('coupon_id')}",
+            "coupon_id": line.get("coupon_id"),
+            "quantity": None,
+            "pricing": _coupon_terms(
+                coupon, pricing.coupon_targets.get(line.get("coupon_id") or "", [])
+            ),
+        }
     elif charge is not None:
         charge = pricing.price_of(charge, line.get("group_key"))
         out |= {
@@ -298,6 +340,21 @@ def _line(line: dict, pricing: Pricing, period_start: dt.date) -> dict:
     else:
         out["description"] = readable(line["charge_id"] or kind)
     return out
+
+
+def _coupon_terms(coupon: dict, targets: list[str]) -> str | None:
+    """What a coupon takes off (`10 % off usage`, `50.00 USD off`), as the price book says."""
+    if not coupon:
+        return None
+    if coupon["kind"] == "percentage":
+        off = f"{format(coupon['percent'] * 100, 'f').rstrip('0').rstrip('.')} % off"
+    else:
+        off = f"{money_text(coupon['amount'], coupon['currency'])} {coupon['currency']} off"
+    what = ", ".join(
+        readable(t.removeprefix("charge:")) if t.startswith("charge:") else t.replace("_", " ")
+        for t in targets
+    )
+    return f"{off} {what}" if what else off
 
 
 def _price(price: Decimal | None, currency: str) -> str:

@@ -275,8 +275,10 @@ def _redemptions(
 ) -> pl.DataFrame:
     """coupon_redemptions.csv checked against the customers and the price book's coupons."""
     file = "coupon_redemptions.csv"
-    coupons = coupons if coupons is not None else pl.DataFrame(
-        schema={"coupon_id": pl.String, "kind": pl.String, "currency": pl.String}
+    coupons = (
+        coupons
+        if coupons is not None
+        else pl.DataFrame(schema={"coupon_id": pl.String, "kind": pl.String, "currency": pl.String})
     )
     _fail_on(
         redemptions,

@@ -1,10 +1,11 @@
 {# The key of an adjustment (and the charge_id of the line that carries it): `invoice:charge`
    for a charge's usage and the plan's lines (whose charge is their line type),
    `invoice:charge:line_type` for a charge's minimum true-up or spend cap, and a grouped
-   charge's usage with `:` and its group key after (`invoice:charge:{"model":"large"}`). #}
+   charge's usage with `:` and its group key after (`invoice:charge:{"model":"large"}`); a
+   coupon's discount `invoice:discount:<coupon_id>`. #}
 {% macro adjustment_key(invoice_id, charge_id, line_type, group_key='null') -%}
     {{ invoice_id }} || ':' || {{ charge_id }}
-        || case when {{ line_type }} in ('usage', {{ charge_id }}) then '' else ':' || {{ line_type }} end
+        || case when {{ line_type }} in ('usage', 'discount', {{ charge_id }}) then '' else ':' || {{ line_type }} end
         || coalesce(':' || {{ group_key }}, '')
 {%- endmacro %}
 
@@ -59,4 +60,42 @@
         ) as share
     from {{ name }}_ranked
 )
+{%- endmacro %}
+
+{#- The item a line belongs to (see int_invoice_items): its kind (0 base fee, 1 a charge,
+    2 the plan commitment, 3 a carried adjustment) and its name. -#}
+{% macro item_kind(line_type, charge_id) -%}
+    case
+        when {{ line_type }} = 'base_fee' then 0
+        when {{ line_type }} = 'adjustment' then 3
+        when {{ charge_id }} is null then 2
+        else 1
+    end
+{%- endmacro %}
+{% macro item_name(line_type, charge_id) -%}
+    case
+        when {{ line_type }} = 'base_fee' then 'base_fee'
+        when {{ line_type }} = 'adjustment' then 'adjustment:' || {{ charge_id }}
+        when {{ charge_id }} is null then 'commitment'
+        else 'charge:' || {{ charge_id }}
+    end
+{%- endmacro %}
+
+{#- How many coupons the invoices hold at most: the steps int_invoice_discount_shares unrolls
+    (each coupon works on what the ones before it left). Read from the built relations when the
+    model runs; a unit test sets it with the var `coupon_steps`. -#}
+{% macro coupon_steps(active_sql) -%}
+    {%- if var('coupon_steps', none) is not none -%}
+        {{ return(var('coupon_steps') | int) }}
+    {%- endif -%}
+    {%- if not execute -%}
+        {{ return(0) }}
+    {%- endif -%}
+    {#- nothing to ask before the invoices exist (a linter compiling the project) -#}
+    {%- set invoices = ref('int_invoices_computed') -%}
+    {%- if adapter.get_relation(invoices.database, invoices.schema, invoices.identifier) is none -%}
+        {{ return(0) }}
+    {%- endif -%}
+    {%- set result = run_query('select coalesce(max(n), 0) from (select invoice_id, count(*) as n from (' ~ active_sql ~ ') as a group by invoice_id) as c') -%}
+    {{ return(result.columns[0].values()[0] | int) }}
 {%- endmacro %}

@@ -146,6 +146,10 @@ plans:
          tiers: [{up_to: 10, unit_price: "0.10"}, {up_to: null, unit_price: "0.05"}]}
       - {charge_id: gpu_hours, metric: gpus_hourly, aggregation: sum, bucket: hour,
          model: graduated, tiers: [{up_to: 10, unit_price: "0.30"}, {up_to: null, unit_price: "0.20"}]}
+coupons:
+  - {coupon_id: usage15, kind: percentage, percent: "0.15", applies_to: [usage]}
+  - {coupon_id: tokens10, kind: percentage, percent: "0.10", applies_to: ["charge:tokens"]}
+  - {coupon_id: off5, kind: amount, amount: "5.00", currency: USD, duration_months: 1}
 """
 # Events of the breadth_b customer across the months: members added and removed
 # (operation_type remove; September ends with u2, October with u3 and u1 again), GPUs read per
@@ -221,6 +225,14 @@ def _with_breadth(home: Home) -> None:
         pl.col("subscription_id").replace_strict(moved, default=pl.col("plan_id")).alias("plan_id")
     )
     subscriptions.write_csv(path)
+    # Coupons: the breadth_a customer's two (the charge-limited one first) from September on;
+    # the breadth_b customer's amount coupon for October only.
+    (home.landing_reference / "coupon_redemptions.csv").write_text(
+        "redemption_id,customer_id,coupon_id,redeemed_on\n"
+        f"r1,{customer},usage15,2026-09-05\nr2,{customer},tokens10,2026-09-20\n"
+        f"r3,{member},off5,2026-10-02\n",
+        encoding="utf-8",
+    )
     # Taxes: breadth_a's plan rate (card_fees exempt), and the breadth_b customer's own rate.
     customers = home.landing_reference / "customers.csv"
     pl.read_csv(customers, infer_schema=False).with_columns(
@@ -359,6 +371,10 @@ def test_spark_and_duckdb_build_the_same_marts_row_for_row(parity):
     assert {("minimum_true_up", "avg_storage"), ("spend_cap", None)} <= set(
         commitments.select("line_type", "charge_id").iter_rows()
     )
+    # Coupons in order, on both engines: each breadth customer's invoices have discount lines.
+    discounts = spark["fct_invoice_lines"].filter(pl.col("line_type") == "discount")
+    assert set(discounts["coupon_id"].to_list()) == {"usage15", "tokens10", "off5"}
+    assert (discounts["amount"] < 0).all()
     # Both breadth customers are taxed, item by item.
     taxed = spark["fct_invoice_items"].filter(pl.col("tax") > 0)
     assert set(taxed["tax_rate"].to_list()) == {Decimal("0.068254"), Decimal("0.19")}

@@ -231,7 +231,7 @@ def test_reconciliation_finds_only_the_late_usage_when_billing_agrees(worked):
 
 def test_issued_invoices_never_change(worked):
     home, issued, issued_rows = worked.home, worked.issued, worked.issued_rows
-    assert len(issued) == len(CUSTOMERS) + 3  # a document per invoice, three lake tables
+    assert len(issued) == len(CUSTOMERS) + 4  # a document per invoice, four lake tables
     assert _issued_files(home) == issued  # byte for byte, after a later run and a second close
     assert q(home, "select * from marts.fct_invoices where status = 'issued' order by 1") == (
         issued_rows
@@ -610,12 +610,23 @@ def test_invoice_items_share_the_plan_cap_and_add_up_to_each_subtotal(worked):
         by_invoice.setdefault(invoice_id, []).append(
             (InvoiceLine(line_type, charge_id, amount), currency)
         )
+    # (an invoice with a coupon is held to the coupons' reference in the test after)
+    discounted = {
+        i for i, rows in by_invoice.items() if any(ln.line_type == "discount" for ln, _ in rows)
+    }
     expected = {
         (invoice_id, item.item, item.item_order, item.amount)
         for invoice_id, rows in by_invoice.items()
+        if invoice_id not in discounted
         for item in invoice_items([line for line, _ in rows], rows[0][1])
     }
-    items = q(home, "select invoice_id, item, item_order, amount from marts.fct_invoice_items")
+    items = [
+        row
+        for row in q(
+            home, "select invoice_id, item, item_order, amount from marts.fct_invoice_items"
+        )
+        if row[0] not in discounted
+    ]
     assert set(items) == expected and len(items) == len(expected)
     assert q(
         home,
@@ -624,17 +635,20 @@ def test_invoice_items_share_the_plan_cap_and_add_up_to_each_subtotal(worked):
     ) == q(home, "select count(*) from marts.fct_invoices")
 
 
-def test_each_item_is_taxed_on_its_own_and_credits_pay_the_tax_too(worked):
-    """c_tax at 20 % (customers.csv), training exempt (its charge's rate 0): 8.82 + 45.00 +
-    3.60 = 57.42 on 297.10. Its promotional grant pays 300.00: the subtotal first, then 2.90 of
-    the tax; 54.52 is due. Tax is not revenue: billed revenue is 54.52 - 57.42 + 2.90 = 0, and
-    the promotional credits that paid tax are an expense, not a discount."""
+def test_the_pricing_contracts_invoice_discounted_taxed_and_paid_by_credits(worked):
+    """c_tax, September, the pricing contract's invoice: base fee 49.00, tax_calls 250.00, tax_gpu
+    15.00 + its minimum's true-up 5.00, training 10.00 (exempt: its charge's tax rate is 0). The
+    coupon launch10 (10 %, redeemed 3 September) takes 32.90, shared 4.90 / 25.00 / 2.00 / 1.00;
+    tax at 20 % (customers.csv) per item: 8.82 + 45.00 + 3.60 = 57.42 on 296.10. The
+    promotional grant pays 300.00: the subtotal first, then 3.90 of the tax; 53.52 is due. Tax
+    is not revenue: billed revenue is 53.52 - 57.42 + 3.90 = 0, and the credits that paid tax are
+    an expense, not a discount."""
     home = worked.home
     assert q(
         home,
-        "select subtotal, tax, credits_applied, credits_applied_to_tax, total, status "
+        "select discounts, subtotal, tax, credits_applied, credits_applied_to_tax, total, status "
         "from marts.fct_invoices where invoice_id = 'INV-2026-09-c_tax'",
-    ) == [(D("297.10"), D("57.42"), D("300.00"), D("2.90"), D("54.52"), "issued")]
+    ) == [(D("-32.90"), D("296.10"), D("57.42"), D("300.00"), D("3.90"), D("53.52"), "issued")]
     assert q(
         home,
         "select item, amount, tax_rate, tax, due from marts.fct_invoice_items "
@@ -643,8 +657,13 @@ def test_each_item_is_taxed_on_its_own_and_credits_pay_the_tax_too(worked):
         ("base_fee", D("44.10"), D("0.2"), D("8.82"), D("52.92")),
         ("charge:tax_calls", D("225.00"), D("0.2"), D("45.00"), D("270.00")),
         ("charge:tax_gpu", D("18.00"), D("0.2"), D("3.60"), D("21.60")),
-        ("charge:training", D("10.00"), D(0), D(0), D("10.00")),
+        ("charge:training", D("9.00"), D(0), D(0), D("9.00")),
     ]
+    assert q(
+        home,
+        "select line_type, coupon_id, amount from marts.fct_invoice_lines "
+        "where invoice_id = 'INV-2026-09-c_tax' and line_type = 'discount'",
+    ) == [("discount", "launch10", D("-32.90"))]
     doc = json.loads(worked.issued["exports/INV-2026-09-c_tax.json"])
     assert (
         doc["subtotal"],
@@ -652,12 +671,12 @@ def test_each_item_is_taxed_on_its_own_and_credits_pay_the_tax_too(worked):
         doc["taxes"],
         doc["credits_applied"],
         doc["amount_due"],
-    ) == (
-        "297.10",
-        "57.42",
-        [{"rate": "20 %", "tax": "57.42"}],
-        "300.00",
-        "54.52",
+    ) == ("296.10", "57.42", [{"rate": "20 %", "tax": "57.42"}], "300.00", "53.52")
+    [discount] = [ln for ln in doc["lines"] if ln["line_type"] == "discount"]
+    assert (discount["description"], discount["pricing"], discount["amount"]) == (
+        "Coupon launch10",
+        "10 % off",
+        "-32.90",
     )
     assert doc["seller"]["legal_name"] == "Worked Example Ltd"
     assert (doc["customer"]["billing_address"], doc["customer"]["tax_id"]) == (
@@ -666,22 +685,24 @@ def test_each_item_is_taxed_on_its_own_and_credits_pay_the_tax_too(worked):
     )
     html = (home.exports / "INV-2026-09-c_tax.html").read_text()
     assert "Tax 20 %" in html and "Worked Example Ltd" in html and "BE0123456789" in html
-    # The promotional grant's 300.00: 297.10 of discount, 2.90 of tax paid (an expense).
+    # The promotional grant's 300.00: 296.10 of discount, 3.90 of tax paid (an expense).
     assert q(
         home,
-        "select billed_revenue, tax_billed, credits_applied_to_tax, promotional_discount, "
+        "select billed_revenue, discounts, tax_billed, credits_applied_to_tax, promotional_discount, "
         "promotional_tax, deferred_to_tax "
         "from marts.fct_revenue_monthly where customer_id = 'c_tax' and month = '2026-09-01'",
-    ) == [(D("0.00"), D("57.42"), D("2.90"), D("297.10"), D("2.90"), D(0))]
+    ) == [(D("0.00"), D("-32.90"), D("57.42"), D("3.90"), D("296.10"), D("3.90"), D(0))]
     assert q(
         home,
         "select money, tax_money, deferred_to_tax from marts.fct_credit_ledger "
         "where grant_id = 'ct_promo' and entry_type = 'consumption'",
-    ) == [(D("300.00"), D("2.90"), D(0))]
-    # Nobody else is taxed.
+    ) == [(D("300.00"), D("3.90"), D(0))]
+    # October's draft: launch10 lasts three months; nobody else is taxed or discounted.
     assert q(
-        home, "select count(*) from marts.fct_invoices where tax <> 0 and customer_id <> 'c_tax'"
-    ) == [(0,)]
+        home,
+        "select customer_id, discounts < 0, tax > 0 from marts.fct_invoices "
+        "where discounts <> 0 or tax <> 0 order by 1, period_start",
+    ) == [("c_tax", True, True), ("c_tax", True, True)]
 
 
 def test_invoices_issued_before_taxes_read_as_untaxed(worked, tmp_path):
@@ -689,36 +710,19 @@ def test_invoices_issued_before_taxes_read_as_untaxed(worked, tmp_path):
     invoices, no `tax_rate` on their lines, nothing of tax on its credits): the next run reads
     them as untaxed and changes nothing else."""
     home = Built(worked.home, {}).copy(tmp_path).home
-    c_tax = pl.col("customer_id") == "c_tax"
-    for table, column in (("invoices", "tax"), ("invoice_lines", "tax_rate")):
-        for path in (home.lake_issued / table).glob("*.parquet"):
-            old = pl.read_parquet(path).drop(column)
-            if table == "invoices":  # c_tax as that release issued it: credits pay 297.10, no more
-                old = old.with_columns(
-                    pl.when(c_tax)
-                    .then(0)
-                    .otherwise(pl.col("total"))
-                    .cast(old["total"].dtype)
-                    .alias("total"),
-                    pl.when(c_tax)
-                    .then(pl.col("subtotal"))
-                    .otherwise(pl.col("credits_applied"))
-                    .alias("credits_applied"),
-                )
-            old.write_parquet(path)
-    for path in (home.lake_issued / "credit_consumption").glob("period=*.parquet"):
-        consumption = pl.read_parquet(path).drop("tax_money", "deferred_to_tax")
-        money, credits = consumption["money"].dtype, consumption["credits"].dtype
-        consumption.with_columns(
-            pl.when(c_tax)
-            .then(pl.lit("297.10").cast(money))
-            .otherwise(pl.col("money"))
-            .alias("money"),
-            pl.when(c_tax)
-            .then(pl.lit("29710").cast(credits))
-            .otherwise(pl.col("credits"))
-            .alias("credits"),
-        ).write_parquet(path)
+    # That release had no taxes, coupons or frozen items: the customer who has them is left
+    # out of the issued store (its September reads as a draft), the rest loses the columns.
+    (home.lake_issued / "invoice_items" / "period=2026-09.parquet").unlink()
+    drops = {
+        "invoices": ["tax", "credit_note_number", "customer_billing_address", "customer_tax_id"],
+        "invoice_lines": ["tax_rate", "coupon_id"],
+        "credit_consumption": ["tax_money", "deferred_to_tax"],
+    }
+    for table, columns in drops.items():
+        path = home.lake_issued / table / "period=2026-09.parquet"
+        pl.read_parquet(path).filter(pl.col("customer_id") != "c_tax").drop(columns).write_parquet(
+            path
+        )
     figures = (
         "select invoice_id, subtotal, credits_applied, total from marts.fct_invoices "
         "where customer_id <> 'c_tax' order by 1"

@@ -224,18 +224,25 @@ plans:
       - {charge_id: calls, metric: api_calls, aggregation: sum, model: per_unit,
          unit_price: "0.5"}
 
-  - plan_id: taxed                  # the customer's tax rate, a charge exempt, credits pay tax
-    version: 1
+  - plan_id: taxed                  # the pricing contract's invoice: a coupon, the customer's
+    version: 1                       # tax rate, a charge exempt, credits paying tax
     effective_from: 2026-01-01
     currency: USD
-    base_fee: "44.10"
+    base_fee: "49.00"
     credit_rate: "0.01"
+    maximum_commitment: "500"
     charges:
       - {charge_id: tax_calls, metric: tax_calls, model: per_unit, unit_price: "1.00"}
-      - {charge_id: tax_gpu, metric: tax_gpu, model: per_unit, unit_price: "1.00"}
+      - {charge_id: tax_gpu, metric: tax_gpu, model: per_unit, unit_price: "1.00",
+         minimum: "20.00"}
       - {charge_id: training, metric: training_hours, model: per_unit, unit_price: "1.00",
          tax_rate: "0"}
+
+coupons:
+  - {coupon_id: launch10, kind: percentage, percent: "0.10", duration_months: 3}
 """
+# Who redeemed which coupon (coupon_redemptions.csv).
+REDEMPTIONS = [("r_launch", "c_tax", "launch10", "2026-09-03")]
 
 CUSTOMERS = {
     "c_unit": "USD",
@@ -299,7 +306,7 @@ GRANTS = [
     # credits_applied 20.20, total 0. Revenue: cr_vip 2.00 (all it cost); cr_buy at
     # 24.00 / 3000 = 0.008 per credit: 820 * 0.008 = 6.56. Promotional discount 10.00.
     ("cr_buy", "c_cred", "2026-08-01", "3000", "purchased", "24.00", "", ""),
-    # c_tax, September: 297.10 + tax 57.42 = 354.52 due; ct_promo's 30,000 credits pay 300.00,
+    # c_tax, September: 296.10 + tax 57.42 = 353.52 due; ct_promo's 30,000 credits pay 300.00,
     # the subtotal first and 2.90 of the tax: total 54.52.
     ("ct_promo", "c_tax", "2026-08-01", "30000", "promotional", "0", "", ""),
     ("cr_old", "c_cred", "2026-08-01", "400", "promotional", "0", "2026-09-30", "50"),
@@ -449,8 +456,8 @@ EVENTS = [
     ("ru2", "2026-09-08T00:00:00Z", "c_groups", "regional_units", "12", "", '{"region": "us"}'),
     # c_tax (20 %, the spec's invoice): base fee 44.10 -> 8.82, tax_calls 225.00 -> 45.00,
     #   tax_gpu 18.00 -> 3.60, training 10.00 exempt (the charge's rate 0): tax 57.42
-    ("tx1", "2026-09-05T00:00:00Z", "c_tax", "tax_calls", "225", "", ""),
-    ("tx2", "2026-09-06T00:00:00Z", "c_tax", "tax_gpu", "18", "", ""),
+    ("tx1", "2026-09-05T00:00:00Z", "c_tax", "tax_calls", "250", "", ""),
+    ("tx2", "2026-09-06T00:00:00Z", "c_tax", "tax_gpu", "15", "", ""),
     ("tx3", "2026-09-07T00:00:00Z", "c_tax", "training_hours", "10", "", ""),
 ]
 
@@ -532,10 +539,13 @@ EXPECTED_LINES = {
         ("usage", "regional", '{"region":"us"}'): D("14.00"),
     },
     "c_tax": {
-        ("base_fee", None): D("44.10"),
-        ("usage", "tax_calls"): D("225.00"),
-        ("usage", "tax_gpu"): D("18.00"),
+        ("base_fee", None): D("49.00"),
+        ("usage", "tax_calls"): D("250.00"),
+        ("usage", "tax_gpu"): D("15.00"),
+        ("minimum_true_up", "tax_gpu"): D("5.00"),
         ("usage", "training"): D("10.00"),
+        # launch10: 10 % of 329.00, shared 4.90 / 25.00 / 2.00 / 1.00
+        ("discount", None): D("-32.90"),
     },
     "c_breadth": {
         ("usage", "payouts"): D("591.00"),
@@ -594,6 +604,11 @@ def write_home(home: Home) -> None:
     ref = home.landing_reference
     ref.mkdir(parents=True, exist_ok=True)
     (ref / "seller.yaml").write_text(SELLER, encoding="utf-8")
+    write_csv(
+        ref / "coupon_redemptions.csv",
+        ["redemption_id", "customer_id", "coupon_id", "redeemed_on"],
+        REDEMPTIONS,
+    )
     write_csv(
         ref / "customers.csv",
         ["customer_id", "name", "currency", "created_at", "tax_rate", "billing_address", "tax_id"],

@@ -101,6 +101,7 @@ def line(customer, month, currency, kind, charge, plan, quantity, amount) -> dic
         "plan_id": plan,
         "plan_version": 1,
         "tax_rate": D(0),
+        "coupon_id": None,
     }
 
 

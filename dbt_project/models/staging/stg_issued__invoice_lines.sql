@@ -13,7 +13,8 @@ select
     plan_id,
     cast(plan_version as integer) as plan_version,
     -- the tax rate of the line's item when it was issued; lines issued before taxes had none
-    cast(coalesce(tax_rate, 0) as decimal(38, 12)) as tax_rate
+    cast(coalesce(tax_rate, 0) as decimal(38, 12)) as tax_rate,
+    coupon_id
 from {{ source('issued', 'invoice_lines') }}
 -- A month is issued when its invoices file is written (the close's commit): parts of a close
 -- that crashed before it are not part of any issued invoice, whatever is left on disk.

@@ -19,7 +19,12 @@ from warehouse.findings import audit_findings
 from warehouse.reading import reading
 
 # The issued store's assets: what month close writes.
-ISSUED = ("issued_invoices", "issued_invoice_lines", "issued_credit_consumption")
+ISSUED = (
+    "issued_invoices",
+    "issued_invoice_lines",
+    "issued_invoice_items",
+    "issued_credit_consumption",
+)
 
 
 def issue_invoices(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -37,6 +42,12 @@ def issue_invoices(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
                 group_name="billing",
                 deps=["int_invoice_lines_rated"],
                 description="Lines of issued invoices, frozen with them.",
+            ),
+            dg.AssetSpec(
+                "issued_invoice_items",
+                group_name="billing",
+                deps=["int_invoice_lines_rated"],
+                description="Issued invoices as items, after their coupons and with their taxes, frozen with them.",
             ),
             dg.AssetSpec(
                 "issued_credit_consumption",
@@ -70,6 +81,11 @@ def _issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
             "select * from intermediate.int_invoice_lines where period_start = :month",
             month=month,
         )
+        items = warehouse.frame(
+            "select * from intermediate.int_invoice_items where period_start = :month "
+            "and invoice_status = 'draft'",
+            month=month,
+        )
     result = issue_month(
         home,
         month,
@@ -77,6 +93,7 @@ def _issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
         lines,
         now=dt.datetime.now(dt.UTC),
         payment_terms_days=settings.payment_terms_days,
+        items=items,
     )
     # From the committed store; a document already written is never rewritten.
     documents = write_documents(home, month)
@@ -98,6 +115,7 @@ def _issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
         },
     )
     yield dg.MaterializeResult(asset_key="issued_invoice_lines", metadata={"lines": lines.height})
+    yield dg.MaterializeResult(asset_key="issued_invoice_items", metadata={"items": items.height})
     yield dg.MaterializeResult(
         asset_key="issued_credit_consumption",
         metadata={"credits_applied": str(result.credits_applied)},

@@ -6,20 +6,12 @@ import polars as pl
 from lake.ingest import ingest_landing
 from lake.price_book import write_price_book
 from lake.reference import write_reference
-from lake.schemas import REFERENCE_SCHEMAS
+from lake.schemas import PRICE_BOOK_SCHEMAS, REFERENCE_SCHEMAS
 from orchestration.memory import describe, own_peak_gib, reset_own_peak
 from orchestration.settings import TallySettings
 from transforms.validation import REASONS
 
-PRICE_BOOK_TABLES = (
-    "plans",
-    "charges",
-    "charge_tiers",
-    "charge_group_prices",
-    "charge_group_matches",
-    "charge_status_filters",
-    "charge_property_filters",
-)
+PRICE_BOOK_TABLES = tuple(PRICE_BOOK_SCHEMAS)
 REFERENCE_TABLES = (*REFERENCE_SCHEMAS, "currencies")
 USAGE_TABLES = ("usage_events", "quarantined_events", "ingested_files", "batch_days")
 
@@ -42,7 +34,12 @@ def price_book(context: dg.AssetExecutionContext, settings: TallySettings):
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(t, group_name="reference", deps=["plans"], description=f"Reference table {t}.")
+        dg.AssetSpec(
+            t,
+            group_name="reference",
+            deps=["plans", "coupons"],
+            description=f"Reference table {t}.",
+        )
         for t in REFERENCE_TABLES
     ],
     name="reference_data",

@@ -15,17 +15,23 @@ issued_invoices as (select * from {{ ref('stg_issued__invoices') }}),
 -- Adjustment lines are what later invoices carried, not part of the invoice adjusted.
 issued_lines as (select * from {{ ref('stg_issued__invoice_lines') }}),
 recomputed_lines as (select * from {{ ref('int_invoice_lines_rated') }}),
+recomputed_discounts as (select * from {{ ref('int_invoice_discount_lines') }}),
 
 -- Both sides summed by one query, so they are summed alike.
 both_sides as (
     select 'issued' as side, invoice_id, customer_id, period_start, charge_id, line_type,
-        group_key, quantity, amount, plan_id, plan_version, tax_rate
+        group_key, quantity, amount, plan_id, plan_version, tax_rate, coupon_id
     from issued_lines
     where line_type <> 'adjustment'
     union all
     select 'recomputed' as side, invoice_id, customer_id, period_start, charge_id, line_type,
-        group_key, quantity, amount, plan_id, plan_version, tax_rate
+        group_key, quantity, amount, plan_id, plan_version, tax_rate, cast(null as string) as coupon_id
     from recomputed_lines
+    where invoice_id in (select invoice_id from issued_invoices)
+    union all
+    select 'recomputed' as side, invoice_id, customer_id, period_start, charge_id, line_type,
+        group_key, quantity, amount, plan_id, plan_version, tax_rate, coupon_id
+    from recomputed_discounts
     where invoice_id in (select invoice_id from issued_invoices)
 ),
 
@@ -35,7 +41,9 @@ totals as (
         invoice_id,
         customer_id,
         period_start,
-        coalesce(charge_id, line_type) as charge_id,
+        -- a discount's key is its coupon's (two redemptions of one coupon are one)
+        coalesce(charge_id, case when line_type = 'discount' then 'discount:' || coupon_id end, line_type)
+            as charge_id,
         line_type,
         coalesce(group_key, '') as group_id,
         sum(quantity) as quantity,
@@ -103,16 +111,29 @@ reasons as (
         and i.charge_id = r.charge_id
 ),
 
+-- A discount moves with what it was taken from: its reason is the invoice's.
+invoice_reasons as (
+    select
+        invoice_id,
+        max(case when quantity_changed then 1 else 0 end) = 1 as quantity_changed,
+        max(case when pricing_changed then 1 else 0 end) = 1 as pricing_changed
+    from reasons
+    group by 1
+),
+
 keyed as (
     select
         c.*,
         {{ adjustment_key('c.invoice_id', 'c.charge_id', 'c.line_type', "nullif(c.group_id, '')") }} as adjustment_key,
-        coalesce(q.quantity_changed, false) as quantity_changed,
-        coalesce(q.pricing_changed, false) as pricing_changed
+        coalesce(case when c.line_type = 'discount' then v.quantity_changed else q.quantity_changed end, false)
+            as quantity_changed,
+        coalesce(case when c.line_type = 'discount' then v.pricing_changed else q.pricing_changed end, false)
+            as pricing_changed
     from compared as c
     left join reasons as q
         on c.invoice_id = q.invoice_id
         and c.charge_id = q.charge_id
+    left join invoice_reasons as v on c.invoice_id = v.invoice_id
 ),
 
 -- What later issued invoices already carried of each adjustment (see int_adjustment_lines).

@@ -15,6 +15,8 @@ with
 
 lines as (select * from {{ ref('int_invoice_lines_current') }}),
 currencies as (select * from {{ ref('stg_reference__currencies') }}),
+discount_shares as (select * from {{ ref('int_invoice_discount_shares') }}),
+issued_items as (select * from {{ ref('stg_issued__invoice_items') }}),
 
 itemized as (
     select
@@ -26,18 +28,8 @@ itemized as (
         l.invoice_status,
         l.amount,
         l.tax_rate,
-        case
-            when l.line_type = 'base_fee' then 0
-            when l.line_type = 'adjustment' then 3
-            when l.charge_id is null then 2
-            else 1
-        end as item_kind,
-        case
-            when l.line_type = 'base_fee' then 'base_fee'
-            when l.line_type = 'adjustment' then 'adjustment:' || l.charge_id
-            when l.charge_id is null then 'commitment'
-            else 'charge:' || l.charge_id
-        end as item,
+        {{ item_kind('l.line_type', 'l.charge_id') }} as item_kind,
+        {{ item_name('l.line_type', 'l.charge_id') }} as item,
         case
             when l.line_type = 'spend_cap' and l.charge_id is null then 'plan_cap'
             when l.line_type = 'adjustment' and l.amount < 0 then 'credit_note'
@@ -45,6 +37,10 @@ itemized as (
         end as line_role
     from lines as l
     inner join currencies as c on l.currency = c.currency
+    -- a discount is in its items' amounts (int_invoice_discount_shares); an issued invoice
+    -- frozen with its items is read as issued (issued_items)
+    where l.line_type <> 'discount'
+        and l.invoice_id not in (select invoice_id from issued_items)
 ),
 
 items as (
@@ -130,7 +126,14 @@ to_allocate as (
 
 shares as (
     select invoice_id, item, sum(share) as share
-    from allocated
+    from (
+        select invoice_id, item, share from allocated
+        union all
+        -- the coupons of a draft (an issued invoice has its discounts in its frozen items)
+        select d.invoice_id, d.item, d.share
+        from discount_shares as d
+        where d.invoice_id in (select invoice_id from itemized where invoice_status = 'draft')
+    ) as s
     group by 1, 2
 ),
 
@@ -179,6 +182,20 @@ final as (
         currency,
         invoice_status
     from taxed
+    union all
+    select
+        invoice_id,
+        customer_id,
+        period_start,
+        item,
+        item_order,
+        amount,
+        tax_rate,
+        tax,
+        cast(amount + tax as {{ money_type() }}) as due,
+        currency,
+        'issued' as invoice_status
+    from issued_items
 )
 
 select * from final

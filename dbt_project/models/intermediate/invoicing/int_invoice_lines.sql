@@ -1,14 +1,16 @@
--- Every line of every computed invoice: rated lines plus the adjustments carried onto it.
+-- Every line of every computed invoice: rated lines, the adjustments carried onto it, and the
+-- discounts of its coupons.
 with
 
 rated as (select * from {{ ref('int_invoice_lines_rated') }}),
 adjustments as (select * from {{ ref('int_adjustment_lines') }}),
+discounts as (select * from {{ ref('int_invoice_discount_lines') }}),
 
 final as (
     select
         invoice_id, invoice_line_id, customer_id, period_start, period_end, segment_id,
         plan_id, plan_version, line_type, charge_id, group_key, quantity, amount, projected_amount, currency,
-        tax_rate
+        tax_rate, cast(null as string) as coupon_id
     from rated
     -- A commitment only the projection reaches is not on the invoice (its projected amount
     -- still counts in projected_subtotal, int_invoices_computed).
@@ -17,8 +19,14 @@ final as (
     select
         invoice_id, invoice_line_id, customer_id, period_start, period_end, segment_id,
         plan_id, plan_version, line_type, charge_id, group_key, quantity, amount, projected_amount, currency,
-        tax_rate
+        tax_rate, cast(null as string) as coupon_id
     from adjustments
+    union all
+    select
+        invoice_id, invoice_line_id, customer_id, period_start, period_end, segment_id,
+        plan_id, plan_version, line_type, charge_id, group_key, quantity, amount, projected_amount, currency,
+        tax_rate, coupon_id
+    from discounts
 )
 
 select * from final

@@ -7,6 +7,14 @@ issued as (select * from {{ ref('stg_issued__invoices') }}),
 computed as (select * from {{ ref('int_invoices_with_adjustments') }}),
 draft_credits as (select * from {{ ref('int_draft_credits') }}),
 customers as (select * from {{ ref('stg_reference__customers') }}),
+issued_lines as (select * from {{ ref('stg_issued__invoice_lines') }}),
+
+issued_discounts as (
+    select invoice_id, sum(amount) as discounts
+    from issued_lines
+    where line_type = 'discount'
+    group by 1
+),
 
 -- Credits are applied when a period closes; a draft shows what close would apply now.
 drafts as (
@@ -19,6 +27,7 @@ drafts as (
         c.period_start,
         c.period_end,
         c.currency,
+        c.discounts,
         c.subtotal,
         c.tax,
         cast(coalesce(d.credits_applied, 0) as {{ money_type() }}) as credits_applied,
@@ -38,11 +47,14 @@ drafts as (
 
 final as (
     select
-        invoice_id, invoice_number, credit_note_number, customer_id, customer_name, period_start, period_end,
-        currency, subtotal, tax, credits_applied,
-        cast(greatest(credits_applied - greatest(subtotal, 0), 0) as {{ money_type() }}) as credits_applied_to_tax,
-        total, 'issued' as status, issued_at, due_date
-    from issued
+        i.invoice_id, i.invoice_number, i.credit_note_number, i.customer_id, i.customer_name,
+        i.period_start, i.period_end, i.currency,
+        cast(coalesce(d.discounts, 0) as {{ money_type() }}) as discounts,
+        i.subtotal, i.tax, i.credits_applied,
+        cast(greatest(i.credits_applied - greatest(i.subtotal, 0), 0) as {{ money_type() }}) as credits_applied_to_tax,
+        i.total, 'issued' as status, i.issued_at, i.due_date
+    from issued as i
+    left join issued_discounts as d on i.invoice_id = d.invoice_id
     union all
     select * from drafts
 )

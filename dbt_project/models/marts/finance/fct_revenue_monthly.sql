@@ -3,6 +3,8 @@
 --   billed_revenue        cash-billed revenue of issued invoices of the month: what the
 --                         customer pays for the service, total - tax + the credits that paid
 --                         tax (credits pay the subtotal first); tax is never revenue
+--   discounts             the coupons of issued invoices of the month (0 or negative):
+--                         contra-revenue, already out of billed_revenue
 --   tax_billed            the tax of issued invoices of the month
 --   credits_applied_to_tax  the part of credits applied that paid tax
 --   credit_revenue        purchased credits consumed, at their cost basis
@@ -28,23 +30,23 @@ activity as (
         cast(total - tax + credits_applied_to_tax as {{ money_type() }}) as billed,
         {{ zero }} as purchased, {{ zero }} as credit_revenue, {{ zero }} as breakage,
         {{ zero }} as discount, tax, credits_applied_to_tax as credits_to_tax,
-        {{ zero }} as to_tax_deferred, {{ zero }} as to_tax_promotional
+        {{ zero }} as to_tax_deferred, {{ zero }} as to_tax_promotional, discounts
     from invoices
     union all
     select customer_id, {{ month_start('granted_at') }}, {{ zero }}, purchase_amount,
-        {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}
+        {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}
     from grants
     where kind = 'purchased'
     union all
     select customer_id, {{ month_start('entry_date') }}, {{ zero }}, {{ zero }}, revenue,
         {{ zero }}, case when kind = 'promotional' then money - tax_money else {{ zero }} end,
         {{ zero }}, {{ zero }}, deferred_to_tax,
-        case when kind = 'promotional' then tax_money else {{ zero }} end
+        case when kind = 'promotional' then tax_money else {{ zero }} end, {{ zero }}
     from ledger
     where entry_type = 'consumption'
     union all
     select customer_id, {{ month_start('entry_date') }}, {{ zero }}, {{ zero }}, {{ zero }},
-        revenue, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}
+        revenue, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}
     from ledger
     where entry_type = 'expiry'
 ),
@@ -59,6 +61,7 @@ monthly as (
         cast(sum(discount) as {{ money_type() }}) as promotional_discount,
         cast(sum(purchased) as {{ money_type() }}) as purchases,
         cast(sum(tax) as {{ money_type() }}) as tax_billed,
+        cast(sum(discounts) as {{ money_type() }}) as discounts,
         cast(sum(credits_to_tax) as {{ money_type() }}) as credits_applied_to_tax,
         cast(sum(to_tax_deferred) as {{ money_type() }}) as deferred_to_tax,
         cast(sum(to_tax_promotional) as {{ money_type() }}) as promotional_tax,
@@ -89,7 +92,8 @@ final as (
         tax_billed,
         credits_applied_to_tax,
         deferred_to_tax,
-        promotional_tax
+        promotional_tax,
+        discounts
     from monthly as m
     inner join customers as c on m.customer_id = c.customer_id
 )

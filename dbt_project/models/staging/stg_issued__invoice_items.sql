@@ -1,0 +1,15 @@
+-- Items of issued invoices (after their coupons, with their taxes), frozen at month close.
+-- Months issued before items were frozen have none: their items are made from their lines.
+select
+    invoice_id,
+    customer_id,
+    period_start,
+    item,
+    cast(item_order as integer) as item_order,
+    cast(amount as {{ money_type() }}) as amount,
+    cast(tax_rate as decimal(38, 12)) as tax_rate,
+    cast(tax as {{ money_type() }}) as tax,
+    currency
+from {{ source('issued', 'invoice_items') }}
+-- A month is issued when its invoices file is written (the close's commit).
+where period_start in (select period_start from {{ source('issued', 'invoices') }})
