@@ -248,7 +248,11 @@ def read_period(
         for table in ("invoices", "invoice_lines", "credit_consumption")
     )
     items_file = _period_file(home, "invoice_items", month)
-    items = pl.read_parquet(items_file) if items_file.exists() else pl.DataFrame(schema=ISSUED_ITEM_SCHEMA)
+    items = (
+        pl.read_parquet(items_file)
+        if items_file.exists()
+        else pl.DataFrame(schema=ISSUED_ITEM_SCHEMA)
+    )
     return invoices, lines, consumption, items
 
 
