@@ -297,6 +297,24 @@ def cmd_close(args, home: Home) -> int:
     )
 
 
+def _lake_table(path):
+    """A lake table, or None where the lake has none yet."""
+    import polars as pl
+
+    return pl.read_parquet(path) if path.exists() else None
+
+
+def _current_coupons(home: Home) -> dict:
+    """The coupons of the price book the last run wrote to the lake, by id."""
+    from transforms.coupons import coupons_from_tables
+
+    coupons = _lake_table(home.lake_pricing / "coupons.parquet")
+    targets = _lake_table(home.lake_pricing / "coupon_targets.parquet")
+    if coupons is None or targets is None:
+        return {}
+    return coupons_from_tables(coupons, targets)
+
+
 def cmd_simulate(args, home: Home) -> int:
     import polars as pl
 
@@ -334,6 +352,8 @@ def cmd_simulate(args, home: Home) -> int:
             subscriptions=pl.read_parquet(subscriptions),
             current=current_subtotals(home, args.month),
             history=events_before(home, args.month, book.recurring_metrics),
+            redemptions=_lake_table(home.lake_reference / "coupon_redemptions.parquet"),
+            current_coupons=_current_coupons(home),
         )
     except (PriceBookError, SimulationError) as exc:
         raise UsageError(str(exc)) from None

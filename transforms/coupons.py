@@ -34,6 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+import polars as pl
+
 from transforms.book_fields import PriceBookError, Where, no_unknown_keys, read_decimal, take
 from transforms.items import Item, allocate
 from transforms.money import is_currency, round_money
@@ -168,6 +170,26 @@ def _applies_to(raw, where: Where, charge_ids: set[str]) -> tuple[str, ...] | No
             raise where.at(i).error(f"{entry!r} is not base_fee, usage or charge:<charge_id>")
         targets.append(entry)
     return tuple(targets)
+
+
+def coupons_from_tables(coupons: pl.DataFrame, targets: pl.DataFrame) -> dict[str, Coupon]:
+    """The coupons of the lake's price-book tables (`coupons`, `coupon_targets`), by id."""
+    applies: dict[str, list[str]] = {}
+    for t in targets.iter_rows(named=True):
+        applies.setdefault(t["coupon_id"], []).append(t["target"])
+    return {
+        c["coupon_id"]: Coupon(
+            c["coupon_id"],
+            c["kind"],
+            percent=c["percent"],
+            amount=c["amount"],
+            currency=c["currency"],
+            duration_months=c["duration_months"],
+            applies_to=tuple(applies.get(c["coupon_id"], ())) if c["limited"] else None,
+            source_file=c["source_file"],
+        )
+        for c in coupons.iter_rows(named=True)
+    }
 
 
 def check_coupons_apart(coupons: Sequence[Coupon]) -> None:

@@ -11,8 +11,8 @@ from warehouse.reading import reading
 
 
 def current_subtotals(home: Home, month: dt.date) -> dict[str, tuple[str, Decimal]]:
-    """The month's rated subtotal per customer (currency, amount), without adjustments carried
-    in from earlier months; empty before the first run."""
+    """The month's rated subtotal per customer (currency, amount), its coupons included,
+    without adjustments carried in from earlier months; empty before the first run."""
     if not home.has_warehouse():
         return {}
     with reading(home) as warehouse:

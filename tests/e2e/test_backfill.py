@@ -143,6 +143,8 @@ def test_simulation_prints_the_difference_and_writes_nothing(backfilled, capsys)
     assert [D(x) for x in rows["c_cards"]] == [D("24.94"), D("24.94"), D(0)]
     # A line per group at the group's price: 2.40 + 3.00 + 0.02 + 3.00 + 14.00.
     assert [D(x) for x in rows["c_groups"]] == [D("22.42"), D("22.42"), D(0)]
+    # A coupon applied in order, as the warehouse applies it: 329.00 - 32.90.
+    assert [D(x) for x in rows["c_tax"]] == [D("296.10"), D("296.10"), D(0)]
 
 
 def test_simulating_recurring_charges_reads_the_months_before(backfilled, tmp_path):

@@ -237,7 +237,9 @@ plans:
          minimum: "20.00"}
       - {charge_id: training, metric: training_hours, model: per_unit, unit_price: "1.00",
          tax_rate: "0"}
-
+"""
+# Coupons in a price-book file of their own (pricing/coupons.yaml).
+COUPONS = """\
 coupons:
   - {coupon_id: launch10, kind: percentage, percent: "0.10", duration_months: 3}
 """
@@ -601,6 +603,7 @@ def write_csv(path, header, rows):
 def write_home(home: Home) -> None:
     home.pricing.mkdir(parents=True, exist_ok=True)
     (home.pricing / "plans.yaml").write_text(PRICE_BOOK, encoding="utf-8")
+    (home.pricing / "coupons.yaml").write_text(COUPONS, encoding="utf-8")
     ref = home.landing_reference
     ref.mkdir(parents=True, exist_ok=True)
     (ref / "seller.yaml").write_text(SELLER, encoding="utf-8")
