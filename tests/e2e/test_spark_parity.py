@@ -148,7 +148,7 @@ plans:
          model: graduated, tiers: [{up_to: 10, unit_price: "0.30"}, {up_to: null, unit_price: "0.20"}]}
 coupons:
   - {coupon_id: usage15, kind: percentage, percent: "0.15", applies_to: [usage]}
-  - {coupon_id: tokens10, kind: percentage, percent: "0.10", applies_to: ["charge:tokens"]}
+  - {coupon_id: tokens10, kind: percentage, percent: "0.10", applies_to: ["charge:tokens_kept"]}
   - {coupon_id: off5, kind: amount, amount: "5.00", currency: USD, duration_months: 1}
 """
 # Events of the breadth_b customer across the months: members added and removed
@@ -225,12 +225,12 @@ def _with_breadth(home: Home) -> None:
         pl.col("subscription_id").replace_strict(moved, default=pl.col("plan_id")).alias("plan_id")
     )
     subscriptions.write_csv(path)
-    # Coupons: the breadth_a customer's two (the charge-limited one first) from September on;
-    # the breadth_b customer's amount coupon for October only.
+    # Coupons: the breadth_a customer's from September on (on what its plan's cap leaves); the
+    # breadth_b customer's two in October, the charge-limited one first, then the amount.
     (home.landing_reference / "coupon_redemptions.csv").write_text(
         "redemption_id,customer_id,coupon_id,redeemed_on\n"
-        f"r1,{customer},usage15,2026-09-05\nr2,{customer},tokens10,2026-09-20\n"
-        f"r3,{member},off5,2026-10-02\n",
+        f"r1,{customer},usage15,2026-09-05\nr2,{member},off5,2026-10-01\n"
+        f"r3,{member},tokens10,2026-10-02\n",
         encoding="utf-8",
     )
     # Taxes: breadth_a's plan rate (card_fees exempt), and the breadth_b customer's own rate.
