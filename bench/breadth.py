@@ -9,8 +9,9 @@ run interleaved, twice, so that a noisy neighbour hits both alike.
     .venv/bin/python bench/breadth.py                      # nightly (60 days of 300,000)
     .venv/bin/python bench/breadth.py --first-load-events 30000000 --skip-nightly
 
-Targets (issue "pricing breadth, part A"): the nightly within 1.25x of today's, the 30M first
-load within 1.1x.
+Targets (issues "pricing breadth, part A" and "part B"): the nightly within 1.25x of today's,
+the 30M first load within 1.1x. `--part-b` adds coupons (a charge's, usage's and an amount,
+redeemed by every moved customer) and taxes (a plan's rate, a charge exempt, a customer's rate).
 """
 
 from __future__ import annotations
@@ -81,6 +82,14 @@ plans:
          unit_price: "0.01"}
 """
 PLANS = ("every_kind_a", "every_kind_b")
+# Pricing breadth part B (`--part-b`): coupons of every kind in their own price-book file, and
+# taxes (every_kind_a's rate, a charge exempt, every_kind_b's customers at their own rate).
+PART_B = """\
+coupons:
+  - {coupon_id: calls_off, kind: percentage, percent: "0.10", applies_to: ["charge:calls_hourly"]}
+  - {coupon_id: usage_off, kind: percentage, percent: "0.05", applies_to: [usage], duration_months: 2}
+  - {coupon_id: welcome, kind: amount, amount: "25.00", currency: USD, duration_months: 1}
+"""
 
 
 def moved_customers(home: Home) -> dict[str, str]:
@@ -129,9 +138,44 @@ def add_attached_changes(world: Home, moved: dict[str, str]) -> None:
         frame.write_csv(folder / "attached.csv")
 
 
-def every_kind(home: Home, moved: dict[str, str]) -> None:
-    """The breadth home: the every-kind plans beside the demo's, the moved customers on them."""
-    (home.pricing / "every_kind.yaml").write_text(EVERY_KIND)
+def every_kind(home: Home, moved: dict[str, str], part_b: bool = False) -> None:
+    """The breadth home: the every-kind plans beside the demo's, the moved customers on them;
+    with `part_b`, their coupons (three redeemed by each moved customer) and taxes too."""
+    book = EVERY_KIND
+    if part_b:
+        book = book.replace(
+            '    minimum_commitment: "50"\n',
+            '    minimum_commitment: "50"\n    tax_rate: "0.2"\n',
+            1,
+        )
+        book = book.replace(
+            'unit_price: "0.000001", minimum: "1.00"}',
+            'unit_price: "0.000001", minimum: "1.00", tax_rate: "0"}',
+            1,
+        )
+        (home.pricing / "coupons.yaml").write_text(PART_B)
+        start = min(
+            pl.read_csv(home.landing_reference / "subscriptions.csv", infer_schema=False)[
+                "started_at"
+            ]
+        )
+        rows = [
+            (f"r_{c}_{k}", c, k, start[:10])
+            for c in sorted(moved)
+            for k in ("calls_off", "usage_off", "welcome")
+        ]
+        pl.DataFrame(
+            rows, schema=["redemption_id", "customer_id", "coupon_id", "redeemed_on"], orient="row"
+        ).write_csv(home.landing_reference / "coupon_redemptions.csv")
+        customers = home.landing_reference / "customers.csv"
+        b_side = sorted(c for c, plan in moved.items() if plan == "every_kind_b")
+        pl.read_csv(customers, infer_schema=False).with_columns(
+            pl.when(pl.col("customer_id").is_in(b_side))
+            .then(pl.lit("0.19"))
+            .otherwise(None)
+            .alias("tax_rate")
+        ).write_csv(customers)
+    (home.pricing / "every_kind.yaml").write_text(book)
     path = home.landing_reference / "subscriptions.csv"
     subs = pl.read_csv(path, infer_schema=False)
     subs.with_columns(
@@ -140,7 +184,8 @@ def every_kind(home: Home, moved: dict[str, str]) -> None:
 
 
 def billed_kinds(home: Home) -> str:
-    """The every-kind charges that billed something, to show the comparison is not empty."""
+    """The every-kind charges that billed something, and how many discount lines and taxed
+    invoices there are: the comparison is not empty."""
     from warehouse.reading import reading
 
     charges = {c["charge_id"] for p in yaml.safe_load(EVERY_KIND)["plans"] for c in p["charges"]}
@@ -149,7 +194,12 @@ def billed_kinds(home: Home) -> str:
             "select distinct charge_id from marts.fct_invoice_lines "
             "where line_type = 'usage' and amount > 0"
         )
-    return ", ".join(sorted(c for (c,) in rows if c in charges)) or "none"
+        [(discounts, taxed)] = warehouse.rows(
+            "select (select count(*) from marts.fct_invoice_lines where line_type = 'discount'), "
+            "(select count(*) from marts.fct_invoices where tax > 0)"
+        )
+    billed = ", ".join(sorted(c for (c,) in rows if c in charges)) or "none"
+    return f"{billed}; {discounts} discount lines, {taxed} taxed invoices"
 
 
 def nightly_pair(args, root: Path) -> list[tuple[str, str, float, float]]:
@@ -173,7 +223,7 @@ def nightly_pair(args, root: Path) -> list[tuple[str, str, float, float]]:
         home = Home.at(root / kind)
         deliver(world, home, [f for d in days[:-1] for f in d])
         if kind == "breadth":
-            every_kind(home, moved)
+            every_kind(home, moved, args.part_b)
         homes[kind] = home
     for kind, home in homes.items():
         day = str(last - dt.timedelta(days=1))
@@ -216,7 +266,7 @@ def first_load_pair(args, root: Path) -> list[tuple[str, str, float, float]]:
             shutil.copytree(world.root / "landing", home.root / "landing")
             shutil.copytree(world.root / "pricing", home.root / "pricing")
             if kind == "breadth":
-                every_kind(home, moved)
+                every_kind(home, moved, args.part_b)
             m = run_tally("run", "--home", str(home.root), "--from", str(start), "--to", str(end))
             out.append((f"first load, run {rep}", kind, m.seconds, m.peak_gib))
             print(out[-1], flush=True)
@@ -233,6 +283,9 @@ def main() -> int:
     parser.add_argument("--first-load-events", type=int, default=0, help="0: no first load")
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument(
+        "--part-b", action="store_true", help="add coupons and taxes (pricing breadth, part B)"
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="tally-bench-breadth-"))
     rows = []
