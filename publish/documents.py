@@ -13,9 +13,8 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 
 import polars as pl
 
@@ -24,29 +23,25 @@ from lake.issued import read_period
 from lake.records import write_text_atomically
 from lake.reference import read_seller
 from publish.pages import render, to_json
+from publish.price_text import (
+    CHARGE_COMMITMENTS,
+    FEES,
+    correction_text,
+    coupon_terms,
+    group_text,
+    plain,
+    prorated,
+    tier_breakdown,
+    usage_pricing,
+)
 from transforms.items import InvoiceLine, invoice_items
 from transforms.money import (
-    MoneyError,
     amount_text,
-    format_money,
-    format_quantity,
     money_text,
-    plain_quantity,
 )
 from transforms.seller import Seller
 from transforms.units import MONEY_MODELS, charge_unit, readable
 
-# Lines priced per month and prorated by days subscribed: (their text, the plan's field).
-FEES = {
-    "base_fee": ("base fee", "base_fee"),
-    "minimum_true_up": ("minimum commitment true-up", "minimum_commitment"),
-    "spend_cap": ("spend cap", "maximum_commitment"),
-}
-# What a charge's own commitment lines say, and the price-book field they come from.
-CHARGE_COMMITMENTS = {
-    "minimum_true_up": ("minimum spend true-up", "minimum"),
-    "spend_cap": ("spend cap", "maximum"),
-}
 # The order lines are printed in: the plan's fee, usage (each charge with its commitments),
 # the plan's minimum and cap, corrections.
 LINE_ORDER = {
@@ -205,7 +200,7 @@ def invoice_document(
         "total": money(invoice["total"]),
         "amount_due": money(invoice["total"]),
         "credits": [
-            {"grant_id": c["grant_id"], "credits": _plain(c["credits"]), "money": money(c["money"])}
+            {"grant_id": c["grant_id"], "credits": plain(c["credits"]), "money": money(c["money"])}
             for c in credits
         ],
     }
@@ -268,11 +263,6 @@ def _order(line: dict) -> int:
     return LINE_ORDER.get(line["line_type"], 9)
 
 
-def _plain(quantity: Decimal | None) -> str | None:
-    """A quantity as exact text without trailing zeros (`30`, `1.5`)."""
-    return None if quantity is None else plain_quantity(quantity)
-
-
 def _line(line: dict, pricing: Pricing, period_start: dt.date) -> dict:
     kind = line["line_type"]
     plan = pricing.plans.get((line["plan_id"], line["plan_version"]), {})
@@ -282,7 +272,7 @@ def _line(line: dict, pricing: Pricing, period_start: dt.date) -> dict:
         "line_type": kind,
         "charge_id": line["charge_id"],
         "description": "",
-        "quantity": _plain(line["quantity"]),
+        "quantity": plain(line["quantity"]),
         "unit": None,
         "pricing": None,
         "tiers": [],
@@ -296,14 +286,14 @@ def _line(line: dict, pricing: Pricing, period_start: dt.date) -> dict:
         out |= {
             "description": f"{charge['description'] or readable(charge['charge_id'])}, {what}",
             "unit": "days",
-            "pricing": _prorated(charge.get(field), currency, line["quantity"], days),
+            "pricing": prorated(charge.get(field), currency, line["quantity"], days),
         }
     elif kind in FEES:
         what, field = FEES[kind]
         out |= {
             "description": f"{plan_name} plan, {what}",
             "unit": "days",
-            "pricing": _prorated(plan.get(field), currency, line["quantity"], days),
+            "pricing": prorated(plan.get(field), currency, line["quantity"], days),
         }
     elif kind == "adjustment":
         out |= {"description": correction_text(line["charge_id"] or ""), "quantity": None}
@@ -313,7 +303,7 @@ def _line(line: dict, pricing: Pricing, period_start: dt.date) -> dict:
             "description": f"Coupon {line.get('coupon_id')}",
             "coupon_id": line.get("coupon_id"),
             "quantity": None,
-            "pricing": _coupon_terms(
+            "pricing": coupon_terms(
                 coupon, pricing.coupon_targets.get(line.get("coupon_id") or "", [])
             ),
         }
@@ -332,197 +322,11 @@ def _line(line: dict, pricing: Pricing, period_start: dt.date) -> dict:
                 unique_property=charge["unique_property"],
                 currency=currency,
             ),
-            "pricing": _usage_pricing(charge, currency),
-            "tiers": list(_tier_breakdown(charge, pricing, line["quantity"], currency)),
+            "pricing": usage_pricing(charge, currency),
+            "tiers": list(tier_breakdown(charge, pricing.tiers, line["quantity"], currency)),
         }
         if charge["model"] in MONEY_MODELS and line["quantity"] is not None:
             out["quantity"] = amount_text(line["quantity"], currency)  # money: its minor units
     else:
         out["description"] = readable(line["charge_id"] or kind)
     return out
-
-
-def _coupon_terms(coupon: dict, targets: list[str]) -> str | None:
-    """What a coupon takes off (`10 % off usage`, `50.00 USD off`), as the price book says."""
-    if not coupon:
-        return None
-    if coupon["kind"] == "percentage":
-        off = f"{format(coupon['percent'] * 100, 'f').rstrip('0').rstrip('.')} % off"
-    else:
-        off = f"{money_text(coupon['amount'], coupon['currency'])} {coupon['currency']} off"
-    what = ", ".join(
-        readable(t.removeprefix("charge:")) if t.startswith("charge:") else t.replace("_", " ")
-        for t in targets
-    )
-    return f"{off} {what}" if what else off
-
-
-def _price(price: Decimal | None, currency: str) -> str:
-    """A unit price keeps its own digits (`0.0015 USD`)."""
-    return f"{format_quantity(price or Decimal(0))} {currency}"
-
-
-def _fee(fee: Decimal, currency: str) -> str:
-    """A fee is money: minor units (`49.00 USD`), unless the price book gave it more digits."""
-    try:
-        return format_money(fee, currency)
-    except MoneyError:
-        return _price(fee, currency)
-
-
-def _prorated(fee: Decimal | None, currency: str, days: Decimal | None, in_period: int) -> str:
-    if fee is None:
-        return ""
-    return f"{_fee(fee, currency)} per month, {format_quantity(days or 0)} of {in_period} days"
-
-
-def group_text(group_key: str | None) -> str:
-    """A group's values after its charge's name: ` (model: large)`, ` (model: (none), region:
-    eu)`; nothing for a line without a group."""
-    if not group_key:
-        return ""
-    values = json.loads(group_key)
-    shown = ", ".join(f"{k}: {'(none)' if v is None else v}" for k, v in values.items())
-    return f" ({shown})"
-
-
-def correction_text(key: str) -> str:
-    """What an adjustment line corrects, from its key: `INV-2026-09-c:calls` ->
-    `Correction to invoice INV-2026-09-c, Calls`; a charge's commitment line keeps its kind
-    (`...:calls:spend_cap` -> `..., Calls, spend cap`); the plan's lines say theirs
-    (`...:base_fee` -> `..., base fee`)."""
-    key, brace, group = key.partition(":{")
-    if brace:  # a grouped charge's usage: the group's values after its name
-        return correction_text(key) + group_text("{" + group)
-    parts = key.split(":")
-    if parts[-1] in FEES and (len(parts) == 2 or parts[-1] not in CHARGE_COMMITMENTS):
-        return f"Correction to invoice {':'.join(parts[:-1])}, {FEES[parts[-1]][0]}"
-    if len(parts) >= 3 and parts[-1] in CHARGE_COMMITMENTS:
-        what = f", {CHARGE_COMMITMENTS[parts[-1]][0]}"
-        parts = parts[:-1]
-    else:
-        what = ""
-    return f"Correction to invoice {':'.join(parts[:-1])}, {readable(parts[-1])}{what}"
-
-
-def _usage_pricing(charge: dict, currency: str) -> str:
-    """How a usage line is priced, in a sentence: the model, then what the measure adds (a
-    recurring scope, buckets)."""
-    text = _model_pricing(charge, currency)
-    if charge.get("bucket"):
-        text = f"each {charge['bucket']} priced on its own: {text}"
-    if charge.get("recurring"):
-        text += "; counts every earlier month too"
-    return text
-
-
-def _model_pricing(charge: dict, currency: str) -> str:
-    model = charge["model"]
-    free = charge["free_units"] or Decimal(0)
-    free_text = f", first {format_quantity(free)} free" if free else ""
-    if model == "per_unit":
-        return f"{_price(charge['unit_price'], currency)} per unit{free_text}"
-    if model == "package":
-        part = ", a part package not billed" if charge.get("rounding") == "down" else ""
-        return (
-            f"{_fee(charge['package_price'], currency)} per package of "
-            f"{format_quantity(charge['package_size'])}{free_text}{part}"
-        )
-    if model == "percentage":
-        return _percentage_pricing(charge, currency)
-    if model == "graduated":
-        return "graduated tiers: each tier prices the units inside it"
-    if model == "graduated_percentage":
-        return "graduated tiers: each tier takes its percentage of the amount inside it"
-    return "volume tiers: every unit at the price of the tier the total reaches"
-
-
-def _percentage_pricing(charge: dict, currency: str) -> str:
-    """`1.3% of the amount + 2.00 USD per paying event; the first 3 events and the first 250 of
-    the amount free; at least 1.75 USD and at most 12.00 USD per event`."""
-    rate = format_quantity(charge["rate"] * 100)
-    fee = charge["fixed_fee"] or Decimal(0)
-    allowance = charge.get("free_events") is not None or charge.get("free_amount") is not None
-    event = "paying event" if allowance else "billable event"
-    parts = [f"{rate}% of the amount" + (f" + {_fee(fee, currency)} per {event}" if fee else "")]
-    free = []
-    if charge.get("free_events") is not None:
-        free.append(f"the first {charge['free_events']:,} events")
-    if charge.get("free_amount") is not None:
-        free.append(f"the first {format_quantity(charge['free_amount'])} of the amount")
-    if free:
-        parts.append(" and ".join(free) + " free")
-    bounds = []
-    if charge.get("per_event_min") is not None:
-        bounds.append(f"at least {_fee(charge['per_event_min'], currency)}")
-    if charge.get("per_event_max") is not None:
-        bounds.append(f"at most {_fee(charge['per_event_max'], currency)}")
-    if bounds:
-        parts.append(" and ".join(bounds) + " per event")
-    return "; ".join(parts)
-
-
-def _tier_breakdown(
-    charge: dict, pricing: Pricing, units: Decimal, currency: str
-) -> Iterator[dict]:
-    """The tiers a graduated, graduated_percentage or volume line used, with the units priced
-    in each and how (`priced`: per unit, in packages, or at a percentage)."""
-    if charge["model"] not in ("graduated", "volume", "graduated_percentage"):
-        return
-    key = (charge["plan_id"], charge["plan_version"], charge["charge_id"], charge["price_index"])
-    for tier in pricing.tiers.get(key, []):
-        lower, upper = tier["lower_bound"], tier["up_to"]
-        if charge["model"] == "volume":
-            reached = units <= upper if upper is not None else True
-            if not reached and tier is not pricing.tiers[key][-1]:
-                continue
-            inside = units
-        else:
-            if units <= lower and tier["tier_index"] > 1:
-                return
-            inside = (units if upper is None else min(units, upper)) - lower
-        units_inside = max(inside, Decimal(0))
-        yield {
-            "tier": tier["tier_index"],
-            "range": tier_range(lower, upper),
-            "from": _plain(lower),
-            "up_to": _plain(upper),
-            "units": _plain(units_inside),
-            "unit_price": _plain(tier["unit_price"]),
-            "package_size": _plain(tier.get("package_size")),
-            "package_price": _plain(tier.get("package_price")),
-            "rate": _plain(tier.get("rate")),
-            "priced": _tier_priced(tier, units_inside, currency),
-            "flat_fee": _plain(tier["flat_fee"] or Decimal(0)),
-        }
-        if charge["model"] == "volume":
-            return
-
-
-def _tier_priced(tier: dict, units: Decimal, currency: str) -> str:
-    """How a tier priced its units: `1,000 x 0.10 USD`, `10 packages of 100 x 1.00 USD`, or
-    `21 x 3%` (a graduated_percentage tier)."""
-    if tier.get("package_size") is not None:
-        size = tier["package_size"]
-        packages = (units / size).to_integral_value(rounding=ROUND_CEILING)
-        return (
-            f"{format_quantity(packages)} packages of {format_quantity(size)} "
-            f"\u00d7 {_fee(tier['package_price'], currency)}"
-        )
-    if tier.get("rate") is not None:
-        return f"{format_quantity(units)} \u00d7 {format_quantity(tier['rate'] * 100)}%"
-    return f"{format_quantity(units)} \u00d7 {_price(tier['unit_price'], currency)}"
-
-
-def tier_range(lower: Decimal, upper: Decimal | None) -> str:
-    """A tier's units in words. Whole bounds count whole units: `1 to 100`, `101 to 1,000`,
-    `1,001 and above`. A fractional bound cannot name its first unit: `over 2.5 to 10`,
-    `over 10`, and a first tier `up to 2.5`."""
-    if lower == lower.to_integral_value() and (upper is None or upper == upper.to_integral()):
-        first = format_quantity(lower + 1)
-        return f"{first} and above" if upper is None else f"{first} to {format_quantity(upper)}"
-    if upper is None:
-        return f"over {format_quantity(lower)}"
-    if lower == 0:
-        return f"up to {format_quantity(upper)}"
-    return f"over {format_quantity(lower)} to {format_quantity(upper)}"

@@ -325,7 +325,7 @@ def test_documents_are_written_once_and_missing_ones_are_filled_in(home):
     ],
 )
 def test_an_adjustment_line_says_what_it_corrects(key, text):
-    from publish.documents import correction_text
+    from publish.price_text import correction_text
 
     assert correction_text(key) == text
 
