@@ -30,7 +30,9 @@ def _validate_inputs(home: Home) -> None:
     try:
         book = load_price_book(price_book_files(home.pricing), base=home.root)
         tables = price_book_tables(book)
-        load_reference(home.landing_reference, tables["plans"], tables["coupons"])
+        load_reference(
+            home.landing_reference, tables["plans"], tables["coupons"], tables["charges"]
+        )
         load_seller(home.landing_reference)
     except (PriceBookError, ReferenceDataError) as exc:
         raise UsageError(str(exc)) from None

@@ -23,7 +23,7 @@ from lake.schemas import (
     ISSUED_LINE_SCHEMA,
 )
 from transforms.close import CloseResult, apply_credits
-from transforms.credits import Consumption, Grant
+from transforms.credits import Consumption, Grant, grant_targets
 
 
 def is_issued(home: Home, month: dt.date) -> bool:
@@ -44,6 +44,7 @@ def load_grants(home: Home) -> list[Grant]:
             r["purchase_amount"] or Decimal(0),
             r["expires_at"],
             r["priority"],
+            grant_targets(r.get("applies_to")),
         )
         for r in pl.read_parquet(path).iter_rows(named=True)
     ]
@@ -135,7 +136,7 @@ def issue_month(
         return CloseResult(month, 0, Decimal(0), False)
     issued_at = now.astimezone(dt.UTC)
     earlier = issued_consumption(home, before=month)
-    invoices, entries = apply_credits(load_grants(home), earlier, month, invoices)
+    invoices, items, entries = apply_credits(load_grants(home), earlier, month, invoices, items)
     consumption = _consumption_frame(entries, month)
     invoices = (
         invoices.sort("invoice_id")

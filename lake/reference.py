@@ -37,14 +37,17 @@ def read_reference(path: Path, name: str) -> pl.DataFrame:
 
 
 def load_reference(
-    landing_reference: Path, plans: pl.DataFrame, coupons: pl.DataFrame | None = None
+    landing_reference: Path,
+    plans: pl.DataFrame,
+    coupons: pl.DataFrame | None = None,
+    charges: pl.DataFrame | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Every reference file, typed and cross-validated against each other and the price book's
-    plans and coupons tables (`lake.price_book.price_book_tables`)."""
+    plans, coupons and charges tables (`lake.price_book.price_book_tables`)."""
     tables = {
         name: read_reference(landing_reference / f"{name}.csv", name) for name in REFERENCE_SCHEMAS
     }
-    return validate_reference(tables, plans, coupons)
+    return validate_reference(tables, plans, coupons, charges)
 
 
 def load_seller(landing_reference: Path) -> Seller | None:
@@ -65,8 +68,9 @@ def write_reference(home: Home) -> dict[str, pl.DataFrame]:
     (lake/reference/); the tables."""
     plans = pl.read_parquet(home.lake_pricing / "plans.parquet")
     coupons = pl.read_parquet(home.lake_pricing / "coupons.parquet")
+    charges = pl.read_parquet(home.lake_pricing / "charges.parquet", columns=["charge_id"])
     tables = {
-        **load_reference(home.landing_reference, plans, coupons),
+        **load_reference(home.landing_reference, plans, coupons, charges),
         "currencies": currency_table(),
     }
     seller = load_seller(home.landing_reference)

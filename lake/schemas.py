@@ -94,6 +94,8 @@ REFERENCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "purchase_amount": AMOUNT_TYPE,
         "expires_at": pl.Date,
         "priority": pl.Int32,
+        # `;`-separated: base_fee, usage, charge:<charge_id>; empty: the grant pays anything
+        "applies_to": pl.String,
     },
     "billed_invoices": {
         "invoice_id": pl.String,
@@ -283,6 +285,7 @@ ISSUED_ITEM_SCHEMA = {
     "tax_rate": PRICE_TYPE,
     "tax": AMOUNT_TYPE,
     "currency": pl.String,
+    "credits_applied": AMOUNT_TYPE,  # what credits paid of the item's due (null: issued before)
 }
 ISSUED_CONSUMPTION_SCHEMA = {
     "entry_id": pl.String,

@@ -7,8 +7,8 @@ home through `ClosingHome` (warehouse.closing answers from the lake and the ware
 order where the cheap questions come first.
 
 Given the grants, the consumption frozen by earlier closes and the month's computed invoices,
-`apply_credits` returns the invoices with credits applied and the consumption to freeze with
-them. Writing the issued store is `lake.issued`'s job.
+`apply_credits` returns the invoices with credits applied, their items with what credits paid
+of each, and the consumption to freeze with them. Writing the issued store is `lake.issued`'s job.
 """
 
 from __future__ import annotations
@@ -111,13 +111,22 @@ class CloseResult:
 
 
 def apply_credits(
-    grants: list[Grant], earlier: list[Consumption], month: dt.date, invoices: pl.DataFrame
-) -> tuple[pl.DataFrame, list[Consumption]]:
-    """Credits applied at close: invoices with credits_applied and total, and the consumption
-    entries drawn, in burn order.
-    `earlier` is the consumption frozen by the closes of earlier months."""
+    grants: list[Grant],
+    earlier: list[Consumption],
+    month: dt.date,
+    invoices: pl.DataFrame,
+    items: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame | None, list[Consumption]]:
+    """Credits applied at close: invoices with credits_applied and total, their items (invoice_id,
+    item, item_order, due, ...) with credits_applied, and the consumption entries drawn, in
+    burn order. `earlier` is the consumption frozen by the closes of earlier months. Without
+    items each invoice is one item that only grants for anything pay."""
     book = CreditBook(grants)
     book.replay(earlier)
+    dues: dict[str, list[tuple[str, Decimal]]] = {}
+    if items is not None:
+        for r in items.sort("invoice_id", "item_order").iter_rows(named=True):
+            dues.setdefault(r["invoice_id"], []).append((r["item"], r["due"]))
     applied, totals, entries = [], [], []
     for r in invoices.sort("invoice_id").iter_rows(named=True):
         invoice = Invoice(
@@ -129,6 +138,7 @@ def apply_credits(
             r["subtotal"],
             r.get("credit_rate"),
             r.get("tax") or Decimal(0),
+            tuple(dues.get(r["invoice_id"], ())),
         )
         used = book.close(invoice)
         credits, total = total_after_credits(invoice, used)
@@ -139,4 +149,20 @@ def apply_credits(
         pl.Series("credits_applied", applied, dtype=AMOUNT.dtype),
         pl.Series("total", totals, dtype=AMOUNT.dtype),
     )
-    return invoices, entries
+    if items is not None:
+        paid: dict[tuple[str, str], Decimal] = {}
+        for e in entries:
+            for item, money in e.paid:
+                key = (e.invoice_id, item)
+                paid[key] = paid.get(key, Decimal(0)) + money
+        items = items.with_columns(
+            pl.Series(
+                "credits_applied",
+                [
+                    paid.get(k, Decimal(0))
+                    for k in zip(items["invoice_id"], items["item"], strict=True)
+                ],
+                dtype=AMOUNT.dtype,
+            )
+        )
+    return invoices, items, entries

@@ -7,9 +7,15 @@ Rules, in one place:
 - A grant may pay period P if granted_at < P.end and (no expiry or expires_at >= P.end).
 - Burn order: priority asc, expires_at asc (never-expiring last), promotional before
   purchased, granted_at asc, grant_id asc.
-- Per grant, money applied = min(balance * credit_rate rounded half-up to minor units, what is
-  still due); credits drawn = money / credit_rate (9 decimals, half-up), never more than the
-  balance. When the whole balance's money value is applied, the whole balance is drawn.
+- An invoice is paid item by item (transforms/items.py; an item's due is its amount plus its
+  tax). A grant may pay the items its `applies_to` names (empty: every item; `base_fee`;
+  `usage`: every charge item and the plan commitment; `charge:<charge_id>`). In burn order,
+  each grant pays the items it may pay, the one that still owes most first (ties: item order),
+  each draw min(what the item still owes, the money the grant still holds, what the invoice
+  still owes); a grant holds its balance * credit_rate rounded half-up to minor units. Paying
+  the largest item first leaves the smaller, specific items to the grants limited to them.
+- Per grant, credits drawn = its money drawn / credit_rate (9 decimals, half-up), never more
+  than the balance. When the whole balance's money value is drawn, the whole balance is.
 - Purchased credits carry a cost basis (purchase_amount / credits per credit). Consuming them
   recognizes revenue at that basis, rounded per entry and never beyond what is still deferred;
   the entry that empties a grant, or its expiry (breakage), recognizes exactly the rest, so a
@@ -35,6 +41,25 @@ ZERO = Decimal(0)
 CREDIT_EXPONENT = Decimal("0.000000001")  # credits are kept to 9 decimals
 
 
+def grant_targets(applies_to: str | None) -> tuple[str, ...]:
+    """The entries of a grant's `applies_to` (`;`-separated; empty: the grant pays anything)."""
+    return tuple(t.strip() for t in (applies_to or "").split(";") if t.strip())
+
+
+def target_problem(target: str, charge_ids: set[str]) -> str | None:
+    """Why an `applies_to` entry is refused, or None: it is `base_fee`, `usage` or
+    `charge:<charge_id>` of a charge the price book has."""
+    if target in ("base_fee", "usage"):
+        return None
+    if not target.startswith("charge:"):
+        return f"{target!r} is not base_fee, usage or charge:<charge_id>"
+    if target.removeprefix("charge:") not in charge_ids:
+        return (
+            f"{target!r}: no plan of the price book has charge {target.removeprefix('charge:')!r}"
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class Grant:
     grant_id: str
@@ -45,6 +70,15 @@ class Grant:
     purchase_amount: Decimal = ZERO
     expires_at: dt.date | None = None
     priority: int = 50
+    applies_to: tuple[str, ...] = ()  # empty: anything; else base_fee, usage, charge:<id>
+
+    def may_pay(self, item: str) -> bool:
+        """Whether the grant may pay an item of an invoice (transforms/items.py names them).
+        A carried adjustment is paid only by a grant that may pay anything."""
+        if not self.applies_to:
+            return True
+        is_usage = item == "commitment" or item.startswith("charge:")
+        return item in self.applies_to or (is_usage and "usage" in self.applies_to)
 
     def can_pay(self, period_end: dt.date) -> bool:
         return self.granted_at < period_end and (
@@ -73,6 +107,12 @@ class Invoice:
     subtotal: Decimal
     credit_rate: Decimal | None  # None: the plan takes no credits
     tax: Decimal = ZERO  # credits pay the subtotal plus tax; they never lower the tax
+    # (item, due) in item order; none given: the invoice is one item, `invoice`, that only a
+    # grant which may pay anything pays
+    items: tuple[tuple[str, Decimal], ...] = ()
+
+    def dues(self) -> dict[str, Decimal]:
+        return dict(self.items) if self.items else {"invoice": self.subtotal + self.tax}
 
 
 @dataclass(frozen=True)
@@ -89,6 +129,7 @@ class Consumption:
     discount: Decimal  # money applied from promotional grants, else 0 (the service share)
     tax_money: Decimal = ZERO  # the part of money that paid tax
     deferred_to_tax: Decimal = ZERO  # purchased: cost basis moved to tax payable, not revenue
+    paid: tuple[tuple[str, Decimal], ...] = ()  # (item, money) the draw paid, in draw order
 
 
 class CreditBook:
@@ -129,13 +170,25 @@ class CreditBook:
             ),
             key=lambda g: g.burn_key,
         )
+        owed = invoice.dues()
+        order = {item: n for n, item in enumerate(owed)}
         entries = []
         for grant in live:
             if due <= 0:
                 break
             balance = self.balance[grant.grant_id]
             value = round_money(balance * rate, currency)
-            money = min(value, due)
+            holds, paid = value, []
+            payable = [i for i in owed if owed[i] > 0 and grant.may_pay(i)]
+            for item in sorted(payable, key=lambda i: (-owed[i], order[i])):
+                draw = min(owed[item], holds, due)
+                if draw <= 0:
+                    break
+                owed[item] -= draw
+                holds -= draw
+                due -= draw
+                paid.append((item, draw))
+            money = value - holds
             if money <= 0:
                 continue
             if money == value:  # the whole balance pays
@@ -152,7 +205,6 @@ class CreditBook:
                     revenue = min(round_money(basis, currency), deferred)
             self.balance[grant.grant_id] -= credits
             self.recognized[grant.grant_id] += revenue
-            due -= money
             entries.append(
                 Consumption(
                     grant_id=grant.grant_id,
@@ -163,6 +215,7 @@ class CreditBook:
                     money=money,
                     revenue=revenue,
                     discount=money if grant.kind == "promotional" else ZERO,
+                    paid=tuple(paid),
                 )
             )
         return self._split_tax(invoice, entries)

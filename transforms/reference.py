@@ -11,6 +11,7 @@ import datetime as dt
 
 import polars as pl
 
+from transforms.credits import grant_targets, target_problem
 from transforms.money import is_currency
 from transforms.numbers import AMOUNT, PRICE, QUANTITY, DecimalKind, plain_decimals
 
@@ -133,11 +134,15 @@ def _fail_on(df: pl.DataFrame, condition: pl.Expr, file: str, message: str) -> N
 
 
 def validate_reference(
-    tables: dict[str, pl.DataFrame], plans: pl.DataFrame, coupons: pl.DataFrame | None = None
+    tables: dict[str, pl.DataFrame],
+    plans: pl.DataFrame,
+    coupons: pl.DataFrame | None = None,
+    charges: pl.DataFrame | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Cross-checks that need more than one file: keys, currencies, plans, overlapping terms.
     `plans` is the price book's plans table (plan_id, plan_version, currency, source_file),
-    `coupons` its coupons table (coupon_id, kind, currency; none: the book has no coupons)."""
+    `coupons` its coupons table (coupon_id, kind, currency; none: the book has no coupons),
+    `charges` its charges table (charge_id; none: the book has no charges)."""
     customers = tables["customers"].with_columns(pl.col("currency").str.to_uppercase())
     _fail_on(
         customers,
@@ -258,6 +263,7 @@ def validate_reference(
         "credit_grants.csv",
         "expires_at: {expires_at} is not after granted_at {granted_at}",
     )
+    grants = _grant_targets(grants, charges)
     billed = tables["billed_invoices"].with_columns(pl.col("currency").str.to_uppercase())
     redemptions = _redemptions(tables["coupon_redemptions"], customers, coupons)
     return {
@@ -268,6 +274,21 @@ def validate_reference(
         "budgets": _budget_thresholds(tables["budgets"], known),
         "coupon_redemptions": redemptions,
     }
+
+
+def _grant_targets(grants: pl.DataFrame, charges: pl.DataFrame | None) -> pl.DataFrame:
+    """credit_grants.csv's `applies_to` checked against the price book's charges and written
+    as its entries joined by `;` (null: the grant pays anything)."""
+    charge_ids = set() if charges is None else set(charges["charge_id"].to_list())
+    written = []
+    for row, text in enumerate(grants["applies_to"].to_list(), start=2):
+        entries = grant_targets(text)
+        for entry in entries:
+            problem = target_problem(entry, charge_ids)
+            if problem:
+                raise ReferenceDataError(f"credit_grants.csv: row {row}: applies_to: {problem}")
+        written.append(";".join(entries) or None)
+    return grants.with_columns(pl.Series("applies_to", written, dtype=pl.String))
 
 
 def _redemptions(

@@ -81,21 +81,35 @@
     end
 {%- endmacro %}
 
-{#- How many coupons the invoices hold at most: the steps int_invoice_discount_shares unrolls
-    (each coupon works on what the ones before it left). Read from the built relations when the
-    model runs; a unit test sets it with the var `coupon_steps`. -#}
-{% macro coupon_steps(active_sql) -%}
-    {%- if var('coupon_steps', none) is not none -%}
-        {{ return(var('coupon_steps') | int) }}
+{#- Whether a grant whose `applies_to` is given may pay an item (transforms/credits.py
+    Grant.may_pay): anything when it names nothing; else the items it names, and with `usage`
+    every charge item and the plan commitment. `applies_to` is its entries joined by ';'. -#}
+{% macro grant_may_pay(applies_to, item) -%}
+    (
+        {{ applies_to }} is null
+        or instr(concat(';', {{ applies_to }}, ';'), concat(';', {{ item }}, ';')) > 0
+        or (
+            ({{ item }} = 'commitment' or {{ item }} like 'charge:%')
+            and instr(concat(';', {{ applies_to }}, ';'), ';usage;') > 0
+        )
+    )
+{%- endmacro %}
+
+{#- How many steps a model that unrolls a sequence per invoice needs: the most rows of
+    `rows_sql` (one per coupon, or per grant) an invoice has, each step working on what the
+    ones before it left. Read when the model runs, from `built` and the relations `rows_sql`
+    reads; a unit test sets it with the var `var_name`. -#}
+{% macro unrolled_steps(var_name, built, rows_sql) -%}
+    {%- if var(var_name, none) is not none -%}
+        {{ return(var(var_name) | int) }}
     {%- endif -%}
     {%- if not execute -%}
         {{ return(0) }}
     {%- endif -%}
-    {#- nothing to ask before the invoices exist (a linter compiling the project) -#}
-    {%- set invoices = ref('int_invoices_computed') -%}
-    {%- if adapter.get_relation(invoices.database, invoices.schema, invoices.identifier) is none -%}
+    {#- nothing to ask before the relations exist (a linter compiling the project) -#}
+    {%- if adapter.get_relation(built.database, built.schema, built.identifier) is none -%}
         {{ return(0) }}
     {%- endif -%}
-    {%- set result = run_query('select coalesce(max(n), 0) from (select invoice_id, count(*) as n from (' ~ active_sql ~ ') as a group by invoice_id) as c') -%}
+    {%- set result = run_query('select coalesce(max(n), 0) from (select invoice_id, count(*) as n from (' ~ rows_sql ~ ') as a group by invoice_id) as c') -%}
     {{ return(result.columns[0].values()[0] | int) }}
 {%- endmacro %}

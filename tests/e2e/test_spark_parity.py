@@ -130,6 +130,7 @@ plans:
     version: 1
     effective_from: 2026-01-01
     currency: USD
+    credit_rate: "0.01"
     charges:
       - {charge_id: api_calls, metric: api_calls, aggregation: count, model: package,
          package_size: 500, package_price: "0.40", rounding: down, maximum: "0.40"}
@@ -233,6 +234,22 @@ def _with_breadth(home: Home) -> None:
         f"r3,{member},tokens10,2026-10-02\n",
         encoding="utf-8",
     )
+    # Grants limited to what they may pay: the breadth_b customer's members grant first, then
+    # one for two charges, then one for anything (largest item first), in both months.
+    grants = home.landing_reference / "credit_grants.csv"
+    limited = pl.DataFrame(
+        {
+            "grant_id": ["g_members", "g_gpus", "g_any"],
+            "customer_id": member,
+            "granted_at": "2026-09-01",
+            "credits": ["300", "150", "100000"],
+            "kind": ["promotional", "purchased", "purchased"],
+            "purchase_amount": ["0", "1.20", "800.00"],
+            "priority": ["1", "2", "3"],
+            "applies_to": ["charge:members", "charge:gpu_days;charge:gpu_hours", None],
+        }
+    )
+    pl.concat([pl.read_csv(grants, infer_schema=False), limited], how="diagonal").write_csv(grants)
     # Taxes: breadth_a's plan rate (card_fees exempt), and the breadth_b customer's own rate.
     customers = home.landing_reference / "customers.csv"
     pl.read_csv(customers, infer_schema=False).with_columns(
@@ -375,6 +392,11 @@ def test_spark_and_duckdb_build_the_same_marts_row_for_row(parity):
     discounts = spark["fct_invoice_lines"].filter(pl.col("line_type") == "discount")
     assert set(discounts["coupon_id"].to_list()) == {"usage15", "tokens10", "off5"}
     assert (discounts["amount"] < 0).all()
+    # The limited grants pay their items in both months (close on Spark, drafts on both).
+    paid = spark["fct_invoice_items"].filter(pl.col("credits_applied") > 0)
+    assert "charge:members" in paid["item"].to_list()
+    assert {"charge:gpu_days", "charge:gpu_hours"} & set(paid["item"].to_list())
+    assert set(paid["period_start"].to_list()) == {START, dt.date(2026, 10, 1)}
     # Both breadth customers are taxed, item by item.
     taxed = spark["fct_invoice_items"].filter(pl.col("tax") > 0)
     assert set(taxed["tax_rate"].to_list()) == {Decimal("0.068254"), Decimal("0.19")}

@@ -555,9 +555,10 @@ def test_the_querying_guide_answers_finance_questions_with_one_query_each(worked
     # c_cred carries 22.44 (above); c_unit's 8.00 grant is never drawn: its plan takes none.
     deferred = q(home, _guide_query("How much deferred revenue do we carry?"))
     assert deferred == [("EUR", 0), ("JPY", 0), ("USD", D("30.44"))]
-    # c_cred projects 42.84 against 26.80 of credits; c_unit's credits are worth nothing.
+    # c_cred projects 42.84 against 26.80 of credits, c_tax 62.10 against ct_gpu's 10.00;
+    # c_unit's credits are worth nothing.
     running_out = q(home, _guide_query("Which customers run out of credits this month?"))
-    assert [(r[0], r[-1]) for r in running_out] == [("c_cred", D("16.04"))]
+    assert [(r[0], r[-1]) for r in running_out] == [("c_tax", D("52.10")), ("c_cred", D("16.04"))]
 
 
 def test_a_late_event_after_close_is_an_adjustment_carried_to_the_next_invoice(worked):
@@ -697,6 +698,27 @@ def test_the_pricing_contracts_invoice_discounted_taxed_and_paid_by_credits(work
         "select money, tax_money, deferred_to_tax from marts.fct_credit_ledger "
         "where grant_id = 'ct_promo' and entry_type = 'consumption'",
     ) == [(D("300.00"), D("3.90"), D(0))]
+    # Credits pay the item that owes most first: all of tax_calls, then 30.00 of the base fee.
+    assert q(
+        home,
+        "select item, credits_applied from marts.fct_invoice_items "
+        "where invoice_id = 'INV-2026-09-c_tax' order by item_order",
+    ) == [
+        ("base_fee", D("30.00")),
+        ("charge:tax_calls", D("270.00")),
+        ("charge:tax_gpu", D(0)),
+        ("charge:training", D(0)),
+    ]
+    # October's draft: ct_gpu may pay tax_gpu only, so it leaves the larger base fee unpaid.
+    assert q(
+        home,
+        "select item, due, credits_applied from marts.fct_invoice_items "
+        "where invoice_id = 'INV-2026-10-c_tax' and due <> 0 order by item_order",
+    ) == [("base_fee", D("52.92"), D(0)), ("charge:tax_gpu", D("21.60"), D("10.00"))]
+    assert q(
+        home,
+        "select credits_applied, total from marts.fct_invoices where invoice_id = 'INV-2026-10-c_tax'",
+    ) == [(D("10.00"), D("64.52"))]
     # October's draft: launch10 lasts three months; nobody else is taxed or discounted.
     assert q(
         home,

@@ -296,7 +296,7 @@ SUBSCRIPTIONS = [
     ("s_tax", "c_tax", "taxed", "2026-09-01", ""),
 ]
 
-# (grant_id, customer, granted_at, credits, kind, purchase_amount, expires_at, priority)
+# (grant_id, customer, granted_at, credits, kind, purchase_amount, expires_at, priority[, applies_to])
 GRANTS = [
     # c_unit's plan has no credit_rate: its grant is never drawn.
     ("cu_g", "c_unit", "2026-08-01", "1000", "purchased", "8.00", "", "50"),
@@ -315,6 +315,9 @@ GRANTS = [
     ("cr_vip", "c_cred", "2026-08-15", "200", "purchased", "2.00", "2026-10-20", "10"),
     ("cr_promo", "c_cred", "2026-08-20", "1000", "promotional", "0", "2026-10-01", "50"),
     ("cr_late", "c_cred", "2026-10-01", "500", "purchased", "5.00", "", "1"),
+    # c_tax, October's draft: base fee 44.10 + 8.82 tax, tax_gpu's minimum 18.00 + 3.60; this
+    # grant may pay tax_gpu only, so it leaves the larger base fee: 10.00 of tax_gpu's 21.60.
+    ("ct_gpu", "c_tax", "2026-10-01", "1000", "promotional", "0", "", "", "charge:tax_gpu"),
 ]
 CREDITS_APPLIED = {"c_cred": D("20.20"), "c_tax": D("300.00")}
 
@@ -643,8 +646,9 @@ def write_home(home: Home) -> None:
             "purchase_amount",
             "expires_at",
             "priority",
+            "applies_to",
         ],
-        GRANTS,
+        [(*g, "")[:9] for g in GRANTS],
     )
     # The billing system of record billed exactly the hand-worked subtotals and credits.
     write_csv(

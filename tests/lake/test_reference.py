@@ -53,7 +53,8 @@ def test_a_column_the_contract_does_not_name_is_refused_naming_file_and_column(t
         read_reference(path, "credit_grants")
     assert str(exc.value) == (
         "credit_grants.csv: column 'expires_on' is not one tally reads (the columns are: "
-        "grant_id, customer_id, granted_at, credits, kind, purchase_amount, expires_at, priority)"
+        "grant_id, customer_id, granted_at, credits, kind, purchase_amount, expires_at, priority, "
+        "applies_to)"
     )
 
 
@@ -140,3 +141,49 @@ def test_a_tax_rate_outside_zero_to_one_is_refused_naming_file_row_and_column(
     with pytest.raises(ReferenceDataError) as exc:
         _customers_with_tax(tmp_path, rate)
     assert str(exc.value).startswith(message)
+
+
+def _grants_applying_to(tmp_path, applies_to: str):
+    from lake.reference import load_reference
+
+    (tmp_path / "customers.csv").write_text("customer_id,name,currency\nc1,One,USD\n")
+    (tmp_path / "subscriptions.csv").write_text("subscription_id,customer_id,plan_id,started_at\n")
+    (tmp_path / "credit_grants.csv").write_text(
+        GRANTS.strip() + ",applies_to\n"
+        "g_any,c1,2026-09-01,100,purchased,1,,,\n"
+        f'g1,c1,2026-09-01,100,purchased,1,,,"{applies_to}"\n'
+    )
+    plans = pl.DataFrame(
+        schema={
+            "plan_id": pl.String,
+            "plan_version": pl.Int32,
+            "currency": pl.String,
+            "source_file": pl.String,
+        }
+    )
+    charges = pl.DataFrame({"charge_id": ["gpu", "calls"]})
+    return load_reference(tmp_path, plans, None, charges)["credit_grants"]
+
+
+def test_what_a_grant_may_pay_is_kept_as_its_entries(tmp_path):
+    grants = _grants_applying_to(tmp_path, " charge:gpu ; usage;;base_fee ")
+    assert grants["applies_to"].to_list() == [None, "charge:gpu;usage;base_fee"]
+
+
+@pytest.mark.parametrize(
+    ("applies_to", "message"),
+    [
+        ("fees", "'fees' is not base_fee, usage or charge:<charge_id>"),
+        (
+            "usage;charge:storage",
+            "'charge:storage': no plan of the price book has charge 'storage'",
+        ),
+        ("Base_Fee", "'Base_Fee' is not base_fee, usage or charge:<charge_id>"),
+    ],
+)
+def test_a_grant_for_something_no_invoice_has_is_refused_naming_row_and_field(
+    tmp_path, applies_to, message
+):
+    with pytest.raises(ReferenceDataError) as exc:
+        _grants_applying_to(tmp_path, applies_to)
+    assert str(exc.value) == f"credit_grants.csv: row 3: applies_to: {message}"

@@ -312,3 +312,107 @@ def test_credits_within_the_subtotal_pay_no_tax():
         D("8.00"),
         D(0),
     )
+
+
+def test_each_grant_pays_the_items_it_may_pay_the_largest_first():
+    # The pricing contract's example (Lago): base fee 35.00 + 1.00 tax, usage 15.00 + 0.50
+    # tax; six grants of 10.00 (1,000 credits), priority 49 before 50, each priority in the
+    # order they were granted. `priority` pays 10.00 of the base fee (36.00 -> 26.00), the
+    # usage grant 10.00 (15.50 -> 5.50), the base-fee grant 10.00 (-> 16.00), `normal` 10.00 of
+    # the base fee, the larger (-> 6.00), then the limited ones 5.50 and 6.00: 51.50 in all.
+    def ten(gid, day, priority, applies_to=()):
+        granted = dt.date(2026, 8, day)
+        return grant(gid, 1000, granted=granted, priority=priority, applies_to=applies_to)
+
+    book = CreditBook(
+        [
+            ten("priority", 1, 49),
+            ten("priority_limited_charge", 2, 49, ("usage",)),
+            ten("priority_limited_subscription", 3, 49, ("base_fee",)),
+            ten("normal", 4, 50),
+            ten("limited_charge", 5, 50, ("usage",)),
+            ten("limited_subscription", 6, 50, ("base_fee",)),
+        ]
+    )
+    items = (("base_fee", D("36.00")), ("charge:calls", D("15.50")))
+    inv = Invoice("inv", "c", SEP, OCT, "USD", D("50.00"), D("0.01"), D("1.50"), items)
+    entries = book.close(inv)
+    assert [(e.grant_id, e.paid) for e in entries] == [
+        ("priority", (("base_fee", D("10.00")),)),
+        ("priority_limited_charge", (("charge:calls", D("10.00")),)),
+        ("priority_limited_subscription", (("base_fee", D("10.00")),)),
+        ("normal", (("base_fee", D("10.00")),)),
+        ("limited_charge", (("charge:calls", D("5.50")),)),
+        ("limited_subscription", (("base_fee", D("6.00")),)),
+    ]
+    assert [e.credits for e in entries] == [D(1000)] * 4 + [D(550), D(600)]
+    assert total_after_credits(inv, entries) == (D("51.50"), D(0))
+
+
+def test_a_grant_goes_on_to_the_next_item_and_a_limited_one_leaves_the_others():
+    # A general grant of 30.00 pays the larger item (20.00) whole, then 10.00 of the next
+    # (equal items go in item order); a grant for one charge pays only that charge; no
+    # limited grant pays a carried adjustment.
+    book = CreditBook(
+        [
+            grant("gpu_only", 500, priority=1, applies_to=("charge:gpu",)),
+            grant("usage_only", 10000, priority=2, applies_to=("usage",)),
+            grant("any", 3000, priority=3),
+        ]
+    )
+    items = (
+        ("base_fee", D("20.00")),
+        ("charge:calls", D("12.00")),
+        ("charge:gpu", D("3.00")),
+        ("adjustment:S:calls", D("12.00")),
+    )
+    inv = Invoice("inv", "c", SEP, OCT, "USD", D("47.00"), D("0.01"), D(0), items)
+    assert [(e.grant_id, e.paid) for e in book.close(inv)] == [
+        ("gpu_only", (("charge:gpu", D("3.00")),)),
+        ("usage_only", (("charge:calls", D("12.00")),)),
+        ("any", (("base_fee", D("20.00")), ("adjustment:S:calls", D("10.00")))),
+    ]
+    assert book.balance["gpu_only"] == D(200)
+    assert book.balance["usage_only"] == D(8800)
+
+
+def test_a_limited_grant_with_nothing_to_pay_draws_nothing():
+    book = CreditBook([grant("base_only", 1000, applies_to=("base_fee",))])
+    items = (("charge:calls", D("12.00")),)
+    inv = Invoice("inv", "c", SEP, OCT, "USD", D("12.00"), D("0.01"), D(0), items)
+    assert book.close(inv) == []
+    assert book.balance["base_only"] == D(1000)
+
+
+money = st.decimals(min_value=-50, max_value=200, places=2)
+targets = st.sampled_from(
+    [(), ("base_fee",), ("usage",), ("charge:a",), ("charge:b", "base_fee"), ("charge:zz",)]
+)
+
+
+@given(
+    dues=st.lists(money, min_size=1, max_size=4),
+    tax=st.decimals(min_value=0, max_value=30, places=2),
+    grants=st.lists(
+        st.tuples(st.integers(0, 30000), targets, st.integers(1, 3)), min_size=1, max_size=6
+    ),
+)
+def test_credits_never_pay_more_than_an_item_or_the_invoice_owes(dues, tax, grants):
+    names = ["base_fee", "charge:a", "charge:b", "adjustment:x"][: len(dues)]
+    items = tuple(zip(names, dues, strict=False))
+    owed = sum(dues, D(0))
+    book = CreditBook(
+        grant(f"g{n}", credits, priority=priority, applies_to=applies)
+        for n, (credits, applies, priority) in enumerate(grants)
+    )
+    inv = Invoice("inv", "c", SEP, OCT, "USD", owed - tax, D("0.01"), tax, items)
+    entries = book.close(inv)
+    applied, total = total_after_credits(inv, entries)
+    assert applied <= max(owed, D(0))
+    assert total == max(owed - applied, D(0))
+    for item, due in items:
+        paid = sum((m for e in entries for i, m in e.paid if i == item), D(0))
+        assert paid <= max(due, D(0))
+    for e in entries:
+        assert e.money == sum((m for _, m in e.paid), D(0))
+        assert all(book.grants[e.grant_id].may_pay(i) for i, _ in e.paid)

@@ -9,7 +9,9 @@ select
     cast(amount as {{ money_type() }}) as amount,
     cast(tax_rate as decimal(38, 12)) as tax_rate,
     cast(tax as {{ money_type() }}) as tax,
-    currency
+    currency,
+    -- what credits paid of the item (null: issued before credits were recorded per item)
+    cast(credits_applied as {{ money_type() }}) as credits_applied
 from {{ source('issued', 'invoice_items') }}
 -- A month is issued when its invoices file is written (the close's commit).
 where period_start in (select period_start from {{ source('issued', 'invoices') }})

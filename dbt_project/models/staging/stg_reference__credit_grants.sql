@@ -6,5 +6,7 @@ select
     kind,
     cast(purchase_amount as {{ money_type() }}) as purchase_amount,
     expires_at,
-    priority
+    priority,
+    -- the items the grant may pay, `;`-separated (null: anything); see grant_may_pay
+    applies_to
 from {{ source('reference', 'credit_grants') }}

@@ -7,7 +7,7 @@
 -- it forfeited. Its discount is shared over its items by what they hold (allocation_ctes).
 -- The items are the rated lines' (base fee, charges with the plan's cap shared over them, the
 -- plan commitment); carried adjustments are never discounted. The coupons are unrolled one step
--- per coupon an invoice holds at most (coupon_steps).
+-- per coupon an invoice holds at most (unrolled_steps).
 {%- set invoices = ref('int_invoices_computed') %}
 {%- set redemptions = ref('stg_reference__coupon_redemptions') %}
 {%- set coupons = ref('stg_pricing__coupons') %}
@@ -34,7 +34,7 @@
             < {{ month_index.format(d='r.redeemed_on') }} + c.duration_months
         )
 {%- endset %}
-{%- set steps = coupon_steps(active_sql) %}
+{%- set steps = unrolled_steps('coupon_steps', invoices, active_sql) %}
 with
 
 lines as (select * from {{ ref('int_invoice_lines_rated') }}),

@@ -5,7 +5,11 @@ with
 
 issued as (select * from {{ ref('stg_issued__invoices') }}),
 computed as (select * from {{ ref('int_invoices_with_adjustments') }}),
-draft_credits as (select * from {{ ref('int_draft_credits') }}),
+draft_credits as (
+    select invoice_id, sum(credits_applied) as credits_applied
+    from {{ ref('int_draft_credits') }}
+    group by 1
+),
 customers as (select * from {{ ref('stg_reference__customers') }}),
 issued_lines as (select * from {{ ref('stg_issued__invoice_lines') }}),
 
