@@ -1,7 +1,8 @@
 """The demo's billing system of record: what it billed, for tally to reconcile against.
 
-It rates correctly (the pure functions of transforms.rating and transforms.credits, not the
-warehouse's SQL) and then slips the way real ones do: a missed invoice, a manual edit.
+It rates correctly (the pure functions of transforms.rating, transforms.coupons,
+transforms.items and transforms.credits, not the warehouse's SQL) and then slips the way real
+ones do: a missed invoice, a manual edit.
 """
 
 from __future__ import annotations
@@ -13,9 +14,23 @@ import numpy as np
 import polars as pl
 
 from lake.schemas import REFERENCE_SCHEMAS
-from transforms.credits import CreditBook, Grant, Invoice, total_after_credits
+from transforms.coupons import Redemption, apply_coupons
+from transforms.credits import CreditBook, Grant, Invoice, grant_targets, total_after_credits
+from transforms.items import InvoiceLine, invoice_items
+from transforms.price_terms import Plan
 from transforms.pricebook import PriceBook
-from transforms.rating import month_bounds, rate_period
+from transforms.rating import Line, month_bounds, rate_period
+
+ZERO = Decimal(0)
+
+
+def _tax_rate(plan: Plan, line: Line) -> Decimal:
+    """A line's tax rate: its charge's, else its plan's (the demo's customers have none)."""
+    charge = next((c for c in plan.charges if c.charge_id == line.charge_id), None)
+    for rate in (charge.tax_rate if charge else None, plan.tax_rate):
+        if rate is not None:
+            return rate
+    return ZERO
 
 
 def billed_invoices(
@@ -24,13 +39,14 @@ def billed_invoices(
     customers: pl.DataFrame,
     book: PriceBook,
     grants: pl.DataFrame,
+    redemptions: pl.DataFrame,
     *,
     start: dt.date,
     end: dt.date,
     rng: np.random.Generator,
 ) -> pl.DataFrame:
     """What the billing system of record billed for the complete months of [start, end):
-    correct rating and credits, with a few deliberate slips.
+    correct rating, coupons, tax and credits, with a few deliberate slips.
 
     Rated from `daily`, the events' `usage_groups` (one row per customer, day, metric, status
     and properties, with what each aggregation needs), not per event."""
@@ -39,7 +55,7 @@ def billed_invoices(
         months.append(m)
         m = month_bounds(m)[1]
     ccy = dict(customers.select("customer_id", "currency").iter_rows())
-    invoices = []
+    lines: dict[tuple[str, dt.date], list[InvoiceLine]] = {}
     rate_at_end: dict[tuple[str, dt.date], tuple[dt.date, Decimal | None]] = {}
     for month in months:
         p_start, p_end = month_bounds(month)
@@ -49,16 +65,17 @@ def billed_invoices(
             key = (r.segment.customer_id, p_start)
             if key not in rate_at_end or rate_at_end[key][0] < r.segment.start:  # at period end
                 rate_at_end[key] = (r.segment.start, r.segment.plan.credit_rate)
-            invoices.append((r.segment.customer_id, p_start, r.amount))
-    df = pl.DataFrame(
-        invoices,
-        schema={"customer_id": pl.String, "period_start": pl.Date, "subtotal": pl.Object},
-        orient="row",
-    )
-    totals: dict[tuple[str, dt.date], Decimal] = {}
-    for cid, p, amount in df.iter_rows():
-        totals[(cid, p)] = totals.get((cid, p), Decimal(0)) + amount
-    book = CreditBook(
+            lines.setdefault(key, []).extend(
+                InvoiceLine(ln.line_type, ln.charge_id, ln.amount, _tax_rate(r.segment.plan, ln))
+                for ln in r.lines
+            )
+    coupons = {c.coupon_id: c for c in book.coupons}
+    redeemed: dict[str, list[Redemption]] = {}
+    for r in redemptions.iter_rows(named=True):
+        redeemed.setdefault(r["customer_id"], []).append(
+            Redemption(r["redemption_id"], coupons[r["coupon_id"]], r["redeemed_on"])
+        )
+    credits_book = CreditBook(
         Grant(
             g["grant_id"],
             g["customer_id"],
@@ -68,15 +85,28 @@ def billed_invoices(
             Decimal(g["purchase_amount"]),
             g["expires_at"],
             g["priority"],
+            grant_targets(g["applies_to"]),
         )
         for g in grants.iter_rows(named=True)
     )
     rows = []
-    for (cid, p), subtotal in sorted(totals.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    for (cid, p), billed_lines in sorted(lines.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        currency = ccy[cid]
+        items = invoice_items(billed_lines, currency)
+        _, items = apply_coupons(items, redeemed.get(cid, []), p, currency)
+        subtotal = sum((i.amount for i in items), ZERO)
         invoice = Invoice(
-            cid, cid, p, month_bounds(p)[1], ccy[cid], subtotal, rate_at_end[(cid, p)][1]
+            cid,
+            cid,
+            p,
+            month_bounds(p)[1],
+            currency,
+            subtotal,
+            rate_at_end[(cid, p)][1],
+            sum((i.tax for i in items), ZERO),
+            tuple((i.item, i.due) for i in items),
         )
-        credits, total = total_after_credits(invoice, book.close(invoice))
+        credits, total = total_after_credits(invoice, credits_book.close(invoice))
         roll = rng.random()
         if roll < 0.03:  # the billing system missed this invoice
             continue

@@ -2,7 +2,8 @@
 
 Realistic rather than uniform: Zipf-like traffic per customer, a daily cycle and quieter
 weekends, several plans (per-unit, graduated, volume, package, outcome-based), a mid-month plan
-change, purchased and promotional credits, exports in CSV, gzipped JSON lines (flat and
+change, purchased and promotional credits (some for one charge only), coupons, VAT on the
+euro plan, a seller and billing addresses that make the documents sendable, exports in CSV, gzipped JSON lines (flat and
 CloudEvents) and Parquet, with overlapping re-exports, late events, malformed rows and a
 billed_invoices.csv that mostly agrees. Everything is vectorized and deterministic per seed.
 """
@@ -80,7 +81,49 @@ def _customers(cfg: GenerateConfig, rng: np.random.Generator) -> pl.DataFrame:
             "name": [f"Customer {i:04d}" for i in range(1, cfg.customers + 1)],
             "currency": currency,
             "created_at": [f"{c.isoformat()}T00:00:00Z" for c in created],
+            "billing_address": [
+                f"{i} Hauptstraße\n10115 Berlin, Germany"
+                if c == "EUR"
+                else f"{i} Market Street\nSan Francisco, CA 94105, USA"
+                for i, c in enumerate(currency, 1)
+            ],
+            # a VAT id for the customers billed in euros (business customers in the EU)
+            "tax_id": [
+                f"DE{300000000 + i}" if c == "EUR" else None for i, c in enumerate(currency, 1)
+            ],
         }
+    )
+
+
+SELLER = """\
+legal_name: Example API Inc.
+address: |
+  500 Howard Street
+  San Francisco, CA 94105, USA
+tax_id: US-EIN 12-3456789
+payment_instructions: |
+  Bank transfer to account 000123456789, routing 121000248, quoting the invoice number.
+"""
+
+
+def _redemptions(cfg: GenerateConfig, customers: pl.DataFrame) -> pl.DataFrame:
+    """Coupons redeemed: launch20 (20 % off usage for three months) by every eighth customer,
+    welcome25 (25.00 USD off once) by the next in each eight who pays in dollars."""
+    rows = []
+    for i, (cid, ccy) in enumerate(customers.select("customer_id", "currency").iter_rows()):
+        if i % 8 == 2:
+            rows.append((f"red_{cid}_launch", cid, "launch20", cfg.start + dt.timedelta(days=1)))
+        elif i % 8 == 3 and ccy == "USD":
+            rows.append((f"red_{cid}_welcome", cid, "welcome25", cfg.start + dt.timedelta(days=9)))
+    return pl.DataFrame(
+        rows,
+        schema={
+            "redemption_id": pl.String,
+            "customer_id": pl.String,
+            "coupon_id": pl.String,
+            "redeemed_on": pl.Date,
+        },
+        orient="row",
     )
 
 
@@ -126,6 +169,7 @@ def _credit_grants(cfg: GenerateConfig, subs: pl.DataFrame) -> pl.DataFrame:
                 "0",
                 cfg.start + dt.timedelta(days=45),
                 10,
+                None,
             )
         )
         credits = 5000 * (1 + n % 4)
@@ -141,8 +185,23 @@ def _credit_grants(cfg: GenerateConfig, subs: pl.DataFrame) -> pl.DataFrame:
                 str(price),
                 expires,
                 50,
+                None,
             )
         )
+        if n % 2:  # credits bought for tokens only: they leave the base fee to the others
+            rows.append(
+                (
+                    f"gr_{cid}_tokens",
+                    cid,
+                    cfg.start + dt.timedelta(days=5),
+                    "4000",
+                    "purchased",
+                    "30.00",
+                    None,
+                    20,
+                    "charge:tokens",
+                )
+            )
     return pl.DataFrame(
         rows,
         schema={
@@ -154,6 +213,7 @@ def _credit_grants(cfg: GenerateConfig, subs: pl.DataFrame) -> pl.DataFrame:
             "purchase_amount": pl.String,
             "expires_at": pl.Date,
             "priority": pl.Int32,
+            "applies_to": pl.String,
         },
         orient="row",
     )
@@ -411,6 +471,9 @@ def generate(home: Home, cfg: GenerateConfig, *, progress=lambda _m: None) -> Ge
     subs.write_csv(ref / "subscriptions.csv")
     grants = _credit_grants(cfg, subs)
     grants.write_csv(ref / "credit_grants.csv")
+    redemptions = _redemptions(cfg, customers)
+    redemptions.write_csv(ref / "coupon_redemptions.csv")
+    (ref / "seller.yaml").write_text(SELLER, encoding="utf-8")
     progress(f"reference data: {customers.height} customers, {subs.height} subscriptions")
 
     traffic = _traffic(cfg, customers, rng)
@@ -465,6 +528,7 @@ def generate(home: Home, cfg: GenerateConfig, *, progress=lambda _m: None) -> Ge
         customers,
         book,
         grants,
+        redemptions,
         start=cfg.start,
         end=cfg.start + dt.timedelta(days=cfg.days),
         rng=rng,

@@ -37,7 +37,7 @@ from decimal import Decimal
 import polars as pl
 
 from transforms.book_fields import PriceBookError, Where, no_unknown_keys, read_decimal, take
-from transforms.items import Item, allocate
+from transforms.items import Item, allocate, taxed
 from transforms.money import is_currency, round_money
 from transforms.numbers import FEE, INT32_MAX, PRICE
 
@@ -228,7 +228,8 @@ class Discount:
 def apply_coupons(
     items: Sequence[Item], redemptions: Sequence[Redemption], period_start: dt.date, currency: str
 ) -> tuple[list[Discount], list[Item]]:
-    """The discounts of one invoice, in order, and its items after them."""
+    """The discounts of one invoice, in order, and its items after them (taxed: discounts come
+    before tax)."""
     remaining = {i.item: i.amount for i in items}
     active = sorted(
         (r for r in redemptions if r.active(period_start)),
@@ -253,4 +254,4 @@ def apply_coupons(
             remaining[item] += share
         discounts.append(Discount(r.coupon.coupon_id, r.redemption_id, -off, shares))
     after = [Item(i.item, i.item_order, remaining[i.item], i.tax_rate) for i in items]
-    return discounts, after
+    return discounts, taxed(after, currency)

@@ -26,7 +26,7 @@ The warehouse computes the same in `fct_invoice_items`; tests hold it to this.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from transforms.money import minor_units, round_money
@@ -116,14 +116,23 @@ def invoice_items(lines: Iterable[InvoiceLine], currency: str) -> list[Item]:
                 del own[key]
             owed = sum(debits.values(), ZERO)
             own |= spread(owed, credit_notes) if owed else credit_notes
-    owes_customer = sum(own.values(), ZERO) < 0
+    return taxed(
+        [
+            Item(name, order, own[(rank, name)], rates[(rank, name)])
+            for order, (rank, name) in enumerate(sorted(own), 1)
+        ],
+        currency,
+    )
 
-    def tax(key: tuple[int, str]) -> Decimal:
-        if owes_customer or own[key] <= 0:
+
+def taxed(items: Sequence[Item], currency: str) -> list[Item]:
+    """The items with their tax, as the module says: each rounded on its own, none on an item
+    that is not positive or on an invoice that owes the customer."""
+    owes_customer = sum((i.amount for i in items), ZERO) < 0
+
+    def tax(item: Item) -> Decimal:
+        if owes_customer or item.amount <= 0:
             return ZERO
-        return round_money(own[key] * rates[key], currency)
+        return round_money(item.amount * item.tax_rate, currency)
 
-    return [
-        Item(name, order, own[(rank, name)], rates[(rank, name)], tax((rank, name)))
-        for order, (rank, name) in enumerate(sorted(own), 1)
-    ]
+    return [replace(i, tax=tax(i)) for i in items]
