@@ -81,6 +81,84 @@
     end
 {%- endmacro %}
 
+{#- An invoice's lines as items (transforms/items.py), as CTEs named after `name`:
+    `<name>_lines` (each line with its item_kind, item and role: `plan_cap` for the plan's
+    spend cap, `credit_note` for a negative carried adjustment, else `own`), `<name>_items`
+    (invoice x item x role: amount, highest tax_rate, minor_units, item_order) and
+    `<name>_capped` (invoice_id, allocation, item, share: the plan's spend cap shared over the
+    charge items by their amounts, allocation_ctes). `lines` has invoice_id, line_type,
+    charge_id, amount, tax_rate, currency and the `carry` columns (one value per invoice);
+    `currencies` is the currency table. -#}
+{% macro invoice_item_ctes(name, lines, currencies, carry=[], where='true') -%}
+{{ name }}_lines as (
+    select
+        l.invoice_id,
+        {%- for column in carry %}
+        l.{{ column }},
+        {%- endfor %}
+        c.minor_units,
+        l.amount,
+        l.tax_rate,
+        {{ item_kind('l.line_type', 'l.charge_id') }} as item_kind,
+        {{ item_name('l.line_type', 'l.charge_id') }} as item,
+        case
+            when l.line_type = 'spend_cap' and l.charge_id is null then 'plan_cap'
+            when l.line_type = 'adjustment' and l.amount < 0 then 'credit_note'
+            else 'own'
+        end as line_role
+    from {{ lines }} as l
+    inner join {{ currencies }} as c on l.currency = c.currency
+    where {{ where }}
+),
+
+{{ name }}_grouped as (
+    select
+        invoice_id,
+        {%- for column in carry %}
+        {{ column }},
+        {%- endfor %}
+        minor_units,
+        item_kind,
+        item,
+        line_role,
+        sum(amount) as amount,
+        max(tax_rate) as tax_rate
+    from {{ name }}_lines
+    where line_role <> 'plan_cap'
+    group by {{ range(1, carry | length + 6) | join(', ') }}
+),
+
+{{ name }}_items as (
+    select
+        *,
+        row_number() over (partition by invoice_id order by item_kind, item) as item_order
+    from {{ name }}_grouped
+),
+
+{{ name }}_plan_caps as (
+    select invoice_id, sum(amount) as amount
+    from {{ name }}_lines
+    where line_role = 'plan_cap'
+    group by 1
+),
+
+{{ name }}_cap_weights as (
+    select
+        i.invoice_id,
+        'plan_cap' as allocation,
+        i.item,
+        i.item_order,
+        i.minor_units,
+        i.amount as weight,
+        p.amount
+    from {{ name }}_items as i
+    inner join {{ name }}_plan_caps as p on i.invoice_id = p.invoice_id
+    where i.item_kind = 1
+),
+
+{{ allocation_ctes(name ~ '_capped', name ~ '_cap_weights', 'invoice_id, allocation') }}
+{%- endmacro %}
+
 {#- Whether a grant whose `applies_to` is given may pay an item (transforms/credits.py
     Grant.may_pay): anything when it names nothing; else the items it names, and with `usage`
     every charge item and the plan commitment. `applies_to` is its entries joined by ';'. -#}

@@ -50,53 +50,14 @@ active as (
     from ({{ active_sql }}) as a
 ),
 
-itemized as (
-    select
-        l.invoice_id,
-        c.minor_units,
-        l.amount,
-        {{ item_kind('l.line_type', 'l.charge_id') }} as item_kind,
-        {{ item_name('l.line_type', 'l.charge_id') }} as item,
-        coalesce(l.line_type = 'spend_cap' and l.charge_id is null, false) as plan_cap
-    from lines as l
-    inner join currencies as c on l.currency = c.currency
-    where l.invoice_id in (select invoice_id from active)
-        and (l.line_type not in ('minimum_true_up', 'spend_cap') or l.amount <> 0)
-),
-
-items as (
-    select
-        invoice_id,
-        item_kind,
-        item,
-        max(minor_units) as minor_units,
-        sum(amount) as amount,
-        row_number() over (partition by invoice_id order by item_kind, item) as item_order
-    from itemized
-    where not plan_cap
-    group by 1, 2, 3
-),
-
-plan_caps as (
-    select invoice_id, sum(amount) as amount
-    from itemized
-    where plan_cap
-    group by 1
-),
-
-cap_weights as (
-    select i.invoice_id, 'plan_cap' as allocation, i.item, i.item_order, i.minor_units, i.amount as weight, p.amount
-    from items as i
-    inner join plan_caps as p on i.invoice_id = p.invoice_id
-    where i.item_kind = 1
-),
-
-{{ allocation_ctes('capped', 'cap_weights', 'invoice_id, allocation') }},
+{{ invoice_item_ctes(
+    'rated', 'lines', 'currencies', where='l.invoice_id in (select invoice_id from active)'
+) }},
 
 eligible as (
     select distinct a.invoice_id, a.coupon_rank, i.item
     from active as a
-    inner join items as i on a.invoice_id = i.invoice_id
+    inner join rated_items as i on a.invoice_id = i.invoice_id
     left join targets as t on a.coupon_id = t.coupon_id
     where not a.limited
         or (i.item_kind = 0 and t.target = 'base_fee')
@@ -111,8 +72,8 @@ remaining_0 as (
         i.item_order,
         i.minor_units,
         i.amount + coalesce(c.share, 0) as remaining
-    from items as i
-    left join capped as c
+    from rated_items as i
+    left join rated_capped as c
         on i.invoice_id = c.invoice_id
         and i.item = c.item
 ),

@@ -18,69 +18,20 @@ currencies as (select * from {{ ref('stg_reference__currencies') }}),
 discount_shares as (select * from {{ ref('int_invoice_discount_shares') }}),
 issued_items as (select * from {{ ref('stg_issued__invoice_items') }}),
 
-itemized as (
-    select
-        l.invoice_id,
-        l.customer_id,
-        l.period_start,
-        l.currency,
-        c.minor_units,
-        l.invoice_status,
-        l.amount,
-        l.tax_rate,
-        {{ item_kind('l.line_type', 'l.charge_id') }} as item_kind,
-        {{ item_name('l.line_type', 'l.charge_id') }} as item,
-        case
-            when l.line_type = 'spend_cap' and l.charge_id is null then 'plan_cap'
-            when l.line_type = 'adjustment' and l.amount < 0 then 'credit_note'
-            else 'own'
-        end as line_role
-    from lines as l
-    inner join currencies as c on l.currency = c.currency
-    -- a discount is in its items' amounts (int_invoice_discount_shares); an issued invoice
-    -- frozen with its items is read as issued (issued_items)
-    where l.line_type <> 'discount'
-        and l.invoice_id not in (select invoice_id from issued_items)
-),
-
-items as (
-    select
-        invoice_id,
-        customer_id,
-        period_start,
-        currency,
-        minor_units,
-        invoice_status,
-        item_kind,
-        item,
-        line_role,
-        sum(amount) as amount,
-        max(tax_rate) as tax_rate
-    from itemized
-    where line_role <> 'plan_cap'
-    group by 1, 2, 3, 4, 5, 6, 7, 8, 9
-),
-
-ordered_items as (
-    select
-        *,
-        row_number() over (partition by invoice_id order by item_kind, item) as item_order
-    from items
-),
-
-plan_caps as (
-    select invoice_id, sum(amount) as amount
-    from itemized
-    where line_role = 'plan_cap'
-    group by 1
-),
+-- a discount is in its items' amounts (int_invoice_discount_shares); an issued invoice frozen
+-- with its items is read as issued (issued_items)
+{{ invoice_item_ctes(
+    'rated', 'lines', 'currencies',
+    carry=['customer_id', 'period_start', 'currency', 'invoice_status'],
+    where="l.line_type <> 'discount' and l.invoice_id not in (select invoice_id from issued_items)"
+) }},
 
 adjustment_totals as (
     select
         invoice_id,
         sum(case when line_role = 'own' then amount else 0 end) as debits,
         sum(case when line_role = 'credit_note' then amount else 0 end) as credit_notes
-    from items
+    from rated_items
     where item_kind = 3
     group by 1
 ),
@@ -88,26 +39,14 @@ adjustment_totals as (
 -- Which items an invoice keeps: all but the side of its adjustments that is allocated away.
 kept as (
     select o.*
-    from ordered_items as o
+    from rated_items as o
     left join adjustment_totals as a on o.invoice_id = a.invoice_id
     where o.item_kind <> 3
         or (o.line_role = 'own' and a.debits + a.credit_notes >= 0)
         or (o.line_role = 'credit_note' and a.debits + a.credit_notes < 0)
 ),
 
-to_allocate as (
-    select
-        k.invoice_id,
-        'plan_cap' as allocation,
-        k.item,
-        k.item_order,
-        k.minor_units,
-        k.amount as weight,
-        p.amount
-    from kept as k
-    inner join plan_caps as p on k.invoice_id = p.invoice_id
-    where k.item_kind = 1
-    union all
+adjustment_weights as (
     select
         k.invoice_id,
         'adjustments' as allocation,
@@ -122,17 +61,19 @@ to_allocate as (
         and (case when k.line_role = 'own' then a.credit_notes else a.debits end) <> 0
 ),
 
-{{ allocation_ctes('allocated', 'to_allocate', 'invoice_id, allocation') }},
+{{ allocation_ctes('adjusted', 'adjustment_weights', 'invoice_id, allocation') }},
 
 shares as (
     select invoice_id, item, sum(share) as share
     from (
-        select invoice_id, item, share from allocated
+        select invoice_id, item, share from rated_capped
+        union all
+        select invoice_id, item, share from adjusted
         union all
         -- the coupons of a draft (an issued invoice has its discounts in its frozen items)
         select d.invoice_id, d.item, d.share
         from discount_shares as d
-        where d.invoice_id in (select invoice_id from itemized where invoice_status = 'draft')
+        where d.invoice_id in (select invoice_id from rated_lines where invoice_status = 'draft')
     ) as s
     group by 1, 2
 ),
