@@ -86,11 +86,19 @@ def billed_invoices(
             g["expires_at"],
             g["priority"],
             grant_targets(g["applies_to"]),
+            g["recurrence"],
+            None,
+            None if g["rollover_cap"] is None else Decimal(g["rollover_cap"]),
         )
         for g in grants.iter_rows(named=True)
     )
     rows = []
+    settled = None  # the month whose grants were settled last: months close in order
     for (cid, p), billed_lines in sorted(lines.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        if settled != p:
+            if settled is not None:
+                credits_book.settle(month_bounds(settled)[1], ccy)
+            settled = p
         currency = ccy[cid]
         items = invoice_items(billed_lines, currency)
         _, items = apply_coupons(items, redeemed.get(cid, []), p, currency)

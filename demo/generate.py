@@ -2,7 +2,7 @@
 
 Realistic rather than uniform: Zipf-like traffic per customer, a daily cycle and quieter
 weekends, several plans (per-unit, graduated, volume, package, outcome-based), a mid-month plan
-change, purchased and promotional credits (some for one charge only), coupons, VAT on the
+change, purchased and promotional credits (some for one charge only, some monthly), coupons, VAT on the
 euro plan, a seller and billing addresses that make the documents sendable, exports in CSV, gzipped JSON lines (flat and
 CloudEvents) and Parquet, with overlapping re-exports, late events, malformed rows and a
 billed_invoices.csv that mostly agrees. Everything is vectorized and deterministic per seed.
@@ -170,6 +170,8 @@ def _credit_grants(cfg: GenerateConfig, subs: pl.DataFrame) -> pl.DataFrame:
                 cfg.start + dt.timedelta(days=45),
                 10,
                 None,
+                None,
+                None,
             )
         )
         credits = 5000 * (1 + n % 4)
@@ -186,6 +188,8 @@ def _credit_grants(cfg: GenerateConfig, subs: pl.DataFrame) -> pl.DataFrame:
                 expires,
                 50,
                 None,
+                None,
+                None,
             )
         )
         if n % 2:  # credits bought for tokens only: they leave the base fee to the others
@@ -200,6 +204,25 @@ def _credit_grants(cfg: GenerateConfig, subs: pl.DataFrame) -> pl.DataFrame:
                     None,
                     20,
                     "charge:tokens",
+                    None,
+                    None,
+                )
+            )
+        # 1,500 credits every month, burnt after the others, up to 500 kept into the next
+        if n % 3 == 1:
+            rows.append(
+                (
+                    f"gr_{cid}_monthly",
+                    cid,
+                    cfg.start,
+                    "1500",
+                    "promotional",
+                    "0",
+                    None,
+                    90,
+                    None,
+                    "monthly",
+                    "500",
                 )
             )
     return pl.DataFrame(
@@ -214,6 +237,8 @@ def _credit_grants(cfg: GenerateConfig, subs: pl.DataFrame) -> pl.DataFrame:
             "expires_at": pl.Date,
             "priority": pl.Int32,
             "applies_to": pl.String,
+            "recurrence": pl.String,
+            "rollover_cap": pl.String,
         },
         orient="row",
     )

@@ -16,6 +16,7 @@ from lake.schemas import (
     ISSUED_INVOICE_SCHEMA,
     ISSUED_ITEM_SCHEMA,
     ISSUED_LINE_SCHEMA,
+    ISSUED_ROLLOVER_SCHEMA,
     NOTIFICATION_SCHEMA,
     QUARANTINE_SCHEMA,
 )
@@ -58,6 +59,7 @@ def ensure_lake(home: Home) -> None:
         home.lake_issued / "invoice_lines": ISSUED_LINE_SCHEMA,
         home.lake_issued / "invoice_items": ISSUED_ITEM_SCHEMA,
         home.lake_issued / "credit_consumption": ISSUED_CONSUMPTION_SCHEMA,
+        home.lake_issued / "credit_rollovers": ISSUED_ROLLOVER_SCHEMA,
         home.lake_notifications: NOTIFICATION_SCHEMA,
     }
     for folder, schema in tables.items():

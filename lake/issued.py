@@ -21,9 +21,10 @@ from lake.schemas import (
     ISSUED_INVOICE_SCHEMA,
     ISSUED_ITEM_SCHEMA,
     ISSUED_LINE_SCHEMA,
+    ISSUED_ROLLOVER_SCHEMA,
 )
 from transforms.close import CloseResult, apply_credits
-from transforms.credits import Consumption, Grant, grant_targets
+from transforms.credits import Consumption, Grant, Rollover, grant_targets
 
 
 def is_issued(home: Home, month: dt.date) -> bool:
@@ -45,6 +46,9 @@ def load_grants(home: Home) -> list[Grant]:
             r["expires_at"],
             r["priority"],
             grant_targets(r.get("applies_to")),
+            r.get("recurrence"),
+            r.get("recurrence_ends_at"),
+            r.get("rollover_cap"),
         )
         for r in pl.read_parquet(path).iter_rows(named=True)
     ]
@@ -76,7 +80,13 @@ def issued_consumption(home: Home, before: dt.date | None = None) -> list[Consum
     return out
 
 
-ISSUED_TABLES = ("invoice_lines", "invoice_items", "credit_consumption", "invoices")
+ISSUED_TABLES = (
+    "invoice_lines",
+    "invoice_items",
+    "credit_consumption",
+    "credit_rollovers",
+    "invoices",
+)
 
 
 def _period_file(home: Home, table: str, month: dt.date) -> Path:
@@ -135,9 +145,18 @@ def issue_month(
         # the month is not "issued" and a later close (subscriptions added since) issues it.
         return CloseResult(month, 0, Decimal(0), False)
     issued_at = now.astimezone(dt.UTC)
-    earlier = issued_consumption(home, before=month)
-    invoices, items, entries = apply_credits(load_grants(home), earlier, month, invoices, items)
-    consumption = _consumption_frame(entries, month)
+    applied = apply_credits(
+        load_grants(home),
+        month,
+        invoices,
+        currency_of=_customer_currencies(home, invoices),
+        items=items,
+        earlier=issued_consumption(home, before=month),
+        earlier_rollovers=issued_rollovers(home, before=month),
+    )
+    invoices, items = applied.invoices, applied.items
+    consumption = _consumption_frame(applied.consumption, month)
+    rollovers = _rollover_frame(applied.rollovers, month)
     invoices = (
         invoices.sort("invoice_id")
         .join(_customer_names(home), on="customer_id", how="left")
@@ -168,6 +187,7 @@ def issue_month(
         write_table(items, _period_file(home, "invoice_items", month))
     # In burn order (invoice by invoice), the order documents list the grants drawn.
     write_table(consumption, _period_file(home, "credit_consumption", month))
+    write_table(rollovers, _period_file(home, "credit_rollovers", month))
     write_table(invoices, invoices_file)
     return CloseResult(
         month,
@@ -255,6 +275,59 @@ def read_period(
         else pl.DataFrame(schema=ISSUED_ITEM_SCHEMA)
     )
     return invoices, lines, consumption, items
+
+
+def issued_rollovers(home: Home, before: dt.date | None = None) -> list[Rollover]:
+    """Rollovers and expiries frozen by earlier closes (all, or of periods before a month)."""
+    out = []
+    for path in sorted((home.lake_issued / "credit_rollovers").glob("period=*.parquet")):
+        if before is not None and path.stem.removeprefix("period=") >= f"{before:%Y-%m}":
+            continue
+        out += [
+            Rollover(
+                r["grant_id"],
+                r["customer_id"],
+                r["entry_date"],
+                r["to_grant_id"],
+                r["carried"],
+                r["expired"],
+                r["moved"],
+                r["breakage"],
+            )
+            for r in pl.read_parquet(path).iter_rows(named=True)
+        ]
+    return out
+
+
+def _rollover_frame(entries: list[Rollover], month: dt.date) -> pl.DataFrame:
+    """A close's rollovers and expiries, one row per grant settled."""
+    return pl.DataFrame(
+        [
+            {
+                "entry_id": f"{e.grant_id}:settled:{e.entry_date.isoformat()}",
+                "grant_id": e.grant_id,
+                "customer_id": e.customer_id,
+                "period_start": month,
+                "entry_date": e.entry_date,
+                "to_grant_id": e.to_grant_id,
+                "carried": e.carried,
+                "expired": e.expired,
+                "moved": e.moved,
+                "breakage": e.breakage,
+            }
+            for e in entries
+        ],
+        schema=ISSUED_ROLLOVER_SCHEMA,
+    )
+
+
+def _customer_currencies(home: Home, invoices: pl.DataFrame) -> dict[str, str]:
+    """Each customer's currency: customers.csv's, and the invoices' for those it has."""
+    path = home.lake_reference / "customers.parquet"
+    known = {}
+    if path.exists() and "currency" in pl.read_parquet_schema(path):
+        known = dict(pl.read_parquet(path, columns=["customer_id", "currency"]).iter_rows())
+    return known | dict(invoices.select("customer_id", "currency").iter_rows())
 
 
 def _consumption_frame(entries: list[Consumption], month: dt.date) -> pl.DataFrame:

@@ -96,6 +96,9 @@ REFERENCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "priority": pl.Int32,
         # `;`-separated: base_fee, usage, charge:<charge_id>; empty: the grant pays anything
         "applies_to": pl.String,
+        "recurrence": pl.String,  # monthly | quarterly | yearly: a row that yields instances
+        "recurrence_ends_at": pl.Date,  # no instance starts on or after it
+        "rollover_cap": QUANTITY_TYPE,  # credits kept across a boundary
     },
     "billed_invoices": {
         "invoice_id": pl.String,
@@ -303,6 +306,21 @@ ISSUED_CONSUMPTION_SCHEMA = {
     "tax_money": AMOUNT_TYPE,
     "deferred_to_tax": AMOUNT_TYPE,
 }
+# A grant's balance once every period it could pay is closed (transforms.credits.Rollover):
+# credits carried into the next instance of a recurring grant, credits that expire, and the
+# deferred revenue of each (purchased grants). Written by the close of `period_start`.
+ISSUED_ROLLOVER_SCHEMA = {
+    "entry_id": pl.String,
+    "grant_id": pl.String,
+    "customer_id": pl.String,
+    "period_start": pl.Date,
+    "entry_date": pl.Date,
+    "to_grant_id": pl.String,
+    "carried": QUANTITY_TYPE,
+    "expired": QUANTITY_TYPE,
+    "moved": AMOUNT_TYPE,
+    "breakage": AMOUNT_TYPE,
+}
 
 CURRENCY_SCHEMA = {"currency": pl.String, "minor_units": pl.Int32}
 
@@ -338,5 +356,6 @@ SOURCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "issued.invoice_lines": ISSUED_LINE_SCHEMA,
     "issued.invoice_items": ISSUED_ITEM_SCHEMA,
     "issued.credit_consumption": ISSUED_CONSUMPTION_SCHEMA,
+    "issued.credit_rollovers": ISSUED_ROLLOVER_SCHEMA,
     "lake.spend_notifications": NOTIFICATION_SCHEMA,
 }

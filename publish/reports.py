@@ -193,9 +193,10 @@ QUERIES = {
         from marts.fct_invoices
         order by customer_id, period_start""",
     "grants": """
-        select g.customer_id, g.grant_id, g.kind, g.granted_at, g.expires_at, g.credits,
-               coalesce(u.used, 0) as used
-        from staging.stg_reference__credit_grants as g
+        select g.customer_id, g.grant_id, g.kind, g.granted_at, g.expires_at,
+               g.credits + g.rolled_in as credits,
+               coalesce(u.used, 0) + g.settled_out as used, g.expired_out
+        from intermediate.int_credit_grants as g
         left join (
             select grant_id, -sum(credits) as used from marts.fct_credit_ledger
             where entry_type = 'consumption'
@@ -284,8 +285,9 @@ def _by_customer(data: dict[str, pl.DataFrame], name: str) -> dict[str, pl.DataF
 
 
 def grant_states(grants: pl.DataFrame, spend: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    """Each grant as of the last usage day: `expired` (its expiry has passed: nothing remains,
-    what it still held shows as `expired_credits`), `not yet granted`, `expires before the
+    """Each grant (a recurring grant's instances one by one, with what a rollover carried in)
+    as of the last usage day: `expired` (its expiry has passed: nothing remains, what it still
+    held shows as `expired_credits`, with what expired at a close beyond a rollover cap), `not yet granted`, `expires before the
     period closes` (it cannot pay the open period, so the page's credits remaining leaves it
     out, as the mart does), or `active`."""
     period_end = spend.select(
@@ -305,9 +307,11 @@ def grant_states(grants: pl.DataFrame, spend: pl.DataFrame, as_of: dt.date) -> p
             .otherwise(pl.lit("active"))
             .alias("state"),
             pl.when(expired).then(0).otherwise(balance).alias("remaining"),
-            pl.when(expired).then(balance).otherwise(0).alias("expired_credits"),
+            (pl.when(expired).then(balance).otherwise(0) + pl.col("expired_out")).alias(
+                "expired_credits"
+            ),
         )
-        .drop("period_end", "used")
+        .drop("period_end", "used", "expired_out")
     )
 
 

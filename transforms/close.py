@@ -8,19 +8,29 @@ order where the cheap questions come first.
 
 Given the grants, the consumption frozen by earlier closes and the month's computed invoices,
 `apply_credits` returns the invoices with credits applied, their items with what credits paid
-of each, and the consumption to freeze with them. Writing the issued store is `lake.issued`'s job.
+of each, the consumption, and the rollovers and expiries of grants once the month is closed,
+to freeze with them. Writing the issued store is `lake.issued`'s job.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
 import polars as pl
+from dateutil.relativedelta import relativedelta
 
-from transforms.credits import Consumption, CreditBook, Grant, Invoice, total_after_credits
+from transforms.credits import (
+    Consumption,
+    CreditBook,
+    Grant,
+    Invoice,
+    Rollover,
+    total_after_credits,
+)
 from transforms.numbers import AMOUNT
 
 
@@ -110,19 +120,33 @@ class CloseResult:
     credits_applied: Decimal = Decimal(0)
 
 
+@dataclass(frozen=True)
+class Applied:
+    """What close applies to a month: the invoices with credits_applied and total, their items
+    with what credits paid of each (when given), the consumption drawn in burn order, and the
+    rollovers and expiries once the month is closed."""
+
+    invoices: pl.DataFrame
+    items: pl.DataFrame | None
+    consumption: list[Consumption]
+    rollovers: list[Rollover]
+
+
 def apply_credits(
     grants: list[Grant],
-    earlier: list[Consumption],
     month: dt.date,
     invoices: pl.DataFrame,
+    *,
+    currency_of: Mapping[str, str],
     items: pl.DataFrame | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame | None, list[Consumption]]:
-    """Credits applied at close: invoices with credits_applied and total, their items (invoice_id,
-    item, item_order, due, ...) with credits_applied, and the consumption entries drawn, in
-    burn order. `earlier` is the consumption frozen by the closes of earlier months. Without
-    items each invoice is one item that only grants for anything pay."""
+    earlier: list[Consumption] = (),
+    earlier_rollovers: list[Rollover] = (),
+) -> Applied:
+    """Credits applied at close. `earlier` and `earlier_rollovers` are what the closes of
+    earlier months froze; `currency_of` is each customer's currency. Without items each
+    invoice is one item that only grants for anything pay."""
     book = CreditBook(grants)
-    book.replay(earlier)
+    book.replay(earlier, earlier_rollovers)
     dues: dict[str, list[tuple[str, Decimal]]] = {}
     if items is not None:
         for r in items.sort("invoice_id", "item_order").iter_rows(named=True):
@@ -165,4 +189,6 @@ def apply_credits(
                 dtype=AMOUNT.dtype,
             )
         )
-    return invoices, items, entries
+    period_end = month.replace(day=1) + relativedelta(months=1)
+    rollovers = book.settle(period_end, currency_of)
+    return Applied(invoices, items, entries, rollovers)

@@ -20,6 +20,15 @@ Rules, in one place:
   recognizes revenue at that basis, rounded per entry and never beyond what is still deferred;
   the entry that empties a grant, or its expiry (breakage), recognizes exactly the rest, so a
   grant's revenue always adds up to its purchase_amount. Promotional credits are a discount.
+- A recurring grant (`recurrence` monthly, quarterly or yearly) is a row that yields instances
+  `<grant_id>@<start>`: instance k starts granted_at + k intervals (the day clamped to the
+  month's end), while before recurrence_ends_at and expires_at, with the row's credits, kind,
+  priority and purchase_amount, and expires when the next starts. Once every period an
+  instance could pay is closed (`CreditBook.settle`), min(its balance, rollover_cap) rolls
+  into the next instance and the rest expires, dated the next start; carried credits keep
+  their cost basis (the row's, equal for every instance). A one-off grant with a rollover_cap
+  keeps at most that many credits after each period it could pay: the rest expires, dated the
+  period's last day.
 - Credits pay an invoice's subtotal plus tax, the subtotal first: what they pay beyond the
   subtotal paid tax. Each entry's tax share is that amount allocated over the entries by their
   money (`transforms.items.allocate`). Tax is not revenue: a purchased entry's tax share moves
@@ -30,14 +39,17 @@ Rules, in one place:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
+
+from dateutil.relativedelta import relativedelta
 
 from transforms.items import allocate
 from transforms.money import round_money
 
 ZERO = Decimal(0)
+MONTHS_PER = {"monthly": 1, "quarterly": 3, "yearly": 12}  # a recurring grant's interval
 CREDIT_EXPONENT = Decimal("0.000000001")  # credits are kept to 9 decimals
 
 
@@ -71,6 +83,32 @@ class Grant:
     expires_at: dt.date | None = None
     priority: int = 50
     applies_to: tuple[str, ...] = ()  # empty: anything; else base_fee, usage, charge:<id>
+    recurrence: str | None = None  # a row that yields instances: monthly, quarterly, yearly
+    recurrence_ends_at: dt.date | None = None  # no instance starts on or after it
+    rollover_cap: Decimal | None = None  # credits kept across a boundary (None: no cap)
+    instance_of: str | None = None  # the recurring row an instance comes from
+
+    def instances(self, before: dt.date) -> list[Grant]:
+        """A recurring row's instances that start before `before`."""
+        step = MONTHS_PER[self.recurrence]
+        ends = [d for d in (self.recurrence_ends_at, self.expires_at, before) if d is not None]
+        out, k = [], 0
+        while (start := self.granted_at + relativedelta(months=k * step)) < min(ends):
+            after = self.granted_at + relativedelta(months=(k + 1) * step)
+            out.append(
+                replace(
+                    self,
+                    grant_id=f"{self.grant_id}@{start.isoformat()}",
+                    granted_at=start,
+                    expires_at=min(after, self.expires_at or after),
+                    recurrence=None,
+                    recurrence_ends_at=None,
+                    rollover_cap=self.rollover_cap or ZERO,
+                    instance_of=self.grant_id,
+                )
+            )
+            k += 1
+        return out
 
     def may_pay(self, item: str) -> bool:
         """Whether the grant may pay an item of an invoice (transforms/items.py names them).
@@ -132,27 +170,144 @@ class Consumption:
     paid: tuple[tuple[str, Decimal], ...] = ()  # (item, money) the draw paid, in draw order
 
 
+@dataclass(frozen=True)
+class Rollover:
+    """A grant's balance once every period it could pay is closed: the credits carried into
+    the next instance of its row and the credits that expire, with the deferred revenue each
+    takes (purchased grants: `moved` goes with the carried credits, `breakage` is
+    recognized)."""
+
+    grant_id: str
+    customer_id: str
+    entry_date: dt.date
+    to_grant_id: str | None  # the next instance; None when nothing can carry
+    carried: Decimal
+    expired: Decimal
+    moved: Decimal = ZERO
+    breakage: Decimal = ZERO
+
+
 class CreditBook:
-    """Balances of every grant; close months in order with `close`. A grant past its expiry
-    pays nothing (`Grant.can_pay`); its breakage is recognized by the revenue marts."""
+    """Balances of every grant; close months in order with `close`, then `settle` each closed
+    period. A grant past its expiry pays nothing (`Grant.can_pay`); the breakage of a grant
+    without a rollover_cap is recognized by the revenue marts. A recurring row's instances
+    join the book as the periods they start in are closed."""
 
     def __init__(self, grants: Iterable[Grant]):
-        self.grants = {g.grant_id: g for g in grants}
-        self.balance = {g.grant_id: g.credits for g in self.grants.values()}
-        self.recognized = dict.fromkeys(self.grants, ZERO)
+        grants = list(grants)
+        self.grants: dict[str, Grant] = {}
+        self.rows = [g for g in grants if g.recurrence]
+        self.balance: dict[str, Decimal] = {}
+        self.recognized: dict[str, Decimal] = {}  # revenue recognized, or moved or broken
+        self.moved_in: dict[str, Decimal] = {}  # deferred revenue carried in by a rollover
+        self.settled: set[str] = set()  # instances whose rollover is recorded
+        for grant in grants:
+            if not grant.recurrence:
+                self._add(grant)
+
+    def _add(self, grant: Grant) -> None:
+        self.grants[grant.grant_id] = grant
+        self.balance[grant.grant_id] = grant.credits
+        self.recognized[grant.grant_id] = ZERO
+        self.moved_in[grant.grant_id] = ZERO
+
+    def _instances_before(self, day: dt.date) -> None:
+        for row in self.rows:
+            for instance in row.instances(before=day):
+                if instance.grant_id not in self.grants:
+                    self._add(instance)
 
     def deferred(self, grant_id: str) -> Decimal:
         """Purchase money of a grant not yet recognized as revenue."""
         grant = self.grants[grant_id]
         if grant.kind != "purchased":
             return ZERO
-        return grant.purchase_amount - self.recognized[grant_id]
+        return grant.purchase_amount + self.moved_in[grant_id] - self.recognized[grant_id]
 
-    def replay(self, consumption: Iterable[Consumption]) -> None:
-        """Apply consumption frozen by earlier closes."""
+    def replay(
+        self, consumption: Iterable[Consumption], rollovers: Iterable[Rollover] = ()
+    ) -> None:
+        """Apply consumption and rollovers frozen by earlier closes."""
         for c in consumption:
+            self._instances_before(c.entry_date + dt.timedelta(days=1))
             self.balance[c.grant_id] -= c.credits
             self.recognized[c.grant_id] += c.revenue + c.deferred_to_tax
+        for r in rollovers:
+            self._instances_before(r.entry_date + dt.timedelta(days=1))
+            self._apply(r)
+
+    def _apply(self, r: Rollover) -> None:
+        self.balance[r.grant_id] -= r.carried + r.expired
+        self.recognized[r.grant_id] += r.moved + r.breakage
+        if self.grants[r.grant_id].instance_of:
+            self.settled.add(r.grant_id)
+        if r.to_grant_id:
+            self.balance[r.to_grant_id] += r.carried
+            self.moved_in[r.to_grant_id] += r.moved
+
+    def _basis(self, grant: Grant, credits: Decimal, currency: str) -> Decimal:
+        """Deferred revenue that goes with `credits` of a purchased grant's balance: its cost
+        basis, all that is deferred when they are the whole balance."""
+        deferred = self.deferred(grant.grant_id)
+        if grant.kind != "purchased" or not credits:
+            return ZERO
+        if credits == self.balance[grant.grant_id]:
+            return deferred
+        basis = credits * grant.purchase_amount / grant.credits
+        return min(round_money(basis, currency), deferred)
+
+    def settle(self, period_end: dt.date, currency_of: Mapping[str, str]) -> list[Rollover]:
+        """Rollovers and expiries once the monthly period ending `period_end` (exclusive) and
+        every one before it are closed: each instance whose last payable period it was carries
+        min(balance, rollover_cap) into the next instance of its row and lets the rest expire,
+        dated its expiry (the next start); a one-off grant with a rollover_cap that could pay
+        the period lets its balance above the cap expire, dated the period's last day.
+        `currency_of` (customer -> currency) rounds the deferred revenue that moves."""
+        self._instances_before(period_end)
+        entries = []
+        for grant in sorted(self.grants.values(), key=lambda g: g.grant_id):
+            balance = self.balance[grant.grant_id]
+            if grant.instance_of:
+                last_payable = grant.expires_at.replace(day=1)
+                if grant.grant_id in self.settled or last_payable > period_end:
+                    continue
+                row = next(r for r in self.rows if r.grant_id == grant.instance_of)
+                later = row.instances(before=grant.expires_at + dt.timedelta(days=1))
+                after = later[-1].grant_id if later[-1].granted_at == grant.expires_at else None
+                if after and after not in self.grants:
+                    self._add(later[-1])
+                carried = min(balance, grant.rollover_cap) if after else ZERO
+                expired = balance - carried
+                moved = self._basis(grant, carried, currency_of[grant.customer_id])
+                entry = Rollover(
+                    grant.grant_id,
+                    grant.customer_id,
+                    grant.expires_at,
+                    after,
+                    carried,
+                    expired,
+                    moved,
+                    self.deferred(grant.grant_id) - moved,
+                )
+            elif grant.rollover_cap is not None and grant.can_pay(period_end):
+                expired = max(balance - grant.rollover_cap, ZERO)
+                if not expired:
+                    continue
+                entry = Rollover(
+                    grant.grant_id,
+                    grant.customer_id,
+                    period_end - dt.timedelta(days=1),
+                    None,
+                    ZERO,
+                    expired,
+                    ZERO,
+                    self._basis(grant, expired, currency_of[grant.customer_id]),
+                )
+            else:
+                continue
+            self._apply(entry)
+            entries.append(entry)
+        return entries
 
     def close(self, invoice: Invoice) -> list[Consumption]:
         """Apply credits to one invoice in burn order; returns one entry per grant drawn."""
@@ -160,6 +315,7 @@ class CreditBook:
             return []
         rate, currency = invoice.credit_rate, invoice.currency
         due = invoice.subtotal + invoice.tax
+        self._instances_before(invoice.period_end)
         live = sorted(
             (
                 g

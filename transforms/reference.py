@@ -8,11 +8,12 @@ before any usage is touched.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import polars as pl
 
-from transforms.credits import grant_targets, target_problem
-from transforms.money import is_currency
+from transforms.credits import MONTHS_PER, grant_targets, target_problem
+from transforms.money import is_currency, plain_quantity
 from transforms.numbers import AMOUNT, PRICE, QUANTITY, DecimalKind, plain_decimals
 
 
@@ -35,6 +36,7 @@ DEFAULT_PRIORITY = 50
 # the billing system and of purchases is an amount (4 decimals); credits are a quantity.
 KINDS: dict[str, DecimalKind] = {
     "credits": QUANTITY,
+    "rollover_cap": QUANTITY,
     "purchase_amount": AMOUNT,
     "subtotal": AMOUNT,
     "credits_applied": AMOUNT,
@@ -129,7 +131,9 @@ def _fail_on(df: pl.DataFrame, condition: pl.Expr, file: str, message: str) -> N
     bad = df.with_row_index("row", offset=2).filter(condition)
     if bad.height:
         row = bad.row(0, named=True)
-        details = message.format(**row)
+        # numbers as a person writes them: -1, not the typed -1.000000000
+        shown = {k: plain_quantity(v) if isinstance(v, Decimal) else v for k, v in row.items()}
+        details = message.format(**shown)
         raise ReferenceDataError(f"{file}: row {row['row']}: {details}")
 
 
@@ -262,6 +266,31 @@ def validate_reference(
         pl.col("expires_at") <= pl.col("granted_at"),
         "credit_grants.csv",
         "expires_at: {expires_at} is not after granted_at {granted_at}",
+    )
+    grants = grants.with_columns(pl.col("recurrence").str.to_lowercase())
+    _fail_on(
+        grants,
+        pl.col("recurrence").is_not_null() & ~pl.col("recurrence").is_in(list(MONTHS_PER)),
+        "credit_grants.csv",
+        "recurrence: {recurrence!r} is not monthly, quarterly or yearly",
+    )
+    _fail_on(
+        grants,
+        pl.col("recurrence_ends_at").is_not_null() & pl.col("recurrence").is_null(),
+        "credit_grants.csv",
+        "recurrence_ends_at: set on a grant without a recurrence",
+    )
+    _fail_on(
+        grants,
+        pl.col("recurrence_ends_at") <= pl.col("granted_at"),
+        "credit_grants.csv",
+        "recurrence_ends_at: {recurrence_ends_at} is not after granted_at {granted_at}",
+    )
+    _fail_on(
+        grants,
+        pl.col("rollover_cap") < 0,
+        "credit_grants.csv",
+        "rollover_cap: {rollover_cap} is negative",
     )
     grants = _grant_targets(grants, charges)
     billed = tables["billed_invoices"].with_columns(pl.col("currency").str.to_uppercase())

@@ -192,3 +192,15 @@
         then regexp_extract(to_json(named_struct('v', {{ text }})), '^\\{"v":(.*)\\}$', 1)
     end
 {%- endmacro %}
+
+{# One row per whole number from 0 to n (an expression of the row), as a select-list item that
+   multiplies the row: `select t.*, {{ numbers_to('t.n') }} as k from t`. #}
+{% macro numbers_to(n) -%}
+    {{ return(adapter.dispatch('numbers_to', 'tally')(n)) }}
+{%- endmacro %}
+{% macro default__numbers_to(n) -%}
+    unnest(range(0, cast({{ n }} as bigint) + 1))
+{%- endmacro %}
+{% macro spark__numbers_to(n) -%}
+    explode(sequence(0, cast({{ n }} as int)))
+{%- endmacro %}

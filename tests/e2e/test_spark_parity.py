@@ -237,16 +237,25 @@ def _with_breadth(home: Home) -> None:
     # Grants limited to what they may pay: the breadth_b customer's members grant first, then
     # one for two charges, then one for anything (largest item first), in both months.
     grants = home.landing_reference / "credit_grants.csv"
+    # And a monthly grant for members, bought, kept up to 500 credits: September's close
+    # carries 500 into October's instance and lets the rest expire as breakage.
     limited = pl.DataFrame(
         {
-            "grant_id": ["g_members", "g_gpus", "g_any"],
+            "grant_id": ["g_members", "g_gpus", "g_any", "g_monthly"],
             "customer_id": member,
             "granted_at": "2026-09-01",
-            "credits": ["300", "150", "100000"],
-            "kind": ["promotional", "purchased", "purchased"],
-            "purchase_amount": ["0", "1.20", "800.00"],
-            "priority": ["1", "2", "3"],
-            "applies_to": ["charge:members", "charge:gpu_days;charge:gpu_hours", None],
+            "credits": ["300", "150", "100000", "100000"],
+            "kind": ["promotional", "purchased", "purchased", "purchased"],
+            "purchase_amount": ["0", "1.20", "800.00", "700.00"],
+            "priority": ["1", "2", "3", "0"],
+            "applies_to": [
+                "charge:members",
+                "charge:gpu_days;charge:gpu_hours",
+                None,
+                "charge:members",
+            ],
+            "recurrence": [None, None, None, "monthly"],
+            "rollover_cap": [None, None, None, "500"],
         }
     )
     pl.concat([pl.read_csv(grants, infer_schema=False), limited], how="diagonal").write_csv(grants)
@@ -346,8 +355,11 @@ def test_spark_and_duckdb_build_the_same_marts_row_for_row(parity):
     assert spark["fct_invoices"].filter(pl.col("status") == "draft").height > 0
     assert spark["fct_credit_ledger"]["entry_type"].unique().sort().to_list() == [
         "consumption",
+        "expiry",
         "grant",
+        "rollover",
     ]
+    assert "g_monthly@2026-10-01" in spark["fct_credit_ledger"]["grant_id"].to_list()
     # The breadth plans were rated (their levels priced), and below, the same on both.
     levels = spark["fct_invoice_lines"].filter(
         pl.col("charge_id").is_in(["avg_storage", "min_storage"]) & (pl.col("amount") > 0)

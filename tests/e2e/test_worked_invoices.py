@@ -231,7 +231,7 @@ def test_reconciliation_finds_only_the_late_usage_when_billing_agrees(worked):
 
 def test_issued_invoices_never_change(worked):
     home, issued, issued_rows = worked.home, worked.issued, worked.issued_rows
-    assert len(issued) == len(CUSTOMERS) + 4  # a document per invoice, four lake tables
+    assert len(issued) == len(CUSTOMERS) + 5  # a document per invoice, five lake tables
     assert _issued_files(home) == issued  # byte for byte, after a later run and a second close
     assert q(home, "select * from marts.fct_invoices where status = 'issued' order by 1") == (
         issued_rows
@@ -419,7 +419,7 @@ def test_a_bad_price_book_is_refused_before_any_data_is_touched(tmp_path, capsys
         (
             "customers.csv",
             "customer_id,name,currency,tax_rate\nc_unit,U,USD,1.5\n",
-            "tally: customers.csv: row 2: tax_rate: 1.500000000000 is not from 0 up to, not including, 1",
+            "tally: customers.csv: row 2: tax_rate: 1.5 is not from 0 up to, not including, 1",
         ),
     ],
 )
@@ -475,6 +475,43 @@ def test_the_ledger_records_grants_consumption_and_expiry_with_running_balances(
         (sep30, "expiry", "cr_old", -400, None, 0, 2180, 0),  # promotional: no breakage
         (dt.date(2026, 10, 1), "grant", "cr_late", 500, None, 500, 2680, 0),
     ]
+
+
+def test_a_recurring_grant_rolls_over_its_cap_when_its_month_closes(worked):
+    """c_unit's monthly 1,000 promotional credits, kept up to 200: September's close rolls 200
+    into October's instance and lets 800 expire, dated 1 October (grant, rollover, expiry
+    within the day); October's instance holds 1,200 (its plan takes no credits, so nothing is
+    drawn)."""
+    home = worked.home
+    oct1 = dt.date(2026, 10, 1)
+    assert q(
+        home,
+        "select entry_date, entry_type, grant_id, source, instance_of, credits, balance_after, "
+        "customer_balance_after from marts.fct_credit_ledger "
+        "where customer_id = 'c_unit' order by customer_balance_after is null, entry_date, "
+        "case entry_type when 'grant' then 0 when 'rollover' then 1 when 'consumption' then 2 "
+        "else 3 end, entry_id",
+    ) == [
+        (dt.date(2026, 8, 1), "grant", "cu_g", "reference", None, 1000, 1000, 1000),
+        (
+            dt.date(2026, 9, 1),
+            "grant",
+            "cu_monthly@2026-09-01",
+            "recurrence",
+            "cu_monthly",
+            1000,
+            1000,
+            2000,
+        ),
+        (oct1, "grant", "cu_monthly@2026-10-01", "recurrence", "cu_monthly", 1000, 1000, 3000),
+        (oct1, "rollover", "cu_monthly@2026-10-01", "recurrence", "cu_monthly", 200, 1200, 3200),
+        (oct1, "rollover", "cu_monthly@2026-09-01", "recurrence", "cu_monthly", -200, 800, 3000),
+        (oct1, "expiry", "cu_monthly@2026-09-01", "recurrence", "cu_monthly", -800, 0, 2200),
+    ]
+    assert q(
+        home,
+        "select credits_remaining from marts.mart_customer_spend where customer_id = 'c_unit'",
+    ) == [(D(2200),)]
 
 
 def test_revenue_recognizes_credits_at_cost_basis_and_rolls_deferred_forward(worked):

@@ -296,10 +296,27 @@ SUBSCRIPTIONS = [
     ("s_tax", "c_tax", "taxed", "2026-09-01", ""),
 ]
 
-# (grant_id, customer, granted_at, credits, kind, purchase_amount, expires_at, priority[, applies_to])
+# (grant_id, customer, granted_at, credits, kind, purchase_amount, expires_at, priority[,
+#  applies_to, recurrence, recurrence_ends_at, rollover_cap])
 GRANTS = [
-    # c_unit's plan has no credit_rate: its grant is never drawn.
+    # c_unit's plan has no credit_rate: its grants are never drawn.
     ("cu_g", "c_unit", "2026-08-01", "1000", "purchased", "8.00", "", "50"),
+    # A monthly grant of 1,000 kept up to 200: September's instance is never drawn, so when
+    # September closes 200 roll into October's (1,200) and 800 expire, dated 1 October.
+    (
+        "cu_monthly",
+        "c_unit",
+        "2026-09-01",
+        "1000",
+        "promotional",
+        "0",
+        "",
+        "",
+        "",
+        "monthly",
+        "",
+        "200",
+    ),
     # c_cred, September (20.20 due), burn order of the grants live at close (1 October):
     #   cr_vip    priority 10                      200 credits =  2.00, emptied
     #   cr_promo  priority 50, expires 1 October  1000 credits = 10.00, emptied (promotional)
@@ -647,8 +664,11 @@ def write_home(home: Home) -> None:
             "expires_at",
             "priority",
             "applies_to",
+            "recurrence",
+            "recurrence_ends_at",
+            "rollover_cap",
         ],
-        [(*g, "")[:9] for g in GRANTS],
+        [(*g, "", "", "", "")[:12] for g in GRANTS],
     )
     # The billing system of record billed exactly the hand-worked subtotals and credits.
     write_csv(

@@ -1,5 +1,6 @@
 """Reference files: numbers are read exactly and must fit the warehouse's types."""
 
+import datetime as dt
 from decimal import Decimal
 
 import polars as pl
@@ -54,7 +55,7 @@ def test_a_column_the_contract_does_not_name_is_refused_naming_file_and_column(t
     assert str(exc.value) == (
         "credit_grants.csv: column 'expires_on' is not one tally reads (the columns are: "
         "grant_id, customer_id, granted_at, credits, kind, purchase_amount, expires_at, priority, "
-        "applies_to)"
+        "applies_to, recurrence, recurrence_ends_at, rollover_cap)"
     )
 
 
@@ -126,11 +127,11 @@ def test_a_customers_tax_rate_is_read_exactly_and_empty_means_none(tmp_path):
     [
         (
             "1",
-            "customers.csv: row 4: tax_rate: 1.000000000000 is not from 0 up to, not including, 1",
+            "customers.csv: row 4: tax_rate: 1 is not from 0 up to, not including, 1",
         ),
         (
             "-0.1",
-            "customers.csv: row 4: tax_rate: -0.100000000000 is not from 0 up to, not including, 1",
+            "customers.csv: row 4: tax_rate: -0.1 is not from 0 up to, not including, 1",
         ),
         ("20%", "customers.csv: row 4: tax_rate: '20%' is not a valid price"),
     ],
@@ -187,3 +188,54 @@ def test_a_grant_for_something_no_invoice_has_is_refused_naming_row_and_field(
     with pytest.raises(ReferenceDataError) as exc:
         _grants_applying_to(tmp_path, applies_to)
     assert str(exc.value) == f"credit_grants.csv: row 3: applies_to: {message}"
+
+
+def _recurring(tmp_path, recurrence: str, ends: str, cap: str):
+    from lake.reference import load_reference
+
+    (tmp_path / "customers.csv").write_text("customer_id,name,currency\nc1,One,USD\n")
+    (tmp_path / "subscriptions.csv").write_text("subscription_id,customer_id,plan_id,started_at\n")
+    (tmp_path / "credit_grants.csv").write_text(
+        GRANTS.strip() + ",recurrence,recurrence_ends_at,rollover_cap\n"
+        f"g1,c1,2026-10-01,1000,promotional,0,,20,{recurrence},{ends},{cap}\n"
+    )
+    plans = pl.DataFrame(
+        schema={
+            "plan_id": pl.String,
+            "plan_version": pl.Int32,
+            "currency": pl.String,
+            "source_file": pl.String,
+        }
+    )
+    return load_reference(tmp_path, plans)["credit_grants"]
+
+
+def test_a_recurring_grant_is_read_with_its_end_and_cap(tmp_path):
+    row = _recurring(tmp_path, "Monthly", "2027-10-01", "200").row(0, named=True)
+    assert (row["recurrence"], row["recurrence_ends_at"], row["rollover_cap"]) == (
+        "monthly",
+        dt.date(2027, 10, 1),
+        Decimal(200),
+    )
+
+
+@pytest.mark.parametrize(
+    ("recurrence", "ends", "cap", "message"),
+    [
+        ("weekly", "", "", "recurrence: 'weekly' is not monthly, quarterly or yearly"),
+        ("", "2027-10-01", "", "recurrence_ends_at: set on a grant without a recurrence"),
+        (
+            "monthly",
+            "2026-10-01",
+            "",
+            "recurrence_ends_at: 2026-10-01 is not after granted_at 2026-10-01",
+        ),
+        ("monthly", "", "-1", "rollover_cap: -1 is negative"),
+    ],
+)
+def test_a_recurrence_that_cannot_hold_is_refused_naming_row_and_field(
+    tmp_path, recurrence, ends, cap, message
+):
+    with pytest.raises(ReferenceDataError) as exc:
+        _recurring(tmp_path, recurrence, ends, cap)
+    assert str(exc.value) == f"credit_grants.csv: row 2: {message}"

@@ -5,6 +5,7 @@ USD, so 100 credits pay 1.00.
 """
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from oracles import ExpiringBook, revenue_by_month
 
-from transforms.credits import CreditBook, Grant, Invoice, total_after_credits
+from transforms.credits import CreditBook, Grant, Invoice, Rollover, total_after_credits
 
 SEP = dt.date(2026, 9, 1)
 OCT = dt.date(2026, 10, 1)
@@ -416,3 +417,116 @@ def test_credits_never_pay_more_than_an_item_or_the_invoice_owes(dues, tax, gran
     for e in entries:
         assert e.money == sum((m for _, m in e.paid), D(0))
         assert all(book.grants[e.grant_id].may_pay(i) for i, _ in e.paid)
+
+
+def test_a_recurring_grant_rolls_over_up_to_its_cap_and_the_rest_expires():
+    # The pricing contract's example: g1, monthly from 1 October, 1,000 promotional credits,
+    # rollover_cap 200. October draws 700: on 1 November 200 roll over, 100 expire, and
+    # g1@2026-11-01 holds 1,200, all of which November's 15.00 takes (12.00).
+    row = Grant(
+        "g1",
+        "c",
+        OCT,
+        D(1000),
+        "promotional",
+        recurrence="monthly",
+        recurrence_ends_at=dt.date(2027, 10, 1),
+        rollover_cap=D(200),
+    )
+    book = CreditBook([row])
+    [october] = book.close(invoice("7.00", start=OCT, end=NOV, iid="oct"))
+    assert (october.grant_id, october.credits) == ("g1@2026-10-01", D(700))
+    assert book.settle(NOV, {"c": "USD"}) == [
+        Rollover("g1@2026-10-01", "c", NOV, "g1@2026-11-01", D(200), D(100))
+    ]
+    assert book.balance["g1@2026-11-01"] == D(1200)
+    [november] = book.close(invoice("15.00", start=NOV, end=dt.date(2026, 12, 1), iid="nov"))
+    assert (november.grant_id, november.credits, november.money) == (
+        "g1@2026-11-01",
+        D(1200),
+        D("12.00"),
+    )
+
+
+def test_a_one_off_grant_with_a_cap_keeps_at_most_the_cap_after_each_period():
+    # OpenMeter's: 100 credits, cap 50; 10 used in September: 50 are kept, 40 expire on the
+    # period's last day.
+    book = CreditBook([grant("once", 100, "promotional", rollover_cap=D(50))])
+    book.close(invoice("0.10"))
+    assert book.settle(OCT, {"c": "USD"}) == [
+        Rollover("once", "c", dt.date(2026, 9, 30), None, D(0), D(40))
+    ]
+    assert book.balance["once"] == D(50)
+    assert book.settle(NOV, {"c": "USD"}) == []  # at the cap already
+
+
+def test_instances_start_on_the_clamped_day_and_stop_at_the_end_or_the_expiry():
+    row = Grant(
+        "r",
+        "c",
+        dt.date(2027, 1, 31),
+        D(10),
+        "promotional",
+        expires_at=dt.date(2027, 4, 15),
+        recurrence="monthly",
+    )
+    assert [
+        (i.grant_id, i.granted_at, i.expires_at) for i in row.instances(dt.date(2028, 1, 1))
+    ] == [
+        ("r@2027-01-31", dt.date(2027, 1, 31), dt.date(2027, 2, 28)),
+        ("r@2027-02-28", dt.date(2027, 2, 28), dt.date(2027, 3, 31)),
+        ("r@2027-03-31", dt.date(2027, 3, 31), dt.date(2027, 4, 15)),
+    ]
+    yearly = replace(
+        row, expires_at=None, recurrence="yearly", recurrence_ends_at=dt.date(2029, 1, 31)
+    )
+    assert [i.granted_at for i in yearly.instances(dt.date(2040, 1, 1))] == [
+        dt.date(2027, 1, 31),
+        dt.date(2028, 1, 31),
+    ]
+
+
+def test_carried_credits_keep_their_cost_basis_and_a_row_recognizes_what_it_cost():
+    # 1,000 credits bought for 10.00 each month (0.01 a credit), cap 500. October uses 200
+    # (2.00 of revenue); 500 carry 5.00 of deferred revenue into November's instance and 300
+    # expire as 3.00 of breakage. November's instance, 1,500 credits, defers 15.00, all of which
+    # its consumption recognizes.
+    row = Grant(
+        "buy",
+        "c",
+        OCT,
+        D(1000),
+        "purchased",
+        D("10.00"),
+        recurrence="monthly",
+        rollover_cap=D(500),
+    )
+    book = CreditBook([row])
+    [october] = book.close(invoice("2.00", start=OCT, end=NOV, iid="oct"))
+    assert october.revenue == D("2.00")
+    [rolled] = book.settle(NOV, {"c": "USD"})
+    assert (rolled.carried, rolled.expired, rolled.moved, rolled.breakage) == (
+        D(500),
+        D(300),
+        D("5.00"),
+        D("3.00"),
+    )
+    assert book.deferred("buy@2026-10-01") == 0
+    assert book.deferred("buy@2026-11-01") == D("15.00")
+    [november] = book.close(invoice("50.00", start=NOV, end=dt.date(2026, 12, 1), iid="nov"))
+    assert (november.credits, november.revenue) == (D(1500), D("15.00"))
+    # Replaying what was frozen gives the same book.
+    again = CreditBook([row])
+    again.replay([october], [rolled])
+    assert again.balance["buy@2026-11-01"] == D(1500)
+    assert again.deferred("buy@2026-11-01") == D("15.00")
+
+
+def test_a_book_takes_its_grants_from_any_iterable():
+    book = CreditBook(g for g in [grant("once", 100), grant("r", 10, recurrence="monthly")])
+    # September's close: the row's September instance (August's expired on 1 September) and
+    # the one-off grant
+    assert drawn(book, invoice("1.20")) == {
+        "r@2026-09-01": (D(10), D("0.10")),
+        "once": (D(100), D("1.00")),
+    }

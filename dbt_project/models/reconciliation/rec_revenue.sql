@@ -6,7 +6,7 @@
 with
 
 revenue as (select * from {{ ref('fct_revenue_monthly') }}),
-grants as (select * from {{ ref('stg_reference__credit_grants') }}),
+grants as (select * from {{ ref('int_credit_grants') }}),
 ledger as (select * from {{ ref('fct_credit_ledger') }}),
 
 rolled as (

@@ -8,5 +8,9 @@ select
     expires_at,
     priority,
     -- the items the grant may pay, `;`-separated (null: anything); see grant_may_pay
-    applies_to
+    applies_to,
+    -- a recurring row (monthly, quarterly, yearly) yields instances: int_credit_grants
+    recurrence,
+    recurrence_ends_at,
+    cast(rollover_cap as {{ quantity_type() }}) as rollover_cap
 from {{ source('reference', 'credit_grants') }}

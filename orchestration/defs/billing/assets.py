@@ -24,6 +24,7 @@ ISSUED = (
     "issued_invoice_lines",
     "issued_invoice_items",
     "issued_credit_consumption",
+    "issued_credit_rollovers",
 )
 
 
@@ -54,6 +55,15 @@ def issue_invoices(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
                 group_name="billing",
                 deps=["int_invoices_computed", "credit_grants"],
                 description="Prepaid credits applied to issued invoices at close, in burn order.",
+            ),
+            dg.AssetSpec(
+                "issued_credit_rollovers",
+                group_name="billing",
+                deps=["credit_grants"],
+                description=(
+                    "Grants settled at close: credits carried to a recurring grant's next "
+                    "instance and credits expired beyond a rollover cap."
+                ),
             ),
         ],
         name="issue_invoices",
@@ -120,3 +130,4 @@ def _issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
         asset_key="issued_credit_consumption",
         metadata={"credits_applied": str(result.credits_applied)},
     )
+    yield dg.MaterializeResult(asset_key="issued_credit_rollovers")

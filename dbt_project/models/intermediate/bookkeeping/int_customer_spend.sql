@@ -12,7 +12,7 @@ with
 
 invoices as (select * from {{ ref('int_invoices_current') }}),
 computed as (select * from {{ ref('int_invoices_with_adjustments') }}),
-grants as (select * from {{ ref('stg_reference__credit_grants') }}),
+grants as (select * from {{ ref('int_credit_grants') }}),
 consumption as (select * from {{ ref('stg_issued__credit_consumption') }}),
 currencies as (select * from {{ ref('stg_reference__currencies') }}),
 as_of as (select * from {{ ref('stg_lake__as_of') }}),
@@ -44,7 +44,7 @@ open_periods as (
 credits as (
     select
         g.customer_id,
-        sum(g.credits - coalesce(u.credits, 0)) as credits_remaining
+        sum(g.credits + g.rolled_in - g.settled_out - coalesce(u.credits, 0)) as credits_remaining
     from grants as g
     inner join open_periods as o on g.customer_id = o.customer_id
     cross join as_of as a

@@ -1,7 +1,8 @@
 -- Credits a draft invoice would receive if its month closed now, one row per grant and item it
 -- would pay: the same rule as month close (transforms/credits.py), over balances left after
--- the issued months. Only each customer's earliest open period gets an estimate: months close
--- in order, and a later open period's credits depend on what the earlier one will draw.
+-- the issued months (int_credit_grants: one-off grants and recurring grants' instances, with
+-- what rollovers carried). Only each customer's earliest open period gets an estimate: months
+-- close in order, and a later open period's credits depend on what the earlier one will draw.
 -- Grants go in burn order (priority, expiry with never-expiring last, promotional first,
 -- oldest, grant id); each pays the items it may pay (grant_may_pay), the one still owing most
 -- first (ties: item order), each draw min(what the item still owes, the money the grant still
@@ -9,6 +10,9 @@
 -- works on what the ones before it left: one unrolled step per grant an invoice can draw on at
 -- most (unrolled_steps).
 {%- set invoices = ref('int_invoices_with_adjustments') %}
+{#- what a grant still holds: its credits, what a rollover carried in or out, less what closed
+    months drew #}
+{%- set balance = 'g.credits + g.rolled_in - g.settled_out - coalesce(u.credits, 0)' %}
 {%- set candidates_sql %}
     select
         o.invoice_id,
@@ -19,7 +23,7 @@
         g.expires_at,
         g.kind,
         g.granted_at,
-        {{ round_money('(g.credits - coalesce(u.credits, 0)) * o.credit_rate', 'c.minor_units') }} as money_value
+        {{ round_money('(' ~ balance ~ ') * o.credit_rate', 'c.minor_units') }} as money_value
     from (
         select
             i.*,
@@ -27,7 +31,7 @@
         from {{ invoices }} as i
         where i.invoice_id not in (select invoice_id from {{ ref('stg_issued__invoices') }})
     ) as o
-    inner join {{ ref('stg_reference__credit_grants') }} as g
+    inner join {{ ref('int_credit_grants') }} as g
         on o.customer_id = g.customer_id
         and g.granted_at < o.period_end
         and (g.expires_at is null or g.expires_at >= o.period_end)
@@ -39,7 +43,7 @@
     ) as u on g.grant_id = u.grant_id
     where o.open_rank = 1
         and o.credit_rate > 0
-        and g.credits - coalesce(u.credits, 0) > 0
+        and {{ balance }} > 0
 {%- endset %}
 {%- set steps = unrolled_steps('credit_steps', invoices, candidates_sql) %}
 with

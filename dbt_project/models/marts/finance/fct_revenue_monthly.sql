@@ -21,7 +21,7 @@ with
 
 invoices as (select * from {{ ref('int_invoices_current') }} where status = 'issued'),
 ledger as (select * from {{ ref('int_credit_ledger') }}),
-grants as (select * from {{ ref('stg_reference__credit_grants') }}),
+grants as (select * from {{ ref('int_credit_grants') }}),
 customers as (select * from {{ ref('stg_reference__customers') }}),
 
 activity as (

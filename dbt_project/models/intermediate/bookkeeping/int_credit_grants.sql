@@ -1,0 +1,121 @@
+-- Every grant that can hold credits (transforms/credits.py is the reference): the one-off
+-- grants of credit_grants.csv as they are, and each recurring row's instances
+-- `<grant_id>@<start>`: instance k starts granted_at + k intervals (monthly 1, quarterly 3,
+-- yearly 12 months; the day clamped to the month's end), before recurrence_ends_at and
+-- expires_at, with the row's credits, kind, priority, purchase_amount and applies_to, and
+-- expires when the next one starts. Instances are listed up to the latest period the
+-- warehouse bills (and the one a closed month's rollover carried credits into).
+-- rolled_in/moved_in: credits and deferred revenue carried in by a rollover; settled_out:
+-- credits that left by a rollover or an expiry frozen at close, expired_out the expired part
+-- (stg_issued__credit_rollovers).
+with
+
+grants as (select * from {{ ref('stg_reference__credit_grants') }}),
+rollovers as (select * from {{ ref('stg_issued__credit_rollovers') }}),
+horizon as (select max(period_end) as horizon from {{ ref('int_invoices_computed') }}),
+
+rows_with_steps as (
+    select
+        g.*,
+        case g.recurrence when 'monthly' then 1 when 'quarterly' then 3 else 12 end as step,
+        h.horizon
+    from grants as g
+    cross join horizon as h
+    where g.recurrence is not null
+),
+
+numbered as (
+    select
+        r.*,
+        {{ numbers_to(tally.int_div(
+            'greatest(' ~ dbt.datediff('r.granted_at', 'coalesce(r.horizon, r.granted_at)', 'month') ~ ', 0)',
+            'r.step'
+        ) ~ ' + 1') }} as k
+    from rows_with_steps as r
+),
+
+spans as (
+    select
+        *,
+        {{ tally.add_months('granted_at', 'k * step') }} as starts_at,
+        {{ tally.add_months('granted_at', '(k + 1) * step') }} as next_starts_at
+    from numbered
+),
+
+instances as (
+    select
+        s.grant_id || '@' || cast(s.starts_at as string) as grant_id,
+        s.customer_id,
+        s.starts_at as granted_at,
+        s.credits,
+        s.kind,
+        s.purchase_amount,
+        case
+            when s.expires_at is not null and s.expires_at < s.next_starts_at then s.expires_at
+            else s.next_starts_at
+        end as expires_at,
+        s.priority,
+        s.applies_to,
+        coalesce(s.rollover_cap, 0) as rollover_cap,
+        s.grant_id as instance_of,
+        'recurrence' as source,
+        s.horizon
+    from spans as s
+    where (s.recurrence_ends_at is null or s.starts_at < s.recurrence_ends_at)
+        and (s.expires_at is null or s.starts_at < s.expires_at)
+),
+
+all_grants as (
+    select
+        grant_id, customer_id, granted_at, credits, kind, purchase_amount, expires_at,
+        priority, applies_to, rollover_cap,
+        cast(null as string) as instance_of,
+        'reference' as source
+    from grants
+    where recurrence is null
+    union all
+    select
+        grant_id, customer_id, granted_at, credits, kind, purchase_amount, expires_at,
+        priority, applies_to, rollover_cap, instance_of, source
+    from instances
+    where granted_at < horizon
+        or grant_id in (select to_grant_id from rollovers)
+),
+
+rolled_in as (
+    select to_grant_id as grant_id, sum(carried) as credits, sum(moved) as moved
+    from rollovers
+    where to_grant_id is not null
+    group by 1
+),
+
+settled_out as (
+    select grant_id, sum(carried + expired) as credits, sum(expired) as expired
+    from rollovers
+    group by 1
+),
+
+final as (
+    select
+        g.grant_id,
+        g.customer_id,
+        g.granted_at,
+        cast(g.credits as {{ quantity_type() }}) as credits,
+        g.kind,
+        cast(g.purchase_amount as {{ money_type() }}) as purchase_amount,
+        g.expires_at,
+        g.priority,
+        g.applies_to,
+        cast(g.rollover_cap as {{ quantity_type() }}) as rollover_cap,
+        g.instance_of,
+        g.source,
+        cast(coalesce(i.credits, 0) as {{ quantity_type() }}) as rolled_in,
+        cast(coalesce(i.moved, 0) as {{ money_type() }}) as moved_in,
+        cast(coalesce(o.credits, 0) as {{ quantity_type() }}) as settled_out,
+        cast(coalesce(o.expired, 0) as {{ quantity_type() }}) as expired_out
+    from all_grants as g
+    left join rolled_in as i on g.grant_id = i.grant_id
+    left join settled_out as o on g.grant_id = o.grant_id
+)
+
+select * from final
