@@ -12,10 +12,13 @@ from decimal import Decimal
 
 import numpy as np
 import polars as pl
+from dateutil.relativedelta import relativedelta
 
+from lake.issued import SUBSCRIPTION_COLUMNS
 from lake.schemas import REFERENCE_SCHEMAS
 from transforms.coupons import Redemption, apply_coupons
-from transforms.credits import CreditBook, Grant, Invoice, grant_targets, total_after_credits
+from transforms.credits import CreditBook, Invoice, total_after_credits
+from transforms.grants import Grant, Subscription, allocation_grants, grant_targets
 from transforms.items import InvoiceLine, invoice_items
 from transforms.price_terms import Plan
 from transforms.pricebook import PriceBook
@@ -69,29 +72,8 @@ def billed_invoices(
                 InvoiceLine(ln.line_type, ln.charge_id, ln.amount, _tax_rate(r.segment.plan, ln))
                 for ln in r.lines
             )
-    coupons = {c.coupon_id: c for c in book.coupons}
-    redeemed: dict[str, list[Redemption]] = {}
-    for r in redemptions.iter_rows(named=True):
-        redeemed.setdefault(r["customer_id"], []).append(
-            Redemption(r["redemption_id"], coupons[r["coupon_id"]], r["redeemed_on"])
-        )
-    credits_book = CreditBook(
-        Grant(
-            g["grant_id"],
-            g["customer_id"],
-            g["granted_at"],
-            Decimal(g["credits"]),
-            g["kind"],
-            Decimal(g["purchase_amount"]),
-            g["expires_at"],
-            g["priority"],
-            grant_targets(g["applies_to"]),
-            g["recurrence"],
-            None,
-            None if g["rollover_cap"] is None else Decimal(g["rollover_cap"]),
-        )
-        for g in grants.iter_rows(named=True)
-    )
+    redeemed = _redeemed(book, redemptions)
+    credits_book = _credit_book(book, subs, grants, end)
     rows = []
     settled = None  # the month whose grants were settled last: months close in order
     for (cid, p), billed_lines in sorted(lines.items(), key=lambda kv: (kv[0][1], kv[0][0])):
@@ -136,3 +118,48 @@ def billed_invoices(
         schema=list(REFERENCE_SCHEMAS["billed_invoices"]),  # written as text, as a CSV holds it
         orient="row",
     )
+
+
+def _redeemed(book: PriceBook, redemptions: pl.DataFrame) -> dict[str, list[Redemption]]:
+    """Each customer's coupon redemptions, with the price book's terms."""
+    coupons = {c.coupon_id: c for c in book.coupons}
+    redeemed: dict[str, list[Redemption]] = {}
+    for r in redemptions.iter_rows(named=True):
+        redeemed.setdefault(r["customer_id"], []).append(
+            Redemption(r["redemption_id"], coupons[r["coupon_id"]], r["redeemed_on"])
+        )
+    return redeemed
+
+
+def _credit_book(
+    book: PriceBook, subs: pl.DataFrame, grants: pl.DataFrame, end: dt.date
+) -> CreditBook:
+    """The grants of credit_grants.csv and the plans' credit allocations up to `end`."""
+    allocations: dict[str, list] = {}
+    for plan in book.plans:
+        allocations.setdefault(plan.plan_id, []).append(
+            (plan.version, plan.effective_from, plan.credit_allocation)
+        )
+    allocated = allocation_grants(
+        [Subscription(*r) for r in subs.select(*SUBSCRIPTION_COLUMNS).iter_rows()],
+        allocations,
+        end + relativedelta(months=1),
+    )
+    listed = [
+        Grant(
+            g["grant_id"],
+            g["customer_id"],
+            g["granted_at"],
+            Decimal(g["credits"]),
+            g["kind"],
+            Decimal(g["purchase_amount"]),
+            g["expires_at"],
+            g["priority"],
+            grant_targets(g["applies_to"]),
+            g["recurrence"],
+            None,
+            None if g["rollover_cap"] is None else Decimal(g["rollover_cap"]),
+        )
+        for g in grants.iter_rows(named=True)
+    ]
+    return CreditBook([*allocated, *listed])

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+from dateutil.relativedelta import relativedelta
 
 from lake.home import Home, safe_file_name
 from lake.io import write_table
@@ -24,14 +25,55 @@ from lake.schemas import (
     ISSUED_ROLLOVER_SCHEMA,
 )
 from transforms.close import CloseResult, apply_credits
-from transforms.credits import Consumption, Grant, Rollover, grant_targets
+from transforms.credits import Consumption, Rollover
+from transforms.grants import Grant, Subscription, allocation_grants, grant_targets
+from transforms.price_terms import CreditAllocation
+
+SUBSCRIPTION_COLUMNS = ("subscription_id", "customer_id", "plan_id", "started_at", "ended_at")
 
 
 def is_issued(home: Home, month: dt.date) -> bool:
     return (home.lake_issued / "invoices" / f"period={month:%Y-%m}.parquet").exists()
 
 
-def load_grants(home: Home) -> list[Grant]:
+def load_grants(home: Home, before: dt.date) -> list[Grant]:
+    """The grants of credit_grants.csv (recurring rows as they are: the book makes their
+    instances) and the plans' credit allocations of the periods that start before `before`."""
+    return _reference_grants(home) + allocation_grants(
+        _subscriptions(home), _allocations(home), before
+    )
+
+
+def _subscriptions(home: Home) -> list[Subscription]:
+    path = home.lake_reference / "subscriptions.parquet"
+    if not path.exists():
+        return []
+    return [
+        Subscription(*r)
+        for r in pl.read_parquet(path, columns=list(SUBSCRIPTION_COLUMNS)).iter_rows()
+    ]
+
+
+def _allocations(home: Home) -> dict[str, list[tuple[int, dt.date, CreditAllocation | None]]]:
+    path = home.lake_pricing / "plans.parquet"
+    if not path.exists() or "allocation_credits" not in pl.read_parquet_schema(path):
+        return {}
+    out: dict[str, list] = {}
+    for r in pl.read_parquet(path).iter_rows(named=True):
+        allocation = (
+            None
+            if r["allocation_credits"] is None
+            else CreditAllocation(
+                r["allocation_credits"], r["allocation_rollover_cap"], r["allocation_priority"]
+            )
+        )
+        out.setdefault(r["plan_id"], []).append(
+            (r["plan_version"], r["effective_from"], allocation)
+        )
+    return out
+
+
+def _reference_grants(home: Home) -> list[Grant]:
     path = home.lake_reference / "credit_grants.parquet"
     if not path.exists():
         return []
@@ -146,7 +188,7 @@ def issue_month(
         return CloseResult(month, 0, Decimal(0), False)
     issued_at = now.astimezone(dt.UTC)
     applied = apply_credits(
-        load_grants(home),
+        load_grants(home, before=month + relativedelta(months=1, days=1)),
         month,
         invoices,
         currency_of=_customer_currencies(home, invoices),

@@ -11,6 +11,7 @@ import polars as pl
 from lake.home import Home
 from lake.io import write_table
 from lake.schemas import PRICE_BOOK_SCHEMAS
+from transforms.price_terms import CreditAllocation
 from transforms.pricebook import MAX_FILE_BYTES, PriceBook, PriceBookError, parse_price_book
 from transforms.units import charge_unit
 
@@ -66,6 +67,7 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
                 "tax_rate": p.tax_rate,
                 "source_file": p.source_file,
                 "name": p.name,
+                **_allocation_columns(p.credit_allocation),
             }
         )
         for c in p.charges:
@@ -171,6 +173,20 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
     }
     return {
         name: pl.DataFrame(rows[name], schema=schema) for name, schema in PRICE_BOOK_SCHEMAS.items()
+    }
+
+
+def _allocation_columns(allocation: CreditAllocation | None) -> dict:
+    if allocation is None:
+        return {
+            "allocation_credits": None,
+            "allocation_rollover_cap": None,
+            "allocation_priority": None,
+        }
+    return {
+        "allocation_credits": allocation.credits,
+        "allocation_rollover_cap": allocation.rollover_cap,
+        "allocation_priority": allocation.priority,
     }
 
 

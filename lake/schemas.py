@@ -142,6 +142,10 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "tax_rate": PRICE_TYPE,  # overrides the customer's for the plan's items
         "source_file": pl.String,
         "name": pl.String,
+        # credit_allocation: promotional credits each billing period of a subscription
+        "allocation_credits": QUANTITY_TYPE,
+        "allocation_rollover_cap": QUANTITY_TYPE,
+        "allocation_priority": pl.Int32,
     },
     "charges": {
         **_CHARGE_KEY,

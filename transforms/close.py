@@ -26,11 +26,11 @@ from dateutil.relativedelta import relativedelta
 from transforms.credits import (
     Consumption,
     CreditBook,
-    Grant,
     Invoice,
     Rollover,
     total_after_credits,
 )
+from transforms.grants import Grant
 from transforms.numbers import AMOUNT
 
 

@@ -4,7 +4,8 @@ Pure Decimal logic. Month close uses `CreditBook` to apply credits to the invoic
 and freezes the result; the warehouse builds the ledger and revenue marts from what was frozen.
 
 Rules, in one place:
-- A grant may pay period P if granted_at < P.end and (no expiry or expires_at >= P.end).
+- A grant (transforms/grants.py) may pay period P if granted_at < P.end and (no expiry or
+  expires_at >= P.end).
 - Burn order: priority asc, expires_at asc (never-expiring last), promotional before
   purchased, granted_at asc, grant_id asc.
 - An invoice is paid item by item (transforms/items.py; an item's due is its amount plus its
@@ -20,15 +21,12 @@ Rules, in one place:
   recognizes revenue at that basis, rounded per entry and never beyond what is still deferred;
   the entry that empties a grant, or its expiry (breakage), recognizes exactly the rest, so a
   grant's revenue always adds up to its purchase_amount. Promotional credits are a discount.
-- A recurring grant (`recurrence` monthly, quarterly or yearly) is a row that yields instances
-  `<grant_id>@<start>`: instance k starts granted_at + k intervals (the day clamped to the
-  month's end), while before recurrence_ends_at and expires_at, with the row's credits, kind,
-  priority and purchase_amount, and expires when the next starts. Once every period an
-  instance could pay is closed (`CreditBook.settle`), min(its balance, rollover_cap) rolls
-  into the next instance and the rest expires, dated the next start; carried credits keep
-  their cost basis (the row's, equal for every instance). A one-off grant with a rollover_cap
-  keeps at most that many credits after each period it could pay: the rest expires, dated the
-  period's last day.
+- Instances of recurring grants and plans' allocations (transforms/grants.py): once every
+  period an instance could pay is closed (`CreditBook.settle`), min(its balance,
+  rollover_cap) rolls into the next instance and the rest expires, dated the next start;
+  carried credits keep their cost basis (the row's, equal for every instance). A one-off
+  grant with a rollover_cap keeps at most that many credits after each period it could pay:
+  the rest expires, dated the period's last day.
 - Credits pay an invoice's subtotal plus tax, the subtotal first: what they pay beyond the
   subtotal paid tax. Each entry's tax share is that amount allocated over the entries by their
   money (`transforms.items.allocate`). Tax is not revenue: a purchased entry's tax share moves
@@ -43,96 +41,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
-from dateutil.relativedelta import relativedelta
-
+from transforms.grants import CREDIT_EXPONENT, Grant
 from transforms.items import allocate
 from transforms.money import round_money
 
 ZERO = Decimal(0)
-MONTHS_PER = {"monthly": 1, "quarterly": 3, "yearly": 12}  # a recurring grant's interval
-CREDIT_EXPONENT = Decimal("0.000000001")  # credits are kept to 9 decimals
-
-
-def grant_targets(applies_to: str | None) -> tuple[str, ...]:
-    """The entries of a grant's `applies_to` (`;`-separated; empty: the grant pays anything)."""
-    return tuple(t.strip() for t in (applies_to or "").split(";") if t.strip())
-
-
-def target_problem(target: str, charge_ids: set[str]) -> str | None:
-    """Why an `applies_to` entry is refused, or None: it is `base_fee`, `usage` or
-    `charge:<charge_id>` of a charge the price book has."""
-    if target in ("base_fee", "usage"):
-        return None
-    if not target.startswith("charge:"):
-        return f"{target!r} is not base_fee, usage or charge:<charge_id>"
-    if target.removeprefix("charge:") not in charge_ids:
-        return (
-            f"{target!r}: no plan of the price book has charge {target.removeprefix('charge:')!r}"
-        )
-    return None
-
-
-@dataclass(frozen=True)
-class Grant:
-    grant_id: str
-    customer_id: str
-    granted_at: dt.date
-    credits: Decimal
-    kind: str  # purchased | promotional
-    purchase_amount: Decimal = ZERO
-    expires_at: dt.date | None = None
-    priority: int = 50
-    applies_to: tuple[str, ...] = ()  # empty: anything; else base_fee, usage, charge:<id>
-    recurrence: str | None = None  # a row that yields instances: monthly, quarterly, yearly
-    recurrence_ends_at: dt.date | None = None  # no instance starts on or after it
-    rollover_cap: Decimal | None = None  # credits kept across a boundary (None: no cap)
-    instance_of: str | None = None  # the recurring row an instance comes from
-
-    def instances(self, before: dt.date) -> list[Grant]:
-        """A recurring row's instances that start before `before`."""
-        step = MONTHS_PER[self.recurrence]
-        ends = [d for d in (self.recurrence_ends_at, self.expires_at, before) if d is not None]
-        out, k = [], 0
-        while (start := self.granted_at + relativedelta(months=k * step)) < min(ends):
-            after = self.granted_at + relativedelta(months=(k + 1) * step)
-            out.append(
-                replace(
-                    self,
-                    grant_id=f"{self.grant_id}@{start.isoformat()}",
-                    granted_at=start,
-                    expires_at=min(after, self.expires_at or after),
-                    recurrence=None,
-                    recurrence_ends_at=None,
-                    rollover_cap=self.rollover_cap or ZERO,
-                    instance_of=self.grant_id,
-                )
-            )
-            k += 1
-        return out
-
-    def may_pay(self, item: str) -> bool:
-        """Whether the grant may pay an item of an invoice (transforms/items.py names them).
-        A carried adjustment is paid only by a grant that may pay anything."""
-        if not self.applies_to:
-            return True
-        is_usage = item == "commitment" or item.startswith("charge:")
-        return item in self.applies_to or (is_usage and "usage" in self.applies_to)
-
-    def can_pay(self, period_end: dt.date) -> bool:
-        return self.granted_at < period_end and (
-            self.expires_at is None or self.expires_at >= period_end
-        )
-
-    @property
-    def burn_key(self) -> tuple:
-        return (
-            self.priority,
-            self.expires_at is None,
-            self.expires_at or dt.date.max,
-            self.kind != "promotional",
-            self.granted_at,
-            self.grant_id,
-        )
 
 
 @dataclass(frozen=True)
@@ -256,6 +169,20 @@ class CreditBook:
         basis = credits * grant.purchase_amount / grant.credits
         return min(round_money(basis, currency), deferred)
 
+    def _next_instance(self, grant: Grant) -> str | None:
+        """The instance a settled instance's rollover goes into: its row's next, or the
+        allocation of the subscription's next period; None when there is none."""
+        row = next((r for r in self.rows if r.grant_id == grant.instance_of), None)
+        if row is None:
+            after = f"{grant.instance_of}@{grant.expires_at.isoformat()}"
+            return after if after in self.grants else None
+        later = row.instances(before=grant.expires_at + dt.timedelta(days=1))
+        if not later or later[-1].granted_at != grant.expires_at:
+            return None
+        if later[-1].grant_id not in self.grants:
+            self._add(later[-1])
+        return later[-1].grant_id
+
     def settle(self, period_end: dt.date, currency_of: Mapping[str, str]) -> list[Rollover]:
         """Rollovers and expiries once the monthly period ending `period_end` (exclusive) and
         every one before it are closed: each instance whose last payable period it was carries
@@ -271,11 +198,7 @@ class CreditBook:
                 last_payable = grant.expires_at.replace(day=1)
                 if grant.grant_id in self.settled or last_payable > period_end:
                     continue
-                row = next(r for r in self.rows if r.grant_id == grant.instance_of)
-                later = row.instances(before=grant.expires_at + dt.timedelta(days=1))
-                after = later[-1].grant_id if later[-1].granted_at == grant.expires_at else None
-                if after and after not in self.grants:
-                    self._add(later[-1])
+                after = self._next_instance(grant)
                 carried = min(balance, grant.rollover_cap) if after else ZERO
                 expired = balance - carried
                 moved = self._basis(grant, carried, currency_of[grant.customer_id])

@@ -95,6 +95,16 @@ class GroupPrice:
 
 
 @dataclass(frozen=True)
+class CreditAllocation:
+    """Promotional credits a plan grants each billing period of a subscription to it
+    (transforms/credits.py `allocation_grants`)."""
+
+    credits: Decimal
+    rollover_cap: Decimal = Decimal(0)
+    priority: int = 50
+
+
+@dataclass(frozen=True)
 class Plan:
     plan_id: str
     version: int
@@ -109,6 +119,7 @@ class Plan:
     description: str | None = None
     maximum_commitment: Decimal | None = None  # spend cap on usage per period (prorated)
     tax_rate: Decimal | None = None  # overrides the customer's for this plan's items
+    credit_allocation: CreditAllocation | None = None
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from transforms.charge_terms import SIGNED_AGGREGATIONS, parse_charge, read_comm
 from transforms.coupons import check_coupons_apart, parse_coupons
 from transforms.exact_yaml import ExactLoader
 from transforms.money import is_currency
-from transforms.numbers import FEE, INT32_MAX, PRICE
-from transforms.price_terms import Charge, Plan, PriceBook, Tier
+from transforms.numbers import FEE, INT32_MAX, PRICE, QUANTITY
+from transforms.price_terms import Charge, CreditAllocation, Plan, PriceBook, Tier
 
 __all__ = ["Charge", "Plan", "PriceBook", "PriceBookError", "Tier", "parse_price_book"]
 
@@ -45,6 +45,7 @@ _PLAN_KEYS = {
     "minimum_commitment",
     "maximum_commitment",
     "credit_rate",
+    "credit_allocation",
     "tax_rate",
     "charges",
     "name",
@@ -114,6 +115,11 @@ def _parse_plan(raw, file: str, index: int) -> Plan:
     _check_charges_apart(charges, where.at("charges"))
     minimum, maximum = read_commitments(raw, where, "minimum_commitment", "maximum_commitment")
     credit_rate = raw.get("credit_rate")
+    allocation = _credit_allocation(raw.get("credit_allocation"), where.at("credit_allocation"))
+    if allocation is not None and credit_rate is None:
+        raise where.at("credit_allocation").error(
+            "needs the plan's credit_rate: credits are worth nothing without one"
+        )
     return Plan(
         plan_id=str(plan_id),
         version=version,
@@ -130,6 +136,29 @@ def _parse_plan(raw, file: str, index: int) -> Plan:
         source_file=file,
         name=read_text(raw.get("name"), where.at("name")),
         description=read_text(raw.get("description"), where.at("description")),
+        credit_allocation=allocation,
+    )
+
+
+_ALLOCATION_KEYS = {"credits", "rollover_cap", "priority"}
+
+
+def _credit_allocation(raw, where: Where) -> CreditAllocation | None:
+    """`credit_allocation: {credits, rollover_cap (default 0), priority (default 50)}`."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise where.error("must be a mapping of credits, rollover_cap and priority")
+    no_unknown_keys(raw, _ALLOCATION_KEYS, where)
+    priority = raw.get("priority", 50)
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        raise where.at("priority").error(f"must be a whole number, got {priority!r}")
+    return CreditAllocation(
+        credits=read_decimal(take(raw, "credits", where), where.at("credits"), kind=QUANTITY),
+        rollover_cap=read_decimal(
+            raw.get("rollover_cap", 0), where.at("rollover_cap"), kind=QUANTITY
+        ),
+        priority=priority,
     )
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from transforms.credits import MONTHS_PER, grant_targets, target_problem
+from transforms.grants import MONTHS_PER, grant_targets, target_problem
 from transforms.money import is_currency, plain_quantity
 from transforms.numbers import AMOUNT, PRICE, QUANTITY, DecimalKind, plain_decimals
 

@@ -159,7 +159,7 @@
 {{ allocation_ctes(name ~ '_capped', name ~ '_cap_weights', 'invoice_id, allocation') }}
 {%- endmacro %}
 
-{#- Whether a grant whose `applies_to` is given may pay an item (transforms/credits.py
+{#- Whether a grant whose `applies_to` is given may pay an item (transforms/grants.py
     Grant.may_pay): anything when it names nothing; else the items it names, and with `usage`
     every charge item and the plan commitment. `applies_to` is its entries joined by ';'. -#}
 {% macro grant_may_pay(applies_to, item) -%}

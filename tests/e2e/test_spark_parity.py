@@ -131,6 +131,7 @@ plans:
     effective_from: 2026-01-01
     currency: USD
     credit_rate: "0.01"
+    credit_allocation: {credits: "250", rollover_cap: "100", priority: 0}
     charges:
       - {charge_id: api_calls, metric: api_calls, aggregation: count, model: package,
          package_size: 500, package_price: "0.40", rounding: down, maximum: "0.40"}
@@ -360,6 +361,8 @@ def test_spark_and_duckdb_build_the_same_marts_row_for_row(parity):
         "rollover",
     ]
     assert "g_monthly@2026-10-01" in spark["fct_credit_ledger"]["grant_id"].to_list()
+    allocated = spark["fct_credit_ledger"].filter(pl.col("source") == "allocation")
+    assert set(allocated["entry_type"].to_list()) >= {"grant", "consumption"}
     # The breadth plans were rated (their levels priced), and below, the same on both.
     levels = spark["fct_invoice_lines"].filter(
         pl.col("charge_id").is_in(["avg_storage", "min_storage"]) & (pl.col("amount") > 0)

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from transforms.credits import Consumption, CreditBook, Grant
+from transforms.credits import Consumption, CreditBook
+from transforms.grants import Grant
 from transforms.pricebook import Charge
 
 ZERO = Decimal(0)

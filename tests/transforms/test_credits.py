@@ -13,7 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from oracles import ExpiringBook, revenue_by_month
 
-from transforms.credits import CreditBook, Grant, Invoice, Rollover, total_after_credits
+from transforms.credits import CreditBook, Invoice, Rollover, total_after_credits
+from transforms.grants import Grant, Subscription, allocation_grants
+from transforms.price_terms import CreditAllocation
 
 SEP = dt.date(2026, 9, 1)
 OCT = dt.date(2026, 10, 1)
@@ -530,3 +532,35 @@ def test_a_book_takes_its_grants_from_any_iterable():
         "r@2026-09-01": (D(10), D("0.10")),
         "once": (D(100), D("1.00")),
     }
+
+
+def test_a_plan_allocation_grants_each_period_prorated_and_rolls_over_its_cap():
+    # 10,000 credits a month, cap 2,000. The subscription starts on 16 September: September's
+    # allocation is 15 of 30 days, 5,000; October's is whole. September draws 3,000 (30.00):
+    # 2,000 of the 2,000 left roll into October's (12,000), nothing expires.
+    allocation = CreditAllocation(D(10000), rollover_cap=D(2000), priority=10)
+    subscription = Subscription("s1", "c", "team", dt.date(2026, 9, 16))
+    grants = allocation_grants(
+        [subscription], {"team": [(1, dt.date(2026, 1, 1), allocation)]}, NOV
+    )
+    assert [(g.grant_id, g.granted_at, g.credits, g.expires_at) for g in grants] == [
+        ("alloc:s1@2026-09-16", dt.date(2026, 9, 16), D(5000), OCT),
+        ("alloc:s1@2026-10-01", OCT, D(10000), NOV),
+    ]
+    book = CreditBook(grants)
+    [september] = book.close(invoice("30.00"))
+    assert september.credits == D(3000)
+    assert book.settle(OCT, {"c": "USD"}) == [
+        Rollover("alloc:s1@2026-09-16", "c", OCT, "alloc:s1@2026-10-01", D(2000), D(0))
+    ]
+    assert book.balance["alloc:s1@2026-10-01"] == D(12000)
+
+
+def test_a_plan_allocation_follows_the_version_in_force_and_stops_with_the_subscription():
+    # Version 2 (from October) allocates 600; the subscription ends on 11 October: 10 of 31
+    # days, 193.548387097 (half-up at 9 decimals). Version 1 has none.
+    versions = {"team": [(1, dt.date(2026, 1, 1), None), (2, OCT, CreditAllocation(D(600)))]}
+    ended = Subscription("s2", "c", "team", dt.date(2026, 9, 1), dt.date(2026, 10, 11))
+    assert [
+        (g.grant_id, g.credits) for g in allocation_grants([ended], versions, dt.date(2027, 1, 1))
+    ] == [("alloc:s2@2026-10-01", D("193.548387097"))]

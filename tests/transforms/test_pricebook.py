@@ -602,3 +602,40 @@ def test_percentage_allowances_and_bounds_are_read(tmp_path):
     assert (charge.free_events, charge.free_amount) == (3, 250)
     assert (charge.per_event_min, charge.per_event_max) == (Decimal("1.75"), Decimal(12))
     assert charge.priced_by_event
+
+
+def test_a_plans_credit_allocation_is_read_with_its_defaults(tmp_path):
+    text = PLAN.replace(
+        "base_fee: 49.10",
+        'base_fee: 49.10\n    credit_rate: "0.01"\n    credit_allocation: {credits: "10000"}',
+    )
+    allocation = book_from(tmp_path, text).plans[0].credit_allocation
+    assert (allocation.credits, allocation.rollover_cap, allocation.priority) == (
+        Decimal(10000),
+        0,
+        50,
+    )
+
+
+@pytest.mark.parametrize(
+    ("allocation", "message"),
+    [
+        (
+            '{credits: "100"}',
+            "plans.yaml: plan growth v2: credit_allocation: needs the plan's credit_rate",
+        ),
+        (
+            '{credits: "-1"}\n    credit_rate: "0.01"',
+            "plans.yaml: plan growth v2: credit_allocation.credits: must be at least 0, got -1",
+        ),
+        (
+            '{credits: "1", rollover: "1"}\n    credit_rate: "0.01"',
+            "plans.yaml: plan growth v2: credit_allocation.rollover: unknown field",
+        ),
+    ],
+)
+def test_a_credit_allocation_that_cannot_hold_is_refused(tmp_path, allocation, message):
+    text = PLAN.replace("base_fee: 49.10", f"base_fee: 49.10\n    credit_allocation: {allocation}")
+    with pytest.raises(PriceBookError) as err:
+        book_from(tmp_path, text)
+    assert str(err.value).startswith(message)

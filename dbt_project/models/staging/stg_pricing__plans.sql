@@ -8,5 +8,9 @@ select
     maximum_commitment,
     credit_rate,
     tax_rate,
-    source_file
+    source_file,
+    -- credit_allocation: promotional credits each billing period (int_credit_grants)
+    cast(allocation_credits as {{ quantity_type() }}) as allocation_credits,
+    cast(allocation_rollover_cap as {{ quantity_type() }}) as allocation_rollover_cap,
+    allocation_priority
 from {{ source('pricing', 'plans') }}

@@ -1,10 +1,14 @@
--- Every grant that can hold credits (transforms/credits.py is the reference): the one-off
+-- Every grant that can hold credits (transforms/grants.py is the reference): the one-off
 -- grants of credit_grants.csv as they are, and each recurring row's instances
 -- `<grant_id>@<start>`: instance k starts granted_at + k intervals (monthly 1, quarterly 3,
 -- yearly 12 months; the day clamped to the month's end), before recurrence_ends_at and
 -- expires_at, with the row's credits, kind, priority, purchase_amount and applies_to, and
 -- expires when the next one starts. Instances are listed up to the latest period the
 -- warehouse bills (and the one a closed month's rollover carried credits into).
+-- A plan's credit_allocation: each subscription segment (a subscription's part of a billing
+-- period, under the plan version in force at the period's start) yields a promotional
+-- instance `alloc:<subscription_id>@<segment start>` to the period's end, its credits
+-- prorated by the segment's days (9 decimals, half-up), with the allocation's rollover_cap.
 -- rolled_in/moved_in: credits and deferred revenue carried in by a rollover; settled_out:
 -- credits that left by a rollover or an expiry frozen at close, expired_out the expired part
 -- (stg_issued__credit_rollovers).
@@ -13,6 +17,29 @@ with
 grants as (select * from {{ ref('stg_reference__credit_grants') }}),
 rollovers as (select * from {{ ref('stg_issued__credit_rollovers') }}),
 horizon as (select max(period_end) as horizon from {{ ref('int_invoices_computed') }}),
+segments as (select * from {{ ref('int_subscription_segments') }}),
+plans as (select * from {{ ref('stg_pricing__plans') }}),
+
+allocations as (
+    select
+        'alloc:' || s.subscription_id || '@' || cast(s.segment_start as string) as grant_id,
+        s.customer_id,
+        s.segment_start as granted_at,
+        {{ scale_quantity('p.allocation_credits', 's.segment_days', 's.period_days') }} as credits,
+        'promotional' as kind,
+        cast(0 as {{ money_type() }}) as purchase_amount,
+        s.period_end as expires_at,
+        p.allocation_priority as priority,
+        cast(null as string) as applies_to,
+        p.allocation_rollover_cap as rollover_cap,
+        'alloc:' || s.subscription_id as instance_of,
+        'allocation' as source
+    from segments as s
+    inner join plans as p
+        on s.plan_id = p.plan_id
+        and s.plan_version = p.plan_version
+    where p.allocation_credits is not null
+),
 
 rows_with_steps as (
     select
@@ -80,6 +107,8 @@ all_grants as (
     from instances
     where granted_at < horizon
         or grant_id in (select to_grant_id from rollovers)
+    union all
+    select * from allocations
 ),
 
 rolled_in as (
