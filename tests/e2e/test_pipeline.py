@@ -579,7 +579,8 @@ def test_a_grant_past_its_expiry_shows_expired_with_nothing_remaining(world):
 
 
 def test_credits_remaining_counts_only_credits_that_can_pay_the_open_period(world):
-    """A grant that expires before the open period ends cannot pay it (the rule close applies)."""
+    """A grant that expires before the open period ends cannot pay it (the rule close applies);
+    a recurring grant's or a plan's allocation's instances are grants of their own."""
     home = world.home
     spend = q(
         home,
@@ -591,8 +592,8 @@ def test_credits_remaining_counts_only_credits_that_can_pay_the_open_period(worl
         period_end = (period_start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
         [(expected,)] = q(
             home,
-            "select coalesce(sum(g.credits + coalesce(u.used, 0)), 0) "
-            "from staging.stg_reference__credit_grants as g left join ("
+            "select coalesce(sum(g.credits + g.rolled_in - g.settled_out + coalesce(u.used, 0)), 0) "
+            "from intermediate.int_credit_grants as g left join ("
             "  select grant_id, sum(credits) as used from marts.fct_credit_ledger "
             "  where entry_type = 'consumption' group by 1) as u on g.grant_id = u.grant_id "
             f"where g.customer_id = '{customer}' and g.granted_at <= '{as_of}' "
