@@ -16,7 +16,6 @@ import gzip
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -24,15 +23,16 @@ import polars as pl
 
 from demo.billing_system import billed_invoices
 from demo.budgets import budgets
+from demo.config import GenerateConfig
+from demo.reference import SELLER, coupon_redemptions, credit_grants, customers_of, subscriptions
 from lake.home import Home
 from lake.price_book import load_price_book, price_book_files
 from lake.schemas import QUANTITY_TYPE
-from transforms.rating import month_bounds, usage_groups
+from transforms.rating import usage_groups
 
 # The demo price book: one plan per pricing model (a real file, as a user would write it).
 PRICE_BOOK = Path(__file__).with_name("price_book.yaml")
 
-USD_PLANS = ("starter", "growth", "scale", "bulk", "outcome", "platform")
 METRICS = np.array(["api_calls", "tokens", "payments", "logins", "storage_gb"])
 METRIC_P = np.array([0.66, 0.30, 0.02, 0.02])  # per request; storage_gb is a daily reading
 PROPERTY_KEYS = ("model", "user_id")
@@ -51,197 +51,12 @@ FAULTS = (
 
 
 @dataclass(frozen=True)
-class GenerateConfig:
-    customers: int = 40
-    days: int = 61
-    events_per_day: int = 5000
-    start: dt.date = dt.date(2026, 9, 1)
-    seed: int = 7
-    duplicate_rate: float = 0.01
-    late_rate: float = 0.005
-    fault_rate: float = 0.001
-
-
-@dataclass(frozen=True)
 class GenerateSummary:
     events: int  # distinct valid events (what tally should accept)
     raw_rows: int  # rows written to landing, including duplicates and faults
     duplicates: int
     faults: int
     files: int
-
-
-def _customers(cfg: GenerateConfig, rng: np.random.Generator) -> pl.DataFrame:
-    ids = [f"cus_{i:04d}" for i in range(1, cfg.customers + 1)]
-    currency = ["EUR" if i % 10 == 9 else "USD" for i in range(cfg.customers)]
-    created = [cfg.start - dt.timedelta(days=int(d)) for d in rng.integers(30, 400, cfg.customers)]
-    return pl.DataFrame(
-        {
-            "customer_id": ids,
-            "name": [f"Customer {i:04d}" for i in range(1, cfg.customers + 1)],
-            "currency": currency,
-            "created_at": [f"{c.isoformat()}T00:00:00Z" for c in created],
-            "billing_address": [
-                f"{i} Hauptstraße\n10115 Berlin, Germany"
-                if c == "EUR"
-                else f"{i} Market Street\nSan Francisco, CA 94105, USA"
-                for i, c in enumerate(currency, 1)
-            ],
-            # a VAT id for the customers billed in euros (business customers in the EU)
-            "tax_id": [
-                f"DE{300000000 + i}" if c == "EUR" else None for i, c in enumerate(currency, 1)
-            ],
-        }
-    )
-
-
-SELLER = """\
-legal_name: Example API Inc.
-address: |
-  500 Howard Street
-  San Francisco, CA 94105, USA
-tax_id: US-EIN 12-3456789
-payment_instructions: |
-  Bank transfer to account 000123456789, routing 121000248, quoting the invoice number.
-"""
-
-
-def _redemptions(cfg: GenerateConfig, customers: pl.DataFrame) -> pl.DataFrame:
-    """Coupons redeemed: launch20 (20 % off usage for three months) by every eighth customer,
-    welcome25 (25.00 USD off once) by the next in each eight who pays in dollars."""
-    rows = []
-    for i, (cid, ccy) in enumerate(customers.select("customer_id", "currency").iter_rows()):
-        if i % 8 == 2:
-            rows.append((f"red_{cid}_launch", cid, "launch20", cfg.start + dt.timedelta(days=1)))
-        elif i % 8 == 3 and ccy == "USD":
-            rows.append((f"red_{cid}_welcome", cid, "welcome25", cfg.start + dt.timedelta(days=9)))
-    return pl.DataFrame(
-        rows,
-        schema={
-            "redemption_id": pl.String,
-            "customer_id": pl.String,
-            "coupon_id": pl.String,
-            "redeemed_on": pl.Date,
-        },
-        orient="row",
-    )
-
-
-def _subscriptions(cfg: GenerateConfig, customers: pl.DataFrame) -> pl.DataFrame:
-    rows = []
-    for i, (cid, ccy) in enumerate(customers.select("customer_id", "currency").iter_rows()):
-        start = cfg.start.replace(day=1)
-        if ccy == "EUR":
-            rows.append((f"sub_{cid}_1", cid, "starter_eur", start, None))
-            continue
-        plan = USD_PLANS[i % len(USD_PLANS)]
-        # Every other starter customer upgrades to growth on the 15th of the second month.
-        if plan == "starter" and (i // len(USD_PLANS)) % 2 == 0 and cfg.days > 45:
-            change = (month_bounds(start)[1]).replace(day=15)
-            rows.append((f"sub_{cid}_1", cid, "starter", start, change))
-            rows.append((f"sub_{cid}_2", cid, "growth", change, None))
-        else:
-            rows.append((f"sub_{cid}_1", cid, plan, start, None))
-    return pl.DataFrame(
-        rows,
-        schema={
-            "subscription_id": pl.String,
-            "customer_id": pl.String,
-            "plan_id": pl.String,
-            "started_at": pl.Date,
-            "ended_at": pl.Date,
-        },
-        orient="row",
-    )
-
-
-def _credit_grants(cfg: GenerateConfig, subs: pl.DataFrame) -> pl.DataFrame:
-    rows = []
-    credit_plans = subs.filter(pl.col("plan_id").is_in(["growth", "scale"]))
-    for n, cid in enumerate(sorted(set(credit_plans["customer_id"].to_list()))):
-        rows.append(
-            (
-                f"gr_{cid}_promo",
-                cid,
-                cfg.start,
-                "2000",
-                "promotional",
-                "0",
-                cfg.start + dt.timedelta(days=45),
-                10,
-                None,
-                None,
-                None,
-            )
-        )
-        credits = 5000 * (1 + n % 4)
-        expires = (cfg.start + dt.timedelta(days=75)) if n % 3 == 0 else None
-        price = Decimal(credits) * Decimal("0.008")
-        rows.append(
-            (
-                f"gr_{cid}_buy1",
-                cid,
-                cfg.start + dt.timedelta(days=3),
-                str(credits),
-                "purchased",
-                str(price),
-                expires,
-                50,
-                None,
-                None,
-                None,
-            )
-        )
-        if n % 2:  # credits bought for tokens only: they leave the base fee to the others
-            rows.append(
-                (
-                    f"gr_{cid}_tokens",
-                    cid,
-                    cfg.start + dt.timedelta(days=5),
-                    "4000",
-                    "purchased",
-                    "30.00",
-                    None,
-                    20,
-                    "charge:tokens",
-                    None,
-                    None,
-                )
-            )
-        # 1,500 credits every month, burnt after the others, up to 500 kept into the next
-        if n % 3 == 1:
-            rows.append(
-                (
-                    f"gr_{cid}_monthly",
-                    cid,
-                    cfg.start,
-                    "1500",
-                    "promotional",
-                    "0",
-                    None,
-                    90,
-                    None,
-                    "monthly",
-                    "500",
-                )
-            )
-    return pl.DataFrame(
-        rows,
-        schema={
-            "grant_id": pl.String,
-            "customer_id": pl.String,
-            "granted_at": pl.Date,
-            "credits": pl.String,
-            "kind": pl.String,
-            "purchase_amount": pl.String,
-            "expires_at": pl.Date,
-            "priority": pl.Int32,
-            "applies_to": pl.String,
-            "recurrence": pl.String,
-            "rollover_cap": pl.String,
-        },
-        orient="row",
-    )
 
 
 def _hundredths_text(column: str) -> pl.Expr:
@@ -490,13 +305,13 @@ def generate(home: Home, cfg: GenerateConfig, *, progress=lambda _m: None) -> Ge
     book = load_price_book(price_book_files(home.pricing), base=home.root)
     ref = home.landing_reference
     ref.mkdir(parents=True, exist_ok=True)
-    customers = _customers(cfg, rng)
-    subs = _subscriptions(cfg, customers)
+    customers = customers_of(cfg, rng)
+    subs = subscriptions(cfg, customers)
     customers.write_csv(ref / "customers.csv")
     subs.write_csv(ref / "subscriptions.csv")
-    grants = _credit_grants(cfg, subs)
+    grants = credit_grants(cfg, subs)
     grants.write_csv(ref / "credit_grants.csv")
-    redemptions = _redemptions(cfg, customers)
+    redemptions = coupon_redemptions(cfg, customers)
     redemptions.write_csv(ref / "coupon_redemptions.csv")
     (ref / "seller.yaml").write_text(SELLER, encoding="utf-8")
     progress(f"reference data: {customers.height} customers, {subs.height} subscriptions")

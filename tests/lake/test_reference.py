@@ -9,6 +9,15 @@ import pytest
 from lake.reference import read_reference
 from transforms.reference import ReferenceDataError
 
+# A price book's plans table with no plan: reference files that need none are checked alone.
+NO_PLANS = pl.DataFrame(
+    schema={
+        "plan_id": pl.String,
+        "plan_version": pl.Int32,
+        "currency": pl.String,
+        "source_file": pl.String,
+    }
+)
 GRANTS = "grant_id,customer_id,granted_at,credits,kind,purchase_amount,expires_at,priority\n"
 
 
@@ -104,17 +113,7 @@ def _customers_with_tax(tmp_path, rate: str):
         + f"c3,Three,USD,{rate}\n"
     )
     (tmp_path / "subscriptions.csv").write_text("subscription_id,customer_id,plan_id,started_at\n")
-    return load_reference(
-        tmp_path,
-        pl.DataFrame(
-            schema={
-                "plan_id": pl.String,
-                "plan_version": pl.Int32,
-                "currency": pl.String,
-                "source_file": pl.String,
-            }
-        ),
-    )
+    return load_reference(tmp_path, NO_PLANS)
 
 
 def test_a_customers_tax_rate_is_read_exactly_and_empty_means_none(tmp_path):
@@ -154,16 +153,8 @@ def _grants_applying_to(tmp_path, applies_to: str):
         "g_any,c1,2026-09-01,100,purchased,1,,,\n"
         f'g1,c1,2026-09-01,100,purchased,1,,,"{applies_to}"\n'
     )
-    plans = pl.DataFrame(
-        schema={
-            "plan_id": pl.String,
-            "plan_version": pl.Int32,
-            "currency": pl.String,
-            "source_file": pl.String,
-        }
-    )
     charges = pl.DataFrame({"charge_id": ["gpu", "calls"]})
-    return load_reference(tmp_path, plans, None, charges)["credit_grants"]
+    return load_reference(tmp_path, NO_PLANS, None, charges)["credit_grants"]
 
 
 def test_what_a_grant_may_pay_is_kept_as_its_entries(tmp_path):
@@ -199,15 +190,7 @@ def _recurring(tmp_path, recurrence: str, ends: str, cap: str):
         GRANTS.strip() + ",recurrence,recurrence_ends_at,rollover_cap\n"
         f"g1,c1,2026-10-01,1000,promotional,0,,20,{recurrence},{ends},{cap}\n"
     )
-    plans = pl.DataFrame(
-        schema={
-            "plan_id": pl.String,
-            "plan_version": pl.Int32,
-            "currency": pl.String,
-            "source_file": pl.String,
-        }
-    )
-    return load_reference(tmp_path, plans)["credit_grants"]
+    return load_reference(tmp_path, NO_PLANS)["credit_grants"]
 
 
 def test_a_recurring_grant_is_read_with_its_end_and_cap(tmp_path):
