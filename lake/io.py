@@ -17,6 +17,7 @@ from lake.schemas import (
     ISSUED_ITEM_SCHEMA,
     ISSUED_LINE_SCHEMA,
     ISSUED_ROLLOVER_SCHEMA,
+    ISSUED_TOPUP_SCHEMA,
     NOTIFICATION_SCHEMA,
     QUARANTINE_SCHEMA,
 )
@@ -60,6 +61,7 @@ def ensure_lake(home: Home) -> None:
         home.lake_issued / "invoice_items": ISSUED_ITEM_SCHEMA,
         home.lake_issued / "credit_consumption": ISSUED_CONSUMPTION_SCHEMA,
         home.lake_issued / "credit_rollovers": ISSUED_ROLLOVER_SCHEMA,
+        home.lake_issued / "credit_topups": ISSUED_TOPUP_SCHEMA,
         home.lake_notifications: NOTIFICATION_SCHEMA,
     }
     for folder, schema in tables.items():

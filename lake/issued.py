@@ -1,6 +1,7 @@
 """The issued store: month close's writes, committed at once.
 
-`lake/issued/{invoice_lines,credit_consumption,invoices}/period=YYYY-MM.parquet` are written
+`lake/issued/<table>/period=YYYY-MM.parquet` (invoice lines and items, credit consumption,
+rollovers and top-ups, invoices) are written
 once per month and never rewritten; a later run that computes something different produces
 adjustments instead. The invoices file is written last: it is the month's commit marker.
 Credits are applied by `transforms.close` in the burn order of `transforms.credits`.
@@ -23,11 +24,13 @@ from lake.schemas import (
     ISSUED_ITEM_SCHEMA,
     ISSUED_LINE_SCHEMA,
     ISSUED_ROLLOVER_SCHEMA,
+    ISSUED_TOPUP_SCHEMA,
 )
 from transforms.close import CloseResult, apply_credits
 from transforms.credits import Consumption, Rollover
 from transforms.grants import Grant, Subscription, allocation_grants, grant_targets
 from transforms.price_terms import CreditAllocation
+from transforms.topups import TopUp, TopUpRule
 
 SUBSCRIPTION_COLUMNS = ("subscription_id", "customer_id", "plan_id", "started_at", "ended_at")
 
@@ -38,10 +41,38 @@ def is_issued(home: Home, month: dt.date) -> bool:
 
 def load_grants(home: Home, before: dt.date) -> list[Grant]:
     """The grants of credit_grants.csv (recurring rows as they are: the book makes their
-    instances) and the plans' credit allocations of the periods that start before `before`."""
-    return _reference_grants(home) + allocation_grants(
-        _subscriptions(home), _allocations(home), before
+    instances), the plans' credit allocations of the periods that start before `before`, and
+    the top-ups earlier closes made."""
+    return (
+        _reference_grants(home)
+        + allocation_grants(_subscriptions(home), _allocations(home), before)
+        + _issued_topups(home)
     )
+
+
+def _issued_topups(home: Home) -> list[Grant]:
+    return [
+        Grant(
+            r["topup_grant_id"],
+            r["customer_id"],
+            r["created_on"],
+            r["credits"],
+            r["kind"],
+            r["purchase_amount"],
+            priority=r["priority"],
+            instance_of=r["topup_id"],
+        )
+        for path in sorted((home.lake_issued / "credit_topups").glob("period=*.parquet"))
+        for r in pl.read_parquet(path).iter_rows(named=True)
+    ]
+
+
+def _topup_rules(home: Home) -> list[TopUpRule]:
+    """credit_topups.csv as the last run validated it."""
+    path = home.lake_reference / "credit_topups.parquet"
+    if not path.exists():
+        return []
+    return [TopUpRule(**r) for r in pl.read_parquet(path).iter_rows(named=True)]
 
 
 def _subscriptions(home: Home) -> list[Subscription]:
@@ -127,6 +158,7 @@ ISSUED_TABLES = (
     "invoice_items",
     "credit_consumption",
     "credit_rollovers",
+    "credit_topups",
     "invoices",
 )
 
@@ -195,10 +227,12 @@ def issue_month(
         items=items,
         earlier=issued_consumption(home, before=month),
         earlier_rollovers=issued_rollovers(home, before=month),
+        topup_rules=_topup_rules(home),
     )
     invoices, items = applied.invoices, applied.items
     consumption = _consumption_frame(applied.consumption, month)
     rollovers = _rollover_frame(applied.rollovers, month)
+    topups = _topup_frame(applied.topups)
     invoices = (
         invoices.sort("invoice_id")
         .join(_customer_names(home), on="customer_id", how="left")
@@ -230,6 +264,7 @@ def issue_month(
     # In burn order (invoice by invoice), the order documents list the grants drawn.
     write_table(consumption, _period_file(home, "credit_consumption", month))
     write_table(rollovers, _period_file(home, "credit_rollovers", month))
+    write_table(topups, _period_file(home, "credit_topups", month))
     write_table(invoices, invoices_file)
     return CloseResult(
         month,
@@ -360,6 +395,28 @@ def _rollover_frame(entries: list[Rollover], month: dt.date) -> pl.DataFrame:
             for e in entries
         ],
         schema=ISSUED_ROLLOVER_SCHEMA,
+    )
+
+
+def _topup_frame(topups: list[TopUp]) -> pl.DataFrame:
+    """The top-ups a close made, in the order it made them."""
+    return pl.DataFrame(
+        [
+            {
+                "topup_grant_id": t.grant.grant_id,
+                "topup_id": t.topup_id,
+                "customer_id": t.grant.customer_id,
+                "period_start": t.period_start,
+                "created_on": t.created_on,
+                "credits": t.grant.credits,
+                "purchase_amount": t.grant.purchase_amount,
+                "currency": t.currency,
+                "kind": t.grant.kind,
+                "priority": t.grant.priority,
+            }
+            for t in topups
+        ],
+        schema=ISSUED_TOPUP_SCHEMA,
     )
 
 

@@ -100,6 +100,20 @@ REFERENCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "recurrence_ends_at": pl.Date,  # no instance starts on or after it
         "rollover_cap": QUANTITY_TYPE,  # credits kept across a boundary
     },
+    # automatic top-ups (transforms/topups.py): exactly one of topup_credits, target_credits
+    "credit_topups": {
+        "topup_id": pl.String,
+        "customer_id": pl.String,
+        "threshold_credits": QUANTITY_TYPE,
+        "topup_credits": QUANTITY_TYPE,
+        "target_credits": QUANTITY_TYPE,
+        "price_per_credit": PRICE_TYPE,
+        "kind": pl.String,
+        "priority": pl.Int32,
+        "starts_on": pl.Date,
+        "ends_on": pl.Date,
+        "max_per_period": pl.Int32,
+    },
     "billed_invoices": {
         "invoice_id": pl.String,
         "customer_id": pl.String,
@@ -326,6 +340,20 @@ ISSUED_ROLLOVER_SCHEMA = {
     "breakage": AMOUNT_TYPE,
 }
 
+# Top-ups close made (transforms/topups.py): grants of credits for the payment system to charge.
+ISSUED_TOPUP_SCHEMA = {
+    "topup_grant_id": pl.String,
+    "topup_id": pl.String,
+    "customer_id": pl.String,
+    "period_start": pl.Date,
+    "created_on": pl.Date,
+    "credits": QUANTITY_TYPE,
+    "purchase_amount": AMOUNT_TYPE,
+    "currency": pl.String,
+    "kind": pl.String,
+    "priority": pl.Int32,
+}
+
 CURRENCY_SCHEMA = {"currency": pl.String, "minor_units": pl.Int32}
 
 # Spend notifications as raised: the columns of marts.fct_spend_notifications, then
@@ -361,5 +389,6 @@ SOURCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "issued.invoice_items": ISSUED_ITEM_SCHEMA,
     "issued.credit_consumption": ISSUED_CONSUMPTION_SCHEMA,
     "issued.credit_rollovers": ISSUED_ROLLOVER_SCHEMA,
+    "issued.credit_topups": ISSUED_TOPUP_SCHEMA,
     "lake.spend_notifications": NOTIFICATION_SCHEMA,
 }

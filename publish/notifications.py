@@ -36,7 +36,12 @@ from transforms.money import amount_text
 WEBHOOK_ENV = "TALLY_NOTIFY_WEBHOOK"
 STORE_NAME = "notifications.parquet"
 MART_COLUMNS = [c for c in NOTIFICATION_SCHEMA if c != "webhook_delivered_at"]
-KINDS = {"spend_threshold": 0, "projected_over_budget": 1, "credits_running_out": 2}
+KINDS = {
+    "spend_threshold": 0,
+    "projected_over_budget": 1,
+    "credits_running_out": 2,
+    "credits_topped_up": 3,
+}
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,13 @@ def text(row: dict) -> str:
         return (
             f"{who}: projected spend for {month} is {money(row['amount'])}, over the monthly "
             f"budget of {money(row['budget'])} (as of {row['as_of']})."
+        )
+    if row["kind"] == "credits_topped_up":
+        paid = "free of charge" if not row["amount"] else f"for {money(row['amount'])}"
+        topup = row["notification_id"].rsplit(":", 1)[-1]
+        return (
+            f"{who}: prepaid credits were topped up automatically on {row['as_of']} "
+            f"({topup}, {paid}) as the balance reached the threshold while {month} was billed."
         )
     return (
         f"{who}: prepaid credits are running out: they would leave {money(row['amount'])} of "

@@ -8,7 +8,7 @@ order where the cheap questions come first.
 
 Given the grants, the consumption frozen by earlier closes and the month's computed invoices,
 `apply_credits` returns the invoices with credits applied, their items with what credits paid
-of each, the consumption, and the rollovers and expiries of grants once the month is closed,
+of each, the consumption, the top-ups made, and the rollovers and expiries of grants once the month is closed,
 to freeze with them. Writing the issued store is `lake.issued`'s job.
 """
 
@@ -32,6 +32,7 @@ from transforms.credits import (
 )
 from transforms.grants import Grant
 from transforms.numbers import AMOUNT
+from transforms.topups import TopUp, TopUpRule
 
 
 @dataclass(frozen=True)
@@ -123,13 +124,14 @@ class CloseResult:
 @dataclass(frozen=True)
 class Applied:
     """What close applies to a month: the invoices with credits_applied and total, their items
-    with what credits paid of each (when given), the consumption drawn in burn order, and the
-    rollovers and expiries once the month is closed."""
+    with what credits paid of each (when given), the consumption drawn in burn order, the
+    rollovers and expiries once the month is closed, and the top-ups made while applying."""
 
     invoices: pl.DataFrame
     items: pl.DataFrame | None
     consumption: list[Consumption]
     rollovers: list[Rollover]
+    topups: list[TopUp] = ()
 
 
 def apply_credits(
@@ -141,11 +143,13 @@ def apply_credits(
     items: pl.DataFrame | None = None,
     earlier: list[Consumption] = (),
     earlier_rollovers: list[Rollover] = (),
+    topup_rules: list[TopUpRule] = (),
 ) -> Applied:
     """Credits applied at close. `earlier` and `earlier_rollovers` are what the closes of
-    earlier months froze; `currency_of` is each customer's currency. Without items each
-    invoice is one item that only grants for anything pay."""
-    book = CreditBook(grants)
+    earlier months froze (with the top-ups they made among `grants`); `currency_of` is each
+    customer's currency. Without items each invoice is one item that only grants for anything
+    pay."""
+    book = CreditBook(grants, topup_rules)
     book.replay(earlier, earlier_rollovers)
     dues: dict[str, list[tuple[str, Decimal]]] = {}
     if items is not None:
@@ -191,4 +195,4 @@ def apply_credits(
         )
     period_end = month.replace(day=1) + relativedelta(months=1)
     rollovers = book.settle(period_end, currency_of)
-    return Applied(invoices, items, entries, rollovers)
+    return Applied(invoices, items, entries, rollovers, book.topups)

@@ -43,7 +43,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from transforms.grants import CREDIT_EXPONENT, Grant
 from transforms.items import allocate
-from transforms.money import round_money
+from transforms.money import ceil_money, round_money
+from transforms.topups import TopUp, TopUpRule, rule_in_force
 
 ZERO = Decimal(0)
 
@@ -106,8 +107,11 @@ class CreditBook:
     without a rollover_cap is recognized by the revenue marts. A recurring row's instances
     join the book as the periods they start in are closed."""
 
-    def __init__(self, grants: Iterable[Grant]):
+    def __init__(self, grants: Iterable[Grant], topup_rules: Iterable[TopUpRule] = ()):
         grants = list(grants)
+        self.topup_rules = list(topup_rules)
+        self.made: dict[tuple[str, dt.date], int] = {}  # top-ups per rule and period
+        self.topups: list[TopUp] = []  # made by this book's closes
         self.grants: dict[str, Grant] = {}
         self.rows = [g for g in grants if g.recurrence]
         self.balance: dict[str, Decimal] = {}
@@ -233,31 +237,31 @@ class CreditBook:
         return entries
 
     def close(self, invoice: Invoice) -> list[Consumption]:
-        """Apply credits to one invoice in burn order; returns one entry per grant drawn."""
+        """Apply credits to one invoice in burn order, making the top-ups of the customer's
+        rule as the balance reaches its threshold (transforms/topups.py, `self.topups`);
+        returns one entry per grant drawn, in the order of their first draw."""
         if invoice.credit_rate is None or invoice.credit_rate <= 0:
             return []
         rate, currency = invoice.credit_rate, invoice.currency
         due = invoice.subtotal + invoice.tax
         self._instances_before(invoice.period_end)
-        live = sorted(
-            (
-                g
-                for g in self.grants.values()
-                if g.customer_id == invoice.customer_id
-                and g.can_pay(invoice.period_end)
-                and self.balance[g.grant_id] > 0
-            ),
-            key=lambda g: g.burn_key,
-        )
+        rule = rule_in_force(self.topup_rules, invoice.customer_id, invoice.period_end)
         owed = invoice.dues()
         order = {item: n for n, item in enumerate(owed)}
-        entries = []
-        for grant in live:
-            if due <= 0:
+        opening: dict[str, Decimal] = {}  # balance before the invoice, per grant drawn
+        drawn: dict[str, tuple[Decimal, Decimal, list]] = {}  # grant -> credits, money, paid
+        done: set[str] = set()  # grants that drew all they could
+        self._top_up(rule, invoice)
+        while due > 0:
+            live = self._live(invoice)
+            grant = next((g for g in live if g.grant_id not in done), None)
+            if grant is None:
                 break
             balance = self.balance[grant.grant_id]
             value = round_money(balance * rate, currency)
-            holds, paid = value, []
+            room = self._room(rule, invoice)  # money until the balance reaches the threshold
+            holds = value if room is None else min(value, room)
+            cap, paid = holds, []
             payable = [i for i in owed if owed[i] > 0 and grant.may_pay(i)]
             for item in sorted(payable, key=lambda i: (-owed[i], order[i])):
                 draw = min(owed[item], holds, due)
@@ -267,37 +271,100 @@ class CreditBook:
                 holds -= draw
                 due -= draw
                 paid.append((item, draw))
-            money = value - holds
+            money = cap - holds
+            if money < cap or cap == value:  # it drew all it could, not stopped at the threshold
+                done.add(grant.grant_id)
             if money <= 0:
                 continue
             if money == value:  # the whole balance pays
                 credits = balance
             else:
                 credits = min((money / rate).quantize(CREDIT_EXPONENT, ROUND_HALF_UP), balance)
-            revenue = ZERO
-            if grant.kind == "purchased":
-                deferred = self.deferred(grant.grant_id)
-                if credits == balance:
-                    revenue = deferred
-                else:
-                    basis = credits * grant.purchase_amount / grant.credits
-                    revenue = min(round_money(basis, currency), deferred)
+            opening.setdefault(grant.grant_id, balance)
+            before = drawn.get(grant.grant_id, (ZERO, ZERO, []))
+            drawn[grant.grant_id] = (before[0] + credits, before[1] + money, before[2] + paid)
             self.balance[grant.grant_id] -= credits
-            self.recognized[grant.grant_id] += revenue
-            entries.append(
-                Consumption(
-                    grant_id=grant.grant_id,
-                    customer_id=grant.customer_id,
-                    invoice_id=invoice.invoice_id,
-                    entry_date=invoice.period_end - dt.timedelta(days=1),
-                    credits=credits,
-                    money=money,
-                    revenue=revenue,
-                    discount=money if grant.kind == "promotional" else ZERO,
-                    paid=tuple(paid),
-                )
-            )
+            self._top_up(rule, invoice)
+        entries = [self._consume(self.grants[g], invoice, opening[g], *drawn[g]) for g in drawn]
         return self._split_tax(invoice, entries)
+
+    def _live(self, invoice: Invoice) -> list[Grant]:
+        """The customer's grants that may pay the invoice's period and hold credits, in burn
+        order."""
+        return sorted(
+            (
+                g
+                for g in self.grants.values()
+                if g.customer_id == invoice.customer_id
+                and g.can_pay(invoice.period_end)
+                and self.balance[g.grant_id] > 0
+            ),
+            key=lambda g: g.burn_key,
+        )
+
+    def _balance(self, invoice: Invoice) -> Decimal:
+        return sum((self.balance[g.grant_id] for g in self._live(invoice)), ZERO)
+
+    def _can_top_up(self, rule: TopUpRule | None, invoice: Invoice) -> bool:
+        made = self.made.get((rule.topup_id, invoice.period_start), 0) if rule else 0
+        return rule is not None and made < rule.max_per_period
+
+    def _room(self, rule: TopUpRule | None, invoice: Invoice) -> Decimal | None:
+        """Money a draw may take before the balance reaches the rule's threshold, rounded up to
+        minor units; None when no top-up can follow."""
+        if not self._can_top_up(rule, invoice):
+            return None
+        above = self._balance(invoice) - rule.threshold_credits
+        return ceil_money(above * invoice.credit_rate, invoice.currency)
+
+    def _top_up(self, rule: TopUpRule | None, invoice: Invoice) -> None:
+        """Make the rule's top-ups while the balance is at or below its threshold."""
+        while self._can_top_up(rule, invoice):
+            balance = self._balance(invoice)
+            if balance > rule.threshold_credits:
+                return
+            key = (rule.topup_id, invoice.period_start)
+            self.made[key] = self.made.get(key, 0) + 1
+            topup = rule.top_up(
+                invoice.period_start, invoice.period_end, self.made[key], balance, invoice.currency
+            )
+            self.topups.append(topup)
+            self._add(topup.grant)
+
+    def _consume(
+        self,
+        grant: Grant,
+        invoice: Invoice,
+        opening: Decimal,
+        credits: Decimal,
+        money: Decimal,
+        paid: list[tuple[str, Decimal]],
+    ) -> Consumption:
+        """A grant's draws on an invoice as one entry, revenue recognized at its cost basis
+        (all that is deferred when the draws empty it)."""
+        revenue = ZERO
+        if grant.kind == "purchased":
+            deferred = self.deferred(grant.grant_id)
+            if credits == opening:
+                revenue = deferred
+            else:
+                basis = credits * grant.purchase_amount / grant.credits
+                revenue = min(round_money(basis, invoice.currency), deferred)
+        self.recognized[grant.grant_id] += revenue
+        merged: dict[str, Decimal] = {}
+        for item, draw in paid:
+            merged[item] = merged.get(item, ZERO) + draw
+        return Consumption(
+            grant_id=grant.grant_id,
+            customer_id=grant.customer_id,
+            invoice_id=invoice.invoice_id,
+            entry_date=invoice.period_end - dt.timedelta(days=1),
+            credits=credits,
+            money=money,
+            revenue=revenue,
+            discount=money if grant.kind == "promotional" else ZERO,
+            paid=tuple(merged.items()),
+        )
 
     def _split_tax(self, invoice: Invoice, entries: list[Consumption]) -> list[Consumption]:
         """The entries with what they paid of the invoice's tax apart from what they paid of

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 
 
@@ -53,6 +53,12 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     """Round half-up (away from zero) to the currency's minor units, as every invoice line is."""
     exponent = Decimal(1).scaleb(-minor_units(currency))
     return amount.quantize(exponent, rounding=ROUND_HALF_UP)
+
+
+def ceil_money(amount: Decimal, currency: str) -> Decimal:
+    """Round up to the currency's minor units: the least money that is at least `amount`."""
+    exponent = Decimal(1).scaleb(-minor_units(currency))
+    return amount.quantize(exponent, rounding=ROUND_CEILING)
 
 
 def currency_table():

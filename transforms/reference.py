@@ -15,6 +15,8 @@ import polars as pl
 from transforms.grants import MONTHS_PER, grant_targets, target_problem
 from transforms.money import is_currency, plain_quantity
 from transforms.numbers import AMOUNT, PRICE, QUANTITY, DecimalKind, plain_decimals
+from transforms.topups import DEFAULT_KIND as DEFAULT_TOPUP_KIND
+from transforms.topups import DEFAULT_MAX_PER_PERIOD, MAX_PER_PERIOD
 
 
 class ReferenceDataError(ValueError):
@@ -25,11 +27,18 @@ REQUIRED = {
     "customers": ("customer_id", "currency"),
     "subscriptions": ("subscription_id", "customer_id", "plan_id", "started_at"),
     "credit_grants": ("grant_id", "customer_id", "granted_at", "credits", "kind"),
+    "credit_topups": ("topup_id", "customer_id", "threshold_credits"),
     "billed_invoices": ("invoice_id", "customer_id", "period_start", "currency"),
     "budgets": ("customer_id", "monthly_budget"),
     "coupon_redemptions": ("redemption_id", "customer_id", "coupon_id", "redeemed_on"),
 }
-OPTIONAL_FILES = {"credit_grants", "billed_invoices", "budgets", "coupon_redemptions"}
+OPTIONAL_FILES = {
+    "credit_grants",
+    "credit_topups",
+    "billed_invoices",
+    "budgets",
+    "coupon_redemptions",
+}
 DEFAULT_THRESHOLDS = "50;80;100"
 DEFAULT_PRIORITY = 50
 # Numbers are read exactly and must fit the warehouse's types (transforms.numbers): money of
@@ -37,6 +46,10 @@ DEFAULT_PRIORITY = 50
 KINDS: dict[str, DecimalKind] = {
     "credits": QUANTITY,
     "rollover_cap": QUANTITY,
+    "threshold_credits": QUANTITY,
+    "topup_credits": QUANTITY,
+    "target_credits": QUANTITY,
+    "price_per_credit": PRICE,
     "purchase_amount": AMOUNT,
     "subtotal": AMOUNT,
     "credits_applied": AMOUNT,
@@ -299,6 +312,7 @@ def validate_reference(
         "customers": customers,
         "subscriptions": subs,
         "credit_grants": grants,
+        "credit_topups": _topups(tables["credit_topups"], known),
         "billed_invoices": billed,
         "budgets": _budget_thresholds(tables["budgets"], known),
         "coupon_redemptions": redemptions,
@@ -318,6 +332,75 @@ def _grant_targets(grants: pl.DataFrame, charges: pl.DataFrame | None) -> pl.Dat
                 raise ReferenceDataError(f"credit_grants.csv: row {row}: applies_to: {problem}")
         written.append(";".join(entries) or None)
     return grants.with_columns(pl.Series("applies_to", written, dtype=pl.String))
+
+
+def _topups(topups: pl.DataFrame, known: pl.Series) -> pl.DataFrame:
+    """credit_topups.csv with its defaults, checked (transforms/topups.py)."""
+    file = "credit_topups.csv"
+    topups = topups.with_columns(
+        pl.col("kind").str.to_lowercase().fill_null(DEFAULT_TOPUP_KIND),
+        pl.col("priority").fill_null(DEFAULT_PRIORITY),
+        pl.col("max_per_period").fill_null(DEFAULT_MAX_PER_PERIOD),
+    )
+    fixed, target = pl.col("topup_credits"), pl.col("target_credits")
+    checks = [
+        (pl.col("topup_id").is_duplicated(), "topup_id: {topup_id!r} appears twice"),
+        (
+            ~pl.col("customer_id").is_in(known),
+            "customer_id: {customer_id!r} is not in customers.csv",
+        ),
+        (
+            ~pl.col("kind").is_in(["purchased", "promotional"]),
+            "kind: {kind!r} is not purchased or promotional",
+        ),
+        (
+            fixed.is_null() == target.is_null(),
+            "topup_credits, target_credits: set exactly one (a fixed top-up, or a balance to top "
+            "up to)",
+        ),
+        (pl.col("threshold_credits") < 0, "threshold_credits: {threshold_credits} is negative"),
+        (fixed <= 0, "topup_credits: {topup_credits} is not above 0"),
+        (
+            target <= pl.col("threshold_credits"),
+            "target_credits: {target_credits} is not above threshold_credits {threshold_credits}",
+        ),
+        (
+            ~pl.col("max_per_period").is_between(1, MAX_PER_PERIOD),
+            "max_per_period: {max_per_period} is not from 1 to " + str(MAX_PER_PERIOD),
+        ),
+        (pl.col("price_per_credit") < 0, "price_per_credit: {price_per_credit} is negative"),
+        (
+            (pl.col("kind") == "purchased") & pl.col("price_per_credit").is_null(),
+            "price_per_credit: is required for a purchased top-up",
+        ),
+        (
+            pl.col("ends_on") <= pl.col("starts_on"),
+            "ends_on: {ends_on} is not after starts_on {starts_on}",
+        ),
+    ]
+    for condition, message in checks:
+        _fail_on(topups, condition, file, message)
+    far_past, far = dt.date(1, 1, 1), dt.date(9999, 12, 31)
+    spans = topups.with_row_index("row", offset=2).select(
+        "row",
+        "topup_id",
+        "customer_id",
+        pl.col("starts_on").fill_null(far_past).alias("_from"),
+        pl.col("ends_on").fill_null(far).alias("_to"),
+    )
+    overlap = spans.join(spans, on="customer_id", suffix="_b").filter(
+        (pl.col("row") > pl.col("row_b"))
+        & (pl.col("_from") < pl.col("_to_b"))
+        & (pl.col("_from_b") < pl.col("_to"))
+    )
+    if overlap.height:
+        r = overlap.sort("row").row(0, named=True)
+        raise ReferenceDataError(
+            f"{file}: row {r['row']}: topup_id {r['topup_id']!r} is in force on days "
+            f"{r['topup_id_b']!r} is, for customer {r['customer_id']!r}; a customer has at most "
+            "one top-up rule at a time"
+        )
+    return topups.with_columns(pl.col("price_per_credit").fill_null(0))
 
 
 def _redemptions(

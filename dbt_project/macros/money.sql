@@ -65,14 +65,56 @@
 {%- endmacro %}
 
 {# q * numerator / denominator as a quantity (9 decimals, half-up), in exact integer math.
-   Requires q >= 0, numerator >= 0, denominator > 0. #}
+   Requires q >= 0, numerator >= 0, denominator > 0. The whole number is cast to 27 digits
+   before it is scaled: Spark keeps 9 decimals of a product only while its precision fits 38
+   (decimal(38, 0) x decimal(38, 9) would keep 6). #}
 {% macro scale_quantity(q, numerator, denominator) -%}
     (
         cast(
             {{ tally.int_div(
                 '2 * cast(cast(' ~ q ~ ' as decimal(38, 9)) * 1000000000 as ' ~ tally.whole_type() ~ ') * (' ~ numerator ~ ') + (' ~ denominator ~ ')',
                 '2 * (' ~ denominator ~ ')'
-            ) }} as decimal(38, 0)
-        ) * cast(0.000000001 as decimal(38, 9))
+            ) }} as decimal(27, 0)
+        ) * cast(0.000000001 as decimal(10, 9))
+    )
+{%- endmacro %}
+
+{#- Credits and money at a plan's credit_rate, exactly, in whole numbers (credits have at most
+    9 decimals, a rate 12, money 4); the products fit 38 digits for balances up to a billion
+    credits. transforms/credits.py is the reference. -#}
+{% macro _credits_as_whole(credits) -%}
+    cast(cast({{ credits }} as decimal(38, 9)) * 1000000000 as {{ tally.whole_type() }})
+{%- endmacro %}
+{% macro _rate_as_whole(rate) -%}
+    cast(cast({{ rate }} as decimal(38, 12)) * 1000000000000 as {{ tally.whole_type() }})
+{%- endmacro %}
+
+{#- The money value of `credits` at `rate`, half-up to minor units; `up`: rounded up instead
+    (the least money that is worth at least the credits). -#}
+{% macro credits_money(credits, rate, minor_units, up=false) -%}
+    {%- set product = '(' ~ tally._credits_as_whole(credits) ~ ') * (' ~ tally._rate_as_whole(rate) ~ ') * cast(power(10, ' ~ minor_units ~ ') as ' ~ tally.whole_type() ~ ')' %}
+    {%- set scale = 'cast(1000000000000 as ' ~ tally.whole_type() ~ ') * 1000000000' %}
+    (
+        cast(
+            {%- if up %}
+            {{ tally.int_div(product ~ ' + ' ~ scale ~ ' - 1', scale) }}
+            {%- else %}
+            {{ tally.int_div('2 * ' ~ product ~ ' + ' ~ scale, '2 * ' ~ scale) }}
+            {%- endif %} as decimal(38, 0)
+        ) * {{ tally.minor_unit(minor_units) }}
+    )
+{%- endmacro %}
+
+{#- The credits `money` is worth at `rate`: money / rate to 9 decimals, half-up. -#}
+{% macro money_credits(money, rate) -%}
+    {%- set whole_money = 'cast(cast(' ~ money ~ ' as decimal(38, 4)) * 10000 as ' ~ tally.whole_type() ~ ')' %}
+    {%- set whole_rate = tally._rate_as_whole(rate) %}
+    (
+        cast(
+            {{ tally.int_div(
+                '2 * ' ~ whole_money ~ ' * cast(100000000000000000 as ' ~ tally.whole_type() ~ ') + ' ~ whole_rate,
+                '2 * ' ~ whole_rate
+            ) }} as decimal(27, 0)
+        ) * cast(0.000000001 as decimal(10, 9))
     )
 {%- endmacro %}

@@ -222,3 +222,68 @@ def test_a_recurrence_that_cannot_hold_is_refused_naming_row_and_field(
     with pytest.raises(ReferenceDataError) as exc:
         _recurring(tmp_path, recurrence, ends, cap)
     assert str(exc.value) == f"credit_grants.csv: row 2: {message}"
+
+
+TOPUPS = "topup_id,customer_id,threshold_credits,topup_credits,target_credits,price_per_credit,kind,priority,starts_on,ends_on,max_per_period\n"
+
+
+def _topups(tmp_path, *rows: str):
+    from lake.reference import load_reference
+
+    (tmp_path / "customers.csv").write_text("customer_id,name,currency\nc1,One,USD\n")
+    (tmp_path / "subscriptions.csv").write_text("subscription_id,customer_id,plan_id,started_at\n")
+    (tmp_path / "credit_topups.csv").write_text(TOPUPS + "".join(r + "\n" for r in rows))
+    return load_reference(tmp_path, NO_PLANS)["credit_topups"]
+
+
+def test_a_top_up_rule_is_read_with_its_defaults(tmp_path):
+    row = _topups(tmp_path, "t1,c1,1000,5000,,0.01,,,2026-10-01,,").row(0, named=True)
+    assert (row["kind"], row["priority"], row["max_per_period"], row["price_per_credit"]) == (
+        "purchased",
+        50,
+        1,
+        Decimal("0.01"),
+    )
+    assert row["starts_on"] == dt.date(2026, 10, 1) and row["ends_on"] is None
+    promotional = _topups(tmp_path, "t1,c1,0,,500,,promotional,,,,3").row(0, named=True)
+    assert (promotional["target_credits"], promotional["price_per_credit"]) == (Decimal(500), 0)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("t1,c1,1000,5000,800,0.01,,,,,", "topup_credits, target_credits: set exactly one"),
+        ("t1,c1,1000,,,0.01,,,,,", "topup_credits, target_credits: set exactly one"),
+        ("t1,c1,1000,,1000,0.01,,,,,", "target_credits: 1000 is not above threshold_credits 1000"),
+        ("t1,c1,1000,0,,0.01,,,,,", "topup_credits: 0 is not above 0"),
+        ("t1,c1,1000,10,,0.01,,,,,0", "max_per_period: 0 is not from 1 to 100"),
+        ("t1,c1,1000,10,,0.01,,,,,101", "max_per_period: 101 is not from 1 to 100"),
+        ("t1,c9,1000,10,,0.01,,,,,", "customer_id: 'c9' is not in customers.csv"),
+        ("t1,c1,1000,10,,,purchased,,,,", "price_per_credit: is required for a purchased top-up"),
+        ("t1,c1,1000,10,,0.01,gift,,,,", "kind: 'gift' is not purchased or promotional"),
+        ("t1,c1,1000,10,,0.01,,,2026-10-01,2026-09-01,", "ends_on: 2026-09-01 is not after"),
+    ],
+)
+def test_a_top_up_rule_that_cannot_hold_is_refused_naming_row_and_field(tmp_path, row, message):
+    with pytest.raises(ReferenceDataError) as exc:
+        _topups(tmp_path, row)
+    assert str(exc.value).startswith(f"credit_topups.csv: row 2: {message}")
+
+
+def test_two_top_up_rules_in_force_together_for_a_customer_are_refused(tmp_path):
+    with pytest.raises(ReferenceDataError) as exc:
+        _topups(
+            tmp_path,
+            "t1,c1,1000,10,,0.01,,,2026-01-01,2026-12-01,",
+            "t2,c1,1000,10,,0.01,,,2026-11-01,,",
+        )
+    assert str(exc.value) == (
+        "credit_topups.csv: row 3: topup_id 't2' is in force on days 't1' is, for customer "
+        "'c1'; a customer has at most one top-up rule at a time"
+    )
+    later = _topups(
+        tmp_path,
+        "t1,c1,1000,10,,0.01,,,2026-01-01,2026-12-01,",
+        "t2,c1,1000,10,,0.01,,,2026-12-01,,",
+    )
+    assert later["topup_id"].to_list() == ["t1", "t2"]

@@ -16,6 +16,7 @@ from oracles import ExpiringBook, revenue_by_month
 from transforms.credits import CreditBook, Invoice, Rollover, total_after_credits
 from transforms.grants import Grant, Subscription, allocation_grants
 from transforms.price_terms import CreditAllocation
+from transforms.topups import TopUpRule
 
 SEP = dt.date(2026, 9, 1)
 OCT = dt.date(2026, 10, 1)
@@ -564,3 +565,68 @@ def test_a_plan_allocation_follows_the_version_in_force_and_stops_with_the_subsc
     assert [
         (g.grant_id, g.credits) for g in allocation_grants([ended], versions, dt.date(2027, 1, 1))
     ] == [("alloc:s2@2026-10-01", D("193.548387097"))]
+
+
+def topups_made(book):
+    return [(t.grant.grant_id, t.grant.credits, t.grant.purchase_amount) for t in book.topups]
+
+
+def test_a_top_up_comes_between_draws_when_the_balance_reaches_the_threshold():
+    """The worked example: threshold 1,000, top-up 5,000 at 0.01; balance 3,000, due 70.00."""
+    rule = TopUpRule("t1", "c", D(1000), topup_credits=D(5000), price_per_credit=D("0.01"))
+    book = CreditBook([grant("old", 3000, paid="30.00")], [rule])
+    entries = book.close(invoice("70.00"))
+    assert topups_made(book) == [("t1@2026-09-01#1", D(5000), D("50.00"))]
+    assert [(e.grant_id, e.credits, e.money) for e in entries] == [
+        ("old", D(3000), D("30.00")),
+        ("t1@2026-09-01#1", D(4000), D("40.00")),
+    ]
+    assert book.topups[0].created_on == dt.date(2026, 9, 30)
+    assert book.balance["t1@2026-09-01#1"] == D(1000)
+    # October starts at the threshold: the top-up comes first, then the draws
+    october = book.close(invoice("10.00", start=OCT, end=NOV, iid="oct"))
+    assert topups_made(book)[1:] == [("t1@2026-10-01#1", D(5000), D("50.00"))]
+    assert [(e.grant_id, e.money) for e in october] == [("t1@2026-09-01#1", D("10.00"))]
+
+
+def test_a_higher_priority_top_up_is_drawn_before_the_rest_of_the_grant_it_interrupted():
+    rule = TopUpRule(
+        "t", "c", D(1000), topup_credits=D(500), price_per_credit=D("0.02"), priority=10
+    )
+    book = CreditBook([grant("old", 3000)], [rule])
+    entries = book.close(invoice("25.00"))
+    # 2,000 credits (20.00) reach the threshold; the top-up (priority 10) pays 5.00 next
+    assert {e.grant_id: e.money for e in entries} == {
+        "old": D("20.00"),
+        "t@2026-09-01#1": D("5.00"),
+    }
+    assert entries[0].paid == (("invoice", D("20.00")),)
+    assert book.topups[0].grant.purchase_amount == D("10.00")
+
+
+def test_top_ups_stop_at_max_per_period_and_a_target_tops_up_to_the_target():
+    rule = TopUpRule("t", "c", D(100), target_credits=D(600), max_per_period=2, kind="promotional")
+    book = CreditBook([grant("old", 50)], [rule])
+    entries = book.close(invoice("20.00"))
+    # at the start 50 <= 100: +550 (to 600); draws reach 100 again: +500; then no more, so
+    # 50 + 550 + 500 credits pay 11.00 of 20.00
+    assert topups_made(book) == [
+        ("t@2026-09-01#1", D(550), D(0)),
+        ("t@2026-09-01#2", D(500), D(0)),
+    ]
+    assert sum(e.money for e in entries) == D("11.00")
+    assert all(book.balance[g] == 0 for g in book.balance)
+
+
+def test_a_rule_applies_only_between_its_dates_and_only_with_a_credit_rate():
+    rule = TopUpRule(
+        "t", "c", D(0), topup_credits=D(100), starts_on=OCT, ends_on=dt.date(2026, 11, 30)
+    )
+    book = CreditBook([], [rule])
+    assert book.close(invoice("1.00")) == [] and book.topups == []  # September ends before
+    assert book.close(invoice("1.00", start=OCT, end=NOV, rate=None)) == []
+    assert book.topups == []
+    book.close(invoice("0.50", start=OCT, end=NOV))
+    assert topups_made(book) == [("t@2026-10-01#1", D(100), D(0))]
+    book.close(invoice("0", start=dt.date(2026, 12, 1), end=dt.date(2027, 1, 1)))
+    assert len(book.topups) == 1  # December ends after ends_on

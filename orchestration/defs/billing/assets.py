@@ -25,6 +25,7 @@ ISSUED = (
     "issued_invoice_items",
     "issued_credit_consumption",
     "issued_credit_rollovers",
+    "issued_credit_topups",
 )
 
 
@@ -63,6 +64,15 @@ def issue_invoices(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
                 description=(
                     "Grants settled at close: credits carried to a recurring grant's next "
                     "instance and credits expired beyond a rollover cap."
+                ),
+            ),
+            dg.AssetSpec(
+                "issued_credit_topups",
+                group_name="billing",
+                deps=["credit_grants"],
+                description=(
+                    "Automatic top-ups made at close as balances reached their threshold: "
+                    "credits granted, for the payment system to charge."
                 ),
             ),
         ],
@@ -131,3 +141,4 @@ def _issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
         metadata={"credits_applied": str(result.credits_applied)},
     )
     yield dg.MaterializeResult(asset_key="issued_credit_rollovers")
+    yield dg.MaterializeResult(asset_key="issued_credit_topups")

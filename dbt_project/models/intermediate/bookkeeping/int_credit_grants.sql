@@ -9,6 +9,8 @@
 -- period, under the plan version in force at the period's start) yields a promotional
 -- instance `alloc:<subscription_id>@<segment start>` to the period's end, its credits
 -- prorated by the segment's days (9 decimals, half-up), with the allocation's rollover_cap.
+-- Automatic top-ups close made (stg_issued__credit_topups): `<topup_id>@<period_start>#<n>`,
+-- granted on the period's last day, never expiring, instance_of the rule.
 -- rolled_in/moved_in: credits and deferred revenue carried in by a rollover; settled_out:
 -- credits that left by a rollover or an expiry frozen at close, expired_out the expired part
 -- (stg_issued__credit_rollovers).
@@ -16,6 +18,7 @@ with
 
 grants as (select * from {{ ref('stg_reference__credit_grants') }}),
 rollovers as (select * from {{ ref('stg_issued__credit_rollovers') }}),
+topups as (select * from {{ ref('stg_issued__credit_topups') }}),
 horizon as (select max(period_end) as horizon from {{ ref('int_invoices_computed') }}),
 segments as (select * from {{ ref('int_subscription_segments') }}),
 plans as (select * from {{ ref('stg_pricing__plans') }}),
@@ -109,6 +112,17 @@ all_grants as (
         or grant_id in (select to_grant_id from rollovers)
     union all
     select * from allocations
+    union all
+    select
+        topup_grant_id as grant_id, customer_id, created_on as granted_at, credits, kind,
+        purchase_amount,
+        cast(null as date) as expires_at,
+        priority,
+        cast(null as string) as applies_to,
+        cast(null as {{ quantity_type() }}) as rollover_cap,
+        topup_id as instance_of,
+        'topup' as source
+    from topups
 ),
 
 rolled_in as (

@@ -8,6 +8,7 @@ computed as (select * from {{ ref('int_invoices_with_adjustments') }}),
 draft_credits as (
     select invoice_id, sum(credits_applied) as credits_applied
     from {{ ref('int_draft_credits') }}
+    where entry_type = 'draw'
     group by 1
 ),
 customers as (select * from {{ ref('stg_reference__customers') }}),

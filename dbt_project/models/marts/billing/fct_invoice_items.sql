@@ -10,6 +10,7 @@ issued_items as (select * from {{ ref('stg_issued__invoice_items') }}),
 draft_credits as (
     select invoice_id, item, sum(credits_applied) as credits_applied
     from {{ ref('int_draft_credits') }}
+    where entry_type = 'draw'
     group by 1, 2
 ),
 

@@ -1,7 +1,8 @@
--- Customer spend notifications, for the open period of each customer: every
--- notification raised by an earlier run, as it was raised, plus the ones this run raises for
--- the first time. A notification is raised once per customer, period, kind (and threshold):
--- its id says which, and an id already raised is never raised again. The spend_notifications
+-- Customer spend notifications, for the open period of each customer, and one per automatic
+-- top-up a close made: every notification raised by an earlier run, as it was raised, plus the
+-- ones this run raises for the first time. A notification is raised once per customer, period,
+-- kind (and threshold, or top-up): its id says which, and an id already raised is never raised
+-- again. The spend_notifications
 -- asset then records the new ones in the lake, appends them to alerts/notifications.jsonl and
 -- posts them to the webhook.
 with
@@ -10,6 +11,7 @@ spend as (select * from {{ ref('int_customer_spend') }}),
 invoices as (select * from {{ ref('int_invoices_current') }}),
 budgets as (select * from {{ ref('stg_reference__budgets') }}),
 raised as (select * from {{ ref('stg_lake__spend_notifications') }}),
+topups as (select * from {{ ref('stg_issued__credit_topups') }}),
 
 -- Only an open period notifies: a closed one is billed, nothing is left to warn about.
 open_spend as (
@@ -59,18 +61,32 @@ credits_short as (
         and s.credits_remaining_value < s.projected_spend
 ),
 
+-- A top-up a close made (its period is closed): the amount is what the customer pays for it.
+topped_up as (
+    select
+        customer_id, period_start, 'credits_topped_up' as kind,
+        cast(null as int) as threshold_pct,
+        purchase_amount as amount,
+        cast(null as {{ money_type() }}) as budget, currency, created_on as as_of,
+        topup_grant_id as topic
+    from topups
+),
+
 candidates as (
-    select * from thresholds_reached
+    select *, cast(null as string) as topic from thresholds_reached
     union all
-    select * from over_budget
+    select *, cast(null as string) as topic from over_budget
     union all
-    select * from credits_short
+    select *, cast(null as string) as topic from credits_short
+    union all
+    select * from topped_up
 ),
 
 new_notifications as (
     select
         customer_id || ':' || {{ tally.month_key('period_start') }} || ':' || kind
-        || coalesce(':' || cast(threshold_pct as string), '') as notification_id,
+        || coalesce(':' || cast(threshold_pct as string), '')
+        || coalesce(':' || topic, '') as notification_id,
         customer_id,
         period_start,
         kind,
