@@ -60,7 +60,6 @@ def _issued_topups(home: Home) -> list[Grant]:
             r["kind"],
             r["purchase_amount"],
             priority=r["priority"],
-            instance_of=r["topup_id"],
         )
         for path in sorted((home.lake_issued / "credit_topups").glob("period=*.parquet"))
         for r in pl.read_parquet(path).iter_rows(named=True)

@@ -75,7 +75,6 @@ class TopUpRule:
                 self.kind,
                 round_money(credits * self.price_per_credit, currency) if paid else ZERO,
                 priority=self.priority,
-                instance_of=self.topup_id,
             ),
             self.topup_id,
             period_start,

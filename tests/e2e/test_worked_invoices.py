@@ -231,7 +231,7 @@ def test_reconciliation_finds_only_the_late_usage_when_billing_agrees(worked):
 
 def test_issued_invoices_never_change(worked):
     home, issued, issued_rows = worked.home, worked.issued, worked.issued_rows
-    assert len(issued) == len(CUSTOMERS) + 5  # a document per invoice, five lake tables
+    assert len(issued) == len(CUSTOMERS) + 6  # a document per invoice, six lake tables
     assert _issued_files(home) == issued  # byte for byte, after a later run and a second close
     assert q(home, "select * from marts.fct_invoices where status = 'issued' order by 1") == (
         issued_rows
@@ -589,9 +589,10 @@ def _guide_query(title: str) -> str:
 
 def test_the_querying_guide_answers_finance_questions_with_one_query_each(worked):
     home = worked.home
-    # c_cred carries 22.44 (above); c_unit's 8.00 grant is never drawn: its plan takes none.
+    # c_cred carries 22.44 (above); c_unit's 8.00 grant is never drawn: its plan takes none;
+    # c_wallet bought 25.00 + 20.00 (its top-up) and used 20.00.
     deferred = q(home, _guide_query("How much deferred revenue do we carry?"))
-    assert deferred == [("EUR", 0), ("JPY", 0), ("USD", D("30.44"))]
+    assert deferred == [("EUR", 0), ("JPY", 0), ("USD", D("55.44"))]
     # c_cred projects 42.84 against 26.80 of credits, c_tax 62.10 against ct_gpu's 10.00;
     # c_unit's credits are worth nothing.
     running_out = q(home, _guide_query("Which customers run out of credits this month?"))
@@ -796,3 +797,87 @@ def test_invoices_issued_before_taxes_read_as_untaxed(worked, tmp_path):
         home,
         "select count(*) from marts.fct_invoice_lines where invoice_status = 'issued' and tax_rate <> 0",
     ) == [(0,)]
+
+
+def test_a_top_up_comes_between_draws_at_close_and_joins_the_ledger(worked):
+    """c_wallet's rule (threshold 1,000, top-up 2,000 at 0.01): September's close draws cw_buy
+    down to the threshold, tops up, and finishes with cw_buy (TOPUPS in worked_world.py). The
+    October draft (base fee 20.00): cw_buy's last 500 credits (5.00), then September's top-up
+    10.00 down to the threshold, October's top-up comes, and September's pays 5.00 more."""
+    home, sep30 = worked.home, dt.date(2026, 9, 30)
+    doc = json.loads(worked.issued["exports/INV-2026-09-c_wallet.json"])
+    assert (D(doc["credits_applied"]), D(doc["total"])) == (D("20.00"), D(0))
+    assert [(c["grant_id"], D(c["credits"]), D(c["money"])) for c in doc["credits"]] == [
+        ("cw_buy", D(2000), D("20.00"))
+    ]
+    assert q(
+        home,
+        "select topup_grant_id, topup_id, period_start, created_on, credits, purchase_amount, "
+        "currency, kind, status from marts.fct_credit_topups order by period_start",
+    ) == [
+        (
+            "cw_auto@2026-09-01#1",
+            "cw_auto",
+            dt.date(2026, 9, 1),
+            sep30,
+            2000,
+            D("20.00"),
+            "USD",
+            "purchased",
+            "issued",
+        ),
+        (
+            "cw_auto@2026-10-01#1",
+            "cw_auto",
+            dt.date(2026, 10, 1),
+            dt.date(2026, 10, 31),
+            2000,
+            D("20.00"),
+            "USD",
+            "purchased",
+            "draft",
+        ),
+    ]
+    assert q(
+        home,
+        "select entry_date, entry_type, grant_id, source, instance_of, credits, invoice_id, "
+        "revenue from marts.fct_credit_ledger where customer_id = 'c_wallet' "
+        "order by entry_date, entry_type desc",
+    ) == [
+        (dt.date(2026, 8, 1), "grant", "cw_buy", "reference", None, 2500, None, 0),
+        (sep30, "grant", "cw_auto@2026-09-01#1", "topup", "cw_auto", 2000, None, 0),
+        (
+            sep30,
+            "consumption",
+            "cw_buy",
+            "reference",
+            None,
+            -2000,
+            "INV-2026-09-c_wallet",
+            D("20.00"),
+        ),
+    ]
+    assert q(
+        home,
+        "select grant_id, sum(credits_applied) from intermediate.int_draft_credits "
+        "where entry_type = 'draw' and invoice_id = 'INV-2026-10-c_wallet' group by 1 "
+        "order by 1",
+    ) == [("cw_auto@2026-09-01#1", D("15.00")), ("cw_buy", D("5.00"))]
+    assert q(
+        home,
+        "select credits_applied, total from marts.fct_invoices "
+        "where invoice_id = 'INV-2026-10-c_wallet'",
+    ) == [(D("20.00"), D(0))]
+    notes = [
+        json.loads(line)
+        for line in home.notifications.read_text().splitlines()
+        if "credits_topped_up" in line
+    ]
+    assert [(n["notification_id"], n["amount"], n["as_of"]) for n in notes] == [
+        ("c_wallet:2026-09:credits_topped_up:cw_auto@2026-09-01#1", "20.00", "2026-09-30")
+    ]
+    assert notes[0]["text"] == (
+        "c_wallet: prepaid credits were topped up automatically on 2026-09-30 "
+        "(cw_auto@2026-09-01#1, for 20.00 USD) as the balance reached the threshold while "
+        "September 2026 was billed."
+    )

@@ -263,6 +263,7 @@ CUSTOMERS = {
     "c_cards": "USD",
     "c_groups": "USD",
     "c_tax": "USD",
+    "c_wallet": "USD",
 }
 # The customers' tax rates (customers.csv; empty for the others), and c_tax's billing details.
 TAX_RATES = {"c_tax": "0.20"}
@@ -294,6 +295,7 @@ SUBSCRIPTIONS = [
     ("s_cards", "c_cards", "cards", "2026-09-01", ""),
     ("s_groups", "c_groups", "dims", "2026-09-01", ""),
     ("s_tax", "c_tax", "taxed", "2026-09-01", ""),
+    ("s_wallet", "c_wallet", "cred", "2026-09-01", ""),
 ]
 
 # (grant_id, customer, granted_at, credits, kind, purchase_amount, expires_at, priority[,
@@ -328,6 +330,10 @@ GRANTS = [
     # c_tax, September: 296.10 + tax 57.42 = 353.52 due; ct_promo's 30,000 credits pay 300.00,
     # the subtotal first and 2.90 of the tax: total 54.52.
     ("ct_promo", "c_tax", "2026-08-01", "30000", "promotional", "0", "", ""),
+    # c_wallet, September (base fee 20.00 due), and its top-up rule (TOPUPS): cw_buy's 2,500
+    # credits draw 15.00 down to the threshold of 1,000; the top-up cw_auto@2026-09-01#1 (2,000
+    # credits, bought for 20.00) comes, then cw_buy's 5.00 more: 20.00 applied, total 0.
+    ("cw_buy", "c_wallet", "2026-08-01", "2500", "purchased", "25.00", "", ""),
     ("cr_old", "c_cred", "2026-08-01", "400", "promotional", "0", "2026-09-30", "50"),
     ("cr_vip", "c_cred", "2026-08-15", "200", "purchased", "2.00", "2026-10-20", "10"),
     ("cr_promo", "c_cred", "2026-08-20", "1000", "promotional", "0", "2026-10-01", "50"),
@@ -336,7 +342,9 @@ GRANTS = [
     # grant may pay tax_gpu only, so it leaves the larger base fee: 10.00 of tax_gpu's 21.60.
     ("ct_gpu", "c_tax", "2026-10-01", "1000", "promotional", "0", "", "", "charge:tax_gpu"),
 ]
-CREDITS_APPLIED = {"c_cred": D("20.20"), "c_tax": D("300.00")}
+CREDITS_APPLIED = {"c_cred": D("20.20"), "c_tax": D("300.00"), "c_wallet": D("20.00")}
+# (topup_id, customer, threshold_credits, topup_credits, target_credits, price_per_credit)
+TOPUPS = [("cw_auto", "c_wallet", "1000", "2000", "", "0.01")]
 
 # (event_id, occurred_at, customer, metric, quantity, status, properties)
 EVENTS = [
@@ -526,6 +534,7 @@ EXPECTED_LINES = {
     "c_last": {("usage", "eu_storage"): D("6.50")},
     "c_jpy": {("usage", "calls"): D("2"), ("base_fee", None): D("1000")},
     "c_cred": {("usage", "calls"): D("0.20"), ("base_fee", None): D("20.00")},
+    "c_wallet": {("usage", "calls"): D("0.00"), ("base_fee", None): D("20.00")},
     "c_change": {
         ("usage", "calls"): D("0.02"),
         ("usage", "mau"): D("3.00"),
@@ -651,6 +660,18 @@ def write_home(home: Home) -> None:
         ref / "subscriptions.csv",
         ["subscription_id", "customer_id", "plan_id", "started_at", "ended_at"],
         SUBSCRIPTIONS,
+    )
+    write_csv(
+        ref / "credit_topups.csv",
+        [
+            "topup_id",
+            "customer_id",
+            "threshold_credits",
+            "topup_credits",
+            "target_credits",
+            "price_per_credit",
+        ],
+        TOPUPS,
     )
     write_csv(
         ref / "credit_grants.csv",

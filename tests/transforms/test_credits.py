@@ -583,6 +583,7 @@ def test_a_top_up_comes_between_draws_when_the_balance_reaches_the_threshold():
     ]
     assert book.topups[0].created_on == dt.date(2026, 9, 30)
     assert book.balance["t1@2026-09-01#1"] == D(1000)
+    assert book.settle(OCT, {"c": "USD"}) == []  # a top-up never expires
     # October starts at the threshold: the top-up comes first, then the draws
     october = book.close(invoice("10.00", start=OCT, end=NOV, iid="oct"))
     assert topups_made(book)[1:] == [("t1@2026-10-01#1", D(5000), D("50.00"))]
