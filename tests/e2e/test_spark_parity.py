@@ -49,6 +49,7 @@ MARTS = (
     "fct_invoices",
     "fct_invoice_adjustments",
     "fct_credit_ledger",
+    "fct_credit_topups",
     "fct_revenue_monthly",
     "fct_billing_mismatches",
     "mart_customer_spend",
@@ -260,6 +261,13 @@ def _with_breadth(home: Home) -> None:
         }
     )
     pl.concat([pl.read_csv(grants, infer_schema=False), limited], how="diagonal").write_csv(grants)
+    # A top-up rule for the breadth_b customer: September starts 100 credits above its threshold
+    # (200,450 granted and 250 allocated), so the first draw stops there, then every 700.
+    (home.landing_reference / "credit_topups.csv").write_text(
+        "topup_id,customer_id,threshold_credits,topup_credits,price_per_credit,priority,"
+        f"max_per_period\nt_member,{member},200600,700,0.0125,0,3\n",
+        encoding="utf-8",
+    )
     # Taxes: breadth_a's plan rate (card_fees exempt), and the breadth_b customer's own rate.
     customers = home.landing_reference / "customers.csv"
     pl.read_csv(customers, infer_schema=False).with_columns(
@@ -361,6 +369,13 @@ def test_spark_and_duckdb_build_the_same_marts_row_for_row(parity):
         "rollover",
     ]
     assert "g_monthly@2026-10-01" in spark["fct_credit_ledger"]["grant_id"].to_list()
+    topups = spark["fct_credit_topups"]
+    assert sorted(set(topups.select("status", "period_start").iter_rows())) == [
+        ("draft", dt.date(2026, 10, 1)),
+        ("issued", START),
+    ]
+    assert set(topups["purchase_amount"].to_list()) == {Decimal("8.75")}
+    assert "topup" in spark["fct_credit_ledger"]["source"].to_list()
     allocated = spark["fct_credit_ledger"].filter(pl.col("source") == "allocation")
     assert set(allocated["entry_type"].to_list()) >= {"grant", "consumption"}
     # The purchased monthly grant's rollover moved deferred revenue between its instances and
