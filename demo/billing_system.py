@@ -23,6 +23,7 @@ from transforms.items import InvoiceLine, invoice_items
 from transforms.price_terms import Plan
 from transforms.pricebook import PriceBook
 from transforms.rating import Line, month_bounds, rate_period
+from transforms.topups import TopUpRule
 
 ZERO = Decimal(0)
 
@@ -43,13 +44,15 @@ def billed_invoices(
     book: PriceBook,
     grants: pl.DataFrame,
     redemptions: pl.DataFrame,
+    topups: pl.DataFrame,
     *,
     start: dt.date,
     end: dt.date,
     rng: np.random.Generator,
 ) -> pl.DataFrame:
     """What the billing system of record billed for the complete months of [start, end):
-    correct rating, coupons, tax and credits, with a few deliberate slips.
+    correct rating, coupons, tax and credits (with automatic top-ups), with a few deliberate
+    slips.
 
     Rated from `daily`, the events' `usage_groups` (one row per customer, day, metric, status
     and properties, with what each aggregation needs), not per event."""
@@ -73,7 +76,7 @@ def billed_invoices(
                 for ln in r.lines
             )
     redeemed = _redeemed(book, redemptions)
-    credits_book = _credit_book(book, subs, grants, end)
+    credits_book = _credit_book(book, subs, grants, topups, end)
     rows = []
     settled = None  # the month whose grants were settled last: months close in order
     for (cid, p), billed_lines in sorted(lines.items(), key=lambda kv: (kv[0][1], kv[0][0])):
@@ -132,9 +135,10 @@ def _redeemed(book: PriceBook, redemptions: pl.DataFrame) -> dict[str, list[Rede
 
 
 def _credit_book(
-    book: PriceBook, subs: pl.DataFrame, grants: pl.DataFrame, end: dt.date
+    book: PriceBook, subs: pl.DataFrame, grants: pl.DataFrame, topups: pl.DataFrame, end: dt.date
 ) -> CreditBook:
-    """The grants of credit_grants.csv and the plans' credit allocations up to `end`."""
+    """The grants of credit_grants.csv, the plans' credit allocations up to `end`, and the
+    top-up rules of credit_topups.csv."""
     allocations: dict[str, list] = {}
     for plan in book.plans:
         allocations.setdefault(plan.plan_id, []).append(
@@ -162,4 +166,15 @@ def _credit_book(
         )
         for g in grants.iter_rows(named=True)
     ]
-    return CreditBook([*allocated, *listed])
+    rules = [
+        TopUpRule(
+            r["topup_id"],
+            r["customer_id"],
+            Decimal(r["threshold_credits"]),
+            target_credits=Decimal(r["target_credits"]),
+            price_per_credit=Decimal(r["price_per_credit"]),
+            max_per_period=int(r["max_per_period"]),
+        )
+        for r in topups.iter_rows(named=True)
+    ]
+    return CreditBook([*allocated, *listed], rules)

@@ -24,7 +24,14 @@ import polars as pl
 from demo.billing_system import billed_invoices
 from demo.budgets import budgets
 from demo.config import GenerateConfig
-from demo.reference import SELLER, coupon_redemptions, credit_grants, customers_of, subscriptions
+from demo.reference import (
+    SELLER,
+    coupon_redemptions,
+    credit_grants,
+    credit_topups,
+    customers_of,
+    subscriptions,
+)
 from lake.home import Home
 from lake.price_book import load_price_book, price_book_files
 from lake.schemas import QUANTITY_TYPE
@@ -311,6 +318,8 @@ def generate(home: Home, cfg: GenerateConfig, *, progress=lambda _m: None) -> Ge
     subs.write_csv(ref / "subscriptions.csv")
     grants = credit_grants(cfg, subs)
     grants.write_csv(ref / "credit_grants.csv")
+    topups = credit_topups(subs)
+    topups.write_csv(ref / "credit_topups.csv")
     redemptions = coupon_redemptions(cfg, customers)
     redemptions.write_csv(ref / "coupon_redemptions.csv")
     (ref / "seller.yaml").write_text(SELLER, encoding="utf-8")
@@ -369,6 +378,7 @@ def generate(home: Home, cfg: GenerateConfig, *, progress=lambda _m: None) -> Ge
         book,
         grants,
         redemptions,
+        topups,
         start=cfg.start,
         end=cfg.start + dt.timedelta(days=cfg.days),
         rng=rng,

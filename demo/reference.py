@@ -1,5 +1,6 @@
 """The demo world's reference data: customers with billing details, their subscriptions,
-credit grants of every kind, coupon redemptions and the seller's profile."""
+credit grants of every kind, an automatic top-up, coupon redemptions and the seller's
+profile."""
 
 from __future__ import annotations
 
@@ -174,3 +175,32 @@ def credit_grants(cfg: GenerateConfig, subs: pl.DataFrame) -> pl.DataFrame:
                 }
             )
     return pl.DataFrame([{**dict.fromkeys(GRANT_SCHEMA), **r} for r in rows], schema=GRANT_SCHEMA)
+
+
+def credit_topups(subs: pl.DataFrame) -> pl.DataFrame:
+    """An automatic top-up for the first customer on the Scale plan, who uses more than its
+    credits: whenever its balance is at or below 2,500 credits, it is topped up to 10,000 at
+    0.008 a credit, at most twice a month."""
+    scale = subs.filter(pl.col("plan_id") == "scale")
+    first = sorted(set(scale["customer_id"].to_list()))[:1]
+    return pl.DataFrame(
+        {
+            "topup_id": [f"auto_{cid}" for cid in first],
+            "customer_id": first,
+            "threshold_credits": ["2500"] * len(first),
+            "target_credits": ["10000"] * len(first),
+            "price_per_credit": ["0.008"] * len(first),
+            "max_per_period": ["2"] * len(first),
+        },
+        schema=dict.fromkeys(
+            [
+                "topup_id",
+                "customer_id",
+                "threshold_credits",
+                "target_credits",
+                "price_per_credit",
+                "max_per_period",
+            ],
+            pl.String,
+        ),
+    )

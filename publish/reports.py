@@ -203,6 +203,12 @@ QUERIES = {
             group by grant_id
         ) as u on g.grant_id = u.grant_id
         order by g.customer_id, g.expires_at nulls last, g.grant_id""",
+    "topups": """
+        select customer_id, topup_grant_id, period_start, credits, purchase_amount, currency,
+               kind
+        from marts.fct_credit_topups
+        where status = 'draft'
+        order by customer_id, topup_grant_id""",
     "plan_metrics": """
         select distinct s.customer_id, ch.metric,
                max(case when ch.model in ('percentage', 'graduated_percentage') then 1 else 0 end)
@@ -261,6 +267,7 @@ MONEY = {
     "spend": ("spend_to_date", "projected_spend", "credits_remaining_value"),
     "invoices": ("subtotal", "tax", "credits_applied", "total"),
     "notifications": ("amount", "budget"),
+    "topups": ("purchase_amount",),
 }
 
 
@@ -387,6 +394,7 @@ def customer_page(data: dict[str, pl.DataFrame], customer: dict, usage: UsageVie
         "metrics": usage.metrics,
         "invoices": invoices,
         "grants": of("grants"),
+        "topups": of("topups"),
         "notifications": of("notifications"),
     }
 

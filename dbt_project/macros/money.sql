@@ -65,17 +65,15 @@
 {%- endmacro %}
 
 {# q * numerator / denominator as a quantity (9 decimals, half-up), in exact integer math.
-   Requires q >= 0, numerator >= 0, denominator > 0. The whole number is cast to 27 digits
-   before it is scaled: Spark keeps 9 decimals of a product only while its precision fits 38
-   (decimal(38, 0) x decimal(38, 9) would keep 6). #}
+   Requires q >= 0, numerator >= 0, denominator > 0. #}
 {% macro scale_quantity(q, numerator, denominator) -%}
     (
         cast(
             {{ tally.int_div(
                 '2 * cast(cast(' ~ q ~ ' as decimal(38, 9)) * 1000000000 as ' ~ tally.whole_type() ~ ') * (' ~ numerator ~ ') + (' ~ denominator ~ ')',
                 '2 * (' ~ denominator ~ ')'
-            ) }} as decimal(27, 0)
-        ) * cast(0.000000001 as decimal(10, 9))
+            ) }} as decimal(38, 0)
+        ) * cast(0.000000001 as decimal(38, 9))
     )
 {%- endmacro %}
 
@@ -114,7 +112,7 @@
             {{ tally.int_div(
                 '2 * ' ~ whole_money ~ ' * cast(100000000000000000 as ' ~ tally.whole_type() ~ ') + ' ~ whole_rate,
                 '2 * ' ~ whole_rate
-            ) }} as decimal(27, 0)
-        ) * cast(0.000000001 as decimal(10, 9))
+            ) }} as decimal(38, 0)
+        ) * cast(0.000000001 as decimal(38, 9))
     )
 {%- endmacro %}

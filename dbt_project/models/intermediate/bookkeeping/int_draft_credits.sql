@@ -20,6 +20,11 @@
 --    Credits drawn = money / credit_rate (9 decimals, half-up), the whole balance when its whole
 --    value is drawn. A grant stopped at the threshold draws again once the top-up is made.
 -- After the last step, one more top-up (a draw that left the balance at the threshold).
+--
+-- The state is one table per step, a row per grant (top-up slots included), per item and per
+-- grant and item (what the grant paid of it), each carrying its invoice's figures; every step
+-- reads the one before once, through window functions, so the chain stays linear (Spark
+-- inlines a CTE at every reference).
 {%- set invoices = ref('int_invoices_with_adjustments') %}
 {%- set open_sql %}
     select
@@ -112,10 +117,30 @@
     invoices,
     grants_sql ~ ' union all ' ~ slots_sql ~ ' union all ' ~ slots_sql
 ) %}
+{%- set columns = [
+    'invoice_id', 'row_kind', 'grant_id', 'item', 'burn_rank', 'item_order', 'applies_to',
+    'slot', 'balance', 'available', 'done', 'granted', 'owed', 'paid', 'still_due', 'made',
+    'credit_rate', 'minor_units', 'threshold', 'topup_credits', 'target_credits',
+    'max_per_period'
+] %}
 with
 
-items as (select * from {{ ref('int_invoice_items') }}),
 rules as ({{ rules_sql }}),
+
+invoices as (
+    select
+        o.invoice_id,
+        o.due as still_due,
+        0 as made,
+        o.credit_rate,
+        o.minor_units,
+        r.threshold_credits as threshold,
+        r.topup_credits,
+        r.target_credits,
+        r.max_per_period
+    from ({{ open_sql }}) as o
+    left join rules as r on o.invoice_id = r.invoice_id
+),
 
 buckets as (
     select
@@ -137,250 +162,273 @@ buckets as (
     ) as b
 ),
 
-state_0 as (
+items as (
+    select i.invoice_id, i.item, i.item_order, i.due
+    from {{ ref('int_invoice_items') }} as i
+    where i.invoice_id in (select invoice_id from buckets)
+),
+
+rows_0 as (
     select
         invoice_id,
+        'grant' as row_kind,
         grant_id,
+        cast(null as string) as item,
         burn_rank,
+        cast(null as int) as item_order,
         applies_to,
         slot,
         cast(balance as {{ quantity_type() }}) as balance,
         case when slot is null then 1 else 0 end as available,
         0 as done,
-        cast(null as {{ quantity_type() }}) as granted
+        cast(null as {{ quantity_type() }}) as granted,
+        cast(0 as {{ money_type() }}) as owed,
+        cast(0 as {{ money_type() }}) as paid
     from buckets
-),
-
-inv_0 as (
+    union all
     select
-        o.invoice_id,
-        o.due as still_due,
-        0 as made,
-        o.credit_rate,
-        o.minor_units,
-        r.threshold_credits as threshold,
-        r.topup_credits,
-        r.target_credits,
-        r.max_per_period
-    from ({{ open_sql }}) as o
-    left join rules as r on o.invoice_id = r.invoice_id
-    where o.invoice_id in (select invoice_id from buckets)
-),
-
-owed_0 as (
-    select i.invoice_id, i.item, i.item_order, i.due as owed
-    from items as i
-    where i.invoice_id in (select invoice_id from inv_0)
-),
-{%- for k in range(1, steps + 2) %}
-
--- step {{ k }}, top up: the top-ups the balance at or below the threshold makes now
-s{{ k }}_topups as (
+        invoice_id,
+        'item' as row_kind,
+        cast(null as string) as grant_id,
+        item,
+        cast(null as bigint) as burn_rank,
+        item_order,
+        cast(null as string) as applies_to,
+        cast(null as int) as slot,
+        cast(0 as {{ quantity_type() }}) as balance,
+        0 as available,
+        1 as done,
+        cast(null as {{ quantity_type() }}) as granted,
+        cast(due as {{ money_type() }}) as owed,
+        cast(0 as {{ money_type() }}) as paid
+    from items
+    union all
     select
-        i.*,
-        coalesce(t.total, 0) as total_before,
-        case
-            when i.max_per_period is null
-                or i.made >= i.max_per_period
-                or coalesce(t.total, 0) > i.threshold
-                then 0
-            when i.topup_credits is null then 1
-            else least(
-                i.max_per_period - i.made,
-                {{ floor_div_quantity('i.threshold - coalesce(t.total, 0)', 'i.topup_credits') }} + 1
-            )
-        end as new_topups
-    from inv_{{ k - 1 }} as i
-    left join (
-        select invoice_id, sum(balance) as total
-        from state_{{ k - 1 }}
-        where available = 1
-        group by 1
-    ) as t on i.invoice_id = t.invoice_id
+        b.invoice_id,
+        'paid' as row_kind,
+        b.grant_id,
+        i.item,
+        cast(null as bigint) as burn_rank,
+        i.item_order,
+        cast(null as string) as applies_to,
+        cast(null as int) as slot,
+        cast(0 as {{ quantity_type() }}) as balance,
+        0 as available,
+        1 as done,
+        cast(null as {{ quantity_type() }}) as granted,
+        cast(0 as {{ money_type() }}) as owed,
+        cast(0 as {{ money_type() }}) as paid
+    from buckets as b
+    inner join items as i on b.invoice_id = i.invoice_id
 ),
 
-s{{ k }}_state as (
+state_0 as (
     select
-        s.invoice_id,
-        s.grant_id,
-        s.burn_rank,
-        s.applies_to,
-        s.slot,
-        case when m.slot_made = 1 then m.topup else s.balance end as balance,
-        case when m.slot_made = 1 then 1 else s.available end as available,
-        s.done,
-        case when m.slot_made = 1 then m.topup else s.granted end as granted
-    from state_{{ k - 1 }} as s
-    inner join (
-        select
-            ss.invoice_id,
-            ss.grant_id,
-            case
-                when ss.slot > i.made and ss.slot <= i.made + i.new_topups then 1 else 0
-            end as slot_made,
-            cast(coalesce(i.topup_credits, i.target_credits - i.total_before)
-                as {{ quantity_type() }}) as topup
-        from state_{{ k - 1 }} as ss
-        inner join s{{ k }}_topups as i on ss.invoice_id = i.invoice_id
-    ) as m
-        on s.invoice_id = m.invoice_id
-        and s.grant_id = m.grant_id
-),
-{%- if k <= steps %}
-
--- step {{ k }}, draw: the first grant in burn order that can still draw
-s{{ k }}_room as (
-    select
-        i.invoice_id,
+        r.invoice_id,
+        r.row_kind,
+        r.grant_id,
+        r.item,
+        r.burn_rank,
+        r.item_order,
+        r.applies_to,
+        r.slot,
+        r.balance,
+        r.available,
+        r.done,
+        r.granted,
+        r.owed,
+        r.paid,
         i.still_due,
-        i.made + i.new_topups as made,
+        i.made,
         i.credit_rate,
         i.minor_units,
         i.threshold,
         i.topup_credits,
         i.target_credits,
-        i.max_per_period,
-        case
-            when i.made + i.new_topups < i.max_per_period
-                then {{ credits_money('t.total - i.threshold', 'i.credit_rate', 'i.minor_units', up=true) }}
-        end as room
-    from s{{ k }}_topups as i
-    left join (
-        select invoice_id, sum(balance) as total
-        from s{{ k }}_state
-        where available = 1
-        group by 1
-    ) as t on i.invoice_id = t.invoice_id
+        i.max_per_period
+    from rows_0 as r
+    inner join invoices as i on r.invoice_id = i.invoice_id
 ),
+{%- for k in range(1, steps + 2) %}
 
-s{{ k }}_picked as (
+-- step {{ k }}, top up: the top-ups the balance at or below the threshold calls for now
+s{{ k }}_topped as (
     select
-        p.*,
-        case when p.room is not null and p.room < p.value then p.room else p.value end as holds
+        {%- for c in columns if c not in ['balance', 'available', 'granted', 'made'] %}
+        x.{{ c }},
+        {%- endfor %}
+        case when x.slot_made = 1 then x.topup else x.balance end as balance,
+        case when x.slot_made = 1 then 1 else x.available end as available,
+        case when x.slot_made = 1 then x.topup else x.granted end as granted,
+        x.made + x.new_topups as made
     from (
         select
-            s.invoice_id,
-            s.grant_id,
-            s.applies_to,
-            s.balance,
-            r.still_due,
-            r.room,
-            r.credit_rate,
-            {{ credits_money('s.balance', 'r.credit_rate', 'r.minor_units') }} as value,
-            row_number() over (partition by s.invoice_id order by s.burn_rank) as pick_rank
-        from s{{ k }}_state as s
-        inner join s{{ k }}_room as r on s.invoice_id = r.invoice_id
-        where s.available = 1
-            and s.done = 0
-            and s.balance > 0
-    ) as p
-    where p.pick_rank = 1
+            y.*,
+            case
+                when y.slot > y.made and y.slot <= y.made + y.new_topups then 1 else 0
+            end as slot_made,
+            cast(coalesce(y.topup_credits, y.target_credits - y.total)
+                as {{ quantity_type() }}) as topup
+        from (
+            select
+                z.*,
+                case
+                    when z.max_per_period is null
+                        or z.made >= z.max_per_period
+                        or z.total > z.threshold
+                        then 0
+                    when z.topup_credits is null then 1
+                    else least(
+                        z.max_per_period - z.made,
+                        {{ floor_div_quantity('z.threshold - z.total', 'z.topup_credits') }} + 1
+                    )
+                end as new_topups
+            from (
+                select
+                    s.*,
+                    coalesce(sum(
+                        case when s.row_kind = 'grant' and s.available = 1 then s.balance end
+                    ) over (partition by s.invoice_id), 0) as total
+                from state_{{ k - 1 }} as s
+            ) as z
+        ) as y
+    ) as x
 ),
+{%- if k <= steps %}
 
-s{{ k }}_payable as (
+-- step {{ k }}, pick: the first grant in burn order that can still draw, and what it holds
+s{{ k }}_picked as (
     select
-        o.invoice_id,
-        o.item,
-        o.owed,
-        g.grant_id,
-        least(g.holds, g.still_due) as cap,
-        coalesce(sum(o.owed) over (
-            partition by o.invoice_id
-            order by o.owed desc, o.item_order
-            rows between unbounded preceding and 1 preceding
-        ), 0) as owed_before
-    from owed_{{ k - 1 }} as o
-    inner join s{{ k }}_picked as g on o.invoice_id = g.invoice_id
-    where o.owed > 0
-        and {{ grant_may_pay('g.applies_to', 'o.item') }}
+        {%- for c in columns if c not in [] %}
+        x.{{ c }},
+        {%- endfor %}
+        max(case when x.picked = 1 then x.grant_id end)
+            over (partition by x.invoice_id) as p_grant,
+        max(case when x.picked = 1 then x.applies_to end)
+            over (partition by x.invoice_id) as p_applies,
+        max(case when x.picked = 1 then x.holds end) over (partition by x.invoice_id) as p_holds,
+        max(case when x.picked = 1 then x.value end) over (partition by x.invoice_id) as p_value
+    from (
+        select
+            y.*,
+            case
+                when y.eligible = 1
+                    and row_number() over (
+                        partition by y.invoice_id order by y.eligible desc, y.burn_rank
+                    ) = 1
+                    then 1
+                else 0
+            end as picked,
+            case when y.room is not null and y.room < y.value then y.room else y.value end as holds
+        from (
+            select
+                z.*,
+                case
+                    when z.row_kind = 'grant' and z.available = 1 and z.done = 0 and z.balance > 0
+                        then 1
+                    else 0
+                end as eligible,
+                case
+                    when z.row_kind = 'grant'
+                        then {{ credits_money('z.balance', 'z.credit_rate', 'z.minor_units') }}
+                end as value,
+                -- while a top-up can follow: the money that brings the balance to the threshold
+                case
+                    when z.made < z.max_per_period
+                        then {{ credits_money('z.total - z.threshold', 'z.credit_rate', 'z.minor_units', up=true) }}
+                end as room
+            from (
+                select
+                    s.*,
+                    sum(
+                        case when s.row_kind = 'grant' and s.available = 1 then s.balance end
+                    ) over (partition by s.invoice_id) as total
+                from s{{ k }}_topped as s
+            ) as z
+        ) as y
+    ) as x
 ),
 
-s{{ k }}_draws as (
-    select invoice_id, grant_id, item, least(owed, cap - owed_before) as money
-    from s{{ k }}_payable
-    where cap - owed_before > 0
-),
-
+-- step {{ k }}, draw: the items it may pay, the one still owing most first
 s{{ k }}_drawn as (
     select
-        g.invoice_id,
-        g.grant_id,
+        {%- for c in columns if c not in [] %}
+        x.{{ c }},
+        {%- endfor %}
+        x.p_grant,
+        x.p_holds,
+        x.p_value,
         case
-            when coalesce(w.money, 0) <= 0 then cast(0 as {{ quantity_type() }})
-            when w.money = g.value then g.balance
-            else least({{ money_credits('w.money', 'g.credit_rate') }}, g.balance)
-        end as credits,
-        -- it drew all it could, unless the threshold stopped it
-        case when coalesce(w.money, 0) < g.holds or g.holds = g.value then 1 else 0 end as done
-    from s{{ k }}_picked as g
-    left join (
-        select invoice_id, grant_id, sum(money) as money
-        from s{{ k }}_draws
-        group by 1, 2
-    ) as w
-        on g.invoice_id = w.invoice_id
-        and g.grant_id = w.grant_id
+            when x.payable = 1 and x.cap - x.owed_before > 0
+                then least(x.owed, x.cap - x.owed_before)
+            else 0
+        end as draw
+    from (
+        select
+            y.*,
+            least(y.p_holds, y.still_due) as cap,
+            coalesce(sum(y.owed) over (
+                partition by y.invoice_id, y.payable
+                order by y.owed desc, y.item_order
+                rows between unbounded preceding and 1 preceding
+            ), 0) as owed_before
+        from (
+            select
+                s.*,
+                case
+                    when s.row_kind = 'item'
+                        and s.owed > 0
+                        and s.p_grant is not null
+                        and {{ grant_may_pay('s.p_applies', 's.item') }}
+                        then 1
+                    else 0
+                end as payable
+            from s{{ k }}_picked as s
+        ) as y
+    ) as x
 ),
 
+-- step {{ k }}: what is left, what was paid, whether the grant drew all it could
 state_{{ k }} as (
     select
-        s.invoice_id,
-        s.grant_id,
-        s.burn_rank,
-        s.applies_to,
-        s.slot,
-        cast(s.balance - coalesce(d.credits, 0) as {{ quantity_type() }}) as balance,
-        s.available,
-        coalesce(d.done, s.done) as done,
-        s.granted
-    from s{{ k }}_state as s
-    left join s{{ k }}_drawn as d
-        on s.invoice_id = d.invoice_id
-        and s.grant_id = d.grant_id
-),
-
-owed_{{ k }} as (
-    select o.invoice_id, o.item, o.item_order, o.owed - coalesce(w.money, 0) as owed
-    from owed_{{ k - 1 }} as o
-    left join s{{ k }}_draws as w
-        on o.invoice_id = w.invoice_id
-        and o.item = w.item
-),
-
-inv_{{ k }} as (
-    select
-        r.invoice_id,
-        r.still_due - coalesce(w.money, 0) as still_due,
-        r.made,
-        r.credit_rate,
-        r.minor_units,
-        r.threshold,
-        r.topup_credits,
-        r.target_credits,
-        r.max_per_period
-    from s{{ k }}_room as r
-    left join (
-        select invoice_id, sum(money) as money
-        from s{{ k }}_draws
-        group by 1
-    ) as w on r.invoice_id = w.invoice_id
+        {%- for c in columns if c not in ['balance', 'done', 'owed', 'paid', 'still_due'] %}
+        x.{{ c }},
+        {%- endfor %}
+        cast(x.balance - x.credits_drawn as {{ quantity_type() }}) as balance,
+        case
+            when x.is_picked = 1 and (x.money < x.p_holds or x.p_holds = x.p_value) then 1
+            else x.done
+        end as done,
+        case when x.row_kind = 'item' then x.owed - x.draw else x.owed end as owed,
+        case
+            when x.row_kind = 'paid' and x.grant_id = x.p_grant then x.paid + x.item_draw
+            else x.paid
+        end as paid,
+        x.still_due - x.money as still_due
+    from (
+        select
+            y.*,
+            case
+                when y.is_picked = 0 or y.money <= 0 then cast(0 as {{ quantity_type() }})
+                when y.money = y.p_value then y.balance
+                else least({{ money_credits('y.money', 'y.credit_rate') }}, y.balance)
+            end as credits_drawn
+        from (
+            select
+                s.*,
+                case when s.row_kind = 'grant' and s.grant_id = s.p_grant then 1 else 0 end
+                    as is_picked,
+                sum(s.draw) over (partition by s.invoice_id) as money,
+                max(case when s.row_kind = 'item' then s.draw end)
+                    over (partition by s.invoice_id, s.item) as item_draw
+            from s{{ k }}_drawn as s
+        ) as y
+    ) as x
 ),
 {%- endif %}
 {%- endfor %}
 
-draws as (
-    {%- for k in range(1, steps + 1) %}
-    select invoice_id, grant_id, item, money from s{{ k }}_draws
-    union all
-    {%- endfor %}
-    select
-        cast(null as string) as invoice_id,
-        cast(null as string) as grant_id,
-        cast(null as string) as item,
-        cast(null as {{ money_type() }}) as money
-    from inv_0
-    where false
-),
+final_state as (select * from s{{ steps + 1 }}_topped),
 
 final as (
     select
@@ -388,12 +436,13 @@ final as (
         invoice_id,
         grant_id,
         item,
-        cast(money as {{ money_type() }}) as credits_applied,
+        cast(paid as {{ money_type() }}) as credits_applied,
         cast(null as string) as topup_id,
         cast(null as {{ quantity_type() }}) as topup_credits,
         cast(null as {{ money_type() }}) as purchase_amount
-    -- a grant stopped at the threshold pays an item again after the top-up
-    from (select invoice_id, grant_id, item, sum(money) as money from draws group by 1, 2, 3) as d
+    from final_state
+    where row_kind = 'paid'
+        and paid > 0
     union all
     select
         'topup' as entry_type,
@@ -405,13 +454,13 @@ final as (
         s.granted as topup_credits,
         case
             when r.kind = 'purchased'
-                then {{ credits_money('s.granted', 'r.price_per_credit', 'o.minor_units') }}
+                then {{ credits_money('s.granted', 'r.price_per_credit', 's.minor_units') }}
             else cast(0 as {{ money_type() }})
         end as purchase_amount
-    from s{{ steps + 1 }}_state as s
+    from final_state as s
     inner join rules as r on s.invoice_id = r.invoice_id
-    inner join inv_0 as o on s.invoice_id = o.invoice_id
-    where s.slot is not null
+    where s.row_kind = 'grant'
+        and s.slot is not null
         and s.available = 1
 )
 
