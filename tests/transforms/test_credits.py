@@ -631,3 +631,51 @@ def test_a_rule_applies_only_between_its_dates_and_only_with_a_credit_rate():
     assert topups_made(book) == [("t@2026-10-01#1", D(100), D(0))]
     book.close(invoice("0", start=dt.date(2026, 12, 1), end=dt.date(2027, 1, 1)))
     assert len(book.topups) == 1  # December ends after ends_on
+
+
+@st.composite
+def top_up_scenarios(draw):
+    grants, subtotals, rate = draw(scenarios())
+    threshold = draw(st.decimals(min_value=0, max_value=20_000, places=2))
+    fixed = draw(st.booleans())
+    size = draw(st.decimals(min_value=1, max_value=20_000, places=2))
+    rule = TopUpRule(
+        "t",
+        "c",
+        threshold,
+        topup_credits=size if fixed else None,
+        target_credits=None if fixed else threshold + size,
+        price_per_credit=D("0.0125"),
+        kind=draw(st.sampled_from(["purchased", "promotional"])),
+        priority=draw(st.sampled_from([0, 50, 90])),
+        max_per_period=draw(st.integers(1, 4)),
+    )
+    return grants, subtotals, rate, rule
+
+
+@given(top_up_scenarios())
+def test_top_ups_keep_credits_conserved_and_the_balance_above_the_threshold(case):
+    """Month after month: credits never pay more than is due, every credit granted or topped up
+    is drawn or still held, at most max_per_period top-ups a month, and a month that made fewer
+    ends above the threshold (a watcher in real time would have topped up)."""
+    grants, subtotals, rate, rule = case
+    book = CreditBook(grants, [rule])
+    drawn = D(0)
+    for month, nxt, subtotal in zip(MONTHS, MONTHS[1:], subtotals, strict=False):
+        inv = Invoice(f"i{month}", "c", month, nxt, "USD", subtotal, rate)
+        made_before = len(book.topups)
+        used = book.close(inv)
+        applied, _ = total_after_credits(inv, used)
+        assert applied <= subtotal
+        drawn += sum((c.credits for c in used), D(0))
+        made = book.topups[made_before:]
+        assert len(made) <= rule.max_per_period
+        assert all(t.grant.credits > 0 for t in made)
+        live = sum(
+            (book.balance[g.grant_id] for g in book.grants.values() if g.can_pay(nxt)), D(0)
+        )
+        if len(made) < rule.max_per_period:
+            assert live > rule.threshold_credits
+    granted = sum((g.credits for g in grants), D(0))
+    topped = sum((t.grant.credits for t in book.topups), D(0))
+    assert granted + topped == drawn + sum(book.balance.values(), D(0))
