@@ -671,9 +671,7 @@ def test_top_ups_keep_credits_conserved_and_the_balance_above_the_threshold(case
         made = book.topups[made_before:]
         assert len(made) <= rule.max_per_period
         assert all(t.grant.credits > 0 for t in made)
-        live = sum(
-            (book.balance[g.grant_id] for g in book.grants.values() if g.can_pay(nxt)), D(0)
-        )
+        live = sum((book.balance[g.grant_id] for g in book.grants.values() if g.can_pay(nxt)), D(0))
         if len(made) < rule.max_per_period:
             assert live > rule.threshold_credits
     granted = sum((g.credits for g in grants), D(0))

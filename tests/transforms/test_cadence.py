@@ -1,0 +1,96 @@
+"""Billing cadences: the pricing contract's examples, and periods that tile time."""
+
+import calendar
+import datetime as dt
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from transforms.cadence import INTERVAL_MONTHS, Cadence, Period, periods
+
+D = dt.date
+YEAR_END = D(2027, 1, 1)
+
+
+def spans(cadence, started, ended=None, until=YEAR_END):
+    return [
+        ((p.start, p.end), (h.start, h.end)) for p, h in periods(cadence, started, ended, until)
+    ]
+
+
+def test_anniversary_months_keep_the_anchor_day_clamped_to_each_month():
+    """Started 31 January: 31 Jan - 27 Feb, 28 Feb - 30 Mar, 31 Mar - 29 Apr, 30 Apr - 30 May
+    (ends exclusive here)."""
+    got = spans(Cadence("month", "subscription"), D(2026, 1, 31), until=D(2026, 5, 1))
+    assert [p for p, _ in got] == [
+        (D(2026, 1, 31), D(2026, 2, 28)),
+        (D(2026, 2, 28), D(2026, 3, 31)),
+        (D(2026, 3, 31), D(2026, 4, 30)),
+        (D(2026, 4, 30), D(2026, 5, 31)),
+    ]
+    assert all(p == h for p, h in got)  # the first period is whole
+
+
+def test_a_calendar_quarter_has_its_own_days_and_a_partial_first_period():
+    """Quarterly calendar from 10 November: Q4 is 92 days, 52 of them subscribed."""
+    [(period, held)] = periods(Cadence("quarter"), D(2026, 11, 10), None, D(2027, 1, 1))
+    assert (period.start, period.end, period.days) == (D(2026, 10, 1), D(2027, 1, 1), 92)
+    assert (held.start, held.days) == (D(2026, 11, 10), 52)
+
+
+def test_years_start_on_the_first_of_january_and_have_365_or_366_days():
+    got = periods(Cadence("year"), D(2027, 6, 1), D(2029, 3, 1), D(2030, 1, 1))
+    assert [(p.start, p.days, h.days) for p, h in got] == [
+        (D(2027, 1, 1), 365, 214),
+        (D(2028, 1, 1), 366, 366),
+        (D(2029, 1, 1), 365, 59),
+    ]
+
+
+def test_a_bill_cycle_day_of_15_bills_the_15th_to_the_14th():
+    got = spans(Cadence("month", "subscription"), D(2026, 3, 15), until=D(2026, 6, 15))
+    assert [p for p, _ in got] == [
+        (D(2026, 3, 15), D(2026, 4, 15)),
+        (D(2026, 4, 15), D(2026, 5, 15)),
+        (D(2026, 5, 15), D(2026, 6, 15)),
+    ]
+
+
+def test_an_annual_period_is_invoiced_month_by_month_on_its_anchor_day():
+    year = Period(D(2026, 1, 31), D(2027, 1, 31))
+    months = list(year.months())
+    assert [(m.start, m.end) for m in months[:3]] == [
+        (D(2026, 1, 31), D(2026, 2, 28)),
+        (D(2026, 2, 28), D(2026, 3, 31)),
+        (D(2026, 3, 31), D(2026, 4, 30)),
+    ]
+    assert len(months) == 12 and months[-1].end == year.end
+
+
+@given(
+    st.dates(D(2024, 1, 1), D(2030, 12, 31)),
+    st.sampled_from(sorted(INTERVAL_MONTHS)),
+    st.sampled_from(["calendar", "subscription"]),
+    st.integers(1, 1500),
+    st.one_of(st.none(), st.integers(1, 1500)),
+)
+def test_periods_tile_time_without_gap_or_overlap(started, interval, anchor, days, lasts):
+    cadence = Cadence(interval, anchor)
+    until = started + dt.timedelta(days=days)
+    ended = None if lasts is None else started + dt.timedelta(days=lasts)
+    got = periods(cadence, started, ended, until)
+    assert got[0][1].start == started
+    for (a, held_a), (b, _) in zip(got, got[1:], strict=False):
+        assert a.end == b.start and held_a.end == a.end  # no gap, no overlap
+    last, held = got[-1]
+    assert last.end >= min(until, ended or until) and held.end == min(last.end, ended or last.end)
+    for period, held in got:
+        assert held.start >= period.start and held.end <= period.end and held.days > 0
+        low, high = {"month": (28, 31), "quarter": (89, 92), "year": (365, 366)}[interval]
+        assert low <= period.days <= high
+        if anchor == "subscription":
+            month_days = calendar.monthrange(period.start.year, period.start.month)[1]
+            assert period.start.day == min(started.day, month_days)  # the anchor day, clamped
+            months = list(period.months())
+            assert months[0].start == period.start and months[-1].end == period.end
+            assert all(m.end == n.start for m, n in zip(months, months[1:], strict=False))
