@@ -502,17 +502,6 @@ def test_each_customer_page_shows_its_spend_invoices_and_documents(world):
             link = f"../../exports/{invoice_id}.html"
             assert f'href="{link}"' in page
             assert (home.reports / "customers" / link).resolve().exists()
-    # The demo's top-up rule: what closing the open month now would top up, on the page.
-    topups = q(
-        home,
-        "select customer_id, credits, purchase_amount, currency from marts.fct_credit_topups "
-        "where status = 'draft' order by topup_grant_id",
-    )
-    assert topups
-    for customer, credits, amount, currency in topups:
-        page = (home.reports / "customers" / f"{customer}.html").read_text()
-        shown = " ".join(page.split('<p id="topups">', 1)[1].split("</p>", 1)[0].split())
-        assert f"{credits.normalize():,f} credits for {_money(amount, currency)}" in shown
 
 
 def test_each_customer_page_shows_every_day_of_its_usage_as_the_marts_have_it(world):

@@ -868,6 +868,13 @@ def test_a_top_up_comes_between_draws_at_close_and_joins_the_ledger(worked):
         "select credits_applied, total from marts.fct_invoices "
         "where invoice_id = 'INV-2026-10-c_wallet'",
     ) == [(D("20.00"), D(0))]
+    page = (home.reports / "customers" / "c_wallet.html").read_text()
+    said = " ".join(page.split('<p id="topups">', 1)[1].split("</p>", 1)[0].split())
+    assert said == (
+        "Closing October 2026 now would top up the credits automatically: 2,000 credits for "
+        "20.00 USD."
+    )
+    assert '<p id="topups">' not in (home.reports / "customers" / "c_cred.html").read_text()
     notes = [
         json.loads(line)
         for line in home.notifications.read_text().splitlines()
