@@ -120,6 +120,11 @@ class Plan:
     maximum_commitment: Decimal | None = None  # spend cap on usage per period (prorated)
     tax_rate: Decimal | None = None  # overrides the customer's for this plan's items
     credit_allocation: CreditAllocation | None = None
+    # The billing cadence (transforms/cadence.py): the same in every version of a plan.
+    billing_interval: str = "month"  # month | quarter | year
+    billing_anchor: str = "calendar"  # calendar | subscription
+    base_fee_timing: str = "in_arrears"  # in_arrears | in_advance
+    usage_invoicing: str = "per_period"  # per_period | monthly (quarter and year only)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,17 @@ __all__ = ["Charge", "Plan", "PriceBook", "PriceBookError", "Tier", "parse_price
 MAX_FILE_BYTES = 1 << 20
 
 
+# A plan's billing cadence: each field's values, the default first.
+CADENCE_FIELDS = {
+    "billing_interval": ("month", "quarter", "year"),
+    "billing_anchor": ("calendar", "subscription"),
+    "base_fee_timing": ("in_arrears", "in_advance"),
+    "usage_invoicing": ("per_period", "monthly"),
+}
+# Rating bills calendar months in arrears so far: a plan asking for another cadence is
+# refused rather than billed by months it did not ask for.
+RATED_CADENCE = {field: values[0] for field, values in CADENCE_FIELDS.items()}
+
 _PLAN_KEYS = {
     "plan_id",
     "version",
@@ -50,6 +61,7 @@ _PLAN_KEYS = {
     "charges",
     "name",
     "description",
+    *CADENCE_FIELDS,
 }
 
 
@@ -120,6 +132,8 @@ def _parse_plan(raw, file: str, index: int) -> Plan:
         raise where.at("credit_allocation").error(
             "needs the plan's credit_rate: credits are worth nothing without one"
         )
+    cadence = _cadence(raw, where)
+    refuse_unbilled_cadence(cadence, where)
     return Plan(
         plan_id=str(plan_id),
         version=version,
@@ -137,7 +151,34 @@ def _parse_plan(raw, file: str, index: int) -> Plan:
         name=read_text(raw.get("name"), where.at("name")),
         description=read_text(raw.get("description"), where.at("description")),
         credit_allocation=allocation,
+        **cadence,
     )
+
+
+def _cadence(raw: dict, where: Where) -> dict[str, str]:
+    """The plan's billing cadence fields, defaults filled in, checked."""
+    cadence = {}
+    for field, values in CADENCE_FIELDS.items():
+        value = raw.get(field, values[0])
+        if value not in values:
+            raise where.at(field).error(f"{value!r} is not one of {', '.join(values)}")
+        cadence[field] = value
+    if cadence["usage_invoicing"] == "monthly" and cadence["billing_interval"] == "month":
+        raise where.at("usage_invoicing").error(
+            "monthly needs a billing_interval of quarter or year (a monthly plan already "
+            "invoices its usage every month)"
+        )
+    return cadence
+
+
+def refuse_unbilled_cadence(cadence: dict[str, str], where: Where) -> None:
+    """Refuse a cadence rating does not bill yet (RATED_CADENCE)."""
+    for field, value in cadence.items():
+        if value != RATED_CADENCE[field]:
+            raise where.at(field).error(
+                f"{value!r} is not billed yet: tally bills calendar months, the base fee in "
+                f"arrears ({', '.join(f'{f}: {v}' for f, v in RATED_CADENCE.items())})"
+            )
 
 
 _ALLOCATION_KEYS = {"credits", "rollover_cap", "priority"}
@@ -186,6 +227,22 @@ def _check_signed_metrics(plans: list[Plan]) -> None:
                 )
 
 
+def _check_cadences_kept(plans: list[Plan]) -> None:
+    """Every version of a plan has the first version's billing_interval and billing_anchor: a
+    running subscription's periods cannot move."""
+    first: dict[str, Plan] = {}
+    for p in sorted(plans, key=lambda p: (p.plan_id, p.version)):
+        base = first.setdefault(p.plan_id, p)
+        for field in ("billing_interval", "billing_anchor"):
+            if getattr(p, field) != getattr(base, field):
+                raise PriceBookError(
+                    f"{p.source_file}: plan {p.plan_id} v{p.version}: {field}: "
+                    f"{getattr(p, field)!r} differs from v{base.version}'s "
+                    f"{getattr(base, field)!r}; a running subscription's periods cannot move: "
+                    "publish the new cadence as another plan_id"
+                )
+
+
 def parse_price_book(documents: Iterable[tuple[str, str]]) -> PriceBook:
     """Parse and validate price-book documents (name, YAML text) together, as one price book;
     raise PriceBookError on the first fault, naming the document, plan and field."""
@@ -220,6 +277,7 @@ def parse_price_book(documents: Iterable[tuple[str, str]]) -> PriceBook:
                 f"already defined in {seen[key]}"
             )
         seen[key] = p.source_file
+    _check_cadences_kept(plans)
     _check_signed_metrics(plans)
     charge_ids = {c.charge_id for p in plans for c in p.charges}
     coupons = [c for name, raw in raw_coupons for c in parse_coupons(raw, name, charge_ids)]

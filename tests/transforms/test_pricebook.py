@@ -639,3 +639,74 @@ def test_a_credit_allocation_that_cannot_hold_is_refused(tmp_path, allocation, m
     with pytest.raises(PriceBookError) as err:
         book_from(tmp_path, text)
     assert str(err.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            "billing_interval: fortnight",
+            "plans.yaml: plan growth v2: billing_interval: 'fortnight' is not one of month, "
+            "quarter, year",
+        ),
+        (
+            "billing_anchor: signup",
+            "plans.yaml: plan growth v2: billing_anchor: 'signup' is not one of calendar, "
+            "subscription",
+        ),
+        (
+            "usage_invoicing: monthly",
+            "plans.yaml: plan growth v2: usage_invoicing: monthly needs a billing_interval of "
+            "quarter or year",
+        ),
+        (
+            "billing_interval: year",
+            "plans.yaml: plan growth v2: billing_interval: 'year' is not billed yet: tally "
+            "bills calendar months, the base fee in arrears (billing_interval: month, "
+            "billing_anchor: calendar, base_fee_timing: in_arrears, usage_invoicing: "
+            "per_period)",
+        ),
+        (
+            "base_fee_timing: in_advance",
+            "plans.yaml: plan growth v2: base_fee_timing: 'in_advance' is not billed yet",
+        ),
+    ],
+)
+def test_a_cadence_that_cannot_hold_or_is_not_billed_yet_is_refused(tmp_path, change, message):
+    with pytest.raises(PriceBookError) as err:
+        book_from(tmp_path, PLAN.replace("base_fee: 49.10", f"base_fee: 49.10\n    {change}"))
+    assert str(err.value).startswith(message)
+
+
+def test_the_default_cadence_is_calendar_months_in_arrears(tmp_path):
+    plan = book_from(
+        tmp_path, PLAN.replace("base_fee: 49.10", "base_fee: 49.10\n    billing_interval: month")
+    ).plans[0]
+    assert (
+        plan.billing_interval,
+        plan.billing_anchor,
+        plan.base_fee_timing,
+        plan.usage_invoicing,
+    ) == ("month", "calendar", "in_arrears", "per_period")
+
+
+def test_a_version_that_moves_a_plans_periods_is_refused(tmp_path, monkeypatch):
+    """Once rating bills every cadence: a new version may not change the interval or anchor."""
+    monkeypatch.setattr("transforms.pricebook.refuse_unbilled_cadence", lambda *_: None)
+    later = PLAN.split("plans:\n", 1)[1].replace("version: 2", "version: 3")
+    text = (
+        PLAN.replace("base_fee: 49.10", "base_fee: 49.10\n    billing_interval: quarter")
+        + later.replace("base_fee: 49.10", "base_fee: 49.10\n    billing_interval: year")
+    )
+    with pytest.raises(PriceBookError) as err:
+        book_from(tmp_path, text)
+    assert str(err.value) == (
+        "plans.yaml: plan growth v3: billing_interval: 'year' differs from v2's 'quarter'; a "
+        "running subscription's periods cannot move: publish the new cadence as another plan_id"
+    )
+    anchored = text.replace("billing_interval: year", "billing_interval: quarter").replace(
+        "version: 3\n", "version: 3\n    billing_anchor: subscription\n"
+    )
+    with pytest.raises(PriceBookError) as err:
+        book_from(tmp_path, anchored)
+    assert "billing_anchor: 'subscription' differs from v2's 'calendar'" in str(err.value)
