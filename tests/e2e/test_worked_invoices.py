@@ -512,6 +512,12 @@ def test_a_recurring_grant_rolls_over_its_cap_when_its_month_closes(worked):
         home,
         "select credits_remaining from marts.mart_customer_spend where customer_id = 'c_unit'",
     ) == [(D(2200),)]
+    # Nothing will draw them: c_unit's plan takes no credits (a warning, not a silent no-op).
+    assert q(
+        home,
+        "select severity, period_start, subject, expected, actual from "
+        "marts.fct_billing_mismatches where check_name = 'credits_not_accepted'",
+    ) == [("warning", oct1, "credits held", D(2200), 0)]
 
 
 def test_revenue_recognizes_credits_at_cost_basis_and_rolls_deferred_forward(worked):

@@ -56,6 +56,7 @@ def test_definitions_load_with_every_stage():
         "total_is_subtotal_minus_credits",
         "credits_match_ledger",
         "deferred_revenue_rolls_forward",
+        "credits_are_accepted",
         "agrees_with_billing_system",
     } <= checks
 

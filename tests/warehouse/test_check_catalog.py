@@ -31,5 +31,5 @@ def test_the_guide_lists_every_check_with_its_findings_and_severity():
 
 def test_every_check_says_what_it_verifies():
     catalog = load_catalog()
-    assert len(catalog) == 11  # levels_stay_above_zero, then groups_stay_under_a_thousand
+    assert len(catalog) == 12  # ..., groups_stay_under_a_thousand, then credits_are_accepted
     assert all(about.endswith(".") for _, about in catalog.values())

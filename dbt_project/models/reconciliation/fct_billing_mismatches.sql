@@ -15,6 +15,8 @@ findings as (
     union all
     select * from {{ ref('rec_revenue') }}
     union all
+    select * from {{ ref('rec_credits') }}
+    union all
     select * from {{ ref('rec_adjustments') }}
     union all
     select * from {{ ref('rec_billing_system') }}
