@@ -78,7 +78,8 @@ class Backfilled:
 @pytest.fixture(scope="module")
 def backfilled(worlds, tmp_path_factory) -> Backfilled:
     built = worlds.get(WORKED).copy(tmp_path_factory.mktemp("backfill"))
-    assert (built.facts["run"].status, built.facts["close"].status) == (0, 0)
+    # 3: c_unit's credits, which its plan never draws, are a warning (test_worked_invoices)
+    assert (built.facts["run"].status, built.facts["close"].status) == (3, 3)
     home = built.home
     issued = {p.name: p.read_bytes() for p in home.exports.glob("*.json")}
 

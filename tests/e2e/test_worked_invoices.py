@@ -88,9 +88,11 @@ def worked(worlds, tmp_path_factory) -> Worked:
 
 def test_commands_succeed(worked):
     statuses = worked.statuses
-    # The late September call makes the later run exit 3: a warning (usage after close) that
-    # adjustments resolve, not an error. Closing September again changes nothing: exit 0.
-    assert statuses == [0, 0, 3, 0]
+    # c_unit holds credits its plan never draws (no credit_rate): a warning, so every run and
+    # close that builds the marts exits 3, as the later run does for the late September call
+    # (usage after close, which adjustments resolve). Closing September again changes
+    # nothing: exit 0.
+    assert statuses == [3, 3, 3, 0]
 
 
 def test_every_line_is_rated_to_the_cent(worked):
@@ -202,14 +204,15 @@ def test_invoices_are_issued_with_subtotals_in_their_currency(worked):
 
 
 def test_reconciliation_finds_only_the_late_usage_when_billing_agrees(worked):
-    """Billing agrees on every invoice; the one finding is the adjustment the September call
-    that arrived after close makes: 7 calls, 2 free, at 0.01 is 0.05 against 0.04 issued (a
-    warning until the adjustment is carried onto a closed invoice)."""
+    """Billing agrees on every invoice; one finding is the adjustment the September call that
+    arrived after close makes: 7 calls, 2 free, at 0.01 is 0.05 against 0.04 issued (a warning
+    until the adjustment is carried onto a closed invoice). The other is c_unit's credits,
+    which its plan never draws (no credit_rate)."""
     home = worked.home
     findings = q(
         home,
         "select check_name, severity, customer_id, period_start, subject, expected, actual, "
-        "difference from marts.fct_billing_mismatches",
+        "difference from marts.fct_billing_mismatches order by check_name",
     )
     assert findings == [
         (
@@ -221,11 +224,22 @@ def test_reconciliation_finds_only_the_late_usage_when_billing_agrees(worked):
             D("0.04"),
             D("0.05"),
             D("0.01"),
-        )
+        ),
+        (
+            "credits_not_accepted",
+            "warning",
+            "c_unit",
+            dt.date(2026, 10, 1),
+            "credits held",
+            D(2200),
+            D(0),
+            D(-2200),
+        ),
     ]
     alerts = [json.loads(line) for line in home.alerts.read_text().splitlines()]
     assert {(a["check"], a["severity"]) for a in alerts} == {
-        ("fct_billing_mismatches:no_pending_adjustments", "warning")
+        ("fct_billing_mismatches:no_pending_adjustments", "warning"),
+        ("fct_billing_mismatches:credits_are_accepted", "warning"),
     }
 
 

@@ -694,10 +694,9 @@ def test_a_version_that_moves_a_plans_periods_is_refused(tmp_path, monkeypatch):
     """Once rating bills every cadence: a new version may not change the interval or anchor."""
     monkeypatch.setattr("transforms.pricebook.refuse_unbilled_cadence", lambda *_: None)
     later = PLAN.split("plans:\n", 1)[1].replace("version: 2", "version: 3")
-    text = (
-        PLAN.replace("base_fee: 49.10", "base_fee: 49.10\n    billing_interval: quarter")
-        + later.replace("base_fee: 49.10", "base_fee: 49.10\n    billing_interval: year")
-    )
+    text = PLAN.replace(
+        "base_fee: 49.10", "base_fee: 49.10\n    billing_interval: quarter"
+    ) + later.replace("base_fee: 49.10", "base_fee: 49.10\n    billing_interval: year")
     with pytest.raises(PriceBookError) as err:
         book_from(tmp_path, text)
     assert str(err.value) == (
