@@ -252,6 +252,8 @@ def test_billing_system_disagreements_are_exact_warnings(faulty):
         # the corrupted issued line: 0.05 was issued, 0.04 is right
         ("adjustment_pending", "c_unit", SEP, D("0.05"), D("0.04"), D("-0.01")),
         ("credits_differ", "c_cred", SEP, D("20.00"), D("20.20"), D("0.20")),
+        # c_unit's credits, which its plan never draws (test_worked_invoices)
+        ("credits_not_accepted", "c_unit", dt.date(2026, 10, 1), D(2200), D(0), D(-2200)),
         ("invoice_missing_in_billing_system", "c_vol", SEP, None, D("53.20"), D("53.20")),
         ("invoice_missing_in_tally", "c_unit", dt.date(2026, 8, 1), D("1.00"), None, D("-1.00")),
         ("subtotal_differs", "c_grad", SEP, D("4.54"), D("4.04"), D("-0.50")),
