@@ -1,4 +1,4 @@
-"""The customer pages' daily usage, built for every customer at once (publish/reports.py)."""
+"""The customer pages' daily usage, built for every customer at once (publish/usage_view.py)."""
 
 import datetime as dt
 import json
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from publish.pages import embed, page_json
-from publish.reports import usage_views
+from publish.usage_view import usage_views
 from transforms.money import format_quantities, format_quantity
 
 QUANTITY = pl.Decimal(38, 9)
