@@ -191,3 +191,16 @@
     {%- set result = run_query('select coalesce(max(n), 0) from (select invoice_id, count(*) as n from (' ~ rows_sql ~ ') as a group by invoice_id) as c') -%}
     {{ return(result.columns[0].values()[0] | int) }}
 {%- endmacro %}
+
+{#- The last day of a period ending `period_end` (exclusive): when top-ups are granted. -#}
+{% macro period_last_day(period_end) -%}
+    cast({{ dbt.dateadd('day', -1, period_end) }} as date)
+{%- endmacro %}
+
+{#- Whether top-up rule `rule` (credit_topups.csv) is in force for the period ending
+    `period_end`: its last day is after starts_on and on or before ends_on
+    (transforms/topups.py TopUpRule.applies). -#}
+{% macro topup_rule_in_force(rule, period_end) -%}
+    ({{ rule }}.starts_on is null or {{ rule }}.starts_on < {{ tally.period_last_day(period_end) }})
+    and ({{ rule }}.ends_on is null or {{ tally.period_last_day(period_end) }} <= {{ rule }}.ends_on)
+{%- endmacro %}

@@ -42,8 +42,7 @@ findings as (
     from open_without_rate as o
     inner join rules as r
         on o.customer_id = r.customer_id
-        and (r.starts_on is null or r.starts_on < cast({{ dbt.dateadd('day', -1, 'o.period_end') }} as date))
-        and (r.ends_on is null or cast({{ dbt.dateadd('day', -1, 'o.period_end') }} as date) <= r.ends_on)
+        and {{ topup_rule_in_force('r', 'o.period_end') }}
 )
 
 select {{ finding_columns("'warning'") }}

@@ -72,14 +72,12 @@
     ) as u on g.grant_id = u.grant_id
     where {{ balance }} > 0
 {%- endset %}
-{#- the customer's top-up rule in force: the period's last day is after starts_on and on or
-    before ends_on #}
-{%- set last_day = 'cast(' ~ dbt.dateadd('day', -1, 'o.period_end') ~ ' as date)' %}
+{#- the customer's top-up rule in force for the period #}
 {%- set rules_sql %}
     select
         o.invoice_id,
         o.period_start,
-        {{ last_day }} as last_day,
+        {{ period_last_day('o.period_end') }} as last_day,
         r.topup_id,
         r.threshold_credits,
         r.topup_credits,
@@ -91,8 +89,7 @@
     from ({{ open_sql }}) as o
     inner join {{ ref('stg_reference__credit_topups') }} as r
         on o.customer_id = r.customer_id
-        and (r.starts_on is null or r.starts_on < {{ last_day }})
-        and (r.ends_on is null or {{ last_day }} <= r.ends_on)
+        and {{ topup_rule_in_force('r', 'o.period_end') }}
 {%- endset %}
 {%- set slots_sql %}
     select
@@ -186,27 +183,11 @@ rows_0 as (
         cast(0 as {{ money_type() }}) as paid
     from buckets
     union all
+    -- each item (what it owes), and each grant's payment of it (what it paid so far)
     select
-        invoice_id,
-        'item' as row_kind,
-        cast(null as string) as grant_id,
-        item,
-        cast(null as bigint) as burn_rank,
-        item_order,
-        cast(null as string) as applies_to,
-        cast(null as int) as slot,
-        cast(0 as {{ quantity_type() }}) as balance,
-        0 as available,
-        1 as done,
-        cast(null as {{ quantity_type() }}) as granted,
-        cast(due as {{ money_type() }}) as owed,
-        cast(0 as {{ money_type() }}) as paid
-    from items
-    union all
-    select
-        b.invoice_id,
-        'paid' as row_kind,
-        b.grant_id,
+        i.invoice_id,
+        case when p.grant_id is null then 'item' else 'paid' end as row_kind,
+        p.grant_id,
         i.item,
         cast(null as bigint) as burn_rank,
         i.item_order,
@@ -216,10 +197,14 @@ rows_0 as (
         0 as available,
         1 as done,
         cast(null as {{ quantity_type() }}) as granted,
-        cast(0 as {{ money_type() }}) as owed,
+        cast(case when p.grant_id is null then i.due else 0 end as {{ money_type() }}) as owed,
         cast(0 as {{ money_type() }}) as paid
-    from buckets as b
-    inner join items as i on b.invoice_id = i.invoice_id
+    from items as i
+    inner join (
+        select invoice_id, grant_id from buckets
+        union all
+        select distinct invoice_id, cast(null as string) as grant_id from buckets
+    ) as p on i.invoice_id = p.invoice_id
 ),
 
 state_0 as (

@@ -27,7 +27,7 @@ final as (
         d.topup_id,
         i.customer_id,
         i.period_start,
-        cast({{ dbt.dateadd('day', -1, 'i.period_end') }} as date) as created_on,
+        {{ period_last_day('i.period_end') }} as created_on,
         cast(d.topup_credits as {{ quantity_type() }}) as credits,
         cast(d.purchase_amount as {{ money_type() }}) as purchase_amount,
         i.currency,
