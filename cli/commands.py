@@ -274,7 +274,7 @@ def close_month(
         raise UsageError(refusal.reason)
     if invoices_to_issue(home, month) == 0:
         print(
-            f"close: {month:%Y-%m} has no invoice to issue (no subscription was active in it): "
+            f"close: {month:%Y-%m} has no invoice to issue (no billing period ends in it): "
             "nothing issued, nothing recorded"
         )
         return EXIT_OK

@@ -16,6 +16,7 @@ from dateutil.relativedelta import relativedelta
 
 from lake.issued import SUBSCRIPTION_COLUMNS
 from lake.schemas import REFERENCE_SCHEMAS
+from transforms.cadence import Cadence
 from transforms.coupons import Redemption, apply_coupons
 from transforms.credits import CreditBook, Invoice, total_after_credits
 from transforms.grants import Grant, Subscription, allocation_grants, grant_targets
@@ -148,6 +149,7 @@ def _credit_book(
         [Subscription(*r) for r in subs.select(*SUBSCRIPTION_COLUMNS).iter_rows()],
         allocations,
         end + relativedelta(months=1),
+        {plan.plan_id: Cadence(plan.billing_interval, plan.billing_anchor) for plan in book.plans},
     )
     listed = [
         Grant(

@@ -26,6 +26,7 @@ from lake.schemas import (
     ISSUED_ROLLOVER_SCHEMA,
     ISSUED_TOPUP_SCHEMA,
 )
+from transforms.cadence import Cadence
 from transforms.close import CloseResult, apply_credits
 from transforms.credits import Consumption, Rollover
 from transforms.grants import Grant, Subscription, allocation_grants, grant_targets
@@ -45,7 +46,7 @@ def load_grants(home: Home, before: dt.date) -> list[Grant]:
     the top-ups earlier closes made."""
     return (
         _reference_grants(home)
-        + allocation_grants(_subscriptions(home), _allocations(home), before)
+        + allocation_grants(_subscriptions(home), _allocations(home), before, _cadences(home))
         + _issued_topups(home)
     )
 
@@ -82,6 +83,15 @@ def _subscriptions(home: Home) -> list[Subscription]:
         Subscription(*r)
         for r in pl.read_parquet(path, columns=list(SUBSCRIPTION_COLUMNS)).iter_rows()
     ]
+
+
+def _cadences(home: Home) -> dict[str, Cadence]:
+    """Each plan's billing cadence (the same in every version)."""
+    path = home.lake_pricing / "plans.parquet"
+    if not path.exists() or "billing_interval" not in pl.read_parquet_schema(path):
+        return {}
+    plans = pl.read_parquet(path, columns=["plan_id", "billing_interval", "billing_anchor"])
+    return {r[0]: Cadence(r[1], r[2]) for r in plans.unique("plan_id").iter_rows()}
 
 
 def _allocations(home: Home) -> dict[str, list[tuple[int, dt.date, CreditAllocation | None]]]:

@@ -68,6 +68,10 @@ def price_book_tables(book: PriceBook) -> dict[str, pl.DataFrame]:
                 "source_file": p.source_file,
                 "name": p.name,
                 **_allocation_columns(p.credit_allocation),
+                "billing_interval": p.billing_interval,
+                "billing_anchor": p.billing_anchor,
+                "base_fee_timing": p.base_fee_timing,
+                "usage_invoicing": p.usage_invoicing,
             }
         )
         for c in p.charges:

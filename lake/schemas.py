@@ -160,6 +160,11 @@ PRICE_BOOK_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "allocation_credits": QUANTITY_TYPE,
         "allocation_rollover_cap": QUANTITY_TYPE,
         "allocation_priority": pl.Int32,
+        # the billing cadence (transforms/cadence.py), the same in every version of a plan
+        "billing_interval": pl.String,
+        "billing_anchor": pl.String,
+        "base_fee_timing": pl.String,
+        "usage_invoicing": pl.String,
     },
     "charges": {
         **_CHARGE_KEY,

@@ -1,6 +1,5 @@
-"""Billing cadences: the periods a subscription is billed in (the reference the warehouse's
-period models will follow; rating still bills calendar months, and the price book refuses the
-cadence fields until it does).
+"""Billing cadences: the periods a subscription is billed in (the reference
+int_subscription_segments follows).
 
 - `calendar` anchor: months; quarters starting 1 January, April, July and October; years
   starting 1 January. A subscription starting inside a period has a partial first period.
@@ -12,13 +11,20 @@ cadence fields until it does).
   prorated over.
 - `usage_invoicing: monthly` (quarter and year only) invoices a billing period's usage month by
   month: the months of a billing period start at its start + k months, on the anchor's day.
+- A customer's subscriptions of one cadence in a row share their periods (a run: calendar
+  ones whatever the gaps, anniversary ones each starting where the one before ended, the
+  first one's anchor kept). Where a subscription of another run holds part of a billing
+  period, the invoice period is cut: the old subscription's last invoice ends where it
+  ends, the new one's first starts where it starts, and a customer's invoices never overlap.
+  A cut period is still prorated over the whole billing period's days.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from dateutil.relativedelta import relativedelta
 
@@ -54,7 +60,7 @@ class Period:
 
 
 def period_of(cadence: Cadence, started_at: dt.date, day: dt.date) -> Period:
-    """The billing period of a subscription started on `started_at` that holds `day` (on or
+    """The billing period of a subscription anchored on `started_at` that holds `day` (on or
     after `started_at`)."""
     step = cadence.months
     if cadence.anchor == "subscription":
@@ -74,15 +80,106 @@ def period_of(cadence: Cadence, started_at: dt.date, day: dt.date) -> Period:
 
 
 def periods(
-    cadence: Cadence, started_at: dt.date, ended_at: dt.date | None, until: dt.date
+    cadence: Cadence,
+    started_at: dt.date,
+    ended_at: dt.date | None,
+    until: dt.date,
+    anchor: dt.date | None = None,
 ) -> list[tuple[Period, Period]]:
     """Each billing period of the subscription that starts before `until`, with the segment
-    the subscription holds of it (from started_at, to ended_at when it ends inside)."""
+    the subscription holds of it (from started_at, to ended_at when it ends inside).
+    `anchor`: an anniversary's first day (started_at, or its run's first subscription's)."""
     out = []
     day = started_at
     while day < until and (ended_at is None or day < ended_at):
-        period = period_of(cadence, started_at, day)
+        period = period_of(cadence, anchor or started_at, day)
         held = Period(max(period.start, started_at), min(period.end, ended_at or period.end))
         out.append((period, held))
         day = period.end
+    return out
+
+
+class Subscribed(Protocol):
+    subscription_id: str
+    customer_id: str
+    plan_id: str
+    started_at: dt.date
+    ended_at: dt.date | None
+
+
+@dataclass(frozen=True)
+class Held:
+    """A subscription's part of one billing period, and the invoice period it is billed on."""
+
+    subscription_id: str
+    customer_id: str
+    plan_id: str
+    invoice: Period  # the invoice's own period
+    billing: Period  # the plan's billing period: its days prorate a partial segment
+    segment: Period  # the days the subscription holds of it
+
+
+def held_periods(
+    subscriptions: Iterable[Subscribed], cadence_of: Mapping[str, Cadence], until: dt.date
+) -> list[Held]:
+    """Every subscription's billing periods that start before `until`, with their invoice
+    periods. `cadence_of`: each plan's cadence (the default when a plan is not listed)."""
+    by_customer: dict[str, list[Subscribed]] = {}
+    for s in subscriptions:
+        by_customer.setdefault(s.customer_id, []).append(s)
+    out = []
+    for subs in by_customer.values():
+        subs.sort(key=lambda s: (s.started_at, s.subscription_id))
+        # Runs: a subscription continues the one before on the same cadence when it is
+        # calendar, or anniversary starting where the one before ended (its anchor kept).
+        # The subscriptions of a run share their periods (its grid).
+        grids: list[tuple[int, Cadence, dt.date]] = []  # (run, cadence, anchor)
+        for s in subs:
+            cadence = cadence_of.get(s.plan_id, Cadence())
+            before = grids[-1] if grids else None
+            continues = (
+                before is not None
+                and before[1] == cadence
+                and (cadence.anchor == "calendar" or subs[len(grids) - 1].ended_at == s.started_at)
+            )
+            grids.append(before if continues else (len(grids), cadence, s.started_at))
+        grid_of = {s.subscription_id: g[0] for s, g in zip(subs, grids, strict=True)}
+        held = {
+            s.subscription_id: periods(cadence, s.started_at, s.ended_at, until, anchor)
+            for s, (_, cadence, anchor) in zip(subs, grids, strict=True)
+        }
+        # per grid and billing period: the days its subscriptions hold of it
+        spans: dict[tuple, Period] = {}
+        for s in subs:
+            for billing, segment in held[s.subscription_id]:
+                key = (grid_of[s.subscription_id], billing)
+                span = spans.get(key, segment)
+                spans[key] = Period(min(span.start, segment.start), max(span.end, segment.end))
+        bounds = {  # each subscription's first period's start and last period's end
+            i: (p[0][0].start, p[-1][0].end) for i, p in held.items() if p
+        }
+        for s in subs:
+            grid = grid_of[s.subscription_id]
+            others = [
+                (o, *bounds[o.subscription_id])
+                for o in subs
+                if grid_of[o.subscription_id] != grid and o.subscription_id in bounds
+            ]
+            for billing, segment in held[s.subscription_id]:
+                span = spans[(grid, billing)]
+                cut_before = any(
+                    o.started_at < span.start and last_end > billing.start
+                    for o, _, last_end in others
+                )
+                cut_after = any(
+                    o.started_at >= span.end and first_start < billing.end
+                    for o, first_start, _ in others
+                )
+                invoice = Period(
+                    span.start if cut_before else billing.start,
+                    span.end if cut_after else billing.end,
+                )
+                out.append(
+                    Held(s.subscription_id, s.customer_id, s.plan_id, invoice, billing, segment)
+                )
     return out

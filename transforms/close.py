@@ -63,6 +63,12 @@ class ClosingHome(Protocol):
         """Error findings of the month, an earlier one, or none: check name -> count."""
 
 
+def closing_month(period_end: dt.date) -> dt.date:
+    """The month whose close issues an invoice for a period ending `period_end` (exclusive):
+    the month of the period's last day."""
+    return (period_end - dt.timedelta(days=1)).replace(day=1)
+
+
 def why_not_close(home: ClosingHome, month: dt.date, today: dt.date) -> Refusal | None:
     """Why `month` (not yet issued) cannot be closed on `today`, or None if it can: the month
     is over, earlier months are closed, the marts are fresh, the landing files of its batches

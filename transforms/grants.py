@@ -10,8 +10,8 @@ credit allocations yield. transforms/credits.py says how they pay invoices.
   starts.
 - A plan's credit_allocation grants each billing period of a subscription to it a promotional
   instance `alloc:<subscription_id>@<start>` (`allocation_grants`), from the period's start
-  (or the subscription's) to the period's end, prorated by the days the subscription holds in
-  a partial period (9 decimals, half-up).
+  (or the subscription's) to the invoice period's end, prorated by the days the subscription
+  holds of the billing period (9 decimals, half-up).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from dateutil.relativedelta import relativedelta
 
+from transforms.cadence import Cadence, held_periods
 from transforms.price_terms import CreditAllocation
 
 ZERO = Decimal(0)
@@ -125,35 +126,33 @@ def allocation_grants(
     subscriptions: Iterable[Subscription],
     allocations: Mapping[str, list[tuple[int, dt.date, CreditAllocation | None]]],
     before: dt.date,
+    cadence_of: Mapping[str, Cadence] | None = None,
 ) -> list[Grant]:
-    """The credit allocations of every subscription's billing periods (calendar months) that
-    start before `before`. `allocations`: per plan_id, its versions' (version, effective_from,
-    allocation); a period takes the highest version in force at its start, as rating does."""
+    """The credit allocations of every subscription's billing periods (transforms/cadence.py;
+    `cadence_of` each plan's cadence, calendar months when not given) that start before
+    `before`. `allocations`: per plan_id, its versions' (version, effective_from, allocation);
+    a period takes the highest version in force at its invoice period's start, as rating
+    does."""
     out = []
-    for sub in subscriptions:
-        period = sub.started_at.replace(day=1)
-        while period < before and (sub.ended_at is None or period < sub.ended_at):
-            period_end = period + relativedelta(months=1)
-            in_force = [v for v in allocations.get(sub.plan_id, []) if v[1] <= period]
-            allocation = max(in_force, key=lambda v: v[0])[2] if in_force else None
-            start = max(period, sub.started_at)
-            end = min(sub.ended_at or period_end, period_end)
-            if allocation is not None and start < end:
-                days, period_days = (end - start).days, (period_end - period).days
-                out.append(
-                    Grant(
-                        f"alloc:{sub.subscription_id}@{start.isoformat()}",
-                        sub.customer_id,
-                        start,
-                        (allocation.credits * days / period_days).quantize(
-                            CREDIT_EXPONENT, ROUND_HALF_UP
-                        ),
-                        "promotional",
-                        expires_at=period_end,
-                        priority=allocation.priority,
-                        rollover_cap=allocation.rollover_cap,
-                        instance_of=f"alloc:{sub.subscription_id}",
-                    )
-                )
-            period = period_end
+    for held in held_periods(subscriptions, cadence_of or {}, before):
+        in_force = [v for v in allocations.get(held.plan_id, []) if v[1] <= held.invoice.start]
+        allocation = max(in_force, key=lambda v: v[0])[2] if in_force else None
+        if allocation is None:
+            continue
+        start = held.segment.start
+        out.append(
+            Grant(
+                f"alloc:{held.subscription_id}@{start.isoformat()}",
+                held.customer_id,
+                start,
+                (allocation.credits * held.segment.days / held.billing.days).quantize(
+                    CREDIT_EXPONENT, ROUND_HALF_UP
+                ),
+                "promotional",
+                expires_at=held.invoice.end,
+                priority=allocation.priority,
+                rollover_cap=allocation.rollover_cap,
+                instance_of=f"alloc:{held.subscription_id}",
+            )
+        )
     return out

@@ -204,3 +204,13 @@
     ({{ rule }}.starts_on is null or {{ rule }}.starts_on < {{ tally.period_last_day(period_end) }})
     and ({{ rule }}.ends_on is null or {{ tally.period_last_day(period_end) }} <= {{ rule }}.ends_on)
 {%- endmacro %}
+
+{#- A period's key in invoice ids: YYYY-MM for a period starting on a month's first day (every
+    calendar period), YYYY-MM-DD otherwise (an anniversary period; a customer's invoice periods
+    never overlap, so no two of them start on one day). -#}
+{% macro period_key(period_start) -%}
+    case
+        when {{ tally.month_start(period_start) }} = {{ period_start }} then {{ tally.month_key(period_start) }}
+        else cast({{ period_start }} as {{ dbt.type_string() }})
+    end
+{%- endmacro %}

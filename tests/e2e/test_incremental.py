@@ -110,8 +110,11 @@ def _rebuilt_periods(home: Home, model: str) -> list[str] | None:
     text = sql.read_text()
     if "1 = 1" in text:
         return None
-    # int_invoice_usage filters each of its inputs: each period once.
-    return sorted(set(re.findall(r">= cast\('(\d{4}-\d{2}-01)' as date\)", text)))
+    # Each period's first day, in a range of dates (`>= cast(...)`) or among the periods a
+    # partition is one of (`in (cast(...), cast(...))`); int_invoice_usage filters each of its
+    # inputs: each period once. (1970-01-01 is the epoch seconds are counted from.)
+    found = re.findall(r"(?:>= |in \(|, )cast\('(\d{4}-\d{2}-\d{2})' as date\)", text)
+    return sorted(set(found) - {"1970-01-01"})
 
 
 CONFIG = GenerateConfig(customers=6, days=DAYS, events_per_day=300, start=START, seed=11)

@@ -336,7 +336,7 @@ def test_a_month_with_no_invoice_closes_to_nothing_and_closes_later_when_one_app
     capsys.readouterr()
     assert main(["close", "--home", str(home.root), "--month", "2026-08"]) == 0
     assert capsys.readouterr().out == (
-        "close: 2026-08 has no invoice to issue (no subscription was active in it): nothing "
+        "close: 2026-08 has no invoice to issue (no billing period ends in it): nothing "
         "issued, nothing recorded\n"
     )
     assert not list(home.lake_issued.rglob("period=2026-08.parquet"))

@@ -2,11 +2,13 @@
 
 import calendar
 import datetime as dt
+import itertools
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from transforms.cadence import INTERVAL_MONTHS, Cadence, Period, periods
+from transforms.cadence import INTERVAL_MONTHS, Cadence, Period, held_periods, periods
+from transforms.grants import Subscription
 
 D = dt.date
 YEAR_END = D(2027, 1, 1)
@@ -94,3 +96,75 @@ def test_periods_tile_time_without_gap_or_overlap(started, interval, anchor, day
             months = list(period.months())
             assert months[0].start == period.start and months[-1].end == period.end
             assert all(m.end == n.start for m, n in zip(months, months[1:], strict=False))
+
+
+CADENCES = {
+    "starter": Cadence(),
+    "qtr": Cadence("quarter"),
+    "anniv": Cadence("month", "subscription"),
+    "anniv2": Cadence("month", "subscription"),
+    "yearly": Cadence("year", "subscription"),
+}
+
+
+def test_a_cadence_change_cuts_the_invoice_periods_and_a_run_of_one_cadence_shares_them():
+    """The dbt unit test periods_follow_each_plans_cadence, customers c and r (until 11
+    February 2027). c: monthly calendar, then quarterly from 10 January: January's invoice
+    ends at the change (prorated over 31 days), Q1's starts there (over 90). r: two monthly
+    anniversary plans back to back share the first one's periods."""
+    subs = [
+        Subscription("c1", "c", "starter", D(2026, 12, 1), D(2027, 1, 10)),
+        Subscription("c2", "c", "qtr", D(2027, 1, 10)),
+        Subscription("r1", "r", "anniv", D(2026, 10, 15), D(2026, 12, 20)),
+        Subscription("r2", "r", "anniv2", D(2026, 12, 20)),
+    ]
+    got = [
+        (
+            h.subscription_id,
+            h.invoice.start,
+            h.invoice.end,
+            h.segment.start,
+            h.segment.end,
+            h.billing.days,
+        )
+        for h in held_periods(subs, CADENCES, D(2027, 2, 11))
+    ]
+    assert got == [
+        ("c1", D(2026, 12, 1), D(2027, 1, 1), D(2026, 12, 1), D(2027, 1, 1), 31),
+        ("c1", D(2027, 1, 1), D(2027, 1, 10), D(2027, 1, 1), D(2027, 1, 10), 31),
+        ("c2", D(2027, 1, 10), D(2027, 4, 1), D(2027, 1, 10), D(2027, 4, 1), 90),
+        ("r1", D(2026, 10, 15), D(2026, 11, 15), D(2026, 10, 15), D(2026, 11, 15), 31),
+        ("r1", D(2026, 11, 15), D(2026, 12, 15), D(2026, 11, 15), D(2026, 12, 15), 30),
+        ("r1", D(2026, 12, 15), D(2027, 1, 15), D(2026, 12, 15), D(2026, 12, 20), 31),
+        ("r2", D(2026, 12, 15), D(2027, 1, 15), D(2026, 12, 20), D(2027, 1, 15), 31),
+        ("r2", D(2027, 1, 15), D(2027, 2, 15), D(2027, 1, 15), D(2027, 2, 15), 31),
+    ]
+
+
+subscription_runs = st.lists(
+    st.tuples(
+        st.sampled_from(sorted(CADENCES)),
+        st.integers(min_value=1, max_value=400),  # days held
+        st.integers(min_value=0, max_value=60),  # days before the next one starts
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@given(subscription_runs)
+def test_a_customers_invoice_periods_never_overlap_and_hold_their_segments(runs):
+    subs, day = [], D(2026, 1, 10)
+    for i, (plan, held, gap) in enumerate(runs):
+        subs.append(Subscription(f"s{i}", "c", plan, day, day + dt.timedelta(days=held)))
+        day += dt.timedelta(days=held + gap)
+    helds = held_periods(subs, CADENCES, D(2033, 1, 1))
+    invoices = sorted({(h.invoice.start, h.invoice.end) for h in helds})
+    for (_, end), (start, _) in itertools.pairwise(invoices):
+        assert end <= start
+    for h in helds:
+        assert h.invoice.start <= h.segment.start < h.segment.end <= h.invoice.end
+        assert h.billing.start <= h.invoice.start and h.invoice.end <= h.billing.end
+    # every day a subscription holds is in exactly one segment
+    held_days = sum(h.segment.days for h in helds)
+    assert held_days == sum((s.ended_at - s.started_at).days for s in subs)

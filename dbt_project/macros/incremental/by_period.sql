@@ -1,12 +1,15 @@
 {#-
-  Incremental builds over billing periods (UTC calendar months), for the models between the
-  daily aggregate and the invoices. int_period_fingerprints digests, per period, everything
-  its rating reads: the events the batches recorded on its days, its subscription segments,
-  the price book rows of the plan versions in force, and how far "as of" reaches into it.
-  Each model keeps the digest it was built with (`rated_with`) and rebuilds the periods whose
-  digest changed: late events re-rate their month, a price change the months under the
-  changed plan versions, a new night the open month. Like the dates above, self-correcting:
-  a period a crash left half built does not match and is rebuilt next time.
+  Incremental builds over billing periods, for the models between the daily aggregate and the
+  invoices. A period is identified by its first day (`period_start`, the partition) and reaches
+  to the latest end of the invoice periods starting that day (a calendar month, quarter or
+  year, an anniversary period; usage outside any subscription falls in its calendar month).
+  int_period_fingerprints digests, per period, everything its rating reads: the events the
+  batches recorded on its days, the subscription segments over them, the price book rows of
+  the plan versions in force, and how far "as of" reaches into it. Each model keeps the
+  digest it was built with (`rated_with`) and rebuilds the periods whose digest changed: late
+  events re-rate the periods holding their day, a price change the periods under the changed
+  plan versions, a new night the open periods. Like the dates above, self-correcting: a
+  period a crash left half built does not match and is rebuilt next time.
 -#}
 
 {# The configuration of a model incremental by billing period, on either engine; a mart
@@ -31,14 +34,14 @@
     {%- endif -%}
 {%- endmacro %}
 {% macro default__clear_periods(relation, periods) -%}
-    delete from {{ relation }} where {{ date_in_periods('period_start', periods) }}
+    delete from {{ relation }} where {{ period_in('period_start', periods) }}
 {%- endmacro %}
 {# Spark: each period's partition overwritten with no rows, one statement per period (run here;
    the hook itself is then empty). Dropping a partition is not allowed on the lake's tables
    (spark.sql.hive.manageFilesourcePartitions is off), and an insert_overwrite of no rows
    leaves the partition as it was; a static partition overwritten with nothing is emptied. #}
 {% macro spark__clear_periods(relation, periods) -%}
-    {%- do empty_partitions(relation, 'period_start', periods) -%}
+    {%- do empty_partitions(relation, 'period_start', periods | map('first') | list) -%}
 {%- endmacro %}
 
 {# Spark: each of the `values` partitions of `column` overwritten with no rows, one statement
@@ -57,9 +60,10 @@
     {%- endfor -%}
 {%- endmacro %}
 
-{# The periods `model` must rebuild (first days of months, 'YYYY-MM-DD' strings): those whose
-   digest in int_period_fingerprints differs from the one the model was built with, or that
-   the model holds and no longer has a digest. #}
+{# The periods `model` must rebuild, as [first day, end] pairs of 'YYYY-MM-DD' strings (the
+   end exclusive), in order: those whose digest in int_period_fingerprints differs from the
+   one the model was built with, or that the model holds and no longer has a digest (their
+   rows are only removed; their end is taken a month on). #}
 {% macro periods_to_rebuild(model) -%}
     {%- if not execute -%}{{ return([]) }}{%- endif -%}
     {%- set sql -%}
@@ -68,29 +72,55 @@
             from {{ model }}
             group by 1
         )
-        select cast(coalesce(f.period_start, b.period_start) as {{ dbt.type_string() }})
+        select
+            cast(coalesce(f.period_start, b.period_start) as {{ dbt.type_string() }}) as period_start,
+            cast(coalesce(f.period_end, {{ add_months('b.period_start', 1) }}) as {{ dbt.type_string() }}) as period_end
         from {{ ref('int_period_fingerprints') }} as f
         full outer join built as b on f.period_start = b.period_start
         where coalesce(f.fingerprint, '') <> coalesce(b.rated_with, '')
         order by 1
     {%- endset -%}
-    {{ return(run_query(sql).columns[0].values() | list) }}
+    {%- set periods = [] -%}
+    {%- for row in run_query(sql).rows -%}
+        {%- do periods.append([row[0], row[1]]) -%}
+    {%- endfor -%}
+    {{ return(periods) }}
 {%- endmacro %}
 
-{# A filter on a date column: within one of `periods` (first days of months, as strings), as
-   ranges the engines can prune on; nothing at all when `periods` is none. #}
+{# A filter on a date column: within one of `periods` ([first day, end] pairs from
+   periods_to_rebuild), as ranges the engines can prune on (overlapping periods merged);
+   nothing at all when `periods` is none. #}
 {% macro date_in_periods(column, periods) -%}
     {%- if periods is none -%}
         1 = 1
     {%- elif periods | length == 0 -%}
         1 = 0
     {%- else -%}
-        ({%- for p in periods %}
-            {%- set start = modules.datetime.date.fromisoformat(p) -%}
-            {%- set next = (start.replace(day=28) + modules.datetime.timedelta(days=4)).replace(day=1) -%}
-            ({{ column }} >= cast('{{ start }}' as date) and {{ column }} < cast('{{ next }}' as date))
+        {%- set ranges = [] -%}
+        {%- for p in periods | sort -%}
+            {%- if ranges and p[0] <= ranges[-1][1] -%}
+                {%- set last = ranges.pop() -%}
+                {%- do ranges.append([last[0], [last[1], p[1]] | max]) -%}
+            {%- else -%}
+                {%- do ranges.append([p[0], p[1]]) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        ({%- for r in ranges %}
+            ({{ column }} >= cast('{{ r[0] }}' as date) and {{ column }} < cast('{{ r[1] }}' as date))
             {{- " or " if not loop.last }}
         {%- endfor -%})
+    {%- endif -%}
+{%- endmacro %}
+
+{# A filter on a model's `period_start` (its partition): one of `periods`; nothing at all when
+   `periods` is none. #}
+{% macro period_in(column, periods) -%}
+    {%- if periods is none -%}
+        1 = 1
+    {%- elif periods | length == 0 -%}
+        1 = 0
+    {%- else -%}
+        {{ column }} in ({%- for p in periods %}cast('{{ p[0] }}' as date){{ ", " if not loop.last }}{% endfor -%})
     {%- endif -%}
 {%- endmacro %}
 
@@ -101,21 +131,21 @@
     {%- set sql -%}
         select cast(max(period_start) as {{ dbt.type_string() }})
         from {{ relation }}
-        where period_start < cast('{{ periods[0] }}' as date)
+        where period_start < cast('{{ periods[0][0] }}' as date)
     {%- endset -%}
     {{ return(run_query(sql).columns[0].values()[0]) }}
 {%- endmacro %}
 
-{# A filter on a date column for a running model: the dates after the period `kept` (or from
-   the start of history) up to the end of the last of `periods`; every date when `periods` is
-   none (a full build), none when it is empty. #}
+{# A filter on a date column for a running state kept at each period's first day: the dates
+   from the period `kept` (or from the start of history) to the last of `periods`' first
+   days; every date when `periods` is none (a full build), none when it is empty. #}
 {% macro dates_after_kept(column, kept, periods) -%}
     {%- if periods is none -%}
         1 = 1
     {%- elif periods | length == 0 -%}
         1 = 0
     {%- else -%}
-        {{ column }} < {{ add_months("cast('" ~ periods[-1] ~ "' as date)", 1) }}
-        {%- if kept %} and {{ column }} >= {{ add_months("cast('" ~ kept ~ "' as date)", 1) }}{% endif %}
+        {{ column }} < cast('{{ periods[-1][0] }}' as date)
+        {%- if kept %} and {{ column }} >= cast('{{ kept }}' as date){% endif %}
     {%- endif -%}
 {%- endmacro %}

@@ -49,7 +49,7 @@ invoiced as (
 used as (
     select
         customer_id,
-        {{ month_start('usage_date') }} as period_start,
+        period_start,
         charge_id,
         sum(billable_quantity) as quantity,
         sum(billable_events) as events

@@ -14,6 +14,6 @@ select
     cast(coalesce(tax_money, 0) as {{ money_type() }}) as tax_money,
     cast(coalesce(deferred_to_tax, 0) as {{ money_type() }}) as deferred_to_tax
 from {{ source('issued', 'credit_consumption') }}
--- A month is issued when its invoices file is written (the close's commit): parts of a close
--- that crashed before it are not part of any issued invoice, whatever is left on disk.
-where period_start in (select period_start from {{ source('issued', 'invoices') }})
+-- A close is committed when its invoices file is written: parts of a close that crashed
+-- before it are not part of any issued invoice, whatever is left on disk.
+where invoice_id in (select invoice_id from {{ source('issued', 'invoices') }})

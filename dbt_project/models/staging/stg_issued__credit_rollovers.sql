@@ -13,5 +13,10 @@ select
     cast(moved as {{ money_type() }}) as moved,
     cast(breakage as {{ money_type() }}) as breakage
 from {{ source('issued', 'credit_rollovers') }}
--- A month is issued when its invoices file is written (the close's commit).
-where period_start in (select period_start from {{ source('issued', 'invoices') }})
+-- A close is committed when its invoices file is written: parts of a close that crashed
+-- before it are not part of any issued invoice, whatever is left on disk.
+-- Rollovers are dated by the month whose close made them: the month of an issued invoice's
+-- last day.
+where period_start in (
+    select {{ month_start(period_last_day('period_end')) }} from {{ source('issued', 'invoices') }}
+)

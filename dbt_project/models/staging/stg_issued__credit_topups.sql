@@ -12,5 +12,8 @@ select
     kind,
     cast(priority as integer) as priority
 from {{ source('issued', 'credit_topups') }}
--- A month is issued when its invoices file is written (the close's commit).
-where period_start in (select period_start from {{ source('issued', 'invoices') }})
+-- A close is committed when its invoices file is written: parts of a close that crashed
+-- before it are not part of any issued invoice, whatever is left on disk.
+where customer_id || ':' || cast(period_start as string) in (
+    select customer_id || ':' || cast(period_start as string) from {{ source('issued', 'invoices') }}
+)

@@ -13,5 +13,6 @@ select
     -- what credits paid of the item (null: issued before credits were recorded per item)
     cast(credits_applied as {{ money_type() }}) as credits_applied
 from {{ source('issued', 'invoice_items') }}
--- A month is issued when its invoices file is written (the close's commit).
-where period_start in (select period_start from {{ source('issued', 'invoices') }})
+-- A close is committed when its invoices file is written: parts of a close that crashed
+-- before it are not part of any issued invoice, whatever is left on disk.
+where invoice_id in (select invoice_id from {{ source('issued', 'invoices') }})

@@ -16,6 +16,6 @@ select
     cast(coalesce(tax_rate, 0) as decimal(38, 12)) as tax_rate,
     coupon_id
 from {{ source('issued', 'invoice_lines') }}
--- A month is issued when its invoices file is written (the close's commit): parts of a close
--- that crashed before it are not part of any issued invoice, whatever is left on disk.
-where period_start in (select period_start from {{ source('issued', 'invoices') }})
+-- A close is committed when its invoices file is written: parts of a close that crashed
+-- before it are not part of any issued invoice, whatever is left on disk.
+where invoice_id in (select invoice_id from {{ source('issued', 'invoices') }})

@@ -14,7 +14,7 @@ from lake.issued import is_issued, issue_month
 from orchestration.settings import TallySettings
 from publish.documents import write_documents
 from transforms.close import audit_refusal, why_not_close
-from warehouse.closing import HomeToClose
+from warehouse.closing import ENDING_IN, HomeToClose, ending_in
 from warehouse.findings import audit_findings
 from warehouse.reading import reading
 
@@ -92,19 +92,20 @@ def _issue_invoices(context: dg.AssetExecutionContext, settings: TallySettings):
         )
         if refusal:
             raise dg.Failure(description=refusal.reason)
+    # Every open invoice whose period's last day is in the month.
     with reading(home) as warehouse:
         invoices = warehouse.frame(
-            "select * from intermediate.int_invoices_with_adjustments where period_start = :month",
-            month=month,
+            f"select * from intermediate.int_invoices_with_adjustments where {ENDING_IN}",
+            **ending_in(month),
         )
         lines = warehouse.frame(
-            "select * from intermediate.int_invoice_lines where period_start = :month",
-            month=month,
+            f"select * from intermediate.int_invoice_lines where {ENDING_IN}", **ending_in(month)
         )
         items = warehouse.frame(
-            "select * from intermediate.int_invoice_items where period_start = :month "
-            "and invoice_status = 'draft'",
-            month=month,
+            "select * from intermediate.int_invoice_items where invoice_status = 'draft' "
+            "and invoice_id in (select invoice_id from intermediate.int_invoices_with_adjustments "
+            f"where {ENDING_IN})",
+            **ending_in(month),
         )
     result = issue_month(
         home,

@@ -14,7 +14,7 @@ with
 segments as (
     select *
     from {{ ref('int_subscription_segments') }}
-    where {{ date_in_periods('period_start', periods) }}
+    where {{ period_in('period_start', periods) }}
 ),
 
 bucketed as (select * from {{ ref('stg_pricing__charges') }} where bucket is not null),

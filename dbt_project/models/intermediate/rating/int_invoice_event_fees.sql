@@ -16,7 +16,7 @@ with
 segments as (
     select *
     from {{ ref('int_subscription_segments') }}
-    where {{ date_in_periods('period_start', periods) }}
+    where {{ period_in('period_start', periods) }}
 ),
 
 by_event as (select * from {{ ref('stg_pricing__charge_prices') }} where {{ priced_by_event() }}),

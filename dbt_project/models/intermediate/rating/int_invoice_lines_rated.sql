@@ -170,8 +170,8 @@ all_lines as (
 
 final as (
     select
-        'INV-' || {{ month_key('s.period_start') }} || '-' || s.customer_id as invoice_id,
-        'INV-' || {{ month_key('s.period_start') }} || '-' || s.customer_id
+        'INV-' || {{ period_key('s.period_start') }} || '-' || s.customer_id as invoice_id,
+        'INV-' || {{ period_key('s.period_start') }} || '-' || s.customer_id
             || ':' || l.segment_id || ':' || l.line_type || ':' || coalesce(l.charge_id, '')
             || coalesce(':' || l.group_key, '') as invoice_line_id,
         s.customer_id,

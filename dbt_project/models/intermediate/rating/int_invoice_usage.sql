@@ -33,7 +33,7 @@ with
 segments as (
     select *
     from {{ ref('int_subscription_segments') }}
-    where {{ date_in_periods('period_start', periods) }}
+    where {{ period_in('period_start', periods) }}
 ),
 
 charges as (select * from {{ ref('stg_pricing__charges') }}),
@@ -60,53 +60,47 @@ as_of as (select * from {{ ref('stg_lake__as_of') }}),
 buckets as (
     select *, coalesce(group_key, '') as group_id
     from {{ ref('int_invoice_buckets') }}
-    where {{ date_in_periods('period_start', periods) }}
+    where {{ period_in('period_start', periods) }}
 ),
 
 event_fees as (
     select *, coalesce(group_key, '') as group_id
     from {{ ref('int_invoice_event_fees') }}
-    where {{ date_in_periods('period_start', periods) }}
+    where {{ period_in('period_start', periods) }}
 ),
 
 recurring as (select * from charges where recurring),
 
--- The period whose carried state each rebuilt period starts from: the one before it.
-carried_from as (
-    select f.period_start, max(p.period_start) as carried_period
-    from fingerprints as f
-    inner join fingerprints as p on p.period_start < f.period_start
-    where {{ date_in_periods('f.period_start', periods) }}
-    group by 1
-),
-
--- What a recurring charge counts from before its segment: the state at the end of the period
--- before (dated that period's start) and the period's own days (dated their day).
+-- What a recurring charge counts from before its segment: the state at its period's first day
+-- (int_usage_carried: every day before it) and the period's own days before the segment.
 earlier as (
     select
-        cf.period_start,
-        st.period_start as day,
-        st.customer_id,
+        s.segment_id,
         st.metric,
         st.status_key,
         st.properties_key,
         st.quantity,
         st.latest_occurred_at,
         st.latest_event_id
-    from carried_from as cf
-    inner join {{ ref('int_usage_carried') }} as st on st.period_start = cf.carried_period
+    from segments as s
+    inner join {{ ref('int_usage_carried') }} as st
+        on s.customer_id = st.customer_id
+        and s.period_start = st.period_start
+    where {{ period_in('st.period_start', periods) }}
     union all
     select
-        {{ month_start('d.usage_date') }} as period_start,
-        d.usage_date as day,
-        d.customer_id,
+        s.segment_id,
         d.metric,
         d.status_key,
         d.properties_key,
         d.quantity,
         d.latest_occurred_at,
         d.latest_event_id
-    from {{ ref('int_usage_daily') }} as d
+    from segments as s
+    inner join {{ ref('int_usage_daily') }} as d
+        on s.customer_id = d.customer_id
+        and d.usage_date >= s.period_start
+        and d.usage_date < s.segment_start
     where {{ date_in_periods('d.usage_date', periods) }}
         and d.metric in (select metric from recurring)
 ),
@@ -126,9 +120,7 @@ before_segment as (
         on s.plan_id = r.plan_id
         and s.plan_version = r.plan_version
     inner join earlier as e
-        on s.customer_id = e.customer_id
-        and s.period_start = e.period_start
-        and e.day < s.segment_start
+        on s.segment_id = e.segment_id
         and r.metric = e.metric
     inner join matched as m
         on s.plan_id = m.plan_id

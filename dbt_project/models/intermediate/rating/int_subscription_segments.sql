@@ -1,6 +1,23 @@
--- One row per subscription and billing period (UTC calendar month) it overlaps: the segment
--- of the period rated under one plan. The plan version is the highest whose effective_from
--- is on or before the period start.
+-- One row per subscription and billing period it holds part of (transforms/cadence.py is the
+-- reference): the segment of the period rated under one plan. The plan version is the
+-- highest whose effective_from is on or before the invoice period's start.
+-- A plan's periods follow its cadence (the same in every version): billing_interval month,
+-- quarter or year; billing_anchor calendar (months, quarters from 1 January, April, July and
+-- October, years from 1 January; a subscription starting inside one has a partial first
+-- period) or subscription (period k starts started_at + k intervals, the day clamped to the
+-- month's end; the first period is whole).
+--   billing_period_start/end  the period the plan bills (end exclusive); period_days its days,
+--                             what a partial segment's fee, commitments and weighted_sum
+--                             levels are prorated over
+--   period_start/end          the invoice's own period: the billing period, except where a
+--                             subscription of another run (below) holds part of it. Then the
+--                             old run's last period ends where its days end and the new one's
+--                             first starts where its days start, so that a customer's invoices
+--                             never overlap (a cadence change gives two invoices, never one
+--                             spanning both cadences).
+-- A customer's subscriptions of one cadence in a row are a run and share their periods (one
+-- invoice, two segments).
+-- Periods run from each subscription's first to the one holding the latest data we hold.
 with
 
 subscriptions as (select * from {{ ref('stg_reference__subscriptions') }}),
@@ -8,33 +25,181 @@ plans as (select * from {{ ref('stg_pricing__plans') }}),
 currencies as (select * from {{ ref('stg_reference__currencies') }}),
 last_usage as (select as_of_date as last_usage_date from {{ ref('stg_lake__as_of') }}),
 
--- Periods run from the first subscription month to the month of the latest data we hold.
-bounds as (
+horizon as (
+    select greatest(
+        coalesce((select last_usage_date from last_usage), cast('1900-01-01' as date)),
+        (select max(started_at) from subscriptions)
+    ) as last_day
+),
+
+cadences as (
     select
-        (select min({{ month_start('started_at') }}) from subscriptions) as first_month,
-        {{ month_start('greatest(
-            coalesce((select last_usage_date from last_usage), cast(\'1900-01-01\' as date)),
-            (select max(started_at) from subscriptions)
-        )') }} as last_month
+        plan_id,
+        max(billing_interval) as billing_interval,
+        max(billing_anchor) as billing_anchor
+    from plans
+    group by 1
 ),
 
-periods as (
-    {{ month_series('(select first_month from bounds)', '(select last_month from bounds)') }}
-),
-
-subscription_periods as (
+-- Each subscription with its cadence's step in months.
+anchored as (
     select
         s.subscription_id,
         s.customer_id,
         s.plan_id,
-        p.period_start,
-        {{ add_months('p.period_start', 1) }} as period_end,
-        greatest(s.started_at, p.period_start) as segment_start,
-        least(coalesce(s.ended_at, {{ add_months('p.period_start', 1) }}), {{ add_months('p.period_start', 1) }}) as segment_end
+        s.started_at,
+        s.ended_at,
+        coalesce(c.billing_interval, 'month') || '/' || coalesce(c.billing_anchor, 'calendar') as cadence,
+        case c.billing_interval when 'quarter' then 3 when 'year' then 12 else 1 end as step,
+        coalesce(c.billing_anchor, 'calendar') as billing_anchor,
+        h.last_day
     from subscriptions as s
-    inner join periods as p
-        on s.started_at < {{ add_months('p.period_start', 1) }}
-        and (s.ended_at is null or s.ended_at > p.period_start)
+    left join cadences as c on s.plan_id = c.plan_id
+    cross join horizon as h
+),
+
+-- Runs: a customer's subscriptions of one cadence in a row share their periods (calendar ones
+-- whatever the gaps; anniversary ones each starting where the one before ended, the first
+-- one's anchor kept).
+run_starts as (
+    select
+        a.*,
+        case
+            when lag(a.cadence) over w = a.cadence
+                and (a.billing_anchor = 'calendar' or lag(a.ended_at) over w = a.started_at) then 0
+            else 1
+        end as starts_run
+    from anchored as a
+    window w as (partition by a.customer_id order by a.started_at, a.subscription_id)
+),
+
+runs as (
+    select
+        r.*,
+        sum(r.starts_run) over (
+            partition by r.customer_id order by r.started_at, r.subscription_id
+            rows between unbounded preceding and current row
+        ) as run
+    from run_starts as r
+),
+
+-- The start of each subscription's period 0.
+based as (
+    select
+        r.*,
+        case
+            when r.billing_anchor = 'subscription'
+                then min(r.started_at) over (partition by r.customer_id, r.run)
+            else {{ add_months(
+                'cast(' ~ dbt.date_trunc('year', 'r.started_at') ~ ' as date)',
+                tally.int_div(dbt.datediff(dbt.date_trunc('year', 'r.started_at'), month_start('r.started_at'), 'month'), 'r.step') ~ ' * r.step'
+            ) }}
+        end as base
+    from runs as r
+),
+
+numbered as (
+    select
+        b.*,
+        {{ numbers_to(tally.int_div(
+            'greatest(' ~ dbt.datediff('b.base', 'b.last_day', 'month') ~ ', 0)', 'b.step'
+        ) ~ ' + 1') }} as k
+    from based as b
+),
+
+billing_periods as (
+    select
+        n.subscription_id,
+        n.customer_id,
+        n.plan_id,
+        n.run,
+        n.started_at,
+        n.ended_at,
+        {{ add_months('n.base', 'n.k * n.step') }} as billing_period_start,
+        {{ add_months('n.base', '(n.k + 1) * n.step') }} as billing_period_end,
+        n.last_day
+    from numbered as n
+),
+
+held as (
+    select
+        p.*,
+        greatest(p.started_at, p.billing_period_start) as segment_start,
+        least(coalesce(p.ended_at, p.billing_period_end), p.billing_period_end) as segment_end
+    from billing_periods as p
+    where p.billing_period_start <= p.last_day
+        and p.billing_period_end > p.started_at
+        and (p.ended_at is null or p.billing_period_start < p.ended_at)
+),
+
+-- Per run and billing period, the days its subscriptions hold of it; per subscription, its
+-- first period's start and last period's end.
+spans as (
+    select
+        customer_id,
+        run,
+        billing_period_start,
+        billing_period_end,
+        min(segment_start) as span_start,
+        max(segment_end) as span_end
+    from held
+    group by 1, 2, 3, 4
+),
+
+bounds as (
+    select
+        subscription_id,
+        customer_id,
+        run,
+        min(started_at) as started_at,
+        min(billing_period_start) as first_period_start,
+        max(billing_period_end) as last_period_end
+    from held
+    group by 1, 2, 3
+),
+
+-- Where a subscription of another run holds part of a run's billing period: one that started
+-- before the run's days in it and whose last period ends inside it (the invoice starts with
+-- the run's days), or one that starts after them and whose first period starts inside it
+-- (the invoice ends with them).
+cut as (
+    select
+        sp.customer_id,
+        sp.run,
+        sp.billing_period_start,
+        sp.span_start,
+        sp.span_end,
+        max(case
+            when o.started_at < sp.span_start and o.last_period_end > sp.billing_period_start
+                then 1 else 0
+        end) as other_before,
+        max(case
+            when o.started_at >= sp.span_end and o.first_period_start < sp.billing_period_end
+                then 1 else 0
+        end) as other_after
+    from spans as sp
+    inner join bounds as o
+        on sp.customer_id = o.customer_id
+        and sp.run <> o.run
+    group by 1, 2, 3, 4, 5
+),
+
+subscription_periods as (
+    select
+        h.subscription_id,
+        h.customer_id,
+        h.plan_id,
+        case when c.other_before = 1 then c.span_start else h.billing_period_start end as period_start,
+        case when c.other_after = 1 then c.span_end else h.billing_period_end end as period_end,
+        h.billing_period_start,
+        h.billing_period_end,
+        h.segment_start,
+        h.segment_end
+    from held as h
+    left join cut as c
+        on h.customer_id = c.customer_id
+        and h.run = c.run
+        and h.billing_period_start = c.billing_period_start
 ),
 
 versioned as (
@@ -67,7 +232,9 @@ final as (
         v.segment_start,
         v.segment_end,
         {{ dbt.datediff('v.segment_start', 'v.segment_end', 'day') }} as segment_days,
-        {{ dbt.datediff('v.period_start', 'v.period_end', 'day') }} as period_days,
+        {{ dbt.datediff('v.billing_period_start', 'v.billing_period_end', 'day') }} as period_days,
+        v.billing_period_start,
+        v.billing_period_end,
         v.currency,
         c.minor_units,
         v.base_fee,

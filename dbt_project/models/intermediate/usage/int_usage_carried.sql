@@ -1,10 +1,11 @@
 -- The running state of the metrics that recurring charges price: per customer and event
--- signature (metric, status, properties), at the end of each billing period, the sum of the
--- quantities so far and the latest event so far. A recurring charge counts every matching event
--- before its segment's end; rating a period reads the state at the end of the period before it
--- and the period's own days, never all of history.
+-- signature (metric, status, properties), at each billing period's first day, the sum of the
+-- quantities of every day before it and the latest event before it. A recurring charge counts
+-- every matching event before its segment's end; rating a period reads the state at its first
+-- day and the period's own days, never all of history.
 -- Incremental by billing period. A rebuilt period's state is the state of the last period kept
--- (the one before the first period rebuilt) plus the months since, from the daily aggregate.
+-- (the one before the first period rebuilt) plus the days since, from the daily aggregate:
+-- whole months summed once, the days of the period's own month before it one by one.
 -- When the price book has a recurring charge, a period's fingerprint counts the events of every
 -- earlier day, so a late event rebuilds the state (and the rating) of each period after it.
 {{ config(**period_incremental()) }}
@@ -21,21 +22,26 @@ metrics as (
 targets as (
     select period_start, fingerprint
     from {{ ref('int_period_fingerprints') }}
-    where {{ date_in_periods('period_start', periods) }}
+    where {{ period_in('period_start', periods) }}
+),
+
+days as (
+    select d.*
+    from {{ ref('int_usage_daily') }} as d
+    inner join metrics as m on d.metric = m.metric
+    where {{ dates_after_kept('d.usage_date', kept, periods) }}
 ),
 
 month_groups as (
     select
-        d.customer_id,
-        {{ month_start('d.usage_date') }} as month_start,
-        d.metric,
-        d.status_key,
-        d.properties_key,
-        sum(d.quantity) as quantity,
+        customer_id,
+        {{ month_start('usage_date') }} as month_start,
+        metric,
+        status_key,
+        properties_key,
+        sum(quantity) as quantity,
         {{ max_row(['latest_occurred_at', 'latest_event_id']) }} as latest
-    from {{ ref('int_usage_daily') }} as d
-    inner join metrics as m on d.metric = m.metric
-    where {{ dates_after_kept('d.usage_date', kept, periods) }}
+    from days
     group by 1, 2, 3, 4, 5
 ),
 
@@ -50,7 +56,21 @@ contributions as (
         g.latest.latest_occurred_at as last_at,
         g.latest.latest_event_id as last_id
     from targets as t
-    inner join month_groups as g on g.month_start <= t.period_start
+    inner join month_groups as g on {{ add_months('g.month_start', 1) }} <= t.period_start
+    union all
+    select
+        t.period_start,
+        d.customer_id,
+        d.metric,
+        d.status_key,
+        d.properties_key,
+        d.quantity,
+        d.latest_occurred_at as last_at,
+        d.latest_event_id as last_id
+    from targets as t
+    inner join days as d
+        on d.usage_date >= {{ month_start('t.period_start') }}
+        and d.usage_date < t.period_start
     {%- if kept %}
     union all
     select

@@ -9,7 +9,7 @@ with
 groups as (
     select *
     from {{ ref('int_usage_event_groups') }}
-    where {{ date_in_periods('usage_date', periods) }}
+    where {{ period_in('period_start', periods) }}
 ),
 
 matched as (select * from {{ ref('int_charge_signatures_matched') }}),

@@ -1,7 +1,9 @@
 -- The daily event groups with the segment (plan) in force that day. Filter matching then runs
--- on distinct signatures instead of on every event. Incremental by billing period: a build
--- rates again only the periods whose inputs changed (periods_to_rebuild), reading only their
--- days of the daily aggregate.
+-- on distinct signatures instead of on every event. A day's groups belong to the period of
+-- the segment holding the day (its calendar month when no subscription holds it).
+-- Incremental by billing period: a build rates again only the periods whose inputs changed
+-- (periods_to_rebuild), reading only their days of the daily aggregate and keeping the rows
+-- of those periods.
 {{ config(**period_incremental()) }}
 
 {%- set periods = periods_to_rebuild(this) if is_incremental() else none %}
@@ -35,15 +37,15 @@ final as (
         d.latest_quantity,
         d.latest_occurred_at,
         d.latest_event_id,
-        {{ month_start('d.usage_date') }} as period_start,
-        f.fingerprint as rated_with
+        coalesce(s.period_start, {{ month_start('d.usage_date') }}) as period_start
     from daily as d
     left join segments as s
         on d.customer_id = s.customer_id
         and d.usage_date >= s.segment_start
         and d.usage_date < s.segment_end
-    left join fingerprints as f
-        on {{ month_start('d.usage_date') }} = f.period_start
 )
 
-select * from final
+select final.*, f.fingerprint as rated_with
+from final
+left join fingerprints as f on final.period_start = f.period_start
+where {{ period_in('final.period_start', periods) }}

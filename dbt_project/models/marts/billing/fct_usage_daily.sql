@@ -10,7 +10,7 @@ with
 usage as (
     select *
     from {{ ref('int_usage_charged') }}
-    where {{ date_in_periods('usage_date', periods) }}
+    where {{ period_in('period_start', periods) }}
 ),
 
 fingerprints as (select * from {{ ref('int_period_fingerprints') }}),

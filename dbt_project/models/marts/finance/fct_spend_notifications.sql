@@ -84,7 +84,7 @@ candidates as (
 
 new_notifications as (
     select
-        customer_id || ':' || {{ tally.month_key('period_start') }} || ':' || kind
+        customer_id || ':' || {{ tally.period_key('period_start') }} || ':' || kind
         || coalesce(':' || cast(threshold_pct as string), '')
         || coalesce(':' || topic, '') as notification_id,
         customer_id,
