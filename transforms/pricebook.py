@@ -43,9 +43,9 @@ CADENCE_FIELDS = {
     "base_fee_timing": ("in_arrears", "in_advance"),
     "usage_invoicing": ("per_period", "monthly"),
 }
-# Rating bills calendar months in arrears so far: a plan asking for another cadence is
-# refused rather than billed by months it did not ask for.
-RATED_CADENCE = {field: values[0] for field, values in CADENCE_FIELDS.items()}
+# What rating does not bill yet: a plan asking for it is refused rather than billed in a way
+# it did not ask for (its base fee in arrears, its usage per billing period).
+UNBILLED_CADENCE = {"base_fee_timing": "in_advance", "usage_invoicing": "monthly"}
 
 _PLAN_KEYS = {
     "plan_id",
@@ -172,12 +172,12 @@ def _cadence(raw: dict, where: Where) -> dict[str, str]:
 
 
 def refuse_unbilled_cadence(cadence: dict[str, str], where: Where) -> None:
-    """Refuse a cadence rating does not bill yet (RATED_CADENCE)."""
-    for field, value in cadence.items():
-        if value != RATED_CADENCE[field]:
+    """Refuse a cadence rating does not bill yet (UNBILLED_CADENCE)."""
+    for field, value in UNBILLED_CADENCE.items():
+        if cadence[field] == value:
             raise where.at(field).error(
-                f"{value!r} is not billed yet: tally bills calendar months, the base fee in "
-                f"arrears ({', '.join(f'{f}: {v}' for f, v in RATED_CADENCE.items())})"
+                f"{value!r} is not billed yet: tally bills the base fee in arrears and usage "
+                "per billing period (base_fee_timing: in_arrears, usage_invoicing: per_period)"
             )
 
 

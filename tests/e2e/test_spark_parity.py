@@ -149,6 +149,29 @@ plans:
          tiers: [{up_to: 10, unit_price: "0.10"}, {up_to: null, unit_price: "0.05"}]}
       - {charge_id: gpu_hours, metric: gpus_hourly, aggregation: sum, bucket: hour,
          model: graduated, tiers: [{up_to: 10, unit_price: "0.30"}, {up_to: null, unit_price: "0.20"}]}
+  - plan_id: quarter_c              # calendar quarters: tiers and the minimum per quarter
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    billing_interval: quarter
+    base_fee: "299.00"
+    minimum_commitment: "400.00"
+    charges:
+      - charge_id: api_calls
+        metric: api_calls
+        aggregation: count
+        model: graduated
+        tiers: [{up_to: 5000, unit_price: "0.001"}, {up_to: null, unit_price: "0.0005"}]
+  - plan_id: anniv_c                # months from the 12th (anniversary)
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    billing_anchor: subscription
+    base_fee: "31.00"
+    charges:
+      - {charge_id: api_calls, metric: api_calls, aggregation: count, model: per_unit,
+         unit_price: "0.002"}
+      - {charge_id: tokens, metric: tokens, model: per_unit, unit_price: "0.0000013"}
 coupons:
   - {coupon_id: usage15, kind: percentage, percent: "0.15", applies_to: [usage]}
   - {coupon_id: tokens10, kind: percentage, percent: "0.10", applies_to: ["charge:tokens_kept"]}
@@ -224,8 +247,20 @@ def _with_breadth(home: Home) -> None:
                 "properties": [json.dumps(r[4]) if r[4] else "" for r in rows],
             }
         ).write_csv(home.landing_usage / folder / "breadth_b.csv")
+    # Cadences: the second growth customer on calendar quarters (Q3 issued by September's
+    # close), the second scale customer on months from 12 September (its usage before is
+    # outside any subscription).
+    [quarterly, anniversary] = [
+        subscriptions.filter(pl.col("plan_id") == old)["subscription_id"][1]
+        for old in ("growth", "scale")
+    ]
+    moved |= {quarterly: "quarter_c", anniversary: "anniv_c"}
     subscriptions = subscriptions.with_columns(
-        pl.col("subscription_id").replace_strict(moved, default=pl.col("plan_id")).alias("plan_id")
+        pl.col("subscription_id").replace_strict(moved, default=pl.col("plan_id")).alias("plan_id"),
+        pl.when(pl.col("subscription_id") == anniversary)
+        .then(pl.lit("2026-09-12"))
+        .otherwise(pl.col("started_at"))
+        .alias("started_at"),
     )
     subscriptions.write_csv(path)
     # Coupons: the breadth_a customer's from September on (on what its plan's cap leaves); the
@@ -369,6 +404,13 @@ def test_spark_and_duckdb_build_the_same_marts_row_for_row(parity):
         "rollover",
     ]
     assert "g_monthly@2026-10-01" in spark["fct_credit_ledger"]["grant_id"].to_list()
+    # the cadences: Q3 issued by September's close, Q4 open; months from the 12th
+    periods = spark["fct_invoices"].filter(pl.col("customer_id").is_in(["cus_0008", "cus_0009"]))
+    assert {
+        ("INV-2026-07-cus_0008", dt.date(2026, 10, 1), "issued"),
+        ("INV-2026-09-12-cus_0009", dt.date(2026, 10, 12), "draft"),
+        ("INV-2026-10-cus_0008", dt.date(2027, 1, 1), "draft"),
+    } <= set(periods.select("invoice_id", "period_end", "status").iter_rows())
     topups = spark["fct_credit_topups"]
     assert sorted(set(topups.select("status", "period_start").iter_rows())) == [
         ("draft", dt.date(2026, 10, 1)),

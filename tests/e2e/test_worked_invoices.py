@@ -14,11 +14,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 from worked_world import (
+    ANNIV_OCTOBER,
     BUCKETS_OCTOBER,
     CUSTOMERS,
     EXPECTED_LINES,
     EXPECTED_QUANTITIES,
     PRICE_BOOK,
+    QUARTER_LINES,
     RECURRING_OCTOBER,
     SUBTOTALS,
     WORKED,
@@ -76,7 +78,8 @@ def worked(worlds, tmp_path_factory) -> Worked:
             for n in range(70)
         ]
         + RECURRING_OCTOBER
-        + BUCKETS_OCTOBER,
+        + BUCKETS_OCTOBER
+        + ANNIV_OCTOBER,
     )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TZ", "Pacific/Kiritimati")
@@ -108,7 +111,8 @@ def test_every_line_is_rated_to_the_cent(worked):
             ): D(ln["amount"])
             for ln in doc["lines"]
         }
-    assert actual == EXPECTED_LINES
+    # and c_quarter's third quarter, which ends with September
+    assert actual == EXPECTED_LINES | {"c_quarter": QUARTER_LINES}
 
 
 def test_documents_show_caps_true_ups_and_how_each_tier_priced(worked):
@@ -200,7 +204,7 @@ def test_invoices_are_issued_with_subtotals_in_their_currency(worked):
     assert {c: (ccy, s, st) for c, ccy, s, st in rows} == {
         c: (CUSTOMERS[c], SUBTOTALS[c], "issued") for c in CUSTOMERS
     }
-    assert len(issued_rows) == len(CUSTOMERS)
+    assert len(issued_rows) == len(CUSTOMERS) + 1  # and c_quarter's quarter
 
 
 def test_reconciliation_finds_only_the_late_usage_when_billing_agrees(worked):
@@ -245,7 +249,8 @@ def test_reconciliation_finds_only_the_late_usage_when_billing_agrees(worked):
 
 def test_issued_invoices_never_change(worked):
     home, issued, issued_rows = worked.home, worked.issued, worked.issued_rows
-    assert len(issued) == len(CUSTOMERS) + 6  # a document per invoice, six lake tables
+    # a document per invoice (c_quarter's quarter too), six lake tables
+    assert len(issued) == len(CUSTOMERS) + 1 + 6
     assert _issued_files(home) == issued  # byte for byte, after a later run and a second close
     assert q(home, "select * from marts.fct_invoices where status = 'issued' order by 1") == (
         issued_rows
@@ -908,3 +913,52 @@ def test_a_top_up_comes_between_draws_at_close_and_joins_the_ledger(worked):
         "(cw_auto@2026-09-01#1, for 20.00 USD) as the balance reached the threshold while "
         "September 2026 was billed."
     )
+
+
+def test_a_quarter_is_one_invoice_issued_by_the_close_of_its_last_month(worked):
+    """c_quarter (worked_world.CADENCE_CUSTOMERS): Q3 from 10 September, issued by the
+    September close, its tiers over the quarter, its revenue September's; Q4 is open (its
+    whole base fee, in arrears, so far)."""
+    home = worked.home
+    assert q(
+        home,
+        "select invoice_id, period_start, period_end, status, subtotal from marts.fct_invoices "
+        "where customer_id = 'c_quarter' order by period_start",
+    ) == [
+        ("INV-2026-07-c_quarter", dt.date(2026, 7, 1), dt.date(2026, 10, 1), "issued", D("70.98")),
+        ("INV-2026-10-c_quarter", dt.date(2026, 10, 1), dt.date(2027, 1, 1), "draft", D("300.00")),
+    ]
+    assert q(
+        home,
+        "select line_type, quantity, amount from marts.fct_invoice_lines "
+        "where invoice_id = 'INV-2026-07-c_quarter' order by 1",
+    ) == [("base_fee", D(21), D("68.48")), ("usage", D(3), D("2.50"))]
+    assert q(
+        home,
+        "select month, billed_revenue from marts.fct_revenue_monthly "
+        "where customer_id = 'c_quarter'",
+    ) == [(dt.date(2026, 9, 1), D("70.98"))]
+
+
+def test_an_anniversary_month_runs_from_the_day_of_subscription(worked):
+    """c_anniv: 15 September - 14 October, left open by the September close; its October call
+    joins it; spend to date covers the period."""
+    home = worked.home
+    assert q(
+        home,
+        "select invoice_id, period_start, period_end, status, subtotal from marts.fct_invoices "
+        "where customer_id = 'c_anniv'",
+    ) == [
+        (
+            "INV-2026-09-15-c_anniv",
+            dt.date(2026, 9, 15),
+            dt.date(2026, 10, 15),
+            "draft",
+            D("30.30"),
+        )
+    ]
+    assert q(
+        home,
+        "select period_start, spend_to_date from marts.mart_customer_spend "
+        "where customer_id = 'c_anniv'",
+    ) == [(dt.date(2026, 9, 15), D("30.30"))]

@@ -237,6 +237,29 @@ plans:
          minimum: "20.00"}
       - {charge_id: training, metric: training_hours, model: per_unit, unit_price: "1.00",
          tax_rate: "0"}
+
+  - plan_id: quarterly              # calendar quarters in arrears: tiers over the quarter
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    billing_interval: quarter
+    base_fee: "300.00"
+    charges:
+      - charge_id: q_calls
+        metric: q_calls
+        aggregation: count
+        model: graduated
+        tiers: [{up_to: 2, unit_price: "1.00"}, {up_to: null, unit_price: "0.50"}]
+
+  - plan_id: anniv                  # months from the day the customer subscribed
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    billing_anchor: subscription
+    base_fee: "30.00"
+    charges:
+      - {charge_id: a_calls, metric: a_calls, aggregation: count, model: per_unit,
+         unit_price: "0.10"}
 """
 # Coupons in a price-book file of their own (pricing/coupons.yaml).
 COUPONS = """\
@@ -265,6 +288,17 @@ CUSTOMERS = {
     "c_tax": "USD",
     "c_wallet": "USD",
 }
+# Customers billed on other cadences (CADENCE_EVENTS): not on September's calendar invoices.
+#   c_quarter: quarterly from 10 September: Q3 (1 July - 30 September, 92 days) holds 21 of its
+#     days: base fee 300.00 x 21 / 92 = 68.478... -> 68.48; 3 calls through the quarter's
+#     tiers: 2 x 1.00 + 0.50 = 2.50. INV-2026-07-c_quarter ends with September: the September
+#     close issues it, and its revenue is September's (the days it served).
+#   c_anniv: monthly from 15 September: 15 September - 14 October (30 days), base fee 30.00;
+#     2 calls in September and one on 2 October (the later run) at 0.10: INV-2026-09-15-c_anniv,
+#     a draft of 30.20, then 30.30, that the September close leaves open.
+CADENCE_CUSTOMERS = {"c_quarter": "USD", "c_anniv": "USD"}
+QUARTER_LINES = {("base_fee", None): D("68.48"), ("usage", "q_calls"): D("2.50")}
+
 # The customers' tax rates (customers.csv; empty for the others), and c_tax's billing details.
 TAX_RATES = {"c_tax": "0.20"}
 BILLING = {"c_tax": ("Rue de la Loi 1\n1000 Bruxelles", "BE0123456789")}
@@ -296,6 +330,8 @@ SUBSCRIPTIONS = [
     ("s_groups", "c_groups", "dims", "2026-09-01", ""),
     ("s_tax", "c_tax", "taxed", "2026-09-01", ""),
     ("s_wallet", "c_wallet", "cred", "2026-09-01", ""),
+    ("s_quarter", "c_quarter", "quarterly", "2026-09-10", ""),
+    ("s_anniv", "c_anniv", "anniv", "2026-09-15", ""),
 ]
 
 # (grant_id, customer, granted_at, credits, kind, purchase_amount, expires_at, priority[,
@@ -489,7 +525,15 @@ EVENTS = [
     ("tx1", "2026-09-05T00:00:00Z", "c_tax", "tax_calls", "250", "", ""),
     ("tx2", "2026-09-06T00:00:00Z", "c_tax", "tax_gpu", "15", "", ""),
     ("tx3", "2026-09-07T00:00:00Z", "c_tax", "training_hours", "10", "", ""),
+    # the cadence customers (CADENCE_CUSTOMERS)
+    ("qc1", "2026-09-10T00:00:00Z", "c_quarter", "q_calls", "", "200", ""),
+    ("qc2", "2026-09-20T00:00:00Z", "c_quarter", "q_calls", "", "200", ""),
+    ("qc3", "2026-09-30T23:00:00Z", "c_quarter", "q_calls", "", "200", ""),
+    ("ac1", "2026-09-16T00:00:00Z", "c_anniv", "a_calls", "", "200", ""),
+    ("ac2", "2026-09-20T00:00:00Z", "c_anniv", "a_calls", "", "200", ""),
 ]
+# c_anniv's October call, in its period that began on 15 September (the later run).
+ANNIV_OCTOBER = [("ac3", "2026-10-02T00:00:00Z", "c_anniv", "a_calls", "", "200", "")]
 
 # c_recur's October, carried over from September (Lago's examples):
 #   seats_held 5 carried + 4 x 12 = 53 * 1.00 = 53.00
@@ -653,7 +697,7 @@ def write_home(home: Home) -> None:
                 TAX_RATES.get(c, ""),
                 *BILLING.get(c, ("", "")),
             )
-            for c, ccy in CUSTOMERS.items()
+            for c, ccy in (CUSTOMERS | CADENCE_CUSTOMERS).items()
         ],
     )
     write_csv(

@@ -660,15 +660,14 @@ def test_a_credit_allocation_that_cannot_hold_is_refused(tmp_path, allocation, m
             "quarter or year",
         ),
         (
-            "billing_interval: year",
-            "plans.yaml: plan growth v2: billing_interval: 'year' is not billed yet: tally "
-            "bills calendar months, the base fee in arrears (billing_interval: month, "
-            "billing_anchor: calendar, base_fee_timing: in_arrears, usage_invoicing: "
-            "per_period)",
+            "base_fee_timing: in_advance",
+            "plans.yaml: plan growth v2: base_fee_timing: 'in_advance' is not billed yet: "
+            "tally bills the base fee in arrears and usage per billing period "
+            "(base_fee_timing: in_arrears, usage_invoicing: per_period)",
         ),
         (
-            "base_fee_timing: in_advance",
-            "plans.yaml: plan growth v2: base_fee_timing: 'in_advance' is not billed yet",
+            "billing_interval: year\n    usage_invoicing: monthly",
+            "plans.yaml: plan growth v2: usage_invoicing: 'monthly' is not billed yet",
         ),
     ],
 )
@@ -676,6 +675,15 @@ def test_a_cadence_that_cannot_hold_or_is_not_billed_yet_is_refused(tmp_path, ch
     with pytest.raises(PriceBookError) as err:
         book_from(tmp_path, PLAN.replace("base_fee: 49.10", f"base_fee: 49.10\n    {change}"))
     assert str(err.value).startswith(message)
+
+
+def test_quarterly_yearly_and_anniversary_periods_are_read(tmp_path):
+    text = PLAN.replace(
+        "base_fee: 49.10",
+        "base_fee: 49.10\n    billing_interval: year\n    billing_anchor: subscription",
+    )
+    plans = book_from(tmp_path, text).plans
+    assert {(p.billing_interval, p.billing_anchor) for p in plans} == {("year", "subscription")}
 
 
 def test_the_default_cadence_is_calendar_months_in_arrears(tmp_path):
@@ -690,9 +698,8 @@ def test_the_default_cadence_is_calendar_months_in_arrears(tmp_path):
     ) == ("month", "calendar", "in_arrears", "per_period")
 
 
-def test_a_version_that_moves_a_plans_periods_is_refused(tmp_path, monkeypatch):
-    """Once rating bills every cadence: a new version may not change the interval or anchor."""
-    monkeypatch.setattr("transforms.pricebook.refuse_unbilled_cadence", lambda *_: None)
+def test_a_version_that_moves_a_plans_periods_is_refused(tmp_path):
+    """A new version may not change the interval or anchor."""
     later = PLAN.split("plans:\n", 1)[1].replace("version: 2", "version: 3")
     text = PLAN.replace(
         "base_fee: 49.10", "base_fee: 49.10\n    billing_interval: quarter"

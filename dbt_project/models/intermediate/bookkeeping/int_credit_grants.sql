@@ -3,8 +3,9 @@
 -- `<grant_id>@<start>`: instance k starts granted_at + k intervals (monthly 1, quarterly 3,
 -- yearly 12 months; the day clamped to the month's end), before recurrence_ends_at and
 -- expires_at, with the row's credits, kind, priority, purchase_amount and applies_to, and
--- expires when the next one starts. Instances are listed up to the latest period the
--- warehouse bills (and the one a closed month's rollover carried credits into).
+-- expires when the next one starts. Instances are listed up to the end of the customer's
+-- latest period the warehouse bills (and the one a closed month's rollover carried credits
+-- into).
 -- A plan's credit_allocation: each subscription segment (a subscription's part of a billing
 -- period, under the plan version in force at the period's start) yields a promotional
 -- instance `alloc:<subscription_id>@<segment start>` to the period's end, its credits
@@ -19,7 +20,12 @@ with
 grants as (select * from {{ ref('stg_reference__credit_grants') }}),
 rollovers as (select * from {{ ref('stg_issued__credit_rollovers') }}),
 topups as (select * from {{ ref('stg_issued__credit_topups') }}),
-horizon as (select max(period_end) as horizon from {{ ref('int_invoices_computed') }}),
+horizons as (
+    select customer_id, max(period_end) as horizon
+    from {{ ref('int_invoices_computed') }}
+    group by 1
+),
+horizon as (select max(horizon) as horizon from horizons),
 segments as (select * from {{ ref('int_subscription_segments') }}),
 plans as (select * from {{ ref('stg_pricing__plans') }}),
 
@@ -48,9 +54,11 @@ rows_with_steps as (
     select
         g.*,
         case g.recurrence when 'monthly' then 1 when 'quarterly' then 3 else 12 end as step,
-        h.horizon
+        -- a customer without invoices: the latest period of any
+        coalesce(h.horizon, a.horizon) as horizon
     from grants as g
-    cross join horizon as h
+    cross join horizon as a
+    left join horizons as h on g.customer_id = h.customer_id
     where g.recurrence is not null
 ),
 

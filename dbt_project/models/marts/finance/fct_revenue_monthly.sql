@@ -1,11 +1,15 @@
 -- Revenue per customer and month, ASC 606 style, from issued invoices and the
--- credit ledger:
---   billed_revenue        cash-billed revenue of issued invoices of the month: what the
+-- credit ledger. An issued invoice's figures belong to the months of the days it served (its
+-- segments) by days: a quarter's invoice to its three months, an anniversary month's to the
+-- two calendar months it spans. They are allocated to the cent as discounts and tax are over
+-- items: each month's exact share cut toward zero, the cents still missing to the largest
+-- remainders, ties to the earlier month.
+--   billed_revenue        cash-billed revenue of issued invoices in the month: what the
 --                         customer pays for the service, total - tax + the credits that paid
 --                         tax (credits pay the subtotal first); tax is never revenue
---   discounts             the coupons of issued invoices of the month (0 or negative):
+--   discounts             the coupons of issued invoices in the month (0 or negative):
 --                         contra-revenue, already out of billed_revenue
---   tax_billed            the tax of issued invoices of the month
+--   tax_billed            the tax of issued invoices in the month
 --   credits_applied_to_tax  the part of credits applied that paid tax
 --   credit_revenue        purchased credits consumed, at their cost basis
 --   breakage_revenue      purchased balances that expired in the month
@@ -23,15 +27,95 @@ invoices as (select * from {{ ref('int_invoices_current') }} where status = 'iss
 ledger as (select * from {{ ref('int_credit_ledger') }}),
 grants as (select * from {{ ref('int_credit_grants') }}),
 customers as (select * from {{ ref('stg_reference__customers') }}),
+currencies as (select * from {{ ref('stg_reference__currencies') }}),
+segments as (select * from {{ ref('int_subscription_segments') }}),
+
+-- The days each issued invoice served: its subscriptions' segments (a partial period serves
+-- only the days subscribed), or its whole period when the reference data no longer has them.
+served as (
+    select i.invoice_id, s.segment_start as served_from, s.segment_end as served_to
+    from invoices as i
+    inner join segments as s
+        on i.customer_id = s.customer_id
+        and i.period_start = s.period_start
+    union all
+    select i.invoice_id, i.period_start, i.period_end
+    from invoices as i
+    where not exists (
+        select 1 from segments as s
+        where s.customer_id = i.customer_id and s.period_start = i.period_start
+    )
+),
+
+-- The calendar months of those days, with the invoice's days in each.
+invoice_months as (
+    select
+        n.invoice_id,
+        {{ add_months('n.first_month', 'n.k') }} as month,
+        sum({{ dbt.datediff(
+            'greatest(' ~ add_months('n.first_month', 'n.k') ~ ', n.served_from)',
+            'least(' ~ add_months('n.first_month', 'n.k + 1') ~ ', n.served_to)',
+            'day'
+        ) }}) as days
+    from (
+        select
+            v.*,
+            {{ month_start('v.served_from') }} as first_month,
+            {{ numbers_to(dbt.datediff(month_start('v.served_from'), period_last_day('v.served_to'), 'month')) }} as k
+        from served as v
+    ) as n
+    group by 1, 2
+),
+
+figures as (
+    {%- for figure, amount in [
+        ('billed', 'total - tax + credits_applied_to_tax'),
+        ('tax', 'tax'),
+        ('credits_to_tax', 'credits_applied_to_tax'),
+        ('discounts', 'discounts'),
+    ] %}
+    select invoice_id, customer_id, currency, '{{ figure }}' as figure, {{ amount }} as amount
+    from invoices
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+),
+
+spread_source as (
+    select
+        f.invoice_id,
+        f.figure,
+        cast(m.month as {{ dbt.type_string() }}) as item,
+        {{ dbt.datediff("cast('2000-01-01' as date)", 'm.month', 'month') }} as item_order,
+        c.minor_units,
+        m.days as weight,
+        f.amount
+    from figures as f
+    inner join invoice_months as m on f.invoice_id = m.invoice_id
+    inner join currencies as c on f.currency = c.currency
+),
+
+{{ allocation_ctes('spread', 'spread_source', 'invoice_id, figure') }},
+
+invoiced as (
+    select
+        i.customer_id,
+        cast(s.item as date) as month,
+        {%- for figure in ['billed', 'tax', 'credits_to_tax', 'discounts'] %}
+        cast(sum(case when s.figure = '{{ figure }}' then s.share else 0 end) as {{ money_type() }}) as {{ figure }}
+        {{- "," if not loop.last }}
+        {%- endfor %}
+    from spread as s
+    inner join invoices as i on s.invoice_id = i.invoice_id
+    group by 1, 2
+),
 
 activity as (
     -- Every branch is cast to the money type: no engine's type unification may drop cents.
-    select customer_id, period_start as month,
-        cast(total - tax + credits_applied_to_tax as {{ money_type() }}) as billed,
+    select customer_id, month, billed,
         {{ zero }} as purchased, {{ zero }} as credit_revenue, {{ zero }} as breakage,
-        {{ zero }} as discount, tax, credits_applied_to_tax as credits_to_tax,
+        {{ zero }} as discount, tax, credits_to_tax,
         {{ zero }} as to_tax_deferred, {{ zero }} as to_tax_promotional, discounts
-    from invoices
+    from invoiced
     union all
     select customer_id, {{ month_start('granted_at') }}, {{ zero }}, purchase_amount,
         {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}, {{ zero }}
