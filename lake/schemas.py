@@ -298,6 +298,9 @@ ISSUED_LINE_SCHEMA = {
     # The rate the line's item was taxed at (an adjustment: the rate of what it adjusts).
     "tax_rate": PRICE_TYPE,
     "coupon_id": pl.String,  # a discount line: its coupon
+    # A rated line's billing period's days, that its fee is prorated over (null on lines of
+    # closes before cadences, whose periods were calendar months)
+    "period_days": pl.Int32,
 }
 # Each issued invoice as items (what coupons, tax and credits worked on), frozen at close: an
 # item's discounts came from coupon terms that may change later.

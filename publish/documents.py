@@ -280,20 +280,21 @@ def _line(line: dict, pricing: Pricing, period_start: dt.date) -> dict:
     }
     currency = line["currency"]
     plan_name = plan.get("name") or line["plan_id"]
-    days = calendar.monthrange(period_start.year, period_start.month)[1]
+    days = line.get("period_days") or calendar.monthrange(period_start.year, period_start.month)[1]
+    per = plan.get("billing_interval") or "month"
     if kind in CHARGE_COMMITMENTS and charge is not None:
         what, field = CHARGE_COMMITMENTS[kind]
         out |= {
             "description": f"{charge['description'] or readable(charge['charge_id'])}, {what}",
             "unit": "days",
-            "pricing": prorated(charge.get(field), currency, line["quantity"], days),
+            "pricing": prorated(charge.get(field), currency, line["quantity"], days, per),
         }
     elif kind in FEES:
         what, field = FEES[kind]
         out |= {
             "description": f"{plan_name} plan, {what}",
             "unit": "days",
-            "pricing": prorated(plan.get(field), currency, line["quantity"], days),
+            "pricing": prorated(plan.get(field), currency, line["quantity"], days, per),
         }
     elif kind == "adjustment":
         out |= {"description": correction_text(line["charge_id"] or ""), "quantity": None}

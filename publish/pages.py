@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 from decimal import Decimal
@@ -25,9 +26,18 @@ def environment() -> jinja2.Environment:
     env.filters["negated_money"] = lambda amount, currency: money(-Decimal(amount), currency)
     env.filters["quantity"] = lambda q: format_quantity(Decimal(q))
     env.filters["utc_minute"] = utc_minute
+    env.filters["period"] = period_text
     # Digits grouped, every decimal kept (`1,093.30`): a figure already in its final form.
     env.filters["grouped"] = lambda q: format(Decimal(q), ",f")
     return env
+
+
+def period_text(start: dt.date, end: dt.date) -> str:
+    """A billing period as readers name it: `2026-09` for a calendar month, its first and last
+    days otherwise (`2026-09-15 to 2026-10-14`, `2026-07-01 to 2026-09-30`)."""
+    if start.day == 1 and end == (start + dt.timedelta(days=32)).replace(day=1):
+        return f"{start:%Y-%m}"
+    return f"{start:%Y-%m-%d} to {end - dt.timedelta(days=1):%Y-%m-%d}"
 
 
 def money(amount, currency: str) -> str:

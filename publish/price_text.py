@@ -12,7 +12,8 @@ from decimal import ROUND_CEILING, Decimal
 from transforms.money import MoneyError, format_money, format_quantity, money_text, plain_quantity
 from transforms.units import readable
 
-# Lines priced per month and prorated by days subscribed: (their text, the plan's field).
+# Lines priced per billing period and prorated by days subscribed: (their text, the plan's
+# field).
 FEES = {
     "base_fee": ("base fee", "base_fee"),
     "minimum_true_up": ("minimum commitment true-up", "minimum_commitment"),
@@ -58,10 +59,13 @@ def _fee(fee: Decimal, currency: str) -> str:
         return _price(fee, currency)
 
 
-def prorated(fee: Decimal | None, currency: str, days: Decimal | None, in_period: int) -> str:
+def prorated(
+    fee: Decimal | None, currency: str, days: Decimal | None, in_period: int, per: str = "month"
+) -> str:
+    """A fee per billing period (`per`: month, quarter or year), prorated by days."""
     if fee is None:
         return ""
-    return f"{_fee(fee, currency)} per month, {format_quantity(days or 0)} of {in_period} days"
+    return f"{_fee(fee, currency)} per {per}, {format_quantity(days or 0)} of {in_period} days"
 
 
 def group_text(group_key: str | None) -> str:

@@ -176,7 +176,7 @@ QUERIES = {
         group by check_name, severity
         order by findings desc, check_name""",
     "spend": """
-        select customer_id, period_start, currency, spend_to_date, projected_spend,
+        select customer_id, period_start, period_end, currency, spend_to_date, projected_spend,
                credits_remaining, credits_remaining_value, as_of, as_of_at
         from marts.mart_customer_spend
         order by customer_id""",
@@ -296,9 +296,7 @@ def grant_states(grants: pl.DataFrame, spend: pl.DataFrame, as_of: dt.date) -> p
     held shows as `expired_credits`, with what expired at a close beyond a rollover cap), `not yet granted`, `expires before the
     period closes` (it cannot pay the open period, so the page's credits remaining leaves it
     out, as the mart does), or `active`."""
-    period_end = spend.select(
-        "customer_id", pl.col("period_start").dt.offset_by("1mo").alias("period_end")
-    )
+    period_end = spend.select("customer_id", "period_end")
     balance = pl.col("credits") - pl.col("used")
     expired = pl.col("expires_at").is_not_null() & (pl.col("expires_at") <= as_of)
     return (

@@ -933,6 +933,10 @@ def test_a_quarter_is_one_invoice_issued_by_the_close_of_its_last_month(worked):
         "select line_type, quantity, amount from marts.fct_invoice_lines "
         "where invoice_id = 'INV-2026-07-c_quarter' order by 1",
     ) == [("base_fee", D(21), D("68.48")), ("usage", D(3), D("2.50"))]
+    document = json.loads((home.exports / "INV-2026-07-c_quarter.json").read_text())
+    assert document["period"] == {"first_day": "2026-07-01", "last_day": "2026-09-30"}
+    [base] = [ln for ln in document["lines"] if ln["line_type"] == "base_fee"]
+    assert base["pricing"] == "300.00 USD per quarter, 21 of 92 days"
     assert q(
         home,
         "select month, billed_revenue from marts.fct_revenue_monthly "

@@ -4,6 +4,7 @@ The issued store is written by `issue_month` itself (no warehouse needed): a pri
 graduated charge, a base fee and a minimum, customers billed in USD, JPY and KWD (3 decimals).
 """
 
+import calendar
 import datetime as dt
 import json
 from decimal import Decimal as D
@@ -102,6 +103,8 @@ def line(customer, month, currency, kind, charge, plan, quantity, amount) -> dic
         "plan_version": 1,
         "tax_rate": D(0),
         "coupon_id": None,
+        # September's days (its fee is prorated over them)
+        "period_days": calendar.monthrange(month.year, month.month)[1],
     }
 
 

@@ -59,6 +59,7 @@ final as (
     select
         l.customer_id,
         l.period_start,
+        l.period_end,
         l.currency,
         l.subtotal as spend_to_date,
         case

@@ -1,5 +1,6 @@
 -- Every line of every computed invoice: rated lines, the adjustments carried onto it, and the
--- discounts of its coupons.
+-- discounts of its coupons. period_days: a rated line's billing period's days (what a fee is
+-- prorated over; documents show it).
 with
 
 rated as (select * from {{ ref('int_invoice_lines_rated') }}),
@@ -10,7 +11,7 @@ final as (
     select
         invoice_id, invoice_line_id, customer_id, period_start, period_end, segment_id,
         plan_id, plan_version, line_type, charge_id, group_key, quantity, amount, projected_amount, currency,
-        tax_rate, cast(null as string) as coupon_id
+        tax_rate, cast(null as string) as coupon_id, period_days
     from rated
     -- A commitment only the projection reaches is not on the invoice (its projected amount
     -- still counts in projected_subtotal, int_invoices_computed).
@@ -19,13 +20,13 @@ final as (
     select
         invoice_id, invoice_line_id, customer_id, period_start, period_end, segment_id,
         plan_id, plan_version, line_type, charge_id, group_key, quantity, amount, projected_amount, currency,
-        tax_rate, cast(null as string) as coupon_id
+        tax_rate, cast(null as string) as coupon_id, cast(null as integer) as period_days
     from adjustments
     union all
     select
         invoice_id, invoice_line_id, customer_id, period_start, period_end, segment_id,
         plan_id, plan_version, line_type, charge_id, group_key, quantity, amount, projected_amount, currency,
-        tax_rate, coupon_id
+        tax_rate, coupon_id, cast(null as integer) as period_days
     from discounts
 )
 

@@ -178,6 +178,8 @@ final as (
         s.period_start,
         s.period_end,
         l.segment_id,
+        -- the days of the segment's billing period, that its fee is prorated over
+        s.period_days,
         s.plan_id,
         s.plan_version,
         l.line_type,
