@@ -942,6 +942,15 @@ def test_a_quarter_is_one_invoice_issued_by_the_close_of_its_last_month(worked):
         "select month, billed_revenue from marts.fct_revenue_monthly "
         "where customer_id = 'c_quarter'",
     ) == [(dt.date(2026, 9, 1), D("70.98"))]
+    # Q4's spend (its whole base fee so far) against a quarter's budget, 3 x 40.00
+    assert q(
+        home,
+        "select notification_id, amount, budget from marts.fct_spend_notifications "
+        "where customer_id = 'c_quarter' order by 1",
+    ) == [
+        ("c_quarter:2026-10:projected_over_budget", D("300.00"), D("120.00")),
+        ("c_quarter:2026-10:spend_threshold:50", D("300.00"), D("120.00")),
+    ]
 
 
 def test_an_anniversary_month_runs_from_the_day_of_subscription(worked):

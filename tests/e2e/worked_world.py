@@ -297,6 +297,8 @@ CUSTOMERS = {
 #     2 calls in September and one on 2 October (the later run) at 0.10: INV-2026-09-15-c_anniv,
 #     a draft of 30.20, then 30.30, that the September close leaves open.
 CADENCE_CUSTOMERS = {"c_quarter": "USD", "c_anniv": "USD"}
+# c_quarter's monthly budget (budgets.csv): 40.00 a month is 120.00 a quarter.
+BUDGETS = [("c_quarter", "40.00", "50")]
 QUARTER_LINES = {("base_fee", None): D("68.48"), ("usage", "q_calls"): D("2.50")}
 
 # The customers' tax rates (customers.csv; empty for the others), and c_tax's billing details.
@@ -705,6 +707,7 @@ def write_home(home: Home) -> None:
         ["subscription_id", "customer_id", "plan_id", "started_at", "ended_at"],
         SUBSCRIPTIONS,
     )
+    write_csv(ref / "budgets.csv", ["customer_id", "monthly_budget", "thresholds"], BUDGETS)
     write_csv(
         ref / "credit_topups.csv",
         [

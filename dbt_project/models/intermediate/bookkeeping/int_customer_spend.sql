@@ -8,6 +8,8 @@
 -- drew; the open period is the latest one, or the month after it once it is issued.
 -- credits_remaining_value is their money value under the period's plan (0 if it takes no
 -- credits), and credits_to_apply what this period's close would draw (the draft estimate).
+-- period_months: the months of the period's billing interval (1, 3 or 12; of the plan of its
+-- last segment): a monthly budget is that many times the period's.
 with
 
 invoices as (select * from {{ ref('int_invoices_current') }}),
@@ -16,6 +18,22 @@ grants as (select * from {{ ref('int_credit_grants') }}),
 consumption as (select * from {{ ref('stg_issued__credit_consumption') }}),
 currencies as (select * from {{ ref('stg_reference__currencies') }}),
 as_of as (select * from {{ ref('stg_lake__as_of') }}),
+segments as (select * from {{ ref('int_subscription_segments') }}),
+
+interval_months as (
+    select customer_id, period_start, billing_months
+    from (
+        select
+            customer_id,
+            period_start,
+            billing_months,
+            row_number() over (
+                partition by customer_id, period_start order by segment_start desc
+            ) as recency
+        from segments
+    ) as s
+    where recency = 1
+),
 
 latest as (
     select
@@ -60,6 +78,7 @@ final as (
         l.customer_id,
         l.period_start,
         l.period_end,
+        cast(coalesce(m.billing_months, 1) as integer) as period_months,
         l.currency,
         l.subtotal as spend_to_date,
         case
@@ -78,6 +97,9 @@ final as (
     inner join currencies as cu on l.currency = cu.currency
     left join computed as c on l.invoice_id = c.invoice_id
     left join credits as cr on l.customer_id = cr.customer_id
+    left join interval_months as m
+        on l.customer_id = m.customer_id
+        and l.period_start = m.period_start
     where l.recency = 1
 )
 

@@ -8,7 +8,7 @@
 -- month's end; the first period is whole).
 --   billing_period_start/end  the period the plan bills (end exclusive); period_days its days,
 --                             what a partial segment's fee, commitments and weighted_sum
---                             levels are prorated over
+--                             levels are prorated over; billing_months its months (1, 3, 12)
 --   period_start/end          the invoice's own period: the billing period, except where a
 --                             subscription of another run (below) holds part of it. Then the
 --                             old run's last period ends where its days end and the new one's
@@ -113,6 +113,7 @@ billing_periods as (
         n.customer_id,
         n.plan_id,
         n.run,
+        n.step,
         n.started_at,
         n.ended_at,
         {{ add_months('n.base', 'n.k * n.step') }} as billing_period_start,
@@ -193,6 +194,7 @@ subscription_periods as (
         case when c.other_after = 1 then c.span_end else h.billing_period_end end as period_end,
         h.billing_period_start,
         h.billing_period_end,
+        h.step as billing_months,
         h.segment_start,
         h.segment_end
     from held as h
@@ -235,6 +237,7 @@ final as (
         {{ dbt.datediff('v.billing_period_start', 'v.billing_period_end', 'day') }} as period_days,
         v.billing_period_start,
         v.billing_period_end,
+        v.billing_months,
         v.currency,
         c.minor_units,
         v.base_fee,

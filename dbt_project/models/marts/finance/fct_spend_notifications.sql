@@ -23,28 +23,32 @@ open_spend as (
     where i.status = 'draft'
 ),
 
-monthly_budgets as (
-    select distinct customer_id, monthly_budget from budgets
+-- A period's budget: the monthly budget times the months of its billing interval (a quarter's
+-- is three months').
+period_budgets as (
+    select distinct s.customer_id, b.monthly_budget * s.period_months as budget
+    from open_spend as s
+    inner join budgets as b on s.customer_id = b.customer_id
 ),
 
 -- Spend to date (the draft's subtotal, before credits) reached a threshold of the budget.
 thresholds_reached as (
     select
         s.customer_id, s.period_start, 'spend_threshold' as kind, b.threshold_pct,
-        s.spend_to_date as amount, b.monthly_budget as budget, s.currency, s.as_of
+        s.spend_to_date as amount, b.monthly_budget * s.period_months as budget, s.currency, s.as_of
     from open_spend as s
     inner join budgets as b on s.customer_id = b.customer_id
-    where s.spend_to_date * 100 >= b.monthly_budget * b.threshold_pct
+    where s.spend_to_date * 100 >= b.monthly_budget * s.period_months * b.threshold_pct
 ),
 
 over_budget as (
     select
         s.customer_id, s.period_start, 'projected_over_budget' as kind,
         cast(null as int) as threshold_pct,
-        s.projected_spend as amount, b.monthly_budget as budget, s.currency, s.as_of
+        s.projected_spend as amount, b.budget, s.currency, s.as_of
     from open_spend as s
-    inner join monthly_budgets as b on s.customer_id = b.customer_id
-    where s.projected_spend > b.monthly_budget
+    inner join period_budgets as b on s.customer_id = b.customer_id
+    where s.projected_spend > b.budget
 ),
 
 -- A customer holding credits whose remaining value would not cover the projected spend:
@@ -54,9 +58,9 @@ credits_short as (
         s.customer_id, s.period_start, 'credits_running_out' as kind,
         cast(null as int) as threshold_pct,
         s.projected_spend - s.credits_remaining_value as amount,
-        b.monthly_budget as budget, s.currency, s.as_of
+        b.budget, s.currency, s.as_of
     from open_spend as s
-    left join monthly_budgets as b on s.customer_id = b.customer_id
+    left join period_budgets as b on s.customer_id = b.customer_id
     where s.credits_remaining > 0
         and s.credits_remaining_value < s.projected_spend
 ),
