@@ -324,7 +324,12 @@ def cmd_simulate(args, home: Home) -> int:
     from lake.price_book import load_price_book, price_book_files
     from transforms.pricebook import PriceBookError
     from transforms.rating import month_bounds
-    from transforms.simulate import SimulationError, simulate_month, simulation_frame
+    from transforms.simulate import (
+        SimulationError,
+        other_cadence,
+        simulate_month,
+        simulation_frame,
+    )
     from warehouse.figures import current_subtotals
 
     subscriptions = home.lake_reference / "subscriptions.parquet"
@@ -345,13 +350,14 @@ def cmd_simulate(args, home: Home) -> int:
         raise UsageError(f"--price-book {args.price_book}: no such file or folder")
     events = month_events(home, *month_bounds(args.month))
     no_usage = events.head(1).collect().height == 0
+    subscribed = pl.read_parquet(subscriptions)
     try:
         book = load_price_book(files, base=base)
         results = simulate_month(
             book,
             args.month,
             events=events,
-            subscriptions=pl.read_parquet(subscriptions),
+            subscriptions=subscribed,
             current=current_subtotals(home, args.month),
             history=events_before(home, args.month, book.recurring_metrics),
             redemptions=_lake_table(home.lake_reference / "coupon_redemptions.parquet"),
@@ -365,6 +371,11 @@ def cmd_simulate(args, home: Home) -> int:
         print(
             f"  note: the lake has no usage in {args.month:%Y-%m}: the figures are the "
             "subscriptions' fees and minimums only"
+        )
+    if left_out := other_cadence(book, subscribed):
+        print(
+            f"  note: left out, billed by quarter, year or anniversary rather than calendar "
+            f"month: {', '.join(left_out)}"
         )
     print_frame(frame, "table")
     print_frame(

@@ -40,6 +40,19 @@ class SimulatedInvoice:
         return self.simulated - self.current
 
 
+def other_cadence(book: PriceBook, subscriptions: pl.DataFrame) -> list[str]:
+    """The customers subscribed to a plan `book` bills on another cadence than calendar months
+    (a quarter, a year, an anniversary period): a month alone is not their invoice, and
+    simulate leaves them out."""
+    plans = sorted(
+        p.plan_id
+        for p in book.plans
+        if (p.billing_interval, p.billing_anchor) != ("month", "calendar")
+    )
+    customers = subscriptions.filter(pl.col("plan_id").is_in(plans))["customer_id"]
+    return sorted(customers.unique().to_list())
+
+
 def simulate_month(
     book: PriceBook,
     month: dt.date,
@@ -55,7 +68,11 @@ def simulate_month(
     and its subtotal under `book`, from the month's `events` and the `subscriptions`; `history`
     holds the earlier events of the metrics the book's recurring charges price; `redemptions`
     (coupon_redemptions, as the lake holds it) the coupons redeemed, on the candidate book's
-    terms, or the current ones (`current_coupons`) for a coupon the candidate does not have."""
+    terms, or the current ones (`current_coupons`) for a coupon the candidate does not have.
+    Customers on another cadence (`other_cadence`) are left out."""
+    left_out = other_cadence(book, subscriptions)
+    subscriptions = subscriptions.filter(~pl.col("customer_id").is_in(left_out))
+    current = {c: v for c, v in current.items() if c not in left_out}
     if history is not None:
         events = pl.concat([history, events])
     try:

@@ -115,6 +115,9 @@ def _late_event(home: Home, name: str, event_id: str) -> None:
     )
 
 
+# Two runs of a fresh world each, about a minute: `make test-slow` (CI runs it), keeping `make
+# test` within its ten minutes.
+@pytest.mark.slow
 def test_a_reader_holding_the_warehouse_does_not_block_the_nightly(home, capsys):
     assert main(["run", "--home", str(home.root), *RUN]) in (0, 3)
     reader = _hold(home, read_only=True)
@@ -172,6 +175,7 @@ def test_new_landing_files_after_the_run_make_close_refuse(home, capsys):
     )
 
 
+@pytest.mark.slow  # as above: two runs and a close of a fresh world
 def test_the_full_audit_at_close_finds_what_the_nightly_does_not_read(home, capsys):
     """A lake file edited by hand on a day no new batch touches: the nightly rebuilds only the
     days its batches touched and counts events from file footers, so it sees nothing wrong; the
