@@ -427,6 +427,9 @@ def test_the_id_index_holds_each_ids_md5_so_it_survives_an_engine_upgrade(histor
     assert sorted(index) == sorted(expected)
 
 
+# An upgrade path, two runs on a copy of the nightly history: `make test-slow` (CI runs it),
+# keeping `make test` within its ten minutes.
+@pytest.mark.slow
 def test_an_id_index_built_by_an_earlier_version_asks_for_a_full_refresh(histories, tmp_path):
     """An index an earlier tally built (unsigned hashes) is not mixed with new hashes: the run
     stops and says how to rebuild, and the full refresh it names rebuilds the index."""
