@@ -378,6 +378,7 @@ def test_a_period_rated_to_no_rows_keeps_none_of_its_old_rows(histories, tmp_pat
     assert _marts(home) == after
 
 
+@pytest.mark.slow  # a hand-edited aggregate, two runs on a copy: `make test-slow`, as below
 def test_a_date_the_aggregate_disagrees_with_is_rebuilt_from_all_its_events(histories, tmp_path):
     """A hand edit removed one group of a day from the daily aggregate; a late event for that
     day then lands. The day cannot be merged (its count no longer adds up with the new
