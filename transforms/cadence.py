@@ -133,16 +133,15 @@ def held_periods(
         # Runs: a subscription continues the one before on the same cadence when it is
         # calendar, or anniversary starting where the one before ended (its anchor kept).
         # The subscriptions of a run share their periods (its grid).
-        grids: list[tuple[int, Cadence, dt.date]] = []  # (run, cadence, anchor)
-        for s in subs:
+        grids: list[tuple[int, Cadence, dt.date]] = []  # each one's (run, cadence, anchor)
+        for i, s in enumerate(subs):
             cadence = cadence_of.get(s.plan_id, Cadence())
-            before = grids[-1] if grids else None
             continues = (
-                before is not None
-                and before[1] == cadence
-                and (cadence.anchor == "calendar" or subs[len(grids) - 1].ended_at == s.started_at)
+                i > 0
+                and grids[-1][1] == cadence
+                and (cadence.anchor == "calendar" or subs[i - 1].ended_at == s.started_at)
             )
-            grids.append(before if continues else (len(grids), cadence, s.started_at))
+            grids.append(grids[-1] if continues else (i, cadence, s.started_at))
         grid_of = {s.subscription_id: g[0] for s, g in zip(subs, grids, strict=True)}
         held = {
             s.subscription_id: periods(cadence, s.started_at, s.ended_at, until, anchor)
