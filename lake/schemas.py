@@ -301,6 +301,10 @@ ISSUED_LINE_SCHEMA = {
     # A rated line's billing period's days, that its fee is prorated over (null on lines of
     # closes before cadences, whose periods were calendar months)
     "period_days": pl.Int32,
+    # The days a rated line is for: its segment's, or a base fee's paid in advance (the next
+    # period; unused days credited). Null on adjustments, discounts and older closes' lines.
+    "service_period_start": pl.Date,
+    "service_period_end": pl.Date,  # exclusive
 }
 # Each issued invoice as items (what coupons, tax and credits worked on), frozen at close: an
 # item's discounts came from coupon terms that may change later.

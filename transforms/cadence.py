@@ -9,6 +9,10 @@ int_subscription_segments follows).
   starts. The first period is whole.
 - A period's days are its own (28-31, 90-92, 365-366): what a partial segment of it is
   prorated over.
+- The base fee in arrears is billed on the period's own invoice, prorated by the days held
+  (`base_fees`). In advance, the fee of the next period is billed on the invoice before it
+  (the first period's own fee, prorated, on the first invoice), and a subscription that ends
+  inside a period paid in advance has that period's unused days credited on its invoice.
 - `usage_invoicing: monthly` (quarter and year only) invoices a billing period's usage month by
   month: the months of a billing period start at its start + k months, on the anchor's day.
 - A customer's subscriptions of one cadence in a row share their periods (a run: calendar
@@ -24,9 +28,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Protocol
 
 from dateutil.relativedelta import relativedelta
+
+from transforms.money import round_money
 
 INTERVAL_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 ANCHORS = ("calendar", "subscription")
@@ -117,6 +124,7 @@ class Held:
     invoice: Period  # the invoice's own period
     billing: Period  # the plan's billing period: its days prorate a partial segment
     segment: Period  # the days the subscription holds of it
+    next: Period  # the billing period after this one (what a fee in advance pays for)
 
 
 def held_periods(
@@ -142,7 +150,8 @@ def held_periods(
                 and (cadence.anchor == "calendar" or subs[i - 1].ended_at == s.started_at)
             )
             grids.append(grids[-1] if continues else (i, cadence, s.started_at))
-        grid_of = {s.subscription_id: g[0] for s, g in zip(subs, grids, strict=True)}
+        grid_by_id = {s.subscription_id: g for s, g in zip(subs, grids, strict=True)}
+        grid_of = {i: g[0] for i, g in grid_by_id.items()}
         held = {
             s.subscription_id: periods(cadence, s.started_at, s.ended_at, until, anchor)
             for s, (_, cadence, anchor) in zip(subs, grids, strict=True)
@@ -178,7 +187,67 @@ def held_periods(
                     span.start if cut_before else billing.start,
                     span.end if cut_after else billing.end,
                 )
+                _, cadence, anchor = grid_by_id[s.subscription_id]
                 out.append(
-                    Held(s.subscription_id, s.customer_id, s.plan_id, invoice, billing, segment)
+                    Held(
+                        s.subscription_id,
+                        s.customer_id,
+                        s.plan_id,
+                        invoice,
+                        billing,
+                        segment,
+                        period_of(cadence, anchor, billing.end),
+                    )
                 )
     return out
+
+
+@dataclass(frozen=True)
+class Fee:
+    """One base-fee line: the days it is for (negative: unused days credited), its amount and
+    the days it pays for (its service period)."""
+
+    days: int
+    amount: Decimal
+    service: Period
+
+
+def base_fees(
+    held: Held,
+    subscription: Subscribed,
+    fee: Decimal,
+    next_fee: Decimal,
+    currency: str,
+    in_advance: bool,
+) -> list[Fee]:
+    """The base-fee lines of a subscription's part of a billing period, on that period's
+    invoice. `fee`: the plan's fee in force for this period, `next_fee` for the next one.
+
+    In arrears: the fee prorated by the days held. In advance: the first period's own fee,
+    prorated, on the first invoice; on every invoice the next period's whole fee when the
+    subscription still holds the next period's first day; and, when the subscription ends
+    inside a period it paid in advance (every period but its first), that period's unused days
+    credited: -round(fee * unused days / period days)."""
+    segment, billing = held.segment, held.billing
+    own = Fee(segment.days, _prorate(fee, segment.days, billing.days, currency), segment)
+    if not in_advance:
+        return [own] if fee else []
+    lines = []
+    if segment.start == subscription.started_at:
+        lines.append(own)
+    elif segment.end < billing.end:
+        unused = (billing.end - segment.end).days
+        lines.append(
+            Fee(
+                -unused,
+                -_prorate(fee, unused, billing.days, currency),
+                Period(segment.end, billing.end),
+            )
+        )
+    if subscription.ended_at is None or subscription.ended_at > billing.end:
+        lines.append(Fee(held.next.days, round_money(next_fee, currency), held.next))
+    return [f for f in lines if f.amount]
+
+
+def _prorate(amount: Decimal, days: int, period_days: int, currency: str) -> Decimal:
+    return round_money(amount * days / period_days, currency)

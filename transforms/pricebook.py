@@ -45,7 +45,7 @@ CADENCE_FIELDS = {
 }
 # What rating does not bill yet: a plan asking for it is refused rather than billed in a way
 # it did not ask for (its base fee in arrears, its usage per billing period).
-UNBILLED_CADENCE = {"base_fee_timing": "in_advance", "usage_invoicing": "monthly"}
+UNBILLED_CADENCE = {"usage_invoicing": "monthly"}
 
 _PLAN_KEYS = {
     "plan_id",
@@ -176,8 +176,8 @@ def refuse_unbilled_cadence(cadence: dict[str, str], where: Where) -> None:
     for field, value in UNBILLED_CADENCE.items():
         if cadence[field] == value:
             raise where.at(field).error(
-                f"{value!r} is not billed yet: tally bills the base fee in arrears and usage "
-                "per billing period (base_fee_timing: in_arrears, usage_invoicing: per_period)"
+                f"{value!r} is not billed yet: tally invoices usage per billing period "
+                "(usage_invoicing: per_period)"
             )
 
 
@@ -228,12 +228,13 @@ def _check_signed_metrics(plans: list[Plan]) -> None:
 
 
 def _check_cadences_kept(plans: list[Plan]) -> None:
-    """Every version of a plan has the first version's billing_interval and billing_anchor: a
-    running subscription's periods cannot move."""
+    """Every version of a plan has the first version's billing_interval, billing_anchor and
+    base_fee_timing: a running subscription's periods cannot move, and a fee cannot move from
+    after its period to before it (it would be billed twice or never)."""
     first: dict[str, Plan] = {}
     for p in sorted(plans, key=lambda p: (p.plan_id, p.version)):
         base = first.setdefault(p.plan_id, p)
-        for field in ("billing_interval", "billing_anchor"):
+        for field in ("billing_interval", "billing_anchor", "base_fee_timing"):
             if getattr(p, field) != getattr(base, field):
                 raise PriceBookError(
                     f"{p.source_file}: plan {p.plan_id} v{p.version}: {field}: "

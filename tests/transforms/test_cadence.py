@@ -3,11 +3,12 @@
 import calendar
 import datetime as dt
 import itertools
+from decimal import Decimal
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from transforms.cadence import INTERVAL_MONTHS, Cadence, Period, held_periods, periods
+from transforms.cadence import INTERVAL_MONTHS, Cadence, Period, base_fees, held_periods, periods
 from transforms.grants import Subscription
 
 D = dt.date
@@ -168,3 +169,71 @@ def test_a_customers_invoice_periods_never_overlap_and_hold_their_segments(runs)
     # every day a subscription holds is in exactly one segment
     held_days = sum(h.segment.days for h in helds)
     assert held_days == sum((s.ended_at - s.started_at).days for s in subs)
+
+
+def fees(sub, fee, in_advance, until, cadence=None, next_fee=None):
+    """Each invoice period's base-fee lines as (invoice start, days, amount, service start,
+    service end)."""
+    return [
+        (h.invoice.start, f.days, f.amount, f.service.start, f.service.end)
+        for h in held_periods([sub], {sub.plan_id: cadence or Cadence()}, until)
+        for f in base_fees(h, sub, fee, next_fee or fee, "USD", in_advance)
+    ]
+
+
+def test_a_fee_in_advance_bills_the_next_month_and_credits_the_unused_days_at_the_end():
+    """The contract's example: 49.00 a month in advance from 10 October; October's invoice has
+    49.00 x 22/31 for October and 49.00 for November; ended 20 November, November's invoice
+    credits 11 of 30 days."""
+    sub = Subscription("s", "c", "p", D(2026, 10, 10), D(2026, 11, 20))
+    assert fees(sub, Decimal("49.00"), True, D(2026, 12, 1)) == [
+        (D(2026, 10, 1), 22, Decimal("34.77"), D(2026, 10, 10), D(2026, 11, 1)),
+        (D(2026, 10, 1), 30, Decimal("49.00"), D(2026, 11, 1), D(2026, 12, 1)),
+        (D(2026, 11, 1), -11, Decimal("-17.97"), D(2026, 11, 20), D(2026, 12, 1)),
+    ]
+    # the same subscription in arrears: each month's own days
+    assert fees(sub, Decimal("49.00"), False, D(2026, 12, 1)) == [
+        (D(2026, 10, 1), 22, Decimal("34.77"), D(2026, 10, 10), D(2026, 11, 1)),
+        (D(2026, 11, 1), 19, Decimal("31.03"), D(2026, 11, 1), D(2026, 11, 20)),
+    ]
+
+
+def test_an_annual_fee_in_advance_pays_next_year_at_each_anniversary_and_nothing_after_the_end():
+    """Anniversary years from 29 February 2028: the next period starts 28 February 2029 (the
+    day clamped), and a subscription ending exactly where a paid period ends owes nothing
+    more and is credited nothing."""
+    sub = Subscription("s", "c", "p", D(2028, 2, 29), D(2030, 2, 28))
+    got = fees(
+        sub,
+        Decimal("12000.00"),
+        True,
+        D(2030, 6, 1),
+        Cadence("year", "subscription"),
+        Decimal("13000.00"),
+    )
+    assert got == [
+        (D(2028, 2, 29), 365, Decimal("12000.00"), D(2028, 2, 29), D(2029, 2, 28)),
+        (D(2028, 2, 29), 365, Decimal("13000.00"), D(2029, 2, 28), D(2030, 2, 28)),
+    ]
+
+
+@given(
+    st.sampled_from(sorted(CADENCES)),
+    st.integers(min_value=0, max_value=700),  # days from 1 January 2026 to the start
+    st.integers(min_value=1, max_value=900),  # days held
+)
+def test_fees_in_advance_and_in_arrears_come_to_the_same_once_a_subscription_has_ended(
+    plan, start, held
+):
+    """Paid ahead or after, a subscription that has ended has paid for exactly the days it held
+    (each side to within a cent a line)."""
+    started = D(2026, 1, 1) + dt.timedelta(days=start)
+    sub = Subscription("s", "c", plan, started, started + dt.timedelta(days=held))
+    until = D(2030, 1, 1)
+    ahead = fees(sub, Decimal("100.00"), True, until, CADENCES[plan])
+    after = fees(sub, Decimal("100.00"), False, until, CADENCES[plan])
+    assert abs(sum(f[2] for f in ahead) - sum(f[2] for f in after)) <= Decimal("0.01") * (
+        len(ahead) + len(after)
+    )
+    served = sum(f[1] for f in ahead)
+    assert served == held

@@ -660,14 +660,14 @@ def test_a_credit_allocation_that_cannot_hold_is_refused(tmp_path, allocation, m
             "quarter or year",
         ),
         (
-            "base_fee_timing: in_advance",
-            "plans.yaml: plan growth v2: base_fee_timing: 'in_advance' is not billed yet: "
-            "tally bills the base fee in arrears and usage per billing period "
-            "(base_fee_timing: in_arrears, usage_invoicing: per_period)",
+            "base_fee_timing: ahead",
+            "plans.yaml: plan growth v2: base_fee_timing: 'ahead' is not one of in_arrears, "
+            "in_advance",
         ),
         (
             "billing_interval: year\n    usage_invoicing: monthly",
-            "plans.yaml: plan growth v2: usage_invoicing: 'monthly' is not billed yet",
+            "plans.yaml: plan growth v2: usage_invoicing: 'monthly' is not billed yet: tally "
+            "invoices usage per billing period (usage_invoicing: per_period)",
         ),
     ],
 )
@@ -716,3 +716,14 @@ def test_a_version_that_moves_a_plans_periods_is_refused(tmp_path):
     with pytest.raises(PriceBookError) as err:
         book_from(tmp_path, anchored)
     assert "billing_anchor: 'subscription' differs from v2's 'calendar'" in str(err.value)
+    ahead = text.replace("billing_interval: year", "billing_interval: quarter").replace(
+        "version: 3\n", "version: 3\n    base_fee_timing: in_advance\n"
+    )
+    with pytest.raises(PriceBookError) as err:
+        book_from(tmp_path, ahead)
+    assert "v3: base_fee_timing: 'in_advance' differs from v2's 'in_arrears'" in str(err.value)
+
+
+def test_a_base_fee_in_advance_is_read(tmp_path):
+    text = PLAN.replace("base_fee: 49.10", "base_fee: 49.10\n    base_fee_timing: in_advance")
+    assert {p.base_fee_timing for p in book_from(tmp_path, text).plans} == {"in_advance"}

@@ -14,7 +14,10 @@ select
     cast(plan_version as integer) as plan_version,
     -- the tax rate of the line's item when it was issued; lines issued before taxes had none
     cast(coalesce(tax_rate, 0) as decimal(38, 12)) as tax_rate,
-    coupon_id
+    coupon_id,
+    -- the days a line is for (null on lines issued before fees in advance)
+    service_period_start,
+    service_period_end
 from {{ source('issued', 'invoice_lines') }}
 -- A close is committed when its invoices file is written: parts of a close that crashed
 -- before it are not part of any issued invoice, whatever is left on disk.

@@ -9,14 +9,16 @@ computed_lines as (select * from {{ ref('int_invoice_lines') }}),
 issued as (
     select
         invoice_line_id, invoice_id, customer_id, period_start, line_type, charge_id, group_key,
-        quantity, amount, currency, tax_rate, coupon_id, 'issued' as invoice_status
+        quantity, amount, currency, tax_rate, coupon_id, service_period_start,
+        service_period_end, 'issued' as invoice_status
     from issued_lines
 ),
 
 drafts as (
     select
         invoice_line_id, invoice_id, customer_id, period_start, line_type, charge_id, group_key,
-        quantity, amount, currency, tax_rate, coupon_id, 'draft' as invoice_status
+        quantity, amount, currency, tax_rate, coupon_id, service_period_start,
+        service_period_end, 'draft' as invoice_status
     from computed_lines
     where invoice_id not in (select invoice_id from issued_invoices)
 ),

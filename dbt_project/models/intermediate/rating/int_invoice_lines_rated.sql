@@ -89,16 +89,44 @@ usage_per_charge as (
     group by 1, 2
 ),
 
+-- The base fee, each line with the days it pays for (service_start/end; transforms/cadence.py
+-- `base_fees` is the reference). In arrears, and a first period paid in advance: the
+-- segment's days, prorated. In advance, also: the next billing period's whole fee while the
+-- subscription holds that period's first day, and, in a period paid in advance that the
+-- subscription leaves early, its unused days credited (a negative line).
 base_fee_lines as (
     select
         segment_id,
-        'base_fee' as line_type,
-        cast(null as string) as charge_id,
-        cast(null as string) as group_key,
         cast(segment_days as {{ quantity_type() }}) as quantity,
-        cast({{ prorate_money('base_fee', 'segment_days', 'period_days', 'minor_units') }} as {{ money_type() }}) as amount
+        cast({{ prorate_money('base_fee', 'segment_days', 'period_days', 'minor_units') }} as {{ money_type() }}) as amount,
+        cast(null as date) as service_start,
+        cast(null as date) as service_end
     from segments
     where base_fee > 0
+        and (coalesce(base_fee_timing, 'in_arrears') <> 'in_advance' or segment_start = started_at)
+    union all
+    select
+        segment_id,
+        cast(segment_days - period_days as {{ quantity_type() }}) as quantity,
+        cast(-{{ prorate_money('base_fee', 'period_days - segment_days', 'period_days', 'minor_units') }} as {{ money_type() }}) as amount,
+        segment_end as service_start,
+        billing_period_end as service_end
+    from segments
+    where base_fee > 0
+        and base_fee_timing = 'in_advance'
+        and segment_start > started_at
+        and segment_end < billing_period_end
+    union all
+    select
+        segment_id,
+        cast({{ dbt.datediff('billing_period_end', 'next_period_end', 'day') }} as {{ quantity_type() }}) as quantity,
+        cast({{ round_money('next_base_fee', 'minor_units') }} as {{ money_type() }}) as amount,
+        billing_period_end as service_start,
+        next_period_end as service_end
+    from segments
+    where next_base_fee > 0
+        and base_fee_timing = 'in_advance'
+        and (ended_at is null or ended_at > billing_period_end)
 ),
 
 -- A charge's commitments, on its usage line: a true-up to its prorated minimum, a spend cap
@@ -159,13 +187,18 @@ plan_lines as (
 all_lines as (
     {%- set columns = 'segment_id, line_type, charge_id, group_key, quantity, amount' %}
     {%- set no_group = 'segment_id, line_type, charge_id, cast(null as string) as group_key, quantity, amount' %}
-    select {{ columns }}, projected_amount from usage_lines
+    {%- set own_days = 'cast(null as date) as service_start, cast(null as date) as service_end' %}
+    select {{ columns }}, projected_amount, {{ own_days }} from usage_lines
     union all
-    select {{ no_group }}, projected_amount from charge_lines
+    select {{ no_group }}, projected_amount, {{ own_days }} from charge_lines
     union all
-    select {{ columns }}, amount as projected_amount from base_fee_lines
+    select
+        segment_id, 'base_fee' as line_type, cast(null as string) as charge_id,
+        cast(null as string) as group_key, quantity, amount, amount as projected_amount,
+        service_start, service_end
+    from base_fee_lines
     union all
-    select {{ no_group }}, projected_amount from plan_lines
+    select {{ no_group }}, projected_amount, {{ own_days }} from plan_lines
 ),
 
 final as (
@@ -173,13 +206,18 @@ final as (
         'INV-' || {{ period_key('s.period_start') }} || '-' || s.customer_id as invoice_id,
         'INV-' || {{ period_key('s.period_start') }} || '-' || s.customer_id
             || ':' || l.segment_id || ':' || l.line_type || ':' || coalesce(l.charge_id, '')
-            || coalesce(':' || l.group_key, '') as invoice_line_id,
+            || coalesce(':' || l.group_key, '')
+            -- a fee for other days than the segment's (in advance): the first of them
+            || coalesce(':' || {{ period_key('l.service_start') }}, '') as invoice_line_id,
         s.customer_id,
         s.period_start,
         s.period_end,
         l.segment_id,
         -- the days of the segment's billing period, that its fee is prorated over
         s.period_days,
+        -- the days the line is for: the segment's, or a fee's in advance (base_fee_lines)
+        coalesce(l.service_start, s.segment_start) as service_period_start,
+        coalesce(l.service_end, s.segment_end) as service_period_end,
         s.plan_id,
         s.plan_version,
         l.line_type,

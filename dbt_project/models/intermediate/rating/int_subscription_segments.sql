@@ -9,6 +9,11 @@
 --   billing_period_start/end  the period the plan bills (end exclusive); period_days its days,
 --                             what a partial segment's fee, commitments and weighted_sum
 --                             levels are prorated over; billing_months its months (1, 3, 12)
+--   next_period_end           the end of the billing period after this one (it starts at
+--                             billing_period_end): what a base fee in advance pays for
+--   started_at / ended_at     the subscription's (a fee in advance: int_invoice_lines_rated)
+--   base_fee_timing           in_arrears or in_advance; next_base_fee the fee of the version
+--                             in force when the next billing period starts
 --   period_start/end          the invoice's own period: the billing period, except where a
 --                             subscription of another run (below) holds part of it. Then the
 --                             old run's last period ends where its days end and the new one's
@@ -118,6 +123,7 @@ billing_periods as (
         n.ended_at,
         {{ add_months('n.base', 'n.k * n.step') }} as billing_period_start,
         {{ add_months('n.base', '(n.k + 1) * n.step') }} as billing_period_end,
+        {{ add_months('n.base', '(n.k + 2) * n.step') }} as next_period_end,
         n.last_day
     from numbered as n
 ),
@@ -194,9 +200,12 @@ subscription_periods as (
         case when c.other_after = 1 then c.span_end else h.billing_period_end end as period_end,
         h.billing_period_start,
         h.billing_period_end,
+        h.next_period_end,
         h.step as billing_months,
         h.segment_start,
-        h.segment_end
+        h.segment_end,
+        h.started_at,
+        h.ended_at
     from held as h
     left join cut as c
         on h.customer_id = c.customer_id
@@ -210,6 +219,7 @@ versioned as (
         pl.plan_version,
         pl.currency,
         pl.base_fee,
+        pl.base_fee_timing,
         pl.minimum_commitment,
         pl.maximum_commitment,
         pl.credit_rate,
@@ -220,6 +230,26 @@ versioned as (
     inner join plans as pl
         on o.plan_id = pl.plan_id
         and pl.effective_from <= o.period_start
+),
+
+-- The base fee of the version in force when the next billing period starts (a fee in advance
+-- is billed a period ahead at that price).
+next_fees as (
+    select subscription_id, billing_period_start, base_fee as next_base_fee
+    from (
+        select
+            o.subscription_id,
+            o.billing_period_start,
+            pl.base_fee,
+            row_number() over (
+                partition by o.subscription_id, o.billing_period_start order by pl.plan_version desc
+            ) as version_rank
+        from subscription_periods as o
+        inner join plans as pl
+            on o.plan_id = pl.plan_id
+            and pl.effective_from <= o.billing_period_end
+    ) as r
+    where version_rank = 1
 ),
 
 final as (
@@ -237,15 +267,23 @@ final as (
         {{ dbt.datediff('v.billing_period_start', 'v.billing_period_end', 'day') }} as period_days,
         v.billing_period_start,
         v.billing_period_end,
+        v.next_period_end,
         v.billing_months,
+        v.started_at,
+        v.ended_at,
         v.currency,
         c.minor_units,
         v.base_fee,
+        coalesce(v.base_fee_timing, 'in_arrears') as base_fee_timing,
+        n.next_base_fee,
         v.minimum_commitment,
         v.maximum_commitment,
         v.credit_rate
     from versioned as v
     inner join currencies as c on v.currency = c.currency
+    left join next_fees as n
+        on v.subscription_id = n.subscription_id
+        and v.billing_period_start = n.billing_period_start
     where v.version_rank = 1
 )
 

@@ -1,7 +1,9 @@
 -- Revenue per customer and month, ASC 606 style, from issued invoices and the
--- credit ledger. An issued invoice's figures belong to the months of the days it served (its
--- segments) by days: a quarter's invoice to its three months, an anniversary month's to the
--- two calendar months it spans. They are allocated to the cent as discounts and tax are over
+-- credit ledger. An issued invoice's figures belong to the months of the days its lines are
+-- for (their service periods), by days and amounts: a quarter's invoice to its three months,
+-- an anniversary month's to the two calendar months it spans, a base fee paid in advance to
+-- the months of the period it pays for (later months hold revenue scheduled by fees already
+-- billed). They are allocated to the cent as discounts and tax are over
 -- items: each month's exact share cut toward zero, the cents still missing to the largest
 -- remainders, ties to the earlier month.
 --   billed_revenue        cash-billed revenue of issued invoices in the month: what the
@@ -30,39 +32,75 @@ customers as (select * from {{ ref('stg_reference__customers') }}),
 currencies as (select * from {{ ref('stg_reference__currencies') }}),
 segments as (select * from {{ ref('int_subscription_segments') }}),
 
--- The days each issued invoice served: its subscriptions' segments (a partial period serves
--- only the days subscribed), or its whole period when the reference data no longer has them.
+lines as (select * from {{ ref('int_invoice_lines_current') }} where invoice_status = 'issued'),
+
+-- What each issued invoice's figures are for: each line that adds to it (positive) over the
+-- days of its service period, weighed by its amount (a base fee paid in advance for next
+-- year is next year's revenue, day by day); an invoice issued before lines had service
+-- periods, its subscriptions' segments (a partial period serves only the days subscribed) or
+-- its whole period, weighed by days. Negative lines (a spend cap, the unused days of a period
+-- paid in advance credited) lower the months of the rest.
+with_service as (
+    select distinct invoice_id
+    from lines
+    where amount > 0 and service_period_start is not null
+),
+
 served as (
-    select i.invoice_id, s.segment_start as served_from, s.segment_end as served_to
+    select
+        l.invoice_id,
+        l.invoice_line_id as part,
+        cast(l.amount * 10000 as {{ whole_type() }}) as weight,
+        l.service_period_start as served_from,
+        l.service_period_end as served_to
+    from lines as l
+    where l.amount > 0 and l.service_period_start is not null
+    union all
+    select i.invoice_id, s.segment_id, cast(null as {{ whole_type() }}), s.segment_start, s.segment_end
     from invoices as i
     inner join segments as s
         on i.customer_id = s.customer_id
         and i.period_start = s.period_start
+    where i.invoice_id not in (select invoice_id from with_service)
     union all
-    select i.invoice_id, i.period_start, i.period_end
+    select i.invoice_id, i.invoice_id, cast(null as {{ whole_type() }}), i.period_start, i.period_end
     from invoices as i
-    where not exists (
-        select 1 from segments as s
-        where s.customer_id = i.customer_id and s.period_start = i.period_start
-    )
+    where i.invoice_id not in (select invoice_id from with_service)
+        and not exists (
+            select 1 from segments as s
+            where s.customer_id = i.customer_id and s.period_start = i.period_start
+        )
 ),
 
--- The calendar months of those days, with the invoice's days in each.
+-- The calendar months of those days, with each invoice's weight in each: a part's days in the
+-- month, or its amount (in ten-thousandths) times its share of the part's days, cut to a
+-- whole number (the figures below are allocated exactly whatever the weights).
 invoice_months as (
     select
         n.invoice_id,
-        {{ add_months('n.first_month', 'n.k') }} as month,
-        sum({{ dbt.datediff(
-            'greatest(' ~ add_months('n.first_month', 'n.k') ~ ', n.served_from)',
-            'least(' ~ add_months('n.first_month', 'n.k + 1') ~ ', n.served_to)',
-            'day'
-        ) }}) as days
+        n.month,
+        sum(case
+            when n.weight is null then n.days
+            else {{ int_div('n.weight * n.days', dbt.datediff('n.served_from', 'n.served_to', 'day')) }}
+        end) as days
     from (
         select
-            v.*,
-            {{ month_start('v.served_from') }} as first_month,
-            {{ numbers_to(dbt.datediff(month_start('v.served_from'), period_last_day('v.served_to'), 'month')) }} as k
-        from served as v
+            m.*,
+            {{ dbt.datediff(
+                'greatest(m.month, m.served_from)',
+                'least(' ~ add_months('m.month', 1) ~ ', m.served_to)',
+                'day'
+            ) }} as days
+        from (
+            select k.*, {{ add_months('k.first_month', 'k.k') }} as month
+            from (
+                select
+                    v.*,
+                    {{ month_start('v.served_from') }} as first_month,
+                    {{ numbers_to(dbt.datediff(month_start('v.served_from'), period_last_day('v.served_to'), 'month')) }} as k
+                from served as v
+            ) as k
+        ) as m
     ) as n
     group by 1, 2
 ),
