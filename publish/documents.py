@@ -170,7 +170,7 @@ def invoice_document(
     issued_at = invoice["issued_at"]
     lines = list(lines)
     described = sorted(
-        (_line(line, pricing, period_start) for line in lines),
+        (_line(line, pricing, period_start, invoice["period_end"]) for line in lines),
         key=lambda ln: (_order(ln), ln["description"], ln["line_id"]),
     )
     for line in described:
@@ -263,7 +263,32 @@ def _order(line: dict) -> int:
     return LINE_ORDER.get(line["line_type"], 9)
 
 
-def _line(line: dict, pricing: Pricing, period_start: dt.date) -> dict:
+def _fee_in_advance(line: dict, fee, text: str, days: int, per: str, period_end: dt.date) -> dict:
+    """A base fee paid in advance names the days it is for: the next period's whole fee (at
+    the price in force then, the line's own amount), or the unused days of a period paid in
+    advance, credited. A fee for the invoice's own days (in arrears, a first period) stays as
+    it is. `text`: the plan's name; `days`: the billing period's days; `period_end`: the
+    invoice period's (exclusive)."""
+    start, end, currency = (
+        line["service_period_start"],
+        line["service_period_end"],
+        line["currency"],
+    )
+    service = f"{start:%Y-%m-%d} to {end - dt.timedelta(days=1):%Y-%m-%d}"
+    if line["quantity"] < 0:
+        return {
+            "description": f"{text} plan, base fee paid in advance: unused days {service} credited",
+            "pricing": prorated(fee, currency, -line["quantity"], days, per),
+        }
+    if start < period_end:
+        return {}
+    return {
+        "description": f"{text} plan, base fee in advance for {service}",
+        "pricing": prorated(line["amount"], currency, line["quantity"], (end - start).days, per),
+    }
+
+
+def _line(line: dict, pricing: Pricing, period_start: dt.date, period_end: dt.date) -> dict:
     kind = line["line_type"]
     plan = pricing.plans.get((line["plan_id"], line["plan_version"]), {})
     charge = pricing.charges.get((line["plan_id"], line["plan_version"], line["charge_id"]))
@@ -296,6 +321,8 @@ def _line(line: dict, pricing: Pricing, period_start: dt.date) -> dict:
             "unit": "days",
             "pricing": prorated(plan.get(field), currency, line["quantity"], days, per),
         }
+        if kind == "base_fee" and line.get("service_period_start") is not None:
+            out |= _fee_in_advance(line, plan.get(field), plan_name, days, per, period_end)
     elif kind == "adjustment":
         out |= {"description": correction_text(line["charge_id"] or ""), "quantity": None}
     elif kind == "discount":

@@ -105,6 +105,8 @@ def line(customer, month, currency, kind, charge, plan, quantity, amount) -> dic
         "coupon_id": None,
         # September's days (its fee is prorated over them)
         "period_days": calendar.monthrange(month.year, month.month)[1],
+        "service_period_start": None,  # the segment's days (fee(): a fee's own)
+        "service_period_end": None,
     }
 
 
@@ -241,6 +243,52 @@ def test_a_line_says_what_its_quantity_counts(home):
     html = (home.exports / "INV-2026-09-plato.html").read_text()
     for shown in ("1,093.30 USD", "26 distinct users", "12.5 storage GB", "72 GB-months"):
         assert shown in html
+
+
+def fee(customer, month, amount, days, service_start, service_end):
+    """A base-fee line of the growth plan for the days from service_start to service_end."""
+    out = line(customer, month, "USD", "base_fee", None, "growth", days, amount)
+    suffix = "" if service_start.month == month.month else f":{service_start}"
+    out["invoice_line_id"] += suffix
+    return out | {"service_period_start": service_start, "service_period_end": service_end}
+
+
+def test_a_fee_in_advance_names_the_days_it_pays_for_and_unused_days_credited(home):
+    """Growth's 49.00 paid in advance from 10 October, ended 20 November: October's document
+    shows October's part and November's whole fee, November's the 11 unused days credited."""
+    nov = dt.date(2026, 11, 1)
+    close(
+        home,
+        OCT,
+        [invoice("acme", OCT, "USD", "83.77")],
+        [
+            fee("acme", OCT, "34.77", "22", dt.date(2026, 10, 10), nov),
+            fee("acme", OCT, "49.00", "30", nov, dt.date(2026, 12, 1)),
+        ],
+    )
+    close(
+        home,
+        nov,
+        [invoice("acme", nov, "USD", "-17.97")],
+        [fee("acme", nov, "-17.97", "-11", dt.date(2026, 11, 20), dt.date(2026, 12, 1))],
+    )
+    october = [
+        (ln["description"], ln["pricing"]) for ln in document(home, "INV-2026-10-acme")["lines"]
+    ]
+    assert october == [
+        ("Growth plan, base fee", "49.00 USD per month, 22 of 31 days"),
+        (
+            "Growth plan, base fee in advance for 2026-11-01 to 2026-11-30",
+            "49.00 USD per month, 30 of 30 days",
+        ),
+    ]
+    [credit] = document(home, "INV-2026-11-acme")["lines"]
+    assert (credit["description"], credit["pricing"], credit["quantity"], credit["amount"]) == (
+        "Growth plan, base fee paid in advance: unused days 2026-11-20 to 2026-11-30 credited",
+        "49.00 USD per month, 11 of 30 days",
+        "-11",
+        "-17.97",
+    )
 
 
 def test_no_credit_applied_reads_zero_not_minus_zero(home):
