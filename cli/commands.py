@@ -374,8 +374,8 @@ def cmd_simulate(args, home: Home) -> int:
         )
     if left_out := other_cadence(book, subscribed):
         print(
-            f"  note: left out, billed by quarter, year or anniversary rather than calendar "
-            f"month: {', '.join(left_out)}"
+            f"  note: left out, billed by quarter, year or anniversary or with the base fee "
+            f"in advance rather than by calendar month in arrears: {', '.join(left_out)}"
         )
     print_frame(frame, "table")
     print_frame(

@@ -42,12 +42,13 @@ class SimulatedInvoice:
 
 def other_cadence(book: PriceBook, subscriptions: pl.DataFrame) -> list[str]:
     """The customers subscribed to a plan `book` bills on another cadence than calendar months
-    (a quarter, a year, an anniversary period): a month alone is not their invoice, and
-    simulate leaves them out."""
+    in arrears (a quarter, a year, an anniversary period, a base fee in advance): a month's
+    usage and fee alone are not their invoice, and simulate leaves them out."""
     plans = sorted(
         p.plan_id
         for p in book.plans
-        if (p.billing_interval, p.billing_anchor) != ("month", "calendar")
+        if (p.billing_interval, p.billing_anchor, p.base_fee_timing)
+        != ("month", "calendar", "in_arrears")
     )
     customers = subscriptions.filter(pl.col("plan_id").is_in(plans))["customer_id"]
     return sorted(customers.unique().to_list())

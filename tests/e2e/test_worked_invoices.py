@@ -111,7 +111,9 @@ def test_every_line_is_rated_to_the_cent(worked):
             ): D(ln["amount"])
             for ln in doc["lines"]
         }
-    # and c_quarter's third quarter, which ends with September
+    # and c_quarter's third quarter, which ends with September; c_ahead's two base fees:
+    # test_a_fee_in_advance_bills_the_next_month_and_credits_unused_days
+    del actual["c_ahead"]
     assert actual == EXPECTED_LINES | {"c_quarter": QUARTER_LINES}
 
 
@@ -203,8 +205,8 @@ def test_invoices_are_issued_with_subtotals_in_their_currency(worked):
     )
     assert {c: (ccy, s, st) for c, ccy, s, st in rows} == {
         c: (CUSTOMERS[c], SUBTOTALS[c], "issued") for c in CUSTOMERS
-    }
-    assert len(issued_rows) == len(CUSTOMERS) + 1  # and c_quarter's quarter
+    } | {"c_ahead": ("USD", D("40.00"), "issued")}
+    assert len(issued_rows) == len(CUSTOMERS) + 2  # and c_quarter's quarter, c_ahead's month
 
 
 def test_reconciliation_finds_only_the_late_usage_when_billing_agrees(worked):
@@ -249,8 +251,8 @@ def test_reconciliation_finds_only_the_late_usage_when_billing_agrees(worked):
 
 def test_issued_invoices_never_change(worked):
     home, issued, issued_rows = worked.home, worked.issued, worked.issued_rows
-    # a document per invoice (c_quarter's quarter too), six lake tables
-    assert len(issued) == len(CUSTOMERS) + 1 + 6
+    # a document per invoice (c_quarter's quarter and c_ahead's month too), six lake tables
+    assert len(issued) == len(CUSTOMERS) + 2 + 6
     assert _issued_files(home) == issued  # byte for byte, after a later run and a second close
     assert q(home, "select * from marts.fct_invoices where status = 'issued' order by 1") == (
         issued_rows
@@ -975,3 +977,70 @@ def test_an_anniversary_month_runs_from_the_day_of_subscription(worked):
         "select period_start, spend_to_date from marts.mart_customer_spend "
         "where customer_id = 'c_anniv'",
     ) == [(dt.date(2026, 9, 15), D("30.30"))]
+
+
+def test_a_fee_in_advance_bills_the_next_month_and_credits_unused_days(worked):
+    """c_ahead (worked_world.CADENCE_CUSTOMERS): 30.00 a month in advance from 21 September
+    to 11 October. September's invoice, issued, has September's 10 days and October's whole
+    fee, each the revenue of the month it pays for; October's draft credits 21 unused days."""
+    home = worked.home
+    assert q(
+        home,
+        "select invoice_id, line_type, quantity, amount, service_period_start, "
+        "service_period_end, invoice_status from marts.fct_invoice_lines "
+        "where customer_id = 'c_ahead' and line_type = 'base_fee' order by 1, 5",
+    ) == [
+        (
+            "INV-2026-09-c_ahead",
+            "base_fee",
+            D(10),
+            D("10.00"),
+            dt.date(2026, 9, 21),
+            dt.date(2026, 10, 1),
+            "issued",
+        ),
+        (
+            "INV-2026-09-c_ahead",
+            "base_fee",
+            D(31),
+            D("30.00"),
+            dt.date(2026, 10, 1),
+            dt.date(2026, 11, 1),
+            "issued",
+        ),
+        (
+            "INV-2026-10-c_ahead",
+            "base_fee",
+            D(-21),
+            D("-20.32"),
+            dt.date(2026, 10, 11),
+            dt.date(2026, 11, 1),
+            "draft",
+        ),
+    ]
+    assert q(
+        home,
+        "select invoice_id, subtotal, total from marts.fct_invoices "
+        "where customer_id = 'c_ahead' order by 1",
+    ) == [
+        ("INV-2026-09-c_ahead", D("40.00"), D("40.00")),
+        ("INV-2026-10-c_ahead", D("-20.32"), D(0)),
+    ]
+    assert q(
+        home,
+        "select month, billed_revenue from marts.fct_revenue_monthly "
+        "where customer_id = 'c_ahead' order by 1",
+    ) == [(dt.date(2026, 9, 1), D("10.00")), (dt.date(2026, 10, 1), D("30.00"))]
+    document = json.loads((home.exports / "INV-2026-09-c_ahead.json").read_text())
+    fees = [
+        (ln["description"], ln["pricing"])
+        for ln in document["lines"]
+        if ln["line_type"] == "base_fee"
+    ]
+    assert fees == [
+        ("Ahead plan, base fee", "30.00 USD per month, 10 of 30 days"),
+        (
+            "Ahead plan, base fee in advance for 2026-10-01 to 2026-10-31",
+            "30.00 USD per month, 31 of 31 days",
+        ),
+    ]

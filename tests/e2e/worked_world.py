@@ -260,6 +260,17 @@ plans:
     charges:
       - {charge_id: a_calls, metric: a_calls, aggregation: count, model: per_unit,
          unit_price: "0.10"}
+
+  - plan_id: ahead                  # calendar months, the base fee paid a month ahead
+    name: Ahead
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    base_fee_timing: in_advance
+    base_fee: "30.00"
+    charges:
+      - {charge_id: h_calls, metric: h_calls, aggregation: count, model: per_unit,
+         unit_price: "0.10"}
 """
 # Coupons in a price-book file of their own (pricing/coupons.yaml).
 COUPONS = """\
@@ -296,7 +307,11 @@ CUSTOMERS = {
 #   c_anniv: monthly from 15 September: 15 September - 14 October (30 days), base fee 30.00;
 #     2 calls in September and one on 2 October (the later run) at 0.10: INV-2026-09-15-c_anniv,
 #     a draft of 30.20, then 30.30, that the September close leaves open.
-CADENCE_CUSTOMERS = {"c_quarter": "USD", "c_anniv": "USD"}
+#   c_ahead: monthly with the base fee (30.00) in advance, from 21 September to 11 October:
+#     INV-2026-09-c_ahead has September's 10 of 30 days (10.00) and October's whole fee
+#     (30.00), issued by the September close; October's draft credits the 21 unused of its
+#     31 days: -30.00 x 21 / 31 = -20.3225... -> -20.32 (a negative subtotal: total 0).
+CADENCE_CUSTOMERS = {"c_quarter": "USD", "c_anniv": "USD", "c_ahead": "USD"}
 # c_quarter's monthly budget (budgets.csv): 40.00 a month is 120.00 a quarter.
 BUDGETS = [("c_quarter", "40.00", "50")]
 QUARTER_LINES = {("base_fee", None): D("68.48"), ("usage", "q_calls"): D("2.50")}
@@ -334,6 +349,7 @@ SUBSCRIPTIONS = [
     ("s_wallet", "c_wallet", "cred", "2026-09-01", ""),
     ("s_quarter", "c_quarter", "quarterly", "2026-09-10", ""),
     ("s_anniv", "c_anniv", "anniv", "2026-09-15", ""),
+    ("s_ahead", "c_ahead", "ahead", "2026-09-21", "2026-10-11"),
 ]
 
 # (grant_id, customer, granted_at, credits, kind, purchase_amount, expires_at, priority[,
@@ -761,7 +777,9 @@ def write_home(home: Home) -> None:
                 str(s + TAXES.get(c, D(0)) - CREDITS_APPLIED.get(c, D(0))),
             )
             for c, s in SUBTOTALS.items()
-        ],
+        ]
+        # and c_ahead's September: 10.00 for its days, 30.00 for October in advance
+        + [("b_c_ahead", "c_ahead", "2026-09-01", "USD", "40.00", "0", "40.00")],
     )
     write_csv(
         home.landing_usage / "2026-09.csv",
