@@ -374,6 +374,9 @@ NOTIFICATION_SCHEMA = {
     "notification_id": pl.String,
     "customer_id": pl.String,
     "period_start": pl.Date,
+    # the period's end (exclusive), what its text names; null on notifications raised before
+    # billing cadences (calendar months) and on top-ups
+    "period_end": pl.Date,
     "kind": pl.String,
     "threshold_pct": pl.Int32,
     "amount": AMOUNT_TYPE,

@@ -29,7 +29,7 @@ import polars as pl
 from lake.home import Home
 from lake.io import write_table
 from lake.schemas import NOTIFICATION_SCHEMA
-from publish.pages import to_json
+from publish.pages import period_text, to_json
 from publish.webhook import TakenJournal, deliver
 from transforms.money import amount_text
 
@@ -104,11 +104,10 @@ def read_store(home: Home) -> pl.DataFrame:
     """Every notification recorded, with when the webhook took it (the journal's deliveries
     included: a run killed before folding them into the record leaves them there)."""
     path = _store_path(home)
-    store = (
-        pl.read_parquet(path).cast(NOTIFICATION_SCHEMA)
-        if path.exists()
-        else pl.DataFrame(schema=NOTIFICATION_SCHEMA)
-    )
+    store = pl.DataFrame(schema=NOTIFICATION_SCHEMA)
+    if path.exists():  # a record from an older release lacks the columns added since: null
+        store = pl.concat([store, pl.read_parquet(path)], how="diagonal_relaxed")
+        store = store.select(list(NOTIFICATION_SCHEMA)).cast(NOTIFICATION_SCHEMA)
     taken = _journal(home).ids()
     if not taken:
         return store
@@ -173,23 +172,33 @@ def payload(row: dict) -> dict:
     return json.loads(to_json(body))
 
 
+def period_name(start: dt.date, end: dt.date | None) -> tuple[str, str]:
+    """How a notification names its period and budget: a calendar month by name ("September
+    2026", "the monthly budget"), another period by its first and last days ("2026-10-01 to
+    2026-12-31", "the budget for the period"). A period without an end (raised before billing
+    cadences, a top-up's) is its month."""
+    if end is None or period_text(start, end) == f"{start:%Y-%m}":
+        return f"{start:%B %Y}", "monthly budget"
+    return period_text(start, end), "budget for the period"
+
+
 def text(row: dict) -> str:
     def money(amount):
         if amount is None:
             return "-"
         return f"{amount_text(amount, row['currency'], grouped=True)} {row['currency']}"
 
-    month = f"{row['period_start']:%B %Y}"
+    month, budget = period_name(row["period_start"], row.get("period_end"))
     who = row["customer_id"]
     if row["kind"] == "spend_threshold":
         return (
-            f"{who}: spend for {month} reached {row['threshold_pct']}% of the monthly budget: "
+            f"{who}: spend for {month} reached {row['threshold_pct']}% of the {budget}: "
             f"{money(row['amount'])} of {money(row['budget'])} (as of {row['as_of']})."
         )
     if row["kind"] == "projected_over_budget":
         return (
-            f"{who}: projected spend for {month} is {money(row['amount'])}, over the monthly "
-            f"budget of {money(row['budget'])} (as of {row['as_of']})."
+            f"{who}: projected spend for {month} is {money(row['amount'])}, over the "
+            f"{budget} of {money(row['budget'])} (as of {row['as_of']})."
         )
     if row["kind"] == "credits_topped_up":
         paid = "free of charge" if not row["amount"] else f"for {money(row['amount'])}"

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import polars as pl
 import pytest
 from worked_world import (
+    CADENCE_BILLED,
     CREDITS_APPLIED,
     CUSTOMERS,
     EVENTS,
@@ -104,6 +105,7 @@ def _inject_billing_faults(home: Home) -> None:
             (f"b_{c}", c, "2026-09-01", CUSTOMERS[c], str(subtotal), str(credits), str(total))
         )
     rows.append(("b_aug_c_unit", "c_unit", "2026-08-01", "USD", "1.00", "0", "1.00"))
+    rows += CADENCE_BILLED
     write_csv(
         home.landing_reference / "billed_invoices.csv",
         [

@@ -149,11 +149,12 @@ plans:
          tiers: [{up_to: 10, unit_price: "0.10"}, {up_to: null, unit_price: "0.05"}]}
       - {charge_id: gpu_hours, metric: gpus_hourly, aggregation: sum, bucket: hour,
          model: graduated, tiers: [{up_to: 10, unit_price: "0.30"}, {up_to: null, unit_price: "0.20"}]}
-  - plan_id: quarter_c              # calendar quarters: tiers and the minimum per quarter
-    version: 1
+  - plan_id: quarter_c              # calendar quarters: tiers and the minimum per quarter,
+    version: 1                      # the base fee a quarter ahead
     effective_from: 2026-01-01
     currency: USD
     billing_interval: quarter
+    base_fee_timing: in_advance
     base_fee: "299.00"
     minimum_commitment: "400.00"
     charges:
@@ -247,8 +248,9 @@ def _with_breadth(home: Home) -> None:
                 "properties": [json.dumps(r[4]) if r[4] else "" for r in rows],
             }
         ).write_csv(home.landing_usage / folder / "breadth_b.csv")
-    # Cadences: the second growth customer on calendar quarters (Q3 issued by September's
-    # close), the second scale customer on months from 12 September (its usage before is
+    # Cadences: the second growth customer on calendar quarters, its fee in advance (Q3
+    # issued by September's close with Q4's fee; ended 15 November, Q4 credits its unused
+    # days), the second scale customer on months from 12 September (its usage before is
     # outside any subscription).
     [quarterly, anniversary] = [
         subscriptions.filter(pl.col("plan_id") == old)["subscription_id"][1]
@@ -261,6 +263,10 @@ def _with_breadth(home: Home) -> None:
         .then(pl.lit("2026-09-12"))
         .otherwise(pl.col("started_at"))
         .alias("started_at"),
+        pl.when(pl.col("subscription_id") == quarterly)
+        .then(pl.lit("2026-11-15"))
+        .otherwise(pl.col("ended_at"))
+        .alias("ended_at"),
     )
     subscriptions.write_csv(path)
     # Coupons: the breadth_a customer's from September on (on what its plan's cap leaves); the
@@ -411,6 +417,15 @@ def test_spark_and_duckdb_build_the_same_marts_row_for_row(parity):
         ("INV-2026-09-12-cus_0009", dt.date(2026, 10, 12), "draft"),
         ("INV-2026-10-cus_0008", dt.date(2027, 1, 1), "draft"),
     } <= set(periods.select("invoice_id", "period_end", "status").iter_rows())
+    fees = spark["fct_invoice_lines"].filter(
+        (pl.col("customer_id") == "cus_0008") & (pl.col("line_type") == "base_fee")
+    )
+    rows = set(fees.select("invoice_id", "service_period_start", "quantity").iter_rows())
+    assert ("INV-2026-07-cus_0008", dt.date(2026, 10, 1), Decimal(92)) in rows  # Q4, ahead
+    # Q4's unused 47 days credited, and no fee for Q1 (the subscription has ended)
+    assert {r for r in rows if r[0] == "INV-2026-10-cus_0008"} == {
+        ("INV-2026-10-cus_0008", dt.date(2026, 11, 15), Decimal(-47))
+    }
     topups = spark["fct_credit_topups"]
     assert sorted(set(topups.select("status", "period_start").iter_rows())) == [
         ("draft", dt.date(2026, 10, 1)),

@@ -312,6 +312,10 @@ CUSTOMERS = {
 #     (30.00), issued by the September close; October's draft credits the 21 unused of its
 #     31 days: -30.00 x 21 / 31 = -20.3225... -> -20.32 (a negative subtotal: total 0).
 CADENCE_CUSTOMERS = {"c_quarter": "USD", "c_anniv": "USD", "c_ahead": "USD"}
+# What the billing system billed them (billed_invoices.csv): c_ahead's September, 10.00 for its
+# days and 30.00 for October in advance (c_quarter's quarter starts in July, a period the
+# billing system billed nothing for: not compared).
+CADENCE_BILLED = [("b_c_ahead", "c_ahead", "2026-09-01", "USD", "40.00", "0", "40.00")]
 # c_quarter's monthly budget (budgets.csv): 40.00 a month is 120.00 a quarter.
 BUDGETS = [("c_quarter", "40.00", "50")]
 QUARTER_LINES = {("base_fee", None): D("68.48"), ("usage", "q_calls"): D("2.50")}
@@ -778,8 +782,7 @@ def write_home(home: Home) -> None:
             )
             for c, s in SUBTOTALS.items()
         ]
-        # and c_ahead's September: 10.00 for its days, 30.00 for October in advance
-        + [("b_c_ahead", "c_ahead", "2026-09-01", "USD", "40.00", "0", "40.00")],
+        + CADENCE_BILLED,
     )
     write_csv(
         home.landing_usage / "2026-09.csv",

@@ -13,12 +13,14 @@ import polars as pl
 import pytest
 
 from lake.home import Home
+from lake.io import write_table
 from lake.schemas import NOTIFICATION_SCHEMA
 from publish.notifications import (
     MART_COLUMNS,
     deliver_waiting,
     read_store,
     record_and_deliver,
+    text,
     undelivered,
 )
 from publish.webhook import TakenJournal
@@ -188,3 +190,44 @@ def test_nothing_is_recorded_as_posted_when_the_webhook_redirects(tmp_path):
         httpd.server_close()
     assert (sent.posted, sent.pending) == (0, 3)
     assert len(undelivered(home)) == 3
+
+
+def test_a_quarter_or_an_anniversary_period_is_named_by_its_days_and_its_budget_is_the_periods():
+    quarter = {
+        "customer_id": "acme",
+        "period_start": dt.date(2026, 10, 1),
+        "period_end": dt.date(2027, 1, 1),
+        "kind": "spend_threshold",
+        "threshold_pct": 50,
+        "amount": D("300.00"),
+        "budget": D("120.00"),
+        "currency": "USD",
+        "as_of": dt.date(2026, 10, 5),
+    }
+    assert text(quarter) == (
+        "acme: spend for 2026-10-01 to 2026-12-31 reached 50% of the budget for the period: "
+        "300.00 USD of 120.00 USD (as of 2026-10-05)."
+    )
+    anniversary = quarter | {
+        "kind": "projected_over_budget",
+        "period_start": dt.date(2026, 9, 15),
+        "period_end": dt.date(2026, 10, 15),
+    }
+    assert text(anniversary) == (
+        "acme: projected spend for 2026-09-15 to 2026-10-14 is 300.00 USD, over the budget for "
+        "the period of 120.00 USD (as of 2026-10-05)."
+    )
+    # a calendar month, and a notification raised before periods had an end, name the month
+    for end in (dt.date(2026, 11, 1), None):
+        month = quarter | {"period_end": end}
+        assert text(month).startswith("acme: spend for October 2026 reached 50% of the monthly")
+
+
+def test_a_record_from_before_period_ends_reads_with_the_end_empty(tmp_path):
+    home = Home.at(tmp_path)
+    record_and_deliver(home, FIRST, now=NOW, webhook="")
+    [store_file] = list(home.lake_notifications.glob("notifications.parquet"))
+    write_table(pl.read_parquet(store_file).drop("period_end"), store_file)
+    store = read_store(home)
+    assert store["notification_id"].to_list() == FIRST["notification_id"].to_list()
+    assert store["period_end"].to_list() == [None, None, None]

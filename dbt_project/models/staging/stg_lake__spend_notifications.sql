@@ -2,6 +2,7 @@ select
     notification_id,
     customer_id,
     period_start,
+    period_end,
     kind,
     threshold_pct,
     cast(amount as {{ money_type() }}) as amount,

@@ -102,8 +102,7 @@ base_fee_lines as (
         cast(null as date) as service_start,
         cast(null as date) as service_end
     from segments
-    where base_fee > 0
-        and (coalesce(base_fee_timing, 'in_arrears') <> 'in_advance' or segment_start = started_at)
+    where base_fee > 0 and not coalesce(paid_ahead, false)
     union all
     select
         segment_id,
@@ -112,10 +111,7 @@ base_fee_lines as (
         segment_end as service_start,
         billing_period_end as service_end
     from segments
-    where base_fee > 0
-        and base_fee_timing = 'in_advance'
-        and segment_start > started_at
-        and segment_end < billing_period_end
+    where base_fee > 0 and paid_ahead and segment_end < billing_period_end
     union all
     select
         segment_id,
@@ -124,9 +120,7 @@ base_fee_lines as (
         billing_period_end as service_start,
         next_period_end as service_end
     from segments
-    where next_base_fee > 0
-        and base_fee_timing = 'in_advance'
-        and (ended_at is null or ended_at > billing_period_end)
+    where next_base_fee > 0 and bills_next_period
 ),
 
 -- A charge's commitments, on its usage line: a true-up to its prorated minimum, a spend cap

@@ -11,9 +11,13 @@
 --                             levels are prorated over; billing_months its months (1, 3, 12)
 --   next_period_end           the end of the billing period after this one (it starts at
 --                             billing_period_end): what a base fee in advance pays for
---   started_at / ended_at     the subscription's (a fee in advance: int_invoice_lines_rated)
---   base_fee_timing           in_arrears or in_advance; next_base_fee the fee of the version
---                             in force when the next billing period starts
+--   base_fee_timing           in_arrears or in_advance; for a fee in advance
+--                             (int_invoice_lines_rated): paid_ahead, the period's fee was on
+--                             an earlier invoice (the subscription started before it);
+--                             bills_next_period, the subscription holds the next period's
+--                             first day; next_base_fee, the fee of the version in force then.
+--                             False and null in arrears, so that a subscription's end moving
+--                             never re-rates a period it does not change.
 --   period_start/end          the invoice's own period: the billing period, except where a
 --                             subscription of another run (below) holds part of it. Then the
 --                             old run's last period ends where its days end and the new one's
@@ -269,13 +273,18 @@ final as (
         v.billing_period_end,
         v.next_period_end,
         v.billing_months,
-        v.started_at,
-        v.ended_at,
         v.currency,
         c.minor_units,
         v.base_fee,
         coalesce(v.base_fee_timing, 'in_arrears') as base_fee_timing,
-        n.next_base_fee,
+        coalesce(v.base_fee_timing = 'in_advance' and v.started_at < v.billing_period_start, false)
+            as paid_ahead,
+        coalesce(
+            v.base_fee_timing = 'in_advance'
+            and (v.ended_at is null or v.ended_at > v.billing_period_end),
+            false
+        ) as bills_next_period,
+        case when v.base_fee_timing = 'in_advance' then n.next_base_fee end as next_base_fee,
         v.minimum_commitment,
         v.maximum_commitment,
         v.credit_rate

@@ -34,7 +34,7 @@ period_budgets as (
 -- Spend to date (the draft's subtotal, before credits) reached a threshold of the budget.
 thresholds_reached as (
     select
-        s.customer_id, s.period_start, 'spend_threshold' as kind, b.threshold_pct,
+        s.customer_id, s.period_start, s.period_end, 'spend_threshold' as kind, b.threshold_pct,
         s.spend_to_date as amount, b.monthly_budget * s.period_months as budget, s.currency, s.as_of
     from open_spend as s
     inner join budgets as b on s.customer_id = b.customer_id
@@ -43,7 +43,7 @@ thresholds_reached as (
 
 over_budget as (
     select
-        s.customer_id, s.period_start, 'projected_over_budget' as kind,
+        s.customer_id, s.period_start, s.period_end, 'projected_over_budget' as kind,
         cast(null as int) as threshold_pct,
         s.projected_spend as amount, b.budget, s.currency, s.as_of
     from open_spend as s
@@ -55,7 +55,7 @@ over_budget as (
 -- the amount is the shortfall.
 credits_short as (
     select
-        s.customer_id, s.period_start, 'credits_running_out' as kind,
+        s.customer_id, s.period_start, s.period_end, 'credits_running_out' as kind,
         cast(null as int) as threshold_pct,
         s.projected_spend - s.credits_remaining_value as amount,
         b.budget, s.currency, s.as_of
@@ -68,7 +68,7 @@ credits_short as (
 -- A top-up a close made (its period is closed): the amount is what the customer pays for it.
 topped_up as (
     select
-        customer_id, period_start, 'credits_topped_up' as kind,
+        customer_id, period_start, cast(null as date) as period_end, 'credits_topped_up' as kind,
         cast(null as int) as threshold_pct,
         purchase_amount as amount,
         cast(null as {{ money_type() }}) as budget, currency, created_on as as_of,
@@ -93,6 +93,7 @@ new_notifications as (
         || coalesce(':' || topic, '') as notification_id,
         customer_id,
         period_start,
+        period_end,
         kind,
         threshold_pct,
         cast(amount as {{ money_type() }}) as amount,
@@ -105,7 +106,7 @@ new_notifications as (
 
 final as (
     select
-        notification_id, customer_id, period_start, kind, threshold_pct, amount, budget,
+        notification_id, customer_id, period_start, period_end, kind, threshold_pct, amount, budget,
         currency, as_of, cast(sent_at as {{ tally.timestamp_type() }}) as sent_at
     from raised
     union all
