@@ -16,7 +16,7 @@ from dateutil.relativedelta import relativedelta
 
 from lake.issued import SUBSCRIPTION_COLUMNS
 from lake.schemas import REFERENCE_SCHEMAS
-from transforms.cadence import Cadence
+from transforms.cadence import Cadence, held_periods
 from transforms.coupons import Redemption, apply_coupons
 from transforms.credits import CreditBook, Invoice, total_after_credits
 from transforms.grants import Grant, Subscription, allocation_grants, grant_targets
@@ -56,7 +56,10 @@ def billed_invoices(
     slips.
 
     Rated from `daily`, the events' `usage_groups` (one row per customer, day, metric, status
-    and properties, with what each aggregation needs), not per event."""
+    and properties, with what each aggregation needs), not per event. It rates calendar
+    months in arrears; a subscription on another cadence is billed when its period ends, and
+    none ends inside the demo's months (`_monthly` refuses one that does)."""
+    subs = _monthly(book, subs, end)
     months, m = [], start.replace(day=1)
     while m < end:
         months.append(m)
@@ -122,6 +125,21 @@ def billed_invoices(
         schema=list(REFERENCE_SCHEMAS["billed_invoices"]),  # written as text, as a CSV holds it
         orient="row",
     )
+
+
+def _monthly(book: PriceBook, subs: pl.DataFrame, end: dt.date) -> pl.DataFrame:
+    """The subscriptions billed by calendar month in arrears; the others (a year, a fee in
+    advance) must have no period ending before `end`, which this billing system would have
+    billed."""
+    cadence_of = {p.plan_id: Cadence(p.billing_interval, p.billing_anchor) for p in book.plans}
+    other = {p.plan_id for p in book.plans if not p.monthly_in_arrears}
+    others = subs.filter(pl.col("plan_id").is_in(other)).select(*SUBSCRIPTION_COLUMNS)
+    held = held_periods([Subscription(*r) for r in others.iter_rows()], cadence_of, end)
+    if ended := sorted({h.subscription_id for h in held if h.invoice.end <= end}):
+        raise NotImplementedError(
+            f"the demo's billing system bills calendar months in arrears only: {ended}"
+        )
+    return subs.filter(~pl.col("plan_id").is_in(other))
 
 
 def _redeemed(book: PriceBook, redemptions: pl.DataFrame) -> dict[str, list[Redemption]]:

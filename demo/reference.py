@@ -14,6 +14,9 @@ from demo.config import GenerateConfig
 from transforms.rating import month_bounds
 
 USD_PLANS = ("starter", "growth", "scale", "bulk", "outcome", "platform")
+# cus_0007 is on an annual contract (the Enterprise plan: calendar years, the fee in advance):
+# its 2026 invoice, September to December with 2027's fee, stays open through the demo.
+ANNUAL_CUSTOMER = 6
 
 
 def customers_of(cfg: GenerateConfig, rng: np.random.Generator) -> pl.DataFrame:
@@ -79,7 +82,7 @@ def subscriptions(cfg: GenerateConfig, customers: pl.DataFrame) -> pl.DataFrame:
         if ccy == "EUR":
             rows.append((f"sub_{cid}_1", cid, "starter_eur", start, None))
             continue
-        plan = USD_PLANS[i % len(USD_PLANS)]
+        plan = "enterprise" if i == ANNUAL_CUSTOMER else USD_PLANS[i % len(USD_PLANS)]
         # Every other starter customer upgrades to growth on the 15th of the second month.
         if plan == "starter" and (i // len(USD_PLANS)) % 2 == 0 and cfg.days > 45:
             change = (month_bounds(start)[1]).replace(day=15)

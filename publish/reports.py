@@ -160,16 +160,20 @@ QUERIES = {
         from marts.fct_revenue_monthly
         group by month, currency
         order by month, currency""",
+    # Invoices by the month their period starts in (a quarter's under its first month, an
+    # anniversary period from the 15th under its month): one row per month and currency.
     "tally": """
-        select period_start, currency, count(*) as invoices,
+        select cast(date_trunc('month', period_start) as date) as period_start, currency,
+               count(*) as invoices,
                sum(case when status = 'draft' then 1 else 0 end) as drafts,
                sum(total) as tally_total
         from marts.fct_invoices
-        group by period_start, currency""",
+        group by 1, currency""",
     "billed": """
-        select period_start, currency, count(*) as invoices, sum(total) as billed_total
+        select cast(date_trunc('month', period_start) as date) as period_start, currency,
+               count(*) as invoices, sum(total) as billed_total
         from staging.stg_reference__billed_invoices
-        group by period_start, currency""",
+        group by 1, currency""",
     "findings": """
         select check_name, severity, count(*) as findings
         from marts.fct_billing_mismatches

@@ -126,6 +126,16 @@ class Plan:
     base_fee_timing: str = "in_arrears"  # in_arrears | in_advance
     usage_invoicing: str = "per_period"  # per_period | monthly (quarter and year only)
 
+    @property
+    def monthly_in_arrears(self) -> bool:
+        """Billed by calendar month with the base fee after its month: the default cadence,
+        the one a calendar month's invoice is the whole of."""
+        return (self.billing_interval, self.billing_anchor, self.base_fee_timing) == (
+            "month",
+            "calendar",
+            "in_arrears",
+        )
+
 
 @dataclass(frozen=True)
 class PriceBook:

@@ -44,12 +44,7 @@ def other_cadence(book: PriceBook, subscriptions: pl.DataFrame) -> list[str]:
     """The customers subscribed to a plan `book` bills on another cadence than calendar months
     in arrears (a quarter, a year, an anniversary period, a base fee in advance): a month's
     usage and fee alone are not their invoice, and simulate leaves them out."""
-    plans = sorted(
-        p.plan_id
-        for p in book.plans
-        if (p.billing_interval, p.billing_anchor, p.base_fee_timing)
-        != ("month", "calendar", "in_arrears")
-    )
+    plans = sorted(p.plan_id for p in book.plans if not p.monthly_in_arrears)
     customers = subscriptions.filter(pl.col("plan_id").is_in(plans))["customer_id"]
     return sorted(customers.unique().to_list())
 

@@ -16,6 +16,7 @@ import pytest
 from worked_world import (
     ANNIV_OCTOBER,
     BUCKETS_OCTOBER,
+    CADENCE_CUSTOMERS,
     CUSTOMERS,
     EXPECTED_LINES,
     EXPECTED_QUANTITIES,
@@ -1044,3 +1045,18 @@ def test_a_fee_in_advance_bills_the_next_month_and_credits_unused_days(worked):
             "30.00 USD per month, 31 of 31 days",
         ),
     ]
+
+
+def test_the_finance_page_counts_each_invoice_under_the_month_its_period_starts_in(worked):
+    """c_anniv's period from 15 September joins September's row (still open: a draft beside the
+    issued monthly invoices), not a second September; c_quarter's quarter is July's."""
+    feed = json.loads((worked.home.reports / "index.json").read_text())
+    rows = {(r["period_start"][:7], r["currency"]): r for r in feed["issued_vs_billed"]}
+    assert len(rows) == len(feed["issued_vs_billed"])
+    usd = [c for c, ccy in (CUSTOMERS | CADENCE_CUSTOMERS).items() if ccy == "USD"]
+    september = rows[("2026-09", "USD")]
+    assert (september["invoices"], september["status"]) == (len(usd) - 1, "issued and draft")
+    assert (rows[("2026-07", "USD")]["invoices"], rows[("2026-07", "USD")]["status"]) == (
+        1,
+        "issued",
+    )
