@@ -11,7 +11,8 @@ run interleaved, twice, so that a noisy neighbour hits both alike.
 
 Targets (issues "pricing breadth, part A" and "part B"): the nightly within 1.25x of today's,
 the 30M first load within 1.1x. `--part-b` adds coupons (a charge's, usage's and an amount,
-redeemed by every moved customer) and taxes (a plan's rate, a charge exempt, a customer's rate).
+redeemed by every moved customer), taxes (a plan's rate, a charge exempt, a customer's rate), a
+plan's credit allocation and a quarterly plan billed in advance.
 """
 
 from __future__ import annotations
@@ -82,8 +83,10 @@ plans:
          unit_price: "0.01"}
 """
 PLANS = ("every_kind_a", "every_kind_b")
-# Pricing breadth part B (`--part-b`): coupons of every kind in their own price-book file, and
-# taxes (every_kind_a's rate, a charge exempt, every_kind_b's customers at their own rate).
+# Pricing breadth part B (`--part-b`): coupons of every kind in their own price-book file,
+# taxes (every_kind_a's rate, a charge exempt, every_kind_b's customers at their own rate),
+# every_kind_a's monthly credit allocation, every_kind_b billed by calendar quarter with its
+# base fee a quarter ahead (the demo's own grants, top-up and annual plan are in both homes).
 PART_B = """\
 coupons:
   - {coupon_id: calls_off, kind: percentage, percent: "0.10", applies_to: ["charge:calls_hourly"]}
@@ -145,7 +148,16 @@ def every_kind(home: Home, moved: dict[str, str], part_b: bool = False) -> None:
     if part_b:
         book = book.replace(
             '    minimum_commitment: "50"\n',
-            '    minimum_commitment: "50"\n    tax_rate: "0.2"\n',
+            '    minimum_commitment: "50"\n    tax_rate: "0.2"\n    credit_rate: "0.01"\n'
+            '    credit_allocation: {credits: "500", rollover_cap: "100"}\n',
+            1,
+        )
+        book = book.replace(
+            "  - plan_id: every_kind_b\n    version: 1\n    effective_from: 2020-01-01\n"
+            "    currency: USD\n",
+            "  - plan_id: every_kind_b\n    version: 1\n    effective_from: 2020-01-01\n"
+            "    currency: USD\n    billing_interval: quarter\n    base_fee_timing: in_advance\n"
+            '    base_fee: "90.00"\n',
             1,
         )
         book = book.replace(
