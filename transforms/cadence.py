@@ -15,6 +15,10 @@ int_subscription_segments follows).
   inside a period paid in advance has that period's unused days credited on its invoice.
 - `usage_invoicing: monthly` (quarter and year only) invoices a billing period's usage month by
   month: the months of a billing period start at its start + k months, on the anchor's day.
+  Each month's invoice rates its own usage (tiers, free units, charge commitments); the base
+  fee stays the period's (on its first or last invoice, `base_fees`) and so do the plan's
+  commitments (`period_commitments`). The warehouse does not bill it yet: this is the
+  reference it will follow.
 - A customer's subscriptions of one cadence in a row share their periods (a run: calendar
   ones whatever the gaps, anniversary ones each starting where the one before ended, the
   first one's anchor kept). Where a subscription of another run holds part of a billing
@@ -43,10 +47,17 @@ ANCHORS = ("calendar", "subscription")
 class Cadence:
     interval: str = "month"  # month | quarter | year
     anchor: str = "calendar"  # calendar | subscription
+    monthly_usage: bool = False  # usage_invoicing: monthly (quarter and year only)
 
     @property
     def months(self) -> int:
         return INTERVAL_MONTHS[self.interval]
+
+    @property
+    def grid(self) -> tuple[str, str]:
+        """What subscriptions in a row must share to share their periods: interval and
+        anchor (how usage is invoiced inside a period is each plan's own)."""
+        return self.interval, self.anchor
 
 
 @dataclass(frozen=True)
@@ -125,13 +136,17 @@ class Held:
     billing: Period  # the plan's billing period: its days prorate a partial segment
     segment: Period  # the days the subscription holds of it
     next: Period  # the billing period after this one (what a fee in advance pays for)
+    # What usage is rated over (tiers, free units, charge commitments): the billing period,
+    # or its month when usage is invoiced monthly (then `invoice` and `segment` are that
+    # month's part too, one Held per month).
+    rating: Period
 
 
 def held_periods(
     subscriptions: Iterable[Subscribed], cadence_of: Mapping[str, Cadence], until: dt.date
 ) -> list[Held]:
     """Every subscription's billing periods that start before `until`, with their invoice
-    periods. `cadence_of`: each plan's cadence (the default when a plan is not listed)."""
+    periods (when usage is invoiced monthly, one per month begun before `until`). `cadence_of`: each plan's cadence (the default when a plan is not listed)."""
     by_customer: dict[str, list[Subscribed]] = {}
     for s in subscriptions:
         by_customer.setdefault(s.customer_id, []).append(s)
@@ -146,7 +161,7 @@ def held_periods(
             cadence = cadence_of.get(s.plan_id, Cadence())
             continues = (
                 i > 0
-                and grids[-1][1] == cadence
+                and grids[-1][1].grid == cadence.grid
                 and (cadence.anchor == "calendar" or subs[i - 1].ended_at == s.started_at)
             )
             grids.append(grids[-1] if continues else (i, cadence, s.started_at))
@@ -188,18 +203,31 @@ def held_periods(
                     span.end if cut_after else billing.end,
                 )
                 _, cadence, anchor = grid_by_id[s.subscription_id]
-                out.append(
-                    Held(
-                        s.subscription_id,
-                        s.customer_id,
-                        s.plan_id,
-                        invoice,
-                        billing,
-                        segment,
-                        period_of(cadence, anchor, billing.end),
+                following = period_of(cadence, anchor, billing.end)
+                own = cadence_of.get(s.plan_id, Cadence())
+                for rating in billing.months() if own.monthly_usage else [billing]:
+                    part = _within(segment, rating)
+                    if part is None or rating.start >= until:  # a month not begun
+                        continue
+                    out.append(
+                        Held(
+                            s.subscription_id,
+                            s.customer_id,
+                            s.plan_id,
+                            _within(invoice, rating) or invoice,
+                            billing,
+                            part,
+                            following,
+                            rating,
+                        )
                     )
-                )
     return out
+
+
+def _within(days: Period, span: Period) -> Period | None:
+    """The part of `days` inside `span`, None when they do not meet."""
+    start, end = max(days.start, span.start), min(days.end, span.end)
+    return Period(start, end) if start < end else None
 
 
 @dataclass(frozen=True)
@@ -220,33 +248,74 @@ def base_fees(
     currency: str,
     in_advance: bool,
 ) -> list[Fee]:
-    """The base-fee lines of a subscription's part of a billing period, on that period's
-    invoice. `fee`: the plan's fee in force for this period, `next_fee` for the next one.
+    """The base-fee lines of a subscription's part of a billing period, on that part's
+    invoice. `fee`: the plan's fee in force for this period, `next_fee` for the next one. The
+    fee is the billing period's: when usage is invoiced monthly, the lines go on the first or
+    the last month's invoice of the period, as below, for all the days the subscription holds
+    of the period.
 
-    In arrears: the fee prorated by the days held. In advance: the first period's own fee,
-    prorated, on the first invoice; on every invoice the next period's whole fee when the
-    subscription still holds the next period's first day; and, when the subscription ends
-    inside a period it paid in advance (every period but its first), that period's unused days
-    credited: -round(fee * unused days / period days)."""
-    segment, billing = held.segment, held.billing
-    own = Fee(segment.days, _prorate(fee, segment.days, billing.days, currency), segment)
+    In arrears: the fee prorated by the days held, on the last invoice of the period. In
+    advance: the first period's own fee, prorated, on the first invoice; on the period's last
+    invoice, the next period's whole fee when the subscription still holds the next period's
+    first day; and, when the subscription ends inside a period it paid in advance (every
+    period but its first), that period's unused days credited on the invoice where it ends:
+    -round(fee * unused days / period days)."""
+    billing = held.billing
+    days = Period(
+        max(billing.start, subscription.started_at),
+        min(billing.end, subscription.ended_at or billing.end),
+    )
+    first, last = held.segment.start == days.start, held.segment.end == days.end
+    own = Fee(days.days, _prorate(fee, days.days, billing.days, currency), days)
     if not in_advance:
-        return [own] if fee else []
+        return [own] if fee and last else []
     lines = []
-    if segment.start == subscription.started_at:
-        lines.append(own)
-    elif segment.end < billing.end:
-        unused = (billing.end - segment.end).days
+    if subscription.started_at >= billing.start:
+        if first:
+            lines.append(own)
+    elif days.end < billing.end and last:
+        unused = (billing.end - days.end).days
         lines.append(
             Fee(
                 -unused,
                 -_prorate(fee, unused, billing.days, currency),
-                Period(segment.end, billing.end),
+                Period(days.end, billing.end),
             )
         )
-    if subscription.ended_at is None or subscription.ended_at > billing.end:
+    if last and (subscription.ended_at is None or subscription.ended_at > billing.end):
         lines.append(Fee(held.next.days, round_money(next_fee, currency), held.next))
     return [f for f in lines if f.amount]
+
+
+def period_commitments(
+    measured: list[Decimal],
+    minimum: Decimal | None,
+    maximum: Decimal | None,
+    days: int,
+    period_days: int,
+    currency: str,
+) -> list[tuple[Decimal, Decimal]]:
+    """A plan's commitments over a billing period invoiced in parts (usage invoiced monthly),
+    per part in order: (minimum true-up, spend cap). `measured`: what each part's invoice
+    measures (its usage and charge commitment lines, V_1..V_n); `days`: the days the
+    subscription holds of the period, over which minimum and maximum are prorated.
+
+    The cap of part m is -(max(0, V_1 + ... + V_m - maximum) - K), K the cap already on the
+    parts before it (so the period's caps add up to the excess over the maximum); the true-up,
+    max(0, minimum - (V_1 + ... + V_n)), is on the last part only. With one part, the rule of a
+    period invoiced whole."""
+    floor = None if minimum is None else _prorate(minimum, days, period_days, currency)
+    cap = None if maximum is None else _prorate(maximum, days, period_days, currency)
+    out, so_far, capped = [], Decimal(0), Decimal(0)
+    for i, used in enumerate(measured):
+        so_far += used
+        excess = Decimal(0) if cap is None else max(Decimal(0), so_far - cap)
+        this_cap = -(excess - capped)
+        capped = excess
+        last = i == len(measured) - 1
+        true_up = max(Decimal(0), floor - so_far) if last and floor is not None else Decimal(0)
+        out.append((true_up, this_cap))
+    return out
 
 
 def _prorate(amount: Decimal, days: int, period_days: int, currency: str) -> Decimal:

@@ -8,7 +8,15 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from transforms.cadence import INTERVAL_MONTHS, Cadence, Period, base_fees, held_periods, periods
+from transforms.cadence import (
+    INTERVAL_MONTHS,
+    Cadence,
+    Period,
+    base_fees,
+    held_periods,
+    period_commitments,
+    periods,
+)
 from transforms.grants import Subscription
 
 D = dt.date
@@ -237,3 +245,79 @@ def test_fees_in_advance_and_in_arrears_come_to_the_same_once_a_subscription_has
     )
     served = sum(f[1] for f in ahead)
     assert served == held
+
+
+MONTHLY_USAGE = {
+    "qm": Cadence("quarter", monthly_usage=True),
+    "ym": Cadence("year", "subscription", monthly_usage=True),
+}
+
+
+def test_usage_invoiced_monthly_splits_a_quarter_into_its_months():
+    """Quarterly from 10 November, usage invoiced monthly: November's invoice (10-30 November
+    held) and December's; both rate usage over their month and belong to Q4 (92 days)."""
+    sub = Subscription("s", "c", "qm", D(2026, 11, 10))
+    got = [
+        (h.invoice.start, h.invoice.end, h.segment.start, h.rating.start, h.billing.days)
+        for h in held_periods([sub], MONTHLY_USAGE, D(2027, 1, 1))
+    ]
+    assert got == [
+        (D(2026, 11, 1), D(2026, 12, 1), D(2026, 11, 10), D(2026, 11, 1), 92),
+        (D(2026, 12, 1), D(2027, 1, 1), D(2026, 12, 1), D(2026, 12, 1), 92),
+    ]
+
+
+def test_an_anniversary_year_invoiced_monthly_has_months_from_the_anniversary_day():
+    sub = Subscription("s", "c", "ym", D(2026, 1, 31))
+    months = [h.invoice for h in held_periods([sub], MONTHLY_USAGE, D(2026, 4, 1))]
+    assert [(m.start, m.end) for m in months] == [
+        (D(2026, 1, 31), D(2026, 2, 28)),
+        (D(2026, 2, 28), D(2026, 3, 31)),
+        (D(2026, 3, 31), D(2026, 4, 30)),
+    ]
+
+
+def test_the_fee_of_a_period_invoiced_monthly_is_on_its_first_or_last_invoice():
+    """Quarterly 300.00 from 10 November, usage invoiced monthly. In arrears: Q4's 52 days
+    (169.57) on December's invoice. In advance: 169.57 on November's, Q1's 300.00 on
+    December's; ended 15 February, February's invoice credits Q1's 45 unused of 90 days."""
+    sub = Subscription("s", "c", "qm", D(2026, 11, 10), D(2027, 2, 15))
+
+    def lines(in_advance):
+        return [
+            (h.invoice.start, f.days, f.amount, f.service.start)
+            for h in held_periods([sub], MONTHLY_USAGE, D(2027, 4, 1))
+            for f in base_fees(h, sub, Decimal("300.00"), Decimal("300.00"), "USD", in_advance)
+        ]
+
+    assert lines(False) == [
+        (D(2026, 12, 1), 52, Decimal("169.57"), D(2026, 11, 10)),
+        (D(2027, 2, 1), 45, Decimal("150.00"), D(2027, 1, 1)),
+    ]
+    assert lines(True) == [
+        (D(2026, 11, 1), 52, Decimal("169.57"), D(2026, 11, 10)),
+        (D(2026, 12, 1), 90, Decimal("300.00"), D(2027, 1, 1)),
+        (D(2027, 2, 1), -45, Decimal("-150.00"), D(2027, 2, 15)),
+    ]
+
+
+def test_a_plans_cap_over_monthly_invoices_is_on_the_invoice_that_crosses_it():
+    """The pricing contract's rule: month m's cap is -(max(0, V_1 + ... + V_m - max) - K); the
+    minimum's true-up is on the last month only. Maximum 100, minimum 200, a whole quarter."""
+    got = period_commitments(
+        [Decimal(70), Decimal(50), Decimal(10)], Decimal(200), Decimal(100), 92, 92, "USD"
+    )
+    assert got == [(0, 0), (0, Decimal(-20)), (Decimal(70), Decimal(-10))]
+    # one part: the rule of a period invoiced whole
+    assert period_commitments([Decimal(130)], None, Decimal(100), 92, 92, "USD") == [
+        (0, Decimal(-30))
+    ]
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10_000), min_size=1, max_size=12))
+def test_the_caps_of_a_period_add_up_to_its_excess_over_the_maximum(cents):
+    measured = [Decimal(c) / 100 for c in cents]
+    parts = period_commitments(measured, Decimal(50), Decimal(100), 90, 90, "USD")
+    assert sum(cap for _, cap in parts) == -max(Decimal(0), sum(measured) - 100)
+    assert all(cap <= 0 for _, cap in parts)
+    assert [t for t, _ in parts[:-1]] == [0] * (len(parts) - 1)
