@@ -69,12 +69,16 @@ class Period:
     def days(self) -> int:
         return (self.end - self.start).days
 
-    def months(self) -> Iterator[Period]:
-        """The period month by month from its start (usage invoiced monthly)."""
-        k = 0
-        while (start := self.start + relativedelta(months=k)) < self.end:
-            yield Period(start, min(self.start + relativedelta(months=k + 1), self.end))
-            k += 1
+    def months(self, anchor: dt.date | None = None) -> Iterator[Period]:
+        """The period month by month (usage invoiced monthly): calendar months, or with an
+        anniversary's `anchor` its months, on the anchor's day clamped to each month's end (a
+        quarter from 30 April anchored on 31 January: 30 April, 31 May, 30 June)."""
+        cadence = Cadence("month", "calendar" if anchor is None else "subscription")
+        day = self.start
+        while day < self.end:
+            month = period_of(cadence, anchor or day, day)
+            yield Period(day, min(month.end, self.end))
+            day = month.end
 
 
 def period_of(cadence: Cadence, started_at: dt.date, day: dt.date) -> Period:
@@ -205,7 +209,9 @@ def held_periods(
                 _, cadence, anchor = grid_by_id[s.subscription_id]
                 following = period_of(cadence, anchor, billing.end)
                 own = cadence_of.get(s.plan_id, Cadence())
-                for rating in billing.months() if own.monthly_usage else [billing]:
+                anchored = anchor if cadence.anchor == "subscription" else None
+                slices = billing.months(anchored) if own.monthly_usage else [billing]
+                for rating in slices:
                     part = _within(segment, rating)
                     if part is None or rating.start >= until:  # a month not begun
                         continue

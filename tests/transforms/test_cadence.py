@@ -69,7 +69,7 @@ def test_a_bill_cycle_day_of_15_bills_the_15th_to_the_14th():
 
 def test_an_annual_period_is_invoiced_month_by_month_on_its_anchor_day():
     year = Period(D(2026, 1, 31), D(2027, 1, 31))
-    months = list(year.months())
+    months = list(year.months(D(2026, 1, 31)))
     assert [(m.start, m.end) for m in months[:3]] == [
         (D(2026, 1, 31), D(2026, 2, 28)),
         (D(2026, 2, 28), D(2026, 3, 31)),
@@ -102,9 +102,13 @@ def test_periods_tile_time_without_gap_or_overlap(started, interval, anchor, day
         if anchor == "subscription":
             month_days = calendar.monthrange(period.start.year, period.start.month)[1]
             assert period.start.day == min(started.day, month_days)  # the anchor day, clamped
-            months = list(period.months())
+            months = list(period.months(started))
             assert months[0].start == period.start and months[-1].end == period.end
             assert all(m.end == n.start for m, n in zip(months, months[1:], strict=False))
+            assert len(months) == INTERVAL_MONTHS[interval]
+            for m in months:  # each on the anchor day, clamped
+                month_days = calendar.monthrange(m.start.year, m.start.month)[1]
+                assert m.start.day == min(started.day, month_days)
 
 
 CADENCES = {
