@@ -16,7 +16,7 @@ from dateutil.relativedelta import relativedelta
 
 from lake.issued import SUBSCRIPTION_COLUMNS
 from lake.schemas import REFERENCE_SCHEMAS
-from transforms.cadence import Cadence, held_periods
+from transforms.cadence import held_periods
 from transforms.coupons import Redemption, apply_coupons
 from transforms.credits import CreditBook, Invoice, total_after_credits
 from transforms.grants import Grant, Subscription, allocation_grants, grant_targets
@@ -131,7 +131,7 @@ def _monthly(book: PriceBook, subs: pl.DataFrame, end: dt.date) -> pl.DataFrame:
     """The subscriptions billed by calendar month in arrears; the others (a year, a fee in
     advance) must have no period ending before `end`, which this billing system would have
     billed."""
-    cadence_of = {p.plan_id: Cadence(p.billing_interval, p.billing_anchor) for p in book.plans}
+    cadence_of = {p.plan_id: p.cadence for p in book.plans}
     other = {p.plan_id for p in book.plans if not p.monthly_in_arrears}
     others = subs.filter(pl.col("plan_id").is_in(other)).select(*SUBSCRIPTION_COLUMNS)
     held = held_periods([Subscription(*r) for r in others.iter_rows()], cadence_of, end)
@@ -167,7 +167,7 @@ def _credit_book(
         [Subscription(*r) for r in subs.select(*SUBSCRIPTION_COLUMNS).iter_rows()],
         allocations,
         end + relativedelta(months=1),
-        {plan.plan_id: Cadence(plan.billing_interval, plan.billing_anchor) for plan in book.plans},
+        {plan.plan_id: plan.cadence for plan in book.plans},
     )
     listed = [
         Grant(

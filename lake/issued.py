@@ -90,8 +90,11 @@ def _cadences(home: Home) -> dict[str, Cadence]:
     path = home.lake_pricing / "plans.parquet"
     if not path.exists() or "billing_interval" not in pl.read_parquet_schema(path):
         return {}
-    plans = pl.read_parquet(path, columns=["plan_id", "billing_interval", "billing_anchor"])
-    return {r[0]: Cadence(r[1], r[2]) for r in plans.unique("plan_id").iter_rows()}
+    columns = ["plan_id", "billing_interval", "billing_anchor", "usage_invoicing"]
+    plans = pl.read_parquet(path, columns=columns)
+    return {
+        r[0]: Cadence(r[1], r[2], r[3] == "monthly") for r in plans.unique("plan_id").iter_rows()
+    }
 
 
 def _allocations(home: Home) -> dict[str, list[tuple[int, dt.date, CreditAllocation | None]]]:

@@ -7,6 +7,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 
+from transforms.cadence import Cadence
+
 
 @dataclass(frozen=True)
 class Tier:
@@ -125,6 +127,12 @@ class Plan:
     billing_anchor: str = "calendar"  # calendar | subscription
     base_fee_timing: str = "in_arrears"  # in_arrears | in_advance
     usage_invoicing: str = "per_period"  # per_period | monthly (quarter and year only)
+
+    @property
+    def cadence(self) -> Cadence:
+        return Cadence(
+            self.billing_interval, self.billing_anchor, self.usage_invoicing == "monthly"
+        )
 
     @property
     def monthly_in_arrears(self) -> bool:

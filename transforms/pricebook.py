@@ -43,9 +43,6 @@ CADENCE_FIELDS = {
     "base_fee_timing": ("in_arrears", "in_advance"),
     "usage_invoicing": ("per_period", "monthly"),
 }
-# What rating does not bill yet: a plan asking for it is refused rather than billed in a way
-# it did not ask for (its base fee in arrears, its usage per billing period).
-UNBILLED_CADENCE = {"usage_invoicing": "monthly"}
 
 _PLAN_KEYS = {
     "plan_id",
@@ -133,7 +130,6 @@ def _parse_plan(raw, file: str, index: int) -> Plan:
             "needs the plan's credit_rate: credits are worth nothing without one"
         )
     cadence = _cadence(raw, where)
-    refuse_unbilled_cadence(cadence, where)
     return Plan(
         plan_id=str(plan_id),
         version=version,
@@ -169,16 +165,6 @@ def _cadence(raw: dict, where: Where) -> dict[str, str]:
             "invoices its usage every month)"
         )
     return cadence
-
-
-def refuse_unbilled_cadence(cadence: dict[str, str], where: Where) -> None:
-    """Refuse a cadence rating does not bill yet (UNBILLED_CADENCE)."""
-    for field, value in UNBILLED_CADENCE.items():
-        if cadence[field] == value:
-            raise where.at(field).error(
-                f"{value!r} is not billed yet: tally invoices usage per billing period "
-                "(usage_invoicing: per_period)"
-            )
 
 
 _ALLOCATION_KEYS = {"credits", "rollover_cap", "priority"}
@@ -228,13 +214,14 @@ def _check_signed_metrics(plans: list[Plan]) -> None:
 
 
 def _check_cadences_kept(plans: list[Plan]) -> None:
-    """Every version of a plan has the first version's billing_interval, billing_anchor and
-    base_fee_timing: a running subscription's periods cannot move, and a fee cannot move from
-    after its period to before it (it would be billed twice or never)."""
+    """Every version of a plan has the first version's cadence: a running subscription's
+    periods cannot move (billing_interval, billing_anchor), nor its invoices (usage_invoicing),
+    and a fee cannot move from after its period to before it (base_fee_timing: it would be
+    billed twice or never)."""
     first: dict[str, Plan] = {}
     for p in sorted(plans, key=lambda p: (p.plan_id, p.version)):
         base = first.setdefault(p.plan_id, p)
-        for field in ("billing_interval", "billing_anchor", "base_fee_timing"):
+        for field in CADENCE_FIELDS:
             if getattr(p, field) != getattr(base, field):
                 raise PriceBookError(
                     f"{p.source_file}: plan {p.plan_id} v{p.version}: {field}: "

@@ -121,7 +121,7 @@ def test_simulating_a_month_without_usage_says_so(backfilled, capsys):
     )
     assert out[2] == (
         "  note: left out, billed by quarter, year or anniversary or with the base fee in "
-        "advance rather than by calendar month in arrears: c_ahead, c_anniv, c_quarter"
+        "advance rather than by calendar month in arrears: c_ahead, c_anniv, c_monthly, c_quarter"
     )
     assert not any(line.startswith("shape:") for line in out)
 
@@ -152,7 +152,7 @@ def test_simulation_prints_the_difference_and_writes_nothing(backfilled, capsys)
     assert [D(x) for x in rows["c_tax"]] == [D("296.10"), D("296.10"), D(0)]
     # The quarterly, anniversary and in-advance customers are no calendar month's invoice in
     # arrears: left out.
-    assert not {"c_quarter", "c_anniv", "c_ahead"} & set(rows)
+    assert not {"c_quarter", "c_anniv", "c_ahead", "c_monthly"} & set(rows)
 
 
 def test_simulating_recurring_charges_reads_the_months_before(backfilled, tmp_path):

@@ -115,7 +115,10 @@ def test_every_line_is_rated_to_the_cent(worked):
     # and c_quarter's third quarter, which ends with September; c_ahead's two base fees:
     # test_a_fee_in_advance_bills_the_next_month_and_credits_unused_days
     del actual["c_ahead"]
-    assert actual == EXPECTED_LINES | {"c_quarter": QUARTER_LINES}
+    assert actual == EXPECTED_LINES | {
+        "c_quarter": QUARTER_LINES,
+        "c_monthly": {("usage", "m_calls"): D("2.50"), ("base_fee", None): D("20.54")},
+    }
 
 
 def test_documents_show_caps_true_ups_and_how_each_tier_priced(worked):
@@ -206,8 +209,9 @@ def test_invoices_are_issued_with_subtotals_in_their_currency(worked):
     )
     assert {c: (ccy, s, st) for c, ccy, s, st in rows} == {
         c: (CUSTOMERS[c], SUBTOTALS[c], "issued") for c in CUSTOMERS
-    } | {"c_ahead": ("USD", D("40.00"), "issued")}
-    assert len(issued_rows) == len(CUSTOMERS) + 2  # and c_quarter's quarter, c_ahead's month
+    } | {"c_ahead": ("USD", D("40.00"), "issued"), "c_monthly": ("USD", D("23.04"), "issued")}
+    # and c_quarter's quarter, c_ahead's and c_monthly's Septembers
+    assert len(issued_rows) == len(CUSTOMERS) + 3
 
 
 def test_reconciliation_finds_only_the_late_usage_when_billing_agrees(worked):
@@ -252,8 +256,8 @@ def test_reconciliation_finds_only_the_late_usage_when_billing_agrees(worked):
 
 def test_issued_invoices_never_change(worked):
     home, issued, issued_rows = worked.home, worked.issued, worked.issued_rows
-    # a document per invoice (c_quarter's quarter and c_ahead's month too), six lake tables
-    assert len(issued) == len(CUSTOMERS) + 2 + 6
+    # a document per invoice (c_quarter's, c_ahead's and c_monthly's too), six lake tables
+    assert len(issued) == len(CUSTOMERS) + 3 + 6
     assert _issued_files(home) == issued  # byte for byte, after a later run and a second close
     assert q(home, "select * from marts.fct_invoices where status = 'issued' order by 1") == (
         issued_rows
@@ -1056,7 +1060,39 @@ def test_the_finance_page_counts_each_invoice_under_the_month_its_period_starts_
     usd = [c for c, ccy in (CUSTOMERS | CADENCE_CUSTOMERS).items() if ccy == "USD"]
     september = rows[("2026-09", "USD")]
     assert (september["invoices"], september["status"]) == (len(usd) - 1, "issued and draft")
+    # c_monthly's quarter is invoiced monthly: its October is October's
     assert (rows[("2026-07", "USD")]["invoices"], rows[("2026-07", "USD")]["status"]) == (
         1,
         "issued",
     )
+
+
+def test_usage_invoiced_monthly_is_a_monthly_invoice_inside_the_quarter(worked):
+    """c_monthly (worked_world.CADENCE_CUSTOMERS): quarters with usage invoiced monthly.
+    September, Q3's only month held, is issued with its usage and Q3's fee for 21 days;
+    October, Q4's first month, rates its own calls through the tiers again and has no fee yet
+    (in arrears: on December's invoice)."""
+    home = worked.home
+    assert q(
+        home,
+        "select invoice_id, period_start, period_end, status, subtotal from marts.fct_invoices "
+        "where customer_id = 'c_monthly' order by 1",
+    ) == [
+        ("INV-2026-09-c_monthly", dt.date(2026, 9, 1), dt.date(2026, 10, 1), "issued", D("23.04")),
+        ("INV-2026-10-c_monthly", dt.date(2026, 10, 1), dt.date(2026, 11, 1), "draft", D("2.50")),
+    ]
+    assert q(
+        home,
+        "select invoice_id, line_type, quantity, amount from marts.fct_invoice_lines "
+        "where customer_id = 'c_monthly' order by 1, 2",
+    ) == [
+        ("INV-2026-09-c_monthly", "base_fee", D(21), D("20.54")),
+        ("INV-2026-09-c_monthly", "usage", D(3), D("2.50")),
+        ("INV-2026-10-c_monthly", "usage", D(3), D("2.50")),
+    ]
+    # its budget is a month's: the open invoice is a month
+    assert q(
+        home,
+        "select period_start, period_end, period_months from marts.mart_customer_spend "
+        "where customer_id = 'c_monthly'",
+    ) == [(dt.date(2026, 10, 1), dt.date(2026, 11, 1), 1)]

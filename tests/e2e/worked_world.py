@@ -261,6 +261,20 @@ plans:
       - {charge_id: a_calls, metric: a_calls, aggregation: count, model: per_unit,
          unit_price: "0.10"}
 
+  - plan_id: quarter_monthly        # calendar quarters, usage invoiced month by month
+    version: 1
+    effective_from: 2026-01-01
+    currency: USD
+    billing_interval: quarter
+    usage_invoicing: monthly
+    base_fee: "90.00"
+    charges:
+      - charge_id: m_calls
+        metric: m_calls
+        aggregation: count
+        model: graduated
+        tiers: [{up_to: 2, unit_price: "1.00"}, {up_to: null, unit_price: "0.50"}]
+
   - plan_id: ahead                  # calendar months, the base fee paid a month ahead
     name: Ahead
     version: 1
@@ -311,11 +325,19 @@ CUSTOMERS = {
 #     INV-2026-09-c_ahead has September's 10 of 30 days (10.00) and October's whole fee
 #     (30.00), issued by the September close; October's draft credits the 21 unused of its
 #     31 days: -30.00 x 21 / 31 = -20.3225... -> -20.32 (a negative subtotal: total 0).
-CADENCE_CUSTOMERS = {"c_quarter": "USD", "c_anniv": "USD", "c_ahead": "USD"}
+#   c_monthly: quarterly with usage invoiced monthly, from 10 September: September is Q3's
+#     only month held (21 of its 92 days) and so its first and last invoice: 3 calls through
+#     the tiers (2.50) and Q3's fee, 90.00 x 21 / 92 = 20.543... -> 20.54; issued by the
+#     September close. October (the later run: 3 more calls) is Q4's first month: its own
+#     tiers again (2.50) and no fee yet (in arrears, on December's invoice).
+CADENCE_CUSTOMERS = {"c_quarter": "USD", "c_anniv": "USD", "c_ahead": "USD", "c_monthly": "USD"}
 # What the billing system billed them (billed_invoices.csv): c_ahead's September, 10.00 for its
 # days and 30.00 for October in advance (c_quarter's quarter starts in July, a period the
 # billing system billed nothing for: not compared).
-CADENCE_BILLED = [("b_c_ahead", "c_ahead", "2026-09-01", "USD", "40.00", "0", "40.00")]
+CADENCE_BILLED = [
+    ("b_c_ahead", "c_ahead", "2026-09-01", "USD", "40.00", "0", "40.00"),
+    ("b_c_monthly", "c_monthly", "2026-09-01", "USD", "23.04", "0", "23.04"),
+]
 # c_quarter's monthly budget (budgets.csv): 40.00 a month is 120.00 a quarter.
 BUDGETS = [("c_quarter", "40.00", "50")]
 QUARTER_LINES = {("base_fee", None): D("68.48"), ("usage", "q_calls"): D("2.50")}
@@ -354,6 +376,7 @@ SUBSCRIPTIONS = [
     ("s_quarter", "c_quarter", "quarterly", "2026-09-10", ""),
     ("s_anniv", "c_anniv", "anniv", "2026-09-15", ""),
     ("s_ahead", "c_ahead", "ahead", "2026-09-21", "2026-10-11"),
+    ("s_monthly", "c_monthly", "quarter_monthly", "2026-09-10", ""),
 ]
 
 # (grant_id, customer, granted_at, credits, kind, purchase_amount, expires_at, priority[,
@@ -553,9 +576,20 @@ EVENTS = [
     ("qc3", "2026-09-30T23:00:00Z", "c_quarter", "q_calls", "", "200", ""),
     ("ac1", "2026-09-16T00:00:00Z", "c_anniv", "a_calls", "", "200", ""),
     ("ac2", "2026-09-20T00:00:00Z", "c_anniv", "a_calls", "", "200", ""),
+    *[
+        (f"mc{d}", f"2026-09-{d}T00:00:00Z", "c_monthly", "m_calls", "", "200", "")
+        for d in (11, 12, 13)
+    ],
 ]
-# c_anniv's October call, in its period that began on 15 September (the later run).
-ANNIV_OCTOBER = [("ac3", "2026-10-02T00:00:00Z", "c_anniv", "a_calls", "", "200", "")]
+# c_anniv's October call, in its period that began on 15 September (the later run), and
+# c_monthly's October calls, in Q4's first month (its own invoice).
+ANNIV_OCTOBER = [
+    ("ac3", "2026-10-02T00:00:00Z", "c_anniv", "a_calls", "", "200", ""),
+    *[
+        (f"mo{d}", f"2026-10-0{d}T00:00:00Z", "c_monthly", "m_calls", "", "200", "")
+        for d in (2, 3, 4)
+    ],
+]
 
 # c_recur's October, carried over from September (Lago's examples):
 #   seats_held 5 carried + 4 x 12 = 53 * 1.00 = 53.00

@@ -664,14 +664,9 @@ def test_a_credit_allocation_that_cannot_hold_is_refused(tmp_path, allocation, m
             "plans.yaml: plan growth v2: base_fee_timing: 'ahead' is not one of in_arrears, "
             "in_advance",
         ),
-        (
-            "billing_interval: year\n    usage_invoicing: monthly",
-            "plans.yaml: plan growth v2: usage_invoicing: 'monthly' is not billed yet: tally "
-            "invoices usage per billing period (usage_invoicing: per_period)",
-        ),
     ],
 )
-def test_a_cadence_that_cannot_hold_or_is_not_billed_yet_is_refused(tmp_path, change, message):
+def test_a_cadence_that_cannot_hold_is_refused(tmp_path, change, message):
     with pytest.raises(PriceBookError) as err:
         book_from(tmp_path, PLAN.replace("base_fee: 49.10", f"base_fee: 49.10\n    {change}"))
     assert str(err.value).startswith(message)
@@ -724,6 +719,11 @@ def test_a_version_that_moves_a_plans_periods_is_refused(tmp_path):
     assert "v3: base_fee_timing: 'in_advance' differs from v2's 'in_arrears'" in str(err.value)
 
 
-def test_a_base_fee_in_advance_is_read(tmp_path):
-    text = PLAN.replace("base_fee: 49.10", "base_fee: 49.10\n    base_fee_timing: in_advance")
-    assert {p.base_fee_timing for p in book_from(tmp_path, text).plans} == {"in_advance"}
+def test_a_base_fee_in_advance_and_usage_invoiced_monthly_are_read(tmp_path):
+    text = PLAN.replace(
+        "base_fee: 49.10",
+        "base_fee: 49.10\n    base_fee_timing: in_advance\n    billing_interval: year\n"
+        "    usage_invoicing: monthly",
+    )
+    plans = book_from(tmp_path, text).plans
+    assert {(p.base_fee_timing, p.usage_invoicing) for p in plans} == {("in_advance", "monthly")}

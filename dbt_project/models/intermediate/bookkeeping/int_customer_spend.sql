@@ -8,8 +8,9 @@
 -- drew; the open period is the latest one, or the month after it once it is issued.
 -- credits_remaining_value is their money value under the period's plan (0 if it takes no
 -- credits), and credits_to_apply what this period's close would draw (the draft estimate).
--- period_months: the months of the period's billing interval (1, 3 or 12; of the plan of its
--- last segment): a monthly budget is that many times the period's.
+-- period_months: the months of the invoice's period (1, 3 or 12: its billing interval's, or 1
+-- when usage is invoiced monthly; of the plan of its last segment): a monthly budget is that
+-- many times the period's.
 with
 
 invoices as (select * from {{ ref('int_invoices_current') }}),
@@ -26,7 +27,7 @@ interval_months as (
         select
             customer_id,
             period_start,
-            billing_months,
+            coalesce(invoice_months, billing_months) as billing_months,
             row_number() over (
                 partition by customer_id, period_start order by segment_start desc
             ) as recency

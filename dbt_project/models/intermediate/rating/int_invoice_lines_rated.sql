@@ -11,6 +11,10 @@
 -- priced one by one) is that exact amount, rounded once. Its projection scales the amount:
 -- a bucketed charge adds the mean bucket so far for each bucket left (amount x buckets in the
 -- segment / buckets begun), one priced by event by the time elapsed, like any flow.
+{#- a charge's commitments are prorated over the rating period's days (the billing period's, or
+    its month's when usage is invoiced monthly); the plan's over the days held of the period -#}
+{%- set rating_days = 'coalesce(s.rating_days, s.period_days)' %}
+{%- set held = 'coalesce(s.held_days, s.segment_days)' %}
 with
 
 segments as (select * from {{ ref('int_subscription_segments') }}),
@@ -90,37 +94,65 @@ usage_per_charge as (
 ),
 
 -- The base fee, each line with the days it pays for (service_start/end; transforms/cadence.py
--- `base_fees` is the reference). In arrears, and a first period paid in advance: the
--- segment's days, prorated. In advance, also: the next billing period's whole fee while the
--- subscription holds that period's first day, and, in a period paid in advance that the
--- subscription leaves early, its unused days credited (a negative line).
+-- `base_fees` is the reference). It is the billing period's: prorated by the days the
+-- subscription holds of the whole period (held_days), on the period's last invoice in arrears
+-- (with usage invoiced monthly: the month the subscription's days in it end), on its first in
+-- advance. In advance, also: on the period's last invoice, the next billing period's whole
+-- fee while the subscription holds that period's first day; and, in a period paid in advance
+-- that the subscription leaves early, its unused days credited (a negative line). key_day:
+-- the first day a line is for, in its id, when that is not its own period's.
+fee_segments as (
+    select
+        segment_id,
+        base_fee,
+        next_base_fee,
+        base_fee_timing,
+        paid_ahead,
+        bills_next_period,
+        minor_units,
+        period_days,
+        billing_period_end,
+        next_period_end,
+        coalesce(held_days, segment_days) as held_days,
+        coalesce(held_from, segment_start) as held_from,
+        coalesce(held_to, segment_end) as held_to,
+        coalesce(first_part, true) as first_part,
+        coalesce(last_part, true) as last_part
+    from segments
+),
+
 base_fee_lines as (
     select
         segment_id,
-        cast(segment_days as {{ quantity_type() }}) as quantity,
-        cast({{ prorate_money('base_fee', 'segment_days', 'period_days', 'minor_units') }} as {{ money_type() }}) as amount,
-        cast(null as date) as service_start,
-        cast(null as date) as service_end
-    from segments
-    where base_fee > 0 and not coalesce(paid_ahead, false)
+        cast(held_days as {{ quantity_type() }}) as quantity,
+        cast({{ prorate_money('base_fee', 'held_days', 'period_days', 'minor_units') }} as {{ money_type() }}) as amount,
+        held_from as service_start,
+        held_to as service_end,
+        cast(null as date) as key_day
+    from fee_segments
+    where base_fee > 0
+        and not coalesce(paid_ahead, false)
+        and case when base_fee_timing = 'in_advance' then first_part else last_part end
     union all
     select
         segment_id,
-        cast(segment_days - period_days as {{ quantity_type() }}) as quantity,
-        cast(-{{ prorate_money('base_fee', 'period_days - segment_days', 'period_days', 'minor_units') }} as {{ money_type() }}) as amount,
-        segment_end as service_start,
-        billing_period_end as service_end
-    from segments
-    where base_fee > 0 and paid_ahead and segment_end < billing_period_end
+        cast(held_days - period_days as {{ quantity_type() }}) as quantity,
+        cast(-{{ prorate_money('base_fee', 'period_days - held_days', 'period_days', 'minor_units') }} as {{ money_type() }}) as amount,
+        held_to as service_start,
+        billing_period_end as service_end,
+        held_to as key_day
+    from fee_segments
+    where base_fee > 0 and paid_ahead and last_part and held_to < billing_period_end
     union all
     select
         segment_id,
         cast({{ dbt.datediff('billing_period_end', 'next_period_end', 'day') }} as {{ quantity_type() }}) as quantity,
         cast({{ round_money('next_base_fee', 'minor_units') }} as {{ money_type() }}) as amount,
         billing_period_end as service_start,
-        next_period_end as service_end
-    from segments
-    where next_base_fee > 0 and bills_next_period
+        next_period_end as service_end,
+        billing_period_end as key_day
+    from fee_segments
+    where next_base_fee > 0 and bills_next_period and last_part
 ),
 
 -- A charge's commitments, on its usage line: a true-up to its prorated minimum, a spend cap
@@ -133,8 +165,8 @@ charge_commitments as (
         s.segment_days,
         u.amount,
         u.projected_amount,
-        cast({{ prorate_money('c.minimum', 's.segment_days', 's.period_days', 's.minor_units') }} as {{ money_type() }}) as minimum,
-        cast({{ prorate_money('c.maximum', 's.segment_days', 's.period_days', 's.minor_units') }} as {{ money_type() }}) as maximum
+        cast({{ prorate_money('c.minimum', 's.segment_days', rating_days, 's.minor_units') }} as {{ money_type() }}) as minimum,
+        cast({{ prorate_money('c.maximum', 's.segment_days', rating_days, 's.minor_units') }} as {{ money_type() }}) as maximum
     from usage_per_charge as u
     inner join segments as s on u.segment_id = s.segment_id
     inner join charges as c
@@ -160,28 +192,83 @@ usage_per_segment as (
     group by 1
 ),
 
-plan_commitments as (
+-- The plan's commitments stay the billing period's: prorated by the days the subscription
+-- holds of the whole period, measured on what its invoices of the period measure so far
+-- (with usage invoiced monthly, the months up to this one). Each invoice's cap is the excess
+-- over the maximum so far less the cap already on the period's earlier invoices (so the caps
+-- add up to the period's excess); the true-up is on the period's last invoice
+-- (transforms/cadence.py `period_commitments`). A period invoiced whole: one of each.
+plan_measured as (
     select
         s.segment_id,
-        cast(null as string) as charge_id,
-        s.segment_days,
+        coalesce(s.subscription_id, s.segment_id) || ':'
+            || cast(coalesce(s.billing_period_start, s.period_start) as string) as segment_key,
+        s.period_start,
+        coalesce(s.last_part, true) as last_part,
+        {{ held }} as held_days,
         coalesce(u.amount, 0) as amount,
         coalesce(u.projected_amount, 0) as projected_amount,
-        cast({{ prorate_money('s.minimum_commitment', 's.segment_days', 's.period_days', 's.minor_units') }} as {{ money_type() }}) as minimum,
-        cast({{ prorate_money('s.maximum_commitment', 's.segment_days', 's.period_days', 's.minor_units') }} as {{ money_type() }}) as maximum
+        cast({{ prorate_money('s.minimum_commitment', held, 's.period_days', 's.minor_units') }} as {{ money_type() }}) as minimum,
+        cast({{ prorate_money('s.maximum_commitment', held, 's.period_days', 's.minor_units') }} as {{ money_type() }}) as maximum
     from segments as s
     left join usage_per_segment as u on s.segment_id = u.segment_id
     where s.minimum_commitment > 0 or s.maximum_commitment is not null
 ),
 
+plan_running as (
+    select
+        *,
+        sum(amount) over so_far as amount_so_far,
+        sum(projected_amount) over so_far as projected_so_far,
+        coalesce(sum(amount) over before, 0) as amount_before,
+        coalesce(sum(projected_amount) over before, 0) as projected_before
+    from plan_measured
+    window
+        so_far as (
+            partition by segment_key order by period_start
+            rows between unbounded preceding and current row
+        ),
+        before as (
+            partition by segment_key order by period_start
+            rows between unbounded preceding and 1 preceding
+        )
+),
+
 plan_lines as (
-    {{ commitment_lines('plan_commitments', 'charge_id') }}
+    select * from (
+        select
+            segment_id,
+            'minimum_true_up' as line_type,
+            cast(null as string) as charge_id,
+            cast(held_days as {{ quantity_type() }}) as quantity,
+            cast(greatest(minimum - amount_so_far, 0) as {{ money_type() }}) as amount,
+            cast(greatest(minimum - projected_so_far, 0) as {{ money_type() }}) as projected_amount
+        from plan_running
+        where minimum is not null and last_part
+        union all
+        select
+            segment_id,
+            'spend_cap' as line_type,
+            cast(null as string) as charge_id,
+            cast(held_days as {{ quantity_type() }}) as quantity,
+            cast(
+                -(greatest(amount_so_far - maximum, 0) - greatest(amount_before - maximum, 0))
+                as {{ money_type() }}
+            ) as amount,
+            cast(
+                -(greatest(projected_so_far - maximum, 0) - greatest(projected_before - maximum, 0))
+                as {{ money_type() }}
+            ) as projected_amount
+        from plan_running
+        where maximum is not null
+    ) as lines
+    where amount <> 0 or projected_amount <> 0
 ),
 
 all_lines as (
     {%- set columns = 'segment_id, line_type, charge_id, group_key, quantity, amount' %}
     {%- set no_group = 'segment_id, line_type, charge_id, cast(null as string) as group_key, quantity, amount' %}
-    {%- set own_days = 'cast(null as date) as service_start, cast(null as date) as service_end' %}
+    {%- set own_days = 'cast(null as date) as service_start, cast(null as date) as service_end, cast(null as date) as key_day' %}
     select {{ columns }}, projected_amount, {{ own_days }} from usage_lines
     union all
     select {{ no_group }}, projected_amount, {{ own_days }} from charge_lines
@@ -189,7 +276,7 @@ all_lines as (
     select
         segment_id, 'base_fee' as line_type, cast(null as string) as charge_id,
         cast(null as string) as group_key, quantity, amount, amount as projected_amount,
-        service_start, service_end
+        service_start, service_end, key_day
     from base_fee_lines
     union all
     select {{ no_group }}, projected_amount, {{ own_days }} from plan_lines
@@ -202,7 +289,7 @@ final as (
             || ':' || l.segment_id || ':' || l.line_type || ':' || coalesce(l.charge_id, '')
             || coalesce(':' || l.group_key, '')
             -- a fee for other days than the segment's (in advance): the first of them
-            || coalesce(':' || {{ period_key('l.service_start') }}, '') as invoice_line_id,
+            || coalesce(':' || {{ period_key('l.key_day') }}, '') as invoice_line_id,
         s.customer_id,
         s.period_start,
         s.period_end,

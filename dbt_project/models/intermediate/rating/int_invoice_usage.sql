@@ -286,7 +286,7 @@ measured as (
             when 'max' then cast(coalesce(u.max_quantity, 0) as {{ quantity_type() }})
             when 'min' then cast(coalesce(u.min_quantity, 0) as {{ quantity_type() }})
             when 'weighted_sum' then cast(
-                {{ scale_quantity('greatest(' ~ level_seconds ~ ', 0)', '1', '86400 * s.period_days') }}
+                {{ scale_quantity('greatest(' ~ level_seconds ~ ', 0)', '1', '86400 * coalesce(s.rating_days, s.period_days)') }}
                 as {{ quantity_type() }}
             )
             when 'avg' then cast(coalesce(

@@ -45,7 +45,8 @@ cadences as (
     select
         plan_id,
         max(billing_interval) as billing_interval,
-        max(billing_anchor) as billing_anchor
+        max(billing_anchor) as billing_anchor,
+        max(case when usage_invoicing = 'monthly' then 1 else 0 end) as monthly_usage
     from plans
     group by 1
 ),
@@ -61,6 +62,7 @@ anchored as (
         coalesce(c.billing_interval, 'month') || '/' || coalesce(c.billing_anchor, 'calendar') as cadence,
         case c.billing_interval when 'quarter' then 3 when 'year' then 12 else 1 end as step,
         coalesce(c.billing_anchor, 'calendar') as billing_anchor,
+        coalesce(c.monthly_usage, 0) as monthly_usage,
         h.last_day
     from subscriptions as s
     left join cadences as c on s.plan_id = c.plan_id
@@ -123,6 +125,9 @@ billing_periods as (
         n.plan_id,
         n.run,
         n.step,
+        n.base,
+        n.k,
+        n.monthly_usage,
         n.started_at,
         n.ended_at,
         {{ add_months('n.base', 'n.k * n.step') }} as billing_period_start,
@@ -209,12 +214,67 @@ subscription_periods as (
         h.segment_start,
         h.segment_end,
         h.started_at,
-        h.ended_at
+        h.ended_at,
+        h.base,
+        h.k,
+        h.monthly_usage,
+        h.last_day
     from held as h
     left join cut as c
         on h.customer_id = c.customer_id
         and h.run = c.run
         and h.billing_period_start = c.billing_period_start
+),
+
+-- Usage invoiced monthly (a quarter or a year): each billing period's part month by month,
+-- on the anchor's day (the rating period: what usage, tiers and charge commitments are rated
+-- over); the invoice and the segment are each month's part of them. Other plans: one part,
+-- the billing period. held_from / held_to: the days the subscription holds of the whole
+-- billing period (what its fee and the plan's commitments are prorated by).
+months as (
+    select
+        o.*,
+        {{ numbers_to('case when o.monthly_usage = 1 then o.billing_months - 1 else 0 end') }} as j
+    from subscription_periods as o
+),
+
+parts as (
+    select
+        m.*,
+        case when m.monthly_usage = 1
+            then {{ add_months('m.base', 'm.k * m.billing_months + m.j') }}
+            else m.billing_period_start
+        end as rating_start,
+        case when m.monthly_usage = 1
+            then {{ add_months('m.base', 'm.k * m.billing_months + m.j + 1') }}
+            else m.billing_period_end
+        end as rating_end
+    from months as m
+),
+
+sliced as (
+    select
+        subscription_id,
+        customer_id,
+        plan_id,
+        greatest(period_start, rating_start) as period_start,
+        least(period_end, rating_end) as period_end,
+        billing_period_start,
+        billing_period_end,
+        next_period_end,
+        billing_months,
+        greatest(segment_start, rating_start) as segment_start,
+        least(segment_end, rating_end) as segment_end,
+        rating_start,
+        rating_end,
+        monthly_usage,
+        started_at,
+        ended_at,
+        greatest(billing_period_start, started_at) as held_from,
+        least(billing_period_end, coalesce(ended_at, billing_period_end)) as held_to
+    from parts
+    where greatest(segment_start, rating_start) < least(segment_end, rating_end)
+        and rating_start <= last_day
 ),
 
 versioned as (
@@ -230,7 +290,7 @@ versioned as (
         row_number() over (
             partition by o.subscription_id, o.period_start order by pl.plan_version desc
         ) as version_rank
-    from subscription_periods as o
+    from sliced as o
     inner join plans as pl
         on o.plan_id = pl.plan_id
         and pl.effective_from <= o.period_start
@@ -269,10 +329,24 @@ final as (
         v.segment_end,
         {{ dbt.datediff('v.segment_start', 'v.segment_end', 'day') }} as segment_days,
         {{ dbt.datediff('v.billing_period_start', 'v.billing_period_end', 'day') }} as period_days,
+        -- the rating period's days (the billing period's, or its month's): what a charge's
+        -- commitments and a weighted_sum level are prorated over
+        {{ dbt.datediff('v.rating_start', 'v.rating_end', 'day') }} as rating_days,
+        v.rating_start,
+        v.rating_end,
+        -- the subscription's days in the whole billing period, and whether this part is its
+        -- first or last invoice of it (a period invoiced whole: both)
+        v.held_from,
+        v.held_to,
+        {{ dbt.datediff('v.held_from', 'v.held_to', 'day') }} as held_days,
+        v.segment_start = v.held_from as first_part,
+        v.segment_end = v.held_to as last_part,
         v.billing_period_start,
         v.billing_period_end,
         v.next_period_end,
         v.billing_months,
+        -- the invoice's months: 1 for usage invoiced monthly, else the billing period's
+        case when v.monthly_usage = 1 then 1 else v.billing_months end as invoice_months,
         v.currency,
         c.minor_units,
         v.base_fee,
