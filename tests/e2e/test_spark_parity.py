@@ -163,6 +163,21 @@ plans:
         aggregation: count
         model: graduated
         tiers: [{up_to: 5000, unit_price: "0.001"}, {up_to: null, unit_price: "0.0005"}]
+  - plan_id: quarter_m              # calendar quarters, usage invoiced month by month: the
+    version: 1                      # fee and the plan's cap and minimum per quarter
+    effective_from: 2026-01-01
+    currency: USD
+    billing_interval: quarter
+    usage_invoicing: monthly
+    base_fee: "90.00"
+    minimum_commitment: "400.00"
+    maximum_commitment: "0.03"
+    charges:
+      - charge_id: api_calls
+        metric: api_calls
+        aggregation: count
+        model: graduated
+        tiers: [{up_to: 100, unit_price: "0.002"}, {up_to: null, unit_price: "0.001"}]
   - plan_id: anniv_c                # months from the 12th (anniversary)
     version: 1
     effective_from: 2026-01-01
@@ -256,7 +271,9 @@ def _with_breadth(home: Home) -> None:
         subscriptions.filter(pl.col("plan_id") == old)["subscription_id"][1]
         for old in ("growth", "scale")
     ]
-    moved |= {quarterly: "quarter_c", anniversary: "anniv_c"}
+    # The outcome customer's usage is invoiced monthly inside calendar quarters.
+    monthly = subscriptions.filter(pl.col("plan_id") == "outcome")["subscription_id"][0]
+    moved |= {quarterly: "quarter_c", anniversary: "anniv_c", monthly: "quarter_m"}
     subscriptions = subscriptions.with_columns(
         pl.col("subscription_id").replace_strict(moved, default=pl.col("plan_id")).alias("plan_id"),
         pl.when(pl.col("subscription_id") == anniversary)
@@ -420,6 +437,17 @@ def test_spark_and_duckdb_build_the_same_marts_row_for_row(parity):
     fees = spark["fct_invoice_lines"].filter(
         (pl.col("customer_id") == "cus_0008") & (pl.col("line_type") == "base_fee")
     )
+    # usage invoiced monthly: September (Q3's last month: Q3's fee and minimum) issued,
+    # October open; the plan's cap on each month that crosses it
+    monthly = spark["fct_invoice_lines"].filter(pl.col("customer_id") == "cus_0005")
+    kinds = set(monthly.select("invoice_id", "line_type").iter_rows())
+    assert {
+        ("INV-2026-09-cus_0005", "base_fee"),
+        ("INV-2026-09-cus_0005", "minimum_true_up"),
+        ("INV-2026-09-cus_0005", "spend_cap"),
+        ("INV-2026-10-cus_0005", "spend_cap"),
+    } <= kinds
+    assert ("INV-2026-10-cus_0005", "base_fee") not in kinds
     rows = set(fees.select("invoice_id", "service_period_start", "quantity").iter_rows())
     assert ("INV-2026-07-cus_0008", dt.date(2026, 10, 1), Decimal(92)) in rows  # Q4, ahead
     # Q4's unused 47 days credited, and no fee for Q1 (the subscription has ended)
