@@ -17,8 +17,7 @@ int_subscription_segments follows).
   month: the months of a billing period start at its start + k months, on the anchor's day.
   Each month's invoice rates its own usage (tiers, free units, charge commitments); the base
   fee stays the period's (on its first or last invoice, `base_fees`) and so do the plan's
-  commitments (`period_commitments`). The warehouse does not bill it yet: this is the
-  reference it will follow.
+  commitments (`period_commitments`).
 - A customer's subscriptions of one cadence in a row share their periods (a run: calendar
   ones whatever the gaps, anniversary ones each starting where the one before ended, the
   first one's anchor kept). Where a subscription of another run holds part of a billing
