@@ -1,14 +1,21 @@
 -- One row per subscription and billing period it holds part of (transforms/cadence.py is the
--- reference): the segment of the period rated under one plan. The plan version is the
--- highest whose effective_from is on or before the invoice period's start.
+-- reference): the segment of the period rated under one plan; with usage invoiced monthly,
+-- one per month of the period (see `parts` below). The plan version is the highest whose
+-- effective_from is on or before the invoice period's start.
 -- A plan's periods follow its cadence (the same in every version): billing_interval month,
 -- quarter or year; billing_anchor calendar (months, quarters from 1 January, April, July and
 -- October, years from 1 January; a subscription starting inside one has a partial first
 -- period) or subscription (period k starts started_at + k intervals, the day clamped to the
 -- month's end; the first period is whole).
 --   billing_period_start/end  the period the plan bills (end exclusive); period_days its days,
---                             what a partial segment's fee, commitments and weighted_sum
---                             levels are prorated over; billing_months its months (1, 3, 12)
+--                             what a partial segment's fee and plan commitments are prorated
+--                             over; billing_months its months (1, 3, 12)
+--   rating_start/end          what usage is rated over: the billing period, or its month when
+--                             usage is invoiced monthly (rating_days: what a charge's
+--                             commitments and a weighted_sum level are prorated over);
+--                             invoice_months the invoice's months (1 for monthly usage)
+--   held_from/to, held_days   the subscription's days in the whole billing period;
+--   first_part, last_part     whether this row is its first / last invoice of the period
 --   next_period_end           the end of the billing period after this one (it starts at
 --                             billing_period_end): what a base fee in advance pays for
 --   base_fee_timing           in_arrears or in_advance; for a fee in advance
