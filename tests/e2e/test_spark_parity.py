@@ -164,13 +164,12 @@ plans:
         model: graduated
         tiers: [{up_to: 5000, unit_price: "0.001"}, {up_to: null, unit_price: "0.0005"}]
   - plan_id: quarter_m              # calendar quarters, usage invoiced month by month: the
-    version: 1                      # fee and the plan's cap and minimum per quarter
+    version: 1                      # fee and the plan's cap per quarter
     effective_from: 2026-01-01
     currency: USD
     billing_interval: quarter
     usage_invoicing: monthly
     base_fee: "90.00"
-    minimum_commitment: "400.00"
     maximum_commitment: "0.03"
     charges:
       - charge_id: api_calls
@@ -437,13 +436,12 @@ def test_spark_and_duckdb_build_the_same_marts_row_for_row(parity):
     fees = spark["fct_invoice_lines"].filter(
         (pl.col("customer_id") == "cus_0008") & (pl.col("line_type") == "base_fee")
     )
-    # usage invoiced monthly: September (Q3's last month: Q3's fee and minimum) issued,
+    # usage invoiced monthly: September (Q3's last month: Q3's fee) issued,
     # October open; the plan's cap on each month that crosses it
     monthly = spark["fct_invoice_lines"].filter(pl.col("customer_id") == "cus_0005")
     kinds = set(monthly.select("invoice_id", "line_type").iter_rows())
     assert {
         ("INV-2026-09-cus_0005", "base_fee"),
-        ("INV-2026-09-cus_0005", "minimum_true_up"),
         ("INV-2026-09-cus_0005", "spend_cap"),
         ("INV-2026-10-cus_0005", "spend_cap"),
     } <= kinds
