@@ -309,10 +309,11 @@ def _line(line: dict, pricing: Pricing, period_start: dt.date, period_end: dt.da
     per = plan.get("billing_interval") or "month"
     if kind in CHARGE_COMMITMENTS and charge is not None:
         what, field = CHARGE_COMMITMENTS[kind]
+        rated_per = "month" if plan.get("usage_invoicing") == "monthly" else per
         out |= {
             "description": f"{charge['description'] or readable(charge['charge_id'])}, {what}",
             "unit": "days",
-            "pricing": prorated(charge.get(field), currency, line["quantity"], days, per),
+            "pricing": prorated(charge.get(field), currency, line["quantity"], days, rated_per),
         }
     elif kind in FEES:
         what, field = FEES[kind]

@@ -117,7 +117,11 @@ def test_every_line_is_rated_to_the_cent(worked):
     del actual["c_ahead"]
     assert actual == EXPECTED_LINES | {
         "c_quarter": QUARTER_LINES,
-        "c_monthly": {("usage", "m_calls"): D("2.50"), ("base_fee", None): D("20.54")},
+        "c_monthly": {
+            ("usage", "m_calls"): D("2.50"),
+            ("minimum_true_up", "m_calls"): D("0.30"),
+            ("base_fee", None): D("20.54"),
+        },
     }
 
 
@@ -209,7 +213,7 @@ def test_invoices_are_issued_with_subtotals_in_their_currency(worked):
     )
     assert {c: (ccy, s, st) for c, ccy, s, st in rows} == {
         c: (CUSTOMERS[c], SUBTOTALS[c], "issued") for c in CUSTOMERS
-    } | {"c_ahead": ("USD", D("40.00"), "issued"), "c_monthly": ("USD", D("23.04"), "issued")}
+    } | {"c_ahead": ("USD", D("40.00"), "issued"), "c_monthly": ("USD", D("23.34"), "issued")}
     # and c_quarter's quarter, c_ahead's and c_monthly's Septembers
     assert len(issued_rows) == len(CUSTOMERS) + 3
 
@@ -1069,17 +1073,17 @@ def test_the_finance_page_counts_each_invoice_under_the_month_its_period_starts_
 
 def test_usage_invoiced_monthly_is_a_monthly_invoice_inside_the_quarter(worked):
     """c_monthly (worked_world.CADENCE_CUSTOMERS): quarters with usage invoiced monthly.
-    September, Q3's only month held, is issued with its usage and Q3's fee for 21 days;
-    October, Q4's first month, rates its own calls through the tiers again and has no fee yet
-    (in arrears: on December's invoice)."""
+    September, Q3's only month held, is issued with its usage, its month's charge minimum and
+    Q3's fee for 21 days; October, Q4's first month, rates its own calls through the tiers
+    and against its own minimum again, and has no fee yet (in arrears: on December's)."""
     home = worked.home
     assert q(
         home,
         "select invoice_id, period_start, period_end, status, subtotal from marts.fct_invoices "
         "where customer_id = 'c_monthly' order by 1",
     ) == [
-        ("INV-2026-09-c_monthly", dt.date(2026, 9, 1), dt.date(2026, 10, 1), "issued", D("23.04")),
-        ("INV-2026-10-c_monthly", dt.date(2026, 10, 1), dt.date(2026, 11, 1), "draft", D("2.50")),
+        ("INV-2026-09-c_monthly", dt.date(2026, 9, 1), dt.date(2026, 10, 1), "issued", D("23.34")),
+        ("INV-2026-10-c_monthly", dt.date(2026, 10, 1), dt.date(2026, 11, 1), "draft", D("4.00")),
     ]
     assert q(
         home,
@@ -1087,8 +1091,18 @@ def test_usage_invoiced_monthly_is_a_monthly_invoice_inside_the_quarter(worked):
         "where customer_id = 'c_monthly' order by 1, 2",
     ) == [
         ("INV-2026-09-c_monthly", "base_fee", D(21), D("20.54")),
+        ("INV-2026-09-c_monthly", "minimum_true_up", D(21), D("0.30")),
         ("INV-2026-09-c_monthly", "usage", D(3), D("2.50")),
+        ("INV-2026-10-c_monthly", "minimum_true_up", D(31), D("1.50")),
         ("INV-2026-10-c_monthly", "usage", D(3), D("2.50")),
+    ]
+    # the document prices the fee by the quarter and the charge's minimum by the month
+    document = json.loads((home.exports / "INV-2026-09-c_monthly.json").read_text())
+    assert sorted(
+        (ln["line_type"], ln["pricing"]) for ln in document["lines"] if ln["line_type"] != "usage"
+    ) == [
+        ("base_fee", "90.00 USD per quarter, 21 of 92 days"),
+        ("minimum_true_up", "4.00 USD per month, 21 of 30 days"),
     ]
     # its budget is a month's: the open invoice is a month
     assert q(

@@ -274,6 +274,7 @@ plans:
         aggregation: count
         model: graduated
         tiers: [{up_to: 2, unit_price: "1.00"}, {up_to: null, unit_price: "0.50"}]
+        minimum: "4.00"             # a month's, as its usage is rated by the month
 
   - plan_id: ahead                  # calendar months, the base fee paid a month ahead
     name: Ahead
@@ -327,16 +328,17 @@ CUSTOMERS = {
 #     31 days: -30.00 x 21 / 31 = -20.3225... -> -20.32 (a negative subtotal: total 0).
 #   c_monthly: quarterly with usage invoiced monthly, from 10 September: September is Q3's
 #     only month held (21 of its 92 days) and so its first and last invoice: 3 calls through
-#     the tiers (2.50) and Q3's fee, 90.00 x 21 / 92 = 20.543... -> 20.54; issued by the
-#     September close. October (the later run: 3 more calls) is Q4's first month: its own
-#     tiers again (2.50) and no fee yet (in arrears, on December's invoice).
+#     the tiers (2.50), the charge's minimum of the month (4.00 x 21 / 30 = 2.80: a true-up of
+#     0.30) and Q3's fee, 90.00 x 21 / 92 = 20.543... -> 20.54: 23.34, issued by the September
+#     close. October (the later run: 3 more calls) is Q4's first month: its own tiers again
+#     (2.50), its own minimum (true-up 1.50) and no fee yet (in arrears, on December's).
 CADENCE_CUSTOMERS = {"c_quarter": "USD", "c_anniv": "USD", "c_ahead": "USD", "c_monthly": "USD"}
 # What the billing system billed them (billed_invoices.csv): c_ahead's September, 10.00 for its
 # days and 30.00 for October in advance (c_quarter's quarter starts in July, a period the
 # billing system billed nothing for: not compared).
 CADENCE_BILLED = [
     ("b_c_ahead", "c_ahead", "2026-09-01", "USD", "40.00", "0", "40.00"),
-    ("b_c_monthly", "c_monthly", "2026-09-01", "USD", "23.04", "0", "23.04"),
+    ("b_c_monthly", "c_monthly", "2026-09-01", "USD", "23.34", "0", "23.34"),
 ]
 # c_quarter's monthly budget (budgets.csv): 40.00 a month is 120.00 a quarter.
 BUDGETS = [("c_quarter", "40.00", "50")]

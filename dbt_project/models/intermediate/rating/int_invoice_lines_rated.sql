@@ -294,8 +294,14 @@ final as (
         s.period_start,
         s.period_end,
         l.segment_id,
-        -- the days of the segment's billing period, that its fee is prorated over
-        s.period_days,
+        -- the days the line's figure is prorated over: the billing period's (a fee, the plan's
+        -- commitments), or for a charge's commitments the rating period's (a month when usage
+        -- is invoiced monthly)
+        case
+            when l.line_type in ('minimum_true_up', 'spend_cap') and l.charge_id is not null
+                then {{ rating_days }}
+            else s.period_days
+        end as period_days,
         -- the days the line is for: the segment's, or a fee's in advance (base_fee_lines)
         coalesce(l.service_start, s.segment_start) as service_period_start,
         coalesce(l.service_end, s.segment_end) as service_period_end,
