@@ -33,6 +33,17 @@ plans:
     charges:
       - {charge_id: calls, metric: api_calls, aggregation: count, model: per_unit,
          unit_price: "0.03", free_units: 2}
+  # c_ahead's fee from October, which September's close billed in advance at 30.00
+  - plan_id: ahead
+    name: Ahead
+    version: 2
+    effective_from: 2026-10-01
+    currency: USD
+    base_fee_timing: in_advance
+    base_fee: "36.00"
+    charges:
+      - {charge_id: h_calls, metric: h_calls, aggregation: count, model: per_unit,
+         unit_price: "0.10"}
 """
 MARTS = (
     "fct_usage_daily",
@@ -174,6 +185,9 @@ def test_backfill_turns_every_difference_into_an_adjustment(backfilled):
         "from marts.fct_invoice_adjustments order by 1, 2",
     )
     assert rows == [
+        # October's fee, billed in advance by September's invoice: 30.00 -> 36.00 (with
+        # September's own 10 days, 40.00 -> 46.00)
+        ("INV-2026-09-c_ahead", "base_fee", D("40.00"), D("46.00"), D("6.00"), "price_change"),
         # 4 calls, 2 free, now at 0.03: 0.02 -> 0.06
         ("INV-2026-09-c_change", "calls", D("0.02"), D("0.06"), D("0.04"), "price_change"),
         # 6 calls + the late one, 2 free, at 0.03: 0.04 -> 0.15
@@ -191,6 +205,7 @@ def test_pending_adjustments_ride_on_the_next_open_invoice(backfilled):
         "where line_type = 'adjustment' order by 1",
     )
     assert rows == [
+        ("INV-2026-10-c_ahead", "INV-2026-09-c_ahead:base_fee", D("6.00"), "draft"),
         ("INV-2026-10-c_change", "INV-2026-09-c_change:calls", D("0.04"), "draft"),
         ("INV-2026-10-c_unit", "INV-2026-09-c_unit:calls", D("0.11"), "draft"),
     ]
@@ -200,9 +215,16 @@ def test_pending_adjustments_ride_on_the_next_open_invoice(backfilled):
         "from marts.fct_invoice_adjustments order by 1",
     )
     assert pending == [
+        ("INV-2026-09-c_ahead", 0, D("6.00"), "INV-2026-10-c_ahead"),
         ("INV-2026-09-c_change", 0, D("0.04"), "INV-2026-10-c_change"),
         ("INV-2026-09-c_unit", 0, D("0.11"), "INV-2026-10-c_unit"),
     ]
+    # October's unused days are credited at the fee now in force for October: 36.00 x 21 / 31
+    assert q(
+        home,
+        "select amount from marts.fct_invoice_lines "
+        "where invoice_id = 'INV-2026-10-c_ahead' and line_type = 'base_fee'",
+    ) == [(D("-24.39"),)]
 
 
 def test_closing_the_next_month_carries_them_once(backfilled, tmp_path):
@@ -215,6 +237,7 @@ def test_closing_the_next_month_carries_them_once(backfilled, tmp_path):
         "where line_type = 'adjustment' order by 1",
     )
     assert doc_lines == [
+        ("INV-2026-10-c_ahead", D("6.00"), "issued"),
         ("INV-2026-10-c_change", D("0.04"), "issued"),
         ("INV-2026-10-c_unit", D("0.11"), "issued"),
     ]
@@ -224,6 +247,7 @@ def test_closing_the_next_month_carries_them_once(backfilled, tmp_path):
         "from marts.fct_invoice_adjustments order by 1",
     )
     assert pending == [
+        ("INV-2026-09-c_ahead", D("6.00"), 0, None),
         ("INV-2026-09-c_change", D("0.04"), 0, None),
         ("INV-2026-09-c_unit", D("0.11"), 0, None),
     ]

@@ -100,7 +100,8 @@ usage_per_charge as (
 -- advance. In advance, also: on the period's last invoice, the next billing period's whole
 -- fee while the subscription holds that period's first day; and, in a period paid in advance
 -- that the subscription leaves early, its unused days credited (a negative line). key_day:
--- the first day a line is for, in its id, when that is not its own period's.
+-- the first day a line is for, in its id, when that is not its own period's; priced_by: the
+-- plan version whose fee the next period's line is (the one in force when it starts).
 fee_segments as (
     select
         segment_id,
@@ -113,6 +114,7 @@ fee_segments as (
         period_days,
         billing_period_end,
         next_period_end,
+        next_plan_version,
         coalesce(held_days, segment_days) as held_days,
         coalesce(held_from, segment_start) as held_from,
         coalesce(held_to, segment_end) as held_to,
@@ -128,7 +130,8 @@ base_fee_lines as (
         cast({{ prorate_money('base_fee', 'held_days', 'period_days', 'minor_units') }} as {{ money_type() }}) as amount,
         held_from as service_start,
         held_to as service_end,
-        cast(null as date) as key_day
+        cast(null as date) as key_day,
+        cast(null as integer) as priced_by
     from fee_segments
     where base_fee > 0
         and not coalesce(paid_ahead, false)
@@ -140,7 +143,8 @@ base_fee_lines as (
         cast(-{{ prorate_money('base_fee', 'period_days - held_days', 'period_days', 'minor_units') }} as {{ money_type() }}) as amount,
         held_to as service_start,
         billing_period_end as service_end,
-        held_to as key_day
+        held_to as key_day,
+        cast(null as integer) as priced_by
     from fee_segments
     where base_fee > 0 and paid_ahead and last_part and held_to < billing_period_end
     union all
@@ -150,7 +154,8 @@ base_fee_lines as (
         cast({{ round_money('next_base_fee', 'minor_units') }} as {{ money_type() }}) as amount,
         billing_period_end as service_start,
         next_period_end as service_end,
-        billing_period_end as key_day
+        billing_period_end as key_day,
+        next_plan_version as priced_by
     from fee_segments
     where next_base_fee > 0 and bills_next_period and last_part
 ),
@@ -268,7 +273,7 @@ plan_lines as (
 all_lines as (
     {%- set columns = 'segment_id, line_type, charge_id, group_key, quantity, amount' %}
     {%- set no_group = 'segment_id, line_type, charge_id, cast(null as string) as group_key, quantity, amount' %}
-    {%- set own_days = 'cast(null as date) as service_start, cast(null as date) as service_end, cast(null as date) as key_day' %}
+    {%- set own_days = 'cast(null as date) as service_start, cast(null as date) as service_end, cast(null as date) as key_day, cast(null as integer) as priced_by' %}
     select {{ columns }}, projected_amount, {{ own_days }} from usage_lines
     union all
     select {{ no_group }}, projected_amount, {{ own_days }} from charge_lines
@@ -276,7 +281,7 @@ all_lines as (
     select
         segment_id, 'base_fee' as line_type, cast(null as string) as charge_id,
         cast(null as string) as group_key, quantity, amount, amount as projected_amount,
-        service_start, service_end, key_day
+        service_start, service_end, key_day, priced_by
     from base_fee_lines
     union all
     select {{ no_group }}, projected_amount, {{ own_days }} from plan_lines
@@ -306,7 +311,7 @@ final as (
         coalesce(l.service_start, s.segment_start) as service_period_start,
         coalesce(l.service_end, s.segment_end) as service_period_end,
         s.plan_id,
-        s.plan_version,
+        coalesce(l.priced_by, s.plan_version) as plan_version,
         l.line_type,
         l.charge_id,
         l.group_key,

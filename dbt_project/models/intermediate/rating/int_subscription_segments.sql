@@ -22,7 +22,8 @@
 --                             (int_invoice_lines_rated): paid_ahead, the period's fee was on
 --                             an earlier invoice (the subscription started before it);
 --                             bills_next_period, the subscription holds the next period's
---                             first day; next_base_fee, the fee of the version in force then.
+--                             first day; next_base_fee, the fee of the version in force then
+--                             (next_plan_version).
 --                             False and null in arrears, so that a subscription's end moving
 --                             never re-rates a period it does not change.
 --   period_start/end          the invoice's own period: the billing period, except where a
@@ -306,12 +307,17 @@ versioned as (
 -- The base fee of the version in force when the next billing period starts (a fee in advance
 -- is billed a period ahead at that price).
 next_fees as (
-    select subscription_id, billing_period_start, base_fee as next_base_fee
+    select
+        subscription_id,
+        billing_period_start,
+        base_fee as next_base_fee,
+        plan_version as next_plan_version
     from (
         select
             o.subscription_id,
             o.billing_period_start,
             pl.base_fee,
+            pl.plan_version,
             row_number() over (
                 partition by o.subscription_id, o.billing_period_start order by pl.plan_version desc
             ) as version_rank
@@ -366,6 +372,7 @@ final as (
             false
         ) as bills_next_period,
         case when v.base_fee_timing = 'in_advance' then n.next_base_fee end as next_base_fee,
+        case when v.base_fee_timing = 'in_advance' then n.next_plan_version end as next_plan_version,
         v.minimum_commitment,
         v.maximum_commitment,
         v.credit_rate
