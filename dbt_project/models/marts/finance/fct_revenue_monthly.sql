@@ -49,21 +49,20 @@ with_service as (
 served as (
     select
         l.invoice_id,
-        l.invoice_line_id as part,
         cast(l.amount * 10000 as {{ whole_type() }}) as weight,
         l.service_period_start as served_from,
         l.service_period_end as served_to
     from lines as l
     where l.amount > 0 and l.service_period_start is not null
     union all
-    select i.invoice_id, s.segment_id, cast(null as {{ whole_type() }}), s.segment_start, s.segment_end
+    select i.invoice_id, cast(null as {{ whole_type() }}), s.segment_start, s.segment_end
     from invoices as i
     inner join segments as s
         on i.customer_id = s.customer_id
         and i.period_start = s.period_start
     where i.invoice_id not in (select invoice_id from with_service)
     union all
-    select i.invoice_id, i.invoice_id, cast(null as {{ whole_type() }}), i.period_start, i.period_end
+    select i.invoice_id, cast(null as {{ whole_type() }}), i.period_start, i.period_end
     from invoices as i
     where i.invoice_id not in (select invoice_id from with_service)
         and not exists (
@@ -72,8 +71,8 @@ served as (
         )
 ),
 
--- The calendar months of those days, with each invoice's weight in each: a part's days in the
--- month, or its amount (in ten-thousandths) times its share of the part's days, cut to a
+-- The calendar months of those days, with each invoice's weight in each: the days in the
+-- month, or a line's amount (in ten-thousandths) times its share of the line's days, cut to a
 -- whole number (the figures below are allocated exactly whatever the weights).
 invoice_months as (
     select
