@@ -288,7 +288,7 @@ def test_each_notification_is_raised_once_night_after_night(histories):
     assert sorted(written) == sorted(ids)
     # Raised on the night that first saw it, with that night's figures: several as-of days.
     with duckdb.connect(str(nightly.warehouse), read_only=True) as con:
-        days = con.sql(f"select count(distinct as_of) from marts.{RAISED_BY_RUNS}").fetchone()
+        days = con.execute(f"select count(distinct as_of) from marts.{RAISED_BY_RUNS}").fetchone()
     assert days[0] > 1
     # One run over everything raises the last open period's; the nights raised each of them.
     [once] = _marts(whole, raised=True).values()

@@ -348,6 +348,7 @@ def test_bucketed_charges_project_the_mean_bucket_for_each_bucket_left(worked):
     assert (spend, projected) == (D("1.50"), D("4.72"))
 
 
+@pytest.mark.slow  # two runs and a full refresh on a copy of the world: `make test-slow`
 def test_a_late_september_seat_reaches_october_through_the_carried_state(worked, tmp_path):
     """One seat bought on 20 September arrives after October was rated: September's issued
     invoice keeps 5.00 (the seat is an adjustment), October's draft holds 54 seats, and the
