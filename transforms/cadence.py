@@ -149,7 +149,8 @@ def held_periods(
     subscriptions: Iterable[Subscribed], cadence_of: Mapping[str, Cadence], until: dt.date
 ) -> list[Held]:
     """Every subscription's billing periods that start before `until`, with their invoice
-    periods (when usage is invoiced monthly, one per month begun before `until`). `cadence_of`: each plan's cadence (the default when a plan is not listed)."""
+    periods (when usage is invoiced monthly, one per month begun before `until`).
+    `cadence_of`: each plan's cadence (the default when a plan is not listed)."""
     by_customer: dict[str, list[Subscribed]] = {}
     for s in subscriptions:
         by_customer.setdefault(s.customer_id, []).append(s)
