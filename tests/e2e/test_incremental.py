@@ -305,6 +305,7 @@ def test_an_id_reused_on_a_later_night_is_found_by_the_lookup_of_new_dates(histo
     assert [r[6] for r in reused] == [2]
 
 
+@pytest.mark.slow  # a run on a copy of the nightly history: `make test-slow`
 def test_a_price_change_re_rates_only_the_periods_it_affects(histories, tmp_path):
     """A new version of a plan from October re-rates October and leaves September as it was;
     the marts are those a full refresh gives."""
@@ -339,6 +340,7 @@ def test_a_price_change_re_rates_only_the_periods_it_affects(histories, tmp_path
     assert _marts(home) == after
 
 
+@pytest.mark.slow  # a run on a copy of the nightly history: `make test-slow`
 def test_a_period_rated_to_no_rows_keeps_none_of_its_old_rows(histories, tmp_path):
     """Every subscription ends with September (an edit of the reference data): October has no
     subscription left to rate on, so nothing of its earlier rating may linger; the marts are
